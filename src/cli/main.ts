@@ -1,0 +1,68 @@
+/**
+ * The `b24flow` command line. Each command lives in `src/cli/commands/<name>.ts` and exports
+ * `register(program)`; command files import heavy modules lazily inside their action so that
+ * start-up stays fast (`catalog show` must answer cold in < 300 ms).
+ *
+ * Exit codes: 0 ok, 1 runtime failure, 2 invalid input (bad flags, bad files, bad params).
+ */
+import { Command, CommanderError } from 'commander';
+import { exitCodeOf, formatFinding, InvalidInputError } from '../lib/errors.js';
+import * as apply from './commands/apply.js';
+import * as bot from './commands/bot.js';
+import * as call from './commands/call.js';
+import * as catalog from './commands/catalog.js';
+import * as chat from './commands/chat.js';
+import * as check from './commands/check.js';
+import * as dlq from './commands/dlq.js';
+import * as events from './commands/events.js';
+import * as exportCmd from './commands/export.js';
+import * as plan from './commands/plan.js';
+import * as resume from './commands/resume.js';
+import * as run from './commands/run.js';
+import * as runs from './commands/runs.js';
+import * as sandbox from './commands/sandbox.js';
+import * as serve from './commands/serve.js';
+
+const program = new Command();
+program
+  .name('b24flow')
+  .description('Automate a Bitrix24 CRM with declarative YAML pipelines: check, plan, confirm, run.')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+for (const mod of [
+  catalog,
+  sandbox,
+  call,
+  exportCmd,
+  check,
+  plan,
+  run,
+  apply,
+  resume,
+  runs,
+  serve,
+  events,
+  dlq,
+  bot,
+  chat,
+]) {
+  mod.register(program);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here with exit code 0; usage errors with 2.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    if (err instanceof InvalidInputError && err.findings.length) {
+      for (const f of err.findings) process.stderr.write(`${formatFinding(f)}\n`);
+    } else {
+      process.stderr.write(`b24flow: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    process.exitCode = exitCodeOf(err);
+  }
+}
