@@ -1,0 +1,24 @@
+/**
+ * `npm run bench`: runs every benchmark part in its own process, one after the other, and prints their figures.
+ * Parts: bench/client.bench.ts (issue 4), bench/pipeline.bench.ts (issue 5), bench/sync.bench.ts (issue 6),
+ * bench/chat.bench.ts (issue 7). A missing part is skipped; a failing part fails the run after the others ran.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const parts = ['client', 'pipeline', 'sync', 'chat'];
+const only = process.argv.slice(2);
+let failed = 0;
+for (const part of parts) {
+  if (only.length && !only.includes(part)) continue;
+  const file = join(import.meta.dirname, `${part}.bench.ts`);
+  if (!existsSync(file)) continue;
+  console.log(`\n=== bench: ${part} ===`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.log(`bench ${part} failed with exit code ${r.status}`);
+    failed++;
+  }
+}
+process.exitCode = failed ? 1 : 0;
