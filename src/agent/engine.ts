@@ -1,0 +1,125 @@
+import type { Finding } from '../lib/errors.js';
+
+/**
+ * What the chat side needs from the rest of b24flow (catalog, pipeline checker/planner/runner, journal, DLQ),
+ * as one small port. The default implementation ({@link ./runtime.ts}) wires the real modules; tests and the
+ * concurrency bench may pass a stub. Keeping the port narrow lets the planner, the bot and the HTTP API stay
+ * independent of the internals of those modules.
+ */
+export interface ChatEngine {
+  catalog: CatalogView;
+  /** Named pipelines available to chat users (from the pipelines directory). */
+  pipelines(): Promise<NamedPipeline[]>;
+  /**
+   * Validates a pipeline object (planner JSON or a named pipeline) and runs every checker rule.
+   * @returns the loaded pipeline handle (opaque) and the findings (errors block planning)
+   */
+  check(obj: unknown, source: string): Promise<{ pipeline?: unknown; findings: Finding[] }>;
+  /** Loads a named pipeline's file, checks it and returns the handle. */
+  loadNamed(p: NamedPipeline): Promise<{ pipeline?: unknown; findings: Finding[] }>;
+  /** Runs the reads and resolves every write: a stored plan with id, TTL and single use. */
+  plan(pipeline: unknown, inputs: Record<string, unknown>): Promise<PlanView>;
+  /**
+   * Applies a stored plan. Throws {@link PlanRefusal} with `reason` for expired, used, drifted or unconfirmed
+   * plans; other errors are runtime failures.
+   */
+  apply(planId: string, opts: { confirmWrite: boolean; confirmDestructive: boolean }): Promise<RunView>;
+  /** A run from the journal, or undefined. */
+  run(runId: string): Promise<RunView | undefined>;
+  /** Dead-letter queue size and the newest entries (short, no payloads). */
+  dlq(): Promise<{ size: number; items: { id: string; event: string; error: string; attempts: number }[] }>;
+}
+
+/** The parts of the catalog the chat side reads. Field names follow `catalog/packs/*.yaml` (snake_case). */
+export interface CatalogView {
+  packs: PackView[];
+  method(name: string): (MethodCard & { pack?: string }) | undefined;
+  /** Vocabulary routing; default `['core']`. */
+  routePacks(text: string): string[];
+}
+
+/** A pack as the chat side sees it. */
+export interface PackView {
+  name: string;
+  title?: { en?: string; ru?: string };
+  vocabulary?: { en?: string[]; ru?: string[] };
+  methods: MethodCard[];
+}
+
+/** A method entry, reduced to what a method card needs. */
+export interface MethodCard {
+  name: string;
+  risk: 'read' | 'write' | 'destructive' | string;
+  entity?: string;
+  auth?: string;
+  deprecated?: boolean;
+  summary?: { en?: string; ru?: string };
+  params?: ParamSpec[];
+  risk_fields?: string[];
+  positional?: boolean;
+}
+
+/** A method parameter (nested `fields` for objects). */
+export interface ParamSpec {
+  name: string;
+  type?: string;
+  required?: boolean;
+  fields?: ParamSpec[];
+  description?: string;
+}
+
+/** A pipeline available by name, with its chat trigger. */
+export interface NamedPipeline {
+  name: string;
+  description?: string;
+  file: string;
+  chat?: { command?: string; phrases?: string[] };
+  inputs?: Record<string, { type?: string; required?: boolean; default?: unknown; description?: string }>;
+}
+
+/** A plan as shown to a person before confirming. */
+export interface PlanView {
+  id: string;
+  createdAt: string;
+  expiresAt: string;
+  risk: 'read' | 'write' | 'destructive' | string;
+  riskFields: string[];
+  writes: PlannedWriteView[];
+  cost: { calls?: number; batches?: number; seconds?: number; text?: string };
+}
+
+/** One resolved write of a plan. */
+export interface PlannedWriteView {
+  step: string;
+  method: string;
+  risk: string;
+  entity?: string;
+  /** Human one-liner (`create deal "ООО Ромашка", OPPORTUNITY 50000`). */
+  text: string;
+  params?: unknown;
+}
+
+/** A run's outcome. */
+export interface RunView {
+  runId: string;
+  status: string;
+  /** Friendly summary lines in both languages. */
+  summary: { en: string[]; ru: string[] };
+  /** CRM object ids created or touched, when known (`deal:42`). */
+  objectIds: string[];
+  steps?: unknown;
+}
+
+/** Why a plan could not be applied. */
+export type PlanRefusalReason = 'expired' | 'used' | 'drifted' | 'unknown' | 'unconfirmed';
+
+/** A plan that may not be applied (expired, used, drifted, unknown, confirmation missing). */
+export class PlanRefusal extends Error {
+  constructor(
+    readonly reason: PlanRefusalReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PlanRefusal';
+  }
+}
