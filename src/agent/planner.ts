@@ -43,6 +43,7 @@ const SYSTEM_PROMPT = [
   'REST methods, or answer without a pipeline when nothing needs doing or a required value is unknown (then ask for it).',
   'Rules: exact method names from the list; params as in the cards (* = required, fields{...} = the fields object);',
   'literal values only, never placeholders; never invent ids - add a list step with a filter to find them, and refer',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the pipeline expression syntax, not a JS template
   'to its result with a whole-field CEL expression "${{ steps.<id>.result[0].ID }}"; a person confirms every write after seeing the plan, so just',
   "propose it. reply: one or two short sentences in the user's language, no method names, no ids.",
 ].join(' ');
@@ -187,12 +188,14 @@ export function guardPipeline(engine: ChatEngine, json: Record<string, unknown>,
   const out: Finding[] = [];
   const steps = Array.isArray(json.steps) ? (json.steps as Record<string, unknown>[]) : [];
   if (steps.length === 0) out.push(finding('/steps', 'the pipeline has no steps', 'chat-guard'));
-  steps.forEach((s, i) => {
-    if (!s || typeof s !== 'object')
-      return void out.push(finding(`/steps/${i}`, 'a step must be an object', 'chat-guard'));
+  for (const [i, s] of steps.entries()) {
+    if (!s || typeof s !== 'object') {
+      out.push(finding(`/steps/${i}`, 'a step must be an object', 'chat-guard'));
+      continue;
+    }
     if ('pipeline' in s || 'use' in s) {
       out.push(finding(`/steps/${i}`, 'chat plans may only use method steps', 'chat-guard'));
-      return;
+      continue;
     }
     const method = String(s.method ?? '');
     const entry = engine.catalog.method(method);
@@ -208,7 +211,8 @@ export function guardPipeline(engine: ChatEngine, json: Record<string, unknown>,
         ),
       );
     }
-  });
+  }
+
   return out;
 }
 
