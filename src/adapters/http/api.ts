@@ -1,0 +1,229 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ChatAgent } from '../../agent/agent.js';
+import { PlanRefusal, type PlanView, type RunView } from '../../agent/engine.js';
+import { redactText } from '../../agent/redact.js';
+import { BodyTooLargeError, type Route, readBody, sendJson } from './server.js';
+
+/** Options of {@link apiRoutes}. */
+export interface ApiDeps {
+  agent: ChatAgent;
+  /** Accepted `X-API-Key` values (`HTTP_API_TOKENS`, comma-separated). Empty = every request is refused. */
+  tokens: string[];
+  /** Failed authentications per IP before the lockout (default 5). */
+  maxFailures?: number;
+  /** Window for counting failures and lockout duration, ms (default 15 min). */
+  windowMs?: number;
+  /** Clock, ms (tests). */
+  now?: () => number;
+  /** One redacted line per rejected or failed request. */
+  log?: (line: string) => void;
+}
+
+const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
+const PIPELINE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const PLAN_OR_RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+class BadRequest extends Error {}
+
+/**
+ * The HTTP API routes mounted by `b24flow serve`:
+ * - `POST /chat` `{user_id, message}` → `{kind, reply, plan_id?, plan?}` (the same agent as the Telegram bot; API
+ *   users are `api:<user_id>`).
+ * - `POST /runs` `{pipeline, inputs?}` → 202 `{plan}` when the pipeline writes (apply it with the next route), or
+ *   200 `{run}` when it only reads. Pipelines by name only; the caller never chooses a mode or a file path.
+ * - `GET /runs/:id` → `{run}` or 404.
+ * - `POST /plans/:id/apply` `{confirm_destructive?}` → `{run}`; 409 `{error: expired|used|drifted|...}`; 404.
+ *
+ * Every route needs `X-API-Key` (one of `tokens`, compared in constant time). 5 failures from one IP within
+ * 15 min lock that IP out for 15 min: 429 with `Retry-After` (s). Unknown fields or bad types → 400; crashes →
+ * 500 `{error: "internal error"}` with the details only in the log.
+ */
+export function apiRoutes(deps: ApiDeps): Route[] {
+  const maxFailures = deps.maxFailures ?? 5;
+  const windowMs = deps.windowMs ?? 15 * 60_000;
+  const now = deps.now ?? Date.now;
+  const log = (line: string) => deps.log?.(redactText(line));
+  const digests = deps.tokens.filter((t) => t.length > 0).map(digest);
+  const failures = new Map<string, { times: number[]; blockedUntil: number }>();
+
+  /** Checks the key; answers 401/429 itself and returns false when the request must stop. */
+  const authorize = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const t = now();
+    const entry = failures.get(ip);
+    if (entry && entry.blockedUntil > t) {
+      const retry = Math.ceil((entry.blockedUntil - t) / 1000);
+      sendJson(res, 429, { error: 'too many failed authentications' }, { 'retry-after': String(retry) });
+      return false;
+    }
+    const given = req.headers['x-api-key'];
+    const key = typeof given === 'string' ? given : '';
+    const d = digest(key);
+    // Compare against every token so the time does not depend on which (if any) matched.
+    let ok = false;
+    for (const td of digests) ok = timingSafeEqual(td, d) || ok;
+    if (ok && key) {
+      failures.delete(ip);
+      return true;
+    }
+    const e = entry ?? { times: [], blockedUntil: 0 };
+    e.times = e.times.filter((x) => t - x < windowMs);
+    e.times.push(t);
+    if (e.times.length >= maxFailures) {
+      e.blockedUntil = t + windowMs;
+      e.times = [];
+      log(`api: ${ip} locked out for ${windowMs / 1000} s after ${maxFailures} failed authentications`);
+    }
+    failures.set(ip, e);
+    log(`api: ${req.method} ${req.url} unauthorized from ${ip}`);
+    sendJson(res, 401, { error: 'unauthorized' });
+    return false;
+  };
+
+  const wrap =
+    (fn: (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => Promise<void>) =>
+    async (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => {
+      if (!authorize(req, res)) return;
+      try {
+        await fn(req, res, params);
+      } catch (err) {
+        if (err instanceof BadRequest) return sendJson(res, 400, { error: err.message });
+        if (err instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'request body too large' });
+        if (err instanceof PlanRefusal) {
+          return sendJson(res, err.reason === 'unknown' ? 404 : 409, { error: err.reason, message: err.message });
+        }
+        log(
+          `api: ${req.method} ${req.url} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
+        );
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      }
+    };
+
+  const agent = deps.agent;
+  return [
+    {
+      method: 'POST',
+      path: '/chat',
+      handler: wrap(async (req, res) => {
+        const body = await jsonBody(req, ['user_id', 'message']);
+        const userId = str(body, 'user_id', USER_ID, true);
+        const message = str(body, 'message', /^[\s\S]{1,4000}$/, true);
+        const reply = await agent.handleText(`api:${userId}`, message);
+        sendJson(res, 200, {
+          kind: reply.kind,
+          reply: reply.text,
+          ...(reply.planId ? { plan_id: reply.planId } : {}),
+          ...(reply.plan ? { plan: planJson(reply.plan) } : {}),
+          ...(reply.run ? { run: runJson(reply.run) } : {}),
+        });
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/runs',
+      handler: wrap(async (req, res) => {
+        const body = await jsonBody(req, ['pipeline', 'inputs']);
+        const name = str(body, 'pipeline', PIPELINE_NAME, true);
+        const inputs = body.inputs ?? {};
+        if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
+          throw new BadRequest('"inputs" must be an object');
+        }
+        const named = (await agent.engine.pipelines()).find((p) => p.name === name);
+        if (!named) return sendJson(res, 404, { error: `no pipeline named "${name}"` });
+        const loaded = await agent.engine.loadNamed(named);
+        const errors = loaded.findings.filter((f) => f.severity === 'error');
+        if (errors.length || loaded.pipeline === undefined) {
+          return sendJson(res, 422, {
+            error: 'pipeline does not pass its checks',
+            findings: errors.map((f) => f.message),
+          });
+        }
+        let plan: PlanView;
+        try {
+          plan = await agent.engine.plan(loaded.pipeline, inputs as Record<string, unknown>);
+        } catch (err) {
+          if (isInputError(err)) throw new BadRequest(redactText((err as Error).message));
+          throw err;
+        }
+        if (plan.writes.length === 0) {
+          const run = await agent.engine.apply(plan.id, { confirmWrite: false, confirmDestructive: false });
+          return sendJson(res, 200, { run: runJson(run) });
+        }
+        sendJson(res, 202, { plan: planJson(plan), apply: `/plans/${encodeURIComponent(plan.id)}/apply` });
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/runs/:id',
+      handler: wrap(async (_req, res, params) => {
+        const id = params.id ?? '';
+        if (!PLAN_OR_RUN_ID.test(id)) throw new BadRequest('bad run id');
+        const run = await agent.engine.run(id);
+        if (!run) return sendJson(res, 404, { error: 'no such run' });
+        sendJson(res, 200, { run: runJson(run) });
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/plans/:id/apply',
+      handler: wrap(async (req, res, params) => {
+        const id = params.id ?? '';
+        if (!PLAN_OR_RUN_ID.test(id)) throw new BadRequest('bad plan id');
+        const body = await jsonBody(req, ['confirm_destructive'], true);
+        const cd = body.confirm_destructive ?? false;
+        if (typeof cd !== 'boolean') throw new BadRequest('"confirm_destructive" must be a boolean');
+        const run = await agent.applyForApi(id, cd);
+        sendJson(res, 200, { run: runJson(run) });
+      }),
+    },
+  ];
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+async function jsonBody(req: IncomingMessage, allowed: string[], emptyOk = false): Promise<Record<string, unknown>> {
+  const ct = String(req.headers['content-type'] ?? '');
+  const raw = (await readBody(req)).toString('utf8');
+  if (!raw.trim() && emptyOk) return {};
+  if (ct && !/^application\/json\b/i.test(ct)) throw new BadRequest('content-type must be application/json');
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new BadRequest('the body is not valid JSON');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new BadRequest('the body must be a JSON object');
+  const extra = Object.keys(v).filter((k) => !allowed.includes(k));
+  if (extra.length) throw new BadRequest(`unknown field(s): ${extra.join(', ')} (allowed: ${allowed.join(', ')})`);
+  return v as Record<string, unknown>;
+}
+
+function str(body: Record<string, unknown>, key: string, re: RegExp, required: boolean): string {
+  const v = body[key];
+  if (v === undefined && !required) return '';
+  if (typeof v !== 'string' || !re.test(v)) throw new BadRequest(`"${key}" is missing or invalid`);
+  return v;
+}
+
+function isInputError(err: unknown): boolean {
+  return Boolean(err && typeof err === 'object' && 'exitCode' in err && (err as { exitCode: number }).exitCode === 2);
+}
+
+function planJson(p: PlanView) {
+  return {
+    id: p.id,
+    created_at: p.createdAt,
+    expires_at: p.expiresAt,
+    risk: p.risk,
+    risk_fields: p.riskFields,
+    writes: p.writes.map((w) => ({ step: w.step, method: w.method, risk: w.risk, text: w.text })),
+    cost: p.cost,
+  };
+}
+
+function runJson(r: RunView) {
+  return { id: r.runId, status: r.status, summary: r.summary, object_ids: r.objectIds };
+}
