@@ -1,0 +1,360 @@
+/**
+ * The offline sync worker: the no-loss path for Bitrix24 events (api-reference/events/offline-events.md,
+ * event-offline-get.md, event-offline-clear.md, event-offline-error.md).
+ *
+ * One pass loops:
+ * 1. `event.offline.get` with `clear=0`, `limit` and our `process_id` (generated and persisted before the first
+ *    call, so rows reserved before a crash are re-read after a restart; when the portal answers with another
+ *    process id we adopt and persist it at once);
+ * 2. dispatches every row not in back-off (rows of one object in order, different objects in parallel);
+ * 3. `event.offline.clear` with `process_id` + the row `id`s that were processed — and only those;
+ * 4. failures stay reserved and are retried with exponential back-off; after `maxAttempts` they go to the
+ *    dead-letter queue and are reported with `event.offline.error` (`process_id` + `message_id`).
+ * Passes run every `syncEveryMs` and on {@link OfflineSyncWorker.kick} (ONOFFLINEEVENT). On stop, dispatches in
+ * flight finish, their rows are cleared, every other row stays reserved.
+ *
+ * Requires application (OAuth) auth: with a webhook the portal answers `WRONG_AUTH_TYPE`, turned into
+ * {@link AppAuthRequired} with setup instructions.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomicSync } from '../lib/atomic.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { DeadLetterQueue } from './dlq.js';
+import { payloadHash } from './dlq.js';
+import type { Metrics } from './metrics.js';
+import { type B24Event, eventKey, type LogFn, objectIdOf, type RestCaller, toUnixSeconds } from './types.js';
+
+/** How to set up application auth, shown with `WRONG_AUTH_TYPE`. */
+export const APP_AUTH_HELP = [
+  'Offline events need an application (OAuth) context: Bitrix24 answers WRONG_AUTH_TYPE to event.bind and',
+  'event.offline.* called with a webhook. Set up a local application instead:',
+  '  1. In Bitrix24: Developer resources → Other → Local application; "server only", scopes crm (plus what your',
+  '     pipelines use); handler and install URLs point to your `b24flow serve` (…/bitrix/events).',
+  '  2. Put its client id and secret into .env as B24_CLIENT_ID and B24_CLIENT_SECRET (never commit them).',
+  '  3. Install the application (an administrator must do it: offline events need admin rights), then run',
+  '     `b24flow events bind` and `b24flow serve`.',
+].join('\n');
+
+/** The portal refused offline events for this auth (webhook): carries {@link APP_AUTH_HELP}. */
+export class AppAuthRequired extends Error {
+  readonly exitCode = 1;
+  constructor(method: string) {
+    super(`${method}: WRONG_AUTH_TYPE — ${APP_AUTH_HELP}`);
+    this.name = 'AppAuthRequired';
+  }
+}
+
+/** True for the portal's "application context required" refusals. */
+export function isWrongAuthType(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string } | undefined;
+  return (
+    e?.code === 'WRONG_AUTH_TYPE' ||
+    e?.name === 'WrongAuthType' ||
+    /WRONG_AUTH_TYPE|Application context required/i.test(e?.message ?? '')
+  );
+}
+
+/** One row of `event.offline.get`. */
+export interface OfflineRow {
+  ID: string | number;
+  TIMESTAMP_X?: string;
+  EVENT_NAME: string;
+  EVENT_DATA?: unknown;
+  EVENT_ADDITIONAL?: unknown;
+  MESSAGE_ID?: string | number;
+}
+
+interface AttemptState {
+  attempts: number;
+  firstSeen: number;
+  nextAt: number;
+  lastError: string;
+}
+
+interface PersistedState {
+  processId?: string;
+  attempts: Record<string, AttemptState>;
+  dead: Record<string, number>;
+}
+
+/** Options of {@link OfflineSyncWorker}. */
+export interface OfflineSyncOptions {
+  client: RestCaller;
+  dispatcher: Dispatcher;
+  dlq: DeadLetterQueue;
+  metrics: Metrics;
+  dataDir: string;
+  log?: LogFn;
+  /** Attempts before an event goes to the DLQ (default 5). */
+  maxAttempts?: number;
+  /** First retry delay, ms (default 1000); doubles per attempt up to `maxBackoffMs` (default 60 000). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Rows per `event.offline.get` (default 50). */
+  limit?: number;
+  /** Events dispatched in parallel within a batch (default 4; rows about one object always in order). */
+  parallel?: number;
+  /** Interval between passes, ms (default 10 000); 0 = only on kick(). */
+  syncEveryMs?: number;
+  /** Wall clock, ms (injectable for tests). */
+  now?: () => number;
+}
+
+/** Totals of one pass. */
+export interface SyncPassResult {
+  batches: number;
+  processed: number;
+  failed: number;
+  deadLettered: number;
+  deferred: number;
+}
+
+/** Turns an offline row into a normalised event. */
+export function rowToEvent(row: OfflineRow, hash: (s: string) => string = payloadHash): B24Event {
+  const data = row.EVENT_DATA ?? null;
+  const ts = toUnixSeconds(row.TIMESTAMP_X);
+  const objectId = objectIdOf(data);
+  return {
+    name: String(row.EVENT_NAME).toUpperCase(),
+    data,
+    ts,
+    key: eventKey(String(row.EVENT_NAME), data, ts, hash),
+    source: 'offline',
+    rowId: String(row.ID),
+    ...(objectId !== undefined ? { objectId } : {}),
+    ...(row.MESSAGE_ID !== undefined && row.MESSAGE_ID !== null ? { messageId: String(row.MESSAGE_ID) } : {}),
+  };
+}
+
+/** The offline queue worker (see module doc). */
+export class OfflineSyncWorker {
+  private readonly stateFile: string;
+  private state: PersistedState;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<SyncPassResult> | undefined;
+  private again = false;
+  private stopping = false;
+  /** Set when the portal refused app-only methods; the worker stops trying. */
+  authError: AppAuthRequired | undefined;
+  lastPassAt: number | undefined;
+
+  constructor(private readonly o: OfflineSyncOptions) {
+    this.stateFile = join(o.dataDir, 'triggers', 'offline-state.json');
+    this.state = this.load();
+  }
+
+  private now(): number {
+    return this.o.now ? this.o.now() : Date.now();
+  }
+
+  private load(): PersistedState {
+    try {
+      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as PersistedState;
+      return { attempts: s.attempts ?? {}, dead: s.dead ?? {}, ...(s.processId ? { processId: s.processId } : {}) };
+    } catch {
+      return { attempts: {}, dead: {} };
+    }
+  }
+
+  private save(): void {
+    const cutoff = this.now() - 30 * 24 * 3600_000;
+    for (const [k, t] of Object.entries(this.state.dead)) if (t < cutoff) delete this.state.dead[k];
+    writeFileAtomicSync(this.stateFile, JSON.stringify(this.state));
+  }
+
+  /** The process id reserving our rows (persisted). */
+  get processId(): string | undefined {
+    return this.state.processId;
+  }
+
+  /** Starts passes every `syncEveryMs` and one pass now. */
+  start(): void {
+    this.kick();
+    const every = this.o.syncEveryMs ?? 10_000;
+    if (every > 0) this.timer = setInterval(() => this.kick(), every);
+  }
+
+  /** Requests a pass as soon as possible (coalesced with one in progress). Never throws; errors are logged. */
+  kick(): void {
+    if (this.stopping || this.authError) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.pass()
+      .catch((err: unknown) => {
+        if (err instanceof AppAuthRequired) {
+          this.authError = err;
+          this.o.log?.(`offline sync stopped: ${err.message}`);
+        } else {
+          this.o.log?.(`offline sync: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        return { batches: 0, processed: 0, failed: 0, deadLettered: 0, deferred: 0 };
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.again && !this.stopping) {
+          this.again = false;
+          this.kick();
+          return;
+        }
+        this.scheduleRetry();
+      });
+  }
+
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  /** Arms a timer for the earliest retry of a failed row, so back-off does not wait for the next interval. */
+  private scheduleRetry(): void {
+    if (this.stopping || this.authError) return;
+    const next = Math.min(...Object.values(this.state.attempts).map((a) => a.nextAt));
+    if (!Number.isFinite(next)) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.kick(), Math.max(10, next - this.now() + 5));
+    this.retryTimer.unref?.();
+  }
+
+  /** Resolves when no pass is running. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /**
+   * Stops the worker: no new batch, dispatches in flight finish and are cleared; every other row stays reserved.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.timer = undefined;
+    await this.idle();
+  }
+
+  /**
+   * Runs passes until the queue has nothing dispatchable (all rows done, or only rows in back-off left).
+   * @throws AppAuthRequired with a webhook; B24Error for other portal failures
+   */
+  async pass(): Promise<SyncPassResult> {
+    const total: SyncPassResult = { batches: 0, processed: 0, failed: 0, deadLettered: 0, deferred: 0 };
+    while (!this.stopping) {
+      const r = await this.batch();
+      total.batches++;
+      total.processed += r.processed;
+      total.failed += r.failed;
+      total.deadLettered += r.deadLettered;
+      total.deferred = r.deferred;
+      if (r.rows === 0 || r.processed + r.failed + r.deadLettered === 0) break;
+    }
+    this.lastPassAt = this.now();
+    return total;
+  }
+
+  private async call<T>(method: string, params: Record<string, unknown>): Promise<T> {
+    try {
+      return (await this.o.client.call<T>(method, params)).result;
+    } catch (err) {
+      if (isWrongAuthType(err)) throw new AppAuthRequired(method);
+      throw err;
+    }
+  }
+
+  /** One get → dispatch → clear/error round. */
+  private async batch(): Promise<SyncPassResult & { rows: number }> {
+    if (!this.state.processId) {
+      this.state.processId = `b24flow-${randomBytes(8).toString('hex')}`;
+      this.save();
+    }
+    const processId = this.state.processId;
+    const got = await this.call<{ process_id?: string | null; events?: OfflineRow[] }>('event.offline.get', {
+      clear: 0,
+      limit: this.o.limit ?? 50,
+      process_id: processId,
+    });
+    if (got?.process_id && got.process_id !== processId) {
+      this.state.processId = got.process_id;
+      this.save();
+    }
+    const pid = this.state.processId!;
+    const rows = Array.isArray(got?.events) ? got.events : [];
+    const res = { rows: rows.length, batches: 1, processed: 0, failed: 0, deadLettered: 0, deferred: 0 };
+    if (!rows.length) return res;
+
+    const now = this.now();
+    const toClear: string[] = [];
+    const toError: string[] = [];
+    const groups = new Map<string, { row: OfflineRow; ev: B24Event }[]>();
+    for (const row of rows) {
+      const ev = rowToEvent(row);
+      const id = ev.rowId!;
+      if (this.state.dead[`${id}:${ev.key}`]) {
+        // already in the DLQ and reported; the portal still shows it to our process
+        continue;
+      }
+      const a = this.state.attempts[id];
+      if (a && a.nextAt > now) {
+        res.deferred++;
+        continue;
+      }
+      const g = ev.objectId ? `${ev.name.replace(/(ADD|UPDATE|DELETE)$/, '')}:${ev.objectId}` : `row:${id}`;
+      const arr = groups.get(g) ?? [];
+      arr.push({ row, ev });
+      groups.set(g, arr);
+    }
+
+    const maxAttempts = this.o.maxAttempts ?? 5;
+    const handle = async (ev: B24Event) => {
+      const id = ev.rowId!;
+      const r = await this.o.dispatcher.dispatch(ev);
+      if (r.outcome !== 'failed') {
+        toClear.push(id);
+        delete this.state.attempts[id];
+        res.processed++;
+        return;
+      }
+      const err = r.failures.map((f) => `${f.pipeline}: ${f.error}`).join('; ');
+      const prev = this.state.attempts[id];
+      const attempts = (prev?.attempts ?? 0) + 1;
+      const firstSeen = prev?.firstSeen ?? this.now();
+      if (attempts >= maxAttempts) {
+        this.o.dlq.add(ev, {
+          error: err,
+          attempts,
+          pipelines: r.failures.map((f) => f.pipeline),
+          firstSeen: new Date(firstSeen),
+        });
+        delete this.state.attempts[id];
+        this.state.dead[`${id}:${ev.key}`] = this.now();
+        if (ev.messageId) toError.push(ev.messageId);
+        res.deadLettered++;
+        this.o.log?.(`event ${ev.name} ${ev.objectId ?? ''} moved to the dead-letter queue after ${attempts} attempts`);
+      } else {
+        const base = this.o.backoffMs ?? 1000;
+        const delay = Math.min(base * 2 ** (attempts - 1), this.o.maxBackoffMs ?? 60_000);
+        this.state.attempts[id] = { attempts, firstSeen, nextAt: this.now() + delay, lastError: err };
+        res.failed++;
+      }
+    };
+
+    const queue = [...groups.values()];
+    const workers = Array.from({ length: Math.max(1, Math.min(this.o.parallel ?? 4, queue.length)) }, async () => {
+      for (;;) {
+        if (this.stopping) return;
+        const group = queue.shift();
+        if (!group) return;
+        for (const { ev } of group) {
+          if (this.stopping) return;
+          await handle(ev);
+        }
+      }
+    });
+    await Promise.all(workers);
+
+    if (toClear.length) await this.call('event.offline.clear', { process_id: pid, id: toClear });
+    if (toError.length) await this.call('event.offline.error', { process_id: pid, message_id: toError });
+    this.save();
+    this.o.metrics.inc('b24flow_offline_sync_batches_total');
+    return res;
+  }
+}

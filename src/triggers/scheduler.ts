@@ -1,0 +1,314 @@
+/**
+ * Cron schedules of pipelines (`triggers[].schedule`: `cron`, `timezone`, `missed`, `inputs`, `approve`).
+ *
+ * Matching uses node-cron (5- or 6-field expressions, IANA time zones) on an injectable {@link Clock}: the
+ * scheduler wakes at every whole second of that clock and asks each schedule whether it matches. Rules:
+ * - one pipeline never runs twice at once: while a scheduled run is going, a due run is skipped (mode `fail`, the
+ *   default), queued once (`concurrency.mode: queue`) or replaces it (`cancel`);
+ * - the last time each schedule fired is persisted (`<dataDir>/triggers/schedule-state.json`); on start, runs
+ *   missed while b24flow was down are skipped (`missed: skip`, default) or run once (`missed: catch-up-once`);
+ * - every decision (started, finished, skipped, missed) is appended to `<dataDir>/triggers/schedule-log.jsonl`, and
+ *   each run goes through the runner (which writes the run journal).
+ */
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import cron, { type ScheduledTask } from 'node-cron';
+import { writeFileAtomicSync } from '../lib/atomic.js';
+import { InvalidInputError } from '../lib/errors.js';
+import { type Clock, systemClock } from './clock.js';
+import { ConcurrencyRefused, RunLanes } from './concurrency.js';
+import type { PipelineRunner, RunOutcome, TriggerPipeline } from './dispatcher.js';
+import type { Metrics } from './metrics.js';
+import type { LogFn } from './types.js';
+
+/** One schedule of one pipeline. */
+export interface ScheduleEntry {
+  id: string;
+  pipeline: TriggerPipeline;
+  cron: string;
+  timezone: string;
+  missed: 'skip' | 'catch-up-once';
+  inputs: Record<string, unknown>;
+  approveWrite: boolean;
+  task: ScheduledTask;
+}
+
+/** Options of {@link Scheduler}. */
+export interface SchedulerOptions {
+  pipelines: TriggerPipeline[];
+  run: PipelineRunner;
+  dataDir: string;
+  metrics: Metrics;
+  clock?: Clock;
+  log?: LogFn;
+  lanes?: RunLanes;
+  /** Default time zone when neither the trigger nor the pipeline has one (default B24FLOW_TZ or UTC). */
+  defaultTimezone?: string;
+  /** Longest look-back for missed runs, ms (default 31 days). */
+  maxLookbackMs?: number;
+}
+
+/** One line of the schedule log. */
+export interface ScheduleLogLine {
+  at: string;
+  pipeline: string;
+  schedule: string;
+  scheduledFor: string;
+  what: 'started' | 'finished' | 'failed' | 'skipped' | 'missed' | 'queued' | 'cancelled';
+  reason?: string;
+  runId?: string;
+}
+
+/**
+ * Validates and collects the schedules of the pipelines.
+ * @throws InvalidInputError naming the pipeline file for a bad cron expression or time zone
+ */
+export function collectSchedules(pipelines: TriggerPipeline[], defaultTz: string): Omit<ScheduleEntry, 'task'>[] {
+  const out: Omit<ScheduleEntry, 'task'>[] = [];
+  for (const p of pipelines) {
+    (p.def.triggers ?? []).forEach((t, i) => {
+      const s = t.schedule;
+      if (!s) return;
+      const tz = s.timezone ?? p.def.timezone ?? defaultTz;
+      const v = cron.validateDetailed(s.cron);
+      if (!v.valid) {
+        throw new InvalidInputError(
+          `${p.file}: triggers[${i}].schedule.cron: ${v.errors.map((e) => e.message).join('; ')}`,
+        );
+      }
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+      } catch {
+        throw new InvalidInputError(`${p.file}: triggers[${i}].schedule.timezone: unknown time zone ${tz}`);
+      }
+      out.push({
+        id: `${p.name}#${i}`,
+        pipeline: p,
+        cron: s.cron,
+        timezone: tz,
+        missed: s.missed ?? 'skip',
+        inputs: (s.inputs ?? {}) as Record<string, unknown>,
+        approveWrite: (s.approve ?? []).includes('write'),
+      });
+    });
+  }
+  return out;
+}
+
+/** Runs pipelines on their cron schedules. */
+export class Scheduler {
+  readonly entries: ScheduleEntry[];
+  private readonly clock: Clock;
+  private readonly lanes: RunLanes;
+  private readonly stateFile: string;
+  private readonly logFile: string;
+  private readonly state: Record<string, string>;
+  private timer: unknown;
+  private lastSecond = 0;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly queued = new Set<string>();
+  private stopped = false;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.lanes = o.lanes ?? new RunLanes();
+    const tz = o.defaultTimezone ?? process.env.B24FLOW_TZ ?? 'UTC';
+    this.entries = collectSchedules(o.pipelines, tz).map((e) => ({
+      ...e,
+      task: cron.createTask(e.cron, () => {}, { timezone: e.timezone, name: e.id }),
+    }));
+    const dir = join(o.dataDir, 'triggers');
+    mkdirSync(dir, { recursive: true });
+    this.stateFile = join(dir, 'schedule-state.json');
+    this.logFile = join(dir, 'schedule-log.jsonl');
+    try {
+      this.state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as Record<string, string>;
+    } catch {
+      this.state = {};
+    }
+  }
+
+  private note(line: Omit<ScheduleLogLine, 'at'>): void {
+    const full: ScheduleLogLine = { at: new Date(this.clock.now()).toISOString(), ...line };
+    appendFileSync(this.logFile, `${JSON.stringify(full)}\n`);
+    if (line.what === 'skipped' || line.what === 'missed' || line.what === 'failed' || line.what === 'cancelled') {
+      this.o.log?.(
+        `schedule ${line.pipeline} ${line.scheduledFor}: ${line.what}${line.reason ? ` (${line.reason})` : ''}`,
+      );
+    }
+  }
+
+  /** Schedule log lines written so far (for tests and `serve --json`). */
+  readLog(): ScheduleLogLine[] {
+    try {
+      return readFileSync(this.logFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ScheduleLogLine);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Handles runs missed while down, then starts ticking. */
+  start(): void {
+    const now = this.clock.now();
+    this.lastSecond = Math.floor(now / 1000);
+    const maxBack = this.o.maxLookbackMs ?? 31 * 24 * 3600_000;
+    for (const e of this.entries) {
+      const last = this.state[e.id];
+      if (!last) continue;
+      const from = Math.max(Date.parse(last) + 1000, now - maxBack);
+      let missedAt: number | undefined;
+      let count = 0;
+      const sixFields = e.cron.trim().split(/\s+/).length === 6;
+      const step = sixFields ? 1000 : 60_000;
+      let t = sixFields ? Math.ceil(from / 1000) * 1000 : Math.ceil(from / 60_000) * 60_000;
+      // the current second belongs to the live ticker
+      for (; t < Math.floor(now / 1000) * 1000; t += step) {
+        if (e.task.match(new Date(t))) {
+          count++;
+          missedAt = t;
+        }
+      }
+      if (missedAt === undefined) continue;
+      const iso = new Date(missedAt).toISOString();
+      if (e.missed === 'catch-up-once') {
+        this.note({
+          pipeline: e.pipeline.name,
+          schedule: e.cron,
+          scheduledFor: iso,
+          what: 'missed',
+          reason: `${count} missed, catching up once`,
+        });
+        this.fire(e, missedAt, true);
+      } else {
+        this.note({
+          pipeline: e.pipeline.name,
+          schedule: e.cron,
+          scheduledFor: iso,
+          what: 'missed',
+          reason: `${count} missed, skipped (missed: skip)`,
+        });
+        this.state[e.id] = iso;
+        this.save();
+      }
+    }
+    this.arm();
+  }
+
+  private save(): void {
+    writeFileAtomicSync(this.stateFile, JSON.stringify(this.state, null, 2));
+  }
+
+  private arm(): void {
+    if (this.stopped || !this.entries.length) return;
+    const now = this.clock.now();
+    const nextSecond = (Math.floor(now / 1000) + 1) * 1000;
+    this.timer = this.clock.setTimeout(() => this.tick(), nextSecond - now);
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const nowS = Math.floor(this.clock.now() / 1000);
+    // every whole second since the last tick (bounded: a long stall counts as downtime, handled like a restart)
+    const from = Math.max(this.lastSecond + 1, nowS - 120);
+    for (let s = from; s <= nowS; s++) {
+      const d = new Date(s * 1000);
+      for (const e of this.entries) if (e.task.match(d)) this.fire(e, s * 1000, false);
+    }
+    this.lastSecond = nowS;
+    this.arm();
+  }
+
+  private fire(e: ScheduleEntry, at: number, catchUp: boolean): void {
+    const scheduledFor = new Date(at).toISOString();
+    const lane = e.pipeline.name;
+    const mode = e.pipeline.def.concurrency?.mode ?? 'fail';
+    const base = { pipeline: e.pipeline.name, schedule: e.cron, scheduledFor };
+    this.state[e.id] = scheduledFor;
+    this.save();
+    if (this.lanes.busy(lane)) {
+      if (mode === 'fail') {
+        this.o.metrics.inc('b24flow_schedule_skipped_total', { pipeline: e.pipeline.name, reason: 'overlap' });
+        this.note({ ...base, what: 'skipped', reason: 'previous run still in progress' });
+        return;
+      }
+      if (mode === 'queue') {
+        if (this.queued.has(lane)) {
+          this.o.metrics.inc('b24flow_schedule_skipped_total', { pipeline: e.pipeline.name, reason: 'overlap' });
+          this.note({ ...base, what: 'skipped', reason: 'a run is already queued' });
+          return;
+        }
+        this.queued.add(lane);
+        this.note({ ...base, what: 'queued' });
+      }
+    }
+    const p = this.lanes
+      .run(
+        lane,
+        mode,
+        async (signal) => {
+          this.queued.delete(lane);
+          this.note({ ...base, what: 'started' });
+          let out: RunOutcome;
+          try {
+            out = await this.o.run({
+              pipeline: e.pipeline,
+              inputs: e.inputs,
+              trigger: {
+                kind: 'schedule',
+                cron: e.cron,
+                timezone: e.timezone,
+                scheduledFor,
+                ...(catchUp ? { catchUp } : {}),
+              },
+              confirmWrite: e.approveWrite,
+              signal,
+            });
+          } catch (err) {
+            out = { ok: false, status: 'failed', error: err instanceof Error ? err.message : String(err) };
+          }
+          this.o.metrics.inc('b24flow_runs_total', {
+            pipeline: e.pipeline.name,
+            trigger: 'schedule',
+            status: out.ok ? 'succeeded' : 'failed',
+          });
+          if (!out.ok) this.o.metrics.inc('b24flow_run_failures_total', { pipeline: e.pipeline.name });
+          this.note({
+            ...base,
+            what: out.ok ? 'finished' : 'failed',
+            ...(out.runId ? { runId: out.runId } : {}),
+            ...(out.error ? { reason: out.error } : {}),
+          });
+        },
+        this.abort.signal,
+      )
+      .catch((err: unknown) => {
+        if (err instanceof ConcurrencyRefused) this.note({ ...base, what: 'skipped', reason: err.message });
+        else this.note({ ...base, what: 'failed', reason: err instanceof Error ? err.message : String(err) });
+      });
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** Number of scheduled runs in progress. */
+  running(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Stops ticking; running runs finish (or, after `graceMs`, get their AbortSignal so they checkpoint).
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    const all = Promise.all([...this.inflight]);
+    const t = setTimeout(() => this.abort.abort(new Error('shutting down')), graceMs);
+    t.unref?.();
+    await all;
+    clearTimeout(t);
+    for (const e of this.entries) await e.task.destroy();
+  }
+}
