@@ -29,17 +29,18 @@ export function routeMessage(catalog: CatalogView, text: string): string[] {
 }
 
 function paramText(p: ParamSpec, depth: number): string {
-  const star = p.required ? '*' : '';
+  const star = p.required === true ? '*' : '';
   if (p.fields?.length && depth < 1) {
     // Nested fields: every required one, then the first optional ones, so common requests need no lookups.
-    const req = p.fields.filter((f) => f.required);
-    const opt = p.fields.filter((f) => !f.required).slice(0, Math.max(0, 8 - req.length));
+    const req = p.fields.filter((f) => f.required === true);
+    const opt = p.fields.filter((f) => f.required !== true).slice(0, Math.max(0, 8 - req.length));
     const more = p.fields.length - req.length - opt.length;
     const inner = [...req, ...opt].map((f) => paramText(f, depth + 1)).join(',');
     return `${p.name}${star}{${inner}${more > 0 ? ',…' : ''}}`;
   }
   const t = p.type && p.type !== 'string' ? `:${p.type}` : '';
-  return `${p.name}${star}${t}`;
+  const values = p.values?.length && p.values.length <= 6 ? `=${p.values.join('|')}` : '';
+  return `${p.name}${star}${t}${values}`;
 }
 
 /**

@@ -63,9 +63,10 @@ export interface MethodCard {
 export interface ParamSpec {
   name: string;
   type?: string;
-  required?: boolean;
+  /** `'unknown'` when the docs do not say. */
+  required?: boolean | string;
   fields?: ParamSpec[];
-  description?: string;
+  values?: (string | number | boolean)[];
 }
 
 /** A pipeline available by name, with its chat trigger. */

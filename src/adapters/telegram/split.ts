@@ -20,20 +20,20 @@ export function splitMessage(text: string, limit = TELEGRAM_MAX_TEXT): string[] 
     }
   };
   for (const para of text.split(/\n{2,}/)) {
-    for (const chunk of fit(para, limit)) push(chunk, '\n\n');
+    for (const chunk of fitBlock(para, limit)) push(chunk, '\n\n');
   }
   if (current) parts.push(current);
   return parts.length ? parts : [''];
 }
 
-function fit(block: string, limit: number): string[] {
+function fitBlock(block: string, limit: number): string[] {
   if (block.length <= limit) return [block];
   const out: string[] = [];
   let current = '';
   const units = block.includes('\n') ? block.split('\n') : block.split(' ');
   const sep = block.includes('\n') ? '\n' : ' ';
   for (const u of units) {
-    const pieces = u.length > limit ? (sep === '\n' ? fit(u, limit) : hardCut(u, limit)) : [u];
+    const pieces = u.length > limit ? (sep === '\n' ? fitBlock(u, limit) : hardCut(u, limit)) : [u];
     for (const p of pieces) {
       if (!current) current = p;
       else if (current.length + sep.length + p.length <= limit) current += sep + p;

@@ -1,0 +1,294 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Finding } from '../lib/errors.js';
+import {
+  type CatalogView,
+  type ChatEngine,
+  type NamedPipeline,
+  type PlannedWriteView,
+  PlanRefusal,
+  type PlanView,
+  type RunView,
+} from './engine.js';
+
+/**
+ * The real {@link ChatEngine}: src/catalog for method cards and routing, src/pipeline for loading, checking,
+ * planning, applying and the journal, src/triggers for the dead-letter queue, and a connected Bitrix24 client.
+ * The modules are imported lazily so that `b24flow bot --help` starts fast.
+ */
+export interface RuntimeOptions {
+  /** A connected client (`connect()` from src/bitrix). */
+  client: unknown;
+  /** Directory of named pipelines (default `./pipelines`). */
+  pipelinesDir?: string;
+  /** b24flow data dir (plans, journal, DLQ). */
+  dataDir: string;
+  /** Catalog directory override (tests). */
+  catalogDir?: string;
+}
+
+// Shapes of the neighbouring modules, as far as the chat side uses them (CONTRACTS.md).
+interface PipelineModule {
+  loadPipelineFile(file: string): Promise<unknown>;
+  loadPipelineObject(obj: unknown, source: string): unknown;
+  checkPipeline(p: unknown, ctx: { catalog: unknown }): Finding[];
+  planPipeline(
+    p: unknown,
+    opts: { client: unknown; inputs?: Record<string, unknown>; store?: unknown },
+  ): Promise<RawPlan>;
+  applyPlan(
+    planId: string,
+    opts: { client: unknown; confirmWrite?: boolean; confirmDestructive?: boolean; store?: unknown },
+  ): Promise<RawRun>;
+  readRun?(runId: string, opts?: { dataDir?: string }): Promise<RawRun | undefined> | RawRun | undefined;
+}
+
+interface RawPlan {
+  id: string;
+  createdAt: string | number;
+  expiresAt: string | number;
+  writes: Record<string, unknown>[];
+  risk: string;
+  riskFields?: string[];
+  cost?: Record<string, unknown>;
+}
+
+interface RawRun {
+  runId: string;
+  status: string;
+  steps?: unknown;
+  summary?: { en?: string[] | string; ru?: string[] | string } | string[];
+}
+
+const PIPELINE_MODULE = '../pipeline/index.js';
+const CATALOG_MODULE = '../catalog/index.js';
+const DLQ_MODULE = '../triggers/dlq.js';
+
+/**
+ * Builds the real engine.
+ * @throws when the catalog or pipeline modules cannot be loaded
+ */
+export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEngine> {
+  const catMod = (await import(CATALOG_MODULE)) as { loadCatalog(o?: { dir?: string }): CatalogView };
+  const catalog = catMod.loadCatalog(opts.catalogDir ? { dir: opts.catalogDir } : undefined);
+  const pm = (await import(PIPELINE_MODULE)) as PipelineModule;
+  const pipelinesDir = resolve(opts.pipelinesDir ?? 'pipelines');
+
+  const checkLoaded = (load: () => unknown): { pipeline?: unknown; findings: Finding[] } => {
+    try {
+      const p = load();
+      return { pipeline: p, findings: pm.checkPipeline(p, { catalog }) };
+    } catch (err) {
+      const findings = (err as { findings?: Finding[] }).findings;
+      if (Array.isArray(findings)) return { findings };
+      throw err;
+    }
+  };
+
+  return {
+    catalog,
+    async pipelines() {
+      const names = await readdir(pipelinesDir).catch(() => [] as string[]);
+      const out: NamedPipeline[] = [];
+      for (const n of names.filter((x) => /\.ya?ml$/.test(x)).sort()) {
+        const file = join(pipelinesDir, n);
+        try {
+          const doc = parseYaml(await readFile(file, 'utf8')) as Record<string, unknown>;
+          if (!doc || typeof doc.name !== 'string') continue;
+          const triggers = Array.isArray(doc.triggers) ? (doc.triggers as Record<string, unknown>[]) : [];
+          const chat = triggers.find((t) => t && typeof t === 'object' && 'chat' in t)?.chat as NamedPipeline['chat'];
+          out.push({
+            name: doc.name,
+            file,
+            ...(typeof doc.description === 'string' ? { description: doc.description } : {}),
+            ...(chat ? { chat } : {}),
+            ...(doc.inputs && typeof doc.inputs === 'object' ? { inputs: doc.inputs as NamedPipeline['inputs'] } : {}),
+          });
+        } catch {
+          // An unreadable pipeline is reported by `b24flow check`; chat users just do not see it.
+        }
+      }
+      return out;
+    },
+    async check(obj, source) {
+      return checkLoaded(() => pm.loadPipelineObject(obj, source));
+    },
+    async loadNamed(p) {
+      try {
+        const loaded = await pm.loadPipelineFile(p.file);
+        return { pipeline: loaded, findings: pm.checkPipeline(loaded, { catalog }) };
+      } catch (err) {
+        const findings = (err as { findings?: Finding[] }).findings;
+        if (Array.isArray(findings)) return { findings };
+        throw err;
+      }
+    },
+    async plan(pipeline, inputs) {
+      const raw = await pm.planPipeline(pipeline, { client: opts.client, inputs });
+      return toPlanView(raw, catalog);
+    },
+    async apply(planId, o) {
+      try {
+        const run = await pm.applyPlan(planId, {
+          client: opts.client,
+          confirmWrite: o.confirmWrite,
+          confirmDestructive: o.confirmDestructive,
+        });
+        return toRunView(run, catalog);
+      } catch (err) {
+        throw toRefusal(err) ?? err;
+      }
+    },
+    async run(runId) {
+      if (!pm.readRun) return undefined;
+      const r = await pm.readRun(runId, { dataDir: opts.dataDir });
+      return r ? toRunView(r, catalog) : undefined;
+    },
+    async dlq() {
+      const mod = (await import(DLQ_MODULE)) as {
+        DeadLetterQueue: new (
+          dir: string,
+        ) => { list(): { id: string; event: string; error: string; attempts: number }[] };
+      };
+      const list = new mod.DeadLetterQueue(opts.dataDir).list();
+      return {
+        size: list.length,
+        items: list
+          .slice(-10)
+          .reverse()
+          .map((d) => ({ id: d.id, event: d.event, error: d.error.slice(0, 200), attempts: d.attempts })),
+      };
+    },
+  };
+}
+
+function iso(v: string | number | undefined): string {
+  if (v === undefined) return new Date().toISOString();
+  return typeof v === 'number' ? new Date(v).toISOString() : v;
+}
+
+/** Maps the pipeline module's plan to the chat view (one-liners per write). */
+export function toPlanView(raw: RawPlan, catalog: CatalogView): PlanView {
+  const cost = raw.cost ?? {};
+  return {
+    id: raw.id,
+    createdAt: iso(raw.createdAt),
+    expiresAt: iso(raw.expiresAt),
+    risk: raw.risk,
+    riskFields: raw.riskFields ?? [],
+    writes: raw.writes.map((w) => toWriteView(w, catalog)),
+    cost: {
+      ...(typeof cost.calls === 'number' ? { calls: cost.calls } : {}),
+      ...(typeof cost.restCalls === 'number' ? { calls: cost.restCalls } : {}),
+      ...(typeof cost.batches === 'number' ? { batches: cost.batches } : {}),
+      ...(typeof cost.batchRequests === 'number' ? { batches: cost.batchRequests } : {}),
+      ...(typeof cost.seconds === 'number' ? { seconds: cost.seconds } : {}),
+      ...(typeof cost.wallSeconds === 'number' ? { seconds: cost.wallSeconds } : {}),
+      ...(typeof cost.text === 'string' ? { text: cost.text } : {}),
+    },
+  };
+}
+
+const LABEL_FIELDS = ['TITLE', 'NAME', 'LAST_NAME', 'SUBJECT', 'COMMENT', 'MESSAGE', 'POST_MESSAGE'];
+const VALUE_FIELDS = [
+  'OPPORTUNITY',
+  'CURRENCY_ID',
+  'STAGE_ID',
+  'STATUS_ID',
+  'ASSIGNED_BY_ID',
+  'RESPONSIBLE_ID',
+  'DEADLINE',
+];
+
+function toWriteView(w: Record<string, unknown>, catalog: CatalogView): PlannedWriteView {
+  const method = String(w.method ?? '');
+  const entry = catalog.method(method);
+  const risk = String(w.risk ?? entry?.risk ?? 'write');
+  const entity = String(w.entity ?? entry?.entity ?? method.split('.').slice(-2, -1)[0] ?? 'object');
+  const params = (w.params ?? {}) as Record<string, unknown>;
+  const fields = (
+    params && typeof params === 'object' && !Array.isArray(params) && params.fields && typeof params.fields === 'object'
+      ? params.fields
+      : Array.isArray(params) && params[1] && typeof params[1] === 'object'
+        ? params[1]
+        : params
+  ) as Record<string, unknown>;
+  const verb = method.endsWith('.add')
+    ? 'create'
+    : /\.(delete|remove)$/.test(method)
+      ? 'delete'
+      : /\.update$/.test(method)
+        ? 'update'
+        : (entry?.summary?.en?.split(' ')[0]?.toLowerCase() ?? 'change');
+  const id = params && typeof params === 'object' && !Array.isArray(params) ? (params.id ?? params.ID) : undefined;
+  const label = LABEL_FIELDS.map((f) => fields?.[f]).find((v) => typeof v === 'string');
+  const values = VALUE_FIELDS.filter((f) => fields?.[f] !== undefined).map((f) => `${f} ${short(fields[f])}`);
+  const diff = Array.isArray(w.diff)
+    ? (w.diff as { field?: string; before?: unknown; after?: unknown }[])
+        .slice(0, 5)
+        .map((d) => `${d.field}: ${short(d.before)} → ${short(d.after)}`)
+    : [];
+  const text = [
+    `${verb} ${entity}${id !== undefined ? ` ${short(id)}` : ''}${label ? ` "${String(label).slice(0, 80)}"` : ''}`,
+    ...(diff.length ? diff : values),
+  ].join(', ');
+  return { step: String(w.step ?? w.stepId ?? ''), method, risk, entity, text, params: w.params };
+}
+
+function short(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return s === undefined ? '∅' : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Maps a run result; collects created object ids (`deal:42`) from `.add` step results. */
+export function toRunView(raw: RawRun, catalog: CatalogView): RunView {
+  const lines = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : []);
+  const summary = Array.isArray(raw.summary)
+    ? { en: lines(raw.summary), ru: lines(raw.summary) }
+    : { en: lines(raw.summary?.en), ru: lines(raw.summary?.ru ?? raw.summary?.en) };
+  const objectIds: string[] = [];
+  const steps = Array.isArray(raw.steps)
+    ? raw.steps
+    : raw.steps && typeof raw.steps === 'object'
+      ? Object.values(raw.steps)
+      : [];
+  for (const s of steps as Record<string, unknown>[]) {
+    const method = String(s?.method ?? '');
+    if (!method.endsWith('.add')) continue;
+    const entity = catalog.method(method)?.entity ?? method.split('.').slice(-2, -1)[0] ?? 'object';
+    const results = Array.isArray(s.results) ? s.results : [s.result];
+    for (const r of results) {
+      const id = idOf(r);
+      if (id) objectIds.push(`${entity}:${id}`);
+    }
+  }
+  return { runId: raw.runId, status: raw.status, summary, objectIds: objectIds.slice(0, 100), steps: raw.steps };
+}
+
+function idOf(r: unknown): string | undefined {
+  if (typeof r === 'number' || (typeof r === 'string' && /^\d+$/.test(r))) return String(r);
+  if (r && typeof r === 'object') {
+    const o = r as Record<string, unknown>;
+    for (const k of ['id', 'ID', 'item', 'task']) {
+      const v = o[k];
+      if (typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v))) return String(v);
+      if (v && typeof v === 'object') return idOf(v);
+    }
+  }
+  return undefined;
+}
+
+/** Maps the pipeline module's plan errors to {@link PlanRefusal} by class name, code or message. */
+export function toRefusal(err: unknown): PlanRefusal | undefined {
+  if (err instanceof PlanRefusal) return err;
+  if (!(err instanceof Error)) return undefined;
+  const o = err as Error & { code?: string; reason?: string };
+  const key = `${o.name} ${o.code ?? ''} ${o.reason ?? ''} ${o.message}`.toLowerCase();
+  if (/expired/.test(key)) return new PlanRefusal('expired', err.message);
+  if (/drift/.test(key)) return new PlanRefusal('drifted', err.message);
+  if (/already (been )?(applied|used)|\bused\b/.test(key)) return new PlanRefusal('used', err.message);
+  if (/unknown plan|plan not found|no (such )?plan|not_found/.test(key)) return new PlanRefusal('unknown', err.message);
+  if (/confirm/.test(key)) return new PlanRefusal('unconfirmed', err.message);
+  return undefined;
+}

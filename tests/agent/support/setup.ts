@@ -1,0 +1,32 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChatAgent, type ChatAgentOptions } from '../../../src/agent/agent.js';
+import type { ChatEngine } from '../../../src/agent/engine.js';
+import { Planner } from '../../../src/agent/planner.js';
+
+/** Root of every data dir the chat tests create, so the secret scan can read every log they wrote. */
+export const LOG_ROOT = join(tmpdir(), 'b24flow-chat-tests');
+
+/** A fresh data dir under {@link LOG_ROOT}. */
+export function tempDataDir(): string {
+  mkdirSync(LOG_ROOT, { recursive: true });
+  return mkdtempSync(join(LOG_ROOT, 'data-'));
+}
+
+/** The fake OpenAI key the tests use; the secret scan looks for it. */
+export const FAKE_OPENAI_KEY = 'sk-test-fakekey-0123456789abcdef';
+
+/** A chat agent on a temp data dir with a real planner pointed at `baseURL` (or none: degraded mode). */
+export function makeAgent(
+  engine: ChatEngine,
+  opts: { baseURL?: string; dataDir?: string } & Partial<ChatAgentOptions> = {},
+): ChatAgent {
+  const planner = new Planner({
+    engine,
+    ...(opts.baseURL ? { apiKey: FAKE_OPENAI_KEY, baseURL: opts.baseURL } : {}),
+    model: 'fake-model',
+    timeoutMs: 5000,
+  });
+  return new ChatAgent({ engine, planner, dataDir: opts.dataDir ?? tempDataDir(), ...opts });
+}
