@@ -1,0 +1,43 @@
+import type { Finding } from '../../../lib/errors.js';
+import { checkExpression, expressionBody, isExpression } from '../../expr.js';
+import { stepExpressions } from '../../graph.js';
+import type { Rule } from '../rule.js';
+import { scopeFor } from '../scope.js';
+
+/**
+ * Every CEL expression parses and type-checks against inputs, upstream step outputs and `item`; `if` and check
+ * conditions are bool, `foreach` is a list. Unknown step references are left to `unknown-step-ref`.
+ */
+export const expressionTypes: Rule = {
+  name: 'expression-type',
+  description: 'CEL expression does not parse or type-check',
+  check(ctx) {
+    const out: Omit<Finding, 'rule'>[] = [];
+    const known = ctx.graph.index;
+    ctx.p.pipeline.steps.forEach((s, i) => {
+      for (const e of stepExpressions(s, i)) {
+        const refs = ctx.graph.refs.get(s.id) ?? [];
+        if (refs.some((r) => r.path === e.path && !known.has(r.id))) continue;
+        const r = checkExpression(e.expr, scopeFor(ctx, i, e.field !== 'foreach'));
+        if (!r.valid) {
+          out.push(ctx.at(e.path, `expression \`${e.expr}\`: ${r.message}`, { offset: e.offset + r.start }));
+          continue;
+        }
+        if (e.field === 'if' && !['bool', 'dyn'].includes(r.type))
+          out.push(ctx.at(e.path, `\`if\` must be bool, \`${e.expr}\` is ${r.type}`, { offset: e.offset }));
+        if (e.field === 'foreach' && !/^(list|dyn)/.test(r.type))
+          out.push(ctx.at(e.path, `\`foreach\` must be a list, \`${e.expr}\` is ${r.type}`, { offset: e.offset }));
+      }
+    });
+    (ctx.p.pipeline.checks ?? []).forEach((c, i) => {
+      if (!isExpression(c.condition)) return;
+      const b = expressionBody(c.condition);
+      const r = checkExpression(b.expr, scopeFor(ctx, undefined, false));
+      const path = ['checks', i, 'condition'];
+      if (!r.valid) out.push(ctx.at(path, `expression \`${b.expr}\`: ${r.message}`, { offset: b.offset + r.start }));
+      else if (!['bool', 'dyn'].includes(r.type))
+        out.push(ctx.at(path, `a check condition must be bool, \`${b.expr}\` is ${r.type}`, { offset: b.offset }));
+    });
+    return out;
+  },
+};
