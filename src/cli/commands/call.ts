@@ -1,13 +1,103 @@
 import type { Command } from 'commander';
-import { RuntimeFailure } from '../../lib/errors.js';
+import { InvalidInputError, RuntimeFailure } from '../../lib/errors.js';
 
-/** Registers `b24flow call` (not implemented yet). */
+/** Flags of `b24flow call`. */
+interface CallFlags {
+  params?: string;
+  confirmWrite?: boolean;
+  confirmDestructive?: boolean;
+  packs: string;
+  json?: boolean;
+  idempotencyKey?: string;
+  v3?: boolean;
+}
+
+/**
+ * Registers `b24flow call <method> [--params JSON] [--confirm-write] [--confirm-destructive] [--packs core,...]
+ * [--json]`: reads run directly; writes need `--confirm-write`, destructive methods `--confirm-destructive`; methods
+ * outside the allowed packs are refused (risk and pack from the catalog). Prints the result as JSON on stdout
+ * (`--json`: the whole `{result, total, next, time}` envelope). Exit 0 ok, 1 portal/runtime failure, 2 refused or
+ * bad input.
+ */
 export function register(program: Command): void {
   program
     .command('call')
-    .description('Call one Bitrix24 REST method')
-    .allowUnknownOption()
-    .action(() => {
-      throw new RuntimeFailure('`call` is not implemented yet');
+    .description('Call one Bitrix24 REST method (reads run; writes need --confirm-write)')
+    .argument('<method>', 'REST method, e.g. crm.deal.list')
+    .option('-p, --params <json>', 'parameters as a JSON object (or a JSON list for positional methods)')
+    .option('--confirm-write', 'allow a method that changes data')
+    .option('--confirm-destructive', 'allow a method that deletes or detaches data')
+    .option('--packs <list>', 'allowed method packs, comma-separated ("all" = any catalogued method)', 'core')
+    .option('--idempotency-key <key>', 'idempotency key (REST 3.0 Idempotency-Key; makes a write safe to retry)')
+    .option('--v3', 'call through REST 3.0 (/rest/api/)')
+    .option('--json', 'print the full answer envelope as JSON')
+    .action(async (method: string, flags: CallFlags) => {
+      let params: Record<string, unknown> | unknown[] = {};
+      if (flags.params !== undefined) {
+        try {
+          params = JSON.parse(flags.params);
+        } catch (err) {
+          throw new InvalidInputError(`--params is not valid JSON: ${(err as Error).message}`, [
+            {
+              file: '<--params>',
+              line: 1,
+              col: 1,
+              field: '',
+              message: `not valid JSON: ${(err as Error).message}`,
+              rule: 'json',
+              severity: 'error',
+            },
+          ]);
+        }
+        if (params === null || typeof params !== 'object')
+          throw new InvalidInputError('--params must be a JSON object or list');
+      }
+      if (!/^[A-Za-z][A-Za-z0-9_.]*$/.test(method)) throw new InvalidInputError(`not a method name: "${method}"`);
+      const { methodInfo, catalogLookup } = await import('../../bitrix/catalogInfo.js');
+      const info = await methodInfo(method);
+      const catalog = await catalogLookup();
+      const packs = flags.packs
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (catalog) {
+        if (!info.known)
+          throw new InvalidInputError(
+            `${method} is not in the method catalog; check the name with \`b24flow catalog search\``,
+          );
+        if (!packs.includes('all') && (!info.pack || !packs.includes(info.pack)))
+          throw new InvalidInputError(
+            `${method} belongs to pack "${info.pack ?? '(uncurated reference)'}", outside the allowed packs (${packs.join(', ')}); add --packs ${info.pack ?? 'all'}`,
+          );
+      } else {
+        process.stderr.write('b24flow: method catalog unavailable; pack check skipped, risk guessed from the name\n');
+      }
+      if (info.risk === 'destructive' && !flags.confirmDestructive)
+        throw new InvalidInputError(
+          `${method} is destructive (deletes or detaches data); re-run with --confirm-destructive to allow it`,
+        );
+      if (info.risk === 'write' && !flags.confirmWrite && !flags.confirmDestructive)
+        throw new InvalidInputError(`${method} changes data; re-run with --confirm-write to allow it`);
+
+      const { connect } = await import('../../bitrix/connect.js');
+      const { B24Error } = await import('../../bitrix/errors.js');
+      const { redactDeep, redact } = await import('../../bitrix/redact.js');
+      const conn = await connect();
+      try {
+        const res = await conn.client.call(method, params, {
+          ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),
+          ...(flags.v3 ? { version: 3 as const } : {}),
+        });
+        const out = flags.json ? res : res.result;
+        process.stdout.write(`${JSON.stringify(redactDeep(out), null, 2)}\n`);
+      } catch (err) {
+        if (err instanceof B24Error) {
+          if (flags.json) process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
+          throw new RuntimeFailure(redact(err.message));
+        }
+        throw err;
+      } finally {
+        await conn.close();
+      }
     });
 }

@@ -1,0 +1,77 @@
+/**
+ * Lazy, optional access to the method catalog (src/catalog, owned by another module): risk class, pack, scope and
+ * list metadata of a method. When the catalog is missing or fails to load, a name-based heuristic answers instead.
+ */
+
+/** What the client needs to know about a method. */
+export interface MethodInfo {
+  risk: 'read' | 'write' | 'destructive';
+  pack?: string;
+  scope?: string;
+  /** List metadata: wrapper key of the rows (`tasks`, `items`) and id field (`ID`, `id`). */
+  list?: { wrapper?: string | null; id_field?: string; start_minus_one?: boolean };
+  /** Whether the catalog knows the method (false = heuristic answer). */
+  known: boolean;
+  rest_v3?: boolean;
+}
+
+type Lookup = (name: string) => any;
+let loading: Promise<Lookup | null> | null = null;
+
+/** Loads the catalog once per process; resolves to null when it is unavailable. */
+export function catalogLookup(): Promise<Lookup | null> {
+  if (!loading) {
+    loading = (async () => {
+      try {
+        const spec = '../catalog/index.js';
+        const mod: any = await import(spec);
+        const cat = mod.loadCatalog();
+        return (name: string) => cat.method(name);
+      } catch {
+        return null;
+      }
+    })();
+  }
+  return loading;
+}
+
+const READ_VERBS =
+  /^(get|list|fields|current|search|info|count|time|getlist|filter|tail|aggregate|access|check|version|getfields|getdefault|status)$/i;
+const DESTRUCTIVE_VERBS = /^(delete|remove|unbind|clear|drop|destroy|purge|erase|uninstall)$/i;
+const READ_NAMES = new Set(['profile', 'scope', 'methods', 'events', 'server.time', 'app.info', 'method.get']);
+
+/** Heuristic risk by name: the last dotted part decides (`crm.deal.list` read, `crm.deal.delete` destructive). */
+export function heuristicRisk(method: string): MethodInfo['risk'] {
+  const m = method.toLowerCase();
+  if (READ_NAMES.has(m)) return 'read';
+  const last = m.split('.').pop() ?? m;
+  if (DESTRUCTIVE_VERBS.test(last)) return 'destructive';
+  if (READ_VERBS.test(last) || /^get[a-z]/.test(last) || /^list[a-z]/.test(last)) return 'read';
+  return 'write';
+}
+
+/** Heuristic pack: the CLI's packs are named after the first part of the method (`crm`, `tasks`, `im`). */
+export function heuristicScope(method: string): string {
+  return method.toLowerCase().split('.')[0] ?? method;
+}
+
+/** Method info from the catalog, or by heuristic when the catalog is unavailable or does not know the method. */
+export async function methodInfo(method: string): Promise<MethodInfo> {
+  const lookup = await catalogLookup();
+  const e = lookup?.(method);
+  if (e && typeof e === 'object') {
+    const info: MethodInfo = { risk: e.risk ?? heuristicRisk(method), known: true };
+    if (e.pack) info.pack = e.pack;
+    if (e.scope) info.scope = e.scope;
+    if (e.list) info.list = e.list;
+    if (e.rest_v3) info.rest_v3 = true;
+    return info;
+  }
+  return { risk: heuristicRisk(method), scope: heuristicScope(method), known: false };
+}
+
+/** Synchronous risk when the catalog was already loaded (audit hot path); falls back to the heuristic. */
+export function methodRiskSync(method: string, lookup: Lookup | null): MethodInfo['risk'] {
+  const e = lookup?.(method);
+  return (e && typeof e === 'object' && e.risk) || heuristicRisk(method);
+}

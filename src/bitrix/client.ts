@@ -1,0 +1,600 @@
+/**
+ * The Bitrix24 REST client: one object per portal, HTTP through undici, every request paced by the portal's shared
+ * limiter, retried by error class, audited and redacted.
+ *
+ * Sources: settings/how-to-call-rest-api/general-principles.md (envelope, POST JSON), settings/performance/limits.md
+ * (503 / 429), settings/oauth/index.md (401 expired_token), settings/how-to-call-rest-api/change-domen.md (302),
+ * api-reference/rest-v3.md (REST 3.0 URL and Idempotency-Key).
+ */
+import { Agent, type Dispatcher, request } from 'undici';
+import { type AuditSink, paramKeys } from './audit.js';
+import type { AuthProvider } from './auth/provider.js';
+import {
+  type BatchBuilder,
+  type BatchChunkAnswer,
+  type BatchCommand,
+  type BatchResult,
+  chunkCommands,
+  encodeCommand,
+  makeBatchResult,
+  normaliseCommands,
+  parseBatchAnswer,
+  refsOf,
+  resolveRefs,
+} from './batch.js';
+import { catalogLookup, heuristicRisk, type MethodInfo, methodRiskSync } from './catalogInfo.js';
+import {
+  B24Error,
+  ExpiredToken,
+  errorFromResponse,
+  NetworkError,
+  NonJsonResponse,
+  OperationTimeLimit,
+  QueryLimitExceeded,
+  ServerError,
+  TenantIsolationError,
+} from './errors.js';
+import { type ExportOptions, exportAll } from './export.js';
+import { type LimiterConfig, limiterFor, type PortalLimiter, type ResponseTime, sleep } from './limiter/index.js';
+import { type ListOptions, type ListParams, listAll } from './list.js';
+import { redact } from './redact.js';
+
+export type { ResponseTime } from './limiter/index.js';
+
+/** Which portal a client talks to. */
+export interface PortalInfo {
+  /** member_id (OAuth) or host of the webhook (`example.bitrix24.com`). */
+  id: string;
+  kind: 'webhook' | 'oauth';
+  /** Plan the limiter currently assumes. */
+  plan?: 'standard' | 'enterprise';
+}
+
+/** The answer of one call. `total`/`next` only on list methods; `time` in seconds. */
+export interface CallResult<T = unknown> {
+  result: T;
+  total?: number;
+  next?: number;
+  time?: ResponseTime;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /**
+   * Idempotency key (1–255 printable ASCII). Sent as `Idempotency-Key` (REST 3.0 caches the answer 24 h); with it a
+   * write is retried after a network error or a 5xx — without it a write is never resent after it may have run.
+   */
+  idempotencyKey?: string;
+  /** 3 = REST 3.0 (`/rest/api/`); default 2. */
+  version?: 2 | 3;
+}
+
+/** Counters of one client. */
+export interface ClientStats {
+  /** HTTP requests sent (a batch counts once). */
+  requests: number;
+  /** Requests that were resends of an earlier one. */
+  retries: number;
+  /** 503 `QUERY_LIMIT_EXCEEDED` answers received. */
+  status503: number;
+  /** 429 `OPERATION_TIME_LIMIT` answers received (HTTP or batch sub-call). */
+  status429: number;
+  /** Real ms spent waiting in the limiter (bucket + operating pacing). */
+  limiterWaitMs: number;
+  /** Token refreshes performed for this portal. */
+  refreshes: number;
+}
+
+/** How a client is built; usually through `connect()` (src/bitrix/connect.ts). */
+export interface ClientOptions {
+  auth: AuthProvider;
+  /** Limiter settings for the portal (the limiter itself is shared per portal in the process). */
+  limiter?: LimiterConfig;
+  /** Audit sink; default none. */
+  audit?: AuditSink | false;
+  /** Extra CA certificate(s) (PEM) for https portals with a private CA (the sandbox with --tls). */
+  ca?: string | Buffer;
+  /** Per-request timeout in ms (default 65 000: the cloud kills requests at 60 s). */
+  timeoutMs?: number;
+  /** Retries per call for retryable failures (default 6). */
+  maxRetries?: number;
+  /** User-Agent header. */
+  userAgent?: string;
+}
+
+interface RequestSpec {
+  method: string;
+  /** Body params (object or positional list). */
+  params: Record<string, unknown> | unknown[];
+  version: 2 | 3;
+  /** Sub-calls for operating pacing (one entry per method, with counts). */
+  sub: Array<{ method: string; calls: number }>;
+  /** Whether the request can be resent after it may have run (read-only, or carries an idempotency key). */
+  resendable: boolean;
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+  /** Batch sub-command methods by key, for per-command observation and audit. */
+  batchMethods?: Record<string, string>;
+  /** Top-level parameter names per batch sub-command. */
+  batchKeys?: Record<string, string[]>;
+}
+
+interface RawAnswer {
+  status: number;
+  /** Parsed JSON, or undefined when the body was not JSON. */
+  body: any;
+  raw: string;
+  location?: string;
+}
+
+let uaVersion = '0.1.0';
+
+/**
+ * A client for one portal. Obtain it through `connect()`; `call`, `batch`, `list`, `exportAll` are safe to use
+ * concurrently — the shared limiter keeps the portal's limits.
+ */
+export class B24Client {
+  readonly portal: PortalInfo;
+  readonly limiter: PortalLimiter;
+  private readonly auth: AuthProvider;
+  private readonly audit: AuditSink | false;
+  private readonly dispatcher: Dispatcher;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private readonly userAgent: string;
+  private lookup: ((name: string) => any) | null = null;
+  private readonly counters = { requests: 0, retries: 0, status503: 0, status429: 0 };
+  private closed = false;
+
+  constructor(opts: ClientOptions) {
+    this.auth = opts.auth;
+    this.limiter = limiterFor(`${opts.auth.kind}:${opts.auth.portalId}`, opts.limiter);
+    this.portal = { id: opts.auth.portalId, kind: opts.auth.kind, plan: this.limiter.plan };
+    this.audit = opts.audit ?? false;
+    this.timeoutMs = opts.timeoutMs ?? 65_000;
+    this.maxRetries = opts.maxRetries ?? 6;
+    this.userAgent = opts.userAgent ?? `b24flow/${uaVersion}`;
+    this.dispatcher = new Agent({
+      connections: 16,
+      keepAliveTimeout: 10_000,
+      ...(opts.ca ? { connect: { ca: opts.ca } } : {}),
+    });
+    void catalogLookup().then((l) => {
+      this.lookup = l;
+    });
+  }
+
+  /** The auth kind and counters, e.g. for `--json` output. */
+  stats(): ClientStats {
+    return {
+      ...this.counters,
+      limiterWaitMs: this.limiter.bucket.waitedMs + this.limiter.operating.waitedMs,
+      refreshes: this.auth.refreshes,
+    };
+  }
+
+  /**
+   * Calls one method.
+   * @param params object (sent as JSON), or a positional list for order-bound methods (`task.commentitem.add`)
+   * @returns `{result, total?, next?, time?}`
+   * @throws B24Error subclasses: fatal codes at once (with a `hint`), retryable ones after the retries ran out
+   */
+  async call<T = unknown>(
+    method: string,
+    params: Record<string, unknown> | unknown[] = {},
+    opts: CallOptions = {},
+  ): Promise<CallResult<T>> {
+    const risk = this.riskOf(method);
+    const body = await this.send({
+      method,
+      params,
+      version: opts.version ?? 2,
+      sub: [{ method, calls: 1 }],
+      resendable: risk === 'read' || !!opts.idempotencyKey,
+      ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const out: CallResult<T> = { result: body.result as T };
+    if (body.total !== undefined && body.total !== null) out.total = Number(body.total);
+    if (body.next !== undefined && body.next !== null) out.next = Number(body.next);
+    if (body.time) out.time = body.time;
+    return out;
+  }
+
+  /**
+   * Runs commands through `batch`: ≤ 50 per request (more are chunked automatically; chunks without references
+   * between them run in parallel inside the limiter). `$result[...]` references to a command of an earlier chunk are
+   * resolved client-side. Sub-commands refused for their operating budget are parked and resent.
+   * @param commands list (keys "0", "1", ...), map key → command, or a {@link BatchBuilder}
+   * @throws BatchError before sending for a nested batch or a reference to a later command; B24Error for
+   *   request-level failures. Per-command errors are in `result.errors`.
+   */
+  async batch(
+    commands: BatchCommand[] | Record<string, BatchCommand> | BatchBuilder,
+    opts: { halt?: boolean; signal?: AbortSignal } = {},
+  ): Promise<BatchResult> {
+    const pairs = normaliseCommands(commands);
+    const keys = pairs.map(([k]) => k);
+    if (!pairs.length) return makeBatchResult([], [], 0);
+    const { chunks, crossRefs } = chunkCommands(pairs);
+    let requests = 0;
+    const parts: BatchChunkAnswer[] = [];
+    const known: Record<string, unknown> = {};
+    const runChunk = async (chunk: Array<[string, BatchCommand]>) => {
+      const resolved: Array<[string, BatchCommand]> = chunk.map(([k, c]) => [
+        k,
+        crossRefs && c.params !== undefined
+          ? { method: c.method, params: resolveRefs(c.params, known) as Record<string, unknown> }
+          : c,
+      ]);
+      const r = await this.batchChunk(resolved, !!opts.halt, opts.signal);
+      requests += r.requests;
+      Object.assign(known, r.answer.results);
+      return r.answer;
+    };
+    if (crossRefs || opts.halt) {
+      for (const ch of chunks) {
+        const a = await runChunk(ch);
+        parts.push(a);
+        if (opts.halt && Object.keys(a.errors).length) break;
+      }
+    } else {
+      parts.push(...(await Promise.all(chunks.map(runChunk))));
+    }
+    return makeBatchResult(keys, parts, requests);
+  }
+
+  /**
+   * Sends one chunk (≤ 50 commands); re-sends the commands the portal refused for their operating budget
+   * (`OPERATION_TIME_LIMIT`, never executed) once their method is unparked.
+   */
+  private async batchChunk(
+    chunk: Array<[string, BatchCommand]>,
+    halt: boolean,
+    signal?: AbortSignal,
+  ): Promise<{ answer: BatchChunkAnswer; requests: number }> {
+    const answer: BatchChunkAnswer = { results: {}, errors: {}, totals: {}, nexts: {}, times: {} };
+    let pending = chunk;
+    let requests = 0;
+    for (let round = 0; pending.length && round <= this.maxRetries; round++) {
+      const methods: Record<string, string> = {};
+      const keysOf: Record<string, string[]> = {};
+      const cmd: Record<string, string> = {};
+      const counts = new Map<string, number>();
+      let allReads = true;
+      for (const [k, c] of pending) {
+        methods[k] = c.method;
+        keysOf[k] = paramKeys(c.params);
+        cmd[k] = encodeCommand(c);
+        counts.set(c.method.toLowerCase(), (counts.get(c.method.toLowerCase()) ?? 0) + 1);
+        if (this.riskOf(c.method) !== 'read') allReads = false;
+      }
+      const body = await this.send({
+        method: 'batch',
+        params: { halt: halt ? 1 : 0, cmd },
+        version: 2,
+        sub: [...counts].map(([method, calls]) => ({ method, calls })),
+        resendable: allReads,
+        batchMethods: methods,
+        batchKeys: keysOf,
+        ...(signal ? { signal } : {}),
+      });
+      requests++;
+      const part = parseBatchAnswer(
+        body.result,
+        pending.map(([k]) => k),
+        methods,
+        this.auth.kind,
+      );
+      Object.assign(answer.results, part.results);
+      Object.assign(answer.totals, part.totals);
+      Object.assign(answer.nexts, part.nexts);
+      Object.assign(answer.times, part.times);
+      // Commands refused before running (operating budget) are resent when they do not depend on a failed one.
+      const retry: Array<[string, BatchCommand]> = [];
+      for (const [k, c] of pending) {
+        const e = part.errors[k];
+        if (!e) continue;
+        const refsOk = refsOf(c.params).every((r) => r.key in answer.results);
+        if (e instanceof OperationTimeLimit && refsOk && !halt) {
+          retry.push([
+            k,
+            c.params === undefined ? c : { method: c.method, params: resolveRefs(c.params, answer.results) as any },
+          ]);
+        } else answer.errors[k] = e;
+      }
+      pending = retry;
+    }
+    for (const [k, c] of pending)
+      answer.errors[k] ??= new OperationTimeLimit({
+        code: 'OPERATION_TIME_LIMIT',
+        status: 429,
+        method: c.method,
+        dialect: 'system',
+        description: 'still blocked after retries',
+      });
+    return { answer, requests };
+  }
+
+  /**
+   * Iterates every row of a list method by keyset (`order ID ASC`, `>ID`, `start=-1`): see src/bitrix/list.ts.
+   * @throws B24Error from the portal; the signal's reason when aborted
+   */
+  list<T = Record<string, unknown>>(method: string, params: ListParams = {}, opts: ListOptions = {}): AsyncIterable<T> {
+    return listAll<T>(this, method, params, opts);
+  }
+
+  /**
+   * Fast export: 50 keyset pages chained per batch through `$result[...]`, disjoint ID windows in parallel inside the
+   * limiter; yields pages of rows (ordered within a window, windows interleave). See src/bitrix/export.ts.
+   */
+  exportAll<T = Record<string, unknown>>(
+    method: string,
+    params: ListParams = {},
+    opts: ExportOptions = {},
+  ): AsyncIterable<T[]> {
+    return exportAll<T>(this, method, params, opts);
+  }
+
+  /** Releases the HTTP connections (the shared limiter stays for other clients of the portal). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.dispatcher.close().catch(() => {});
+  }
+
+  /** Risk of a method: catalog when loaded, else the name heuristic. */
+  riskOf(method: string): MethodInfo['risk'] {
+    return this.lookup ? methodRiskSync(method, this.lookup) : heuristicRisk(method);
+  }
+
+  private auditRecord(
+    method: string,
+    status: number,
+    ok: boolean,
+    code: string | undefined,
+    ms: number,
+    keys: string[],
+    attempt: number,
+    via?: string,
+  ): void {
+    if (!this.audit) return;
+    this.audit.write({
+      ts: new Date().toISOString(),
+      portal: this.portal.id,
+      method,
+      risk: this.riskOf(method),
+      status,
+      ok,
+      ...(code !== undefined ? { code } : {}),
+      ms: Math.round(ms),
+      keys,
+      ...(via ? { via } : {}),
+      ...(attempt ? { attempt } : {}),
+    });
+  }
+
+  /** Sends one HTTP request with pacing, retries, refresh and redirects; returns the JSON envelope. */
+  private async send(spec: RequestSpec): Promise<any> {
+    let attempt = 0;
+    let refreshed = false;
+    let redirects = 0;
+    for (;;) {
+      if (this.closed) throw new NetworkError(netInit(spec.method, 'client is closed'));
+      const permit = await this.limiter.acquire(spec.sub, spec.signal);
+      let answer: RawAnswer | undefined;
+      let failure: B24Error | undefined;
+      let token: string | undefined;
+      const started = performance.now();
+      try {
+        const creds = await this.auth.credentials();
+        token = creds.accessToken;
+        if (creds.portalId !== this.portal.id)
+          throw new TenantIsolationError({
+            code: 'TENANT_MISMATCH',
+            status: 0,
+            method: spec.method,
+            dialect: 'http',
+            description: `credentials of portal ${creds.portalId} offered for portal ${this.portal.id}; refused`,
+          });
+        const base = spec.version === 3 ? creds.v3Base : creds.v2Base;
+        answer = await this.http(base, spec, token, attempt);
+        if (answer.status >= 300 && answer.status < 400) {
+          // Domain change: the old address answers 302 with the new one; re-POST there.
+          const loc = answer.location;
+          this.limiter.release(permit);
+          if (!loc || redirects >= 3)
+            throw new ServerError({
+              code: `HTTP_${answer.status}`,
+              status: answer.status,
+              method: spec.method,
+              dialect: 'http',
+              description: loc ? 'too many redirects' : 'redirect without Location',
+            });
+          redirects++;
+          await this.auth.changeDomain(new URL(loc, base).origin);
+          continue;
+        }
+      } catch (err) {
+        if (err instanceof B24Error) failure = err;
+        else if ((err as any)?.name === 'AbortError' || spec.signal?.aborted) {
+          this.limiter.release(permit);
+          throw err;
+        } else failure = new NetworkError(netInit(spec.method, describeNetError(err), err));
+      }
+      const ms = performance.now() - started;
+      if (answer && !failure) {
+        const { status, body } = answer;
+        if (
+          status >= 200 &&
+          status < 300 &&
+          body &&
+          typeof body === 'object' &&
+          'result' in body &&
+          !('error' in body)
+        ) {
+          this.observe(spec, body);
+          this.limiter.release(permit);
+          this.auditSuccess(spec, status, body, ms, attempt);
+          return body;
+        }
+        failure = errorFromResponse(status, body, answer.raw, {
+          method: spec.method,
+          authKind: this.auth.kind,
+        });
+        if (body?.time) this.limiter.clock.observe(body.time.finish);
+      }
+      const err = failure!;
+      this.auditRecord(spec.method, err.status, false, err.code, ms, paramKeys(spec.params), attempt);
+      let waitMs = 0;
+      let retry = false;
+      if (err instanceof QueryLimitExceeded) {
+        this.counters.status503++;
+        waitMs = this.limiter.onQueryLimit(attempt);
+        retry = true;
+      } else if (err instanceof OperationTimeLimit) {
+        this.counters.status429++;
+        for (const s of spec.sub) this.limiter.onOperationLimit(s.method, err.resetAt);
+        retry = true;
+      } else if (err instanceof ExpiredToken) {
+        this.limiter.release(permit);
+        if (refreshed) throw err;
+        refreshed = true;
+        await this.auth.refresh(token);
+        continue; // one retry after the refresh, not counted as an attempt
+      } else if (
+        (err instanceof ServerError || err instanceof NetworkError || err instanceof NonJsonResponse) &&
+        err.retryable
+      ) {
+        retry = spec.resendable;
+        waitMs = backoffMs(attempt);
+      }
+      this.limiter.release(permit);
+      if (!retry || attempt >= this.maxRetries) throw err;
+      attempt++;
+      this.counters.retries++;
+      if (waitMs) await sleep(waitMs, spec.signal);
+    }
+  }
+
+  private observe(spec: RequestSpec, body: any): void {
+    this.limiter.observe(spec.method, body.time);
+    if (spec.batchMethods && body.result && typeof body.result === 'object') {
+      const times = body.result.result_time;
+      if (times && typeof times === 'object' && !Array.isArray(times)) {
+        for (const [k, t] of Object.entries(times)) {
+          const m = spec.batchMethods[k];
+          if (m && t && typeof t === 'object') this.limiter.observe(m, t as ResponseTime);
+        }
+      }
+      const errs = body.result.result_error;
+      if (errs && typeof errs === 'object' && !Array.isArray(errs)) {
+        for (const [k, e] of Object.entries(errs)) {
+          if ((e as any)?.error === 'OPERATION_TIME_LIMIT') {
+            this.counters.status429++;
+            const m = spec.batchMethods[k];
+            if (m) this.limiter.onOperationLimit(m);
+          }
+        }
+      }
+    }
+  }
+
+  private auditSuccess(spec: RequestSpec, status: number, body: any, ms: number, attempt: number): void {
+    if (!this.audit) return;
+    this.auditRecord(spec.method, status, true, undefined, ms, paramKeys(spec.params), attempt);
+    if (!spec.batchMethods) return;
+    const errs = body.result?.result_error;
+    const results = body.result?.result;
+    const times = body.result?.result_time;
+    for (const [k, m] of Object.entries(spec.batchMethods)) {
+      const e = errs && typeof errs === 'object' ? (errs as any)[k] : undefined;
+      const ran = e || (results && typeof results === 'object' && k in results);
+      if (!ran) continue;
+      const t = times && typeof times === 'object' ? (times as any)[k] : undefined;
+      const subMs = t && typeof t.duration === 'number' ? t.duration * 1000 : 0;
+      this.auditRecord(
+        m,
+        status,
+        !e,
+        e ? String(e.error ?? '') : undefined,
+        subMs,
+        spec.batchKeys?.[k] ?? [],
+        attempt,
+        `batch:${k}`,
+      );
+    }
+  }
+
+  /** One HTTP exchange. Redirects are returned (status 3xx, body `{location}`), never followed blindly. */
+  private async http(base: string, spec: RequestSpec, token: string | undefined, attempt: number): Promise<RawAnswer> {
+    this.counters.requests++;
+    let url = base + spec.method;
+    let payload: unknown = spec.params;
+    if (token) {
+      if (Array.isArray(spec.params)) url += `?auth=${encodeURIComponent(token)}`;
+      else payload = { ...spec.params, auth: token };
+    }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'user-agent': this.userAgent,
+    };
+    if (spec.idempotencyKey) headers['idempotency-key'] = spec.idempotencyKey;
+    void attempt;
+    const res = await request(url, {
+      method: 'POST',
+      body: JSON.stringify(payload),
+      headers,
+      dispatcher: this.dispatcher,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      ...(spec.signal ? { signal: spec.signal } : {}),
+    });
+    if (res.statusCode >= 300 && res.statusCode < 400) {
+      await res.body.dump();
+      const loc = res.headers.location;
+      const location = Array.isArray(loc) ? loc[0] : loc;
+      return { status: res.statusCode, body: undefined, raw: '', ...(location ? { location } : {}) };
+    }
+    const text = await res.body.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (body === null || typeof body !== 'object') body = undefined;
+    return { status: res.statusCode, body, raw: text };
+  }
+}
+
+function netInit(method: string, description: string, cause?: unknown) {
+  return {
+    code: 'NETWORK',
+    status: 0,
+    method,
+    dialect: 'http' as const,
+    description,
+    retryable: true,
+    ...(cause !== undefined ? { cause } : {}),
+  };
+}
+
+function describeNetError(err: unknown): string {
+  const e = err as any;
+  const code = e?.code ?? e?.cause?.code;
+  return redact(`${code ? `${code}: ` : ''}${e?.message ?? String(err)}`);
+}
+
+/** Exponential backoff with full jitter for 5xx / network retries, real ms. */
+function backoffMs(attempt: number): number {
+  const cap = Math.min(8000, 250 * 2 ** attempt);
+  return cap / 2 + Math.random() * (cap / 2);
+}
+
+/** Sets the version reported in the User-Agent (the CLI sets its package version). */
+export function setUserAgentVersion(v: string): void {
+  uaVersion = v;
+}

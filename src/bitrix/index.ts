@@ -1,0 +1,35 @@
+/**
+ * The Bitrix24 client package: `connect()` for configured portals, {@link B24Client} for calls, batches, keyset lists
+ * and fast exports, typed errors, redaction and the shared per-portal limiter.
+ */
+export { type AuditRecord, type AuditSink, FileAudit, MemoryAudit, paramKeys } from './audit.js';
+export { type OAuthApp, OAuthAuth, tokensFromAnswer } from './auth/oauth.js';
+export type { AuthCredentials, AuthProvider } from './auth/provider.js';
+export { PortalRegistry } from './auth/registry.js';
+export { FileTokenStore, MemoryTokenStore, type PortalTokens, type TokenStore } from './auth/tokenStore.js';
+export { parseWebhookUrl, WebhookAuth } from './auth/webhook.js';
+export {
+  BATCH_LIMIT,
+  BatchBuilder,
+  type BatchCommand,
+  BatchHandle,
+  BatchRef,
+  type BatchResult,
+} from './batch.js';
+export { heuristicRisk, type MethodInfo, methodInfo } from './catalogInfo.js';
+export {
+  B24Client,
+  type CallOptions,
+  type CallResult,
+  type ClientOptions,
+  type ClientStats,
+  type PortalInfo,
+  type ResponseTime,
+} from './client.js';
+export { type Connection, type ConnectOptions, clientForPortal, connect, loadEnv, registryFor } from './connect.js';
+export { decodeParams, encodeParams } from './encode.js';
+export * from './errors.js';
+export type { ExportOptions, ExportProgress } from './export.js';
+export { forgetLimiter, type LimiterConfig, limiterFor, PortalLimiter } from './limiter/index.js';
+export type { ListOptions, ListParams, ListProgress } from './list.js';
+export { redact, redactDeep, registerSecret } from './redact.js';

@@ -1,0 +1,188 @@
+/**
+ * Per-method operating-time tracker (settings/performance/limits.md, "resource limit"): the portal sums each method's
+ * execution time over ten one-minute buckets (a 10-minute window) per app/webhook; the first call after the sum passes
+ * the limit (example 480 s) gets 429 `OPERATION_TIME_LIMIT` until `operating_reset_at`.
+ *
+ * Fed by `time.operating` / `time.operating_reset_at` of every answer and by batch `result_time` (per sub-call).
+ * Before a call the tracker reserves the expected cost; when the method would pass its budget it parks only that
+ * method until the portal reports the oldest bucket expired (other methods keep going). All times are portal seconds.
+ */
+import { type PortalClock, sleep } from './clock.js';
+
+interface MethodState {
+  /** Last operating sum reported by the portal (s), and when (portal time). */
+  reported: number;
+  reportedAt: number;
+  /** Portal time when the oldest bucket expires (Unix s); 0 when unknown. */
+  resetAt: number;
+  /** Our own costs since `reportedAt` (s). */
+  sinceReport: number;
+  /** Our own costs per one-minute bucket (key = floor(portal time / 60)). */
+  buckets: Map<number, number>;
+  /** Cost reserved by calls in flight (s). */
+  inflight: number;
+  /** Exponential average of one call's cost (s). */
+  avgCost: number;
+  /** Parked until this portal time (after a 429). */
+  parkedUntil: number;
+  /** After the reset time passed with no fresh report, only one probe call may run. */
+  probing: boolean;
+}
+
+/** A reservation returned by {@link OperatingTracker.reserve}; release it with the measured costs. */
+export interface OperatingTicket {
+  method: string;
+  calls: number;
+  reserved: number;
+}
+
+export class OperatingTracker {
+  private readonly methods = new Map<string, MethodState>();
+  /** Total real ms callers spent parked. */
+  waitedMs = 0;
+
+  /**
+   * @param limit operating budget per method per 10 minutes, s (Bitrix24 cloud example 480); 0 disables pacing
+   * @param margin seconds kept free below the limit
+   */
+  constructor(
+    private readonly clock: PortalClock,
+    public limit = 480,
+    public margin = 5,
+  ) {}
+
+  private state(method: string): MethodState {
+    const key = method.toLowerCase();
+    let s = this.methods.get(key);
+    if (!s) {
+      s = {
+        reported: 0,
+        reportedAt: 0,
+        resetAt: 0,
+        sinceReport: 0,
+        buckets: new Map(),
+        inflight: 0,
+        avgCost: 0.05,
+        parkedUntil: 0,
+        probing: false,
+      };
+      this.methods.set(key, s);
+    }
+    return s;
+  }
+
+  private localSum(s: MethodState, now: number): number {
+    const minBucket = Math.floor(now / 60) - 9;
+    let sum = 0;
+    for (const [b, v] of s.buckets) {
+      if (b < minBucket) s.buckets.delete(b);
+      else sum += v;
+    }
+    return sum;
+  }
+
+  /** Estimated operating sum (s) of a method right now. */
+  estimate(method: string): number {
+    const s = this.state(method);
+    const now = this.clock.now();
+    const local = this.localSum(s, now);
+    if (s.reportedAt && (s.resetAt === 0 || now < s.resetAt)) return Math.max(s.reported + s.sinceReport, local);
+    return local;
+  }
+
+  /**
+   * Waits until `calls` calls of `method` fit into the method's budget and reserves their expected cost.
+   * @throws the signal's reason when aborted while parked
+   */
+  async reserve(method: string, calls = 1, signal?: AbortSignal): Promise<OperatingTicket> {
+    const s = this.state(method);
+    const started = Date.now();
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = this.clock.now();
+      if (now < s.parkedUntil) {
+        await sleep(this.clock.toRealMs(s.parkedUntil - now) + 5, signal);
+        continue;
+      }
+      if (this.limit <= 0) break;
+      const want = s.avgCost * calls;
+      const est = this.estimate(method);
+      if (est + s.inflight + want <= this.limit - this.margin) break;
+      // Over budget: wait for the oldest bucket to expire, then let one probe call learn the new sum.
+      const reset = s.resetAt > now ? s.resetAt : this.oldestLocalExpiry(s, now);
+      if (reset > now) {
+        await sleep(this.clock.toRealMs(reset - now) + 5, signal);
+        continue;
+      }
+      if (s.inflight === 0) {
+        // Nothing in flight and no known reset: trust the next report (a single probe).
+        s.probing = true;
+        break;
+      }
+      await sleep(this.clock.toRealMs(0.5), signal);
+    }
+    this.waitedMs += Date.now() - started;
+    const reserved = s.avgCost * calls;
+    s.inflight += reserved;
+    return { method, calls, reserved };
+  }
+
+  private oldestLocalExpiry(s: MethodState, now: number): number {
+    this.localSum(s, now);
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const b of s.buckets.keys()) oldest = Math.min(oldest, b);
+    return Number.isFinite(oldest) ? (oldest + 10) * 60 : 0;
+  }
+
+  /** Releases a reservation without any report (the call failed before the portal ran it). */
+  cancel(ticket: OperatingTicket): void {
+    const s = this.state(ticket.method);
+    s.inflight = Math.max(0, s.inflight - ticket.reserved);
+  }
+
+  /**
+   * Records one executed call: its cost (s, `processing` or `duration`) and, when the portal reported them, the
+   * method's `operating` sum and `operating_reset_at`.
+   */
+  record(method: string, cost: number | undefined, operating?: number, resetAt?: number): void {
+    const s = this.state(method);
+    const now = this.clock.now();
+    if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) {
+      s.avgCost = s.avgCost * 0.8 + cost * 0.2;
+      const b = Math.floor(now / 60);
+      s.buckets.set(b, (s.buckets.get(b) ?? 0) + cost);
+      s.sinceReport += cost;
+    }
+    if (typeof operating === 'number' && Number.isFinite(operating)) {
+      s.reported = operating;
+      s.reportedAt = now;
+      s.sinceReport = 0;
+      s.probing = false;
+    }
+    if (typeof resetAt === 'number' && Number.isFinite(resetAt) && resetAt > 0) s.resetAt = resetAt;
+  }
+
+  /** Finishes a reservation (its costs were recorded with {@link record}). */
+  release(ticket: OperatingTicket): void {
+    this.cancel(ticket);
+  }
+
+  /** Parks a method after a 429 until `resetAt` (portal Unix s), or for `fallbackSeconds` when unknown. */
+  park(method: string, resetAt?: number, fallbackSeconds = 60): number {
+    const s = this.state(method);
+    const now = this.clock.now();
+    const until = resetAt && resetAt > now ? resetAt : s.resetAt > now ? s.resetAt : now + fallbackSeconds;
+    s.parkedUntil = Math.max(s.parkedUntil, until);
+    s.reported = Math.max(s.reported, this.limit);
+    s.reportedAt = now;
+    s.resetAt = until;
+    return until;
+  }
+
+  /** Snapshot for diagnostics: method → {estimate s, resetAt}. */
+  snapshot(): Record<string, { operating: number; resetAt: number; avgCost: number }> {
+    const out: Record<string, { operating: number; resetAt: number; avgCost: number }> = {};
+    for (const [m, s] of this.methods) out[m] = { operating: this.estimate(m), resetAt: s.resetAt, avgCost: s.avgCost };
+    return out;
+  }
+}
