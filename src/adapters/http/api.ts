@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatAgent } from '../../agent/agent.js';
 import { PlanRefusal, type PlanView, type RunView } from '../../agent/engine.js';
-import { redactText } from '../../agent/redact.js';
+import { redactText, registerSecrets } from '../../agent/redact.js';
 import { BodyTooLargeError, type Route, readBody, sendJson } from './server.js';
 
 /** Options of {@link apiRoutes}. */
@@ -33,17 +33,18 @@ class BadRequest extends Error {}
  * - `POST /runs` `{pipeline, inputs?}` → 202 `{plan}` when the pipeline writes (apply it with the next route), or
  *   200 `{run}` when it only reads. Pipelines by name only; the caller never chooses a mode or a file path.
  * - `GET /runs/:id` → `{run}` or 404.
- * - `POST /plans/:id/apply` `{confirm_destructive?}` → `{run}`; 409 `{error: expired|used|drifted|...}`; 404.
+ * - `POST /plans/:id/apply` `{confirm_destructive?}` → `{run}`; 409 `{error: PLAN_EXPIRED|PLAN_USED|PLAN_DRIFTED|...}`; 404.
  *
  * Every route needs `X-API-Key` (one of `tokens`, compared in constant time). 5 failures from one IP within
  * 15 min lock that IP out for 15 min: 429 with `Retry-After` (s). Unknown fields or bad types → 400; crashes →
- * 500 `{error: "internal error"}` with the details only in the log.
+ * 500 `{error: "INTERNAL_SERVER_ERROR"}` with the details only in the log.
  */
 export function apiRoutes(deps: ApiDeps): Route[] {
   const maxFailures = deps.maxFailures ?? 5;
   const windowMs = deps.windowMs ?? 15 * 60_000;
   const now = deps.now ?? Date.now;
   const log = (line: string) => deps.log?.(redactText(line));
+  registerSecrets(deps.tokens);
   const digests = deps.tokens.filter((t) => t.length > 0).map(digest);
   const failures = new Map<string, { times: number[]; blockedUntil: number }>();
 
@@ -54,7 +55,12 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     const entry = failures.get(ip);
     if (entry && entry.blockedUntil > t) {
       const retry = Math.ceil((entry.blockedUntil - t) / 1000);
-      sendJson(res, 429, { error: 'too many failed authentications' }, { 'retry-after': String(retry) });
+      sendJson(
+        res,
+        429,
+        { error: 'TOO_MANY_REQUESTS', message: 'too many failed authentications' },
+        { 'retry-after': String(retry) },
+      );
       return false;
     }
     const given = req.headers['x-api-key'];
@@ -77,7 +83,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     }
     failures.set(ip, e);
     log(`api: ${req.method} ${req.url} unauthorized from ${ip}`);
-    sendJson(res, 401, { error: 'unauthorized' });
+    sendJson(res, 401, { error: 'UNAUTHORIZED', message: 'missing or wrong X-API-Key' });
     return false;
   };
 
@@ -88,15 +94,18 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       try {
         await fn(req, res, params);
       } catch (err) {
-        if (err instanceof BadRequest) return sendJson(res, 400, { error: err.message });
-        if (err instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'request body too large' });
+        if (err instanceof BadRequest) return sendJson(res, 400, { error: 'BAD_REQUEST', message: err.message });
+        if (err instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'PAYLOAD_TOO_LARGE' });
         if (err instanceof PlanRefusal) {
-          return sendJson(res, err.reason === 'unknown' ? 404 : 409, { error: err.reason, message: err.message });
+          return sendJson(res, err.reason === 'unknown' ? 404 : 409, {
+            error: err.reason === 'unknown' ? 'NOT_FOUND' : `PLAN_${err.reason.toUpperCase()}`,
+            message: redactText(err.message),
+          });
         }
         log(
           `api: ${req.method} ${req.url} failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
         );
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL_SERVER_ERROR' });
       }
     };
 
@@ -130,12 +139,13 @@ export function apiRoutes(deps: ApiDeps): Route[] {
           throw new BadRequest('"inputs" must be an object');
         }
         const named = (await agent.engine.pipelines()).find((p) => p.name === name);
-        if (!named) return sendJson(res, 404, { error: `no pipeline named "${name}"` });
+        if (!named) return sendJson(res, 404, { error: 'NOT_FOUND', message: `no pipeline named "${name}"` });
         const loaded = await agent.engine.loadNamed(named);
         const errors = loaded.findings.filter((f) => f.severity === 'error');
         if (errors.length || loaded.pipeline === undefined) {
           return sendJson(res, 422, {
-            error: 'pipeline does not pass its checks',
+            error: 'PIPELINE_INVALID',
+            message: 'the pipeline does not pass its checks',
             findings: errors.map((f) => f.message),
           });
         }
@@ -160,7 +170,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         const id = params.id ?? '';
         if (!PLAN_OR_RUN_ID.test(id)) throw new BadRequest('bad run id');
         const run = await agent.engine.run(id);
-        if (!run) return sendJson(res, 404, { error: 'no such run' });
+        if (!run) return sendJson(res, 404, { error: 'NOT_FOUND', message: 'no such run' });
         sendJson(res, 200, { run: runJson(run) });
       }),
     },

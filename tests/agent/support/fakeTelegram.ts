@@ -88,7 +88,7 @@ export class FakeTelegram {
           | undefined;
         const msg: SentMessage = {
           message_id: this.nextMessageId++,
-          chat_id: body.chat_id as number,
+          chat_id: Number(body.chat_id),
           text: String(body.text),
           buttons: (markup?.inline_keyboard ?? []).flat().map((b) => ({ text: b.text, data: b.callback_data })),
         };

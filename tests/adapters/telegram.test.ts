@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTelegramBot, type TelegramBotHandle } from '../../src/adapters/telegram/bot.js';
+import { splitMessage } from '../../src/adapters/telegram/split.js';
+import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
+import { FakeTelegram } from '../agent/support/fakeTelegram.js';
+import { makeAgent } from '../agent/support/setup.js';
+import { stubEngine } from '../agent/support/stubEngine.js';
+
+describe('splitMessage', () => {
+  it('keeps paragraphs whole and never exceeds the limit', () => {
+    const para = (n: number, c: string) => c.repeat(n);
+    const text = [para(3000, 'a'), para(2000, 'b'), para(50, 'c'), para(9000, 'd')].join('\n\n');
+    const parts = splitMessage(text);
+    expect(parts.every((p) => p.length <= 4096 && p.length > 0)).toBe(true);
+    expect(parts[0]).toBe(para(3000, 'a'));
+    expect(parts[1]).toBe(`${para(2000, 'b')}\n\n${para(50, 'c')}`);
+    expect(parts.slice(2).join('')).toBe(para(9000, 'd'));
+  });
+  it('does not cut a surrogate pair', () => {
+    const parts = splitMessage('😀'.repeat(3000));
+    expect(parts.join('')).toBe('😀'.repeat(3000));
+    expect(parts.every((p) => !/[\ud800-\udbff]$/.test(p))).toBe(true);
+  });
+});
+
+describe('Telegram bot (real grammY, fake Bot API, stub engine)', () => {
+  const tg = new FakeTelegram();
+  const ai = new FakeOpenAI();
+  const engine = stubEngine();
+  let handle: TelegramBotHandle;
+  let agent: ReturnType<typeof makeAgent>;
+  const errorLines: string[] = [];
+
+  beforeAll(async () => {
+    await Promise.all([tg.start(), ai.start()]);
+    agent = makeAgent(engine, { baseURL: ai.baseURL, onError: (u, d) => void handle.reportError(u, d) });
+    handle = createTelegramBot({
+      token: tg.token,
+      agent,
+      apiRoot: tg.apiRoot,
+      allowedChats: ['101', '102', '103', '-500'],
+      errorChatId: '-500',
+      log: (l) => errorLines.push(l),
+    });
+    await handle.start();
+  });
+  afterAll(async () => {
+    await handle.stop();
+    await Promise.all([tg.close(), ai.close()]);
+  });
+
+  it('message → plan with buttons → Confirm → summary', async () => {
+    const code = await agent.links.issue('11');
+    tg.sendText(101, `/link ${code}`);
+    await tg.waitFor(101, (m) => /Linked/.test(m.text));
+    ai.answer(
+      FakeOpenAI.plan('Создам сделку.', {
+        name: 'deal',
+        steps: [{ id: 'd', method: 'crm.deal.add', params: { fields: { TITLE: 'ООО Ромашка', OPPORTUNITY: 50000 } } }],
+      }),
+    );
+    const from = tg.sent.length;
+    tg.sendText(101, 'создай сделку для ООО Ромашка на 50 000 рублей');
+    const plan = await tg.waitFor(101, (m) => m.buttons.length > 0, from);
+    expect(plan.text).toMatch(/Создам сделку/);
+    expect(plan.buttons.map((b) => b.text)).toEqual(['Подтвердить', 'Отменить']);
+    expect(tg.calls.some((c) => c.method === 'sendChatAction' && c.body.action === 'typing')).toBe(true);
+    const at = tg.sent.length;
+    tg.press(101, plan, plan.buttons[0]!.data);
+    const done = await tg.waitFor(101, (m) => /Готово/.test(m.text), at);
+    expect(done.text).toMatch(/Создано сделок: 1/);
+    expect([...engine.deals.values()]).toContainEqual({ TITLE: 'ООО Ромашка', OPPORTUNITY: 50000 });
+    expect(tg.calls.some((c) => c.method === 'editMessageReplyMarkup')).toBe(true);
+  });
+
+  it('an unlinked user cannot confirm; nothing written', async () => {
+    const before = engine.writes;
+    ai.answer(
+      FakeOpenAI.plan('ok', {
+        name: 'deal',
+        steps: [{ id: 'd', method: 'crm.deal.add', params: { fields: { TITLE: 'X' } } }],
+      }),
+    );
+    const from = tg.sent.length;
+    tg.sendText(102, 'create a deal X');
+    const plan = await tg.waitFor(102, (m) => m.buttons.length > 0, from);
+    const at = tg.sent.length;
+    tg.press(102, plan, plan.buttons[0]!.data);
+    const r = await tg.waitFor(102, () => true, at);
+    expect(r.text).toMatch(/Only linked users/);
+    expect(engine.writes).toBe(before);
+  });
+
+  it('non-text messages get a polite text-only reply', async () => {
+    const from = tg.sent.length;
+    tg.sendPhoto(103);
+    expect((await tg.waitFor(103, () => true, from)).text).toMatch(/only read text/);
+  });
+
+  it('chats outside TELEGRAM_ALLOWED_CHATS are refused and logged', async () => {
+    const from = tg.sent.length;
+    tg.sendText(999, '/start');
+    expect((await tg.waitFor(999, () => true, from)).text).toMatch(/not allowed/);
+    expect(errorLines.some((l) => l.includes('999'))).toBe(true);
+  });
+
+  it('long replies are split at paragraph boundaries', async () => {
+    engine.named = Array.from({ length: 120 }, (_, i) => ({
+      name: `pipeline-${i}`,
+      file: 'x',
+      description: `${'long description '.repeat(3)}${i}`,
+    }));
+    const from = tg.sent.length;
+    tg.sendText(103, '/pipelines');
+    await tg.waitFor(103, (m) => m.text.includes('pipeline-119'), from);
+    const parts = tg.sent.slice(from).filter((m) => m.chat_id === 103);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.every((p) => p.text.length <= 4096)).toBe(true);
+    engine.named = [];
+  });
+
+  it('errors go to the user in plain words and to the error chat with details', async () => {
+    const orig = engine.dlq;
+    engine.dlq = async () => {
+      throw new Error(`disk exploded at ${tg.token}`);
+    };
+    const from = tg.sent.length;
+    tg.sendText(103, '/dlq');
+    const r = await tg.waitFor(103, () => true, from);
+    expect(r.text).toMatch(/Something went wrong/);
+    expect(r.text).not.toMatch(/disk exploded/);
+    const admin = await tg.waitFor(-500, (m) => /disk exploded/.test(m.text), from);
+    expect(admin.text).not.toContain(tg.token);
+    engine.dlq = orig;
+  });
+});
