@@ -1,0 +1,257 @@
+/**
+ * The trigger service behind `b24flow serve`: HTTP server (`/healthz`, `/metrics`, `POST /bitrix/events`, plus any
+ * extra routes such as the chat HTTP API), the dispatcher, the offline sync worker and the cron scheduler, with a
+ * graceful stop.
+ *
+ * Graceful stop ({@link TriggerService.close}, used on SIGTERM): the HTTP server stops accepting, the scheduler
+ * stops ticking, the offline worker takes no new batch, runs in progress finish (after `graceMs` they get their
+ * AbortSignal and checkpoint through the journal); only processed offline rows are cleared, the rest stays
+ * reserved under our process id for the next start.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type HttpServerHandle, type Route, sendJson, sendText, startHttpServer } from '../adapters/http/server.js';
+import type { Clock } from './clock.js';
+import { RunLanes } from './concurrency.js';
+import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
+import { DeadLetterQueue } from './dlq.js';
+import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
+import { Metrics } from './metrics.js';
+import { OfflineSyncWorker } from './offlineSync.js';
+import { onlineEventRoutes, type PortalTokens } from './online.js';
+import { ProcessedStore } from './processed.js';
+import { Scheduler } from './scheduler.js';
+import type { LogFn, RestCaller } from './types.js';
+
+/** Options of {@link startTriggerService}. */
+export interface TriggerServiceOptions {
+  /** A connected client (`B24Client`); `stats()` is read for limiter waits when present. */
+  client: RestCaller & { stats?: () => { limiterWaitMs?: number } };
+  pipelines: TriggerPipeline[];
+  dataDir: string;
+  port?: number;
+  host?: string;
+  /** Application tokens per portal for online events (`member_id` → token). */
+  tokens?: PortalTokens;
+  /** Run the offline sync worker (needs app auth). Default: when some pipeline has an event trigger. */
+  offline?: boolean;
+  /** Offline pass interval, ms (default 10 000). */
+  syncEveryMs?: number;
+  maxAttempts?: number;
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Rows per event.offline.get (default 50). */
+  limit?: number;
+  /** Parallel dispatches per offline batch (default 4). */
+  parallel?: number;
+  /** Run the scheduler (default true). */
+  schedules?: boolean;
+  clock?: Clock;
+  /** Pipeline runner; default runs `runPipeline` of src/pipeline with the loop-guarded client. */
+  run?: PipelineRunner;
+  /** `auth_connector` key for our writes (default `B24FLOW_AUTH_CONNECTOR` or `b24flow`). */
+  authConnector?: string;
+  /** More routes for the same server (chat HTTP API). */
+  extraRoutes?: Route[];
+  maxBodyBytes?: number;
+  log?: LogFn;
+}
+
+/** A running trigger service. */
+export interface TriggerService {
+  url: string;
+  http: HttpServerHandle;
+  metrics: Metrics;
+  dispatcher: Dispatcher;
+  dlq: DeadLetterQueue;
+  worker?: OfflineSyncWorker;
+  scheduler: Scheduler;
+  /** Stops everything gracefully (see module doc). */
+  close(graceMs?: number): Promise<void>;
+}
+
+// A variable specifier: src/pipeline is written in parallel; its entry is resolved at run time.
+const PIPELINE_MODULE = '../pipeline/index.js';
+
+const OK_STATUSES = new Set([
+  'succeeded',
+  'success',
+  'ok',
+  'completed',
+  'complete',
+  'done',
+  'skipped',
+  'nothing-to-do',
+]);
+
+/** True when a pipeline run status means "done, nothing to retry". */
+export function isOkStatus(status: string): boolean {
+  return OK_STATUSES.has(status.toLowerCase());
+}
+
+/**
+ * The default runner: `runPipeline(loaded, { client, inputs, mode: 'full', confirmWrite, trigger, signal })` from
+ * src/pipeline, imported lazily. A thrown error or a non-ok status is a failed run (never thrown).
+ */
+export function pipelineRunner(client: unknown): PipelineRunner {
+  return async (req: RunRequest) => {
+    const mod = (await import(PIPELINE_MODULE)) as {
+      runPipeline(
+        p: unknown,
+        opts: Record<string, unknown>,
+      ): Promise<{ runId?: string; status: string; error?: unknown }>;
+    };
+    try {
+      const r = await mod.runPipeline(req.pipeline.loaded, {
+        client,
+        inputs: req.inputs,
+        mode: 'full',
+        confirmWrite: req.confirmWrite,
+        confirmDestructive: false,
+        trigger: req.trigger,
+        signal: req.signal,
+      });
+      const ok = isOkStatus(String(r.status));
+      const error = ok
+        ? undefined
+        : r.error instanceof Error
+          ? r.error.message
+          : typeof r.error === 'string'
+            ? r.error
+            : `run ${r.runId ?? ''} ended ${r.status}`;
+      return { ok, status: String(r.status), ...(r.runId ? { runId: r.runId } : {}), ...(error ? { error } : {}) };
+    } catch (err) {
+      return { ok: false, status: 'failed', error: err instanceof Error ? err.message : String(err) };
+    }
+  };
+}
+
+/**
+ * Starts the service.
+ * @throws InvalidInputError for a bad schedule (names the pipeline file); the listen error (EADDRINUSE)
+ */
+export async function startTriggerService(o: TriggerServiceOptions): Promise<TriggerService> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const metrics = new Metrics();
+  const dlq = new DeadLetterQueue(o.dataDir);
+  const processed = new ProcessedStore(o.dataDir);
+  const own = new OwnWrites();
+  const lanes = new RunLanes();
+  const shutdown = new AbortController();
+  const guarded = guardClient(o.client, {
+    authConnector: o.authConnector ?? process.env.B24FLOW_AUTH_CONNECTOR ?? DEFAULT_AUTH_CONNECTOR,
+    own,
+    log,
+  });
+  const run = o.run ?? pipelineRunner(guarded);
+  const dispatcher = new Dispatcher({
+    pipelines: o.pipelines,
+    run,
+    processed,
+    metrics,
+    own,
+    log,
+    lanes,
+    signal: shutdown.signal,
+  });
+  const scheduler = new Scheduler({
+    pipelines: o.pipelines,
+    run,
+    dataDir: o.dataDir,
+    metrics,
+    lanes,
+    log,
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
+  const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;
+  const worker = wantOffline
+    ? new OfflineSyncWorker({
+        client: o.client,
+        dispatcher,
+        dlq,
+        metrics,
+        dataDir: o.dataDir,
+        log,
+        ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+        ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
+        ...(o.maxBackoffMs !== undefined ? { maxBackoffMs: o.maxBackoffMs } : {}),
+        ...(o.limit !== undefined ? { limit: o.limit } : {}),
+        ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
+        ...(o.syncEveryMs !== undefined ? { syncEveryMs: o.syncEveryMs } : {}),
+      })
+    : undefined;
+  const online = onlineEventRoutes({
+    dispatcher,
+    tokens: o.tokens ?? new Map(),
+    metrics,
+    log,
+    ...(worker ? { onOfflineEvent: () => worker.kick() } : {}),
+  });
+
+  metrics.gauge('b24flow_dlq_size', () => dlq.size());
+  metrics.gauge('b24flow_limiter_wait_seconds_total', () => (o.client.stats?.().limiterWaitMs ?? 0) / 1000);
+  metrics.gauge('b24flow_up', () => 1);
+  const startedAt = Date.now();
+
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      path: '/healthz',
+      handler: (_req: IncomingMessage, res: ServerResponse) => {
+        const body = {
+          status: worker?.authError ? 'degraded' : 'ok',
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+          pipelines: o.pipelines.length,
+          schedules: scheduler.entries.length,
+          events: dispatcher.eventNames(),
+          offlineSync: worker
+            ? {
+                processId: worker.processId ?? null,
+                lastPassAt: worker.lastPassAt ? new Date(worker.lastPassAt).toISOString() : null,
+                ...(worker.authError ? { error: 'WRONG_AUTH_TYPE: application auth required' } : {}),
+              }
+            : null,
+          dlqSize: dlq.size(),
+        };
+        sendJson(res, 200, body);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handler: (_req: IncomingMessage, res: ServerResponse) =>
+        sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+    },
+    ...online.routes,
+    ...(o.extraRoutes ?? []),
+  ];
+  const http = await startHttpServer({
+    port: o.port ?? 0,
+    host: o.host ?? '127.0.0.1',
+    routes,
+    maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
+    log,
+  });
+  if (o.schedules !== false) scheduler.start();
+  worker?.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: http.url,
+    http,
+    metrics,
+    dispatcher,
+    dlq,
+    scheduler,
+    ...(worker ? { worker } : {}),
+    close(graceMs = 30_000) {
+      closing ??= (async () => {
+        const timer = setTimeout(() => shutdown.abort(new Error('shutting down')), graceMs);
+        timer.unref?.();
+        await http.close();
+        await Promise.all([worker?.stop(), scheduler.stop(graceMs), online.drain()]);
+        clearTimeout(timer);
+      })();
+      return closing;
+    },
+  };
+}
