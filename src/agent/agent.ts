@@ -116,9 +116,7 @@ export class ChatAgent {
       });
       return reply;
     } catch (err) {
-      const details = redactText(
-        err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err),
-      );
+      const details = redactText(err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err));
       void this.log.append(userId, { kind: 'error', details: details.split('\n')[0] });
       this.onError(userId, details);
       const state = await this.store.load(userId).catch(() => undefined);

@@ -12,7 +12,7 @@ const PATTERNS: [RegExp, string][] = [
   // Bitrix24 incoming webhook: /rest/<user>/<code>/
   [/(\/rest\/\d+\/)[A-Za-z0-9]{6,}(?=\/|\b)/g, '$1[redacted]'],
   // Telegram bot token, also inside /bot<token>/ API URLs
-  [/\b\d{5,12}:[A-Za-z0-9_-]{30,}\b/g, '[redacted-bot-token]'],
+  [/(?<!\d)\d{5,12}:[A-Za-z0-9_-]{30,}/g, '[redacted-bot-token]'],
   // OpenAI-style keys
   [/\bsk-[A-Za-z0-9_-]{16,}\b/g, '[redacted-key]'],
   // Bearer / query-string tokens
