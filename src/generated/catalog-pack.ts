@@ -77,6 +77,10 @@ export interface MethodEntry {
    */
   risk_source?: 'curated' | 'heuristic';
   /**
+   * The effective risk is the worst risk of the sub-commands (batch); `risk` is only the floor.
+   */
+  risk_from_commands?: boolean;
+  /**
    * any: webhook or OAuth; app: needs an OAuth application context.
    */
   auth?: 'any' | 'app';
