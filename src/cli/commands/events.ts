@@ -1,13 +1,29 @@
 import type { Command } from 'commander';
-import { RuntimeFailure } from '../../lib/errors.js';
 
-/** Registers `b24flow events` (not implemented yet). */
+/**
+ * Registers `b24flow events bind [--pipelines DIR] [--handler URL] [--json]` (event.bind with `event_type=offline`
+ * for every event the pipelines declare, plus ONOFFLINEEVENT to `--handler` when given) and `b24flow events list`
+ * (event.get). Both need application auth; with a webhook they explain WRONG_AUTH_TYPE and how to set up an app.
+ */
 export function register(program: Command): void {
-  program
-    .command('events')
-    .description('Bind offline event handlers for the triggers of the pipelines')
-    .allowUnknownOption()
-    .action(() => {
-      throw new RuntimeFailure('`events` is not implemented yet');
+  const events = program.command('events').description('Bitrix24 event handlers for the triggers of the pipelines');
+  events
+    .command('bind')
+    .description('Register offline handlers (event.bind event_type=offline) for the events the pipelines declare')
+    .option('--pipelines <dir>', 'directory of pipeline YAML files', './pipelines')
+    .option('--handler <url>', 'public URL of `serve` …/bitrix/events: also bind ONOFFLINEEVENT there')
+    .option('--min-timeout <s>', 'ONOFFLINEEVENT throttle in seconds', '1')
+    .option('--json', 'machine output')
+    .action(async (o: Record<string, any>) => {
+      const { bindCommand } = await import('../../triggers/cli.js');
+      process.stdout.write(await bindCommand(o as { pipelines: string }));
+    });
+  events
+    .command('list')
+    .description('Handlers bound on the portal (event.get)')
+    .option('--json', 'machine output')
+    .action(async (o: Record<string, any>) => {
+      const { listBindingsCommand } = await import('../../triggers/cli.js');
+      process.stdout.write(await listBindingsCommand(o));
     });
 }
