@@ -28,12 +28,43 @@ export function routeMessage(catalog: CatalogView, text: string): string[] {
   return packs.length ? [...new Set(packs)] : ['core'];
 }
 
+/** Optional fields worth showing first: what users mention most in CRM requests. */
+const COMMON_FIELDS = [
+  'OPPORTUNITY',
+  'CURRENCY_ID',
+  'COMPANY_ID',
+  'CONTACT_ID',
+  'ASSIGNED_BY_ID',
+  'RESPONSIBLE_ID',
+  'STAGE_ID',
+  'CATEGORY_ID',
+  'DEADLINE',
+  'NAME',
+  'LAST_NAME',
+  'PHONE',
+  'EMAIL',
+  'COMMENTS',
+  'DESCRIPTION',
+  'STATUS_ID',
+  'SOURCE_ID',
+];
+
 function paramText(p: ParamSpec, depth: number): string {
   const star = p.required === true ? '*' : '';
   if (p.fields?.length && depth < 1) {
-    // Nested fields: every required one, then the first optional ones, so common requests need no lookups.
-    const req = p.fields.filter((f) => f.required === true);
-    const opt = p.fields.filter((f) => f.required !== true).slice(0, Math.max(0, 8 - req.length));
+    // Nested fields: every required one, then the commonest optional ones, so usual requests need no lookups.
+    const real = p.fields.filter((f) => !f.name.includes('...'));
+    const req = real.filter((f) => f.required === true);
+    const rank = (n: string) => {
+      const i = COMMON_FIELDS.indexOf(n);
+      return i < 0 ? COMMON_FIELDS.length : i;
+    };
+    const opt = real
+      .filter((f) => f.required !== true)
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => rank(a.f.name) - rank(b.f.name) || a.i - b.i)
+      .slice(0, Math.max(0, 8 - req.length))
+      .map((x) => x.f);
     const more = p.fields.length - req.length - opt.length;
     const inner = [...req, ...opt].map((f) => paramText(f, depth + 1)).join(',');
     return `${p.name}${star}{${inner}${more > 0 ? ',…' : ''}}`;
@@ -52,16 +83,20 @@ export function methodCard(m: MethodCard, lang: 'en' | 'ru' = 'en'): string {
   const params = (m.params ?? []).map((p) => paramText(p, 0)).join(' ');
   const risk = m.risk_fields?.length ? ` risk:${m.risk_fields.join(',')}` : '';
   const pos = m.positional ? ' positional' : '';
-  return `${m.name} [${m.risk}]${pos} ${summary.trim()}${params ? ` params: ${params}` : ''}${risk}`;
+  const dep = m.deprecated ? ' deprecated' : '';
+  return `${m.name} [${m.risk}]${pos}${dep} ${summary.trim()}${params ? ` params: ${params}` : ''}${risk}`;
 }
 
-/** Method cards the planner may use for the given packs (no deprecated, app-only or denied methods). */
+/**
+ * Method cards the planner may use for the given packs: no app-only or chat-denied methods. Deprecated methods
+ * stay (marked): the legacy CRM methods are deprecated in the docs yet work on every portal.
+ */
 export function cardsForPacks(catalog: CatalogView, packs: string[], lang: 'en' | 'ru' = 'en'): string[] {
   const out: string[] = [];
   for (const pack of catalog.packs) {
     if (!packs.includes(pack.name)) continue;
     for (const m of pack.methods) {
-      if (m.deprecated || m.auth === 'app' || isChatDenied(m.name)) continue;
+      if (m.auth === 'app' || isChatDenied(m.name)) continue;
       out.push(methodCard(m, lang));
     }
   }

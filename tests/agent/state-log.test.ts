@@ -42,8 +42,18 @@ describe('KeyedQueue', () => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const started = Date.now();
     await Promise.all([
-      ...[30, 10, 0].map((ms, i) => q.run('a', async () => (await sleep(ms), log.push(`a${i}`)))),
-      ...[30, 10, 0].map((ms, i) => q.run('b', async () => (await sleep(ms), log.push(`b${i}`)))),
+      ...[30, 10, 0].map((ms, i) =>
+        q.run('a', async () => {
+          await sleep(ms);
+          log.push(`a${i}`);
+        }),
+      ),
+      ...[30, 10, 0].map((ms, i) =>
+        q.run('b', async () => {
+          await sleep(ms);
+          log.push(`b${i}`);
+        }),
+      ),
       q
         .run('a', async () => {
           throw new Error('x');
