@@ -471,7 +471,9 @@ export class B24Client {
         waitMs = backoffMs(attempt);
       }
       this.limiter.release(permit);
-      if (!retry || attempt >= this.maxRetries) throw err;
+      // Limit answers mean "not executed": they may be waited out longer than failures of unknown outcome.
+      const limitAnswer = err instanceof QueryLimitExceeded || err instanceof OperationTimeLimit;
+      if (!retry || attempt >= (limitAnswer ? this.maxRetries * 2 : this.maxRetries)) throw err;
       attempt++;
       this.counters.retries++;
       if (waitMs) await sleep(waitMs, spec.signal);

@@ -84,13 +84,11 @@ export class PortalLimiter {
   readonly operating: OperatingTracker;
   private readonly sem: Semaphore;
   plan: PlanName;
-  private readonly planFixed: boolean;
   private backoffUntil = 0;
 
   constructor(config: LimiterConfig = {}) {
     this.clock = new PortalClock(config.clockFactor ?? 1);
     this.plan = config.plan ?? 'standard';
-    this.planFixed = config.plan !== undefined || config.burst !== undefined;
     const preset = PLAN_PRESETS[this.plan];
     this.bucket = new TokenBucket(
       this.clock,
@@ -167,12 +165,18 @@ export class PortalLimiter {
    */
   onQueryLimit(attempt: number): number {
     const level = this.bucket.current();
-    if (!this.planFixed && this.plan === 'enterprise' && level < PLAN_PRESETS.enterprise.burst - 5) {
+    const std = PLAN_PRESETS.standard;
+    // The portal's bucket overflowed while we believed there was room: the real limits are tighter than assumed
+    // (a smaller plan, or other clients on the same portal and IP). Learn the standard preset.
+    if (
+      level + 1 < this.bucket.burst - this.bucket.reserve - 1 &&
+      (this.bucket.burst > std.burst || this.bucket.drain > std.drain)
+    ) {
       this.plan = 'standard';
-      this.bucket.setRates(PLAN_PRESETS.standard.drain, PLAN_PRESETS.standard.burst);
+      this.bucket.setRates(Math.min(this.bucket.drain, std.drain), Math.min(this.bucket.burst, std.burst));
     }
     this.bucket.onOverflow();
-    const base = Math.min(8, 2 ** attempt) / this.bucket.drain; // portal seconds
+    const base = Math.min(16, 2 ** attempt) / this.bucket.drain; // portal seconds
     const wait = base * (0.5 + Math.random());
     this.backoffUntil = Math.max(this.backoffUntil, this.clock.now() + wait);
     return this.clock.toRealMs(wait);

@@ -43,13 +43,18 @@ export class OperatingTracker {
 
   /**
    * @param limit operating budget per method per 10 minutes, s (Bitrix24 cloud example 480); 0 disables pacing
-   * @param margin seconds kept free below the limit
+   * @param margin seconds kept free below the limit (default: 2 % of the limit, at most 5 s)
    */
   constructor(
     private readonly clock: PortalClock,
     public limit = 480,
-    public margin = 5,
+    private readonly fixedMargin?: number,
   ) {}
+
+  /** Seconds kept free below the limit. */
+  get margin(): number {
+    return this.fixedMargin ?? Math.min(5, this.limit * 0.02);
+  }
 
   private state(method: string): MethodState {
     const key = method.toLowerCase();
