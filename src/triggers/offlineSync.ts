@@ -74,7 +74,8 @@ interface AttemptState {
 }
 
 interface PersistedState {
-  processId?: string;
+  /** Process ids holding our reservations, oldest first. */
+  processIds: string[];
   attempts: Record<string, AttemptState>;
   dead: Record<string, number>;
 }
@@ -98,6 +99,8 @@ export interface OfflineSyncOptions {
   parallel?: number;
   /** Interval between passes, ms (default 10 000); 0 = only on kick(). */
   syncEveryMs?: number;
+  /** Adopt reservations of lost process ids at start (default true; one worker per portal). */
+  adoptOrphans?: boolean;
   /** Wall clock, ms (injectable for tests). */
   now?: () => number;
 }
@@ -152,9 +155,9 @@ export class OfflineSyncWorker {
   private load(): PersistedState {
     try {
       const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as PersistedState;
-      return { attempts: s.attempts ?? {}, dead: s.dead ?? {}, ...(s.processId ? { processId: s.processId } : {}) };
+      return { attempts: s.attempts ?? {}, dead: s.dead ?? {}, processIds: s.processIds ?? [] };
     } catch {
-      return { attempts: {}, dead: {} };
+      return { attempts: {}, dead: {}, processIds: [] };
     }
   }
 
@@ -164,9 +167,9 @@ export class OfflineSyncWorker {
     writeFileAtomicSync(this.stateFile, JSON.stringify(this.state));
   }
 
-  /** The process id reserving our rows (persisted). */
+  /** The newest process id reserving our rows (persisted). */
   get processId(): string | undefined {
-    return this.state.processId;
+    return this.state.processIds.at(-1);
   }
 
   /** Starts passes every `syncEveryMs` and one pass now. */
@@ -260,30 +263,109 @@ export class OfflineSyncWorker {
     }
   }
 
+  /**
+   * Reads the next rows: first the rows reserved under our process ids (re-read after a crash; on portals that
+   * honour a caller-chosen `process_id` this also reserves new rows under it, with no window where a reservation
+   * is unknown to us), then — when nothing dispatchable came back — a plain `clear=0` read whose new process id
+   * is persisted at once.
+   */
+  private async reserve(): Promise<{ row: OfflineRow; pid: string }[]> {
+    if (!this.state.processIds.length) {
+      this.state.processIds.push(`b24flow-${randomBytes(8).toString('hex')}`);
+      this.save();
+    }
+    if (!this.adopted) {
+      this.adopted = true;
+      await this.adoptOrphans();
+    }
+    const limit = this.o.limit ?? 50;
+    const out = new Map<string, { row: OfflineRow; pid: string }>();
+    const empty: string[] = [];
+    for (const pid of [...this.state.processIds]) {
+      const got = await this.call<{ process_id?: string | null; events?: OfflineRow[] }>('event.offline.get', {
+        clear: 0,
+        limit,
+        process_id: pid,
+      });
+      const rows = Array.isArray(got?.events) ? got.events : [];
+      const realPid = got?.process_id || pid;
+      if (realPid !== pid && !this.state.processIds.includes(realPid)) {
+        this.state.processIds.push(realPid);
+        this.save();
+      }
+      if (!rows.length) empty.push(pid);
+      for (const row of rows) out.set(String(row.ID), { row, pid: realPid });
+    }
+    const dispatchable = [...out.values()].some(({ row }) => {
+      const a = this.state.attempts[String(row.ID)];
+      return !(a && a.nextAt > this.now());
+    });
+    if (!dispatchable) {
+      const got = await this.call<{ process_id?: string | null; events?: OfflineRow[] }>('event.offline.get', {
+        clear: 0,
+        limit,
+      });
+      const rows = Array.isArray(got?.events) ? got.events : [];
+      if (got?.process_id && rows.length) {
+        if (!this.state.processIds.includes(got.process_id)) this.state.processIds.push(got.process_id);
+        this.save();
+        for (const row of rows) out.set(String(row.ID), { row, pid: got.process_id });
+      }
+    }
+    // forget process ids that hold nothing any more (keep the newest one for the next read)
+    const keep = this.state.processIds.filter(
+      (pid, i, all) => i === all.length - 1 || !empty.includes(pid) || [...out.values()].some((x) => x.pid === pid),
+    );
+    if (keep.length !== this.state.processIds.length) {
+      this.state.processIds = keep;
+      this.save();
+    }
+    return [...out.values()];
+  }
+
+  private adopted = false;
+
+  /**
+   * Finds reservations no live worker holds (rows reserved by a process id we lost, e.g. killed between the portal's
+   * answer and our write) through `event.offline.list`, and adopts them. Assumes one b24flow worker per portal
+   * (`B24FLOW_ADOPT_RESERVATIONS=0` turns it off). Best effort: errors are ignored.
+   */
+  private async adoptOrphans(): Promise<void> {
+    if (this.o.adoptOrphans === false) return;
+    try {
+      const found = new Set<string>();
+      for (let start = 0, page = 0; page < 40; page++) {
+        const r = (await this.o.client.call<Record<string, unknown>[]>('event.offline.list', {
+          filter: { '!PROCESS_ID': '' },
+          start,
+        })) as { result: Record<string, unknown>[]; next?: number };
+        const rows = Array.isArray(r.result) ? r.result : [];
+        for (const row of rows) {
+          const pid = String(row.PROCESS_ID ?? '');
+          if (pid && String(row.ERROR ?? '0') === '0' && !this.state.processIds.includes(pid)) found.add(pid);
+        }
+        if (r.next === undefined || rows.length === 0) break;
+        start = r.next;
+      }
+      if (found.size) {
+        this.state.processIds.unshift(...found);
+        this.save();
+        this.o.log?.(`offline sync: adopted ${found.size} orphaned reservation(s)`);
+      }
+    } catch {}
+  }
+
   /** One get → dispatch → clear/error round. */
   private async batch(): Promise<SyncPassResult & { rows: number }> {
-    if (!this.state.processId) {
-      this.state.processId = `b24flow-${randomBytes(8).toString('hex')}`;
-      this.save();
-    }
-    const processId = this.state.processId;
-    const got = await this.call<{ process_id?: string | null; events?: OfflineRow[] }>('event.offline.get', {
-      clear: 0,
-      limit: this.o.limit ?? 50,
-      process_id: processId,
-    });
-    if (got?.process_id && got.process_id !== processId) {
-      this.state.processId = got.process_id;
-      this.save();
-    }
-    const pid = this.state.processId!;
-    const rows = Array.isArray(got?.events) ? got.events : [];
-    const res = { rows: rows.length, batches: 1, processed: 0, failed: 0, deadLettered: 0, deferred: 0 };
-    if (!rows.length) return res;
+    const reserved = await this.reserve();
+    const res = { rows: reserved.length, batches: 1, processed: 0, failed: 0, deadLettered: 0, deferred: 0 };
+    if (!reserved.length) return res;
+    const pidOf = new Map(reserved.map(({ row, pid }) => [String(row.ID), pid]));
+    const rows = reserved.map((x) => x.row);
 
     const now = this.now();
     const toClear: string[] = [];
-    const toError: string[] = [];
+    const toError: { pid: string; messageId: string }[] = [];
     const groups = new Map<string, { row: OfflineRow; ev: B24Event }[]>();
     for (const row of rows) {
       const ev = rowToEvent(row);
@@ -326,7 +408,7 @@ export class OfflineSyncWorker {
         });
         delete this.state.attempts[id];
         this.state.dead[`${id}:${ev.key}`] = this.now();
-        if (ev.messageId) toError.push(ev.messageId);
+        if (ev.messageId) toError.push({ pid: pidOf.get(id)!, messageId: ev.messageId });
         res.deadLettered++;
         this.o.log?.(`event ${ev.name} ${ev.objectId ?? ''} moved to the dead-letter queue after ${attempts} attempts`);
       } else {
@@ -351,8 +433,14 @@ export class OfflineSyncWorker {
     });
     await Promise.all(workers);
 
-    if (toClear.length) await this.call('event.offline.clear', { process_id: pid, id: toClear });
-    if (toError.length) await this.call('event.offline.error', { process_id: pid, message_id: toError });
+    for (const pid of new Set(toClear.map((id) => pidOf.get(id)!))) {
+      const ids = toClear.filter((id) => pidOf.get(id) === pid);
+      await this.call('event.offline.clear', { process_id: pid, id: ids });
+    }
+    for (const pid of new Set(toError.map((x) => x.pid))) {
+      const ids = toError.filter((x) => x.pid === pid).map((x) => x.messageId);
+      await this.call('event.offline.error', { process_id: pid, message_id: ids });
+    }
     this.save();
     this.o.metrics.inc('b24flow_offline_sync_batches_total');
     return res;
