@@ -507,7 +507,8 @@ export class Evaluator {
     return c;
   }
 
-  private cel(v: unknown): unknown {
+  /** Converts a JS value to a CEL value once per object identity (step results are converted once). */
+  celValue(v: unknown): unknown {
     if (v && typeof v === 'object') {
       const hit = this.celCache.get(v);
       if (hit !== undefined) return hit;
@@ -521,16 +522,16 @@ export class Evaluator {
   /** Builds the CEL context for a scope (conversion cached per object identity). */
   context(scope: EvalScope): Record<string, unknown> {
     const steps: Record<string, unknown> = {};
-    for (const [id, s] of Object.entries(scope.steps)) steps[id] = this.cel(s);
+    for (const [id, s] of Object.entries(scope.steps)) steps[id] = this.celValue(s);
     const ctx: Record<string, unknown> = {
-      inputs: this.cel(scope.inputs),
+      inputs: this.celValue(scope.inputs),
       steps,
       now: new Date(this.now),
       env: scope.env ?? {},
-      trigger: this.cel(scope.trigger ?? {}),
+      trigger: this.celValue(scope.trigger ?? {}),
     };
     if ('item' in scope) {
-      ctx.item = this.cel(scope.item);
+      ctx.item = this.celValue(scope.item);
       ctx.index = BigInt(scope.index ?? 0);
     }
     return ctx;

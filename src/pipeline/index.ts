@@ -1,0 +1,47 @@
+/**
+ * b24flow pipelines: the public API used by the CLI, the trigger service (src/triggers) and the chat side
+ * (src/agent, src/adapters). Shapes: see each module.
+ */
+export { type CatalogView, catalogFrom, defaultCatalog, type MethodInfo } from './catalog.js';
+export { type CheckContext, checkPipeline, hasErrors, type PortalFacts, type Rule, rules } from './check/index.js';
+export { type CostEstimate, estimateCost } from './cost.js';
+export { Evaluator, formatDateTime, normalizePhone } from './expr.js';
+export { coerceInput, parseInputFlags, resolveInputs } from './inputs.js';
+export {
+  dataDir,
+  FileJournal,
+  type Journal,
+  MemoryJournal,
+  type RunRecord,
+  type RunStatus,
+  readRun,
+  type StepRecord,
+  type WriteEntry,
+} from './journal.js';
+export {
+  canonicalJson,
+  hashOf,
+  type LoadedPipeline,
+  loadPipelineFile,
+  loadPipelineObject,
+  loadPipelineText,
+  type Pipeline,
+  type Step,
+} from './load.js';
+export { isSafeCreate, type RunMode, refusalReason } from './modes.js';
+export { type ApplyOptions, applyPlan, defaultPlanStore, FilePlanStore, PlanRefused, type PlanStore } from './plans.js';
+export {
+  type Plan,
+  type PlannedWrite,
+  type PlanOptions,
+  type ProgressEvent,
+  planPipeline,
+  planTtlMs,
+  type RunOptions,
+  type RunResult,
+  type RunTrigger,
+  resumeRun,
+  runPipeline,
+} from './run.js';
+export { donePhrase, summarize, userLanguage } from './summary.js';
+export { isInteractive, pipelineEvents, pipelineTriggers, triggerApprovesWrite, triggerKind } from './triggers.js';
