@@ -3,7 +3,7 @@ import { type ChatEngine, type NamedPipeline, PlanRefusal, type PlanView, type R
 import { formatPlan, formatRun } from './format.js';
 import { InteractionLog } from './interactionLog.js';
 import { LinkCodes } from './links.js';
-import type { PlannerResult } from './planner.js';
+import { Planner, type PlannerResult } from './planner.js';
 import { KeyedQueue } from './queue.js';
 import { redactText } from './redact.js';
 import { type AgentState, addDone, addGoal, countMissing, countRisk, nowIso, StateStore, selfCheck } from './state.js';
@@ -35,6 +35,7 @@ export interface AgentReply {
 /** Options of {@link ChatAgent}. */
 export interface ChatAgentOptions {
   engine: ChatEngine;
+  /** Default: `Planner.fromEnv(engine)` (degraded mode when `OPENAI_API_KEY` is not set). */
   planner?: PlannerLike;
   /** b24flow data dir (state, logs, link codes). */
   dataDir: string;
@@ -65,7 +66,8 @@ export class ChatAgent {
 
   constructor(opts: ChatAgentOptions) {
     this.engine = opts.engine;
-    this.planner = opts.planner;
+    // No planner given: the one the environment configures (OPENAI_*), or degraded mode without a key.
+    this.planner = opts.planner ?? Planner.fromEnv(opts.engine);
     this.store = new StateStore(opts.dataDir);
     this.log = opts.log ?? new InteractionLog(opts.dataDir);
     this.links = new LinkCodes(opts.dataDir);

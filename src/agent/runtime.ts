@@ -292,3 +292,58 @@ export function toRefusal(err: unknown): PlanRefusal | undefined {
   if (/confirm/.test(key)) return new PlanRefusal('unconfirmed', err.message);
   return undefined;
 }
+
+/** A connected chat agent for the CLI commands (`bot`, `chat`). */
+export interface ChatRuntime {
+  agent: import('./agent.js').ChatAgent;
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the portal (webhook, OAuth, or the embedded sandbox — `connect()` says which on stderr), loads
+ * the catalog and pipelines, and builds the chat agent with the planner from `OPENAI_*`.
+ *
+ * @param opts.onError receives unexpected errors' redacted details (the bot forwards them to its error chat)
+ * @throws RuntimeFailure-like errors from `connect()` (bad webhook URL, unreachable portal)
+ */
+export async function openChatRuntime(opts: {
+  pipelinesDir?: string;
+  stderr?: (line: string) => void;
+  onError?: (userId: string, details: string) => void;
+}): Promise<ChatRuntime> {
+  const { connect, loadEnv } = await import('../bitrix/connect.js');
+  const { ChatAgent } = await import('./agent.js');
+  const { Planner } = await import('./planner.js');
+  const { registerEnvSecrets } = await import('./redact.js');
+  const env = loadEnv(process.env);
+  registerEnvSecrets(env);
+  const dataDir = resolve(env.B24FLOW_DATA_DIR ?? './data');
+  const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
+  try {
+    const engine = await createRuntimeEngine({
+      client: conn.client,
+      dataDir,
+      ...(opts.pipelinesDir ? { pipelinesDir: opts.pipelinesDir } : {}),
+    });
+    const agent = new ChatAgent({
+      engine,
+      planner: Planner.fromEnv(engine, env),
+      dataDir,
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
+    return {
+      agent,
+      env,
+      dataDir,
+      close: async () => {
+        await agent.log.flush();
+        await conn.close();
+      },
+    };
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+}
