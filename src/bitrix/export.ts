@@ -15,7 +15,16 @@
  */
 import { BatchRef } from './batch.js';
 import type { B24Client } from './client.js';
-import { detectIdRow, extractRows, keysetParams, type ListParams, listShape, PAGE_SIZE, rowId } from './list.js';
+import {
+  detectIdRow,
+  extractRows,
+  type KeysetShape,
+  keysetParams,
+  type ListParams,
+  listShape,
+  PAGE_SIZE,
+  rowId,
+} from './list.js';
 
 /** Pages chained in one batch. */
 export const CHAIN_PAGES = 50;
@@ -103,8 +112,16 @@ export async function* exportAll<T>(
   // 1. probe: first page (all selected fields) + highest id
   const probe = await client.batch(
     {
-      first: { method, params: keysetParams(params, idParam, undefined, 'ASC') },
-      last: { method, params: { ...keysetParams({ ...params, select: [idParam] }, idParam, undefined, 'DESC') } },
+      first: { method, params: keysetParams(params, shape, undefined, 'ASC') },
+      last: {
+        method,
+        params: keysetParams(
+          { ...params, [shape.selectParam]: [idParam], select: [idParam] },
+          shape,
+          undefined,
+          'DESC',
+        ),
+      },
     },
     signal ? { signal } : {},
   );
@@ -135,7 +152,7 @@ export async function* exportAll<T>(
     // Non-numeric ids: a single sequential chain.
     let after: number | string | undefined = firstLast;
     for (;;) {
-      const r = await runChain(client, method, params, idParam, idRow, wrapper, after, undefined, CHAIN_PAGES, signal);
+      const r = await runChain(client, method, params, shape, idRow, wrapper, after, undefined, CHAIN_PAGES, signal);
       requests++;
       wrapper = r.wrapper;
       if (r.rows.length) {
@@ -200,7 +217,7 @@ export async function* exportAll<T>(
           client,
           method,
           params,
-          idParam,
+          shape,
           idRow,
           wrapper,
           w.lo,
@@ -275,7 +292,7 @@ async function runChain(
   client: B24Client,
   method: string,
   params: ListParams,
-  idParam: string,
+  shape: KeysetShape,
   idRow: string,
   wrapper: string | null,
   lo: number | string | undefined,
@@ -284,13 +301,15 @@ async function runChain(
   signal: AbortSignal | undefined,
 ): Promise<ChainResult> {
   const cmds: Record<string, { method: string; params: Record<string, unknown> }> = {};
+  const idParam = shape.idParam;
   const upper = hi === undefined ? {} : { [`<=${idParam}`]: hi };
   for (let i = 0; i < pages; i++) {
     const after: unknown =
       i === 0 ? lo : new BatchRef(`p${i - 1}`, wrapper ? [wrapper, PAGE_SIZE - 1, idRow] : [PAGE_SIZE - 1, idRow]);
-    const p = keysetParams(params, idParam, undefined);
-    p.filter = { ...((p.filter as Record<string, unknown>) ?? {}), ...upper };
-    if (after !== undefined) (p.filter as Record<string, unknown>)[`>${idParam}`] = after;
+    const p = keysetParams(params, shape, undefined);
+    const f: Record<string, unknown> = { ...((p[shape.filterParam] as Record<string, unknown>) ?? {}), ...upper };
+    if (after !== undefined) f[`>${idParam}`] = after;
+    p[shape.filterParam] = f;
     cmds[`p${i}`] = { method, params: p };
   }
   const res = await client.batch(cmds, signal ? { signal } : {});

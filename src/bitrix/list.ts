@@ -95,29 +95,86 @@ export function detectIdRow(row: unknown, fallback: string): string {
   return fallback;
 }
 
-/** Resolves the list shape of a method from options, the catalog and the method name. */
-export async function listShape(method: string, opts: { wrapper?: string | null; idParam?: string }) {
-  const info = await methodInfo(method);
-  const idParam = opts.idParam ?? info.list?.id_field ?? guessIdParam(method);
-  const wrapper = opts.wrapper !== undefined ? opts.wrapper : (info.list?.wrapper ?? undefined);
-  return { idParam, wrapper };
+/** How the keyset query of a method is written (from the catalog's `list` block, else by method name). */
+export interface KeysetShape {
+  /** Id name used in the request's order/filter (`ID`, `id`). */
+  idParam: string;
+  /** Names of the filter / order / select parameters (`filter`, or `FILTER` for user.get). */
+  filterParam: string;
+  orderParam: string;
+  selectParam: string;
+  /** Whether `start=-1` (no COUNT) is supported; otherwise `start=0` on every page. */
+  startMinusOne: boolean;
+  /** `user.get` orders by `sort=ID` + `order=ASC` instead of an order map. */
+  sortStyle: boolean;
+  /** Wrapper key of the rows when known. */
+  wrapper?: string | null;
 }
 
-/** Removes id-ordering keys the iterator manages itself from a user's order/filter. */
+/**
+ * Resolves the keyset shape of a method from options, the catalog and the method name.
+ * (`tasks.task.list` filters and orders by `ID` but returns `id`: the row id case is detected separately.)
+ */
+export async function listShape(
+  method: string,
+  opts: { wrapper?: string | null; idParam?: string },
+): Promise<KeysetShape> {
+  const info = await methodInfo(method);
+  const l = (info.list ?? {}) as Record<string, any>;
+  const m = method.toLowerCase();
+  const idParam = opts.idParam ?? (m.startsWith('tasks.task.') ? 'ID' : (l.id_field ?? guessIdParam(method)));
+  const shape: KeysetShape = {
+    idParam,
+    filterParam: l.filter_param ?? (m === 'user.get' ? 'FILTER' : 'filter'),
+    orderParam: l.order_param ?? 'order',
+    selectParam: l.select_param ?? 'select',
+    startMinusOne: l.start_minus_one ?? true,
+    sortStyle: m === 'user.get',
+  };
+  const wrapper = opts.wrapper !== undefined ? opts.wrapper : l.wrapper;
+  if (wrapper !== undefined) shape.wrapper = wrapper;
+  return shape;
+}
+
+/** Shape for callers that only know the id name (defaults everywhere else). */
+export function simpleShape(idParam: string): KeysetShape {
+  return {
+    idParam,
+    filterParam: 'filter',
+    orderParam: 'order',
+    selectParam: 'select',
+    startMinusOne: true,
+    sortStyle: false,
+  };
+}
+
+/**
+ * Builds the params of one keyset page: the user's params, ordered by id, filtered to ids after `after`, without
+ * COUNT (`start=-1`) where the method supports it. The user's own `order`/`start` are replaced.
+ */
 export function keysetParams(
   params: ListParams,
-  idParam: string,
-  after: number | string | undefined,
+  shape: KeysetShape | string,
+  after: unknown,
   dir: 'ASC' | 'DESC' = 'ASC',
 ): Record<string, unknown> {
-  const { order: _order, start: _start, ...rest } = params;
-  const filter = { ...(params.filter ?? {}) };
-  if (after !== undefined) filter[`>${idParam}`] = after;
-  const out: Record<string, unknown> = { ...rest, order: { [idParam]: dir }, start: -1 };
-  if (Object.keys(filter).length || params.filter) out.filter = filter;
-  if (params.select?.length && !params.select.includes('*')) {
-    const has = params.select.some((s) => s.toLowerCase() === idParam.toLowerCase());
-    if (!has) out.select = [idParam, ...params.select];
+  const sh = typeof shape === 'string' ? simpleShape(shape) : shape;
+  const { order: _order, start: _start, sort: _sort, ...rest } = params;
+  const userFilter = (params[sh.filterParam] ?? params.filter ?? {}) as Record<string, unknown>;
+  if (sh.filterParam !== 'filter') delete rest.filter;
+  const filter: Record<string, unknown> = { ...userFilter };
+  if (after !== undefined) filter[`>${sh.idParam}`] = after;
+  const out: Record<string, unknown> = { ...rest };
+  if (sh.sortStyle) {
+    out.sort = sh.idParam;
+    out.order = dir;
+  } else out[sh.orderParam] = { [sh.idParam]: dir };
+  out.start = sh.startMinusOne ? -1 : 0;
+  if (Object.keys(filter).length || params[sh.filterParam] !== undefined) out[sh.filterParam] = filter;
+  const select = (params[sh.selectParam] ?? params.select) as string[] | undefined;
+  if (Array.isArray(select) && select.length && !select.includes('*')) {
+    const has = select.some((f) => f.toLowerCase() === sh.idParam.toLowerCase());
+    out[sh.selectParam] = has ? select : [sh.idParam, ...select];
   }
   return out;
 }
@@ -139,12 +196,9 @@ export async function* listAll<T>(
   let last: number | string | undefined;
   let rows = 0;
   let requests = 0;
-  if (params.order && Object.keys(params.order).some((k) => k.toLowerCase() !== shape.idParam.toLowerCase())) {
-    // A custom order cannot be combined with keyset paging; keyset by id is what makes the iteration complete.
-  }
   for (;;) {
     opts.signal?.throwIfAborted();
-    const res = await client.call(method, keysetParams(params, shape.idParam, last), {
+    const res = await client.call(method, keysetParams(params, shape, last), {
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     requests++;
