@@ -41,6 +41,8 @@ export interface ChatAgentOptions {
   dataDir: string;
   /** Upper bound on a chat plan's validity in ms (the engine's TTL also applies; default 30 min). */
   planTtlMs?: number;
+  /** Clock in ms since epoch for plan expiry (default `Date.now`; tests move it forward). */
+  clock?: () => number;
   /** Unlinked users may not confirm writes (default true). */
   requireLink?: boolean;
   log?: InteractionLog;
@@ -62,6 +64,7 @@ export class ChatAgent {
   private readonly planner?: PlannerLike;
   private readonly planTtlMs: number;
   private readonly requireLink: boolean;
+  private readonly clock: () => number;
   private readonly onError: (userId: string, details: string) => void;
 
   constructor(opts: ChatAgentOptions) {
@@ -73,6 +76,7 @@ export class ChatAgent {
     this.links = new LinkCodes(opts.dataDir);
     this.planTtlMs = opts.planTtlMs ?? 30 * 60_000;
     this.requireLink = opts.requireLink ?? true;
+    this.clock = opts.clock ?? Date.now;
     this.onError = opts.onError ?? (() => {});
   }
 
@@ -396,7 +400,7 @@ export class ChatAgent {
     state.metrics.plans++;
     countRisk(state, plan.riskFields);
     const expiresAt = new Date(
-      Math.min(Date.parse(plan.expiresAt) || Infinity, Date.now() + this.planTtlMs),
+      Math.min(Date.parse(plan.expiresAt) || Number.POSITIVE_INFINITY, this.clock() + this.planTtlMs),
     ).toISOString();
     const summary = plan.writes.length
       ? `${plan.writes.length} write(s): ${plan.writes
@@ -483,7 +487,7 @@ export class ChatAgent {
         ),
       );
     }
-    if (lp.expiresAt && Date.parse(lp.expiresAt) <= Date.now()) {
+    if (lp.expiresAt && Date.parse(lp.expiresAt) <= this.clock()) {
       lp.status = 'refused';
       return refuse(
         t(

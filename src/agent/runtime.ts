@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Finding } from '../lib/errors.js';
+import type { LoadedPipeline } from '../pipeline/index.js';
 import {
   type CatalogView,
   type ChatEngine,
@@ -28,30 +29,14 @@ export interface RuntimeOptions {
   catalogDir?: string;
 }
 
-// Shapes of the neighbouring modules, as far as the chat side uses them (CONTRACTS.md).
-interface PipelineModule {
-  loadPipelineFile(file: string): Promise<unknown>;
-  loadPipelineObject(obj: unknown, source: string): unknown;
-  checkPipeline(p: unknown, ctx: { catalog: unknown }): Finding[];
-  planPipeline(
-    p: unknown,
-    opts: { client: unknown; inputs?: Record<string, unknown>; store?: unknown },
-  ): Promise<RawPlan>;
-  applyPlan(
-    planId: string,
-    opts: { client: unknown; confirmWrite?: boolean; confirmDestructive?: boolean; store?: unknown },
-  ): Promise<RawRun>;
-  readRun?(runId: string, opts?: { dataDir?: string }): Promise<RawRun | undefined> | RawRun | undefined;
-}
-
 interface RawPlan {
   id: string;
   createdAt: string | number;
   expiresAt: string | number;
-  writes: Record<string, unknown>[];
+  writes: object[];
   risk: string;
   riskFields?: string[];
-  cost?: Record<string, unknown>;
+  cost?: object;
 }
 
 interface RawRun {
@@ -61,7 +46,6 @@ interface RawRun {
   summary?: { en?: string[] | string; ru?: string[] | string } | string[];
 }
 
-const PIPELINE_MODULE = '../pipeline/index.js';
 const CATALOG_MODULE = '../catalog/index.js';
 const DLQ_MODULE = '../triggers/dlq.js';
 
@@ -72,13 +56,17 @@ const DLQ_MODULE = '../triggers/dlq.js';
 export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEngine> {
   const catMod = (await import(CATALOG_MODULE)) as { loadCatalog(o?: { dir?: string }): CatalogView };
   const catalog = catMod.loadCatalog(opts.catalogDir ? { dir: opts.catalogDir } : undefined);
-  const pm = (await import(PIPELINE_MODULE)) as PipelineModule;
+  const pm = await import('../pipeline/index.js');
+  const store = new pm.FilePlanStore(join(opts.dataDir, 'plans'));
+  const journal = new pm.FileJournal(join(opts.dataDir, 'runs'));
+  const pcat = catalog as unknown as import('../pipeline/index.js').CatalogView;
+  const client = opts.client as import('../pipeline/runtimeTypes.js').ClientLike;
   const pipelinesDir = resolve(opts.pipelinesDir ?? 'pipelines');
 
-  const checkLoaded = (load: () => unknown): { pipeline?: unknown; findings: Finding[] } => {
+  const checkLoaded = (load: () => LoadedPipeline): { pipeline?: unknown; findings: Finding[] } => {
     try {
       const p = load();
-      return { pipeline: p, findings: pm.checkPipeline(p, { catalog }) };
+      return { pipeline: p, findings: pm.checkPipeline(p, { catalog: pcat }) };
     } catch (err) {
       const findings = (err as { findings?: Finding[] }).findings;
       if (Array.isArray(findings)) return { findings };
@@ -117,7 +105,7 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
     async loadNamed(p) {
       try {
         const loaded = await pm.loadPipelineFile(p.file);
-        return { pipeline: loaded, findings: pm.checkPipeline(loaded, { catalog }) };
+        return { pipeline: loaded, findings: pm.checkPipeline(loaded, { catalog: pcat }) };
       } catch (err) {
         const findings = (err as { findings?: Finding[] }).findings;
         if (Array.isArray(findings)) return { findings };
@@ -125,15 +113,25 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       }
     },
     async plan(pipeline, inputs) {
-      const raw = await pm.planPipeline(pipeline, { client: opts.client, inputs });
+      const raw = await pm.planPipeline(pipeline as LoadedPipeline, {
+        client,
+        inputs,
+        store,
+        catalog: pcat,
+        trigger: { kind: 'chat' },
+      });
       return toPlanView(raw, catalog);
     },
     async apply(planId, o) {
       try {
         const run = await pm.applyPlan(planId, {
-          client: opts.client,
+          client,
           confirmWrite: o.confirmWrite,
           confirmDestructive: o.confirmDestructive,
+          store,
+          journal,
+          catalog: pcat,
+          trigger: { kind: 'chat' },
         });
         return toRunView(run, catalog);
       } catch (err) {
@@ -141,9 +139,8 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       }
     },
     async run(runId) {
-      if (!pm.readRun) return undefined;
       const r = await pm.readRun(runId, { dataDir: opts.dataDir });
-      return r ? toRunView(r, catalog) : undefined;
+      return r ? toRunView({ ...r, steps: Object.values(r.steps) }, catalog) : undefined;
     },
     async dlq() {
       const mod = (await import(DLQ_MODULE)) as {
@@ -170,14 +167,14 @@ function iso(v: string | number | undefined): string {
 
 /** Maps the pipeline module's plan to the chat view (one-liners per write). */
 export function toPlanView(raw: RawPlan, catalog: CatalogView): PlanView {
-  const cost = raw.cost ?? {};
+  const cost = (raw.cost ?? {}) as Record<string, unknown>;
   return {
     id: raw.id,
     createdAt: iso(raw.createdAt),
     expiresAt: iso(raw.expiresAt),
     risk: raw.risk,
     riskFields: raw.riskFields ?? [],
-    writes: raw.writes.map((w) => toWriteView(w, catalog)),
+    writes: raw.writes.map((w) => toWriteView(w as Record<string, unknown>, catalog)),
     cost: {
       ...(typeof cost.calls === 'number' ? { calls: cost.calls } : {}),
       ...(typeof cost.restCalls === 'number' ? { calls: cost.restCalls } : {}),
@@ -284,6 +281,15 @@ export function toRefusal(err: unknown): PlanRefusal | undefined {
   if (err instanceof PlanRefusal) return err;
   if (!(err instanceof Error)) return undefined;
   const o = err as Error & { code?: string; reason?: string };
+  const known: Record<string, PlanRefusal['reason']> = {
+    expired: 'expired',
+    used: 'used',
+    drifted: 'drifted',
+    unknown: 'unknown',
+    unconfirmed: 'unconfirmed',
+    portal: 'unknown',
+  };
+  if (o.name.startsWith('Plan') && o.reason && known[o.reason]) return new PlanRefusal(known[o.reason]!, err.message);
   const key = `${o.name} ${o.code ?? ''} ${o.reason ?? ''} ${o.message}`.toLowerCase();
   if (/expired/.test(key)) return new PlanRefusal('expired', err.message);
   if (/drift/.test(key)) return new PlanRefusal('drifted', err.message);
