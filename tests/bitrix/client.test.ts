@@ -1,0 +1,143 @@
+/**
+ * The client against the sandbox portal over real HTTP: calls, keyset lists, fast export, batch, 302 domain change.
+ */
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebhookAuth } from '../../src/bitrix/auth/webhook.js';
+import { BatchBuilder } from '../../src/bitrix/batch.js';
+import { B24Client } from '../../src/bitrix/client.js';
+import { BatchError, MethodNotFound } from '../../src/bitrix/errors.js';
+import { admin, type Sandbox, sandbox, stats } from './helpers.js';
+
+let sb: Sandbox;
+let client: B24Client;
+
+beforeAll(async () => {
+  sb = await sandbox({ size: 'small', plan: 'unlimited' });
+  client = new B24Client({ auth: new WebhookAuth(sb.webhookUrl), limiter: { drain: 1000, burst: 10000 } });
+});
+afterAll(async () => {
+  await client?.close();
+  await sb?.close();
+});
+
+describe('webhook client on the sandbox', () => {
+  it('calls a method and returns result, total and time', async () => {
+    const res = await client.call<Array<{ ID: string }>>('crm.deal.list', { select: ['ID', 'TITLE'], start: 0 });
+    expect(res.result).toHaveLength(50);
+    expect(res.total).toBeGreaterThan(50);
+    expect(typeof res.time?.duration).toBe('number');
+    await expect(client.call('crm.nosuch.method')).rejects.toBeInstanceOf(MethodNotFound);
+  });
+
+  it('iterates every row once by keyset and the fast export returns the same set', async () => {
+    const total = (await client.call('crm.deal.list', { select: ['ID'], start: 0 })).total!;
+    const listed: number[] = [];
+    let progress = 0;
+    for await (const row of client.list<{ ID: string }>(
+      'crm.deal.list',
+      { select: ['ID', 'TITLE'] },
+      { onProgress: (p) => (progress = p.rows) },
+    ))
+      listed.push(Number(row.ID));
+    expect(listed).toHaveLength(total);
+    expect(new Set(listed).size).toBe(total);
+    expect([...listed].sort((a, b) => a - b)).toEqual(listed); // ascending
+    expect(progress).toBe(total);
+
+    await admin(sb, '/sandbox/stats/reset', {});
+    const exported: number[] = [];
+    for await (const page of client.exportAll<{ ID: string }>('crm.deal.list', { select: ['ID'] }, { parallel: 3 }))
+      for (const r of page) exported.push(Number(r.ID));
+    expect(exported).toHaveLength(total);
+    expect(new Set(exported)).toEqual(new Set(listed));
+    const s = await stats(sb);
+    // probe + ceil(remaining / 2,500) chains: a few requests for a few hundred rows, never one per page
+    expect(s.requests).toBeLessThanOrEqual(3);
+  });
+
+  it('honours a filter in list and export, and stops when the list is exhausted', async () => {
+    const filter = { '>OPPORTUNITY': 0, STAGE_ID: 'NEW' };
+    const a: number[] = [];
+    for await (const r of client.list<{ ID: string }>('crm.deal.list', { filter, select: ['ID'] }))
+      a.push(Number(r.ID));
+    const b: number[] = [];
+    for await (const page of client.exportAll<{ ID: string }>('crm.deal.list', { filter, select: ['ID'] }))
+      for (const r of page) b.push(Number(r.ID));
+    expect(new Set(b)).toEqual(new Set(a));
+    expect(b).toHaveLength(a.length);
+  });
+
+  it('aborts a list with an AbortSignal', async () => {
+    const ac = new AbortController();
+    const seen: unknown[] = [];
+    await expect(
+      (async () => {
+        for await (const r of client.list('crm.deal.list', { select: ['ID'] }, { signal: ac.signal })) {
+          seen.push(r);
+          if (seen.length === 60) ac.abort(new Error('stop'));
+        }
+      })(),
+    ).rejects.toThrow('stop');
+    expect(seen.length).toBeLessThanOrEqual(100);
+  });
+
+  it('runs batches with typed $result references, per-command errors, chunking and nested-batch refusal', async () => {
+    const b = new BatchBuilder();
+    const add = b.add<number>('crm.deal.add', { fields: { TITLE: 'ref test', COMMENTS: 'to be cleared' } });
+    b.add('crm.deal.update', { id: add.ref(), fields: { COMMENTS: null, OPENED: false } }, 'upd');
+    const get = b.add('crm.deal.get', { id: add.ref() }, 'get');
+    b.add('crm.deal.get', { id: 999_999_999 }, 'missing');
+    const res = await client.batch(b);
+    expect(typeof res.results[add.key] === 'number' || typeof res.results[add.key] === 'string').toBe(true);
+    const deal = res.get<Record<string, unknown>>(get.key);
+    expect(deal.TITLE).toBe('ref test');
+    expect(deal.COMMENTS ?? '').toBe('');
+    expect(deal.OPENED).toBe('N');
+    expect(res.errors.missing).toBeDefined();
+    expect(() => res.get('missing')).toThrow();
+
+    await admin(sb, '/sandbox/stats/reset', {});
+    const many = await client.batch(
+      Array.from({ length: 120 }, (_, i) => ({ method: 'crm.deal.get', params: { id: (i % 50) + 1 } })),
+    );
+    expect(many.list()).toHaveLength(120);
+    expect(Object.keys(many.errors)).toHaveLength(0);
+    expect((await stats(sb)).requests).toBe(3);
+
+    const before = (await stats(sb)).requests;
+    await expect(client.batch([{ method: 'batch', params: { cmd: { a: 'server.time' } } }])).rejects.toBeInstanceOf(
+      BatchError,
+    );
+    expect((await stats(sb)).requests).toBe(before);
+  });
+});
+
+describe('domain change', () => {
+  let redirector: Server;
+  let hits = 0;
+  beforeAll(async () => {
+    const target = new URL(sb.baseUrl);
+    redirector = createServer((req, res) => {
+      hits++;
+      res.writeHead(302, { location: `${target.origin}${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    await new Promise((r) => redirector.close(r));
+  });
+
+  it('follows a 302 to the new portal address once, re-POSTs, and keeps using the new address', async () => {
+    const port = (redirector.address() as { port: number }).port;
+    const moved = sb.webhookUrl.replace(new URL(sb.baseUrl).host, `127.0.0.1:${port}`);
+    const c = new B24Client({ auth: new WebhookAuth(moved), limiter: { drain: 1000, burst: 10000 } });
+    const a = await c.call<Array<unknown>>('crm.deal.list', { select: ['ID'], filter: { '<=ID': 3 } });
+    expect(a.result).toHaveLength(3);
+    await c.call('crm.deal.list', { select: ['ID'] });
+    await c.call('crm.deal.add', { fields: { TITLE: 'after move' } });
+    expect(hits).toBe(1);
+    await c.close();
+  });
+});
