@@ -185,7 +185,7 @@ export class B24Client {
     params: Record<string, unknown> | unknown[] = {},
     opts: CallOptions = {},
   ): Promise<CallResult<T>> {
-    const risk = this.riskOf(method);
+    const risk = this.riskOf(method, params);
     const body = await this.send({
       method,
       params,
@@ -344,8 +344,22 @@ export class B24Client {
     await this.dispatcher.close().catch(() => {});
   }
 
-  /** Risk of a method: catalog when loaded, else the name heuristic. */
-  riskOf(method: string): MethodInfo['risk'] {
+  /**
+   * Risk of a method: catalog when loaded, else the name heuristic. For a raw `batch` call pass its params: the
+   * risk is the highest of its sub-commands (a batch is never a read just because `batch` itself reads nothing).
+   */
+  riskOf(method: string, params?: unknown): MethodInfo['risk'] {
+    if (method.toLowerCase() === 'batch' && params !== undefined) {
+      const cmd = (params as { cmd?: unknown })?.cmd;
+      const subs = cmd && typeof cmd === 'object' ? Object.values(cmd as Record<string, unknown>) : [];
+      let worst: MethodInfo['risk'] = 'read';
+      for (const c of subs) {
+        const r = this.riskOf(String(c).split('?')[0] ?? '');
+        if (r === 'destructive') return r;
+        if (r === 'write') worst = 'write';
+      }
+      return subs.length ? worst : 'write';
+    }
     return this.lookup ? methodRiskSync(method, this.lookup) : heuristicRisk(method);
   }
 

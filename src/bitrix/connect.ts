@@ -8,7 +8,7 @@
  *
  * Other variables: `B24FLOW_DATA_DIR` (tokens, audit; default `./data`), `B24_PLAN` (`standard`|`enterprise`),
  * `B24_OPERATING_LIMIT` (s), `B24_MAX_CONCURRENCY`, `B24_CLOCK_FACTOR`, `B24_OAUTH_TOKEN_URL`, `B24_CA_FILE`,
- * `B24_TOKEN_FILE`.
+ * `B24_TOKEN_FILE`, `B24FLOW_SANDBOX_DIR` (persist the embedded sandbox's data between runs).
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -165,10 +165,15 @@ export async function connect(opts: ConnectOptions = {}): Promise<Connection> {
       { cause: err },
     );
   }
-  const sbOpts: SandboxOptionsLike = { quiet: true, ...(opts.sandbox ?? {}) };
+  const sbOpts: SandboxOptionsLike = {
+    quiet: true,
+    ...(env.B24FLOW_SANDBOX_DIR ? { dataDir: env.B24FLOW_SANDBOX_DIR } : {}),
+    ...(opts.sandbox ?? {}),
+  };
   const sandbox: SandboxHandleLike = await mod.startSandbox(sbOpts);
   say(
-    `b24flow: no portal configured (BITRIX_WEBHOOK_URL or B24_CLIENT_ID/B24_CLIENT_SECRET) — using the embedded sandbox portal at ${sandbox.baseUrl}`,
+    `b24flow: no portal configured (BITRIX_WEBHOOK_URL or B24_CLIENT_ID/B24_CLIENT_SECRET) — using the embedded sandbox portal at ${sandbox.baseUrl}` +
+      (sbOpts.dataDir ? ` (data in ${sbOpts.dataDir})` : ' (in memory; set B24FLOW_SANDBOX_DIR to keep its data)'),
   );
   const sbLimiter: LimiterConfig = { ...limiter };
   if (sbOpts.clockFactor !== undefined && sbLimiter.clockFactor === undefined)

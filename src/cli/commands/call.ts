@@ -56,6 +56,19 @@ export function register(program: Command): void {
       const { methodInfo, catalogLookup } = await import('../../bitrix/catalogInfo.js');
       const info = await methodInfo(method);
       const catalog = await catalogLookup();
+      if (method.toLowerCase() === 'batch') {
+        // A raw batch is as risky as its worst command, and every command must be inside the packs.
+        const cmd = (params as { cmd?: unknown }).cmd;
+        const subs = cmd && typeof cmd === 'object' ? Object.values(cmd as Record<string, unknown>) : [];
+        if (!subs.length) throw new InvalidInputError('batch needs --params {"cmd": {"key": "method?query"}}');
+        const order = { read: 0, write: 1, destructive: 2 } as const;
+        for (const c of subs) {
+          const sub = await methodInfo(String(c).split('?')[0] ?? '');
+          if (order[sub.risk] > order[info.risk]) info.risk = sub.risk;
+          if (catalog && sub.pack && info.pack && sub.pack !== info.pack && !flags.packs.split(',').includes(sub.pack))
+            info.pack = sub.pack;
+        }
+      }
       const packs = flags.packs
         .split(',')
         .map((s) => s.trim())
