@@ -69,3 +69,308 @@ export async function runCheckCommand(
     : lines.map((l) => `${l}\n`).join('');
   return { errors, output, findings: all };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// plan / run / apply / resume / runs
+
+import type { RunRecord } from './journal.js';
+import type { Plan, PlannedWrite, ProgressEvent, RunResult } from './run.js';
+import type { Connection } from './runtimeTypes.js';
+import { userLanguage } from './summary.js';
+
+/** Connects through src/bitrix `connect()` (the embedded sandbox when no portal is configured). */
+export async function connectPortal(): Promise<Connection> {
+  const { connect } = (await import('../bitrix/connect.js' as string)) as typeof import('./runtimeTypes.js');
+  return connect({ sandbox: { size: 'small', quiet: true } });
+}
+
+function short(v: unknown, n = 60): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  if (s === undefined) return '∅';
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+const LABELS = ['TITLE', 'NAME', 'SUBJECT', 'COMMENT', 'MESSAGE', 'POST_MESSAGE'];
+
+function writeLine(w: PlannedWrite, verbose: boolean): string {
+  const p = w.params as Record<string, unknown>;
+  const fields = (
+    p && typeof p === 'object' && !Array.isArray(p) && typeof p.fields === 'object' ? p.fields : p
+  ) as Record<string, unknown>;
+  const id = p && typeof p === 'object' && !Array.isArray(p) ? (p.id ?? p.ID ?? p.taskId) : undefined;
+  if (w.diff?.length) {
+    const changes = w.diff
+      .map(
+        (d) =>
+          `${d.field}: ${short(d.before, 30)} → ${short(d.after, 30)}${JSON.stringify(d.before) === JSON.stringify(d.after) ? ' (same)' : ''}`,
+      )
+      .join('; ');
+    return `${w.entity} ${short(id)}: ${changes}`;
+  }
+  if (verbose) return `${w.method} ${short(w.params, 200)}`;
+  const label =
+    fields && typeof fields === 'object' ? LABELS.map((k) => fields[k]).find((x) => typeof x === 'string') : undefined;
+  const rf = w.riskFields.length ? ` [${w.riskFields.map((f) => `${f}=${short(fields?.[f], 20)}`).join(', ')}]` : '';
+  return `${id !== undefined ? `${w.entity} ${short(id)}` : `new ${w.entity}`}${label ? ` "${short(label, 50)}"` : ''}${rf}${w.pending ? ' (uses results of earlier writes)' : ''}`;
+}
+
+/** Human text of a plan: writes grouped by entity (diffs for updates), risk, risk fields, cost, checks. */
+export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number } = {}): string {
+  const limit = opts.verbose ? Number.POSITIVE_INFINITY : (opts.limit ?? 5);
+  const out: string[] = [];
+  out.push(
+    `Plan ${plan.id} — ${plan.pipeline.name} (valid until ${plan.expiresAt.replace('T', ' ').replace(/\..*$/, ' UTC')}, single use)`,
+  );
+  if (!plan.writes.length) out.push('  No writes.');
+  const byEntity = new Map<string, PlannedWrite[]>();
+  for (const w of plan.writes) byEntity.set(w.entity, [...(byEntity.get(w.entity) ?? []), w]);
+  for (const [entity, ws] of byEntity) {
+    const steps = [...new Set(ws.map((w) => w.step))];
+    const risk = ws.some((w) => w.risk === 'destructive') ? 'DESTRUCTIVE' : 'write';
+    const verb = ws.every((w) => /\.add$/i.test(w.method))
+      ? 'create'
+      : ws.every((w) => /\.update$/i.test(w.method))
+        ? 'update'
+        : 'change';
+    out.push(`  ${entity}: ${ws.length} to ${verb} (step ${steps.join(', ')}; risk ${risk})`);
+    for (const w of ws.slice(0, limit)) out.push(`    ${w.refused ? '✗ ' : '• '}${writeLine(w, !!opts.verbose)}`);
+    if (ws.length > limit) out.push(`    … ${ws.length - limit} more (--verbose shows all)`);
+  }
+  out.push(
+    `  Risk: ${plan.risk}${plan.riskFields.length ? ` · risk fields touched: ${plan.riskFields.join(', ')}` : ''}`,
+  );
+  out.push(`  Cost: ${plan.cost.text}`);
+  for (const c of plan.checks) out.push(`  Check ${c.ok ? '✓' : c.behavior === 'block' ? '✗' : '!'} ${c.message}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** Human text of a run: refusals and the summary in the user's language. */
+export function formatRun(r: RunResult, opts: { verbose?: boolean; lang?: 'en' | 'ru' } = {}): string {
+  const lang = opts.lang ?? userLanguage();
+  const out: string[] = [];
+  if (r.writes.length && r.mode !== 'shadow' && r.status !== 'refused') {
+    const byEntity = new Map<string, number>();
+    for (const w of r.writes) if (!w.refused) byEntity.set(w.entity, (byEntity.get(w.entity) ?? 0) + 1);
+    if (byEntity.size)
+      out.push(`${lang === 'ru' ? 'План' : 'Plan'}: ${[...byEntity].map(([e, n]) => `${n} × ${e}`).join(', ')}`);
+  }
+  for (const c of r.checks) if (!c.ok) out.push(`${c.behavior === 'block' ? '✗' : '!'} ${c.message}`);
+  for (const line of r.summary[lang]) out.push(line);
+  if (r.outputs)
+    for (const [k, v] of Object.entries(r.outputs))
+      out.push(`${k}: ${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}`);
+  const status: Record<string, { en: string; ru: string }> = {
+    completed: { en: 'Done.', ru: 'Готово.' },
+    planned: {
+      en: 'Nothing was written (shadow mode: plan only).',
+      ru: 'Ничего не записано (режим shadow: только план).',
+    },
+    partial: { en: 'Done in part.', ru: 'Выполнено частично.' },
+    refused: { en: 'Nothing was written.', ru: 'Ничего не записано.' },
+    blocked: { en: 'Stopped by a check before any write.', ru: 'Остановлено проверкой до записи.' },
+    failed: { en: 'Failed.', ru: 'Ошибка.' },
+  };
+  out.push(
+    `${status[r.status]?.[lang] ?? r.status}${opts.verbose || r.status !== 'completed' ? ` (run ${r.runId})` : ''}`,
+  );
+  if (r.error) out.push(`${lang === 'ru' ? 'Причина' : 'Reason'}: ${r.error}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** A progress line on stderr for long steps (≥ 100 items), throttled to 4 updates/s. */
+export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e: ProgressEvent) => void {
+  let last = 0;
+  let shown = false;
+  return (e) => {
+    if (e.total < 100) return;
+    const now = Date.now();
+    if (now - last < 250 && e.done < e.total) return;
+    last = now;
+    const line = `${e.step}: ${e.done}/${e.total} (${Math.floor((100 * e.done) / e.total)}%, ${e.requests} requests)`;
+    if (stream.isTTY) stream.write(`\r${line}${e.done >= e.total ? '\n' : ''}`);
+    else if (e.done >= e.total || !shown) stream.write(`${line}\n`);
+    shown = true;
+  };
+}
+
+/** One-line description of a run for `b24flow runs`. */
+export function formatRunRecord(r: RunRecord): string {
+  const steps = Object.values(r.steps);
+  const writes = steps.filter((s) => s.risk && s.risk !== 'read').reduce((a, s) => a + s.done, 0);
+  return `${r.runId}  ${r.startedAt.replace('T', ' ').replace(/\..*$/, '')}  ${r.pipeline.name.padEnd(24)} ${r.mode.padEnd(6)} ${r.status.padEnd(9)} ${writes} writes`;
+}
+
+/** Flags shared by plan/run/apply/resume. */
+export interface RunFlags {
+  mode?: string;
+  confirmWrite?: boolean;
+  confirmDestructive?: boolean;
+  input?: string[];
+  json?: boolean;
+  verbose?: boolean;
+  batching?: boolean;
+}
+
+async function loadChecked(file: string, catalog: CatalogView) {
+  const p = await loadPipelineFile(file);
+  const findings = checkPipeline(p, { catalog });
+  const errors = findings.filter((f) => f.severity === 'error');
+  for (const f of findings.filter((x) => x.severity === 'warning')) process.stderr.write(`${formatFinding(f)}\n`);
+  if (errors.length) throw new InvalidInputError(`${file}: ${errors.length} error(s); fix them first`, errors);
+  return p;
+}
+
+function out(s: string) {
+  process.stdout.write(s);
+}
+
+function exitFor(r: RunResult): void {
+  if (r.status === 'refused') throw new InvalidInputError(`nothing written: ${r.error ?? 'refused'}`);
+  if (r.status === 'failed' || r.status === 'blocked') process.exitCode = 1;
+}
+
+/** `b24flow plan <file>`: runs reads, prints and stores the plan. */
+export async function runPlanCommand(file: string, flags: RunFlags): Promise<void> {
+  const catalog = await defaultCatalog();
+  const p = await loadChecked(file, catalog);
+  const { parseInputFlags } = await import('./inputs.js');
+  const { planPipeline } = await import('./run.js');
+  const conn = await connectPortal();
+  try {
+    const plan = await planPipeline(p, {
+      client: conn.client,
+      catalog,
+      inputs: parseInputFlags(p, flags.input),
+      batching: flags.batching !== false,
+      onProgress: progressPrinter(),
+    });
+    out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, { verbose: flags.verbose }));
+    if (!flags.json && plan.writes.length)
+      process.stderr.write(
+        `Apply with: b24flow apply ${plan.id} --confirm-write${plan.risk === 'destructive' ? ' --confirm-destructive' : ''}\n`,
+      );
+  } finally {
+    await conn.close();
+  }
+}
+
+/** `b24flow run <file>`: shadow (default) prints the plan; canary/full execute and print the summary. */
+export async function runRunCommand(file: string, flags: RunFlags): Promise<void> {
+  const mode = (flags.mode ?? 'shadow') as 'shadow' | 'canary' | 'full';
+  if (!['shadow', 'canary', 'full'].includes(mode))
+    throw new InvalidInputError(`--mode must be shadow, canary or full`);
+  const catalog = await defaultCatalog();
+  const p = await loadChecked(file, catalog);
+  const { parseInputFlags } = await import('./inputs.js');
+  const { runPipeline, planPipeline } = await import('./run.js');
+  const conn = await connectPortal();
+  try {
+    const inputs = parseInputFlags(p, flags.input);
+    const common = {
+      client: conn.client,
+      catalog,
+      inputs,
+      batching: flags.batching !== false,
+      verbose: flags.verbose,
+      onProgress: flags.json ? undefined : progressPrinter(),
+      trigger: { kind: 'cli' as const },
+    };
+    if (mode === 'full' && !flags.json) {
+      // show the plan first; a full run re-reads and executes exactly these writes
+      const plan = await planPipeline(p, { ...common, store: false });
+      out(formatPlan(plan, { verbose: flags.verbose }));
+      if (!plan.writes.length) out('\n');
+      const r = await runPipeline(p, {
+        ...common,
+        mode,
+        now: plan.now,
+        confirmWrite: flags.confirmWrite,
+        confirmDestructive: flags.confirmDestructive,
+      });
+      out(formatRun(r, { verbose: flags.verbose }));
+      return exitFor(r);
+    }
+    const r = await runPipeline(p, {
+      ...common,
+      mode,
+      confirmWrite: flags.confirmWrite,
+      confirmDestructive: flags.confirmDestructive,
+    });
+    if (flags.json) out(`${JSON.stringify(r, null, 2)}\n`);
+    else {
+      if (r.plan) out(formatPlan(r.plan, { verbose: flags.verbose }));
+      out(formatRun(r, { verbose: flags.verbose }));
+    }
+    exitFor(r);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** `b24flow apply <plan-id>`. */
+export async function runApplyCommand(planId: string, flags: RunFlags): Promise<void> {
+  const catalog = await defaultCatalog();
+  const { applyPlan } = await import('./plans.js');
+  const conn = await connectPortal();
+  try {
+    const r = await applyPlan(planId, {
+      client: conn.client,
+      catalog,
+      confirmWrite: flags.confirmWrite,
+      confirmDestructive: flags.confirmDestructive,
+      verbose: flags.verbose,
+      onProgress: flags.json ? undefined : progressPrinter(),
+      trigger: { kind: 'cli' },
+    });
+    out(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatRun(r, { verbose: flags.verbose }));
+    exitFor(r);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** `b24flow resume <run-id>`. */
+export async function runResumeCommand(runId: string, flags: RunFlags): Promise<void> {
+  const catalog = await defaultCatalog();
+  const { resumeRun } = await import('./run.js');
+  const conn = await connectPortal();
+  try {
+    const r = await resumeRun(runId, {
+      client: conn.client,
+      catalog,
+      verbose: flags.verbose,
+      onProgress: flags.json ? undefined : progressPrinter(),
+    });
+    out(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatRun(r, { verbose: flags.verbose }));
+    exitFor(r);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** `b24flow runs [--json] [--limit n]`. */
+export async function runRunsCommand(flags: { json?: boolean; limit?: string }): Promise<void> {
+  const { FileJournal } = await import('./journal.js');
+  const runs = (await new FileJournal().list()).slice(0, Number(flags.limit ?? 50) || 50);
+  if (flags.json) {
+    out(
+      `${JSON.stringify(
+        runs.map((r) => ({
+          runId: r.runId,
+          pipeline: r.pipeline.name,
+          file: r.pipeline.file,
+          mode: r.mode,
+          status: r.status,
+          startedAt: r.startedAt,
+          finishedAt: r.finishedAt,
+          steps: Object.values(r.steps).map((s) => ({ id: s.id, status: s.status, done: s.done, failed: s.failed })),
+          summary: r.summary,
+          error: r.error,
+        })),
+        null,
+        2,
+      )}\n`,
+    );
+  } else if (!runs.length) out('No runs yet.\n');
+  else for (const r of runs) out(`${formatRunRecord(r)}\n`);
+}

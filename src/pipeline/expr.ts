@@ -210,6 +210,37 @@ function multiValues(v: unknown): string[] {
   return list.map((x) => (typeof x === 'string' ? x : String(field(x, 'VALUE') ?? ''))).filter((s) => s !== '');
 }
 
+/**
+ * Groups records (contacts, leads) that share a normalised phone or a lower-cased e-mail:
+ * `[{ by: 'phone', value: '+7999…', ids: ['12', '40'] }, ...]`, largest groups first.
+ */
+export function duplicateGroups(list: unknown[]): Map<string, unknown>[] {
+  const groups = new Map<string, { by: string; value: string; ids: Set<string> }>();
+  for (const x of list) {
+    const id = String(field(x, 'ID') ?? '');
+    const add = (by: string, value: string) => {
+      if (!value) return;
+      const k = `${by}:${value}`;
+      const g = groups.get(k) ?? { by, value, ids: new Set<string>() };
+      g.ids.add(id);
+      groups.set(k, g);
+    };
+    for (const ph of multiValues(field(x, 'PHONE'))) add('phone', normalizePhone(ph));
+    for (const em of multiValues(field(x, 'EMAIL'))) add('email', em.trim().toLowerCase());
+  }
+  return [...groups.values()]
+    .filter((g) => g.ids.size > 1)
+    .sort((a, b) => b.ids.size - a.ids.size || a.value.localeCompare(b.value))
+    .map(
+      (g) =>
+        new Map<string, unknown>([
+          ['by', g.by],
+          ['value', g.value],
+          ['ids', [...g.ids]],
+        ]),
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Values crossing the CEL boundary
 
@@ -292,6 +323,13 @@ function registerHelpers(env: Environment, tz: () => string, now: () => number):
     .registerFunction('emails(dyn): list<string>', (v: unknown) => [
       ...new Set(multiValues(v).map((s) => s.trim().toLowerCase())),
     ])
+    .registerFunction('allPhones(list): list<string>', (l: unknown[]) => [
+      ...new Set(l.flatMap((x) => multiValues(field(x, 'PHONE')).map(normalizePhone)).filter(Boolean)),
+    ])
+    .registerFunction('allEmails(list): list<string>', (l: unknown[]) => [
+      ...new Set(l.flatMap((x) => multiValues(field(x, 'EMAIL')).map((s) => s.trim().toLowerCase())).filter(Boolean)),
+    ])
+    .registerFunction('duplicateGroups(list): list<map<string, dyn>>', (l: unknown[]) => duplicateGroups(l))
     .registerFunction('num(dyn): double', (v: unknown) => toNumber(v))
     .registerFunction('sumBy(list, string): double', (l: unknown[], f: string) =>
       l.reduce<number>((a, x) => a + toNumber(field(x, f)), 0),

@@ -124,6 +124,8 @@ export interface RunResult {
   /** Present when the run only planned (shadow, or refused full run). */
   plan?: Plan;
   requests: number;
+  /** The pipeline's `outputs`, evaluated at the end (reports of read-only pipelines). */
+  outputs?: Record<string, unknown>;
   error?: string;
 }
 
@@ -1065,6 +1067,14 @@ function finish(
   else if (steps.some((s) => s.status === 'partial' || s.status === 'refused')) status = 'partial';
   else status = 'completed';
   if (mode === 'canary' && status === 'partial' && !steps.some((s) => s.failed)) status = 'completed';
+  let outputs: Record<string, unknown> | undefined;
+  if (ex.p.pipeline.outputs && status !== 'failed') {
+    try {
+      outputs = ex.ev.resolve(ex.p.pipeline.outputs, ex.baseContext, 0) as Record<string, unknown>;
+    } catch (err) {
+      outputs = { error: (err as Error).message };
+    }
+  }
   run.status = status;
   run.finishedAt = new Date().toISOString();
   run.summary = summary;
@@ -1080,6 +1090,7 @@ function finish(
     refusals: ex.refusals,
     checks: ex.checks,
     requests: ex.requests,
+    ...(outputs ? { outputs } : {}),
     ...(run.error ? { error: run.error } : {}),
   };
 }

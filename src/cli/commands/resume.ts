@@ -1,13 +1,15 @@
 import type { Command } from 'commander';
-import { RuntimeFailure } from '../../lib/errors.js';
 
-/** Registers `b24flow resume` (not implemented yet). */
+/** Registers `b24flow resume <run-id>`: continues a killed run without repeating a completed write. */
 export function register(program: Command): void {
   program
     .command('resume')
-    .description('Resume an interrupted run')
-    .allowUnknownOption()
-    .action(() => {
-      throw new RuntimeFailure('`resume` is not implemented yet');
+    .description('Continue a run that was killed or failed, without repeating completed writes')
+    .argument('<run-id>', 'id from `b24flow runs`')
+    .option('--json', 'print the run result as JSON')
+    .option('--verbose', 'show step ids and methods')
+    .action(async (runId: string, opts) => {
+      const { runResumeCommand } = await import('../../pipeline/cli.js');
+      await runResumeCommand(runId, opts);
     });
 }

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
-import { RuntimeFailure } from '../../lib/errors.js';
 
-/** Registers `b24flow runs` (not implemented yet). */
+/** Registers `b24flow runs`: lists runs from the journal, newest first. */
 export function register(program: Command): void {
   program
     .command('runs')
-    .description('List runs from the journal')
-    .allowUnknownOption()
-    .action(() => {
-      throw new RuntimeFailure('`runs` is not implemented yet');
+    .description('List pipeline runs from the journal')
+    .option('--json', 'print as JSON')
+    .option('--limit <n>', 'how many runs', '50')
+    .action(async (opts) => {
+      const { runRunsCommand } = await import('../../pipeline/cli.js');
+      await runRunsCommand(opts);
     });
 }

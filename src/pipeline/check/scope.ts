@@ -30,6 +30,8 @@ export function scopeFor(ctx: RuleContext, i: number | undefined, withItem = tru
   if (hit) return hit;
   const inputs: Record<string, string> = {};
   for (const [k, v] of Object.entries(ctx.p.pipeline.inputs ?? {})) inputs[k] = celTypeOfInput(v.type);
+  // event triggers deliver the event as inputs.event (src/triggers)
+  if ((ctx.p.pipeline.triggers ?? []).some((t) => t.event) && !inputs.event) inputs.event = 'map';
   const steps: CheckScope['steps'] = {};
   const self = i === undefined ? undefined : ctx.p.pipeline.steps[i];
   for (const s of ctx.p.pipeline.steps) {

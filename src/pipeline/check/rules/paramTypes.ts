@@ -72,7 +72,9 @@ export const paramTypes: Rule = {
           return;
         }
         if (v === null) return;
-        if (!literalOk(def.type, v)) {
+        // the catalog types some FILTER params as string (user.get); Bitrix24 takes a map there
+        const filterLike = /^filter$/i.test(def.name) && typeof v === 'object' && !Array.isArray(v);
+        if (!filterLike && !literalOk(def.type, v)) {
           out.push(
             ctx.at(
               path,
