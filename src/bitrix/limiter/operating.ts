@@ -19,8 +19,11 @@ interface MethodState {
   sinceReport: number;
   /** Our own costs per one-minute bucket (key = floor(portal time / 60)). */
   buckets: Map<number, number>;
-  /** Cost reserved by calls in flight (s). */
+  /** Cost reserved by calls in flight (s), and how many calls are in flight. */
   inflight: number;
+  inflightCalls: number;
+  /** Cost of the last call (s). */
+  lastCost: number;
   /** Exponential average of one call's cost (s). */
   avgCost: number;
   /** Parked until this portal time (after a 429). */
@@ -67,6 +70,8 @@ export class OperatingTracker {
         sinceReport: 0,
         buckets: new Map(),
         inflight: 0,
+        inflightCalls: 0,
+        lastCost: 0.05,
         avgCost: 0.05,
         parkedUntil: 0,
         probing: false,
@@ -110,9 +115,17 @@ export class OperatingTracker {
         continue;
       }
       if (this.limit <= 0) break;
-      const want = s.avgCost * calls;
+      const unit = Math.max(s.avgCost, s.lastCost);
+      const want = unit * calls;
       const est = this.estimate(method);
-      if (est + s.inflight + want <= this.limit - this.margin) break;
+      const room = this.limit - this.margin;
+      if (est + s.inflight + want <= room) {
+        // Past half the budget, calls of this method go one at a time so each one sees the portal's fresh sum:
+        // concurrent calls would all pass the portal's check and overshoot it together.
+        if (s.inflightCalls === 0 || est + s.inflight + want <= this.limit * 0.5) break;
+        await sleep(this.clock.toRealMs(Math.max(0.05, unit)), signal);
+        continue;
+      }
       // Over budget: wait for the oldest bucket to expire, then let one probe call learn the new sum.
       const reset = s.resetAt > now ? s.resetAt : this.oldestLocalExpiry(s, now);
       if (reset > now) {
@@ -127,8 +140,9 @@ export class OperatingTracker {
       await sleep(this.clock.toRealMs(0.5), signal);
     }
     this.waitedMs += Date.now() - started;
-    const reserved = s.avgCost * calls;
+    const reserved = Math.max(s.avgCost, s.lastCost) * calls;
     s.inflight += reserved;
+    s.inflightCalls += calls;
     return { method, calls, reserved };
   }
 
@@ -143,6 +157,7 @@ export class OperatingTracker {
   cancel(ticket: OperatingTicket): void {
     const s = this.state(ticket.method);
     s.inflight = Math.max(0, s.inflight - ticket.reserved);
+    s.inflightCalls = Math.max(0, s.inflightCalls - ticket.calls);
   }
 
   /**
@@ -154,6 +169,7 @@ export class OperatingTracker {
     const now = this.clock.now();
     if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) {
       s.avgCost = s.avgCost * 0.8 + cost * 0.2;
+      s.lastCost = cost;
       const b = Math.floor(now / 60);
       s.buckets.set(b, (s.buckets.get(b) ?? 0) + cost);
       s.sinceReport += cost;
