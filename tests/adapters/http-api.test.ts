@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../../src/adapters/http/api.js';
 import { type HttpServerHandle, startHttpServer } from '../../src/adapters/http/server.js';
-import { makeAgent } from '../agent/support/setup.js';
+import { findSecrets } from '../agent/support/secrets.js';
+import { createdDataDirs, makeAgent, TEST_SECRETS } from '../agent/support/setup.js';
 import { stubEngine } from '../agent/support/stubEngine.js';
 
 const TOKEN = 'api-token-0123456789abcdef';
@@ -114,4 +115,8 @@ describe('HTTP API', () => {
     for (let i = 0; i < 4; i++) expect((await call('GET', '/runs/a', undefined, 'bad')).status).toBe(401);
     expect((await call('GET', '/runs/a')).status).toBe(404);
   });
+});
+
+afterAll(() => {
+  expect(findSecrets(createdDataDirs, TEST_SECRETS)).toEqual([]);
 });

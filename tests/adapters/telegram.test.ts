@@ -3,7 +3,8 @@ import { createTelegramBot, type TelegramBotHandle } from '../../src/adapters/te
 import { splitMessage } from '../../src/adapters/telegram/split.js';
 import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
 import { FakeTelegram } from '../agent/support/fakeTelegram.js';
-import { makeAgent } from '../agent/support/setup.js';
+import { findSecrets } from '../agent/support/secrets.js';
+import { createdDataDirs, makeAgent, TEST_SECRETS } from '../agent/support/setup.js';
 import { stubEngine } from '../agent/support/stubEngine.js';
 
 describe('splitMessage', () => {
@@ -133,4 +134,8 @@ describe('Telegram bot (real grammY, fake Bot API, stub engine)', () => {
     expect(admin.text).not.toContain(tg.token);
     engine.dlq = orig;
   });
+});
+
+afterAll(() => {
+  expect(findSecrets(createdDataDirs, TEST_SECRETS)).toEqual([]);
 });

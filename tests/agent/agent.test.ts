@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from './support/fakeOpenAI.js';
-import { makeAgent } from './support/setup.js';
+import { findSecrets } from './support/secrets.js';
+import { createdDataDirs, makeAgent, TEST_SECRETS } from './support/setup.js';
 import { stubEngine } from './support/stubEngine.js';
 
 const dealPipeline = (title = 'ООО Ромашка') => ({
@@ -185,4 +186,8 @@ describe('chat agent with the planner (real openai SDK, fake endpoint)', () => {
     ai.answer({ status: 500 }, { status: 500 });
     expect((await agent.handleText('u1', 'create a deal')).kind).toBe('degraded');
   });
+});
+
+afterAll(() => {
+  expect(findSecrets(createdDataDirs, TEST_SECRETS)).toEqual([]);
 });

@@ -1,12 +1,13 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InteractionLog } from '../../src/agent/interactionLog.js';
 import { KeyedQueue } from '../../src/agent/queue.js';
 import { redactText, redactValue, registerSecrets } from '../../src/agent/redact.js';
 import { addDone, emptyState, StateStore, selfCheck, summarizeState } from '../../src/agent/state.js';
-import { tempDataDir } from './support/setup.js';
+import { findSecrets } from './support/secrets.js';
+import { createdDataDirs, TEST_SECRETS, tempDataDir } from './support/setup.js';
 
 describe('agent state', () => {
   it('persists per user atomically and keeps users apart', async () => {
@@ -116,4 +117,8 @@ describe('interaction logs', () => {
       n: 1,
     });
   });
+});
+
+afterAll(() => {
+  expect(findSecrets(createdDataDirs, TEST_SECRETS)).toEqual([]);
 });

@@ -8,11 +8,27 @@ import { Planner } from '../../../src/agent/planner.js';
 /** Root of every data dir the chat tests create, so the secret scan can read every log they wrote. */
 export const LOG_ROOT = join(tmpdir(), 'b24flow-chat-tests');
 
+/** Data dirs created by this test file (each vitest file runs in its own process). */
+export const createdDataDirs: string[] = [];
+
 /** A fresh data dir under {@link LOG_ROOT}. */
 export function tempDataDir(): string {
   mkdirSync(LOG_ROOT, { recursive: true });
-  return mkdtempSync(join(LOG_ROOT, 'data-'));
+  const dir = mkdtempSync(join(LOG_ROOT, 'data-'));
+  createdDataDirs.push(dir);
+  return dir;
 }
+
+/** Secret values the chat tests use; none may appear in any file the tests write. */
+export const TEST_SECRETS = [
+  'sk-test-fakekey-0123456789abcdef',
+  '123456789:AAFakeTokenForTestsOnly_abcdefghijklmnop',
+  'api-token-0123456789abcdef',
+  'other-token-xyz123',
+  'my-very-secret-openai-key-value',
+  'should-not-appear-000',
+  'abcd1234efgh5678',
+];
 
 /** The fake OpenAI key the tests use; the secret scan looks for it. */
 export const FAKE_OPENAI_KEY = 'sk-test-fakekey-0123456789abcdef';
