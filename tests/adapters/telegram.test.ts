@@ -139,3 +139,46 @@ describe('Telegram bot (real grammY, fake Bot API, stub engine)', () => {
 afterAll(() => {
   expect(findSecrets(createdDataDirs, TEST_SECRETS)).toEqual([]);
 });
+
+describe('Telegram bot in webhook mode', () => {
+  it('accepts updates only with the secret token and answers through the Bot API', async () => {
+    const tg = new FakeTelegram();
+    await tg.start();
+    const agent = makeAgent(stubEngine());
+    const handle = createTelegramBot({ token: tg.token, agent, apiRoot: tg.apiRoot, log: () => {} });
+    const server = await handle.startWebhook({
+      url: 'https://bot.example/telegram',
+      port: 0,
+      host: '127.0.0.1',
+      secret: 'hook-secret-1',
+    });
+    try {
+      const port = (server.address() as { port: number }).port;
+      expect(tg.calls.find((c) => c.method === 'setWebhook')?.body.secret_token).toBe('hook-secret-1');
+      const update = {
+        update_id: 1,
+        message: {
+          message_id: 1,
+          date: 0,
+          chat: { id: 301, type: 'private' },
+          from: { id: 301, is_bot: false, first_name: 'A' },
+          text: '/start',
+        },
+      };
+      const post = (secret: string) =>
+        fetch(`http://127.0.0.1:${port}/telegram`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret },
+          body: JSON.stringify(update),
+        });
+      expect((await post('wrong')).status).toBe(401);
+      expect((await post('hook-secret-1')).status).toBe(200);
+      expect((await tg.waitFor(301)).text).toMatch(/Free-text planning: off/);
+      expect(tg.sent.filter((m) => m.chat_id === 301)).toHaveLength(1);
+    } finally {
+      await handle.stop();
+      server.close();
+      await tg.close();
+    }
+  });
+});
