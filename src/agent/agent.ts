@@ -336,12 +336,23 @@ export class ChatAgent {
       };
     }
     addGoal(state, `${p.name}${Object.keys(inputs).length ? ` ${JSON.stringify(inputs)}` : ''}`);
-    return this.presentPlan(
-      state,
-      loaded.pipeline,
-      { source: 'named', pipelineName: p.name, inputs, json: undefined },
-      '',
-    );
+    try {
+      return await this.presentPlan(
+        state,
+        loaded.pipeline,
+        { source: 'named', pipelineName: p.name, inputs, json: undefined },
+        '',
+      );
+    } catch (err) {
+      // Bad or missing inputs are the user's to fix, not an incident.
+      if (!(err && typeof err === 'object' && (err as { exitCode?: number }).exitCode === 2)) throw err;
+      state.metrics.refusals++;
+      const why = redactText((err as Error).message).slice(0, 300);
+      return {
+        kind: 'refused',
+        text: `${t(state, `"${p.name}" cannot be planned with these inputs`, `«${p.name}» нельзя запланировать с такими входными данными`)}: ${why}`,
+      };
+    }
   }
 
   private async planFreeText(state: AgentState, text: string): Promise<AgentReply> {
