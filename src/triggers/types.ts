@@ -41,12 +41,15 @@ export function objectIdOf(data: unknown): string | undefined {
 
 /**
  * Dedupe key of a change: `EVENT:objectId:ts`. The offline queue keeps the latest state per object, so a row and
- * the online delivery of the same change share the event name, the object and the second.
- * Without an object id the whole data is hashed in.
+ * the online delivery of the same change share the event name, the object and the second. An object is created
+ * and deleted once, so `…ADD`/`…DELETE` events of an object are keyed without the time (robust when the two
+ * deliveries straddle a second). Without an object id the whole data is hashed in.
  */
 export function eventKey(name: string, data: unknown, ts: number, hash: (s: string) => string): string {
+  const n = name.toUpperCase();
   const id = objectIdOf(data);
-  return `${name.toUpperCase()}:${id ?? `h${hash(JSON.stringify(data ?? null)).slice(0, 16)}`}:${ts}`;
+  if (id !== undefined && /(ADD|DELETE)$/.test(n)) return `${n}:${id}`;
+  return `${n}:${id ?? `h${hash(JSON.stringify(data ?? null)).slice(0, 16)}`}:${ts}`;
 }
 
 /** Parses a Bitrix24 time (`2024-07-18T12:32:31+02:00`, Unix seconds as number or string) into Unix seconds. */
