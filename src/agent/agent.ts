@@ -387,15 +387,11 @@ export class ChatAgent {
         return { kind: 'answer', text: result.reply, ...(warnings.length ? { warnings } : {}) };
       case 'refused':
         state.metrics.refusals++;
-        countMissing(
-          state,
-          result.findings
-            .filter((f) => /required|missing/i.test(`${f.rule} ${f.message}`))
-            .map((f) => f.field || f.message),
-        );
+        countMissing(state, missingFields(result.findings));
         if (state.lastPlan?.status === 'proposed') state.lastPlan.status = 'refused';
         return { kind: 'refused', text: result.reply };
       case 'pipeline':
+        if (result.repaired) countMissing(state, missingFields(result.repaired));
         return this.presentPlan(state, result.pipeline, { source: 'planner', json: result.json }, result.reply);
     }
   }
@@ -638,6 +634,19 @@ function degraded(state: AgentState): string {
     'Free-text planning is off: no model is configured. Commands (/pipelines, /run <name>) and pipeline phrases still work.',
     'Свободный текст сейчас не обрабатывается: модель не настроена. Работают команды /pipelines, /run <имя> и фразы пайплайнов.',
   );
+}
+
+/**
+ * Missing-field keys from checker findings: `crm.deal.add.fields.TITLE` from "crm.deal.add requires fields.TITLE",
+ * else the finding's field path.
+ */
+export function missingFields(findings: { rule: string; message: string; field: string }[]): string[] {
+  return findings
+    .filter((f) => /required|missing/i.test(`${f.rule} ${f.message}`))
+    .map((f) => {
+      const m = /^(\S+) requires (?:param )?"?([\w.]+)"?/.exec(f.message);
+      return m ? `${m[1]}.${m[2]}` : f.field || f.message.slice(0, 80);
+    });
 }
 
 /** Lower-case, no punctuation, single spaces (for phrase matching). */

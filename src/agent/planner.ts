@@ -136,6 +136,7 @@ export class Planner {
     const packs = routeMessage(this.opts.engine.catalog, message);
     const body = this.buildRequest(message, state, packs, warnings);
     let findings: Finding[] = [];
+    let firstFindings: Finding[] = [];
     for (let attempt = 1; attempt <= 2; attempt++) {
       let content: string;
       try {
@@ -169,6 +170,7 @@ export class Planner {
         }
       }
       if (attempt === 1) {
+        firstFindings = findings;
         body.messages = [
           ...body.messages,
           { role: 'assistant', content: content.slice(0, 8000) },

@@ -66,8 +66,8 @@ describe('chat agent with the planner (real openai SDK, fake endpoint)', () => {
     const r = await agent.handleText('u1', 'create a deal');
     expect(r.kind).toBe('plan');
     const repair = ai.requests.at(-1) as { messages: { content: string }[] };
-    expect(repair.messages.at(-1)?.content).toContain('missing required param fields.TITLE');
-    expect((await agent.store.load('u1')).metrics.missingFields).toEqual({});
+    expect(repair.messages.at(-1)?.content).toContain('crm.deal.add requires fields.TITLE');
+    expect((await agent.store.load('u1')).metrics.missingFields).toEqual({ 'crm.deal.add.fields.TITLE': 1 });
   });
 
   it.each([

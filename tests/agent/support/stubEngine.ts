@@ -107,7 +107,7 @@ export function stubEngine(opts: { ttlMs?: number; delayMs?: number } = {}): Stu
             line: 1,
             col: 1,
             field: `/steps/${i}/params/fields/TITLE`,
-            message: 'missing required param fields.TITLE',
+            message: 'crm.deal.add requires fields.TITLE',
             rule: 'required-param',
             severity: 'error',
           });
