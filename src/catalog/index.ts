@@ -98,7 +98,7 @@ export function stem(word: string): string {
   const w = word.toLowerCase().replace(/ё/g, 'е');
   if (w.length <= 4) return w;
   if (/^[a-z]/.test(w)) return w.replace(/(ies|es|s|ing|ed)$/, '').slice(0, Math.max(4, w.length - 1));
-  return w.slice(0, Math.max(4, w.length - 2));
+  return w.slice(0, Math.max(3, w.length - 2));
 }
 
 function tokens(text: string): string[] {

@@ -323,7 +323,8 @@ function checkCuratedEntry(
       at(src, `${ptr}/scope`, `scope "${m.scope}" of ${m.name} is missing from the pack's scopes`, 'scope-missing'),
     );
   }
-  if (LIST_ACTION.test(m.name) && !m.list) {
+  const pages = (m.params ?? []).some((x) => /^(start|filter|order)$/i.test(x.name));
+  if (LIST_ACTION.test(m.name) && pages && !m.list) {
     out.push(
       warn(
         src,
@@ -343,8 +344,9 @@ const EXPR = /\$\{\{([\s\S]*?)\}\}/g;
 
 function strings(v: unknown, path: string, out: Array<[string, string]>): void {
   if (typeof v === 'string') out.push([path, v]);
-  else if (Array.isArray(v)) v.forEach((x, i) => strings(x, `${path}/${i}`, out));
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) strings(x, `${path}/${k}`, out);
+  else if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) strings(x, `${path}/${i}`, out);
+  } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) strings(x, `${path}/${k}`, out);
 }
 
 function checkRecipe(

@@ -1,0 +1,171 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, root } from './helpers.js';
+
+const fixtures = 'tests/fixtures/catalog';
+
+describe('b24flow catalog validate', () => {
+  it('exits 0 on the shipped catalog', () => {
+    const r = cli(['catalog', 'validate']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/catalog ok: \d+ files, \d+ method entries, \d+ recipes/);
+  });
+
+  it('names file, line, column and field of a bad risk class, exit 2', () => {
+    const r = cli(['catalog', 'validate', `${fixtures}/bad-risk`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `${fixtures}/bad-risk/core.yaml:8:11: must be one of "read", "write", "destructive" (field /methods/0/risk) [schema]`,
+    );
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const r = cli(['catalog', 'validate', `${fixtures}/bad-yaml/core.yaml`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`${fixtures}/bad-yaml/core\\.yaml:\\d+:\\d+: YAML syntax: .* \\[yaml\\]`));
+  });
+
+  it('points at unknown keys and wrong param types', () => {
+    const r = cli(['catalog', 'validate', `${fixtures}/unknown-key`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `${fixtures}/unknown-key/comms.yaml:22:5: unknown property "retries" (field /methods/0/retries)`,
+    );
+    expect(r.stderr).toMatch(/comms\.yaml:21:\d+: must be one of .* \(field \/methods\/0\/params\/1\/type\)/);
+  });
+
+  it('cross-checks duplicates, vocabulary, done phrases and scopes', () => {
+    const dup = cli(['catalog', 'validate', `${fixtures}/vocab-dup`]);
+    expect(dup.code).toBe(2);
+    expect(dup.stderr).toMatch(
+      /vocab-dup\/core\.yaml:4:\d+: vocabulary term "order" also routes to pack commerce \(field \/vocabulary\/en\/1\) \[vocabulary-duplicate\]/,
+    );
+    expect(dup.stderr).toMatch(/crm\.deal\.get is also listed in .*commerce\.yaml .*\[duplicate-method\]/);
+    expect(dup.stderr).toMatch(/warning: scope "sale" is not needed .*\[scope-unused\]/);
+    const done = cli(['catalog', 'validate', `${fixtures}/missing-done`]);
+    expect(done.code).toBe(2);
+    expect(done.stderr).toMatch(
+      /missing-done\/core\.yaml:6:5: write method tasks\.task\.add needs "done" phrases .*\(field \/methods\/0\) \[done-phrases\]/,
+    );
+    expect(done.stderr).toMatch(
+      /missing-done\/core\.yaml:18:\d+: scope "im" of im\.message\.add is missing .*\[scope-missing\]/,
+    );
+  });
+
+  it('checks that recipes reference existing methods, steps and inputs', () => {
+    const r = cli(['catalog', 'validate', `${fixtures}/recipe-unknown-method`, '--json']);
+    expect(r.code).toBe(2);
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      findings: Array<{ rule: string; line: number; field: string }>;
+    };
+    expect(report.ok).toBe(false);
+    const rules = report.findings.map((f) => `${f.rule}@${f.line}${f.field}`);
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        'unknown-method@8/steps/0/method',
+        'unknown-need@13/steps/1/needs/0',
+        'unknown-input@17/steps/1/params/MESSAGE',
+      ]),
+    );
+  });
+
+  const tmp = mkdtempSync(join(tmpdir(), 'b24flow-catalog-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('detects a stale compiled index and still answers from the sources; build fixes it', () => {
+    const dir = join(tmp, 'catalog');
+    cpSync(join(root, 'catalog'), dir, { recursive: true });
+    const file = join(dir, 'packs', 'core.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('en: "Creates a deal."', 'en: "Opens a new deal."'));
+    const stale = cli(['catalog', 'validate', '--dir', dir]);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toMatch(/index\.json:1:1: compiled index is missing or older .* \[stale-index\]/);
+    const show = cli(['catalog', 'show', 'crm.deal.add', '--json', '--dir', dir]);
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.stdout).summary.en).toBe('Opens a new deal.');
+    expect(show.stderr).toMatch(/out of date/);
+    expect(cli(['catalog', 'build', '--dir', dir]).code).toBe(0);
+    expect(cli(['catalog', 'validate', '--dir', dir]).code).toBe(0);
+    const fresh = cli(['catalog', 'show', 'crm.deal.add', '--json', '--dir', dir]);
+    expect(fresh.stderr).toBe('');
+    expect(JSON.parse(fresh.stdout).summary.en).toBe('Opens a new deal.');
+  });
+});
+
+describe('b24flow catalog show / packs / scopes / search', () => {
+  it('show --json prints name, scope, risk, auth, pack and params', () => {
+    const r = cli(['catalog', 'show', 'crm.deal.add', '--json']);
+    expect(r.code).toBe(0);
+    const m = JSON.parse(r.stdout);
+    expect(m).toMatchObject({
+      name: 'crm.deal.add',
+      scope: 'crm',
+      risk: 'write',
+      auth: 'any',
+      pack: 'core',
+      curated: true,
+    });
+    expect(m.params[0]).toMatchObject({ name: 'fields', required: true });
+    expect(m.params[0].fields.find((f: { name: string }) => f.name === 'TITLE').required).toBe(true);
+  });
+
+  it('show finds reference methods case-insensitively and refuses unknown ones with exit 2', () => {
+    const ref = cli(['catalog', 'show', 'CRM.AUTOMATION.TRIGGER.ADD', '--json']);
+    expect(ref.code).toBe(0);
+    expect(JSON.parse(ref.stdout)).toMatchObject({ name: 'crm.automation.trigger.add', curated: false, pack: null });
+    const human = cli(['catalog', 'show', 'bizproc.workflow.kill']);
+    expect(human.stdout).toMatch(/risk destructive/);
+    const bad = cli(['catalog', 'show', 'crm.deal.explode']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown method "crm\.deal\.explode"/);
+  });
+
+  it('packs --json lists the 12 packs with methods and scopes', () => {
+    const r = cli(['catalog', 'packs', '--json']);
+    expect(r.code).toBe(0);
+    const packs = JSON.parse(r.stdout) as Array<{ name: string; methods: string[]; scopes: string[] }>;
+    expect(packs.map((p) => p.name)).toEqual([
+      'core',
+      'comms',
+      'automation',
+      'collab',
+      'content',
+      'boards',
+      'commerce',
+      'services',
+      'platform',
+      'sites',
+      'compliance',
+      'diagnostics',
+    ]);
+    expect(packs.find((p) => p.name === 'boards')!.methods).toContain('tasks.api.scrum.kanban.deleteTask');
+    expect(packs.find((p) => p.name === 'core')!.scopes).toEqual(['crm', 'task', 'user', 'department']);
+  });
+
+  it('scopes --packs gives the least-privilege union and rejects unknown packs', () => {
+    const r = cli(['catalog', 'scopes', '--packs', 'core,comms', '--json']);
+    expect(r.code).toBe(0);
+    const { scopes } = JSON.parse(r.stdout) as { scopes: string[] };
+    expect(scopes).toContain('crm');
+    expect(scopes).toContain('im');
+    expect(scopes).not.toContain('disk');
+    expect(scopes).not.toContain('bizproc');
+    expect(cli(['catalog', 'scopes', '--packs', 'core']).stdout.trim()).toBe('crm,department,task,user');
+    const bad = cli(['catalog', 'scopes', '--packs', 'core,crm']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown pack "crm"/);
+  });
+
+  it('search answers Russian and English queries', () => {
+    const ru = cli(['catalog', 'search', 'загрузить', 'файл', '--json']);
+    expect(ru.code).toBe(0);
+    expect((JSON.parse(ru.stdout) as Array<{ name: string }>).map((m) => m.name)).toContain('disk.folder.uploadFile');
+    const en = cli(['catalog', 'search', 'chat', 'message', '--limit', '3']);
+    expect(en.stdout).toMatch(/im\.message\.add/);
+    expect(cli(['catalog', 'search', 'x', '--limit', 'zero']).code).toBe(2);
+  });
+});
