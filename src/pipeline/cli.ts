@@ -215,7 +215,6 @@ async function loadChecked(file: string, catalog: CatalogView) {
   const p = await loadPipelineFile(file);
   const findings = checkPipeline(p, { catalog });
   const errors = findings.filter((f) => f.severity === 'error');
-  for (const f of findings.filter((x) => x.severity === 'warning')) process.stderr.write(`${formatFinding(f)}\n`);
   if (errors.length) throw new InvalidInputError(`${file}: ${errors.length} error(s); fix them first`, errors);
   return p;
 }

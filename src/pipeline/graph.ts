@@ -86,47 +86,32 @@ export function buildGraph(p: LoadedPipeline, isWrite: (s: Step) => boolean = ()
     if (s.on_error && s.on_error !== 'fail' && s.on_error !== 'continue' && index.has(s.on_error))
       handlers.add(s.on_error);
   });
-  // cycle detection (DFS, colours)
-  const colour = new Map<string, 0 | 1 | 2>();
-  const stack: string[] = [];
-  let cycle: string[] | undefined;
-  const visit = (id: string) => {
-    if (cycle) return;
-    colour.set(id, 1);
-    stack.push(id);
-    for (const d of deps.get(id) ?? []) {
-      const c = colour.get(d) ?? 0;
-      if (c === 1) {
-        cycle = [...stack.slice(stack.indexOf(d)), d];
-        return;
-      }
-      if (c === 0) visit(d);
-      if (cycle) return;
-    }
-    stack.pop();
-    colour.set(id, 2);
-  };
-  for (const id of ids) if (!colour.get(id)) visit(id);
-  // self references count as a cycle too
-  if (!cycle)
-    for (const s of steps)
-      if ((refs.get(s.id) ?? []).some((r) => r.id === s.id) || (s.needs ?? []).includes(s.id)) cycle = [s.id, s.id];
-  // Kahn with preference: reads first, then declaration order
+  const cycle = findCycle(steps, deps, refs);
+  // Kahn's algorithm; among ready steps reads go first, then declaration order (two ordered queues)
   const order: string[] = [];
   if (!cycle) {
-    const remaining = new Map(ids.map((id) => [id, new Set(deps.get(id))] as const));
-    while (remaining.size) {
-      const ready = [...remaining.entries()].filter(([, d]) => d.size === 0).map(([id]) => id);
-      if (!ready.length) break;
-      ready.sort((a, b) => {
-        const wa = isWrite(steps[index.get(a)!]!) ? 1 : 0;
-        const wb = isWrite(steps[index.get(b)!]!) ? 1 : 0;
-        return wa - wb || index.get(a)! - index.get(b)!;
-      });
-      const next = ready[0]!;
-      order.push(next);
-      remaining.delete(next);
-      for (const d of remaining.values()) d.delete(next);
+    const indeg = new Map<string, number>();
+    const dependents = new Map<string, string[]>();
+    for (const id of ids) {
+      indeg.set(id, deps.get(id)!.size);
+      for (const d of deps.get(id)!) dependents.set(d, [...(dependents.get(d) ?? []), id]);
+    }
+    const reads = new MinQueue();
+    const writes = new MinQueue();
+    const push = (id: string) => {
+      const i = index.get(id)!;
+      (isWrite(steps[i]!) ? writes : reads).push(i);
+    };
+    for (const id of ids) if (indeg.get(id) === 0) push(id);
+    while (reads.size || writes.size) {
+      const i = reads.size ? reads.pop() : writes.pop();
+      const id = ids[i]!;
+      order.push(id);
+      for (const t of dependents.get(id) ?? []) {
+        const n = indeg.get(t)! - 1;
+        indeg.set(t, n);
+        if (n === 0) push(t);
+      }
     }
   }
   return { ids, index, deps, refs, handlers, cycle, order };
@@ -140,4 +125,75 @@ export function ancestors(g: StepGraph, id: string): Set<string> {
   };
   walk(id);
   return out;
+}
+
+/** Finds one dependency cycle (iterative DFS), or a self reference; undefined when the graph is acyclic. */
+function findCycle(steps: Step[], deps: Map<string, Set<string>>, refs: Map<string, StepRef[]>): string[] | undefined {
+  for (const s of steps)
+    if ((refs.get(s.id) ?? []).some((r) => r.id === s.id) || (s.needs ?? []).includes(s.id)) return [s.id, s.id];
+  const colour = new Map<string, 1 | 2>();
+  for (const start of steps.map((s) => s.id)) {
+    if (colour.has(start)) continue;
+    const stack: { id: string; it: Iterator<string> }[] = [{ id: start, it: (deps.get(start) ?? new Set()).values() }];
+    colour.set(start, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const n = top.it.next();
+      if (n.done) {
+        colour.set(top.id, 2);
+        stack.pop();
+        continue;
+      }
+      const d = n.value;
+      const c = colour.get(d);
+      if (c === 1) {
+        const ids = stack.map((x) => x.id);
+        return [...ids.slice(ids.indexOf(d)), d];
+      }
+      if (!c) {
+        colour.set(d, 1);
+        stack.push({ id: d, it: (deps.get(d) ?? new Set()).values() });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A binary min-heap of step indexes. */
+class MinQueue {
+  private h: number[] = [];
+  get size(): number {
+    return this.h.length;
+  }
+  push(v: number): void {
+    const h = this.h;
+    h.push(v);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]! <= h[i]!) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+  pop(): number {
+    const h = this.h;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]! < h[m]!) m = l;
+        if (r < h.length && h[r]! < h[m]!) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
 }

@@ -17,7 +17,7 @@ export const expressionTypes: Rule = {
     ctx.p.pipeline.steps.forEach((s, i) => {
       for (const e of stepExpressions(s, i)) {
         const refs = ctx.graph.refs.get(s.id) ?? [];
-        if (refs.some((r) => r.path === e.path && !known.has(r.id))) continue;
+        if (refs.some((r) => JSON.stringify(r.path) === JSON.stringify(e.path) && !known.has(r.id))) continue;
         const r = checkExpression(e.expr, scopeFor(ctx, i, e.field !== 'foreach'));
         if (!r.valid) {
           out.push(ctx.at(e.path, `expression \`${e.expr}\`: ${r.message}`, { offset: e.offset + r.start }));
