@@ -30,6 +30,8 @@ export type PlannerResult =
       pipeline: unknown;
       packs: string[];
       attempts: number;
+      /** Findings of the first answer that the repair round fixed (for the missing-field statistics). */
+      repaired?: Finding[];
     }
   /** The model answered without a pipeline (a question back, or nothing to do). */
   | { kind: 'answer'; reply: string; packs: string[] }
@@ -165,6 +167,7 @@ export class Planner {
               pipeline: checked.pipeline,
               packs,
               attempts: attempt,
+              ...(attempt > 1 ? { repaired: firstFindings } : {}),
             };
           }
         }
