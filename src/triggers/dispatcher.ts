@@ -136,15 +136,19 @@ export class Dispatcher {
   async dispatch(ev: B24Event, opts: { only?: string[]; force?: boolean } = {}): Promise<DispatchResult> {
     const log = this.o.log ?? (() => {});
     const m = this.o.metrics;
-    if (ev.source !== 'replay' && this.o.own?.isOwn(ev.name, ev.objectId, ev.ts)) {
-      m.inc('b24flow_events_processed_total', { source: ev.source, result: 'own' });
-      return { outcome: 'own', ran: [], failures: [] };
-    }
     let matches = this.byEvent.get(ev.name.toUpperCase()) ?? [];
     if (opts.only) matches = matches.filter((x) => opts.only!.includes(x.p.name));
     if (!matches.length) {
       m.inc('b24flow_events_processed_total', { source: ev.source, result: 'unmatched' });
       return { outcome: 'unmatched', ran: [], failures: [] };
+    }
+    if (!opts.force && matches.every(({ p }) => this.o.processed.has(`${ev.key}#${p.name}`))) {
+      m.inc('b24flow_events_processed_total', { source: ev.source, result: 'duplicate' });
+      return { outcome: 'duplicate', ran: [], failures: [] };
+    }
+    if (ev.source !== 'replay' && this.o.own?.isOwn(ev.name, ev.objectId, ev.ts)) {
+      m.inc('b24flow_events_processed_total', { source: ev.source, result: 'own' });
+      return { outcome: 'own', ran: [], failures: [] };
     }
     const ran: string[] = [];
     const failures: DispatchResult['failures'] = [];

@@ -49,9 +49,9 @@ export class OwnWrites {
   private readonly writes = new Map<string, number>();
   constructor(readonly windowMs = 15_000) {}
 
-  /** Records a write of `entity` `id` now. */
-  record(entity: string, id: string | number): void {
-    this.writes.set(`${entity}:${id}`, Date.now());
+  /** Records a write of `entity` `id` whose request started at `startedAt` (ms, default now). */
+  record(entity: string, id: string | number, startedAt = Date.now()): void {
+    this.writes.set(`${entity}:${id}`, startedAt);
     if (this.writes.size > 50_000) this.prune();
   }
 
@@ -61,8 +61,9 @@ export class OwnWrites {
   }
 
   /**
-   * True when the event is about an object we wrote within the window around the event time
-   * (`eventTsSec` Unix s; a 2 s slack covers the portal's whole-second timestamps).
+   * True when the event is about an object we wrote recently (within `windowMs`) and the event happened at or
+   * after the start of our write (`eventTsSec` Unix s, whole seconds: one second of slack). A change made by
+   * someone else before our write is therefore not taken for ours.
    */
   isOwn(eventName: string, objectId: string | undefined, eventTsSec: number): boolean {
     const entity = entityOfEvent(eventName);
@@ -70,7 +71,7 @@ export class OwnWrites {
     const t = this.writes.get(`${entity}:${objectId}`);
     if (t === undefined) return false;
     if (Date.now() - t > this.windowMs) return false;
-    return Math.abs(eventTsSec * 1000 - t) <= this.windowMs;
+    return eventTsSec * 1000 >= t - 1000 && eventTsSec * 1000 <= t + this.windowMs;
   }
 }
 
@@ -99,11 +100,11 @@ export function guardClient<C extends object>(
   opts: { authConnector?: string; own: OwnWrites; log?: LogFn },
 ): C {
   const connector = opts.authConnector;
-  const note = (method: string, params: Record<string, unknown> | undefined, result: unknown) => {
+  const note = (method: string, params: Record<string, unknown> | undefined, result: unknown, startedAt: number) => {
     const entity = entityOfMethod(method, params);
     if (!entity) return;
     const id = /\.add$/i.test(method) ? idFromResult(result) : idFromParams(params);
-    if (id) opts.own.record(entity, id);
+    if (id) opts.own.record(entity, id, startedAt);
   };
   const withConnector = (method: string, params: unknown): unknown => {
     if (!connector || !isWriteMethod(method)) return params;
@@ -116,8 +117,9 @@ export function guardClient<C extends object>(
       const orig = Reflect.get(target, prop, receiver);
       if (prop === 'call' && typeof orig === 'function') {
         return async (method: string, params?: any, o?: any) => {
+          const started = Date.now();
           const res = await orig.call(target, method, withConnector(method, params), o);
-          note(method, params && !Array.isArray(params) ? params : undefined, (res as any)?.result);
+          note(method, params && !Array.isArray(params) ? params : undefined, (res as any)?.result, started);
           return res;
         };
       }
@@ -133,11 +135,12 @@ export function guardClient<C extends object>(
               : c,
           ]);
           const arg = Array.isArray(commands) ? patched.map(([, c]) => c) : Object.fromEntries(patched);
+          const started = Date.now();
           const res = await orig.call(target, arg, o);
           try {
             const results = (res as any)?.results ?? (res as any)?.result ?? {};
             for (const [k, c] of entries) {
-              if (c && typeof c.method === 'string' && k in results) note(c.method, c.params, results[k]);
+              if (c && typeof c.method === 'string' && k in results) note(c.method, c.params, results[k], started);
             }
           } catch {}
           return res;

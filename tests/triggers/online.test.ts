@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunRequest } from '../../src/triggers/dispatcher.js';
 import { parseBracketForm } from '../../src/triggers/online.js';
 import { startTriggerService, type TriggerService } from '../../src/triggers/service.js';
+import type { RestCaller } from '../../src/triggers/types.js';
 import { pipelineFromYaml, tempDir } from './helpers.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -71,7 +72,7 @@ steps:
   );
   const runs: RunRequest[] = [];
   const logs: string[] = [];
-  const client = { call: async () => ({ result: null }) };
+  const client = { call: async () => ({ result: null }) } as unknown as RestCaller;
   const svc = await startTriggerService({
     client,
     pipelines: [p],
