@@ -1,0 +1,683 @@
+/**
+ * Entity field definitions (legacy upper-case names, doc field types) and the three output views:
+ * legacy CRM (every scalar a string), `crm.item.*` (camelCase, typed) and `tasks.task.*` (camelCase strings).
+ * Sources: api-reference/crm/deals/crm-deal-fields.md, crm/universal/crm-item-get.md, tasks/fields.md.
+ */
+import { isoDate } from './clock.js';
+import type { Kind, Resolver, Row } from './store.js';
+
+/** Doc field types used by `*.fields` and by the formatters. */
+export type FieldType =
+  | 'integer'
+  | 'double'
+  | 'string'
+  | 'char'
+  | 'date'
+  | 'datetime'
+  | 'crm_status'
+  | 'crm_currency'
+  | 'crm_company'
+  | 'crm_contact'
+  | 'crm_lead'
+  | 'crm_quote'
+  | 'crm_category'
+  | 'crm_multifield'
+  | 'user'
+  | 'location'
+  | 'boolean'
+  | 'int_raw'
+  | 'object'
+  | 'enumeration'
+  | 'file';
+
+/** One field's metadata. */
+export interface FieldDef {
+  type: FieldType;
+  title: string;
+  ro?: boolean;
+  req?: boolean;
+  immut?: boolean;
+  multi?: boolean;
+  statusType?: string;
+  /** camelCase name in crm.item / tasks views when it is not the mechanical one */
+  camel?: string;
+  /** excluded from `*` in legacy lists (multifields, multiple links) */
+  noStar?: boolean;
+}
+
+/** An entity: its fields (insertion order = output order). */
+export interface EntityDef {
+  name: string;
+  fields: Record<string, FieldDef>;
+  entityTypeId?: number;
+  ufEntityId?: string;
+}
+
+const idF = (title = 'ID'): FieldDef => ({ type: 'integer', title, ro: true });
+const str = (title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'string', title, ...extra });
+const chr = (title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'char', title, ...extra });
+const usr = (title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'user', title, ...extra });
+const dt = (title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'datetime', title, ...extra });
+const st = (title: string, statusType: string, extra: Partial<FieldDef> = {}): FieldDef => ({
+  type: 'crm_status',
+  title,
+  statusType,
+  ...extra,
+});
+const mf = (title: string): FieldDef => ({ type: 'crm_multifield', title, multi: true, noStar: true });
+const utm = (): Record<string, FieldDef> => ({
+  UTM_SOURCE: str('UTM source'),
+  UTM_MEDIUM: str('UTM medium'),
+  UTM_CAMPAIGN: str('UTM campaign'),
+  UTM_CONTENT: str('UTM content'),
+  UTM_TERM: str('UTM term'),
+});
+const audit = (): Record<string, FieldDef> => ({
+  ASSIGNED_BY_ID: usr('Responsible'),
+  CREATED_BY_ID: usr('Created by', { ro: true }),
+  MODIFY_BY_ID: usr('Modified by', { ro: true, camel: 'updatedBy' }),
+  DATE_CREATE: dt('Created', { ro: true, camel: 'createdTime' }),
+  DATE_MODIFY: dt('Modified', { ro: true, camel: 'updatedTime' }),
+});
+
+/** Deal (entityTypeId 2). */
+export const DEAL: EntityDef = {
+  name: 'deal',
+  entityTypeId: 2,
+  ufEntityId: 'CRM_DEAL',
+  fields: {
+    ID: idF(),
+    TITLE: str('Title'),
+    TYPE_ID: st('Type', 'DEAL_TYPE'),
+    CATEGORY_ID: { type: 'crm_category', title: 'Pipeline', immut: true },
+    STAGE_ID: st('Stage', 'DEAL_STAGE'),
+    STAGE_SEMANTIC_ID: str('Stage group', { ro: true }),
+    IS_NEW: chr('New deal', { ro: true }),
+    IS_RECURRING: chr('Recurring deal'),
+    IS_RETURN_CUSTOMER: chr('Repeat deal', { ro: true }),
+    IS_REPEATED_APPROACH: chr('Repeated inquiry', { ro: true }),
+    PROBABILITY: { type: 'integer', title: 'Probability' },
+    CURRENCY_ID: { type: 'crm_currency', title: 'Currency' },
+    OPPORTUNITY: { type: 'double', title: 'Amount' },
+    IS_MANUAL_OPPORTUNITY: chr('Manual amount'),
+    TAX_VALUE: { type: 'double', title: 'Tax rate' },
+    COMPANY_ID: { type: 'crm_company', title: 'Company' },
+    CONTACT_ID: { type: 'crm_contact', title: 'Contact' },
+    CONTACT_IDS: { type: 'crm_contact', title: 'Contacts', multi: true, noStar: true },
+    QUOTE_ID: { type: 'crm_quote', title: 'Quote', ro: true },
+    BEGINDATE: { type: 'date', title: 'Start date', camel: 'begindate' },
+    CLOSEDATE: { type: 'date', title: 'End date', camel: 'closedate' },
+    OPENED: chr('Available to everyone'),
+    CLOSED: chr('Closed'),
+    COMMENTS: str('Comment'),
+    ...audit(),
+    SOURCE_ID: st('Source', 'SOURCE'),
+    SOURCE_DESCRIPTION: str('Source information'),
+    LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
+    ADDITIONAL_INFO: str('Additional information'),
+    LOCATION_ID: { type: 'location', title: 'Location' },
+    ORIGINATOR_ID: str('External source'),
+    ORIGIN_ID: str('Item ID in data source'),
+    MOVED_BY_ID: usr('Moved by', { ro: true, camel: 'movedBy' }),
+    MOVED_TIME: dt('Moved at', { ro: true }),
+    LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
+    LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
+    ...utm(),
+  },
+};
+
+/** Lead (entityTypeId 1). */
+export const LEAD: EntityDef = {
+  name: 'lead',
+  entityTypeId: 1,
+  ufEntityId: 'CRM_LEAD',
+  fields: {
+    ID: idF(),
+    TITLE: str('Lead name'),
+    HONORIFIC: st('Salutation', 'HONORIFIC'),
+    NAME: str('First name'),
+    SECOND_NAME: str('Second name'),
+    LAST_NAME: str('Last name'),
+    COMPANY_TITLE: str('Company name'),
+    COMPANY_ID: { type: 'crm_company', title: 'Company' },
+    CONTACT_ID: { type: 'crm_contact', title: 'Contact' },
+    IS_RETURN_CUSTOMER: chr('Repeat lead', { ro: true }),
+    BIRTHDATE: { type: 'date', title: 'Date of birth' },
+    SOURCE_ID: st('Source', 'SOURCE'),
+    SOURCE_DESCRIPTION: str('Source information'),
+    STATUS_ID: st('Stage', 'STATUS', { camel: 'stageId' }),
+    STATUS_DESCRIPTION: str('Stage information', { camel: 'statusDescription' }),
+    STATUS_SEMANTIC_ID: str('Status group', { ro: true, camel: 'stageSemanticId' }),
+    POST: str('Position'),
+    ADDRESS: str('Address'),
+    ADDRESS_CITY: str('City'),
+    CURRENCY_ID: { type: 'crm_currency', title: 'Currency' },
+    OPPORTUNITY: { type: 'double', title: 'Amount' },
+    IS_MANUAL_OPPORTUNITY: chr('Manual amount'),
+    OPENED: chr('Available to everyone'),
+    COMMENTS: str('Comment'),
+    HAS_PHONE: chr('Has phone', { ro: true }),
+    HAS_EMAIL: chr('Has email', { ro: true }),
+    HAS_IMOL: chr('Has open line', { ro: true }),
+    ...audit(),
+    DATE_CLOSED: dt('Closed', { ro: true }),
+    MOVED_BY_ID: usr('Moved by', { ro: true, camel: 'movedBy' }),
+    MOVED_TIME: dt('Moved at', { ro: true }),
+    ORIGINATOR_ID: str('External source'),
+    ORIGIN_ID: str('Item ID in data source'),
+    LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
+    LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
+    ...utm(),
+    PHONE: mf('Phone'),
+    EMAIL: mf('E-mail'),
+    WEB: mf('Website'),
+    IM: mf('Messenger'),
+  },
+};
+
+/** Contact (entityTypeId 3). */
+export const CONTACT: EntityDef = {
+  name: 'contact',
+  entityTypeId: 3,
+  ufEntityId: 'CRM_CONTACT',
+  fields: {
+    ID: idF(),
+    HONORIFIC: st('Salutation', 'HONORIFIC'),
+    NAME: str('First name'),
+    SECOND_NAME: str('Second name'),
+    LAST_NAME: str('Last name'),
+    PHOTO: { type: 'file', title: 'Photo' },
+    BIRTHDATE: { type: 'date', title: 'Date of birth' },
+    TYPE_ID: st('Contact type', 'CONTACT_TYPE'),
+    SOURCE_ID: st('Source', 'SOURCE'),
+    SOURCE_DESCRIPTION: str('Source information'),
+    POST: str('Position'),
+    COMMENTS: str('Comment'),
+    OPENED: chr('Available to everyone'),
+    EXPORT: chr('Included in export'),
+    HAS_PHONE: chr('Has phone', { ro: true }),
+    HAS_EMAIL: chr('Has email', { ro: true }),
+    HAS_IMOL: chr('Has open line', { ro: true }),
+    ...audit(),
+    COMPANY_ID: { type: 'crm_company', title: 'Company' },
+    COMPANY_IDS: { type: 'crm_company', title: 'Companies', multi: true, noStar: true },
+    LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
+    ORIGINATOR_ID: str('External source'),
+    ORIGIN_ID: str('Item ID in data source'),
+    ADDRESS: str('Address'),
+    ADDRESS_CITY: str('City'),
+    ADDRESS_COUNTRY: str('Country'),
+    LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
+    LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
+    ...utm(),
+    PHONE: mf('Phone'),
+    EMAIL: mf('E-mail'),
+    WEB: mf('Website'),
+    IM: mf('Messenger'),
+  },
+};
+
+/** Company (entityTypeId 4). */
+export const COMPANY: EntityDef = {
+  name: 'company',
+  entityTypeId: 4,
+  ufEntityId: 'CRM_COMPANY',
+  fields: {
+    ID: idF(),
+    TITLE: str('Company name'),
+    COMPANY_TYPE: st('Company type', 'COMPANY_TYPE', { camel: 'typeId' }),
+    INDUSTRY: st('Industry', 'INDUSTRY'),
+    EMPLOYEES: st('Employees', 'EMPLOYEES'),
+    REVENUE: { type: 'double', title: 'Annual revenue' },
+    CURRENCY_ID: { type: 'crm_currency', title: 'Currency' },
+    LOGO: { type: 'file', title: 'Logo' },
+    COMMENTS: str('Comment'),
+    OPENED: chr('Available to everyone'),
+    IS_MY_COMPANY: chr('My company'),
+    HAS_PHONE: chr('Has phone', { ro: true }),
+    HAS_EMAIL: chr('Has email', { ro: true }),
+    HAS_IMOL: chr('Has open line', { ro: true }),
+    ...audit(),
+    LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
+    ORIGINATOR_ID: str('External source'),
+    ORIGIN_ID: str('Item ID in data source'),
+    ADDRESS: str('Address'),
+    ADDRESS_CITY: str('City'),
+    BANKING_DETAILS: str('Payment details'),
+    LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
+    LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
+    ...utm(),
+    PHONE: mf('Phone'),
+    EMAIL: mf('E-mail'),
+    WEB: mf('Website'),
+    IM: mf('Messenger'),
+  },
+};
+
+/** CRM activity. */
+export const ACTIVITY: EntityDef = {
+  name: 'activity',
+  ufEntityId: 'CRM_ACTIVITY',
+  fields: {
+    ID: idF(),
+    OWNER_ID: { type: 'integer', title: 'Owner ID', req: true },
+    OWNER_TYPE_ID: { type: 'integer', title: 'Owner type', req: true },
+    TYPE_ID: { type: 'integer', title: 'Type', req: true },
+    PROVIDER_ID: str('Provider'),
+    PROVIDER_TYPE_ID: str('Provider type'),
+    ASSOCIATED_ENTITY_ID: { type: 'integer', title: 'Associated entity' },
+    SUBJECT: str('Subject'),
+    CREATED: dt('Created', { ro: true }),
+    LAST_UPDATED: dt('Updated', { ro: true }),
+    START_TIME: dt('Start'),
+    END_TIME: dt('End'),
+    DEADLINE: dt('Deadline'),
+    COMPLETED: chr('Completed'),
+    STATUS: { type: 'integer', title: 'Status' },
+    RESPONSIBLE_ID: usr('Responsible', { req: true }),
+    PRIORITY: { type: 'integer', title: 'Priority' },
+    DESCRIPTION: str('Description'),
+    DESCRIPTION_TYPE: { type: 'integer', title: 'Description type' },
+    DIRECTION: { type: 'integer', title: 'Direction' },
+    LOCATION: str('Location'),
+    SETTINGS: { type: 'object', title: 'Settings' },
+    AUTHOR_ID: usr('Author', { ro: true }),
+    EDITOR_ID: usr('Editor', { ro: true }),
+    COMMUNICATIONS: { type: 'object', title: 'Communications', multi: true, noStar: true, req: true },
+  },
+};
+
+/** Timeline comment. */
+export const TIMELINE_COMMENT: EntityDef = {
+  name: 'timeline_comment',
+  fields: {
+    ID: idF(),
+    ENTITY_ID: { type: 'integer', title: 'Entity ID', req: true },
+    ENTITY_TYPE: str('Entity type', { req: true }),
+    CREATED: dt('Created', { ro: true }),
+    COMMENT: str('Comment', { req: true }),
+    AUTHOR_ID: usr('Author'),
+    FILES: { type: 'object', title: 'Files' },
+  },
+};
+
+/** crm.status row. */
+export const STATUS: EntityDef = {
+  name: 'status',
+  fields: {
+    ID: idF(),
+    ENTITY_ID: str('Entity', { req: true }),
+    STATUS_ID: str('Status code', { req: true }),
+    NAME: str('Name', { req: true }),
+    NAME_INIT: str('Initial name', { ro: true }),
+    SORT: { type: 'integer', title: 'Sort' },
+    SYSTEM: chr('System', { ro: true }),
+    CATEGORY_ID: { type: 'integer', title: 'Pipeline' },
+    COLOR: str('Color'),
+    SEMANTICS: str('Semantics'),
+    EXTRA: { type: 'object', title: 'Extra', ro: true },
+  },
+};
+
+/** Portal user (user.get view). */
+export const USER: EntityDef = {
+  name: 'user',
+  fields: {
+    ID: idF(),
+    XML_ID: str('External ID'),
+    ACTIVE: { type: 'boolean', title: 'Active' },
+    NAME: str('First name'),
+    LAST_NAME: str('Last name'),
+    SECOND_NAME: str('Second name'),
+    EMAIL: str('E-mail'),
+    LAST_LOGIN: dt('Last login'),
+    DATE_REGISTER: dt('Registered'),
+    TIME_ZONE: str('Time zone'),
+    IS_ONLINE: chr('Online'),
+    TIME_ZONE_OFFSET: str('Time zone offset'),
+    PERSONAL_GENDER: str('Gender'),
+    PERSONAL_BIRTHDAY: { type: 'date', title: 'Birthday' },
+    PERSONAL_MOBILE: str('Mobile'),
+    PERSONAL_CITY: str('City'),
+    WORK_PHONE: str('Work phone'),
+    WORK_POSITION: str('Position'),
+    UF_EMPLOYMENT_DATE: { type: 'date', title: 'Employment date' },
+    UF_DEPARTMENT: { type: 'int_raw', title: 'Departments', multi: true },
+    UF_PHONE_INNER: str('Extension'),
+    USER_TYPE: str('User type'),
+  },
+};
+
+/** Department (department.get). */
+export const DEPARTMENT: EntityDef = {
+  name: 'department',
+  fields: {
+    ID: idF(),
+    NAME: str('Name'),
+    SORT: { type: 'int_raw', title: 'Sort' },
+    PARENT: { type: 'integer', title: 'Parent' },
+    UF_HEAD: { type: 'integer', title: 'Head' },
+  },
+};
+
+/** Task (tasks.task.* use the camelCase view, task.item.* the upper-case one). */
+export const TASK: EntityDef = {
+  name: 'task',
+  ufEntityId: 'TASKS_TASK',
+  fields: {
+    ID: idF(),
+    PARENT_ID: { type: 'integer', title: 'Parent task' },
+    TITLE: str('Title', { req: true }),
+    DESCRIPTION: str('Description'),
+    MARK: str('Mark'),
+    PRIORITY: { type: 'integer', title: 'Priority' },
+    STATUS: { type: 'integer', title: 'Status' },
+    MULTITASK: chr('Multiple responsible'),
+    NOT_VIEWED: chr('Not viewed'),
+    REPLICATE: chr('Recurring'),
+    GROUP_ID: { type: 'integer', title: 'Workgroup' },
+    STAGE_ID: { type: 'integer', title: 'Stage' },
+    CREATED_BY: usr('Created by', { req: true }),
+    CREATED_DATE: dt('Created'),
+    RESPONSIBLE_ID: usr('Responsible', { req: true }),
+    ACCOMPLICES: { type: 'user', title: 'Participants', multi: true },
+    AUDITORS: { type: 'user', title: 'Observers', multi: true },
+    CHANGED_BY: usr('Changed by'),
+    CHANGED_DATE: dt('Changed'),
+    STATUS_CHANGED_DATE: dt('Status changed'),
+    CLOSED_BY: usr('Closed by'),
+    CLOSED_DATE: dt('Closed'),
+    ACTIVITY_DATE: dt('Activity'),
+    DATE_START: dt('Started'),
+    DEADLINE: dt('Deadline'),
+    START_DATE_PLAN: dt('Planned start'),
+    END_DATE_PLAN: dt('Planned end'),
+    ALLOW_CHANGE_DEADLINE: chr('Responsible can change deadline'),
+    TASK_CONTROL: chr('Approve when completed'),
+    TIME_ESTIMATE: { type: 'integer', title: 'Time estimate' },
+    DESCRIPTION_IN_BBCODE: chr('Description in BB code'),
+    UF_CRM_TASK: { type: 'object', title: 'CRM items', multi: true },
+    TAGS: { type: 'object', title: 'Tags', multi: true },
+  },
+};
+
+/** Task comment (task.commentitem.*). */
+export const TASK_COMMENT: EntityDef = {
+  name: 'task_comment',
+  fields: {
+    ID: idF(),
+    TASK_ID: { type: 'integer', title: 'Task' },
+    AUTHOR_ID: usr('Author'),
+    POST_DATE: dt('Posted'),
+    POST_MESSAGE: str('Text', { req: true }),
+  },
+};
+
+/** Checklist item (task.checklistitem.*). */
+export const CHECKLIST: EntityDef = {
+  name: 'checklist_item',
+  fields: {
+    ID: idF(),
+    TASK_ID: { type: 'integer', title: 'Task' },
+    PARENT_ID: { type: 'integer', title: 'Parent' },
+    CREATED_BY: usr('Created by'),
+    TITLE: str('Title', { req: true }),
+    SORT_INDEX: { type: 'integer', title: 'Sort' },
+    IS_COMPLETE: chr('Completed'),
+    IS_IMPORTANT: chr('Important'),
+    TOGGLED_BY: usr('Toggled by'),
+    TOGGLED_DATE: dt('Toggled'),
+    MEMBERS: { type: 'object', title: 'Members' },
+    ATTACHMENTS: { type: 'object', title: 'Attachments' },
+  },
+};
+
+/** Workgroup (sonet_group.*). */
+export const WORKGROUP: EntityDef = {
+  name: 'workgroup',
+  fields: {
+    ID: idF(),
+    SITE_ID: str('Site'),
+    NAME: str('Name', { req: true }),
+    DESCRIPTION: str('Description'),
+    DATE_CREATE: dt('Created'),
+    DATE_UPDATE: dt('Updated'),
+    ACTIVE: chr('Active'),
+    VISIBLE: chr('Visible'),
+    OPENED: chr('Open'),
+    CLOSED: chr('Archived'),
+    SUBJECT_ID: { type: 'integer', title: 'Subject' },
+    OWNER_ID: usr('Owner'),
+    KEYWORDS: str('Keywords'),
+    NUMBER_OF_MEMBERS: { type: 'integer', title: 'Members' },
+    DATE_ACTIVITY: dt('Last activity'),
+    SUBJECT_NAME: str('Subject name'),
+    PROJECT: chr('Project'),
+    IS_EXTRANET: chr('Extranet'),
+  },
+};
+
+/** Table of all entity definitions by name. */
+export const ENTITIES: Record<string, EntityDef> = {
+  deal: DEAL,
+  lead: LEAD,
+  contact: CONTACT,
+  company: COMPANY,
+  activity: ACTIVITY,
+  timeline_comment: TIMELINE_COMMENT,
+  status: STATUS,
+  user: USER,
+  department: DEPARTMENT,
+  task: TASK,
+  task_comment: TASK_COMMENT,
+  checklist_item: CHECKLIST,
+  workgroup: WORKGROUP,
+};
+
+/** entityTypeId → entity name for crm.item.*. */
+export const ENTITY_TYPE_IDS: Record<number, string> = { 1: 'lead', 2: 'deal', 3: 'contact', 4: 'company' };
+
+const KIND: Record<FieldType, Kind> = {
+  integer: 'num',
+  double: 'num',
+  string: 'str',
+  char: 'str',
+  date: 'date',
+  datetime: 'date',
+  crm_status: 'str',
+  crm_currency: 'str',
+  crm_company: 'num',
+  crm_contact: 'num',
+  crm_lead: 'num',
+  crm_quote: 'num',
+  crm_category: 'num',
+  crm_multifield: 'str',
+  user: 'num',
+  location: 'str',
+  boolean: 'bool',
+  int_raw: 'num',
+  object: 'str',
+  enumeration: 'num',
+  file: 'str',
+};
+
+/** Filter/order kind of a field type. */
+export const kindOf = (t: FieldType): Kind => KIND[t];
+
+/** User field definition (crm.*.userfield.*, and its effect on the entity's fields). */
+export interface UserFieldDef {
+  ID: number;
+  ENTITY_ID: string;
+  FIELD_NAME: string;
+  USER_TYPE_ID: string;
+  XML_ID: string | null;
+  SORT: number;
+  MULTIPLE: string;
+  MANDATORY: string;
+  SHOW_FILTER: string;
+  SHOW_IN_LIST: string;
+  EDIT_IN_LIST: string;
+  IS_SEARCHABLE: string;
+  SETTINGS: Record<string, unknown>;
+  EDIT_FORM_LABEL?: string;
+  LIST: { ID: number; VALUE: string; DEF: string; SORT: number }[] | undefined;
+}
+
+const UF_TYPES: Record<string, FieldType> = {
+  string: 'string',
+  integer: 'integer',
+  double: 'double',
+  boolean: 'char',
+  date: 'date',
+  datetime: 'datetime',
+  enumeration: 'enumeration',
+  employee: 'user',
+  crm_status: 'crm_status',
+  money: 'string',
+  url: 'string',
+};
+
+/** Field type of a user field. */
+export function ufFieldDef(uf: UserFieldDef): FieldDef {
+  return {
+    type: UF_TYPES[uf.USER_TYPE_ID] ?? 'string',
+    title: uf.EDIT_FORM_LABEL ?? uf.FIELD_NAME,
+    multi: uf.MULTIPLE === 'Y',
+    req: uf.MANDATORY === 'Y',
+  };
+}
+
+/** camelCase name of a legacy field for crm.item / tasks views. */
+export function camelName(key: string, f?: FieldDef): string {
+  if (f?.camel) return f.camel;
+  const uf = /^UF_CRM_(\d+)_(.+)$/.exec(key);
+  if (uf) return 'ufCrm' + uf[1] + camelName(uf[2]!).replace(/^./, (c) => c.toUpperCase());
+  const ufn = /^UF_CRM_(\d+)$/.exec(key);
+  if (ufn) return 'ufCrm_' + ufn[1];
+  return key.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Builds the camel → legacy map of an entity (plus its user fields). */
+export function camelMap(def: EntityDef, ufs: UserFieldDef[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, f] of Object.entries(def.fields)) m.set(camelName(k, f).toLowerCase(), k);
+  for (const uf of ufs) m.set(camelName(uf.FIELD_NAME).toLowerCase(), uf.FIELD_NAME);
+  return m;
+}
+
+/** The field definitions of an entity including its user fields. */
+export function allFields(def: EntityDef, ufs: UserFieldDef[]): Record<string, FieldDef> {
+  if (!ufs.length) return def.fields;
+  const out = { ...def.fields };
+  for (const uf of ufs) out[uf.FIELD_NAME] = ufFieldDef(uf);
+  return out;
+}
+
+/** Resolver over legacy (upper-case) names. */
+export function legacyResolver(fields: Record<string, FieldDef>): Resolver {
+  return (name) => {
+    const key = name.toUpperCase();
+    const f = fields[key];
+    return f ? { key, kind: kindOf(f.type) } : null;
+  };
+}
+
+/** Resolver over camelCase names (crm.item.*, tasks.task v3), falling back to legacy names. */
+export function camelResolver(fields: Record<string, FieldDef>, map: Map<string, string>): Resolver {
+  return (name) => {
+    const key = map.get(name.toLowerCase()) ?? (fields[name.toUpperCase()] ? name.toUpperCase() : undefined);
+    if (!key) return null;
+    const f = fields[key]!;
+    return { key, kind: kindOf(f.type) };
+  };
+}
+
+const sv = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+/** Formats one value the legacy way: scalars as strings, dates ISO, multifields as `{ID,VALUE_TYPE,VALUE,TYPE_ID}`. */
+export function legacyValue(f: FieldDef, v: unknown, key: string): unknown {
+  if (v === null || v === undefined) return f.multi ? [] : null;
+  switch (f.type) {
+    case 'date':
+    case 'datetime':
+      if (Array.isArray(v)) return v.map((x) => isoDate(x as number));
+      return typeof v === 'number' ? isoDate(v) : v;
+    case 'double':
+      return typeof v === 'number' ? (Number.isInteger(v * 100) ? v.toFixed(2) : String(v)) : String(v);
+    case 'crm_multifield':
+      return (v as any[]).map((x) => ({ ID: sv(x.ID), VALUE_TYPE: x.VALUE_TYPE, VALUE: x.VALUE, TYPE_ID: key }));
+    case 'boolean':
+    case 'int_raw':
+    case 'object':
+    case 'file':
+      return v;
+    default:
+      if (Array.isArray(v)) return v.map(sv);
+      return typeof v === 'object' ? v : String(v);
+  }
+}
+
+/** Formats one value the crm.item way: numbers stay numbers, dates ISO, strings stay strings. */
+export function typedValue(f: FieldDef, v: unknown): unknown {
+  if (v === null || v === undefined) return f.multi ? [] : null;
+  switch (f.type) {
+    case 'date':
+    case 'datetime':
+      return typeof v === 'number' ? isoDate(v) : v;
+    default:
+      return v;
+  }
+}
+
+/** Legacy select: `*` (standard non-multiple), `UF_*` (user fields), explicit names (case-insensitive). */
+export function legacySelect(fields: Record<string, FieldDef>, select: unknown, defaultAll = true): string[] {
+  const list = Array.isArray(select) ? select : select && typeof select === 'object' ? Object.values(select) : [];
+  const names = list.map((s) => String(s).toUpperCase());
+  if (!names.length) {
+    if (!defaultAll) return Object.keys(fields);
+    names.push('*', 'UF_*');
+  }
+  const out = new Set<string>(['ID']);
+  for (const n of names) {
+    if (n === '*') {
+      for (const [k, f] of Object.entries(fields)) if (!k.startsWith('UF_') && !f.noStar) out.add(k);
+    } else if (n === 'UF_*') {
+      for (const k of Object.keys(fields)) if (k.startsWith('UF_')) out.add(k);
+    } else if (fields[n]) out.add(n);
+  }
+  return [...out].filter((k) => fields[k]);
+}
+
+/** Renders a row in the legacy view over the chosen keys. */
+export function legacyRow(fields: Record<string, FieldDef>, row: Row, keys: string[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of keys) o[k] = legacyValue(fields[k]!, row[k], k);
+  return o;
+}
+
+/** Renders a row in the crm.item view (camelCase, typed; multifields folded into `fm`). */
+export function itemRow(
+  def: EntityDef,
+  fields: Record<string, FieldDef>,
+  row: Row,
+  keys: string[] | null,
+): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  const all = keys ?? Object.keys(fields);
+  let fm: unknown[] | null = null;
+  for (const k of all) {
+    const f = fields[k]!;
+    if (f.type === 'crm_multifield') {
+      if (!keys) {
+        fm ??= [];
+        for (const x of (row[k] as any[]) ?? [])
+          fm.push({ id: x.ID, valueType: x.VALUE_TYPE, value: x.VALUE, typeId: k });
+      }
+      continue;
+    }
+    o[camelName(k, f)] = typedValue(f, row[k]);
+  }
+  if (fm) o.fm = fm;
+  if (def.entityTypeId) o.entityTypeId = def.entityTypeId;
+  return o;
+}

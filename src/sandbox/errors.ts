@@ -1,0 +1,29 @@
+/**
+ * Errors the sandbox answers with. One class carries every dialect: the HTTP status and body are chosen
+ * by the server from `status`, `code` and `description` (v1 `{error, error_description}`) or, for REST 3.0,
+ * `{error: {code, message, validation}}`. Source: rest-protocol.md §1.4, §8, §9.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly description: string,
+    readonly validation?: { field: string; message: string }[],
+  ) {
+    super(description);
+  }
+}
+
+/** Legacy CRM dialect: empty code, HTTP 400 (`crm.deal.*`, `crm.contact.*`, …). */
+export const legacyError = (text: string) => new ApiError(400, '', text);
+/** System `ERROR_ARGUMENT` / `ERROR_CORE` style 400. */
+export const argError = (text: string, code = 'ERROR_ARGUMENT') => new ApiError(400, code, text);
+/** 404 ERROR_METHOD_NOT_FOUND "Method not found!". */
+export const methodNotFound = () => new ApiError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
+/** REST 3.0 error with a `BITRIX_REST_V3_EXCEPTION_` code. */
+export const v3Error = (
+  status: number,
+  short: string,
+  message: string,
+  validation?: { field: string; message: string }[],
+) => new ApiError(status, 'BITRIX_REST_V3_EXCEPTION_' + short, message, validation);

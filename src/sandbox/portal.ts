@@ -1,0 +1,346 @@
+/**
+ * The portal state: tables, user fields, webhooks, the OAuth app and tokens, the event hub, the limiters,
+ * server-side counters and injected faults. Persisted to `<dataDir>/portal.json` with atomic writes.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic, writeFileAtomicSync } from '../lib/atomic.js';
+import { isoDate, SandboxClock } from './clock.js';
+import { allFields, ENTITIES, type EntityDef, type FieldDef, type UserFieldDef } from './entities.js';
+import { EventHub } from './events.js';
+import { LeakyBucket, OperatingBudget, type Plan } from './limits.js';
+import { issueTokens, newOAuthState, type OAuthState, pruneTokens } from './oauth.js';
+import type { Registry } from './registry.js';
+import { seedPortal } from './seed.js';
+import { type Row, Table } from './store.js';
+
+/** Names of the built-in tables. */
+export const TABLES = [
+  'deal',
+  'lead',
+  'contact',
+  'company',
+  'activity',
+  'timeline_comment',
+  'status',
+  'category',
+  'user',
+  'department',
+  'task',
+  'task_comment',
+  'checklist_item',
+  'workgroup',
+  'workgroup_member',
+  'im_message',
+  'notification',
+  'userfield',
+] as const;
+
+/** A built-in table name. */
+export type TableName = (typeof TABLES)[number];
+
+/** Every scope the default webhook and the app get. */
+export const ALL_SCOPES = [
+  'crm',
+  'task',
+  'tasks',
+  'user',
+  'user_brief',
+  'user_basic',
+  'department',
+  'sonet_group',
+  'im',
+  'imbot',
+  'basic',
+  'placement',
+  'entity',
+  'disk',
+  'calendar',
+  'bizproc',
+  'lists',
+  'log',
+  'telephony',
+  'timeman',
+  'catalog',
+  'sale',
+  'landing',
+  'documentgenerator',
+  'userfieldconfig',
+];
+
+/** An incoming webhook. */
+export interface Webhook {
+  userId: number;
+  scopes: string[] | null;
+}
+
+/** Injected fault for the next N calls of a method. */
+export interface Fault {
+  kind: 'reset' | '500' | 'html' | 'timeout' | 'reset_after';
+  count: number;
+}
+
+/** Server-side counters (GET /sandbox/stats). */
+export interface SandboxStats {
+  requests: number;
+  byMethod: Record<string, number>;
+  status: Record<string, number>;
+  writes: Record<string, number>;
+}
+
+/** Constructor options. */
+export interface PortalOptions {
+  seed: number;
+  deals: number;
+  plan: Plan;
+  operatingLimit: number;
+  clockFactor: number;
+  dataDir?: string;
+  log: (line: string) => void;
+}
+
+const SNAPSHOT_VERSION = 1;
+
+/** The emulated portal. */
+export class Portal {
+  readonly clock: SandboxClock;
+  readonly t: Record<TableName, Table>;
+  /** generic CRUD tables for methods outside the curated set, by entity path */
+  readonly generic = new Map<string, Table>();
+  webhooks = new Map<string, Webhook>();
+  defaultWebhookCode = '';
+  oauth: OAuthState;
+  readonly events: EventHub;
+  readonly bucket: LeakyBucket;
+  readonly budget: OperatingBudget;
+  stats: SandboxStats = { requests: 0, byMethod: {}, status: {}, writes: {} };
+  readonly faults = new Map<string, Fault>();
+  /** REST 3.0 Idempotency-Key cache: key → { hash, body, at } */
+  readonly idempotency = new Map<string, { hash: string; body: string; status: number; at: number }>();
+  counters = { multifield: 0 };
+  baseUrl = '';
+  /** the method table (set by the server) */
+  registry!: Registry;
+  private saveTimer: NodeJS.Timeout | null = null;
+  private saving: Promise<void> | null = null;
+
+  constructor(readonly opts: PortalOptions) {
+    this.clock = new SandboxClock(opts.clockFactor);
+    this.t = Object.fromEntries(TABLES.map((n) => [n, new Table(n)])) as Record<TableName, Table>;
+    this.bucket = new LeakyBucket(opts.plan);
+    this.budget = new OperatingBudget(opts.operatingLimit);
+    this.oauth = newOAuthState(ALL_SCOPES);
+    this.events = new EventHub({
+      now: () => this.clock.now(),
+      eventAuth: (userId, withRefresh) => this.eventAuth(userId, withRefresh),
+      log: opts.log,
+      dirty: () => this.dirty(),
+    });
+    const file = this.file();
+    if (file && existsSync(file)) this.restore(JSON.parse(readFileSync(file, 'utf8')));
+    else {
+      seedPortal(this, opts.seed, opts.deals, this.clock.now());
+      this.defaultWebhookCode = this.addWebhook(1, null);
+      if (file) this.saveSync();
+    }
+  }
+
+  /** Path of the snapshot file, when persisting. */
+  file(): string | null {
+    return this.opts.dataDir ? join(this.opts.dataDir, 'portal.json') : null;
+  }
+
+  /** Registers a webhook; returns its secret code. */
+  addWebhook(userId: number, scopes: string[] | null): string {
+    const code = randomBytes(8).toString('hex');
+    this.webhooks.set(code, { userId, scopes });
+    this.dirty();
+    return code;
+  }
+
+  /** Adds a crm.status row. */
+  addStatus(
+    entity: string,
+    statusId: string,
+    name: string,
+    sort: number,
+    color: string | null,
+    semantics: string | null,
+    categoryId: number | null,
+  ): Row {
+    return this.t.status.insert({
+      ENTITY_ID: entity,
+      STATUS_ID: statusId,
+      NAME: name,
+      NAME_INIT: name,
+      SORT: sort,
+      SYSTEM: semantics || statusId === 'NEW' || statusId.endsWith(':NEW') ? 'Y' : 'N',
+      CATEGORY_ID: categoryId,
+      COLOR: color,
+      SEMANTICS: semantics,
+    });
+  }
+
+  /** Adds a user field definition. */
+  ufAdd(f: Partial<UserFieldDef> & { ENTITY_ID: string; FIELD_NAME: string; USER_TYPE_ID: string }): Row {
+    return this.t.userfield.insert({
+      XML_ID: null,
+      SORT: 100,
+      MULTIPLE: 'N',
+      MANDATORY: 'N',
+      SHOW_FILTER: 'N',
+      SHOW_IN_LIST: 'Y',
+      EDIT_IN_LIST: 'Y',
+      IS_SEARCHABLE: 'N',
+      SETTINGS: {},
+      LIST: undefined,
+      ...f,
+    });
+  }
+
+  /** User fields of an entity (`CRM_DEAL`, …). */
+  ufs(ufEntityId: string | undefined): UserFieldDef[] {
+    if (!ufEntityId) return [];
+    return this.t.userfield.rows.filter((r) => r.ENTITY_ID === ufEntityId) as UserFieldDef[];
+  }
+
+  /** Fields of an entity including its user fields. */
+  fields(def: EntityDef): Record<string, FieldDef> {
+    return allFields(def, this.ufs(def.ufEntityId));
+  }
+
+  /** Entity definition by name. */
+  def(name: string): EntityDef {
+    return ENTITIES[name]!;
+  }
+
+  /** Stages of a deal pipeline, in sort order. */
+  stages(categoryId: number): Row[] {
+    const entity = categoryId === 0 ? 'DEAL_STAGE' : `DEAL_STAGE_${categoryId}`;
+    return this.t.status.rows.filter((r) => r.ENTITY_ID === entity).sort((a, b) => a.SORT - b.SORT);
+  }
+
+  /** Semantic group (`P`, `S`, `F`) of a status row. */
+  semantic(entity: string, statusId: string): string {
+    const r = this.t.status.rows.find((x) => x.ENTITY_ID === entity && x.STATUS_ID === statusId);
+    return r?.SEMANTICS ?? 'P';
+  }
+
+  /** "First Last" of a user. */
+  userName(id: unknown): string {
+    const u = this.t.user.get(id);
+    return u ? `${u.NAME} ${u.LAST_NAME}`.trim() : '';
+  }
+
+  /** Table for generic CRUD of an entity path (created on first use). */
+  genericTable(entity: string): Table {
+    let t = this.generic.get(entity);
+    if (!t) {
+      t = new Table(entity);
+      this.generic.set(entity, t);
+    }
+    return t;
+  }
+
+  /** `auth` block of an outgoing event (app auth, with a fresh access token). */
+  eventAuth(userId: number, withRefresh: boolean): Record<string, unknown> {
+    const now = this.clock.now();
+    const tokens = issueTokens(this.oauth, userId, now);
+    const a: Record<string, unknown> = {
+      access_token: tokens.access_token,
+      expires: String(tokens.expires),
+      expires_in: '3600',
+      scope: this.oauth.app.scope.join(','),
+      domain: this.domain(),
+      server_endpoint: this.baseUrl + '/rest/',
+      status: 'L',
+      client_endpoint: this.baseUrl + '/rest/',
+      member_id: this.oauth.app.memberId,
+      user_id: String(userId),
+      application_token: this.oauth.app.applicationToken,
+    };
+    if (withRefresh) a.refresh_token = tokens.refresh_token;
+    else delete this.oauth.refresh[tokens.refresh_token];
+    return a;
+  }
+
+  /** Portal domain (host:port of the sandbox). */
+  domain(): string {
+    return this.baseUrl.replace(/^https?:\/\//, '');
+  }
+
+  /** ISO date of the sandbox clock. */
+  nowIso(): string {
+    return isoDate(this.clock.now());
+  }
+
+  /** Marks the state changed; persists within ~0.5 s when a data dir is set. */
+  dirty(): void {
+    if (!this.opts.dataDir || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.saving = writeFileAtomic(this.file()!, JSON.stringify(this.snapshot())).catch((e) =>
+        this.opts.log(`sandbox: could not persist state: ${(e as Error).message}`),
+      );
+    }, 500);
+    this.saveTimer.unref();
+  }
+
+  /** Writes pending state now (close path). */
+  async flush(): Promise<void> {
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = null;
+      if (this.opts.dataDir) await writeFileAtomic(this.file()!, JSON.stringify(this.snapshot()));
+    }
+    await this.saving;
+  }
+
+  private saveSync(): void {
+    writeFileAtomicSync(this.file()!, JSON.stringify(this.snapshot()));
+  }
+
+  /** Serializable state. */
+  snapshot(): Record<string, unknown> {
+    pruneTokens(this.oauth, this.clock.now());
+    const tables: Record<string, { nextId: number; rows: Row[] }> = {};
+    for (const n of TABLES) tables[n] = { nextId: this.t[n].nextId, rows: this.t[n].rows };
+    const generic: Record<string, { nextId: number; rows: Row[] }> = {};
+    for (const [n, t] of this.generic) generic[n] = { nextId: t.nextId, rows: t.rows };
+    return {
+      version: SNAPSHOT_VERSION,
+      seed: this.opts.seed,
+      savedAt: new Date().toISOString(),
+      counters: this.counters,
+      tables,
+      generic,
+      webhooks: Object.fromEntries(this.webhooks),
+      defaultWebhookCode: this.defaultWebhookCode,
+      oauth: this.oauth,
+      events: {
+        bindings: this.events.bindings,
+        offline: this.events.offline,
+        nextBindingId: this.events.nextBindingId,
+        nextOfflineId: this.events.nextOfflineId,
+      },
+    };
+  }
+
+  private restore(s: any): void {
+    if (s.version !== SNAPSHOT_VERSION) throw new Error(`unsupported sandbox snapshot version ${s.version}`);
+    this.counters = s.counters;
+    for (const n of TABLES) {
+      const t = s.tables[n];
+      if (t) this.t[n].load(t.rows, t.nextId);
+    }
+    for (const [n, t] of Object.entries<any>(s.generic ?? {})) this.genericTable(n).load(t.rows, t.nextId);
+    this.webhooks = new Map(Object.entries(s.webhooks));
+    this.defaultWebhookCode = s.defaultWebhookCode;
+    this.oauth = s.oauth;
+    this.events.bindings = s.events.bindings;
+    this.events.offline = s.events.offline;
+    this.events.nextBindingId = s.events.nextBindingId;
+    this.events.nextOfflineId = s.events.nextOfflineId;
+  }
+}
