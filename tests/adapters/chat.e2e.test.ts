@@ -1,0 +1,243 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTelegramBot, type TelegramBotHandle } from '../../src/adapters/telegram/bot.js';
+import { ChatAgent } from '../../src/agent/agent.js';
+import { Planner } from '../../src/agent/planner.js';
+import { registerSecrets } from '../../src/agent/redact.js';
+import { createRuntimeEngine } from '../../src/agent/runtime.js';
+import { connect } from '../../src/bitrix/connect.js';
+import { startSandbox } from '../../src/sandbox/index.js';
+import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
+import { FakeTelegram, type SentMessage } from '../agent/support/fakeTelegram.js';
+import { findSecrets } from '../agent/support/secrets.js';
+import { FAKE_OPENAI_KEY, tempDataDir } from '../agent/support/setup.js';
+
+/**
+ * End to end: the real grammY bot (long polling against a fake Bot API), the real openai SDK (against a fake
+ * OpenAI-compatible server with scripted answers), the real catalog, checker, planner, plan store and runner, and
+ * the sandbox portal over HTTP. Asserts CRM state in the sandbox.
+ */
+describe('chat end to end: Telegram → planner → plan → Confirm → sandbox CRM', () => {
+  const tg = new FakeTelegram();
+  const ai = new FakeOpenAI();
+  const dataDir = tempDataDir();
+  let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+  let conn: Awaited<ReturnType<typeof connect>>;
+  let bot: TelegramBotHandle;
+  let agent: ChatAgent;
+  let clockShift = 0;
+  const LINKED = 201;
+  const UNLINKED = 202;
+
+  const deals = async (title: string) => {
+    const r = await conn.client.call<Record<string, unknown>[]>('crm.deal.list', {
+      filter: { TITLE: title },
+      select: ['ID', 'TITLE', 'OPPORTUNITY'],
+    });
+    return r.result;
+  };
+  const dealCount = async () => (await conn.client.call('crm.deal.list', { select: ['ID'] })).total ?? 0;
+
+  /** Sends a message and waits for the reply with buttons (a plan) or any reply. */
+  const say = async (user: number, text: string, wantButtons = true): Promise<SentMessage> => {
+    const from = tg.sent.length;
+    tg.sendText(user, text);
+    return tg.waitFor(user, (m) => !wantButtons || m.buttons.length > 0, from, 20_000);
+  };
+  const press = async (user: number, msg: SentMessage, index: number): Promise<SentMessage> => {
+    const from = tg.sent.length;
+    tg.press(user, msg, msg.buttons[index]!.data);
+    return tg.waitFor(user, () => true, from, 20_000);
+  };
+
+  beforeAll(async () => {
+    process.env.B24FLOW_DATA_DIR = dataDir;
+    await Promise.all([tg.start(), ai.start()]);
+    sandbox = await startSandbox({ plan: 'unlimited', quiet: true, size: 20 });
+    conn = await connect({
+      env: { BITRIX_WEBHOOK_URL: sandbox.webhookUrl, B24FLOW_DATA_DIR: dataDir },
+      dotenv: false,
+      stderr: () => {},
+    });
+    const pipelinesDir = join(dataDir, 'pipelines');
+    mkdirSync(pipelinesDir, { recursive: true });
+    writeFileSync(
+      join(pipelinesDir, 'demo-deal.yaml'),
+      [
+        'name: demo-deal',
+        'description: Adds a demo deal',
+        'packs: [core]',
+        'inputs:',
+        '  title: { type: string, default: Demo deal }',
+        'triggers:',
+        '  - chat: { command: demo, phrases: ["демо сделка"] }',
+        'steps:',
+        '  - id: deal',
+        '    method: crm.deal.add',
+        '    params:',
+        '      fields:',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a pipeline expression inside YAML text
+        '        TITLE: ${{ inputs.title }}',
+        '        OPPORTUNITY: 1000',
+        '',
+      ].join('\n'),
+    );
+    const engine = await createRuntimeEngine({ client: conn.client, dataDir, pipelinesDir });
+    agent = new ChatAgent({
+      engine,
+      planner: new Planner({ engine, apiKey: FAKE_OPENAI_KEY, baseURL: ai.baseURL, model: 'fake-model' }),
+      dataDir,
+      clock: () => Date.now() + clockShift,
+      onError: (u, d) => void bot.reportError(u, d),
+    });
+    bot = createTelegramBot({ token: tg.token, agent, apiRoot: tg.apiRoot, errorChatId: '-900', log: () => {} });
+    await bot.start();
+    const code = await agent.links.issue('1');
+    await say(LINKED, `/link ${code}`, false);
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await conn?.close();
+    await sandbox?.close();
+    await Promise.all([tg.close(), ai.close()]);
+    delete process.env.B24FLOW_DATA_DIR;
+  });
+
+  const romashka = {
+    name: 'romashka-deal',
+    steps: [
+      {
+        id: 'deal',
+        method: 'crm.deal.add',
+        params: { fields: { TITLE: 'ООО Ромашка', OPPORTUNITY: 50000, CURRENCY_ID: 'RUB' } },
+      },
+    ],
+  };
+
+  it('message → plan with buttons → Confirm → deal in the sandbox → summary (after one repair round)', async () => {
+    ai.answer('{"reply": "Создам сделку", "pipeline": {"name": ', FakeOpenAI.plan('Создам сделку.', romashka));
+    const plan = await say(LINKED, 'создай сделку для ООО Ромашка на 50 000 рублей');
+    expect(plan.text).toMatch(/Создам сделку/);
+    expect(plan.text).toMatch(/Ромашка/);
+    expect(plan.text).toMatch(/OPPORTUNITY/);
+    expect(plan.buttons.map((b) => b.text)).toEqual(['Подтвердить', 'Отменить']);
+    expect(await deals('ООО Ромашка')).toHaveLength(0);
+    const done = await press(LINKED, plan, 0);
+    expect(done.text).toMatch(/Готово/);
+    expect(done.text).not.toMatch(/crm\.deal/);
+    const rows = await deals('ООО Ромашка');
+    expect(rows).toHaveLength(1);
+    expect(Number(rows[0]?.OPPORTUNITY)).toBe(50000);
+    const state = await agent.store.load(`tg:${LINKED}`);
+    expect(state.objects.current_deal_id).toBe(String(rows[0]?.ID));
+  });
+
+  it.each([
+    [
+      'a disallowed method',
+      {
+        name: 'bind',
+        steps: [
+          { id: 'b', method: 'event.bind', params: { event: 'ONCRMDEALADD', handler: 'https://example.invalid/h' } },
+        ],
+      },
+    ],
+    [
+      'a method outside the packs',
+      { name: 'msg', steps: [{ id: 'm', method: 'im.message.add', params: { DIALOG_ID: '1', MESSAGE: 'hi' } }] },
+    ],
+    ['an unknown method', { name: 'purge', steps: [{ id: 'p', method: 'crm.deal.purge', params: {} }] }],
+  ])('refuses %s, nothing written', async (name, bad) => {
+    const reason = /disallowed/.test(name)
+      ? /not allowed from chat/
+      : /outside/.test(name)
+        ? /outside the packs/
+        : /not in the catalog/;
+    const before = await dealCount();
+    ai.answer(FakeOpenAI.plan('ok', bad), FakeOpenAI.plan('ok', bad));
+    const r = await say(LINKED, 'создай сделку для ООО Ромашка', false);
+    expect(r.text).toMatch(/ничего не изменено|Ничего не изменено/);
+    expect(r.buttons).toHaveLength(0);
+    expect(r.text).toMatch(reason);
+    expect(await dealCount()).toBe(before);
+  });
+
+  it('a destructive plan without the second confirmation writes nothing', async () => {
+    const [row] = await deals('ООО Ромашка');
+    ai.answer(
+      FakeOpenAI.plan('Удалю сделку.', {
+        name: 'del',
+        steps: [{ id: 'd', method: 'crm.deal.delete', params: { id: Number(row?.ID) } }],
+      }),
+    );
+    const plan = await say(LINKED, 'удали сделку ООО Ромашка');
+    expect(plan.text).toMatch(/второе подтверждение|удаляет/i);
+    const second = await press(LINKED, plan, 0);
+    expect(second.buttons.map((b) => b.data)).toEqual([
+      `d:${plan.buttons[0]!.data.slice(2)}`,
+      `x:${plan.buttons[0]!.data.slice(2)}`,
+    ]);
+    expect(await deals('ООО Ромашка')).toHaveLength(1);
+    const cancelled = await press(LINKED, second, 1);
+    expect(cancelled.text).toMatch(/Отменено/);
+    expect(await deals('ООО Ромашка')).toHaveLength(1);
+
+    // With both confirmations the deletion happens.
+    ai.answer(
+      FakeOpenAI.plan('Удалю.', {
+        name: 'del',
+        steps: [{ id: 'd', method: 'crm.deal.delete', params: { id: Number(row?.ID) } }],
+      }),
+    );
+    const again = await say(LINKED, 'удали сделку ООО Ромашка');
+    const confirmOnce = await press(LINKED, again, 0);
+    const deleted = await press(LINKED, confirmOnce, 0);
+    expect(deleted.text).toMatch(/Готово/);
+    expect(await deals('ООО Ромашка')).toHaveLength(0);
+  });
+
+  it('an expired plan is refused, nothing written', async () => {
+    ai.answer(
+      FakeOpenAI.plan('ok', {
+        ...romashka,
+        steps: [{ ...romashka.steps[0]!, params: { fields: { TITLE: 'Expired deal' } } }],
+      }),
+    );
+    const plan = await say(LINKED, 'создай сделку Expired deal');
+    clockShift = 31 * 60_000;
+    const r = await press(LINKED, plan, 0);
+    clockShift = 0;
+    expect(r.text).toMatch(/истёк/);
+    expect(await deals('Expired deal')).toHaveLength(0);
+  });
+
+  it('an unlinked user cannot confirm, nothing written', async () => {
+    ai.answer(
+      FakeOpenAI.plan('ok', {
+        ...romashka,
+        steps: [{ ...romashka.steps[0]!, params: { fields: { TITLE: 'Unlinked deal' } } }],
+      }),
+    );
+    const plan = await say(UNLINKED, 'создай сделку Unlinked deal');
+    const r = await press(UNLINKED, plan, 0);
+    expect(r.text).toMatch(/\/link/);
+    expect(await deals('Unlinked deal')).toHaveLength(0);
+  });
+
+  it('named pipelines run by /run and by phrase, through the same plan and confirmation', async () => {
+    const plan = await say(LINKED, '/run demo-deal title=Из_команды');
+    await press(LINKED, plan, 0);
+    expect(await deals('Из_команды')).toHaveLength(1);
+    const byPhrase = await say(LINKED, 'нужна демо сделка');
+    expect(byPhrase.text).toMatch(/Demo deal/);
+  });
+
+  it('no secret reaches any file written during the run', async () => {
+    await agent.log.flush();
+    const code = /\/rest\/\d+\/([^/]+)\//.exec(sandbox.webhookUrl)?.[1] ?? '';
+    registerSecrets([code]);
+    expect(findSecrets([dataDir], [code, tg.token, FAKE_OPENAI_KEY])).toEqual([]);
+  });
+});
