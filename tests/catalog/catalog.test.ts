@@ -151,6 +151,14 @@ describe('curated packs', () => {
     expect(cat.method('crm.category.list')!.list).toMatchObject({ wrapper: 'categories', id_field: 'id' });
   });
 
+  it('marks REST 3.0 availability and deprecation with successors', () => {
+    expect(cat.method('tasks.task.add')!.rest_v3).toBe(true);
+    expect(cat.method('note.document.add')!.rest_v3).toBe(true);
+    expect(cat.method('crm.deal.add')!.rest_v3).toBe(false);
+    expect(cat.method('crm.dealcategory.list')).toMatchObject({ deprecated: true, successor: 'crm.category.list' });
+    expect(cat.method('crm.dealcategory.stage.list')).toMatchObject({ deprecated: true, successor: 'crm.status.list' });
+  });
+
   it('gives every write a summary and plural "done" phrases in en and ru', () => {
     for (const p of cat.packs) {
       for (const m of p.methods) {
