@@ -86,6 +86,7 @@ export function laneOf(
 /** Dispatches events to pipelines. */
 export class Dispatcher {
   readonly lanes: RunLanes;
+  private readonly inflight = new Map<string, Promise<void>>();
   private readonly byEvent = new Map<
     string,
     { p: TriggerPipeline; trigger: NonNullable<Pipeline['triggers']>[number]['event'] }[]
@@ -142,11 +143,17 @@ export class Dispatcher {
       m.inc('b24flow_events_processed_total', { source: ev.source, result: 'unmatched' });
       return { outcome: 'unmatched', ran: [], failures: [] };
     }
+    // the same change arriving on both paths at once: let the first copy finish before deciding
+    for (const { p } of matches) {
+      const pk = `${ev.key}#${p.name}`;
+      while (this.inflight.has(pk)) await this.inflight.get(pk);
+    }
     if (!opts.force && matches.every(({ p }) => this.o.processed.has(`${ev.key}#${p.name}`))) {
       m.inc('b24flow_events_processed_total', { source: ev.source, result: 'duplicate' });
       return { outcome: 'duplicate', ran: [], failures: [] };
     }
-    if (ev.source !== 'replay' && this.o.own?.isOwn(ev.name, ev.objectId, ev.ts)) {
+    // offline rows never carry our own writes (auth_connector); online deliveries may
+    if (ev.source === 'online' && this.o.own?.isOwn(ev.name, ev.objectId, ev.ts)) {
       m.inc('b24flow_events_processed_total', { source: ev.source, result: 'own' });
       return { outcome: 'own', ran: [], failures: [] };
     }
@@ -155,65 +162,79 @@ export class Dispatcher {
     let skipped = 0;
     for (const { p, trigger } of matches) {
       const pk = `${ev.key}#${p.name}`;
+      // the same change arriving on both paths at once: wait for the first copy, then look again
+      while (this.inflight.has(pk)) await this.inflight.get(pk);
       if (!opts.force && this.o.processed.has(pk)) {
         skipped++;
         continue;
       }
-      const inputs = {
-        event: { name: ev.name, data: ev.data, ts: ev.ts, objectId: ev.objectId ?? null, source: ev.source },
-      };
-      if (trigger?.if) {
-        let pass = false;
-        try {
-          pass = evalMaybeExpr(trigger.if, { inputs, event: inputs.event }) === true;
-        } catch (err) {
-          failures.push({ pipeline: p.name, error: `trigger if: ${(err as Error).message}` });
-          continue;
-        }
-        if (!pass) {
-          this.o.processed.add(pk);
-          skipped++;
-          continue;
-        }
-      }
-      const lane = laneOf(p, inputs);
-      const runOnce = (signal: AbortSignal) =>
-        this.o.run({
-          pipeline: p,
-          inputs,
-          trigger: {
-            kind: 'event',
-            event: {
-              name: ev.name,
-              key: ev.key,
-              source: ev.source,
-              ts: ev.ts,
-              ...(ev.objectId ? { objectId: ev.objectId } : {}),
-            },
-          },
-          confirmWrite: (trigger?.approve ?? []).includes('write'),
-          signal,
-        });
-      let out: RunOutcome;
+      let done!: () => void;
+      this.inflight.set(
+        pk,
+        new Promise<void>((r) => {
+          done = r;
+        }),
+      );
       try {
-        out = lane
-          ? await this.lanes.run(lane.lane, lane.mode, runOnce, this.o.signal)
-          : await runOnce(this.o.signal ?? new AbortController().signal);
-      } catch (err) {
-        out = {
-          ok: false,
-          status: err instanceof ConcurrencyRefused ? 'refused' : 'failed',
-          error: err instanceof Error ? err.message : String(err),
+        const inputs = {
+          event: { name: ev.name, data: ev.data, ts: ev.ts, objectId: ev.objectId ?? null, source: ev.source },
         };
-      }
-      m.inc('b24flow_runs_total', { pipeline: p.name, trigger: 'event', status: out.ok ? 'succeeded' : 'failed' });
-      if (out.ok) {
-        this.o.processed.add(pk);
-        ran.push(p.name);
-      } else {
-        m.inc('b24flow_run_failures_total', { pipeline: p.name });
-        failures.push({ pipeline: p.name, error: out.error ?? out.status });
-        log(`event ${ev.name} ${ev.objectId ?? ''} → ${p.name}: failed (${out.error ?? out.status})`);
+        if (trigger?.if) {
+          let pass = false;
+          try {
+            pass = evalMaybeExpr(trigger.if, { inputs, event: inputs.event }) === true;
+          } catch (err) {
+            failures.push({ pipeline: p.name, error: `trigger if: ${(err as Error).message}` });
+            continue;
+          }
+          if (!pass) {
+            this.o.processed.add(pk);
+            skipped++;
+            continue;
+          }
+        }
+        const lane = laneOf(p, inputs);
+        const runOnce = (signal: AbortSignal) =>
+          this.o.run({
+            pipeline: p,
+            inputs,
+            trigger: {
+              kind: 'event',
+              event: {
+                name: ev.name,
+                key: ev.key,
+                source: ev.source,
+                ts: ev.ts,
+                ...(ev.objectId ? { objectId: ev.objectId } : {}),
+              },
+            },
+            confirmWrite: (trigger?.approve ?? []).includes('write'),
+            signal,
+          });
+        let out: RunOutcome;
+        try {
+          out = lane
+            ? await this.lanes.run(lane.lane, lane.mode, runOnce, this.o.signal)
+            : await runOnce(this.o.signal ?? new AbortController().signal);
+        } catch (err) {
+          out = {
+            ok: false,
+            status: err instanceof ConcurrencyRefused ? 'refused' : 'failed',
+            error: err instanceof Error ? err.message : String(err),
+          };
+        }
+        m.inc('b24flow_runs_total', { pipeline: p.name, trigger: 'event', status: out.ok ? 'succeeded' : 'failed' });
+        if (out.ok) {
+          this.o.processed.add(pk);
+          ran.push(p.name);
+        } else {
+          m.inc('b24flow_run_failures_total', { pipeline: p.name });
+          failures.push({ pipeline: p.name, error: out.error ?? out.status });
+          log(`event ${ev.name} ${ev.objectId ?? ''} → ${p.name}: failed (${out.error ?? out.status})`);
+        }
+      } finally {
+        this.inflight.delete(pk);
+        done();
       }
     }
     const outcome = failures.length ? 'failed' : ran.length ? 'processed' : skipped ? 'duplicate' : 'processed';
