@@ -347,7 +347,12 @@ export class ChatAgent {
       // Bad or missing inputs are the user's to fix, not an incident.
       if (!(err && typeof err === 'object' && (err as { exitCode?: number }).exitCode === 2)) throw err;
       state.metrics.refusals++;
-      const why = redactText((err as Error).message).slice(0, 300);
+      const findings = (err as { findings?: { message: string; field?: string }[] }).findings ?? [];
+      const why = redactText(
+        findings.length
+          ? findings.map((f) => `${f.field ? `${f.field.replace(/^\/inputs\//, '')}: ` : ''}${f.message}`).join('; ')
+          : (err as Error).message.replace(/^\S+\.ya?ml: /, ''),
+      ).slice(0, 300);
       return {
         kind: 'refused',
         text: `${t(state, `"${p.name}" cannot be planned with these inputs`, `«${p.name}» нельзя запланировать с такими входными данными`)}: ${why}`,

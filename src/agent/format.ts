@@ -23,6 +23,11 @@ export function formatPlan(plan: PlanView, lang: 'en' | 'ru'): string {
   }
   if (n > MAX_WRITES_SHOWN) {
     lines.push(lang === 'ru' ? `… и ещё ${n - MAX_WRITES_SHOWN}` : `… and ${n - MAX_WRITES_SHOWN} more`);
+    const byEntity = new Map<string, number>();
+    for (const w of plan.writes) byEntity.set(w.entity ?? w.method, (byEntity.get(w.entity ?? w.method) ?? 0) + 1);
+    lines.push(
+      `${lang === 'ru' ? 'Всего' : 'In total'}: ${[...byEntity].map(([e, c]) => `${e.replace(/_/g, ' ')} ×${c}`).join(', ')}`,
+    );
   }
   if (plan.riskFields.length) {
     lines.push(`${lang === 'ru' ? 'Рискованные поля' : 'Risk fields'}: ${plan.riskFields.join(', ')}`);
