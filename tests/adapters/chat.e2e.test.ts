@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiRoutes } from '../../src/adapters/http/api.js';
+import { startHttpServer } from '../../src/adapters/http/server.js';
 import { createTelegramBot, type TelegramBotHandle } from '../../src/adapters/telegram/bot.js';
 import { ChatAgent } from '../../src/agent/agent.js';
 import { Planner } from '../../src/agent/planner.js';
@@ -11,7 +13,7 @@ import { startSandbox } from '../../src/sandbox/index.js';
 import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
 import { FakeTelegram, type SentMessage } from '../agent/support/fakeTelegram.js';
 import { findSecrets } from '../agent/support/secrets.js';
-import { FAKE_OPENAI_KEY, tempDataDir } from '../agent/support/setup.js';
+import { FAKE_OPENAI_KEY, TEST_SECRETS, tempDataDir } from '../agent/support/setup.js';
 
 /**
  * End to end: the real grammY bot (long polling against a fake Bot API), the real openai SDK (against a fake
@@ -234,10 +236,61 @@ describe('chat end to end: Telegram → planner → plan → Confirm → sandbox
     expect(byPhrase.text).toMatch(/Demo deal/);
   });
 
+  it('a plan whose data drifted is re-planned, not applied', async () => {
+    const id = Number(
+      (await conn.client.call<number>('crm.deal.add', { fields: { TITLE: 'Drift deal', OPPORTUNITY: 10 } })).result,
+    );
+    ai.answer(
+      FakeOpenAI.plan('Обновлю сумму.', {
+        name: 'upd',
+        steps: [{ id: 'u', method: 'crm.deal.update', params: { id, fields: { OPPORTUNITY: 777 } } }],
+      }),
+    );
+    const plan = await say(LINKED, 'поставь сумму 777 в сделке Drift deal');
+    expect(plan.text).toMatch(/OPPORTUNITY/);
+    await conn.client.call('crm.deal.update', { id, fields: { OPPORTUNITY: 20 } });
+    const replanned = await press(LINKED, plan, 0);
+    expect(replanned.text).toMatch(/Данные изменились/);
+    expect(replanned.buttons).toHaveLength(2);
+    expect(replanned.buttons[0]!.data).not.toBe(plan.buttons[0]!.data);
+    expect(Number((await deals('Drift deal'))[0]?.OPPORTUNITY)).toBe(20);
+    await press(LINKED, replanned, 0);
+    expect(Number((await deals('Drift deal'))[0]?.OPPORTUNITY)).toBe(777);
+  });
+
+  it('HTTP API: a named pipeline is planned, applied once by plan id, and its run read back', async () => {
+    const token = 'api-token-0123456789abcdef';
+    const srv = await startHttpServer({ routes: apiRoutes({ agent, tokens: [token] }) });
+    try {
+      const call = (method: string, path: string, body?: unknown) =>
+        fetch(`${srv.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', 'x-api-key': token },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+      const planned = await call('POST', '/runs', { pipeline: 'demo-deal', inputs: { title: 'Через API' } });
+      expect(planned.status).toBe(202);
+      const { plan } = (await planned.json()) as { plan: { id: string; writes: { text: string }[] } };
+      expect(plan.writes[0]?.text).toMatch(/Через API/);
+      expect(await deals('Через API')).toHaveLength(0);
+      const applied = await call('POST', `/plans/${plan.id}/apply`, {});
+      expect(applied.status).toBe(200);
+      const { run } = (await applied.json()) as { run: { id: string; status: string } };
+      expect(await deals('Через API')).toHaveLength(1);
+      expect((await call('POST', `/plans/${plan.id}/apply`, {})).status).toBe(409);
+      const read = await call('GET', `/runs/${run.id}`);
+      expect(read.status).toBe(200);
+      expect(((await read.json()) as { run: { status: string } }).run.status).toBe(run.status);
+      expect((await call('POST', '/runs', { pipeline: 'demo-deal', inputs: { title: 5 } })).status).toBe(400);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('no secret reaches any file written during the run', async () => {
     await agent.log.flush();
     const code = /\/rest\/\d+\/([^/]+)\//.exec(sandbox.webhookUrl)?.[1] ?? '';
     registerSecrets([code]);
-    expect(findSecrets([dataDir], [code, tg.token, FAKE_OPENAI_KEY])).toEqual([]);
+    expect(findSecrets([dataDir], [code, tg.token, FAKE_OPENAI_KEY, ...TEST_SECRETS])).toEqual([]);
   });
 });
