@@ -74,7 +74,7 @@ const utm = (): Record<string, FieldDef> => ({
 });
 const audit = (): Record<string, FieldDef> => ({
   ASSIGNED_BY_ID: usr('Responsible'),
-  CREATED_BY_ID: usr('Created by', { ro: true }),
+  CREATED_BY_ID: usr('Created by', { ro: true, camel: 'createdBy' }),
   MODIFY_BY_ID: usr('Modified by', { ro: true, camel: 'updatedBy' }),
   DATE_CREATE: dt('Created', { ro: true, camel: 'createdTime' }),
   DATE_MODIFY: dt('Modified', { ro: true, camel: 'updatedTime' }),
