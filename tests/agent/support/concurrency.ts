@@ -55,23 +55,36 @@ export interface ConcurrencyReport {
  * `users` chat users send `messages` messages each, all at once (each user's messages in a fixed order);
  * measures the reply latency of every message and checks order and isolation.
  */
-export async function runConcurrentUsers(users = 20, messages = 10, maxDelayMs = 10): Promise<ConcurrencyReport> {
+export async function runConcurrentUsers(
+  users = 20,
+  messages = 10,
+  maxDelayMs = 10,
+  mode: 'burst' | 'conversation' = 'burst',
+): Promise<ConcurrencyReport> {
   const engine = stubEngine();
   const stub = stubPlanner(maxDelayMs);
   const agent = makeAgent(engine, { planner: stub.planner });
   const latencies: number[] = [];
   const replies = new Map<string, string[]>();
+  const send = async (user: string, i: number) => {
+    const t0 = performance.now();
+    const r = await agent.handleText(user, `${user} message ${i}`);
+    latencies.push(performance.now() - t0);
+    replies.set(user, [...(replies.get(user) ?? []), r.text.split('\n')[0] ?? '']);
+  };
+  const names = Array.from({ length: users }, (_, u) => `user${u}`);
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: users }, (_, u) => `user${u}`).flatMap((user) =>
-      Array.from({ length: messages }, async (_, i) => {
-        const t0 = performance.now();
-        const r = await agent.handleText(user, `${user} message ${i}`);
-        latencies.push(performance.now() - t0);
-        replies.set(user, [...(replies.get(user) ?? []), r.text.split('\n')[0] ?? '']);
+  if (mode === 'burst') {
+    // Every message of every user submitted at once: a user's later messages wait behind their earlier ones.
+    await Promise.all(names.flatMap((user) => Array.from({ length: messages }, (_, i) => send(user, i))));
+  } else {
+    // Each user sends the next message when the previous reply arrived.
+    await Promise.all(
+      names.map(async (user) => {
+        for (let i = 0; i < messages; i++) await send(user, i);
       }),
-    ),
-  );
+    );
+  }
   const wallMs = performance.now() - started;
   const orderViolations: string[] = [];
   const wrongLastPlan: string[] = [];
