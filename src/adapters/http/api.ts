@@ -82,6 +82,12 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       log(`api: ${ip} locked out for ${windowMs / 1000} s after ${maxFailures} failed authentications`);
     }
     failures.set(ip, e);
+    if (failures.size > 10_000) {
+      // Many distinct addresses: forget the ones that are neither locked nor recently failing.
+      for (const [k, v] of failures) {
+        if (v.blockedUntil <= t && v.times.every((x) => t - x >= windowMs)) failures.delete(k);
+      }
+    }
     log(`api: ${req.method} ${req.url} unauthorized from ${ip}`);
     sendJson(res, 401, { error: 'UNAUTHORIZED', message: 'missing or wrong X-API-Key' });
     return false;
@@ -119,6 +125,8 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         const userId = str(body, 'user_id', USER_ID, true);
         const message = str(body, 'message', /^[\s\S]{1,4000}$/, true);
         const reply = await agent.handleText(`api:${userId}`, message);
+        // The agent already logged the details and told the administrator; the caller gets no internals.
+        if (reply.kind === 'error') return sendJson(res, 500, { error: 'INTERNAL_SERVER_ERROR' });
         sendJson(res, 200, {
           kind: reply.kind,
           reply: reply.text,
