@@ -139,7 +139,9 @@ export class ChatAgent {
   private async dispatch(userId: string, raw: string): Promise<AgentReply> {
     const text = raw.trim().slice(0, 4000);
     const state = await this.store.load(userId);
-    state.lang = detectLang(text) === 'ru' || (state.lang === 'ru' && !/[a-z]{3,}/i.test(text)) ? 'ru' : 'en';
+    // Commands are Latin whatever the user's language: they keep the language of the conversation so far.
+    if (detectLang(text) === 'ru') state.lang = 'ru';
+    else if (!text.startsWith('/') && /\p{L}{3,}/u.test(text)) state.lang = 'en';
     state.metrics.messages++;
     void this.log.append(userId, { kind: 'message', text });
     const cmd = /^\/([a-z_]+)(?:@\w+)?(?:\s+([\s\S]*))?$/i.exec(text);

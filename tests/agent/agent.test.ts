@@ -172,7 +172,8 @@ describe('chat agent with the planner (real openai SDK, fake endpoint)', () => {
     expect((await noKey.handleText('u', 'create a deal')).text).toMatch(/Free-text planning is off/);
     expect((await noKey.handleText('u', 'покажи зависшие сделки')).kind).toBe('plan');
     expect((await noKey.handleText('u', '/stale')).kind).toBe('plan');
-    expect((await noKey.handleText('u', '/start')).text).toMatch(/Free-text planning: off/);
+    expect((await noKey.handleText('u', '/start')).text).toMatch(/Планирование по свободному тексту: выключено/);
+    expect((await noKey.handleText('v', '/start')).text).toMatch(/Free-text planning: off/);
 
     const down = makeAgent(engine, { baseURL: 'http://127.0.0.1:9/v1' });
     const r = await down.handleText('u', 'create a deal please');
