@@ -35,6 +35,22 @@ export class PortalClock {
     }
   }
 
+  /**
+   * Monotonic portal-speed seconds (arbitrary origin): real elapsed time × factor, never jumping when the clock
+   * learns the portal's absolute time. Use it for rates (bucket drain), never for absolute portal timestamps.
+   */
+  mono(): number {
+    return (performance.now() / 1000) * this.factor;
+  }
+
+  /**
+   * Safety slack (portal seconds) added to absolute portal deadlines such as `operating_reset_at`: network latency
+   * and clock learning are only known to within a few real milliseconds, which a sped-up clock multiplies.
+   */
+  slack(): number {
+    return Math.max(1, 0.025 * this.factor);
+  }
+
   /** Converts a duration in portal seconds to real milliseconds. */
   toRealMs(portalSeconds: number): number {
     return Math.max(0, (portalSeconds * 1000) / this.factor);

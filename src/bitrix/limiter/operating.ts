@@ -96,7 +96,8 @@ export class OperatingTracker {
     const s = this.state(method);
     const now = this.clock.now();
     const local = this.localSum(s, now);
-    if (s.reportedAt && (s.resetAt === 0 || now < s.resetAt)) return Math.max(s.reported + s.sinceReport, local);
+    if (s.reportedAt && (s.resetAt === 0 || now < s.resetAt + this.clock.slack()))
+      return Math.max(s.reported + s.sinceReport, local);
     return local;
   }
 
@@ -127,7 +128,8 @@ export class OperatingTracker {
         continue;
       }
       // Over budget: wait for the oldest bucket to expire, then let one probe call learn the new sum.
-      const reset = s.resetAt > now ? s.resetAt : this.oldestLocalExpiry(s, now);
+      const reset =
+        s.resetAt + this.clock.slack() > now ? s.resetAt + this.clock.slack() : this.oldestLocalExpiry(s, now);
       if (reset > now) {
         await sleep(this.clock.toRealMs(reset - now) + 5, signal);
         continue;
@@ -150,7 +152,7 @@ export class OperatingTracker {
     this.localSum(s, now);
     let oldest = Number.POSITIVE_INFINITY;
     for (const b of s.buckets.keys()) oldest = Math.min(oldest, b);
-    return Number.isFinite(oldest) ? (oldest + 10) * 60 : 0;
+    return Number.isFinite(oldest) ? (oldest + 10) * 60 + this.clock.slack() : 0;
   }
 
   /** Releases a reservation without any report (the call failed before the portal ran it). */
@@ -167,6 +169,10 @@ export class OperatingTracker {
   record(method: string, cost: number | undefined, operating?: number, resetAt?: number): void {
     const s = this.state(method);
     const now = this.clock.now();
+    // The portal charges its own idea of a call's cost; the growth of the reported sum is the best measure of it
+    // (it may include other clients' calls — an overestimate, which is the safe side).
+    if (typeof operating === 'number' && Number.isFinite(operating) && s.reportedAt && operating > s.reported)
+      cost = Math.max(cost ?? 0, operating - s.reported);
     if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) {
       s.avgCost = s.avgCost * 0.8 + cost * 0.2;
       s.lastCost = cost;
@@ -192,7 +198,8 @@ export class OperatingTracker {
   park(method: string, resetAt?: number, fallbackSeconds = 60): number {
     const s = this.state(method);
     const now = this.clock.now();
-    const until = resetAt && resetAt > now ? resetAt : s.resetAt > now ? s.resetAt : now + fallbackSeconds;
+    const until =
+      (resetAt && resetAt > now ? resetAt : s.resetAt > now ? s.resetAt : now + fallbackSeconds) + this.clock.slack();
     s.parkedUntil = Math.max(s.parkedUntil, until);
     s.reported = Math.max(s.reported, this.limit);
     s.reportedAt = now;

@@ -29,11 +29,11 @@ export class TokenBucket {
     /** Tokens kept free as a safety margin (requests of other clients on the same portal, timing skew). */
     public reserve = 1,
   ) {
-    this.last = clock.now();
+    this.last = clock.mono();
   }
 
   private refill(): number {
-    const now = this.clock.now();
+    const now = this.clock.mono();
     this.level = Math.max(0, this.level - (now - this.last) * this.drain);
     this.last = now;
     return this.level;
