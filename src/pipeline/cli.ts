@@ -140,7 +140,10 @@ export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number
     `  Risk: ${plan.risk}${plan.riskFields.length ? ` · risk fields touched: ${plan.riskFields.join(', ')}` : ''}`,
   );
   out.push(`  Cost: ${plan.cost.text}`);
-  for (const c of plan.checks) out.push(`  Check ${c.ok ? '✓' : c.behavior === 'block' ? '✗' : '!'} ${c.message}`);
+  const passed = plan.checks.filter((c) => c.ok).length;
+  if (passed) out.push(`  Checks: ${passed} passed`);
+  for (const c of plan.checks)
+    if (!c.ok) out.push(`  Check failed${c.behavior === 'block' ? ' (blocks the run)' : ''}: ${c.message}`);
   return `${out.join('\n')}\n`;
 }
 
