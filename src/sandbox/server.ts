@@ -315,7 +315,8 @@ export class SandboxServer {
           : new ApiError(
               403,
               'insufficient_scope',
-              'The request requires higher privileges than provided by the webhook token',
+              // inside batch the portal answers this code with an empty description (batch.md error example)
+              ctx.inBatch ? '' : 'The request requires higher privileges than provided by the webhook token',
             ),
       );
     }

@@ -436,7 +436,7 @@ function eventMethods(r: Registry): void {
             ),
         );
         const count = before - hub.bindings.length;
-        if (!count) throw new ApiError(400, 'ERROR_EVENT_NOT_FOUND', 'Event not found');
+        if (!EVENT_NAMES.includes(event)) throw new ApiError(400, 'ERROR_EVENT_NOT_FOUND', 'Event not found');
         ctx.portal.dirty();
         return { result: { count }, write: true };
       },
