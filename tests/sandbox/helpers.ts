@@ -13,8 +13,11 @@ export function phpQuery(data: Record<string, unknown>, prefix = ''): string {
   const out: string[] = [];
   const walk = (v: unknown, key: string) => {
     if (v === null || v === undefined) out.push(`${encodeURIComponent(key)}=`);
-    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${key}[${i}]`));
-    else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${key}[${k}]`);
+    else if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        walk(x, `${key}[${i}]`);
+      });
+    } else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${key}[${k}]`);
     else out.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(v))}`);
   };
   for (const [k, v] of Object.entries(data)) walk(v, prefix ? `${prefix}[${k}]` : k);

@@ -121,11 +121,11 @@ describe('parameter encodings', () => {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body,
-    }).then((r) => r.json());
+    }).then((r) => r.json() as Promise<any>);
     const id = add.result;
     const list = await fetch(
       `${sb.webhookUrl}crm.contact.list?filter[ID]=${id}&select[]=ID&select[]=NAME&select[]=PHONE&select[]=EMAIL`,
-    ).then((r) => r.json());
+    ).then((r) => r.json() as Promise<any>);
     expect(list.result[0].NAME).toBe('Ivan');
     expect(list.result[0].PHONE[0]).toMatchObject({ VALUE: '112233', VALUE_TYPE: 'WORK', TYPE_ID: 'PHONE' });
     expect(typeof list.result[0].PHONE[0].ID).toBe('string');
@@ -135,7 +135,7 @@ describe('parameter encodings', () => {
   it('positional params: ?0=TASKID&1[FIELD]=… and JSON array; named in documented order', async () => {
     const a = await fetch(
       `${sb.webhookUrl}task.commentitem.add?0=1&1[POST_MESSAGE]=${encodeURIComponent('first')}`,
-    ).then((r) => r.json());
+    ).then((r) => r.json() as Promise<any>);
     expect(typeof a.result).toBe('number');
     const b = await postJson(sb.webhookUrl + 'task.checklistitem.add', [1, { TITLE: 'Item A' }]);
     expect(typeof b.body.result).toBe('number');

@@ -202,7 +202,7 @@ describe('batch', () => {
 
   it('the HTTP (query string) form with double-encoded sub-queries', async () => {
     const url = `${sb.webhookUrl}batch?halt=0&cmd[get_user]=user.current%3F&cmd[get_department]=department.get%3FID%3D%2524result%255Bget_user%255D%255BUF_DEPARTMENT%255D`;
-    const r = await fetch(url).then((x) => x.json());
+    const r = await fetch(url).then((x) => x.json() as Promise<any>);
     expect(r.result.result.get_department[0].ID).toBe(String(r.result.result.get_user.UF_DEPARTMENT[0]));
   });
 
