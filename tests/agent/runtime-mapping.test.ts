@@ -35,7 +35,8 @@ describe('planner response schema', () => {
         },
       ],
     };
-    expect(validatePipeline(sample), JSON.stringify(validatePipeline.errors)).toBe(true);
+    const validate = validatePipeline as unknown as ((d: unknown) => boolean) & { errors?: unknown };
+    expect(validate(sample), JSON.stringify(validate.errors)).toBe(true);
   });
 });
 
