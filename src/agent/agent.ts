@@ -143,7 +143,8 @@ export class ChatAgent {
     if (detectLang(text) === 'ru') state.lang = 'ru';
     else if (!text.startsWith('/') && /\p{L}{3,}/u.test(text)) state.lang = 'en';
     state.metrics.messages++;
-    void this.log.append(userId, { kind: 'message', text });
+    // A link code is a credential until used: never log it.
+    void this.log.append(userId, { kind: 'message', text: text.replace(/^(\/link(?:@\w+)?\s+)\S+/i, '$1[code]') });
     const cmd = /^\/([a-z_]+)(?:@\w+)?(?:\s+([\s\S]*))?$/i.exec(text);
     let reply: AgentReply;
     if (cmd) {

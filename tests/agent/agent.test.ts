@@ -192,3 +192,16 @@ describe('chat agent with the planner (real openai SDK, fake endpoint)', () => {
 afterAll(() => {
   expect(findSecrets(createdDataDirs, TEST_SECRETS)).toEqual([]);
 });
+
+describe('interaction log of a conversation', () => {
+  it('never records a link code', async () => {
+    const { readFileSync } = await import('node:fs');
+    const agent = makeAgent(stubEngine());
+    const code = await agent.links.issue('3');
+    await agent.handleText('u9', `/link ${code}`);
+    await agent.log.flush();
+    const log = readFileSync(agent.log.file('u9'), 'utf8');
+    expect(log).toContain('/link [code]');
+    expect(log).not.toContain(code);
+  });
+});
