@@ -330,6 +330,10 @@ function registerHelpers(env: Environment, tz: () => string, now: () => number):
       ...new Set(l.flatMap((x) => multiValues(field(x, 'EMAIL')).map((s) => s.trim().toLowerCase())).filter(Boolean)),
     ])
     .registerFunction('duplicateGroups(list): list<map<string, dyn>>', (l: unknown[]) => duplicateGroups(l))
+    .registerFunction('seq(int): list<int>', (n: bigint) => {
+      if (n < 0n || n > 100_000n) throw new Error('seq(n) takes 0 ≤ n ≤ 100000');
+      return Array.from({ length: Number(n) }, (_, i) => BigInt(i));
+    })
     .registerFunction('num(dyn): double', (v: unknown) => toNumber(v))
     .registerFunction('sumBy(list, string): double', (l: unknown[], f: string) =>
       l.reduce<number>((a, x) => a + toNumber(field(x, f)), 0),

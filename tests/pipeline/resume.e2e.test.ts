@@ -1,0 +1,77 @@
+/**
+ * A run killed with SIGKILL in the middle of a 500-write foreach (real child process, real HTTP) and resumed with
+ * `b24flow resume` ends with exactly 500 writes in the sandbox: completed writes are skipped by the journal, the
+ * write in flight at the kill is found again by its ORIGIN_ID.
+ */
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { all, cli, root, startPortal, type TestPortal } from './helpers.js';
+
+let p: TestPortal;
+beforeAll(async () => {
+  p = await startPortal({ size: 5 });
+});
+afterAll(async () => {
+  await p?.close();
+});
+
+async function bulkDeals(tag: string): Promise<string[]> {
+  const rows = await all<{ TITLE: string }>(p.client, 'crm.deal.list', { select: ['ID', 'TITLE'] });
+  return rows.map((r) => r.TITLE).filter((t) => t.startsWith(`${tag} deal `));
+}
+
+describe('kill -9 and resume', () => {
+  it('ends with exactly 500 writes', async () => {
+    const tag = 'killme';
+    const env = { ...p.env, B24_CLOCK_FACTOR: '100' };
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/b24flow.js',
+        'run',
+        'tests/fixtures/pipelines/bulk-create.yaml',
+        '--mode',
+        'full',
+        '--confirm-write',
+        '--no-batching',
+        '--input',
+        `tag=${tag}`,
+      ],
+      { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((res) => child.on('close', (_c, s) => res(s)));
+    // kill it once the portal has seen a good part of the writes
+    let seen = 0;
+    for (let i = 0; i < 2000; i++) {
+      seen = (await p.sb.admin.stats()).writes['crm.deal.add'] ?? 0;
+      if (seen >= 120) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const afterKill = await bulkDeals(tag);
+    expect(afterKill.length).toBeGreaterThanOrEqual(120);
+    expect(afterKill.length).toBeLessThan(500);
+
+    const runs = JSON.parse((await cli(['runs', '--json'], p.env)).stdout) as { runId: string; status: string }[];
+    expect(runs[0]!.status).toBe('running');
+    const journal = readFileSync(join(p.dataDir, 'runs', runs[0]!.runId, 'writes.jsonl'), 'utf8');
+    expect(journal).toContain('"state":"intent"');
+
+    const r = await cli(['resume', runs[0]!.runId], p.env);
+    expect(r.stderr).not.toMatch(/error|fail/i);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/already done earlier/);
+    const final = await bulkDeals(tag);
+    expect(final).toHaveLength(500);
+    expect(new Set(final).size).toBe(500);
+    expect(((await p.sb.admin.stats()).writes['crm.deal.add'] ?? 0) - 0).toBeGreaterThanOrEqual(500);
+
+    const again = await cli(['resume', runs[0]!.runId], p.env);
+    expect(again.code).toBe(2);
+    expect(await bulkDeals(tag)).toHaveLength(500);
+  });
+});
