@@ -120,6 +120,14 @@ describe('Telegram bot (real grammY, fake Bot API, stub engine)', () => {
     engine.named = [];
   });
 
+  it('waits and retries when Telegram answers 429 flood control', async () => {
+    const from = tg.sent.length;
+    tg.floodNext = 1;
+    tg.sendText(103, '/status');
+    expect((await tg.waitFor(103, () => true, from)).text).toMatch(/Not linked/);
+    expect(tg.floodNext).toBe(0);
+  });
+
   it('errors go to the user in plain words and to the error chat with details', async () => {
     const orig = engine.dlq;
     engine.dlq = async () => {

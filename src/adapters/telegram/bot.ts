@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Bot, type Context, InlineKeyboard, webhookCallback } from 'grammy';
+import { Bot, type Context, GrammyError, InlineKeyboard, webhookCallback } from 'grammy';
 import type { AgentReply, ChatAgent } from '../../agent/agent.js';
 import { redactText } from '../../agent/redact.js';
 import { splitMessage } from './split.js';
@@ -67,7 +67,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
         last && reply.buttons?.length
           ? reply.buttons.reduce((kb, b) => kb.text(b.text, b.data), new InlineKeyboard())
           : undefined;
-      await bot.api.sendMessage(chatId, part, keyboard ? { reply_markup: keyboard } : {});
+      await withFloodRetry(() => bot.api.sendMessage(chatId, part, keyboard ? { reply_markup: keyboard } : {}));
     }
   };
 
@@ -168,4 +168,20 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
       await agent.log.flush();
     },
   };
+}
+
+/**
+ * Retries a Bot API call that Telegram refused with 429 (flood control) after the `retry_after` it names
+ * (at most 3 attempts, each wait capped at 30 s). Source: https://core.telegram.org/bots/api#responseparameters
+ */
+export async function withFloodRetry<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      const wait = err instanceof GrammyError && err.error_code === 429 ? (err.parameters.retry_after ?? 1) : undefined;
+      if (wait === undefined || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(wait, 30) * 1000));
+    }
+  }
 }

@@ -23,6 +23,8 @@ export class FakeTelegram {
   private nextUpdateId = 1;
   private nextMessageId = 1000;
   private waiters: (() => void)[] = [];
+  /** sendMessage calls to refuse with 429 (flood control) before answering normally. */
+  floodNext = 0;
   apiRoot = '';
 
   async start(): Promise<void> {
@@ -32,9 +34,17 @@ export class FakeTelegram {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ ok: true, result }));
         },
-        (err: Error) => {
-          res.writeHead(400, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ok: false, error_code: 400, description: err.message }));
+        (err: Error & { retryAfter?: number }) => {
+          const code = err.retryAfter ? 429 : 400;
+          res.writeHead(code, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              ok: false,
+              error_code: code,
+              description: err.message,
+              ...(err.retryAfter ? { parameters: { retry_after: err.retryAfter } } : {}),
+            }),
+          );
         },
       );
     });
@@ -83,6 +93,10 @@ export class FakeTelegram {
         return this.updates.filter((u) => Number(u.update_id) >= offset);
       }
       case 'sendMessage': {
+        if (this.floodNext > 0) {
+          this.floodNext--;
+          throw Object.assign(new Error('Too Many Requests: retry after 1'), { retryAfter: 1 });
+        }
         const markup = body.reply_markup as
           | { inline_keyboard?: { text: string; callback_data: string }[][] }
           | undefined;
