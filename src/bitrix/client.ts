@@ -144,6 +144,7 @@ export class B24Client {
   private readonly maxRetries: number;
   private readonly userAgent: string;
   private lookup: ((name: string) => any) | null = null;
+  private lookupLoaded = false;
   private readonly counters = { requests: 0, retries: 0, status503: 0, status429: 0 };
   private closed = false;
 
@@ -162,6 +163,7 @@ export class B24Client {
     });
     void catalogLookup().then((l) => {
       this.lookup = l;
+      this.lookupLoaded = true;
     });
   }
 
@@ -391,6 +393,11 @@ export class B24Client {
 
   /** Sends one HTTP request with pacing, retries, refresh and redirects; returns the JSON envelope. */
   private async send(spec: RequestSpec): Promise<any> {
+    if (!this.lookupLoaded) {
+      // risk classes (audit, retry policy) come from the catalog; wait for it once
+      this.lookup = await catalogLookup();
+      this.lookupLoaded = true;
+    }
     let attempt = 0;
     let refreshed = false;
     let redirects = 0;

@@ -44,10 +44,15 @@ describe('OAuth refresh', () => {
     await a.call('crm.deal.list', { select: ['ID'] });
 
     await admin(sb, '/sandbox/tokens/expire', {});
+    // three transports (REST v2, REST 3.0, batch) and two client objects, all on one expired token
     const calls = Array.from({ length: 50 }, (_, i) =>
       i % 5 === 0
         ? b.batch([{ method: 'crm.deal.list', params: { select: ['ID'] } }]).then((r) => r.get('0'))
-        : (i % 2 ? a : b).call('crm.deal.list', { select: ['ID'] }).then((r) => r.result),
+        : i % 7 === 0
+          ? a
+              .call<{ items: unknown[] }>('tasks.task.list', { select: ['id'] }, { version: 3 })
+              .then((r) => r.result.items)
+          : (i % 2 ? a : b).call('crm.deal.list', { select: ['ID'] }).then((r) => r.result),
     );
     const results = await Promise.all(calls);
     expect(results.every((r) => Array.isArray(r))).toBe(true);

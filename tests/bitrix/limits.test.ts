@@ -111,3 +111,32 @@ describe('network errors', () => {
     });
   });
 });
+
+describe('REST 3.0 idempotency', () => {
+  it('a write whose answer was lost is resent under its Idempotency-Key and runs once', async () => {
+    const { sb, client } = await setup({ plan: 'unlimited' }, { drain: 1000, burst: 10000 });
+    const fields = { title: 'idempotent task', responsibleId: 1 };
+
+    // without a key: the portal ran the write, the answer was lost → error, no resend, one task
+    await admin(sb, '/sandbox/faults', { method: 'tasks.task.add', kind: 'reset_after', count: 1 });
+    await expect(client.call('tasks.task.add', { fields }, { version: 3 })).rejects.toBeInstanceOf(NetworkError);
+    expect((await stats(sb)).writes['tasks.task.add']).toBe(1);
+
+    // with a key: resent after the lost answer, the portal replays its cached answer — still one more task only
+    await admin(sb, '/sandbox/faults', { method: 'tasks.task.add', kind: 'reset_after', count: 1 });
+    const res = await client.call<{ item: { id: number } }>(
+      'tasks.task.add',
+      { fields: { ...fields, title: 'idempotent task 2' } },
+      { version: 3, idempotencyKey: 'task-2' },
+    );
+    expect(res.result.item.id).toBeGreaterThan(0);
+    expect((await stats(sb)).writes['tasks.task.add']).toBe(2);
+    const again = await client.call<{ item: { id: number } }>(
+      'tasks.task.add',
+      { fields: { ...fields, title: 'idempotent task 2' } },
+      { version: 3, idempotencyKey: 'task-2' },
+    );
+    expect(again.result.item.id).toBe(res.result.item.id);
+    expect((await stats(sb)).writes['tasks.task.add']).toBe(2);
+  });
+});
