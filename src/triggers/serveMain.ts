@@ -18,6 +18,8 @@ export interface ServeOptions {
   syncEveryMs: number;
   maxAttempts: number;
   backoffMs: number;
+  /** Events dispatched in parallel per offline batch. */
+  parallel: number;
   offline: boolean;
   json: boolean;
 }
@@ -79,6 +81,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       syncEveryMs: o.syncEveryMs,
       maxAttempts: o.maxAttempts,
       backoffMs: o.backoffMs,
+      parallel: o.parallel,
       extraRoutes,
       log,
     });

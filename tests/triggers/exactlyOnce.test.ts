@@ -10,7 +10,7 @@ import { tempDir } from './helpers.js';
 import { childEnv, runCli, startServe } from './processes.js';
 import { createDeals, leadOrigins, type SandboxApp, startSandboxApp } from './sandboxApp.js';
 
-const N = 2000;
+const N = Number(process.env.TRIGGERS_KILL_EVENTS ?? 2000);
 let sb: SandboxApp;
 const t = tempDir('b24flow-once-');
 const pipelines = join(t.dir, 'pipelines');
@@ -60,6 +60,7 @@ describe('offline sync survives SIGKILL', () => {
       const ex = await s.exited;
       expect(ex.signal).toBe('SIGKILL');
       kills.push(await processedCount());
+      if (process.env.TRIGGERS_DEBUG) console.log('killed at', kills.at(-1), 'target', target, s.stderr().slice(-500));
     }
     expect(kills.at(-1)!).toBeLessThan(N); // the kills really happened during the sync
 
@@ -70,6 +71,14 @@ describe('offline sync survives SIGKILL', () => {
         if (!left.total) break;
       }
       await new Promise((r) => setTimeout(r, 40));
+    }
+    if (process.env.TRIGGERS_DEBUG) {
+      console.log(
+        'final',
+        await processedCount(),
+        (await sb.app.call<any[]>('event.offline.list', { start: 0 })).result.slice(0, 3),
+        last.stderr().slice(-1500),
+      );
     }
     // graceful stop: SIGTERM → exit 0
     last.child.kill('SIGTERM');

@@ -17,6 +17,7 @@ export function register(program: Command): void {
     .option('--sync-every <s>', 'offline event sync interval in seconds (0 = only on ONOFFLINEEVENT)', '10')
     .option('--max-attempts <n>', 'attempts before an event goes to the dead-letter queue', '5')
     .option('--backoff <ms>', 'first retry delay in ms (doubles per attempt, max 60 s)', '1000')
+    .option('--parallel <n>', 'events dispatched in parallel per offline batch', '8')
     .option('--no-offline', 'do not run the offline event sync')
     .option('--json', 'print the ready line as JSON')
     .action(async (o: Record<string, any>) => {
@@ -31,6 +32,7 @@ export function register(program: Command): void {
       if (!Number.isFinite(syncEvery) || syncEvery < 0) throw new InvalidInputError(`--sync-every must be ≥ 0 seconds`);
       const maxAttempts = int('max-attempts', o.maxAttempts, 1);
       const backoff = int('backoff', o.backoff, 0);
+      const parallel = int('parallel', o.parallel, 1);
       const { serve } = await import('../../triggers/serveMain.js');
       await serve({
         pipelinesDir: o.pipelines,
@@ -39,6 +41,7 @@ export function register(program: Command): void {
         syncEveryMs: Math.round(syncEvery * 1000),
         maxAttempts,
         backoffMs: backoff,
+        parallel,
         offline: o.offline !== false,
         json: !!o.json,
       });
