@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     const client = newClient();
     if (prefill) {
       // Bring the portal's bucket to its burst (steady state) with cheap calls through the same limiter.
-      await Promise.all(Array.from({ length: BURST - 1 }, () => client.call('server.time')));
+      await Promise.all(Array.from({ length: BURST - 2 }, () => client.call('server.time')));
     }
     await resetStats();
     const ids: number[] = [];
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   const steady = await exportRun(true);
   const steadySet = new Set(steady.ids);
   const minRequests = Math.ceil(total / ROWS_PER_REQUEST);
-  const boundFreshPortalS = Math.max(0, minRequests - (BURST - 1)) / DRAIN;
+  const boundFreshPortalS = Math.max(0, minRequests - BURST) / DRAIN;
   const boundSteadyPortalS = minRequests / DRAIN;
   const steadyPortalS = (steady.ms / 1000) * CLOCK_FACTOR;
   const freshPortalS = (fresh.ms / 1000) * CLOCK_FACTOR;

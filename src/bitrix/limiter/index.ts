@@ -24,7 +24,11 @@ export interface LimiterConfig {
   clockFactor?: number;
   /** Maximum requests in flight for the portal (default 6). */
   maxConcurrency?: number;
-  /** Bucket slots kept free (default 1). */
+  /**
+   * Bucket slots kept free (default 2). The portal counts a request when it arrives, we count it when we send it; a
+   * request that arrives late while the portal's counter sits at zero gets no drain credit there, so the portal can
+   * be up to (delay × drain) above our estimate. Two slots cover a second of such skew on a real portal.
+   */
   reserve?: number;
 }
 
@@ -94,7 +98,7 @@ export class PortalLimiter {
       this.clock,
       config.drain ?? preset.drain,
       config.burst ?? preset.burst,
-      config.reserve ?? 1,
+      config.reserve ?? 2,
     );
     this.operating = new OperatingTracker(this.clock, config.operatingLimit ?? 480);
     this.sem = new Semaphore(config.maxConcurrency ?? 6);

@@ -27,7 +27,7 @@ export class TokenBucket {
     public drain: number,
     public burst: number,
     /** Tokens kept free as a safety margin (requests of other clients on the same portal, timing skew). */
-    public reserve = 1,
+    public reserve = 2,
   ) {
     this.last = clock.mono();
   }
