@@ -107,4 +107,21 @@ describe('online + offline', () => {
       await sb2.close();
     }
   }, 60_000);
+
+  it('with a webhook, events bind explains WRONG_AUTH_TYPE and how to set up an application', async () => {
+    const pipelines = join(t.dir, 'p3');
+    cpSync(join(import.meta.dirname, 'fixtures', 'kill'), pipelines, { recursive: true });
+    const r = await runCli(['events', 'bind', '--pipelines', pipelines], {
+      B24FLOW_DATA_DIR: join(t.dir, 'data3'),
+      BITRIX_WEBHOOK_URL: sb.handle.webhookUrl,
+      B24_CLIENT_ID: '',
+      B24_CLIENT_SECRET: '',
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/WRONG_AUTH_TYPE/);
+    expect(r.stderr).toMatch(/B24_CLIENT_ID and B24_CLIENT_SECRET/);
+    // the webhook's secret code never shows up
+    const code = new URL(sb.handle.webhookUrl).pathname.split('/').filter(Boolean).at(-1)!;
+    expect(r.stderr).not.toContain(code);
+  });
 });
