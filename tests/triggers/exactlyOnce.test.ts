@@ -64,6 +64,19 @@ describe('offline sync survives SIGKILL', () => {
     }
     expect(kills.at(-1)!).toBeLessThan(N); // the kills really happened during the sync
 
+    // a graceful stop in the middle of the sync: SIGTERM → exit 0; what was processed is cleared, the rest stays queued
+    const mid = await startServe(serveArgs, env);
+    const before = await processedCount();
+    for (let i = 0; i < 600 && (await processedCount()) < before + 100; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    mid.child.kill('SIGTERM');
+    expect((await mid.exited).code).toBe(0);
+    expect(mid.stderr()).toMatch(/serve: stopped/);
+    const done = await processedCount();
+    const rest = await sb.app.call<Record<string, any>[]>('event.offline.list', { start: 0 });
+    expect(done).toBeLessThan(N);
+    expect(done + (rest.total ?? 0)).toBe(N); // nothing processed is left in the queue, nothing unprocessed is gone
+
     const last = await startServe(serveArgs, env);
     for (let i = 0; i < 1500; i++) {
       if ((await processedCount()) >= N) {
