@@ -121,7 +121,7 @@ export interface Pipeline {
   checks?: Check[];
   /**
    * @minItems 1
-   * @maxItems 500
+   * @maxItems 10000
    */
   steps: [Step, ...Step[]];
   /**

@@ -259,10 +259,15 @@ class Execution {
     return { ...this.base, item: this.ev.celValue(item.item), index: BigInt(item.index) };
   }
 
+  private maxListSize = 0;
+  /** Largest list seen so far (for the expression cost cap), kept incrementally. */
   private maxList(): number {
-    let m = 0;
-    for (const v of Object.values(this.itemCounts)) if (v > m) m = v;
-    return m;
+    return this.maxListSize;
+  }
+
+  private count(id: string, n: number) {
+    this.itemCounts[id] = n;
+    if (n > this.maxListSize) this.maxListSize = n;
   }
 
   private setResult(id: string, result: unknown, s: Step) {
@@ -509,7 +514,7 @@ class Execution {
         continue;
       }
       const result = m.list ? rowsOf(r.result, m.list.wrapper) : r.result;
-      if (m.list) this.itemCounts[t.id] = (result as unknown[]).length;
+      if (m.list) this.count(t.id, (result as unknown[]).length);
       this.reads[t.id] = result;
       this.setResult(t.id, result, t);
       await this.saveResult(t, result);
@@ -556,7 +561,7 @@ class Execution {
     const items: { item?: unknown; index: number }[] = s.foreach
       ? this.foreachItems(s).map((item, index) => ({ item, index }))
       : [{ index: 0 }];
-    this.itemCounts[s.id] = items.length;
+    this.count(s.id, items.length);
     this.record(s, { items: items.length });
     const works: Work[] = [];
     const lang = this.lang();
@@ -817,7 +822,7 @@ class Execution {
     }
     const stats1 = client.stats?.().requests;
     if (stats0 !== undefined && stats1 !== undefined) this.requests += stats1 - stats0 - (this.requests - before);
-    this.itemCounts[s.id] = rows.length;
+    this.count(s.id, rows.length);
     this.reads[s.id] = rows;
     this.setResult(s.id, rows, s);
     await this.saveResult(s, rows);
