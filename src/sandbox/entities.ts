@@ -547,11 +547,22 @@ export function ufFieldDef(uf: UserFieldDef): FieldDef {
   };
 }
 
+const camelCache = new Map<string, string>();
+
 /** camelCase name of a legacy field for crm.item / tasks views. */
 export function camelName(key: string, f?: FieldDef): string {
   if (f?.camel) return f.camel;
+  let c = camelCache.get(key);
+  if (c === undefined) {
+    c = computeCamel(key);
+    camelCache.set(key, c);
+  }
+  return c;
+}
+
+function computeCamel(key: string): string {
   const uf = /^UF_CRM_(\d+)_(.+)$/.exec(key);
-  if (uf) return 'ufCrm' + uf[1] + camelName(uf[2]!).replace(/^./, (c) => c.toUpperCase());
+  if (uf) return 'ufCrm' + uf[1] + computeCamel(uf[2]!).replace(/^./, (c) => c.toUpperCase());
   const ufn = /^UF_CRM_(\d+)$/.exec(key);
   if (ufn) return 'ufCrm_' + ufn[1];
   return key.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

@@ -117,6 +117,8 @@ export interface SandboxHandle {
   admin: SandboxAdmin;
   /** the in-process portal (tests/benchmarks only; not part of the HTTP contract) */
   portal: Portal;
+  /** the in-process request handler (benchmarks attach `onTiming` to it) */
+  server: SandboxServer;
   close(): Promise<void>;
 }
 
@@ -218,6 +220,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     baseUrl,
     caFile,
     portal,
+    server: app,
     admin,
     oauthApp: {
       clientId: oauth.clientId,

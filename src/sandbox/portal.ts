@@ -205,9 +205,19 @@ export class Portal {
     return this.t.userfield.rows.filter((r) => r.ENTITY_ID === ufEntityId) as UserFieldDef[];
   }
 
-  /** Fields of an entity including its user fields. */
+  /** bumped when a user field definition changes in place (add/delete change the table itself) */
+  ufEpoch = 0;
+  private fieldCache = new Map<string, { key: string; fields: Record<string, FieldDef> }>();
+
+  /** Fields of an entity including its user fields (cached until the user-field table changes). */
   fields(def: EntityDef): Record<string, FieldDef> {
-    return allFields(def, this.ufs(def.ufEntityId));
+    const uf = this.t.userfield;
+    const key = `${uf.size}|${uf.nextId}|${this.ufEpoch}`;
+    const hit = this.fieldCache.get(def.name);
+    if (hit && hit.key === key) return hit.fields;
+    const fields = allFields(def, this.ufs(def.ufEntityId));
+    this.fieldCache.set(def.name, { key, fields });
+    return fields;
   }
 
   /** Entity definition by name. */

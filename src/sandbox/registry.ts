@@ -73,12 +73,16 @@ export class Registry {
 /** The 50-row page size of every v1 list. */
 export const PAGE = 50;
 
-/** Reads `start` (offset; negative = no count). */
+/**
+ * Reads `start`: negative = first page without a count; otherwise the portal turns it into a page number
+ * (`floor(start / 50) + 1`), so the effective offset is rounded down to a multiple of 50 (start=30 → rows 1–50).
+ */
 export function readStart(v: unknown): number {
   if (v === undefined || v === null || v === '') return 0;
   const n = Number(v);
   if (!Number.isFinite(n)) return 0;
-  return Math.trunc(n);
+  if (n < 0) return -1;
+  return Math.floor(n / PAGE) * PAGE;
 }
 
 /** Builds a v1 list result: `total` always (0 when start < 0), `next` only when more rows exist. */

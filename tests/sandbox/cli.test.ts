@@ -65,7 +65,9 @@ describe('b24flow sandbox (process)', () => {
     expect(ca).toMatch(/^SANDBOX_CA_FILE=/);
     const dispatcher = new Agent({ connect: { ca: readFileSync(ca!.slice('SANDBOX_CA_FILE='.length), 'utf8') } });
     const url = hook!.slice('BITRIX_WEBHOOK_URL='.length);
-    const res = (await fetch(`${url}user.current`, { dispatcher } as unknown as RequestInit).then((x) => x.json())) as any;
+    const res = (await fetch(`${url}user.current`, { dispatcher } as unknown as RequestInit).then((x) =>
+      x.json(),
+    )) as any;
     expect(res.result.ID).toBe('1');
     await dispatcher.close();
     p.child.kill('SIGINT');

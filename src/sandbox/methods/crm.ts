@@ -228,6 +228,7 @@ function legacyCrud(r: Registry, entity: 'deal' | 'lead' | 'contact' | 'company'
       ]) {
         if (f[k] !== undefined) u[k] = f[k];
       }
+      ctx.portal.ufEpoch++;
       ctx.portal.dirty();
       return { result: true, write: true };
     },
