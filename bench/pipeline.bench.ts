@@ -82,8 +82,8 @@ const steps = Array.from({ length: STEPS }, (_, i) => ({
   params: {
     fields: {
       TITLE: { $template: `Step {{ inputs.base + ${i} }} of {{ inputs.name }}` },
-      RESPONSIBLE_ID: '${{ inputs.user }}',
-      DEADLINE: '${{ isoDateTime(daysAhead(2)) }}',
+      RESPONSIBLE_ID: `\${{ inputs.user }}`,
+      DEADLINE: `\${{ isoDateTime(daysAhead(2)) }}`,
     },
   },
 }));

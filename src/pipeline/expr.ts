@@ -86,7 +86,7 @@ export function collectExpressions(value: unknown, path: (string | number)[] = [
       for (const ph of templatePlaceholders(v.$template))
         out.push({ expr: ph.expr, path: [...p, '$template'], offset: ph.offset, kind: 'template' });
     } else if (Array.isArray(v)) {
-      v.forEach((x, i) => walk(x, [...p, i]));
+      for (let i = 0; i < v.length; i++) walk(v[i], [...p, i]);
     } else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
     }
@@ -103,8 +103,9 @@ export function findPartialInterpolations(value: unknown, path: (string | number
       if (v.includes('${{') && !isExpression(v)) out.push(p);
     } else if (isTemplate(v)) {
       // templates are the explicit text form
-    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i]));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) walk(v[i], [...p, i]);
+    } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
   };
   walk(value, path);
   return out;

@@ -121,7 +121,11 @@ export function buildGraph(p: LoadedPipeline, isWrite: (s: Step) => boolean = ()
 export function ancestors(g: StepGraph, id: string): Set<string> {
   const out = new Set<string>();
   const walk = (x: string) => {
-    for (const d of g.deps.get(x) ?? []) if (!out.has(d)) out.add(d), walk(d);
+    for (const d of g.deps.get(x) ?? [])
+      if (!out.has(d)) {
+        out.add(d);
+        walk(d);
+      }
   };
   walk(id);
   return out;

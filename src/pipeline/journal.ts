@@ -221,7 +221,10 @@ export class MemoryJournal implements Journal {
   }
   async recordWrites(runId: string, entries: WriteEntry[]) {
     let m = this.writes.get(runId);
-    if (!m) this.writes.set(runId, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.writes.set(runId, m);
+    }
     for (const e of entries) if (m.get(e.key)?.state !== 'done') m.set(e.key, e);
   }
   async loadWrites(runId: string) {

@@ -16,7 +16,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
 import { type CatalogView, defaultCatalog, type MethodInfo } from './catalog.js';
 import { type CostEstimate, estimateCost } from './cost.js';
-import { type EvalScope, Evaluator, expressionBody, isExpression } from './expr.js';
+import { Evaluator, expressionBody, isExpression } from './expr.js';
 import { buildGraph, type StepGraph } from './graph.js';
 import { resolveInputs } from './inputs.js';
 import {
@@ -154,7 +154,14 @@ function containsBatchSyntax(v: unknown): boolean {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((res) => {
     const t = setTimeout(res, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        res();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -419,16 +426,7 @@ class Execution {
             for (let j = oi + 1; j < order.length && group.length < BATCH_SIZE; j++) {
               const t = byId.get(order[j]!)!;
               const tm = this.method(t);
-              if (
-                !tm ||
-                tm.risk !== 'read' ||
-                t.foreach ||
-                t.all ||
-                t.if !== undefined ||
-                t.retry ||
-                t.use ||
-                t.pipeline
-              )
+              if (tm?.risk !== 'read' || t.foreach || t.all || t.if !== undefined || t.retry || t.use || t.pipeline)
                 continue;
               if (this.o.resume?.steps[this.prefix + t.id]?.status === 'done') continue;
               const deps = this.graph.deps.get(t.id) ?? new Set();

@@ -48,7 +48,7 @@ export interface ClientLike {
     params?: Record<string, unknown>,
     opts?: unknown,
   ): AsyncIterable<T[]>;
-  stats?(): { requests: number; [k: string]: unknown };
+  stats?(): { requests: number };
   close?(): Promise<void>;
 }
 

@@ -52,7 +52,7 @@ export async function startPortal(opts: SandboxOptions = {}): Promise<TestPortal
 
 /** Installs the sandbox's OAuth app and returns env for a child that must use app auth (event.*). */
 export async function appEnv(p: TestPortal): Promise<NodeJS.ProcessEnv> {
-  const tokens = tokensFromAnswer(await p.sb.oauthApp.install());
+  const tokens = tokensFromAnswer((await p.sb.oauthApp.install()) as unknown as Record<string, unknown>);
   await new FileTokenStore(join(p.dataDir, 'tokens.json')).set(tokens.member_id, tokens);
   return {
     ...p.env,

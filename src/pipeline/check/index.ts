@@ -4,7 +4,7 @@
 import type { Finding } from '../../lib/errors.js';
 import { buildGraph } from '../graph.js';
 import type { LoadedPipeline } from '../load.js';
-import type { CheckContext, Rule, RuleContext } from './rule.js';
+import type { CheckContext, RuleContext } from './rule.js';
 import { rules } from './rules/index.js';
 
 export type { CheckContext, PortalFacts, Rule, RuleContext } from './rule.js';

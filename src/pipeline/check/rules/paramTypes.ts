@@ -52,7 +52,7 @@ export const paramTypes: Rule = {
     const out: Omit<Finding, 'rule'>[] = [];
     ctx.p.pipeline.steps.forEach((s, i) => {
       const m = ctx.methodOf(s);
-      if (!m || !m.params?.length || s.params === undefined) return;
+      if (!m?.params?.length || s.params === undefined) return;
       const defs = paramDefs(m);
       const checkValue = (def: MethodParam, v: unknown, path: DocPath) => {
         if (def.type === 'any' || def.type === 'file') return;

@@ -8,7 +8,7 @@ import type { Rule } from '../rule.js';
  */
 export const partialInterpolation: Rule = {
   name: 'partial-interpolation',
-  description: '`${{ }}` inside a longer string',
+  description: `'\${{ }}' inside a longer string`,
   check(ctx) {
     const out: Omit<Finding, 'rule'>[] = [];
     ctx.p.pipeline.steps.forEach((s, i) => {
@@ -18,7 +18,7 @@ export const partialInterpolation: Rule = {
           out.push(
             ctx.at(
               path,
-              'an expression `${{ ... }}` must be the whole value; for text use `{ $template: "... {{ expr }} ..." }`',
+              `an expression \${{ ... }} must be the whole value; for text use { $template: "... {{ expr }} ..." }`,
             ),
           );
       }
