@@ -27,11 +27,11 @@ async function setup(sbOpts: Record<string, unknown>, limiter: LimiterConfig) {
 describe('503 QUERY_LIMIT_EXCEEDED', () => {
   it('a client that assumes too generous limits trips 503, drains, learns the standard preset and completes', async () => {
     const { sb, client } = await setup(
-      { plan: 'standard', clockFactor: 20 },
-      { drain: 50, burst: 500, clockFactor: 20, operatingLimit: 0 },
+      { plan: 'standard', clockFactor: 5 },
+      { drain: 50, burst: 500, clockFactor: 5, operatingLimit: 0 },
     );
-    const res = await Promise.all(Array.from({ length: 90 }, () => client.call('server.time')));
-    expect(res).toHaveLength(90);
+    const res = await Promise.all(Array.from({ length: 70 }, () => client.call('server.time')));
+    expect(res).toHaveLength(70);
     const s = await stats(sb);
     expect(s.status['503'] ?? 0).toBeGreaterThan(0);
     expect(client.stats().status503).toBe(s.status['503']);
