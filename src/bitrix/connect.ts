@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
+import type { SandboxHandle, SandboxOptions } from '../sandbox/index.js';
 import { type AuditSink, FileAudit } from './audit.js';
 import type { OAuthApp } from './auth/oauth.js';
 import { PortalRegistry } from './auth/registry.js';
@@ -23,35 +24,17 @@ import { B24Client } from './client.js';
 import type { LimiterConfig, PlanName } from './limiter/index.js';
 import { redact, registerSecret } from './redact.js';
 
-/** Options of the embedded sandbox (mirrors `SandboxOptions` of src/sandbox; kept structural to avoid a hard import). */
-export interface SandboxOptionsLike {
-  port?: number;
-  host?: string;
-  seed?: number;
-  size?: 'small' | 'medium' | 'large' | number;
-  plan?: 'standard' | 'enterprise' | 'unlimited';
-  operatingLimit?: number;
-  clockFactor?: number;
-  dataDir?: string;
-  tls?: boolean;
-  quiet?: boolean;
-}
-
-/** What connect needs from a started sandbox (structural subset of `SandboxHandle`). */
-export interface SandboxHandleLike {
-  webhookUrl: string;
-  baseUrl: string;
-  caFile?: string;
-  close(): Promise<void>;
-  [key: string]: unknown;
-}
+/** Options of the embedded sandbox (type-only import: the sandbox module is loaded lazily, only when needed). */
+export type SandboxOptionsLike = SandboxOptions;
+/** A started sandbox. */
+export type SandboxHandleLike = SandboxHandle;
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
   /** Environment to read (default `process.env`); `.env` values fill only missing keys. */
   env?: NodeJS.ProcessEnv;
   /** Options for the embedded sandbox when no portal is configured. */
-  sandbox?: SandboxOptionsLike;
+  sandbox?: SandboxOptions;
   /** Audit file path, or false to disable; default `$B24FLOW_DATA_DIR/audit/calls.jsonl`. */
   audit?: string | false;
   /** Where human notices go (default: process.stderr). */
@@ -67,7 +50,7 @@ export interface ConnectOptions {
 /** A connected client, the sandbox when one was started, and one `close()` for both. */
 export interface Connection {
   client: B24Client;
-  sandbox?: SandboxHandleLike;
+  sandbox?: SandboxHandle;
   close(): Promise<void>;
 }
 
