@@ -672,6 +672,7 @@ export function itemRow(
   fields: Record<string, FieldDef>,
   row: Row,
   keys: string[] | null,
+  originalUf = false,
 ): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   const all = keys ?? Object.keys(fields);
@@ -686,7 +687,7 @@ export function itemRow(
       }
       continue;
     }
-    o[camelName(k, f)] = typedValue(f, row[k]);
+    o[originalUf && k.startsWith('UF_') ? k : camelName(k, f)] = typedValue(f, row[k]);
   }
   if (fm) o.fm = fm;
   if (def.entityTypeId) o.entityTypeId = def.entityTypeId;

@@ -18,6 +18,8 @@ export interface Binding {
   connector: string;
   minTimeout: number;
   lastNotify: number;
+  /** set for an outgoing webhook (portal UI): its own application_token, auth block without tokens */
+  outgoingToken?: string;
 }
 
 /** A queued offline event. */
@@ -113,13 +115,29 @@ export class EventHub {
   }
 
   /** Sends one online event (no retries; failures are counted and dropped). Also used for ONAPPINSTALL. */
-  deliver(b: Pick<Binding, 'ID' | 'handler' | 'authType'>, event: string, data: unknown, withRefresh: boolean): void {
+  deliver(
+    b: Pick<Binding, 'ID' | 'handler' | 'authType' | 'outgoingToken'>,
+    event: string,
+    data: unknown,
+    withRefresh: boolean,
+  ): void {
+    let auth = this.host.eventAuth(b.authType || 1, withRefresh);
+    if (b.outgoingToken) {
+      // outgoing webhooks carry no tokens: domain, endpoints, member_id and their own application_token
+      auth = {
+        domain: auth.domain,
+        client_endpoint: auth.client_endpoint,
+        server_endpoint: auth.server_endpoint,
+        member_id: auth.member_id,
+        application_token: b.outgoingToken,
+      };
+    }
     const body = buildQuery({
       event,
       event_handler_id: String(b.ID),
       data,
       ts: String(Math.floor(this.host.now() / 1000)),
-      auth: this.host.eventAuth(b.authType || 1, withRefresh),
+      auth,
     });
     const p = (async () => {
       try {

@@ -92,6 +92,8 @@ export interface SandboxAdmin {
   advanceTime(seconds: number): Promise<void>;
   /** wait until in-flight event deliveries finished */
   drainEvents(): Promise<void>;
+  /** an outgoing webhook (portal UI style): events POSTed to `handler` with its own application_token, no OAuth */
+  outgoingWebhook(req: { event: string; handler: string }): Promise<{ id: number; applicationToken: string }>;
 }
 
 /** A running sandbox. */
@@ -213,6 +215,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     resetStats: async () => void (await ctl('/sandbox/stats/reset', {})),
     advanceTime: async (seconds) => void (await ctl('/sandbox/time', { advanceSeconds: seconds })),
     drainEvents: async () => void (await ctl('/sandbox/events/drain', {})),
+    outgoingWebhook: (req) => ctl('/sandbox/outgoing', req),
   };
   const oauth = portal.oauth.app;
   const handle: SandboxHandle = {

@@ -123,6 +123,7 @@ export class Portal {
   /** the method table (set by the server) */
   registry!: Registry;
   private saveTimer: NodeJS.Timeout | null = null;
+  private lastSaveMs = 0;
   private saving: Promise<void> | null = null;
 
   constructor(readonly opts: PortalOptions) {
@@ -138,7 +139,7 @@ export class Portal {
       dirty: () => this.dirty(),
     });
     const file = this.file();
-    if (file && existsSync(file)) this.restore(JSON.parse(readFileSync(file, 'utf8')));
+    if (file && existsSync(file)) this.restore(readSnapshot(readFileSync(file)));
     else {
       seedPortal(this, opts.seed, opts.deals, this.clock.now());
       this.defaultWebhookCode = this.addWebhook(1, null);
@@ -148,7 +149,7 @@ export class Portal {
 
   /** Path of the snapshot file, when persisting. */
   file(): string | null {
-    return this.opts.dataDir ? join(this.opts.dataDir, 'portal.json') : null;
+    return this.opts.dataDir ? join(this.opts.dataDir, 'portal.ndjson') : null;
   }
 
   /** Registers a webhook; returns its secret code. */
@@ -255,6 +256,16 @@ export class Portal {
 
   /** `auth` block of an outgoing event (app auth, with a fresh access token). */
   eventAuth(userId: number, withRefresh: boolean): Record<string, unknown> {
+    if (!withRefresh && !this.oauth.app.installed) {
+      // no app installed (outgoing webhooks only): nothing to mint tokens for
+      return {
+        domain: this.domain(),
+        client_endpoint: this.baseUrl + '/rest/',
+        server_endpoint: this.baseUrl + '/rest/',
+        member_id: this.oauth.app.memberId,
+        application_token: this.oauth.app.applicationToken,
+      };
+    }
     const now = this.clock.now();
     const tokens = issueTokens(this.oauth, userId, now);
     const a: Record<string, unknown> = {
@@ -288,12 +299,19 @@ export class Portal {
   /** Marks the state changed; persists within ~0.5 s when a data dir is set. */
   dirty(): void {
     if (!this.opts.dataDir || this.saveTimer) return;
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = null;
-      this.saving = writeFileAtomic(this.file()!, JSON.stringify(this.snapshot())).catch((e) =>
-        this.opts.log(`sandbox: could not persist state: ${(e as Error).message}`),
-      );
-    }, 500);
+    // encoding a big portal blocks the event loop, so the pause between saves grows with the cost of a save
+    this.saveTimer = setTimeout(
+      () => {
+        this.saveTimer = null;
+        const t0 = performance.now();
+        const data = encodeSnapshot(this.snapshot());
+        this.lastSaveMs = performance.now() - t0;
+        this.saving = writeFileAtomic(this.file()!, data, 0o600).catch((e) =>
+          this.opts.log(`sandbox: could not persist state: ${(e as Error).message}`),
+        );
+      },
+      Math.max(500, this.lastSaveMs * 4),
+    );
     this.saveTimer.unref();
   }
 
@@ -302,13 +320,13 @@ export class Portal {
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
       this.saveTimer = null;
-      if (this.opts.dataDir) await writeFileAtomic(this.file()!, JSON.stringify(this.snapshot()));
+      if (this.opts.dataDir) await writeFileAtomic(this.file()!, encodeSnapshot(this.snapshot()), 0o600);
     }
     await this.saving;
   }
 
   private saveSync(): void {
-    writeFileAtomicSync(this.file()!, JSON.stringify(this.snapshot()));
+    writeFileAtomicSync(this.file()!, encodeSnapshot(this.snapshot()), 0o600);
   }
 
   /** Serializable state. */
@@ -353,4 +371,51 @@ export class Portal {
     this.events.nextBindingId = s.events.nextBindingId;
     this.events.nextOfflineId = s.events.nextOfflineId;
   }
+}
+
+const CHUNK = 2000;
+
+/**
+ * Snapshot file format (NDJSON, so a 1,000,000-deal portal never needs one giant JSON string): line 1 is the
+ * state without table rows; every further line is `{"t": table, "g": generic?, "rows": [...]}` with ≤ 2,000 rows.
+ * The file holds webhook codes and tokens, so it is written with mode 0600.
+ */
+export function encodeSnapshot(s: Record<string, any>): Buffer {
+  const parts: Buffer[] = [];
+  const head = { ...s, tables: {} as Record<string, unknown>, generic: {} as Record<string, unknown> };
+  for (const [n, t] of Object.entries<any>(s.tables)) head.tables[n] = { nextId: t.nextId };
+  for (const [n, t] of Object.entries<any>(s.generic)) head.generic[n] = { nextId: t.nextId };
+  parts.push(Buffer.from(JSON.stringify(head) + '\n'));
+  const emit = (name: string, generic: boolean, rows: Row[]) => {
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      parts.push(Buffer.from(JSON.stringify({ t: name, g: generic, rows: rows.slice(i, i + CHUNK) }) + '\n'));
+    }
+  };
+  for (const [n, t] of Object.entries<any>(s.tables)) emit(n, false, t.rows);
+  for (const [n, t] of Object.entries<any>(s.generic)) emit(n, true, t.rows);
+  return Buffer.concat(parts);
+}
+
+/** Reads a snapshot written by {@link encodeSnapshot}. @throws on a malformed file */
+export function readSnapshot(buf: Buffer): Record<string, any> {
+  let pos = buf.indexOf(10);
+  if (pos < 0) pos = buf.length;
+  const head = JSON.parse(buf.subarray(0, pos).toString('utf8'));
+  for (const t of Object.values<any>(head.tables)) t.rows = [];
+  for (const t of Object.values<any>(head.generic ?? {})) t.rows = [];
+  head.generic ??= {};
+  let start = pos + 1;
+  while (start < buf.length) {
+    let end = buf.indexOf(10, start);
+    if (end < 0) end = buf.length;
+    if (end > start) {
+      const line = JSON.parse(buf.subarray(start, end).toString('utf8'));
+      const bag = line.g ? head.generic : head.tables;
+      bag[line.t] ??= { nextId: 1, rows: [] };
+      const rows = bag[line.t].rows as Row[];
+      for (const r of line.rows) rows.push(r);
+    }
+    start = end + 1;
+  }
+  return head;
 }

@@ -3,7 +3,7 @@
  * the two limiters, envelopes and error dialects, batch, the OAuth server and the /sandbox/* control endpoints.
  * Sources: rest-protocol.md §1–§9 (and the doc pages it cites).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isoDate } from './clock.js';
 import { ApiError, argError, methodNotFound, v3Error } from './errors.js';
@@ -624,6 +624,29 @@ export class SandboxServer {
         if (!p.t.user.get(userId)) return json(400, { error: 'ERROR_ARGUMENT', error_description: 'unknown userId' });
         const code = p.addWebhook(userId, scopes);
         return json(200, { webhookUrl: `${p.baseUrl}/rest/${userId}/${code}/` });
+      }
+      case '/sandbox/outgoing': {
+        // an outgoing webhook as configured in the portal UI: online delivery without OAuth tokens
+        const event = String(body.event ?? '').toUpperCase();
+        if (!event || !/^https?:\/\//.test(String(body.handler ?? ''))) {
+          return json(400, { error: 'ERROR_ARGUMENT', error_description: 'event and an http(s) handler are required' });
+        }
+        const token = randomBytes(16).toString('hex');
+        const hub = p.events;
+        const id = hub.nextBindingId++;
+        hub.bindings.push({
+          ID: id,
+          event,
+          handler: String(body.handler),
+          authType: 0,
+          offline: false,
+          connector: '',
+          minTimeout: 0,
+          lastNotify: 0,
+          outgoingToken: token,
+        });
+        p.dirty();
+        return json(200, { id, applicationToken: token });
       }
       case '/sandbox/tokens/expire': {
         const now = p.clock.now();

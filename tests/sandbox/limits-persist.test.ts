@@ -2,7 +2,7 @@
  * Limits (leaky bucket → 503 QUERY_LIMIT_EXCEEDED, per-method operating budget → 429 OPERATION_TIME_LIMIT,
  * clock speed-up) and --data persistence.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,9 +128,12 @@ describe('--data persistence', () => {
     const code = a.webhookUrl.split('/').at(-2);
     const clientId = a.oauthApp.clientId;
     await a.close();
-    expect(existsSync(join(dir, 'portal.json'))).toBe(true);
+    const file = join(dir, 'portal.ndjson');
+    expect(existsSync(file)).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    expect(() => JSON.parse(readFileSync(join(dir, 'portal.json'), 'utf8'))).not.toThrow();
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(() => lines.map((l) => JSON.parse(l))).not.toThrow();
 
     const b = await startSandbox({ plan: 'unlimited', quiet: true, size: 30, dataDir: dir });
     try {

@@ -300,8 +300,14 @@ function itemMethods(r: Registry): void {
     }
     return out;
   };
-  const view = (portal: Portal, def: EntityDef, row: Row, keys: string[] | null) =>
-    itemRow(def, portal.fields(def), row, keys);
+  const view = (portal: Portal, def: EntityDef, row: Row, keys: string[] | null, p?: Params) =>
+    itemRow(
+      def,
+      portal.fields(def),
+      row,
+      keys,
+      String(pick(p ?? {}, 'useOriginalUfNames') ?? 'N').toUpperCase() === 'Y',
+    );
   r.many('crm', {
     'crm.item.fields': (ctx, p) => {
       const { entity } = entityOf(p);
@@ -343,7 +349,7 @@ function itemMethods(r: Registry): void {
         }
       }
       const q = runQuery(portal.t[entity as 'deal'], filter, order, Math.max(0, start), PAGE, start >= 0);
-      const items = q.rows.map((row) => view(portal, def, row, keys));
+      const items = q.rows.map((row) => view(portal, def, row, keys, p));
       const out = listOut({ items }, items.length, q.total, start);
       out.counted = start >= 0 ? Math.max(q.scanned, q.total) : 0;
       return out;
@@ -352,7 +358,7 @@ function itemMethods(r: Registry): void {
       const { entity } = entityOf(p);
       const row = ctx.portal.t[entity as 'deal'].get(readItemId(p));
       if (!row) throw d7('NOT_FOUND', 'Element not found');
-      return { result: { item: view(ctx.portal, ctx.portal.def(entity), row, null) }, rows: 1 };
+      return { result: { item: view(ctx.portal, ctx.portal.def(entity), row, null, p) }, rows: 1 };
     },
     'crm.item.add': (ctx, p) => {
       const { entity } = entityOf(p);
@@ -360,7 +366,7 @@ function itemMethods(r: Registry): void {
       const input = pick(p, 'fields');
       if (!input || typeof input !== 'object') throw missing('fields');
       const row = wrapD7(() => insert(ctx, entity, fromItem(ctx.portal, def, input)));
-      return { result: { item: view(ctx.portal, def, row, null) }, write: true };
+      return { result: { item: view(ctx.portal, def, row, null, p) }, write: true };
     },
     'crm.item.update': (ctx, p) => {
       const { entity } = entityOf(p);
@@ -370,7 +376,7 @@ function itemMethods(r: Registry): void {
       const input = pick(p, 'fields');
       if (!input || typeof input !== 'object') throw missing('fields');
       wrapD7(() => update(ctx, entity, row, fromItem(ctx.portal, def, input)));
-      return { result: { item: view(ctx.portal, def, row, null) }, write: true };
+      return { result: { item: view(ctx.portal, def, row, null, p) }, write: true };
     },
     'crm.item.delete': (ctx, p) => {
       const { entity } = entityOf(p);
