@@ -33,6 +33,8 @@ export interface OfflineRow {
   PROCESS_ID: string;
   ERROR: number;
   CONNECTOR_ID: string;
+  /** when the row was reserved (ms); reservations older than 30 days are released */
+  RESERVED_AT?: number;
 }
 
 /** What the hub needs from the portal to build `auth` blocks and read the clock. */

@@ -128,7 +128,12 @@ function toKind(kind: Kind, v: unknown): unknown {
   return typeof v === 'string' ? v.toLowerCase() : String(v).toLowerCase();
 }
 
+/** Multifield entries (`{ID, VALUE_TYPE, VALUE}`) compare on their VALUE, as PHONE/EMAIL filters do. */
+const scalar = (v: unknown): unknown =>
+  v !== null && typeof v === 'object' && 'VALUE' in v ? (v as { VALUE: unknown }).VALUE : v;
+
 function norm(kind: Kind, v: unknown): unknown {
+  v = scalar(v);
   if (v === null || v === undefined || v === '') return null;
   if (kind === 'str') return typeof v === 'string' ? v.toLowerCase() : String(v).toLowerCase();
   if (kind === 'bool') return toKind('bool', v);
@@ -248,7 +253,9 @@ export function compileFilter(
         const res = (arr ?? [value]).map((x) => likeRegex(String(x ?? ''), explicit));
         const neg = op.startsWith('!');
         const test = (v: unknown): boolean =>
-          Array.isArray(v) ? v.some(test) : v !== null && v !== undefined && res.some((re) => re.test(String(v)));
+          Array.isArray(v)
+            ? v.some(test)
+            : v !== null && v !== undefined && res.some((re) => re.test(String(scalar(v))));
         p = neg ? (r) => !test(r[key]) : (r) => test(r[key]);
       }
     }

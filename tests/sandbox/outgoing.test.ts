@@ -56,3 +56,34 @@ it('start is turned into a page number: start=30 reads the first page, next=50',
   expect(r.body.result[0].ID).toBe('1');
   expect(r.body.next).toBe(50);
 });
+
+it('PHONE/EMAIL filters match multifield values; crm.duplicate.findbycomm finds leads and contacts by phone', async () => {
+  const lead = (
+    await postJson(sb.webhookUrl + 'crm.lead.add', {
+      fields: { TITLE: 'Dup', PHONE: [{ VALUE: '+7 (999) 123-45-67', VALUE_TYPE: 'WORK' }] },
+    })
+  ).body.result;
+  const contact = (
+    await postJson(sb.webhookUrl + 'crm.contact.add', {
+      fields: {
+        NAME: 'Dup',
+        PHONE: [{ VALUE: '89991234567', VALUE_TYPE: 'MOBILE' }],
+        EMAIL: [{ VALUE: 'dup@example.com' }],
+      },
+    })
+  ).body.result;
+  const byEmail = await postJson(sb.webhookUrl + 'crm.contact.list', {
+    filter: { EMAIL: 'dup@example.com' },
+    select: ['ID'],
+  });
+  expect(byEmail.body.result.map((c: any) => Number(c.ID))).toEqual([contact]);
+  const like = await postJson(sb.webhookUrl + 'crm.lead.list', { filter: { '%PHONE': '123-45' }, select: ['ID'] });
+  expect(like.body.result.map((c: any) => Number(c.ID))).toEqual([lead]);
+  const dup = await postJson(sb.webhookUrl + 'crm.duplicate.findbycomm', { type: 'PHONE', values: ['+79991234567'] });
+  expect(dup.body.result).toEqual({ LEAD: [lead], CONTACT: [contact] });
+  const none = await postJson(sb.webhookUrl + 'crm.duplicate.findbycomm', {
+    type: 'EMAIL',
+    values: ['nobody@nowhere.test'],
+  });
+  expect(none.body.result).toEqual([]);
+});

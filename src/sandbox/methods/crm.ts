@@ -764,8 +764,42 @@ function activityMethods(r: Registry): void {
   });
 }
 
+/** crm.duplicate.findbycomm: ids of leads/contacts/companies having one of the phones or e-mails. */
+function duplicateMethods(r: Registry): void {
+  r.many('crm', {
+    'crm.duplicate.findbycomm': (ctx, p) => {
+      const type = String(pick(p, 'type') ?? '').toUpperCase();
+      if (type !== 'EMAIL' && type !== 'PHONE') throw legacyError("Parameter 'type' must be EMAIL or PHONE.");
+      const raw = pick(p, 'values');
+      const values = (Array.isArray(raw) ? raw : raw && typeof raw === 'object' ? Object.values(raw) : [raw])
+        .filter((v) => v !== undefined && v !== null && v !== '')
+        .map((v) => (type === 'PHONE' ? String(v).replace(/\D/g, '').slice(-10) : String(v).toLowerCase()));
+      if (!values.length) throw legacyError("Parameter 'values' must be array.");
+      if (values.length > 20) throw legacyError('Too many values (maximum 20).');
+      const want = String(pick(p, 'entity_type') ?? '').toUpperCase();
+      const out: Record<string, number[]> = {};
+      for (const entity of ['lead', 'contact', 'company'] as const) {
+        if (want && want !== entity.toUpperCase()) continue;
+        const ids: number[] = [];
+        for (const row of ctx.portal.t[entity].rows) {
+          const list = (row[type] as { VALUE: string }[] | undefined) ?? [];
+          if (
+            list.some((x) =>
+              values.includes(type === 'PHONE' ? x.VALUE.replace(/\D/g, '').slice(-10) : x.VALUE.toLowerCase()),
+            )
+          )
+            ids.push(row.ID);
+        }
+        if (ids.length) out[entity.toUpperCase()] = ids;
+      }
+      return { result: Object.keys(out).length ? out : [], counted: ctx.portal.t.contact.size };
+    },
+  });
+}
+
 /** Registers every CRM method. */
 export function registerCrm(r: Registry): void {
+  duplicateMethods(r);
   legacyCrud(r, 'deal');
   legacyCrud(r, 'lead');
   legacyCrud(r, 'contact');

@@ -466,6 +466,13 @@ function eventMethods(r: Registry): void {
           argError('Invalid order'),
         );
         let rows: any[];
+        const now = ctx.portal.clock.now();
+        for (const r of hub.offline) {
+          if (r.PROCESS_ID && (r.RESERVED_AT ?? now) < now - 30 * 86_400_000) {
+            r.PROCESS_ID = '';
+            r.RESERVED_AT = undefined;
+          }
+        }
         if (processId) rows = hub.offline.filter((r) => r.PROCESS_ID === processId);
         else
           rows = hub.offline.filter(
@@ -480,7 +487,10 @@ function eventMethods(r: Registry): void {
           hub.offline = hub.offline.filter((r) => !ids.has(r.ID));
         } else {
           pid = processId ? String(processId) : EventHub.processId();
-          for (const r of rows) r.PROCESS_ID = pid;
+          for (const r of rows) {
+            r.PROCESS_ID = pid;
+            r.RESERVED_AT ??= now;
+          }
         }
         if (rows.length) ctx.portal.dirty();
         return { result: { process_id: pid, events: rows.map((r) => EventHub.view(r, false)) }, rows: rows.length };
