@@ -594,6 +594,11 @@ export class B24Client {
 }
 
 function netInit(method: string, description: string, cause?: unknown) {
+  // The raw error may carry the request URL (webhook code, `auth=` token): keep only a redacted copy as the cause.
+  const c = cause as { name?: string; code?: string; message?: string } | undefined;
+  const safeCause = c
+    ? { name: c.name ?? 'Error', ...(c.code ? { code: c.code } : {}), message: redact(String(c.message ?? c)) }
+    : undefined;
   return {
     code: 'NETWORK',
     status: 0,
@@ -601,7 +606,7 @@ function netInit(method: string, description: string, cause?: unknown) {
     dialect: 'http' as const,
     description,
     retryable: true,
-    ...(cause !== undefined ? { cause } : {}),
+    ...(safeCause ? { cause: safeCause } : {}),
   };
 }
 

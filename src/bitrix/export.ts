@@ -133,6 +133,7 @@ export async function* exportAll<T>(
   if (first.rows.length) {
     rows += first.rows.length;
     yield first.rows as T[];
+    signal?.throwIfAborted();
   }
   const maxRaw = lastPage.rows.length ? rowId(lastPage.rows[0], idRow) : undefined;
   const firstLast = first.rows.length ? rowId(first.rows[first.rows.length - 1], idRow) : undefined;
@@ -263,10 +264,12 @@ export async function* exportAll<T>(
   );
   try {
     for (;;) {
+      signal?.throwIfAborted();
       const page = await queue.next();
       if (!page) break;
       yield page;
     }
+    signal?.throwIfAborted();
     if (queue.error !== undefined) throw queue.error;
   } finally {
     signal?.removeEventListener('abort', onAbort);

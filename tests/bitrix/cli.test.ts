@@ -118,6 +118,13 @@ describe('no secret in any captured output', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(lines.some((l) => l.method === 'crm.deal.list' && l.keys.includes('filter'))).toBe(true);
+    const read = lines.find((l) => l.method === 'crm.deal.list' && l.ok);
+    expect(read).toMatchObject({ risk: 'read', status: 200, portal: new URL(sb.baseUrl).host });
+    expect(typeof read.ms).toBe('number');
+    expect(lines.find((l) => !l.ok && l.method === 'crm.deal.list')).toMatchObject({
+      code: 'NO_AUTH_FOUND',
+      status: 401,
+    });
     expect(readFileSync(audit, 'utf8')).not.toContain('999999999');
   });
 

@@ -82,6 +82,20 @@ describe('webhook client on the sandbox', () => {
     expect(seen.length).toBeLessThanOrEqual(100);
   });
 
+  it('aborts a fast export with an AbortSignal', async () => {
+    const ac = new AbortController();
+    let pages = 0;
+    await expect(
+      (async () => {
+        for await (const _page of client.exportAll('crm.deal.list', { select: ['ID'] }, { signal: ac.signal })) {
+          pages++;
+          ac.abort(new Error('stop export'));
+        }
+      })(),
+    ).rejects.toThrow('stop export');
+    expect(pages).toBe(1);
+  });
+
   it('runs batches with typed $result references, per-command errors, chunking and nested-batch refusal', async () => {
     const b = new BatchBuilder();
     const add = b.add<number>('crm.deal.add', { fields: { TITLE: 'ref test', COMMENTS: 'to be cleared' } });
