@@ -73,6 +73,7 @@ export async function runCheckCommand(
 // ---------------------------------------------------------------------------------------------------------------
 // plan / run / apply / resume / runs
 
+import { MemoryIdempotencyStore } from './idempotency.js';
 import type { RunRecord } from './journal.js';
 import type { Plan, PlannedWrite, ProgressEvent, RunResult } from './run.js';
 import type { Connection } from './runtimeTypes.js';
@@ -276,6 +277,8 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
       verbose: flags.verbose,
       onProgress: flags.json ? undefined : progressPrinter(),
       trigger: { kind: 'cli' as const },
+      // the embedded sandbox forgets its data on exit: remember keyed writes only for this process
+      ...(conn.sandbox ? { idempotency: new MemoryIdempotencyStore() } : {}),
     };
     if (mode === 'full' && !flags.json) {
       // show the plan first; a full run re-reads and executes exactly these writes
@@ -323,6 +326,7 @@ export async function runApplyCommand(planId: string, flags: RunFlags): Promise<
       verbose: flags.verbose,
       onProgress: flags.json ? undefined : progressPrinter(),
       trigger: { kind: 'cli' },
+      ...(conn.sandbox ? { idempotency: new MemoryIdempotencyStore() } : {}),
     });
     out(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatRun(r, { verbose: flags.verbose }));
     exitFor(r);

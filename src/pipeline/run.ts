@@ -18,6 +18,7 @@ import { type CatalogView, defaultCatalog, type MethodInfo } from './catalog.js'
 import { type CostEstimate, estimateCost } from './cost.js';
 import { Evaluator, expressionBody, isExpression } from './expr.js';
 import { buildGraph, type StepGraph } from './graph.js';
+import { FileIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { resolveInputs } from './inputs.js';
 import {
   FileJournal,
@@ -67,6 +68,11 @@ export interface RunOptions {
   /** Summary language (default from B24FLOW_LANG / LANG). */
   lang?: 'en' | 'ru';
   verbose?: boolean;
+  /**
+   * Cross-run memory of keyed writes (steps with `idempotency_key`). Default: the file store in the data dir when
+   * the journal is the default file journal, else none; false = none.
+   */
+  idempotency?: IdempotencyStore | false;
   /** Internal: continue this run record (resume). */
   resume?: RunRecord;
   /** Internal: id of the plan being applied. */
@@ -232,6 +238,7 @@ class Execution {
     readonly run: RunRecord,
     readonly journal: Journal | undefined,
     readonly prefix = '',
+    readonly idem?: IdempotencyStore,
   ) {
     this.ev = new Evaluator({ timezone: p.pipeline.timezone, now: run.now });
     this.graph = buildGraph(p, (s) => {
@@ -334,8 +341,13 @@ class Execution {
     if (batched.length === 1) singles.push(batched.pop()!);
     for (let i = 0; i < batched.length; i += BATCH_SIZE) {
       const chunk = batched.slice(i, i + BATCH_SIZE);
+      // batch command keys allow only [A-Za-z0-9_.-]: our own short keys, mapped back to the work keys
       const rec: Record<string, BatchCommand> = {};
-      for (const [k, c] of chunk) rec[k] = c;
+      const keyOf = new Map<string, string>();
+      chunk.forEach(([k, c], j) => {
+        rec[`c${j}`] = c;
+        keyOf.set(k, `c${j}`);
+      });
       const r = (await this.o.client.batch(rec, { halt: false, signal: this.o.signal })) as {
         results?: Record<string, unknown>;
         errors?: Record<string, unknown>;
@@ -343,8 +355,9 @@ class Execution {
       };
       this.requests += r.requests ?? 1;
       for (const [k] of chunk) {
-        if (r.errors && k in r.errors) out.set(k, { error: errorInfo(r.errors[k]) });
-        else if (r.results && k in r.results) out.set(k, { result: r.results[k] });
+        const ck = keyOf.get(k)!;
+        if (r.errors && ck in r.errors) out.set(k, { error: errorInfo(r.errors[ck]) });
+        else if (r.results && ck in r.results) out.set(k, { result: r.results[ck] });
         else out.set(k, { error: { code: 'NOT_RUN', message: 'command did not run' } });
       }
     }
@@ -655,12 +668,19 @@ class Execution {
     let todo: Work[] = [];
     let existing = 0;
     const origin = (w: Work) => `b24flow-${hashOf([this.p.pipeline.name, this.prefix + s.id, w.key]).slice(0, 24)}`;
-    // 1. already done (resume) → skip; uncertain legacy CRM creates → look up by ORIGIN_ID
+    // 1. already done (this run's journal, or an earlier run with the same key) → skip;
+    //    uncertain legacy CRM creates → look up by ORIGIN_ID
     const uncertain: Work[] = [];
+    const keyed = isWrite && s.idempotency_key !== undefined && this.idem;
+    const scope = `${this.o.client.portal?.id ?? 'portal'}|${this.p.pipeline.name}|${this.prefix}${s.id}`;
+    const earlier = keyed ? await this.idem!.load(scope) : undefined;
     for (const w of works) {
       const e = isWrite ? this.writeLog.get(stepKey(w)) : undefined;
       if (e?.state === 'done') {
         out.set(w.key, { result: e.result });
+        existing++;
+      } else if (earlier?.has(w.key) && e?.state !== 'intent') {
+        out.set(w.key, { result: earlier.get(w.key) });
         existing++;
       } else if (e?.state === 'intent') uncertain.push(w);
       else todo.push(w);
@@ -691,6 +711,11 @@ class Execution {
           } else todo.push(w);
         }
         if (this.journal) await this.journal.recordWrites(this.run.runId, found);
+        if (keyed)
+          await this.idem!.record(
+            scope,
+            found.map((e) => ({ key: e.key.slice(e.key.indexOf('#') + 1), result: e.result })),
+          );
       } else {
         // cannot look it up: resend alone with the key as Idempotency-Key (REST 3.0 dedupes); counted as uncertain
         for (const w of uncertain) todo.push(w);
@@ -775,6 +800,13 @@ class Execution {
           }
         }
         if (isWrite && this.journal) await this.journal.recordWrites(this.run.runId, entries);
+        if (keyed)
+          await this.idem!.record(
+            scope,
+            entries
+              .filter((e) => e.state === 'done')
+              .map((e) => ({ key: e.key.slice(e.key.indexOf('#') + 1), result: e.result })),
+          );
         this.progress(s.id, done + failed, total);
       }
       todo = failedNow;
@@ -862,7 +894,16 @@ class Execution {
     }
     const withValues = (s.with ? this.ev.resolve(s.with, this.base, this.maxList()) : {}) as Record<string, unknown>;
     const inputs = resolveInputs(sub, withValues);
-    const child = new Execution(sub, this.o, this.catalog, inputs, this.run, this.journal, `${this.prefix}${s.id}.`);
+    const child = new Execution(
+      sub,
+      this.o,
+      this.catalog,
+      inputs,
+      this.run,
+      this.journal,
+      `${this.prefix}${s.id}.`,
+      this.idem,
+    );
     await child.init();
     await child.execute();
     this.writes.push(...child.writes);
@@ -1034,7 +1075,11 @@ async function execute(p: LoadedPipeline, o: RunOptions, mode: RunMode, journalO
     run.resumedFrom = [...(run.resumedFrom ?? []), new Date().toISOString()];
   }
   if (journal) await (o.resume ? journal.update(run) : journal.begin(run));
-  const ex = new Execution(p, { ...o, mode, client: o.client }, catalog, inputs, run, journal);
+  const idem =
+    o.idempotency === false || mode === 'shadow'
+      ? undefined
+      : (o.idempotency ?? (journal instanceof FileJournal ? new FileIdempotencyStore() : undefined));
+  const ex = new Execution(p, { ...o, mode, client: o.client }, catalog, inputs, run, journal, '', idem);
   await ex.init();
   let error: string | undefined;
   try {

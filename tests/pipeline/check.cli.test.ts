@@ -3,7 +3,8 @@
  * its exact line and column, exit code 2; every example passes.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -64,12 +65,11 @@ describe('b24flow check (real process)', () => {
   });
 
   it('reports schema errors at the offending key', () => {
-    const r = spawnSync(process.execPath, ['bin/b24flow.js', 'check', '/dev/stdin'], {
-      cwd: root,
-      encoding: 'utf8',
-      input: 'name: x\nsteps:\n  - id: a\n    method: crm.deal.get\n    param: { id: 1 }\n',
-    });
-    expect(r.status).toBe(2);
-    expect(r.stdout).toContain('/dev/stdin:5:5: unknown property "param" (field /steps/0/param) [schema]');
+    const dir = mkdtempSync(join(tmpdir(), 'b24flow-check-'));
+    const file = join(dir, 'typo.yaml');
+    writeFileSync(file, 'name: x\nsteps:\n  - id: a\n    method: crm.deal.get\n    param: { id: 1 }\n');
+    const r = check(file);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain(`${file}:5:5: unknown property "param" (field /steps/0/param) [schema]`);
   });
 });
