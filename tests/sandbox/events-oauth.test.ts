@@ -265,6 +265,17 @@ describe('offline events', () => {
     expect((await app('event.offline.list')).body.total).toBe(0);
   });
 
+  it('reservations older than 30 days are released back to the queue', async () => {
+    await postJson(sb.webhookUrl + 'crm.deal.update', { id: 7, fields: { COMMENTS: 'reserve me' } });
+    const got = await app('event.offline.get', { clear: 0 });
+    expect(got.body.result.events.length).toBeGreaterThan(0);
+    expect((await app('event.offline.get', { clear: 0 })).body.result.events).toEqual([]);
+    await sb.admin.advanceTime(31 * 86_400);
+    tokens = await sb.oauthApp.install();
+    const again = await app('event.offline.get', { clear: 1 });
+    expect(again.body.result.events.map((e: any) => e.ID)).toEqual(got.body.result.events.map((e: any) => e.ID));
+  });
+
   it('ONOFFLINEEVENT notifies online with refresh_token; auth_connector suppresses own changes', async () => {
     await app('event.bind', { event: 'ONOFFLINEEVENT', handler: hookUrl, options: { minTimeout: 0 } });
     await app('event.bind', { event: 'ONCRMLEADUPDATE', event_type: 'offline', auth_connector: 'sync1' });

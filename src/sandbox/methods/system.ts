@@ -660,7 +660,42 @@ function systemMethods(r: Registry): void {
   });
 }
 
-const GENERIC_VERBS = new Set(['add', 'create', 'get', 'list', 'getlist', 'update', 'delete', 'fields']);
+/** Verb → generic operation. Actions (start, complete, …) answer `true` and stamp the row when an id is given. */
+const GENERIC_VERBS: Record<string, 'add' | 'get' | 'list' | 'update' | 'delete' | 'fields' | 'action'> = {
+  add: 'add',
+  create: 'add',
+  register: 'add',
+  addsubfolder: 'add',
+  uploadfile: 'add',
+  addtask: 'add',
+  addcard: 'add',
+  get: 'get',
+  list: 'list',
+  getlist: 'list',
+  getchildren: 'list',
+  getstages: 'list',
+  search: 'list',
+  update: 'update',
+  set: 'update',
+  delete: 'delete',
+  remove: 'delete',
+  unregister: 'delete',
+  deletetask: 'delete',
+  fields: 'fields',
+  getfields: 'fields',
+  start: 'action',
+  complete: 'action',
+  terminate: 'action',
+  kill: 'action',
+  finish: 'action',
+  answer: 'action',
+  open: 'action',
+  close: 'action',
+  pause: 'action',
+  renew: 'action',
+  copyto: 'action',
+  moveto: 'action',
+};
 const SCOPE_OF: Record<string, string> = {
   tasks: 'task',
   task: 'task',
@@ -672,15 +707,17 @@ const SCOPE_OF: Record<string, string> = {
 };
 
 /**
- * Generic CRUD for methods outside the curated set: `<entity>.<verb>` with verb add|create|get|list|getlist|
- * update|delete|fields over an untyped table. Returns undefined when the name does not fit that pattern
+ * Generic CRUD for methods outside the curated set: `<entity>.<verb>` over an untyped table, the verb mapped by
+ * {@link GENERIC_VERBS} (add/create/register → id; get; list/getlist → list + total; update → true; delete/
+ * unregister → true; actions like start/complete → true). Returns undefined when the verb is unknown
  * (→ ERROR_METHOD_NOT_FOUND).
  */
 export function genericMethod(name: string): MethodSpec | undefined {
   const parts = name.toLowerCase().split('.');
   if (parts.length < 2) return undefined;
-  const verb = parts[parts.length - 1]!;
-  if (!GENERIC_VERBS.has(verb)) return undefined;
+  const op = GENERIC_VERBS[parts[parts.length - 1]!];
+  if (!op) return undefined;
+  const verb = op;
   const entity = parts.slice(0, -1).join('.');
   const scope = SCOPE_OF[parts[0]!] ?? parts[0]!;
   const notFound = () => new ApiError(400, 'ERROR_NOT_FOUND', 'Not found');
@@ -698,8 +735,15 @@ export function genericMethod(name: string): MethodSpec | undefined {
       const t = ctx.portal.genericTable(entity);
       const id = () => readId(p, () => argError('ID is not defined or invalid.'));
       switch (verb) {
-        case 'add':
-        case 'create': {
+        case 'action': {
+          const given = pick(p, 'id', 'ID');
+          const row = given !== undefined ? t.get(given) : undefined;
+          if (row)
+            Object.assign(row, { LAST_ACTION: name, LAST_ACTION_BY: ctx.userId, DATE_MODIFY: ctx.portal.nowIso() });
+          ctx.portal.dirty();
+          return { result: true, write: true };
+        }
+        case 'add': {
           const row = t.insert({
             ...fieldsOf(p),
             ID: undefined,
