@@ -99,13 +99,21 @@ export async function connect(opts: ConnectOptions = {}): Promise<Connection> {
   const dataDir = env.B24FLOW_DATA_DIR ?? './data';
   const audit: AuditSink | false =
     opts.audit === false ? false : new FileAudit(opts.audit ?? join(dataDir, 'audit', 'calls.jsonl'));
-  const limiter = { ...limiterFromEnv(env), ...(opts.limiter ?? {}) };
+  const limiter: LimiterConfig = { ...limiterFromEnv(env), ...(opts.limiter ?? {}) };
+  // successive commands share the portal's request counter through the data dir
+  const stateFileFor = (portalId: string) =>
+    join(dataDir, 'limiter', `${portalId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
   const ca = env.B24_CA_FILE ? readFileSync(env.B24_CA_FILE) : undefined;
   const base = { audit, limiter, ...(ca ? { ca } : {}) };
 
   const webhook = env.BITRIX_WEBHOOK_URL?.trim();
   if (webhook) {
-    const client = new B24Client({ auth: new WebhookAuth(webhook), ...base });
+    const auth = new WebhookAuth(webhook);
+    const client = new B24Client({
+      auth,
+      ...base,
+      limiter: { ...limiter, stateFile: limiter.stateFile ?? stateFileFor(auth.portalId) },
+    });
     return { client, close: () => closeAll(client, audit) };
   }
 
@@ -133,7 +141,11 @@ export async function connect(opts: ConnectOptions = {}): Promise<Connection> {
     } else if (!portals.includes(memberId)) {
       throw new RuntimeFailure(`no stored tokens for portal B24_MEMBER_ID=${memberId}; install the application there`);
     }
-    const client = new B24Client({ auth: registry.auth(memberId!), ...base });
+    const client = new B24Client({
+      auth: registry.auth(memberId!),
+      ...base,
+      limiter: { ...limiter, stateFile: limiter.stateFile ?? stateFileFor(memberId!) },
+    });
     return { client, close: () => closeAll(client, audit) };
   }
 

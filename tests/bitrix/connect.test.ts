@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { tokensFromAnswer } from '../../src/bitrix/auth/oauth.js';
 import { FileTokenStore } from '../../src/bitrix/auth/tokenStore.js';
 import { connect, loadEnv } from '../../src/bitrix/connect.js';
-import { type Sandbox, sandbox, tmp } from './helpers.js';
+import { forgetLimiter } from '../../src/bitrix/limiter/index.js';
+import { type Sandbox, sandbox, stats, tmp } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -70,5 +71,22 @@ describe('connect()', () => {
     expect(conn.client.portal).toMatchObject({ id: t.member_id, kind: 'oauth' });
     const res = await conn.client.call<unknown[]>('crm.deal.list', { select: ['ID'] });
     expect(res.result.length).toBeGreaterThan(0);
+  });
+
+  it('successive processes share the portal request counter through the data dir (no burst spent twice)', async () => {
+    const sb: Sandbox = await sandbox({ plan: 'standard', clockFactor: 10 });
+    open.push(sb);
+    const env = { BITRIX_WEBHOOK_URL: sb.webhookUrl, B24FLOW_DATA_DIR: tmp(), B24_CLOCK_FACTOR: '10' };
+    const key = `webhook:${new URL(sb.baseUrl).host}`;
+    forgetLimiter(key);
+    const first = await connect({ env, dotenv: false, audit: false });
+    await Promise.all(Array.from({ length: 46 }, () => first.client.call('server.time')));
+    await first.close();
+    forgetLimiter(key); // what a new process would see: no in-memory limiter
+    const second = await connect({ env, dotenv: false, audit: false });
+    open.push(second);
+    await Promise.all(Array.from({ length: 25 }, () => second.client.call('server.time')));
+    expect((await stats(sb)).status['503'] ?? 0).toBe(0);
+    expect(second.client.stats().limiterWaitMs).toBeGreaterThan(0);
   });
 });

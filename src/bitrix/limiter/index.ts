@@ -3,6 +3,8 @@
  * process that talks to that portal: a token bucket for the request rate, a per-method operating tracker and a
  * concurrency cap. Source: settings/performance/limits.md.
  */
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../../lib/atomic.js';
 import { PortalClock, sleep } from './clock.js';
 import { type OperatingTicket, OperatingTracker } from './operating.js';
 import { PLAN_PRESETS, type PlanName, TokenBucket } from './tokenBucket.js';
@@ -24,6 +26,12 @@ export interface LimiterConfig {
   clockFactor?: number;
   /** Maximum requests in flight for the portal (default 6). */
   maxConcurrency?: number;
+  /**
+   * File where the request counter is shared with other processes (e.g. successive `b24flow` commands): read when the
+   * limiter is created, written when a client closes. Best effort: concurrent processes each see the other's last
+   * snapshot, not every request.
+   */
+  stateFile?: string;
   /**
    * Bucket slots kept free (default 2). The portal counts a request when it arrives, we count it when we send it; a
    * request that arrives late while the portal's counter sits at zero gets no drain credit there, so the portal can
@@ -89,6 +97,7 @@ export class PortalLimiter {
   private readonly sem: Semaphore;
   plan: PlanName;
   private backoffUntil = 0;
+  private stateFile: string | undefined;
 
   constructor(config: LimiterConfig = {}) {
     this.clock = new PortalClock(config.clockFactor ?? 1);
@@ -102,6 +111,33 @@ export class PortalLimiter {
     );
     this.operating = new OperatingTracker(this.clock, config.operatingLimit ?? 480);
     this.sem = new Semaphore(config.maxConcurrency ?? 6);
+    if (config.stateFile) this.shareState(config.stateFile);
+  }
+
+  /** Starts sharing the request counter through `file` (reads the last snapshot now). */
+  shareState(file: string): void {
+    this.stateFile = file;
+    try {
+      const snap = JSON.parse(readFileSync(file, 'utf8')) as { level: number; at: number; plan?: PlanName };
+      if (snap.plan === 'standard' && this.plan !== 'standard') {
+        // another process learned that the portal is on the standard plan
+        this.plan = 'standard';
+        this.bucket.setRates(PLAN_PRESETS.standard.drain, PLAN_PRESETS.standard.burst);
+      }
+      this.bucket.adopt(snap);
+    } catch {
+      // no snapshot yet, or unreadable: start empty
+    }
+  }
+
+  /** Writes the request counter for later processes (no-op without a state file). Never throws. */
+  saveState(): void {
+    if (!this.stateFile) return;
+    try {
+      writeFileAtomicSync(this.stateFile, JSON.stringify({ ...this.bucket.snapshot(), plan: this.plan }), 0o600);
+    } catch {
+      // sharing is best effort
+    }
   }
 
   /** Applies new settings to a live limiter (e.g. a second client asking for the same portal with a clock factor). */
@@ -117,6 +153,7 @@ export class PortalLimiter {
     if (config.operatingLimit !== undefined) this.operating.limit = config.operatingLimit;
     if (config.maxConcurrency !== undefined) this.sem.max = config.maxConcurrency;
     if (config.reserve !== undefined) this.bucket.reserve = config.reserve;
+    if (config.stateFile !== undefined && config.stateFile !== this.stateFile) this.shareState(config.stateFile);
   }
 
   /**

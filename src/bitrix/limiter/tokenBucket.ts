@@ -73,6 +73,22 @@ export class TokenBucket {
     this.level = Math.max(this.level, this.burst);
   }
 
+  /** The counter as a wall-clock snapshot `{level, at}` (at = Unix ms), for sharing with later processes. */
+  snapshot(): { level: number; at: number } {
+    return { level: this.refill(), at: Date.now() };
+  }
+
+  /**
+   * Adopts a snapshot written by another process (drained by the wall time passed since): the counter becomes the
+   * larger of ours and theirs, so a process started right after another one does not spend a burst that is gone.
+   */
+  adopt(snap: { level: number; at: number }): void {
+    if (!Number.isFinite(snap.level) || !Number.isFinite(snap.at)) return;
+    const elapsedPortal = (Math.max(0, Date.now() - snap.at) / 1000) * this.clock.factor;
+    const theirs = Math.max(0, snap.level - elapsedPortal * this.drain);
+    this.level = Math.max(this.refill(), Math.min(theirs, this.burst));
+  }
+
   /** Switches presets (e.g. after learning the plan from a 503). */
   setRates(drain: number, burst: number): void {
     this.refill();
