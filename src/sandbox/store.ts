@@ -361,7 +361,7 @@ export function runQuery(
     scanned++;
     if (!pred || pred(r)) all.push(r);
   }
-  all.sort((a, b) => {
+  const compare = (a: Row, b: Row): number => {
     for (const t of order) {
       const x = norm(t.kind, a[t.key]) as any;
       const y = norm(t.kind, b[t.key]) as any;
@@ -372,6 +372,25 @@ export function runQuery(
       return t.desc ? -c : c;
     }
     return a[idKey] - b[idKey];
-  });
+  };
+  const k = offset + limit;
+  if (all.length > 8 * k && k <= 5000) {
+    // top-k selection: O(n log k) instead of sorting every match of a large table
+    const top: Row[] = [];
+    for (const r of all) {
+      if (top.length === k && compare(r, top[k - 1]!) >= 0) continue;
+      let lo = 0;
+      let hi = top.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compare(top[mid]!, r) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      top.splice(lo, 0, r);
+      if (top.length > k) top.pop();
+    }
+    return { rows: top.slice(offset, k), total: count ? all.length : -1, scanned };
+  }
+  all.sort(compare);
   return { rows: all.slice(offset, offset + limit), total: count ? all.length : -1, scanned };
 }
