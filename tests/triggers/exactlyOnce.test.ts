@@ -45,7 +45,7 @@ describe('offline sync survives SIGKILL', () => {
     const queued = await sb.app.call<unknown[]>('event.offline.list', { start: 0 });
     expect(queued.total).toBe(N);
 
-    const serveArgs = ['--pipelines', pipelines, '--sync-every', '0.2'];
+    const serveArgs = ['--pipelines', pipelines, '--sync-every', '0.2', '--parallel', '12'];
     // three random kills, each after a random share of the remaining work
     const kills: number[] = [];
     for (let k = 0; k < 3; k++) {
