@@ -135,6 +135,76 @@ describe('legacy crm.deal.*', () => {
   });
 });
 
+describe('the crm.deal.list docs example (uppercase SELECT/FILTER/ORDER)', () => {
+  it('answers the documented request with the documented shape', async () => {
+    const mk = (TITLE: string, OPPORTUNITY: number, ASSIGNED_BY_ID: number) =>
+      call('crm.deal.add', {
+        fields: {
+          TITLE,
+          OPPORTUNITY,
+          ASSIGNED_BY_ID,
+          CATEGORY_ID: 1,
+          STAGE_ID: 'C1:NEW',
+          TYPE_ID: 'COMPLEX',
+          IS_MANUAL_OPPORTUNITY: 'Y',
+        },
+      });
+    await mk('[A] Docs example deal aa', 19999.99, 1);
+    await mk('[B] Docs example deal ba', 12500, 6);
+    await mk('[C] Docs example deal cb', 15000, 6); // title does not end with "a"
+    await mk('[D] Docs example deal da', 25000, 1); // amount out of range
+    const sixMonthsAgo = new Date(Date.now() - 182 * 86_400_000).toISOString().slice(0, 10);
+    const r = await postJson(sb.webhookUrl + 'crm.deal.list', {
+      SELECT: [
+        'ID',
+        'TITLE',
+        'TYPE_ID',
+        'CATEGORY_ID',
+        'STAGE_ID',
+        'OPPORTUNITY',
+        'IS_MANUAL_OPPORTUNITY',
+        'ASSIGNED_BY_ID',
+        'DATE_CREATE',
+      ],
+      FILTER: {
+        '=%TITLE': '%a',
+        CATEGORY_ID: 1,
+        TYPE_ID: 'COMPLEX',
+        STAGE_ID: 'C1:NEW',
+        '>OPPORTUNITY': 10000,
+        '<=OPPORTUNITY': 20000,
+        IS_MANUAL_OPPORTUNITY: 'Y',
+        '@ASSIGNED_BY_ID': [1, 6],
+        '>DATE_CREATE': sixMonthsAgo,
+      },
+      ORDER: { TITLE: 'ASC', OPPORTUNITY: 'ASC' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.result.map((d: any) => d.TITLE)).toEqual(['[A] Docs example deal aa', '[B] Docs example deal ba']);
+    expect(r.body.total).toBe(2);
+    expect(r.body.next).toBeUndefined();
+    for (const d of r.body.result) {
+      expect(Object.keys(d).sort()).toEqual([
+        'ASSIGNED_BY_ID',
+        'CATEGORY_ID',
+        'DATE_CREATE',
+        'ID',
+        'IS_MANUAL_OPPORTUNITY',
+        'OPPORTUNITY',
+        'STAGE_ID',
+        'TITLE',
+        'TYPE_ID',
+      ]);
+      expect(Object.values(d).every((v) => typeof v === 'string')).toBe(true);
+    }
+    expect(r.body.result[0].OPPORTUNITY).toBe('19999.99');
+    expect(r.body.result[1].OPPORTUNITY).toBe('12500.00');
+    const bad = await postJson(sb.webhookUrl + 'crm.deal.list', { filter: 'oops' });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toEqual({ error: '', error_description: "Parameter 'filter' must be array." });
+  });
+});
+
 describe('filters, order and paging', () => {
   const ids = async (filter: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
     (

@@ -164,7 +164,15 @@ export function legacyList(
         return base(a ?? name);
       }
     : base;
-  const filter = compileFilter(pick(p, 'filter', 'FILTER'), resolve);
+  const rawFilter = pick(p, 'filter', 'FILTER');
+  if (rawFilter !== undefined && rawFilter !== '' && (rawFilter === null || typeof rawFilter !== 'object')) {
+    throw legacyError("Parameter 'filter' must be array.");
+  }
+  const rawOrder = pick(p, 'order', 'ORDER');
+  if (rawOrder !== undefined && rawOrder !== '' && (rawOrder === null || typeof rawOrder !== 'object')) {
+    throw legacyError("Parameter 'order' must be array.");
+  }
+  const filter = compileFilter(rawFilter, resolve);
   if (opts.baseFilter) {
     const bf = opts.baseFilter;
     const prev = filter.pred;
