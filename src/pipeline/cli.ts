@@ -215,12 +215,17 @@ export interface RunFlags {
   batching?: boolean;
 }
 
-async function loadChecked(file: string, catalog: CatalogView) {
+async function loadChecked(file: string, catalog: CatalogView, portal?: PortalFacts) {
   const p = await loadPipelineFile(file);
-  const findings = checkPipeline(p, { catalog });
+  const findings = checkPipeline(p, { catalog, ...(portal ? { portal } : {}) });
   const errors = findings.filter((f) => f.severity === 'error');
   if (errors.length) throw new InvalidInputError(`${file}: ${errors.length} error(s); fix them first`, errors);
   return p;
+}
+
+function facts(conn: Connection): PortalFacts | undefined {
+  const kind = conn.client.portal?.kind;
+  return kind === 'webhook' || kind === 'oauth' ? { auth: kind } : undefined;
 }
 
 function out(s: string) {
@@ -235,11 +240,12 @@ function exitFor(r: RunResult): void {
 /** `b24flow plan <file>`: runs reads, prints and stores the plan. */
 export async function runPlanCommand(file: string, flags: RunFlags): Promise<void> {
   const catalog = await defaultCatalog();
-  const p = await loadChecked(file, catalog);
+  await loadChecked(file, catalog);
   const { parseInputFlags } = await import('./inputs.js');
   const { planPipeline } = await import('./run.js');
   const conn = await connectPortal();
   try {
+    const p = await loadChecked(file, catalog, facts(conn));
     const plan = await planPipeline(p, {
       client: conn.client,
       catalog,
@@ -263,11 +269,12 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
   if (!['shadow', 'canary', 'full'].includes(mode))
     throw new InvalidInputError(`--mode must be shadow, canary or full`);
   const catalog = await defaultCatalog();
-  const p = await loadChecked(file, catalog);
+  await loadChecked(file, catalog);
   const { parseInputFlags } = await import('./inputs.js');
   const { runPipeline, planPipeline } = await import('./run.js');
   const conn = await connectPortal();
   try {
+    const p = await loadChecked(file, catalog, facts(conn));
     const inputs = parseInputFlags(p, flags.input);
     const common = {
       client: conn.client,

@@ -742,11 +742,21 @@ class Execution {
     for (let attempt = 1; attempt <= attempts && todo.length; attempt++) {
       const failedNow: Work[] = [];
       const chunk = this.o.batching === false ? 1 : BATCH_SIZE;
-      for (let i = 0; i < todo.length; i += chunk) {
+      // `concurrency` chunks (batches, or single calls without batching) in flight at once; default 1
+      const parallel = Math.max(1, s.concurrency ?? 1);
+      const chunks: Work[][] = [];
+      for (let i = 0; i < todo.length; i += chunk) chunks.push(todo.slice(i, i + chunk));
+      let next = 0;
+      const worker = async () => {
+        while (next < chunks.length) {
+          const part = chunks[next++]!;
+          await runChunk(part);
+        }
+      };
+      const runChunk = async (part: Work[]) => {
         if (timeout !== undefined && Date.now() - t0 > timeout)
           throw new RuntimeFailure(`step "${s.id}" timed out after ${s.timeout}`);
         if (this.o.signal?.aborted) throw new RuntimeFailure('run aborted');
-        const part = todo.slice(i, i + chunk);
         if (isWrite && this.journal)
           await this.journal.recordWrites(
             this.run.runId,
@@ -808,7 +818,8 @@ class Execution {
               .map((e) => ({ key: e.key.slice(e.key.indexOf('#') + 1), result: e.result })),
           );
         this.progress(s.id, done + failed, total);
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(parallel, chunks.length) }, worker));
       todo = failedNow;
       if (todo.length) await sleep((retry?.backoff_ms ?? 1000) * (retry?.factor ?? 2) ** (attempt - 1), this.o.signal);
     }

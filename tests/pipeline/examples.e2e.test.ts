@@ -141,6 +141,11 @@ describe('example pipelines against the sandbox', () => {
   });
 
   it('offline-events-bootstrap: binds the missing offline handlers once (app auth)', async () => {
+    const hook = await run('offline-events-bootstrap');
+    expect(hook.code).toBe(2);
+    expect(hook.stderr).toMatch(
+      /offline-events-bootstrap\.yaml:\d+:\d+: event\.bind works only with an application .*\[app-auth\]/,
+    );
     const env = await appEnv(p);
     const r = await cli(['run', 'pipelines/offline-events-bootstrap.yaml', '--mode', 'full', '--confirm-write'], env);
     expect(r.stderr).not.toMatch(/WRONG_AUTH_TYPE/);

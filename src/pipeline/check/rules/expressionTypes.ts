@@ -1,5 +1,5 @@
 import type { Finding } from '../../../lib/errors.js';
-import { checkExpression, expressionBody, isExpression } from '../../expr.js';
+import { checkExpression, collectExpressions, expressionBody, isExpression } from '../../expr.js';
 import { stepExpressions } from '../../graph.js';
 import type { Rule } from '../rule.js';
 import { scopeFor } from '../scope.js';
@@ -37,6 +37,25 @@ export const expressionTypes: Rule = {
       if (!r.valid) out.push(ctx.at(path, `expression \`${b.expr}\`: ${r.message}`, { offset: b.offset + r.start }));
       else if (!['bool', 'dyn'].includes(r.type))
         out.push(ctx.at(path, `a check condition must be bool, \`${b.expr}\` is ${r.type}`, { offset: b.offset }));
+    });
+    for (const [name, v] of Object.entries(ctx.p.pipeline.outputs ?? {})) {
+      for (const e of collectExpressions(v, ['outputs', name])) {
+        const r = checkExpression(e.expr, scopeFor(ctx, undefined, false));
+        if (!r.valid)
+          out.push(ctx.at(e.path, `expression \`${e.expr}\`: ${r.message}`, { offset: e.offset + r.start }));
+      }
+    }
+    (ctx.p.pipeline.triggers ?? []).forEach((t, i) => {
+      const cond = t.event?.if;
+      if (!cond || !isExpression(cond)) return;
+      const b = expressionBody(cond);
+      const r = checkExpression(b.expr, scopeFor(ctx, undefined, false));
+      if (!r.valid)
+        out.push(
+          ctx.at(['triggers', i, 'event', 'if'], `expression \`${b.expr}\`: ${r.message}`, {
+            offset: b.offset + r.start,
+          }),
+        );
     });
     return out;
   },
