@@ -74,9 +74,9 @@ describe('connect()', () => {
   });
 
   it('successive processes share the portal request counter through the data dir (no burst spent twice)', async () => {
-    const sb: Sandbox = await sandbox({ plan: 'standard', clockFactor: 10 });
+    const sb: Sandbox = await sandbox({ plan: 'standard', clockFactor: 4 });
     open.push(sb);
-    const env = { BITRIX_WEBHOOK_URL: sb.webhookUrl, B24FLOW_DATA_DIR: tmp(), B24_CLOCK_FACTOR: '10' };
+    const env = { BITRIX_WEBHOOK_URL: sb.webhookUrl, B24FLOW_DATA_DIR: tmp(), B24_CLOCK_FACTOR: '4' };
     const key = `webhook:${new URL(sb.baseUrl).host}`;
     forgetLimiter(key);
     const first = await connect({ env, dotenv: false, audit: false });
@@ -85,7 +85,7 @@ describe('connect()', () => {
     forgetLimiter(key); // what a new process would see: no in-memory limiter
     const second = await connect({ env, dotenv: false, audit: false });
     open.push(second);
-    await Promise.all(Array.from({ length: 25 }, () => second.client.call('server.time')));
+    await Promise.all(Array.from({ length: 12 }, () => second.client.call('server.time')));
     expect((await stats(sb)).status['503'] ?? 0).toBe(0);
     expect(second.client.stats().limiterWaitMs).toBeGreaterThan(0);
   });
