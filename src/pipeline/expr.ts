@@ -134,7 +134,23 @@ function dtf(tz: string): Intl.DateTimeFormat {
 }
 
 /** Wall-clock parts of `d` in time zone `tz`. @throws RangeError for an unknown zone */
+const partsCache = new Map<string, { y: number; m: number; d: number; h: number; mi: number; s: number }>();
+
 export function zonedParts(d: Date, tz: string): { y: number; m: number; d: number; h: number; mi: number; s: number } {
+  // a run evaluates the same few instants (now, now ± days) many times: memoise per second and zone
+  const key = `${tz}|${Math.floor(d.getTime() / 1000)}`;
+  const hit = partsCache.get(key);
+  if (hit) return hit;
+  if (partsCache.size > 5000) partsCache.clear();
+  const v = zonedPartsUncached(d, tz);
+  partsCache.set(key, v);
+  return v;
+}
+
+function zonedPartsUncached(
+  d: Date,
+  tz: string,
+): { y: number; m: number; d: number; h: number; mi: number; s: number } {
   const parts: Record<string, number> = {};
   for (const p of dtf(tz).formatToParts(d)) if (p.type !== 'literal') parts[p.type] = Number(p.value);
   return { y: parts.year!, m: parts.month!, d: parts.day!, h: parts.hour! % 24, mi: parts.minute!, s: parts.second! };
