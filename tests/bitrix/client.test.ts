@@ -155,3 +155,38 @@ describe('domain change', () => {
     await c.close();
   });
 });
+
+describe('odd list methods', () => {
+  let odd: Server;
+  let hits = 0;
+  beforeAll(async () => {
+    // a list method that ignores the >ID filter (always the same page) and wraps rows under an unusual key
+    odd = createServer((req, res) => {
+      hits++;
+      req.resume();
+      req.on('end', () => {
+        const rows = Array.from({ length: 50 }, (_, i) => ({ id: String(i + 1), name: `g${i + 1}` }));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ result: { workgroups: rows }, total: 50, time: { start: 0, finish: 0 } }));
+      });
+    });
+    await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    await new Promise((r) => odd.close(r));
+  });
+
+  it('detects the wrapper key and id case, and stops when the last id repeats instead of looping', async () => {
+    const port = (odd.address() as { port: number }).port;
+    const c = new B24Client({
+      auth: new WebhookAuth(`http://127.0.0.1:${port}/rest/1/oddcode123/`),
+      limiter: { drain: 1000, burst: 10000 },
+    });
+    const rows: Array<{ id: string }> = [];
+    for await (const r of c.list<{ id: string }>('socialnetwork.api.workgroup.list', {})) rows.push(r);
+    expect(rows).toHaveLength(50);
+    expect(rows[49]!.id).toBe('50');
+    expect(hits).toBe(2);
+    await c.close();
+  });
+});
