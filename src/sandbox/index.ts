@@ -79,10 +79,14 @@ export interface SandboxAdmin {
     kinds?: string[];
     wait?: boolean;
   }): Promise<Record<string, unknown>>;
-  /** fault for the next `count` calls of `method` (`reset_after` = process, then drop the connection) */
+  /**
+   * Fault for the next `count` calls of `method`: `reset` (drop the connection before processing), `reset_after`
+   * (process, then drop), `500`, `html` (502 proxy page), `timeout` (no answer for 65 s), and canned limit/auth
+   * answers without tripping the limiters: `503` QUERY_LIMIT_EXCEEDED, `429` OPERATION_TIME_LIMIT, `401` expired_token.
+   */
   faults(req: {
     method: string;
-    kind: 'reset' | '500' | 'html' | 'timeout' | 'reset_after';
+    kind: 'reset' | '500' | 'html' | 'timeout' | 'reset_after' | '503' | '429' | '401';
     count?: number;
   }): Promise<void>;
   /** change limits at run time; `reset: true` empties the bucket and the operating baskets */

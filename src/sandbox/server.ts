@@ -484,6 +484,16 @@ export class SandboxServer {
       });
       return;
     }
+    const canned: Record<string, [number, string, string]> = {
+      '503': [503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests'],
+      '429': [429, 'OPERATION_TIME_LIMIT', 'Method is blocked due to operation time limit.'],
+      '401': [401, 'expired_token', 'The access token provided has expired.'],
+    };
+    const c = canned[kind];
+    if (c) {
+      this.send(res, { status: c[0], body: { error: c[1], error_description: c[2] } });
+      return;
+    }
     if (kind === 'html') {
       const html =
         '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>';
@@ -601,7 +611,7 @@ export class SandboxServer {
         p.stats = { requests: 0, byMethod: {}, status: {}, writes: {} };
         return json(200, { ok: true });
       case '/sandbox/faults': {
-        const kinds = ['reset', '500', 'html', 'timeout', 'reset_after'];
+        const kinds = ['reset', '500', 'html', 'timeout', 'reset_after', '503', '429', '401'];
         if (!body.method || !kinds.includes(body.kind))
           return json(400, {
             error: 'ERROR_ARGUMENT',

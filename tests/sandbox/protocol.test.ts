@@ -202,6 +202,20 @@ describe('faults (control endpoint)', () => {
     expect((await get(sb.webhookUrl + 'server.time')).status).toBe(200);
   });
 
+  it('canned 503 / 429 / 401 answers for retry tests', async () => {
+    await sb.admin.faults({ method: 'crm.deal.list', kind: '503', count: 1 });
+    await sb.admin.faults({ method: 'crm.deal.get', kind: '429', count: 1 });
+    await sb.admin.faults({ method: 'user.current', kind: '401', count: 1 });
+    expect((await get(sb.webhookUrl + 'crm.deal.list')).body.error).toBe('QUERY_LIMIT_EXCEEDED');
+    const r429 = await get(sb.webhookUrl + 'crm.deal.get', { id: 1 });
+    expect(r429.status).toBe(429);
+    expect(r429.body.error).toBe('OPERATION_TIME_LIMIT');
+    const r401 = await get(sb.webhookUrl + 'user.current');
+    expect(r401.status).toBe(401);
+    expect(r401.body.error).toBe('expired_token');
+    expect((await get(sb.webhookUrl + 'crm.deal.get', { id: 1 })).status).toBe(200);
+  });
+
   it('reset_after performs the write, then drops the connection', async () => {
     const before = (await get(sb.webhookUrl + 'crm.lead.list', { select: ['ID'] })).body.total;
     await sb.admin.faults({ method: 'crm.lead.add', kind: 'reset_after', count: 1 });
