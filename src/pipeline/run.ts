@@ -922,9 +922,16 @@ class Execution {
     this.checks.push(...child.checks);
     this.requests += child.requests;
     Object.assign(this.reads, Object.fromEntries(Object.entries(child.reads).map(([k, v]) => [`${s.id}.${k}`, v])));
-    const outputs = sub.pipeline.outputs
-      ? (child.ev.resolve(sub.pipeline.outputs, child.base, 0) as Record<string, unknown>)
-      : {};
+    let outputs: Record<string, unknown> = {};
+    if (sub.pipeline.outputs) {
+      try {
+        outputs = child.ev.resolve(sub.pipeline.outputs, child.base, 0) as Record<string, unknown>;
+      } catch (err) {
+        // shadow/canary: outputs that depend on writes not executed stay unknown
+        if (this.o.mode === 'full') throw err;
+        outputs = Object.fromEntries(Object.keys(sub.pipeline.outputs).map((k) => [k, `⟨${s.id}.${k}⟩`]));
+      }
+    }
     if (child.failed) throw new RuntimeFailure(child.failed);
     this.setResult(s.id, outputs, s);
     this.record(s, { items: 1, done: 1 });
@@ -1110,7 +1117,7 @@ function finish(
   mode: RunMode,
   error: string | undefined,
 ): RunResult {
-  const steps = [...ex.steps.values()].map((s) => {
+  const steps = Object.values(run.steps).map((s) => {
     const results = ex.results.get(s.id.split('.').pop()!);
     return results && /\.add$/i.test(s.method ?? '') ? { ...s, results: results.slice(0, 1000) } : s;
   });
