@@ -8,6 +8,7 @@
  * AbortSignal and checkpoint through the journal); only processed offline rows are cleared, the rest stays
  * reserved under our process id for the next start.
  */
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HttpServerHandle, type Route, sendJson, sendText, startHttpServer } from '../adapters/http/server.js';
 import type { Clock } from './clock.js';
@@ -137,6 +138,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   const own = new OwnWrites();
   const lanes = new RunLanes();
   const shutdown = new AbortController();
+  // every run in flight listens on it (parallel dispatches + schedules)
+  setMaxListeners(0, shutdown.signal);
   const guarded = guardClient(o.client, {
     authConnector: o.authConnector ?? process.env.B24FLOW_AUTH_CONNECTOR ?? DEFAULT_AUTH_CONNECTOR,
     own,

@@ -35,7 +35,11 @@ export function startServe(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 2
     }, timeoutMs);
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
+      // only complete lines: a chunk may end in the middle of the ready line
+      const line = out
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.startsWith('{'));
       if (line) {
         clearTimeout(timer);
         resolve({ child, url: (JSON.parse(line) as { url: string }).url, stderr: () => err, exited });
