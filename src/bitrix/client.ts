@@ -259,24 +259,36 @@ export class B24Client {
     const answer: BatchChunkAnswer = { results: {}, errors: {}, totals: {}, nexts: {}, times: {} };
     let pending = chunk;
     let requests = 0;
-    for (let round = 0; pending.length && round <= this.maxRetries; round++) {
+    let retryRounds = 0;
+    while (pending.length && retryRounds <= this.maxRetries) {
+      // Send only the prefix whose calls fit their methods' operating budgets now; the rest follows in the next
+      // request (with references to finished commands resolved client-side), so a big batch never runs into 429.
+      const fits = new Map<string, number>();
+      let cut = 0;
+      for (const [, c] of pending) {
+        const m = c.method.toLowerCase();
+        const n = (fits.get(m) ?? 0) + 1;
+        if (cut > 0 && n > Math.max(1, this.limiter.operating.capacity(m))) break;
+        fits.set(m, n);
+        cut++;
+      }
+      const sending = pending.slice(0, cut);
+      const deferred = pending.slice(cut);
       const methods: Record<string, string> = {};
       const keysOf: Record<string, string[]> = {};
       const cmd: Record<string, string> = {};
-      const counts = new Map<string, number>();
       let allReads = true;
-      for (const [k, c] of pending) {
+      for (const [k, c] of sending) {
         methods[k] = c.method;
         keysOf[k] = paramKeys(c.params);
         cmd[k] = encodeCommand(c);
-        counts.set(c.method.toLowerCase(), (counts.get(c.method.toLowerCase()) ?? 0) + 1);
         if (this.riskOf(c.method) !== 'read') allReads = false;
       }
       const body = await this.send({
         method: 'batch',
         params: { halt: halt ? 1 : 0, cmd },
         version: 2,
-        sub: [...counts].map(([method, calls]) => ({ method, calls })),
+        sub: [...fits].map(([method, calls]) => ({ method, calls })),
         resendable: allReads,
         batchMethods: methods,
         batchKeys: keysOf,
@@ -285,7 +297,7 @@ export class B24Client {
       requests++;
       const part = parseBatchAnswer(
         body.result,
-        pending.map(([k]) => k),
+        sending.map(([k]) => k),
         methods,
         this.auth.kind,
       );
@@ -295,18 +307,23 @@ export class B24Client {
       Object.assign(answer.times, part.times);
       // Commands refused before running (operating budget) are resent when they do not depend on a failed one.
       const retry: Array<[string, BatchCommand]> = [];
-      for (const [k, c] of pending) {
+      let failed = false;
+      for (const [k, c] of sending) {
         const e = part.errors[k];
         if (!e) continue;
         const refsOk = refsOf(c.params).every((r) => r.key in answer.results);
-        if (e instanceof OperationTimeLimit && refsOk && !halt) {
-          retry.push([
-            k,
-            c.params === undefined ? c : { method: c.method, params: resolveRefs(c.params, answer.results) as any },
-          ]);
-        } else answer.errors[k] = e;
+        if (e instanceof OperationTimeLimit && refsOk && !halt) retry.push([k, c]);
+        else {
+          answer.errors[k] = e;
+          failed = true;
+        }
       }
-      pending = retry;
+      if (halt && failed) return { answer, requests };
+      if (retry.length) retryRounds++;
+      pending = [...retry, ...deferred].map(([k, c]) => [
+        k,
+        c.params === undefined ? c : { method: c.method, params: resolveRefs(c.params, answer.results) as any },
+      ]);
     }
     for (const [k, c] of pending)
       answer.errors[k] ??= new OperationTimeLimit({

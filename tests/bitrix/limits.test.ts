@@ -78,6 +78,32 @@ describe('429 OPERATION_TIME_LIMIT', () => {
   });
 });
 
+describe('429 inside a batch', () => {
+  const sbOpts = { plan: 'unlimited', clockFactor: 600, operatingLimit: 1 };
+  const cmds = Array.from({ length: 20 }, () => ({ method: 'crm.deal.list', params: { select: ['ID'], start: 0 } }));
+
+  it('resends the sub-calls the portal refused for their budget once the method is unparked', async () => {
+    const { sb, client } = await setup(sbOpts, { drain: 1000, burst: 10000, clockFactor: 600, operatingLimit: 480 });
+    await client.call('crm.deal.list', { select: ['ID'], start: 0 }); // learn the cost
+    const res = await client.batch(cmds);
+    expect(Object.keys(res.errors)).toHaveLength(0);
+    expect(res.list().every((r) => Array.isArray(r))).toBe(true);
+    expect(client.stats().status429).toBeGreaterThan(0);
+    expect(res.requests).toBeGreaterThan(1);
+    expect((await stats(sb)).status['429'] ?? 0).toBe(0); // refusals came inside the batch answer, HTTP 200
+  });
+
+  it('a client that knows the budget splits the batch by budget and never meets 429', async () => {
+    const { client } = await setup(sbOpts, { drain: 1000, burst: 10000, clockFactor: 600, operatingLimit: 1 });
+    await client.call('crm.deal.list', { select: ['ID'], start: 0 }); // learn the cost
+    const res = await client.batch(cmds);
+    expect(Object.keys(res.errors)).toHaveLength(0);
+    expect(res.list().every((r) => Array.isArray(r))).toBe(true);
+    expect(res.requests).toBeGreaterThan(1);
+    expect(client.stats().status429).toBe(0);
+  });
+});
+
 describe('network errors', () => {
   it('retries a read, never resends a write without an idempotency key, resends one with a key', async () => {
     const { sb, client } = await setup({ plan: 'unlimited' }, { drain: 1000, burst: 10000 });

@@ -155,6 +155,14 @@ export class OperatingTracker {
     return Number.isFinite(oldest) ? (oldest + 10) * 60 + this.clock.slack() : 0;
   }
 
+  /** How many more calls of `method` fit into its budget right now (Infinity when pacing is off). */
+  capacity(method: string): number {
+    if (this.limit <= 0) return Number.POSITIVE_INFINITY;
+    const s = this.state(method);
+    const unit = Math.max(s.avgCost, s.lastCost, 1e-6);
+    return Math.floor((this.limit - this.margin - this.estimate(method) - s.inflight) / unit);
+  }
+
   /** Releases a reservation without any report (the call failed before the portal ran it). */
   cancel(ticket: OperatingTicket): void {
     const s = this.state(ticket.method);
@@ -171,8 +179,11 @@ export class OperatingTracker {
     const now = this.clock.now();
     // The portal charges its own idea of a call's cost; the growth of the reported sum is the best measure of it
     // (it may include other clients' calls — an overestimate, which is the safe side).
-    if (typeof operating === 'number' && Number.isFinite(operating) && s.reportedAt && operating > s.reported)
-      cost = Math.max(cost ?? 0, operating - s.reported);
+    if (typeof operating === 'number' && Number.isFinite(operating)) {
+      if (s.reportedAt && operating > s.reported) cost = Math.max(cost ?? 0, operating - s.reported);
+      // First report: the sum so far is at least this call; capped, since older calls may be in it too.
+      else if (!s.reportedAt && operating > 0) cost = Math.max(cost ?? 0, Math.min(operating, 2));
+    }
     if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) {
       s.avgCost = s.avgCost * 0.8 + cost * 0.2;
       s.lastCost = cost;

@@ -82,6 +82,10 @@ export function register(program: Command): void {
           throw new InvalidInputError(
             `${method} belongs to pack "${info.pack ?? '(uncurated reference)'}", outside the allowed packs (${packs.join(', ')}); add --packs ${info.pack ?? 'all'}`,
           );
+      } else if (info.risk !== 'read' && !packs.includes('all')) {
+        throw new InvalidInputError(
+          `the method catalog is unavailable, so the packs of ${method} cannot be checked; writes are refused (use --packs all to override)`,
+        );
       } else {
         process.stderr.write('b24flow: method catalog unavailable; pack check skipped, risk guessed from the name\n');
       }
