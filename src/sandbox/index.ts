@@ -303,6 +303,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       });
       await portal.events.drain();
       await portal.flush();
+      portal.releaseLock();
       await (dispatcher as any)?.close?.();
     },
   };

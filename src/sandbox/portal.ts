@@ -3,7 +3,7 @@
  * server-side counters and injected faults. Persisted to `<dataDir>/portal.json` with atomic writes.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeFileAtomicSync } from '../lib/atomic.js';
 import { isoDate, SandboxClock } from './clock.js';
@@ -139,6 +139,7 @@ export class Portal {
       dirty: () => this.dirty(),
     });
     const file = this.file();
+    if (opts.dataDir) this.takeLock(opts.dataDir);
     if (file && existsSync(file)) this.restore(readSnapshot(readFileSync(file)));
     else {
       seedPortal(this, opts.seed, opts.deals, this.clock.now());
@@ -325,6 +326,36 @@ export class Portal {
     await this.saving;
   }
 
+  /** Releases the data-dir lock (close path). */
+  releaseLock(): void {
+    if (!this.opts.dataDir) return;
+    const lock = join(this.opts.dataDir, 'portal.lock');
+    try {
+      if (readFileSync(lock, 'utf8').trim() === String(process.pid)) unlinkSync(lock);
+    } catch {}
+  }
+
+  /**
+   * Two live sandboxes on one data dir would overwrite each other's snapshot (last writer wins), so the dir is
+   * marked with `portal.lock` (our pid) and a second user is warned on stderr.
+   */
+  private takeLock(dir: string): void {
+    const lock = join(dir, 'portal.lock');
+    try {
+      const other = Number(readFileSync(lock, 'utf8').trim());
+      if (other && other !== process.pid && pidAlive(other)) {
+        this.opts.log(
+          `sandbox: warning: process ${other} also uses ${dir}; the last one to save overwrites the other's changes`,
+        );
+        return;
+      }
+    } catch {}
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(lock, String(process.pid));
+    } catch {}
+  }
+
   private saveSync(): void {
     writeFileAtomicSync(this.file()!, encodeSnapshot(this.snapshot()), 0o600);
   }
@@ -418,4 +449,13 @@ export function readSnapshot(buf: Buffer): Record<string, any> {
     start = end + 1;
   }
   return head;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

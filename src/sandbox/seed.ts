@@ -114,8 +114,10 @@ const REFS: Record<string, [string, string][]> = {
 };
 
 /** Builds every table of a fresh portal. `now` anchors all generated dates (sandbox clock, ms). */
-export function seedPortal(p: Portal, seed: number, deals: number, now: number): void {
+export function seedPortal(p: Portal, seed: number, deals: number, nowMs: number): void {
   const n = sizesFor(deals);
+  // dates are relative to the start of the current day, so one seed gives the same portal all day long
+  const now = Math.floor(nowMs / DAY) * DAY;
   // the per-locale singletons load ~10x faster than the all-locales entry; generation is synchronous, so
   // seeding them here makes the pools deterministic whatever else used them before
   const fr = fakerRu;

@@ -87,3 +87,34 @@ it('PHONE/EMAIL filters match multifield values; crm.duplicate.findbycomm finds 
   });
   expect(none.body.result).toEqual([]);
 });
+
+it('data is deterministic per seed, realistic and bilingual (Russian and English)', async () => {
+  const a = await startSandbox({ plan: 'unlimited', quiet: true, size: 120, seed: 42 });
+  const b = await startSandbox({ plan: 'unlimited', quiet: true, size: 120, seed: 42 });
+  const c = await startSandbox({ plan: 'unlimited', quiet: true, size: 120, seed: 43 });
+  try {
+    const read = async (h: SandboxHandle, method: string) =>
+      (await postJson(h.webhookUrl + method, { select: ['*'], order: { ID: 'ASC' }, start: 0 })).body.result.map(
+        (r: any) => ({
+          ...r,
+          DATE_CREATE: undefined,
+          DATE_MODIFY: undefined,
+          MOVED_TIME: undefined,
+          BEGINDATE: undefined,
+          CLOSEDATE: undefined,
+        }),
+      );
+    for (const m of ['crm.deal.list', 'crm.contact.list', 'crm.company.list', 'crm.lead.list', 'user.get']) {
+      expect(await read(b, m)).toEqual(await read(a, m));
+    }
+    expect(await read(c, 'crm.contact.list')).not.toEqual(await read(a, 'crm.contact.list'));
+    const titles = (await read(a, 'crm.deal.list')).map((d: any) => d.TITLE as string);
+    expect(titles.some((t: string) => /[а-яё]/i.test(t))).toBe(true);
+    expect(titles.some((t: string) => /^[A-Za-z]/.test(t))).toBe(true);
+    const names = (await read(a, 'crm.contact.list')).map((d: any) => d.NAME as string);
+    expect(names.some((t: string) => /[а-яё]/i.test(t))).toBe(true);
+    expect(names.some((t: string) => /^[A-Za-z]+$/.test(t))).toBe(true);
+  } finally {
+    await Promise.all([a.close(), b.close(), c.close()]);
+  }
+});
