@@ -6,6 +6,9 @@
 
 export type Params = Record<string, any>;
 
+/** Segments that would reach Object.prototype through bracket keys (`__proto__[x]=1`). */
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
 function setPath(root: Params, key: string, value: unknown): void {
   const open = key.indexOf('[');
   let head = open > 0 ? key.slice(0, open) : key;
@@ -22,6 +25,7 @@ function setPath(root: Params, key: string, value: unknown): void {
     }
     if (parts.length === 0) head = key;
   }
+  if (FORBIDDEN.has(head) || parts.some((x) => FORBIDDEN.has(x))) return;
   if (parts.length === 0) {
     root[head] = value;
     return;

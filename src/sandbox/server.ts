@@ -186,7 +186,9 @@ export class SandboxServer {
           throw argError('Invalid JSON in request body', 'ERROR_ARGUMENT');
         }
         if (Array.isArray(body)) return { params: Object.assign(body, params.auth ? { auth: params.auth } : {}), raw };
-        if (body && typeof body === 'object') Object.assign(params, body);
+        if (body && typeof body === 'object') {
+          for (const [k, v] of Object.entries(body)) if (k !== '__proto__') params[k] = v;
+        }
       } else if (type.includes('multipart/form-data')) parseMultipart(raw, type, params);
       else parseQuery(raw.toString('utf8'), params);
     }

@@ -149,6 +149,26 @@ describe('parameter encodings', () => {
   });
 });
 
+describe('hostile input', () => {
+  it('bracket keys cannot reach Object.prototype; garbage bodies get 400, the server keeps serving', async () => {
+    await fetch(
+      `${sb.webhookUrl}crm.deal.list?__proto__[polluted]=1&constructor[prototype][polluted]=1&filter[__proto__][x]=1`,
+    );
+    expect(({} as any).polluted).toBeUndefined();
+    const bad = await fetch(sb.webhookUrl + 'crm.deal.add', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"fields":',
+    });
+    expect(bad.status).toBe(400);
+    await bad.text();
+    const odd = await fetch(`${sb.webhookUrl}crm.deal.list?filter[%ZZ]=1&select[=ID&[]=x`);
+    expect(odd.status).toBe(200);
+    await odd.text();
+    expect((await get(sb.webhookUrl + 'server.time')).status).toBe(200);
+  });
+});
+
 describe('error dialects', () => {
   it('legacy CRM: empty code, 400', async () => {
     const r = await get(sb.webhookUrl + 'crm.deal.get', { id: 0 });
