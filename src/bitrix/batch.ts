@@ -212,6 +212,7 @@ export function parseBatchAnswer(
   keys: string[],
   methods: Record<string, string>,
   authKind?: 'webhook' | 'oauth',
+  scopeOf?: (method: string) => string | undefined,
 ): BatchChunkAnswer {
   const r = asMap(result);
   const byKey = (section: unknown): Record<string, any> => {
@@ -233,9 +234,11 @@ export function parseBatchAnswer(
       const code = typeof e === 'object' ? String(e.error ?? '') : String(e);
       const desc = typeof e === 'object' ? String(e.error_description ?? '') : '';
       const status = code === 'OPERATION_TIME_LIMIT' ? 429 : code === 'ERROR_BATCH_METHOD_NOT_ALLOWED' ? 405 : 200;
+      const scope = scopeOf?.(methods[k] ?? '');
       out.errors[k] = errorFromCode(status, code, desc, {
         method: methods[k] ?? '',
         ...(authKind ? { authKind } : {}),
+        ...(scope ? { scope } : {}),
       });
     } else if (k in res) out.results[k] = res[k];
   }

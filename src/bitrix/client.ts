@@ -300,6 +300,7 @@ export class B24Client {
         sending.map(([k]) => k),
         methods,
         this.auth.kind,
+        (m) => this.scopeOf(m),
       );
       Object.assign(answer.results, part.results);
       Object.assign(answer.totals, part.totals);
@@ -381,6 +382,12 @@ export class B24Client {
       return subs.length ? worst : 'write';
     }
     return this.lookup ? methodRiskSync(method, this.lookup) : heuristicRisk(method);
+  }
+
+  /** The scope a method needs, from the catalog (for remediation hints). */
+  private scopeOf(method: string): string | undefined {
+    const e = this.lookup?.(method);
+    return e && typeof e === 'object' && typeof e.scope === 'string' ? e.scope : undefined;
   }
 
   private auditRecord(
@@ -478,9 +485,11 @@ export class B24Client {
           this.auditSuccess(spec, status, body, ms, attempt);
           return body;
         }
+        const scope = this.scopeOf(spec.method);
         failure = errorFromResponse(status, body, answer.raw, {
           method: spec.method,
           authKind: this.auth.kind,
+          ...(scope ? { scope } : {}),
         });
         if (body?.time) this.limiter.clock.observe(body.time.finish);
       }

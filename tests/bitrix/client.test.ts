@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookAuth } from '../../src/bitrix/auth/webhook.js';
 import { BatchBuilder } from '../../src/bitrix/batch.js';
 import { B24Client } from '../../src/bitrix/client.js';
-import { BatchError, MethodNotFound } from '../../src/bitrix/errors.js';
+import { BatchError, InsufficientScope, MethodNotFound, WrongAuthType } from '../../src/bitrix/errors.js';
 import { admin, type Sandbox, sandbox, stats } from './helpers.js';
 
 let sb: Sandbox;
@@ -124,6 +124,28 @@ describe('webhook client on the sandbox', () => {
       BatchError,
     );
     expect((await stats(sb)).requests).toBe(before);
+  });
+});
+
+describe('fatal codes', () => {
+  it('fail at once with a typed error and a remediation hint, without retries', async () => {
+    const { webhookUrl } = await admin(sb, '/sandbox/webhooks', { scopes: ['task'] });
+    const narrow = new B24Client({ auth: new WebhookAuth(webhookUrl), limiter: { drain: 1000, burst: 10000 } });
+    const err = await narrow.call('crm.deal.list').catch((e) => e);
+    expect(err).toBeInstanceOf(InsufficientScope);
+    expect(err.hint).toMatch(/Add scope `crm` to the webhook/);
+    expect(err.message).not.toContain(webhookUrl.split('/')[5]);
+    const wrong = await client
+      .call('event.bind', { event: 'ONCRMDEALADD', handler: 'https://example.com/h' })
+      .catch((e) => e);
+    expect(wrong).toBeInstanceOf(WrongAuthType);
+    expect(wrong.hint).toMatch(/OAuth application/);
+    // per-command errors in a batch carry the same types and hints
+    const b = await narrow.batch({ deals: { method: 'crm.deal.list' }, tasks: { method: 'tasks.task.list' } });
+    expect(b.errors.deals).toBeInstanceOf(InsufficientScope);
+    expect(b.results.tasks).toBeDefined();
+    expect(narrow.stats()).toMatchObject({ requests: 2, retries: 0 });
+    await narrow.close();
   });
 });
 
