@@ -438,6 +438,21 @@ describe('reference data and timeline', () => {
     expect(cms.result.map((x: any) => x.COMMENT)).toContain('Hello');
   });
 
+  it('crm.deal.productrows.set replaces the rows and moves OPPORTUNITY; .get lists them', async () => {
+    const id = (await call('crm.deal.add', { fields: { TITLE: 'With products' } })).result;
+    const set = await call('crm.deal.productrows.set', {
+      id,
+      rows: [
+        { PRODUCT_NAME: 'Widget', PRICE: 100, QUANTITY: 3 },
+        { PRODUCT_NAME: 'Gadget', PRICE: 50.5, QUANTITY: 2 },
+      ],
+    });
+    expect(set.result).toBe(true);
+    const rows = (await call('crm.deal.productrows.get', { id })).result;
+    expect(rows.map((x: any) => x.PRODUCT_NAME)).toEqual(['Widget', 'Gadget']);
+    expect((await call('crm.deal.get', { id })).result.OPPORTUNITY).toBe('401.00');
+  });
+
   it('user fields: crm.deal.userfield.add makes a new UF_CRM_ field writable and selectable', async () => {
     const id = (
       await call('crm.deal.userfield.add', {

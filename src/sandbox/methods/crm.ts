@@ -797,9 +797,75 @@ function duplicateMethods(r: Registry): void {
   });
 }
 
+/** crm.{deal,lead}.productrows.get/set: product rows per owner (set replaces all; the amount follows). */
+function productRowMethods(r: Registry): void {
+  for (const entity of ['deal', 'lead'] as const) {
+    const ownerType = entity === 'deal' ? 'D' : 'L';
+    const view = (x: Row) => ({
+      ID: String(x.ID),
+      OWNER_ID: String(x.OWNER_ID),
+      OWNER_TYPE: ownerType,
+      PRODUCT_ID: x.PRODUCT_ID,
+      PRODUCT_NAME: x.PRODUCT_NAME,
+      PRICE: x.PRICE,
+      PRICE_EXCLUSIVE: x.PRICE,
+      PRICE_NETTO: x.PRICE,
+      PRICE_BRUTTO: x.PRICE,
+      QUANTITY: x.QUANTITY,
+      DISCOUNT_TYPE_ID: 2,
+      DISCOUNT_RATE: 0,
+      DISCOUNT_SUM: 0,
+      TAX_RATE: null,
+      TAX_INCLUDED: 'N',
+      CUSTOMIZED: 'Y',
+      MEASURE_CODE: 796,
+      MEASURE_NAME: 'шт',
+      SORT: x.SORT,
+    });
+    r.many('crm', {
+      [`crm.${entity}.productrows.get`]: (ctx, p) => {
+        const id = readId(p, badId);
+        if (!ctx.portal.t[entity].get(id)) throw notFound();
+        const rows = ctx.portal
+          .genericTable('crm.productrow')
+          .rows.filter((x) => x.OWNER_TYPE === ownerType && x.OWNER_ID === id);
+        return { result: rows.map(view) };
+      },
+      [`crm.${entity}.productrows.set`]: (ctx, p) => {
+        const id = readId(p, badId);
+        const owner = ctx.portal.t[entity].get(id);
+        if (!owner) throw notFound();
+        const raw = pick(p, 'rows');
+        const list = Array.isArray(raw) ? raw : raw && typeof raw === 'object' ? Object.values(raw) : [];
+        const t = ctx.portal.genericTable('crm.productrow');
+        for (const x of t.rows.filter((x) => x.OWNER_TYPE === ownerType && x.OWNER_ID === id)) t.delete(x.ID);
+        let sum = 0;
+        list.forEach((x: any, i) => {
+          const price = Number(x.PRICE ?? 0);
+          const qty = Number(x.QUANTITY ?? 1);
+          sum += price * qty;
+          t.insert({
+            OWNER_TYPE: ownerType,
+            OWNER_ID: id,
+            PRODUCT_ID: Number(x.PRODUCT_ID ?? 0),
+            PRODUCT_NAME: String(x.PRODUCT_NAME ?? ''),
+            PRICE: price,
+            QUANTITY: qty,
+            SORT: (i + 1) * 10,
+          });
+        });
+        if (owner.IS_MANUAL_OPPORTUNITY !== 'Y') update(ctx, entity, owner, { OPPORTUNITY: sum });
+        ctx.portal.dirty();
+        return { result: true, write: true };
+      },
+    });
+  }
+}
+
 /** Registers every CRM method. */
 export function registerCrm(r: Registry): void {
   duplicateMethods(r);
+  productRowMethods(r);
   legacyCrud(r, 'deal');
   legacyCrud(r, 'lead');
   legacyCrud(r, 'contact');
