@@ -13,10 +13,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { BatchRef } from '../bitrix/encode.js';
 import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
 import { type CatalogView, defaultCatalog, type MethodInfo } from './catalog.js';
 import { type CostEstimate, estimateCost } from './cost.js';
-import { Evaluator, expressionBody, isExpression } from './expr.js';
+import { Evaluator, expressionBody, isExpression, isTemplate } from './expr.js';
 import { buildGraph, type StepGraph } from './graph.js';
 import { FileIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { resolveInputs } from './inputs.js';
@@ -450,7 +451,13 @@ class Execution {
               order.splice(order.indexOf(t.id), 1);
             }
           } else await this.methodStep(s, m!);
-        } else await this.methodStep(s, m!);
+        } else {
+          const partner = this.fusablePartner(s, m!, order.slice(oi + 1), byId);
+          if (partner && (await this.fusedFanOut(s, m!, partner.step, partner.method, partner.refs))) {
+            order.splice(order.indexOf(partner.step.id), 1);
+            await this.afterStep(partner.step, byId);
+          } else await this.methodStep(s, m!);
+        }
       } catch (err) {
         if (err instanceof InvalidInputError || this.o.signal?.aborted) throw err;
         const info = errorInfo(err);
@@ -486,6 +493,239 @@ class Execution {
       return;
     }
     this.failed = `step "${s.id}" failed: ${rec.errors?.[0]?.message ?? rec.reason ?? 'error'}`;
+  }
+
+  /**
+   * A foreach write step B that can run in the same batches as write step A: same `foreach`, ready once A is done,
+   * and every mention of A is a whole field `steps.A.result[index](.field)*` — which becomes `$result[a][...]`.
+   */
+  private fusablePartner(
+    a: Step,
+    am: MethodInfo,
+    rest: string[],
+    byId: Map<string, Step>,
+  ): { step: Step; method: MethodInfo; refs: Map<string, (string | number)[]> } | undefined {
+    if (this.o.batching === false || this.o.mode === 'shadow' || this.o.resume || !a.foreach || a.retry || a.if) return;
+    if (am.batchable === false) return;
+    const b = rest.map((id) => byId.get(id)!).find((t) => (this.graph.deps.get(t.id) ?? new Set()).has(a.id));
+    if (!b?.method || !b.foreach || b.retry || b.if || b.use || b.pipeline || b.outputs || b.concurrency) return;
+    if (b.foreach.replace(/\s+/g, '') !== a.foreach.replace(/\s+/g, '')) return;
+    const bm = this.method(b);
+    if (!bm || bm.risk === 'read' || bm.batchable === false || bm.positional) return;
+    for (const d of this.graph.deps.get(b.id) ?? []) if (d !== a.id && this.steps.get(d)?.status !== 'done') return;
+    // B must come next among the steps that depend on A or are unrelated writes (keep the declared write order)
+    const idxB = rest.indexOf(b.id);
+    for (const id of rest.slice(0, idxB)) {
+      const t = byId.get(id)!;
+      const tm = this.method(t);
+      if (!tm || tm.risk !== 'read') return;
+    }
+    const refRe = new RegExp(`^steps\\.${a.id}\\.result\\[index\\]((?:\\.[A-Za-z_][A-Za-z0-9_]*)*)$`);
+    const refs = new Map<string, (string | number)[]>();
+    const check = (v: unknown, path: string): boolean => {
+      if (isExpression(v)) {
+        const body = expressionBody(v).expr;
+        if (!new RegExp(`\\bsteps\\s*(\\.\\s*${a.id}\\b|\\[)`).test(body)) return true;
+        const m = refRe.exec(body);
+        if (!m) return false;
+        refs.set(path, m[1] ? m[1].slice(1).split('.') : []);
+        return true;
+      }
+      if (isTemplate(v)) return !new RegExp(`\\bsteps\\s*\\.\\s*${a.id}\\b`).test(v.$template);
+      if (Array.isArray(v)) return v.every((x, i) => check(x, `${path}/${i}`));
+      if (v && typeof v === 'object') return Object.entries(v).every(([k, x]) => check(x, `${path}/${k}`));
+      return true;
+    };
+    if (!check(b.params ?? {}, '') || !check(b.idempotency_key, '#key')) return;
+    if (refs.has('#key') || !refs.size) return;
+    const perm = (t: Step, tm: MethodInfo) =>
+      refusalReason(tm, {
+        mode: this.o.mode,
+        confirmWrite: !!this.o.confirmWrite,
+        confirmDestructive: !!this.o.confirmDestructive,
+        triggerKind: this.o.trigger?.kind ?? 'cli',
+        forceConfirm: !!t.confirm,
+      });
+    if (perm(a, am) || perm(b, bm)) return;
+    return { step: b, method: bm, refs };
+  }
+
+  /**
+   * Runs A and B together: per item the pair (A_i, B_i) in one batch, B_i reading A_i's result through
+   * `$result[...]`; 25 pairs per request, `halt` so that B_i never runs after a failed A_i. Returns false (nothing
+   * done) when the fan-out cannot be fused after all (earlier keys, batch syntax in data).
+   */
+  private async fusedFanOut(
+    a: Step,
+    am: MethodInfo,
+    b: Step,
+    bm: MethodInfo,
+    refs: Map<string, (string | number)[]>,
+  ): Promise<boolean> {
+    const items = this.foreachItems(a);
+    const keyOf = (s: Step, ctx: Record<string, unknown>, i: number) => {
+      if (s.idempotency_key === undefined) return `${i}`;
+      const k = this.ev.resolve(s.idempotency_key, ctx, this.maxList());
+      return typeof k === 'string' ? k : JSON.stringify(k);
+    };
+    const pairs = items.map((item, index) => {
+      const ctx = this.ctx({ item, index });
+      const resolveB = (v: unknown, path: string): unknown => {
+        const ref = refs.get(path);
+        if (ref) return { __ref: ref };
+        if (Array.isArray(v)) return v.map((x, i) => resolveB(x, `${path}/${i}`));
+        if (v && typeof v === 'object' && !isTemplate(v) && !isExpression(v))
+          return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveB(x, `${path}/${k}`)]));
+        return this.ev.resolve(v, ctx, this.maxList());
+      };
+      return {
+        index,
+        a: { params: this.resolveParams(a, am, ctx), key: keyOf(a, ctx, index) },
+        b: { params: resolveB(b.params ?? {}, ''), key: keyOf(b, ctx, index) },
+      };
+    });
+    if (pairs.some((x) => containsBatchSyntax(x.a.params) || containsBatchSyntax(x.b.params))) return false;
+    const scopeA = `${this.o.client.portal?.id ?? 'portal'}|${this.p.pipeline.name}|${this.prefix}${a.id}`;
+    const scopeB = `${this.o.client.portal?.id ?? 'portal'}|${this.p.pipeline.name}|${this.prefix}${b.id}`;
+    const earlierA = a.idempotency_key !== undefined && this.idem ? await this.idem.load(scopeA) : undefined;
+    const earlierB = b.idempotency_key !== undefined && this.idem ? await this.idem.load(scopeB) : undefined;
+    if (pairs.some((x) => earlierA?.has(x.a.key) || earlierB?.has(x.b.key))) return false;
+    const origin = (s: Step, key: string) =>
+      `b24flow-${hashOf([this.p.pipeline.name, this.prefix + s.id, key]).slice(0, 24)}`;
+    if (LEGACY_CRM_ADD.test(am.name))
+      for (const x of pairs) {
+        const p = x.a.params as { fields?: Record<string, unknown> };
+        if (p?.fields && typeof p.fields === 'object' && fieldOf(p.fields, 'ORIGIN_ID') === undefined)
+          x.a.params = { ...p, fields: { ...p.fields, ORIGIN_ID: origin(a, x.a.key) } };
+      }
+    const started = new Date().toISOString();
+    this.record(a, { status: 'running', startedAt: started, items: items.length });
+    this.record(b, { status: 'running', startedAt: started, items: items.length });
+    this.count(a.id, items.length);
+    this.count(b.id, items.length);
+    const resA: unknown[] = items.map(() => null);
+    const resB: unknown[] = items.map(() => null);
+    const errs: Record<string, NonNullable<StepRecord['errors']>> = { [a.id]: [], [b.id]: [] };
+    const done: Record<string, number> = { [a.id]: 0, [b.id]: 0 };
+    const reqBefore = this.requests;
+    const now = () => new Date().toISOString();
+    const entry = (s: Step, key: string, state: WriteEntry['state'], extra: Partial<WriteEntry> = {}): WriteEntry => ({
+      key: `${this.prefix}${s.id}#${key}`,
+      step: this.prefix + s.id,
+      state,
+      at: now(),
+      ...extra,
+    });
+    const PAIRS = BATCH_SIZE / 2;
+    let queue = pairs;
+    while (queue.length) {
+      if (this.o.signal?.aborted) throw new RuntimeFailure('run aborted');
+      const part = queue.slice(0, PAIRS);
+      const cmds: Record<string, BatchCommand> = {};
+      part.forEach((x, j) => {
+        const withRef = (v: unknown): unknown => {
+          if (v && typeof v === 'object' && '__ref' in (v as object))
+            return new BatchRef(`a${j}`, (v as { __ref: (string | number)[] }).__ref);
+          if (Array.isArray(v)) return v.map(withRef);
+          if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, y]) => [k, withRef(y)]));
+          return v;
+        };
+        cmds[`a${j}`] = { method: am.name, params: x.a.params as Record<string, unknown> };
+        cmds[`b${j}`] = { method: bm.name, params: withRef(x.b.params) as Record<string, unknown> };
+      });
+      if (this.journal)
+        await this.journal.recordWrites(
+          this.run.runId,
+          part.flatMap((x) => [
+            entry(a, x.a.key, 'intent', LEGACY_CRM_ADD.test(am.name) ? { origin: origin(a, x.a.key) } : {}),
+            entry(b, x.b.key, 'intent'),
+          ]),
+        );
+      const r = (await this.o.client.batch(cmds, { halt: true, signal: this.o.signal })) as {
+        results?: Record<string, unknown>;
+        errors?: Record<string, unknown>;
+        requests?: number;
+      };
+      this.requests += r.requests ?? 1;
+      const entries: WriteEntry[] = [];
+      const idemA: { key: string; result: unknown }[] = [];
+      const idemB: { key: string; result: unknown }[] = [];
+      let stopped = part.length;
+      for (let j = 0; j < part.length; j++) {
+        const x = part[j]!;
+        const ra = r.results && `a${j}` in r.results ? r.results[`a${j}`] : undefined;
+        const ea = r.errors?.[`a${j}`];
+        const rb = r.results && `b${j}` in r.results ? r.results[`b${j}`] : undefined;
+        const eb = r.errors?.[`b${j}`];
+        if (ra === undefined && !ea) {
+          stopped = j; // halted before this pair: send it again in the next request
+          break;
+        }
+        if (ea) {
+          errs[a.id]!.push({ item: x.index, key: x.a.key, ...errorInfo(ea) });
+          errs[b.id]!.push({ item: x.index, key: x.b.key, message: `not run: "${a.id}" failed for this item` });
+          entries.push(entry(a, x.a.key, 'failed', { error: errorInfo(ea).message }), entry(b, x.b.key, 'failed'));
+          stopped = j + 1;
+          break;
+        }
+        resA[x.index] = ra;
+        done[a.id]!++;
+        entries.push(entry(a, x.a.key, 'done', { result: compactResult(ra) }));
+        idemA.push({ key: x.a.key, result: compactResult(ra) });
+        if (eb || rb === undefined) {
+          errs[b.id]!.push({ item: x.index, key: x.b.key, ...(eb ? errorInfo(eb) : { message: 'not run' }) });
+          entries.push(entry(b, x.b.key, 'failed'));
+          stopped = j + 1;
+          break;
+        }
+        resB[x.index] = rb;
+        done[b.id]!++;
+        entries.push(entry(b, x.b.key, 'done', { result: compactResult(rb) }));
+        idemB.push({ key: x.b.key, result: compactResult(rb) });
+      }
+      if (this.journal) await this.journal.recordWrites(this.run.runId, entries);
+      if (earlierA) await this.idem!.record(scopeA, idemA);
+      if (earlierB) await this.idem!.record(scopeB, idemB);
+      queue = queue.slice(Math.max(1, stopped));
+      this.progress(b.id, done[b.id]! + errs[b.id]!.length, items.length);
+    }
+    const fin = now();
+    for (const [s, res] of [
+      [a, resA],
+      [b, resB],
+    ] as const) {
+      const failed = errs[s.id]!.length;
+      this.record(s, {
+        done: done[s.id]!,
+        failed,
+        ...(failed ? { errors: errs[s.id]!.slice(0, 50) } : {}),
+        status: failed ? (done[s.id] ? 'partial' : 'failed') : 'done',
+        requests: s === a ? this.requests - reqBefore : 0,
+        finishedAt: fin,
+      });
+      this.results.set(s.id, res);
+      this.setResult(s.id, res, s);
+      await this.saveResult(s, res);
+    }
+    for (const [s, sm] of [
+      [a, am],
+      [b, bm],
+    ] as const)
+      items.forEach((_, i) =>
+        this.writes.push({
+          step: this.prefix + s.id,
+          item: i,
+          key: (s === a ? pairs[i]!.a.key : pairs[i]!.b.key) as string,
+          method: sm.name,
+          entity: sm.entity ?? 'record',
+          risk: sm.risk as 'write' | 'destructive',
+          params: s === a ? pairs[i]!.a.params : pairs[i]!.b.params,
+          riskFields: (sm.risk_fields ?? []).filter((f) =>
+            touches(s === a ? pairs[i]!.a.params : pairs[i]!.b.params, f),
+          ),
+        }),
+      );
+    return true;
   }
 
   /** Pre-run assertions, evaluated once after the reads and before the first write. */
