@@ -3,6 +3,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokensFromAnswer } from '../../src/bitrix/auth/oauth.js';
+import { PortalRegistry } from '../../src/bitrix/auth/registry.js';
+import { MemoryTokenStore } from '../../src/bitrix/auth/tokenStore.js';
 import { WebhookAuth } from '../../src/bitrix/auth/webhook.js';
 import { BatchBuilder } from '../../src/bitrix/batch.js';
 import { B24Client } from '../../src/bitrix/client.js';
@@ -174,6 +177,28 @@ describe('domain change', () => {
     await c.call('crm.deal.list', { select: ['ID'] });
     await c.call('crm.deal.add', { fields: { TITLE: 'after move' } });
     expect(hits).toBe(1);
+    await c.close();
+  });
+
+  it('moves an OAuth portal to its new address and stores the new endpoint', async () => {
+    const port = (redirector.address() as { port: number }).port;
+    const store = new MemoryTokenStore();
+    const registry = new PortalRegistry(
+      { clientId: sb.oauthApp.clientId, clientSecret: sb.oauthApp.clientSecret },
+      store,
+    );
+    const t = tokensFromAnswer(await sb.oauthApp.install());
+    const realEndpoint = t.client_endpoint;
+    await registry.install({
+      ...t,
+      client_endpoint: t.client_endpoint.replace(new URL(sb.baseUrl).host, `127.0.0.1:${port}`),
+    });
+    const c = new B24Client({ auth: registry.auth(t.member_id), limiter: { drain: 1000, burst: 10000 } });
+    const before = hits;
+    await c.call('crm.deal.list', { select: ['ID'] });
+    await c.call('crm.deal.list', { select: ['ID'] });
+    expect(hits - before).toBe(1);
+    expect((await store.get(t.member_id))?.client_endpoint).toBe(realEndpoint);
     await c.close();
   });
 });
