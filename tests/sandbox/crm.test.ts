@@ -326,6 +326,10 @@ describe('crm.item.* is a second view of the same records', () => {
     });
     const up = await call('crm.item.update', { entityTypeId: 2, id, fields: { stageId: 'C1:WON' } });
     expect(up.result.item.stageId).toBe('C1:WON');
+    const moved = await call('crm.item.update', { entityTypeId: 2, id, fields: { categoryId: 2 } });
+    expect(moved.result.item).toMatchObject({ categoryId: 2, stageId: 'C2:NEW' });
+    await call('crm.deal.update', { id, fields: { CATEGORY_ID: 0 } });
+    expect((await call('crm.deal.get', { id })).result.CATEGORY_ID).toBe('2');
     const del = await call('crm.item.delete', { entityTypeId: 2, id });
     expect(del.result).toEqual([]);
   });

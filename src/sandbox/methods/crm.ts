@@ -34,7 +34,9 @@ function stageDefaults(p: Portal, row: Row, creating: boolean, changed: string[]
   const cat = row.CATEGORY_ID ?? 0;
   if (!p.t.category.get(cat)) throw legacyError(`Category ${cat} not found.`);
   const stages = p.stages(cat);
-  if (!row.STAGE_ID) row.STAGE_ID = stages[0]?.STATUS_ID ?? 'NEW';
+  if (!row.STAGE_ID || (!creating && changed.includes('CATEGORY_ID') && !changed.includes('STAGE_ID'))) {
+    row.STAGE_ID = stages[0]?.STATUS_ID ?? 'NEW';
+  }
   const entity = cat === 0 ? 'DEAL_STAGE' : `DEAL_STAGE_${cat}`;
   if (!stages.some((s) => s.STATUS_ID === row.STAGE_ID)) {
     throw legacyError(`Stage '${row.STAGE_ID}' does not belong to pipeline ${cat}.`);
@@ -45,7 +47,14 @@ function stageDefaults(p: Portal, row: Row, creating: boolean, changed: string[]
 }
 
 /** Create/update with the entity's derived fields (stages, HAS_PHONE, …). */
-function write(ctx: CallCtx, entity: string, row: Row, input: Record<string, unknown>, creating: boolean): string[] {
+function write(
+  ctx: CallCtx,
+  entity: string,
+  row: Row,
+  input: Record<string, unknown>,
+  creating: boolean,
+  moveCategory = false,
+): string[] {
   const p = ctx.portal;
   const def = p.def(entity);
   const fields = p.fields(def);
@@ -54,7 +63,8 @@ function write(ctx: CallCtx, entity: string, row: Row, input: Record<string, unk
   if (creating) {
     for (const [k, f] of Object.entries(fields)) if (!(k in row)) row[k] = f.multi ? [] : null;
   }
-  const changed = applyFields(p, fields, row, input, { creating });
+  // legacy crm.deal.update ignores CATEGORY_ID (immutable); crm.item.update may move a deal to another pipeline
+  const changed = applyFields(p, fields, row, input, { creating: creating || moveCategory });
   if (entity === 'deal') {
     stageDefaults(p, row, creating, changed);
     row.CURRENCY_ID ??= 'RUB';
@@ -127,10 +137,10 @@ function insert(ctx: CallCtx, entity: string, input: Record<string, unknown>): R
   return row;
 }
 
-function update(ctx: CallCtx, entity: string, row: Row, input: Record<string, unknown>): void {
+function update(ctx: CallCtx, entity: string, row: Row, input: Record<string, unknown>, moveCategory = false): void {
   const backup = { ...row };
   try {
-    write(ctx, entity, row, input, false);
+    write(ctx, entity, row, input, false, moveCategory);
   } catch (e) {
     Object.assign(row, backup);
     throw e;
@@ -375,7 +385,7 @@ function itemMethods(r: Registry): void {
       if (!row) throw d7('NOT_FOUND', 'Element not found');
       const input = pick(p, 'fields');
       if (!input || typeof input !== 'object') throw missing('fields');
-      wrapD7(() => update(ctx, entity, row, fromItem(ctx.portal, def, input)));
+      wrapD7(() => update(ctx, entity, row, fromItem(ctx.portal, def, input), true));
       return { result: { item: view(ctx.portal, def, row, null, p) }, write: true };
     },
     'crm.item.delete': (ctx, p) => {
