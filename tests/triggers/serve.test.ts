@@ -2,7 +2,7 @@
  * `b24flow serve` as a real process: refuses invalid pipelines by name; with no configuration it runs on the embedded
  * sandbox, serves /healthz and /metrics, rejects forged online events with a log line, and exits 0 on SIGTERM.
  */
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
@@ -76,5 +76,32 @@ steps:
     expect(s.stderr()).toMatch(/online event rejected \(401 unknown-portal\)/);
     expect(s.stderr()).not.toContain('forged-token-value');
     expect(s.stderr()).toMatch(/serve: stopped/);
+  }, 30_000);
+
+  it('runs a cron pipeline from serve through the real runner: every run in the journal and the schedule log', async () => {
+    const dir = join(t.dir, 'cron');
+    const data = join(t.dir, 'cron-data');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'tick.yaml'),
+      'name: tick\ntriggers:\n  - schedule: { cron: "* * * * * *", timezone: Europe/Berlin }\nsteps:\n  - id: me\n    method: user.current\n',
+    );
+    const env = { ...noPortal, B24FLOW_DATA_DIR: data };
+    const s = await startServe(['--pipelines', dir], env);
+    await new Promise((r) => setTimeout(r, 3200));
+    s.child.kill('SIGTERM');
+    expect((await s.exited).code).toBe(0);
+    const log = readFileSync(join(data, 'triggers', 'schedule-log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { what: string; runId?: string; scheduledFor: string });
+    const finished = log.filter((l) => l.what === 'finished');
+    expect(finished.length).toBeGreaterThanOrEqual(2);
+    // one run per second, never two for the same second
+    expect(new Set(finished.map((l) => l.scheduledFor)).size).toBe(finished.length);
+    const runs = await runCli(['runs', '--json'], env);
+    const listed = JSON.parse(runs.stdout) as { runId?: string; id?: string; pipeline: string; status: string }[];
+    const ids = new Set(listed.filter((r) => r.pipeline === 'tick').map((r) => r.runId ?? r.id));
+    for (const f of finished) expect(ids.has(f.runId)).toBe(true);
   }, 30_000);
 });
