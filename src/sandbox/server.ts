@@ -10,7 +10,7 @@ import { ApiError, argError, methodNotFound, v3Error } from './errors.js';
 import { PLANS, type Plan, simulatedCost } from './limits.js';
 import { registerCrm } from './methods/crm.js';
 import { genericMethod, registerSystem } from './methods/system.js';
-import { registerTasks } from './methods/tasks.js';
+import { registerTasks, registerV3Service } from './methods/tasks.js';
 import { issueTokens, newCode, pruneTokens } from './oauth.js';
 import { type Params, parseMultipart, parseQuery, pick, truthy } from './params.js';
 import type { Portal } from './portal.js';
@@ -25,6 +25,7 @@ export function buildRegistry(portal: Portal): Registry {
   registerCrm(r);
   registerTasks(r, portal.def('task').fields);
   registerSystem(r);
+  registerV3Service(r);
   return r;
 }
 

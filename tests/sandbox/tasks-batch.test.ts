@@ -169,6 +169,12 @@ describe('REST 3.0 tasks', () => {
     expect(c.body.error.code).toBe('BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION');
   });
 
+  it('rest.scope.list maps the v3 methods to their scope (parameterless GET allowed)', async () => {
+    const r = await get(v3url + 'rest.scope.list');
+    expect(r.status).toBe(200);
+    expect(r.body.result.items).toContainEqual({ method: 'tasks.task.add', scope: 'tasks' });
+  });
+
   it('v3-only names under v1 keep their v1 meaning; unknown v3 method → 404', async () => {
     const v1 = await postJson(sb.webhookUrl + 'tasks.task.get', { taskId: 1 });
     expect(v1.body.result.task.id).toBe('1');

@@ -682,6 +682,21 @@ function v3(r: Registry): void {
   );
 }
 
+/** REST 3.0 service methods: `rest.scope.list` (method → scope of the portal's v3 methods). */
+export function registerV3Service(r: Registry): void {
+  r.add({
+    name: 'rest.scope.list',
+    scope: 'basic',
+    v3: true,
+    handler: () => {
+      const items = [...r.v3.values()]
+        .filter((m) => m.name !== 'rest.scope.list')
+        .map((m) => ({ method: m.name, scope: m.scope }));
+      return { result: { items } };
+    },
+  });
+}
+
 /** Registers task methods. */
 export function registerTasks(r: Registry, portalTaskFields: Record<string, unknown>): void {
   taskDefFields = portalTaskFields;
