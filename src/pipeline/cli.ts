@@ -174,8 +174,14 @@ export function formatRun(r: RunResult, opts: { verbose?: boolean; lang?: 'en' |
     blocked: { en: 'Stopped by a check before any write.', ru: 'Остановлено проверкой до записи.' },
     failed: { en: 'Failed.', ru: 'Ошибка.' },
   };
+  const refusedNote =
+    r.status === 'completed' && r.refusals.length
+      ? lang === 'ru'
+        ? ' Кроме отклонённых шагов выше.'
+        : ' Refused steps are listed above.'
+      : '';
   out.push(
-    `${status[r.status]?.[lang] ?? r.status}${opts.verbose || r.status !== 'completed' ? ` (run ${r.runId})` : ''}`,
+    `${status[r.status]?.[lang] ?? r.status}${refusedNote}${opts.verbose || r.status !== 'completed' ? ` (run ${r.runId})` : ''}`,
   );
   if (r.error) out.push(`${lang === 'ru' ? 'Причина' : 'Reason'}: ${r.error}`);
   return `${out.join('\n')}\n`;

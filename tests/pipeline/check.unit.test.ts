@@ -100,3 +100,18 @@ steps:
     expect(out.find((l) => l.includes('partial-interpolation'))).toMatch(/^5:32 /);
   });
 });
+
+describe('check-reads-only rule', () => {
+  it('refuses checks that look at writes', () => {
+    const out = check(`name: c
+checks:
+  - condition: \${{ steps.add.result != null }}
+    message: x
+steps:
+  - id: add
+    method: crm.deal.add
+    params: { fields: { TITLE: t } }
+`);
+    expect(out).toContain('3:26 check-reads-only error checks run before any write, but "add" writes');
+  });
+});

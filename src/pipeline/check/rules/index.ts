@@ -1,6 +1,7 @@
 /** The rule list, in reporting order. One rule per file; add a rule by adding a file and a line here. */
 import type { Rule } from '../rule.js';
 import { appAuthWebhook } from './appAuthWebhook.js';
+import { checksBeforeWrites } from './checksBeforeWrites.js';
 import { costBudget } from './costBudget.js';
 import { cycle } from './cycle.js';
 import { destructiveUnconfirmable } from './destructiveUnconfirmable.js';
@@ -35,5 +36,6 @@ export const rules: Rule[] = [
   envAllowList,
   inputDefaults,
   useTarget,
+  checksBeforeWrites,
   costBudget,
 ];
