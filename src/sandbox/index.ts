@@ -18,7 +18,7 @@
  * Knowingly not emulated: user permissions / access rights (every user sees everything), per-scope field sets of
  * user.current, webhook expiry dates, portal domain moves (302), phone-number normalisation beyond digits, LIKE
  * restrictions on typed CRM fields, smart processes (entityTypeId ≥ 1030) and invoices, files/disk content,
- * business-process execution, REST 3.0 beyond tasks.task.*, `rest.documentation.openapi`, the 60 s hard request
+ * business-process execution, REST 3.0 beyond tasks.task.* and rest.scope.list, `rest.documentation.openapi`, the 60 s hard request
  * timeout, OVERLOAD_LIMIT, METHOD_CONFIRM_*, delivery from a remote queue (events go out at once, in process).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
