@@ -46,7 +46,18 @@ const pad = (n: number) => (n < 10 ? '0' + n : String(n));
 export const PORTAL_OFFSET_MIN = 180;
 
 /** Formats ms since epoch as Bitrix24 ISO-8601 with the portal offset: `2024-09-02T17:48:35+03:00`. */
+let lastSec = Number.NaN;
+let lastIso = '';
+
 export function isoDate(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec === lastSec) return lastIso;
+  lastIso = formatIso(sec * 1000);
+  lastSec = sec;
+  return lastIso;
+}
+
+function formatIso(ms: number): string {
   const d = new Date(ms + PORTAL_OFFSET_MIN * 60_000);
   return (
     d.getUTCFullYear() +

@@ -55,8 +55,14 @@ export class OperatingBudget {
 
   private live(key: string, nowSec: number) {
     const minute = Math.floor(nowSec / 60);
-    const list = (this.baskets.get(key) ?? []).filter((b) => b.minute > minute - 10);
-    this.baskets.set(key, list);
+    let list = this.baskets.get(key);
+    if (!list) {
+      list = [];
+      this.baskets.set(key, list);
+    }
+    let drop = 0;
+    while (drop < list.length && list[drop]!.minute <= minute - 10) drop++;
+    if (drop) list.splice(0, drop);
     return { list, minute };
   }
 
