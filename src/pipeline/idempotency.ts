@@ -20,8 +20,20 @@ export interface IdempotencyStore {
 
 const scopeFile = (scope: string) => `${createHash('sha256').update(scope).digest('hex').slice(0, 32)}.jsonl`;
 
+const sharedStores = new Map<string, FileIdempotencyStore>();
+
 /** File-backed store (see module doc). */
 export class FileIdempotencyStore implements IdempotencyStore {
+  /** One store per directory per process, so long-lived services read each scope file once. */
+  static shared(dir = join(dataDir(), 'idempotency')): FileIdempotencyStore {
+    let s = sharedStores.get(dir);
+    if (!s) {
+      s = new FileIdempotencyStore(dir);
+      sharedStores.set(dir, s);
+    }
+    return s;
+  }
+
   private cache = new Map<string, Map<string, unknown>>();
   constructor(readonly dir = join(dataDir(), 'idempotency')) {}
 

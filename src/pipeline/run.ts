@@ -1335,7 +1335,7 @@ async function execute(p: LoadedPipeline, o: RunOptions, mode: RunMode, journalO
   const idem =
     o.idempotency === false || mode === 'shadow'
       ? undefined
-      : (o.idempotency ?? (journal instanceof FileJournal ? new FileIdempotencyStore() : undefined));
+      : (o.idempotency ?? (journal instanceof FileJournal ? FileIdempotencyStore.shared() : undefined));
   const ex = new Execution(p, { ...o, mode, client: o.client }, catalog, inputs, run, journal, '', idem);
   await ex.init();
   let error: string | undefined;
