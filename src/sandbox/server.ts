@@ -765,5 +765,3 @@ function toXml(v: unknown): string {
   };
   return `<?xml version="1.0" encoding="utf-8"?><response>${walk(v)}</response>`;
 }
-
-export { pick };

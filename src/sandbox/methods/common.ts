@@ -1,6 +1,6 @@
 /** Helpers shared by the method modules: input coercion, `*.fields` metadata, legacy list/get. */
 import { parseDate } from '../clock.js';
-import { type EntityDef, type FieldDef, legacyResolver, legacyRow, legacySelect } from '../entities.js';
+import { type FieldDef, legacyResolver, legacyRow, legacySelect } from '../entities.js';
 import { type ApiError, legacyError } from '../errors.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
@@ -217,6 +217,3 @@ export function fireCrm(
   p.events.fire(prefix + action, data, `${entity}:${id}`, connector);
   p.dirty();
 }
-
-/** Entity def by name helper. */
-export type { EntityDef };

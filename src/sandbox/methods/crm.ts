@@ -10,16 +10,13 @@ import {
   camelResolver,
   ENTITY_TYPE_IDS,
   type EntityDef,
-  type FieldDef,
   itemRow,
   legacyRow,
-  legacySelect,
-  typedValue,
 } from '../entities.js';
 import { ApiError, legacyError } from '../errors.js';
 import { type Params, pick, truthy } from '../params.js';
 import type { Portal } from '../portal.js';
-import { type CallCtx, listOut, type MethodResult, PAGE, type Registry, readStart } from '../registry.js';
+import { type CallCtx, listOut, PAGE, type Registry, readStart } from '../registry.js';
 import { compileFilter, compileOrder, type Row, runQuery } from '../store.js';
 import { applyFields, fieldsMeta, fireCrm, legacyList, readId, readObject } from './common.js';
 
@@ -887,5 +884,3 @@ export function registerCrm(r: Registry): void {
 
 /** Exposed for the simulator: create/update rows the way the API does (fires events). */
 export const crmWrites = { insert, update, remove };
-export type { FieldDef, MethodResult };
-export { legacySelect, typedValue };

@@ -4,7 +4,7 @@
  */
 import { isoDate } from '../clock.js';
 import { legacyRow } from '../entities.js';
-import { ApiError, argError, legacyError, methodNotFound } from '../errors.js';
+import { ApiError, argError } from '../errors.js';
 import { EventHub } from '../events.js';
 import { asList, type Params, pick, truthy } from '../params.js';
 import { ALL_SCOPES } from '../portal.js';
@@ -801,5 +801,3 @@ export function registerSystem(r: Registry): void {
   eventMethods(r);
   systemMethods(r);
 }
-
-export { legacyError, methodNotFound };
