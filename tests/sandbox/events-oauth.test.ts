@@ -299,6 +299,12 @@ describe('offline events', () => {
     expect((await app('event.offline.list', { filter: { EVENT_NAME: 'ONCRMLEADADD' } })).body.total).toBe(20);
     await waitFor(() => received.filter((x) => x.body.get('event') === 'ONCRMLEADADD').length >= 20);
     expect(received.filter((x) => x.body.get('event') === 'ONCRMLEADADD')).toHaveLength(20);
+    // the docs' request form: filter with operation prefixes, limit
+    const docs = await app('event.offline.get', { filter: { '=EVENT_NAME': 'ONCRMLEADADD', '>=ID': 1 }, limit: 5 });
+    expect(docs.body.result.process_id).toBeNull();
+    expect(docs.body.result.events).toHaveLength(5);
+    expect(docs.body.result.events.every((e: any) => e.EVENT_NAME === 'ONCRMLEADADD')).toBe(true);
+    expect((await app('event.offline.list', { filter: { EVENT_NAME: 'ONCRMLEADADD' } })).body.total).toBe(15);
     const mixed = await sb.admin.simulate({ count: 30, rate: 1000, wait: true });
     expect(Object.values(mixed.done as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(30);
   });
