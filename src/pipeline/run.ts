@@ -452,7 +452,7 @@ class Execution {
             }
           } else await this.methodStep(s, m!);
         } else {
-          const partner = this.fusablePartner(s, m!, order.slice(oi + 1), byId);
+          const partner = this.fusablePartner(s, m!, order, oi, byId);
           if (partner && (await this.fusedFanOut(s, m!, partner.step, partner.method, partner.refs))) {
             order.splice(order.indexOf(partner.step.id), 1);
             await this.afterStep(partner.step, byId);
@@ -502,24 +502,24 @@ class Execution {
   private fusablePartner(
     a: Step,
     am: MethodInfo,
-    rest: string[],
+    order: string[],
+    at: number,
     byId: Map<string, Step>,
   ): { step: Step; method: MethodInfo; refs: Map<string, (string | number)[]> } | undefined {
     if (this.o.batching === false || this.o.mode === 'shadow' || this.o.resume || !a.foreach || a.retry || a.if) return;
     if (am.batchable === false) return;
-    const b = rest.map((id) => byId.get(id)!).find((t) => (this.graph.deps.get(t.id) ?? new Set()).has(a.id));
+    // B is the first later step that depends on A, with only reads in between (the declared write order holds)
+    let b: Step | undefined;
+    for (let k = at + 1; k < order.length && !b; k++) {
+      const t = byId.get(order[k]!)!;
+      if ((this.graph.deps.get(t.id) ?? new Set()).has(a.id)) b = t;
+      else if (this.method(t)?.risk !== 'read') return;
+    }
     if (!b?.method || !b.foreach || b.retry || b.if || b.use || b.pipeline || b.outputs || b.concurrency) return;
     if (b.foreach.replace(/\s+/g, '') !== a.foreach.replace(/\s+/g, '')) return;
     const bm = this.method(b);
     if (!bm || bm.risk === 'read' || bm.batchable === false || bm.positional) return;
     for (const d of this.graph.deps.get(b.id) ?? []) if (d !== a.id && this.steps.get(d)?.status !== 'done') return;
-    // B must come next among the steps that depend on A or are unrelated writes (keep the declared write order)
-    const idxB = rest.indexOf(b.id);
-    for (const id of rest.slice(0, idxB)) {
-      const t = byId.get(id)!;
-      const tm = this.method(t);
-      if (tm?.risk !== 'read') return;
-    }
     const refRe = new RegExp(`^steps\\.${a.id}\\.result\\[index\\]((?:\\.[A-Za-z_][A-Za-z0-9_]*)*)$`);
     const refs = new Map<string, (string | number)[]>();
     const check = (v: unknown, path: string): boolean => {
