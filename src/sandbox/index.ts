@@ -21,12 +21,12 @@
  * business-process execution, REST 3.0 beyond tasks.task.* and rest.scope.list, `rest.documentation.openapi`, the 60 s hard request
  * timeout, OVERLOAD_LIMIT, METHOD_CONFIRM_*, delivery from a remote queue (events go out at once, in process).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Plan } from './limits.js';
 import { Portal } from './portal.js';
 import { SandboxServer } from './server.js';
@@ -305,6 +305,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
       await portal.flush();
       portal.releaseLock();
       await (dispatcher as any)?.close?.();
+      if (caFile) rmSync(dirname(caFile), { recursive: true, force: true });
     },
   };
   return handle;
