@@ -9,7 +9,12 @@ import { estimateCost } from './cost.js';
 import { loadPipelineFile } from './load.js';
 
 /** Portal facts for the checker when a portal is configured (webhook or OAuth env), else undefined. */
-export async function portalFactsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<PortalFacts | undefined> {
+export async function portalFactsFromEnv(given: NodeJS.ProcessEnv = process.env): Promise<PortalFacts | undefined> {
+  // the same configuration connect() sees: the environment, then .env for missing keys
+  const { loadEnv } = (await import('../bitrix/connect.js' as string)) as {
+    loadEnv(env: NodeJS.ProcessEnv, file?: string | false): NodeJS.ProcessEnv;
+  };
+  const env = loadEnv(given);
   const auth = env.BITRIX_WEBHOOK_URL ? 'webhook' : env.B24_CLIENT_ID && env.B24_CLIENT_SECRET ? 'oauth' : undefined;
   if (!auth) return undefined;
   const facts: PortalFacts = { auth };

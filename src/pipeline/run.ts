@@ -1415,10 +1415,10 @@ export async function runPipeline(p: LoadedPipeline, o: RunOptions): Promise<Run
     const catalog = o.catalog ?? (await defaultCatalog());
     const refused = staticRefusals(p, o, catalog);
     if (refused.length) {
-      const plan = await planPipeline(p, { ...o, catalog, store: false });
-      const { ex, run, journal, error } = await execute(p, { ...o, catalog, journal: false }, 'shadow', false);
+      // one shadow pass: nothing is written, the plan shows what a confirmed run would do
+      const { ex, run, error } = await execute(p, { ...o, catalog, journal: false }, 'shadow', false);
       const r = finish(ex, run, catalog, o, 'shadow', error);
-      void journal;
+      const plan = await buildPlan(ex, p, o, catalog);
       return {
         ...r,
         status: 'refused',
