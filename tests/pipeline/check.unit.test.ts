@@ -115,3 +115,22 @@ steps:
     expect(out).toContain('3:26 check-reads-only error checks run before any write, but "add" writes');
   });
 });
+
+describe('trigger rule', () => {
+  it('reports bad cron expressions and time zones', () => {
+    const out = check(`name: t
+timezone: Mars/Olympus
+triggers:
+  - schedule: { cron: "61 * * * *", timezone: Europe/Moscow }
+  - schedule: { cron: "0 9 * * 1-5", timezone: Nowhere/City }
+steps:
+  - id: d
+    method: crm.deal.list
+`);
+    expect(out).toEqual([
+      '2:11 trigger error unknown time zone "Mars/Olympus" (IANA name, e.g. Europe/Moscow)',
+      '4:23 trigger error invalid cron expression "61 * * * *"',
+      '5:48 trigger error unknown time zone "Nowhere/City"',
+    ]);
+  });
+});

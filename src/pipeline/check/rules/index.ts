@@ -15,6 +15,7 @@ import { paramTypes } from './paramTypes.js';
 import { partialInterpolation } from './partialInterpolation.js';
 import { requiredParams } from './requiredParams.js';
 import { scopes } from './scopes.js';
+import { triggerSyntax } from './triggerSyntax.js';
 import { unknownMethod } from './unknownMethod.js';
 import { unknownStepRef } from './unknownStepRef.js';
 import { useTarget } from './useTarget.js';
@@ -37,5 +38,6 @@ export const rules: Rule[] = [
   inputDefaults,
   useTarget,
   checksBeforeWrites,
+  triggerSyntax,
   costBudget,
 ];
