@@ -1082,7 +1082,13 @@ class Execution {
     if (this.o.batching !== false && client.exportAll && m.list?.keyset !== false) {
       for await (const page of client.exportAll(m.name, params, { signal: this.o.signal, wrapper: m.list?.wrapper })) {
         rows.push(...page);
-        this.progress(s.id, rows.length, rows.length);
+        // rows so far; the client counts the export's requests
+        this.o.onProgress?.({
+          step: this.prefix + s.id,
+          done: rows.length,
+          total: rows.length,
+          requests: this.requests + (client.stats && stats0 !== undefined ? client.stats().requests - stats0 : 0),
+        });
       }
     } else if (client.list) {
       for await (const row of client.list(m.name, params, { signal: this.o.signal, wrapper: m.list?.wrapper }))
