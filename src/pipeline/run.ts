@@ -349,7 +349,7 @@ class Execution {
         rec[`c${j}`] = c;
         keyOf.set(k, `c${j}`);
       });
-      const r = (await this.o.client.batch(rec, { halt: false, signal: this.o.signal })) as {
+      const r = (await this.o.client.batch(rec, { halt: false, signal: this.signal })) as {
         results?: Record<string, unknown>;
         errors?: Record<string, unknown>;
         requests?: number;
@@ -366,14 +366,14 @@ class Execution {
       try {
         const key = opts.idempotencyKeys?.[k];
         const r = await this.o.client.call(c.method, c.params, {
-          signal: this.o.signal,
+          signal: this.signal,
           ...(key ? { idempotencyKey: key } : {}),
         });
         this.requests++;
         out.set(k, { result: r.result });
       } catch (err) {
         this.requests++;
-        if (this.o.signal?.aborted) throw err;
+        if (this.signal?.aborted) throw err;
         out.set(k, { error: errorInfo(err) });
       }
     }
@@ -641,7 +641,7 @@ class Execution {
             entry(b, x.b.key, 'intent'),
           ]),
         );
-      const r = (await this.o.client.batch(cmds, { halt: true, signal: this.o.signal })) as {
+      const r = (await this.o.client.batch(cmds, { halt: true, signal: this.signal })) as {
         results?: Record<string, unknown>;
         errors?: Record<string, unknown>;
         requests?: number;
@@ -801,8 +801,29 @@ class Execution {
     return v;
   }
 
-  private async methodStep(s: Step, m: MethodInfo) {
+  /** Signal of the running step: the run's signal, plus the step's `timeout` when it has one. */
+  private stepSignal?: AbortSignal;
+  private get signal(): AbortSignal | undefined {
+    return this.stepSignal ?? this.o.signal;
+  }
+
+  private async methodStep(s: Step, m: MethodInfo): Promise<void> {
     const timeout = parseTimeout(s.timeout);
+    if (timeout === undefined) return this.methodStepInner(s, m, timeout);
+    const own = AbortSignal.timeout(timeout);
+    this.stepSignal = this.o.signal ? AbortSignal.any([this.o.signal, own]) : own;
+    try {
+      return await this.methodStepInner(s, m, timeout);
+    } catch (err) {
+      if (own.aborted && !this.o.signal?.aborted)
+        throw new RuntimeFailure(`step "${s.id}" timed out after ${s.timeout}`);
+      throw err;
+    } finally {
+      this.stepSignal = undefined;
+    }
+  }
+
+  private async methodStepInner(s: Step, m: MethodInfo, timeout: number | undefined): Promise<void> {
     const t0 = Date.now();
     if (m.risk === 'read') {
       if (s.all && m.list) return this.readAll(s, m);
@@ -1080,7 +1101,7 @@ class Execution {
     const before = this.requests;
     const stats0 = client.stats?.().requests;
     if (this.o.batching !== false && client.exportAll && m.list?.keyset !== false) {
-      for await (const page of client.exportAll(m.name, params, { signal: this.o.signal, wrapper: m.list?.wrapper })) {
+      for await (const page of client.exportAll(m.name, params, { signal: this.signal, wrapper: m.list?.wrapper })) {
         rows.push(...page);
         // rows so far; the client counts the export's requests
         this.o.onProgress?.({
@@ -1091,7 +1112,7 @@ class Execution {
         });
       }
     } else if (client.list) {
-      for await (const row of client.list(m.name, params, { signal: this.o.signal, wrapper: m.list?.wrapper }))
+      for await (const row of client.list(m.name, params, { signal: this.signal, wrapper: m.list?.wrapper }))
         rows.push(row);
     } else {
       let start: number | undefined = 0;
@@ -1099,7 +1120,7 @@ class Execution {
         const r: { result: unknown; next?: number } = await client.call(
           m.name,
           { ...params, start },
-          { signal: this.o.signal },
+          { signal: this.signal },
         );
         this.requests++;
         rows.push(...rowsOf(r.result, m.list?.wrapper));

@@ -177,3 +177,42 @@ steps:
     expect(drifted.id).not.toBe(a.id);
   });
 });
+
+describe('step timeout', () => {
+  it('aborts the step when its requests take longer than `timeout`', async () => {
+    const c = new FakeClient(3);
+    c.batch = (_cmds: unknown, opts?: { signal?: AbortSignal }) =>
+      new Promise((_res, rej) => {
+        const t = setTimeout(() => rej(new Error('too late')), 5000);
+        opts?.signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          rej(opts.signal!.reason);
+        });
+      });
+    const p = loadPipelineText(
+      `name: t
+steps:
+  - id: deals
+    method: crm.deal.list
+  - id: tasks
+    foreach: \${{ steps.deals.result }}
+    method: tasks.task.add
+    timeout: 50ms
+    idempotency_key: \${{ item.ID }}
+    params: { fields: { TITLE: x, RESPONSIBLE_ID: 1 } }
+`,
+      't.yaml',
+    );
+    const t0 = Date.now();
+    const r = await runPipeline(p, {
+      client: c,
+      catalog: testCatalog,
+      journal: false,
+      mode: 'full',
+      confirmWrite: true,
+    });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(r.status).toBe('failed');
+    expect(r.error).toContain('step "tasks" timed out after 50ms');
+  });
+});
