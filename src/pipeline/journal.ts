@@ -39,6 +39,10 @@ export interface StepRecord {
   startedAt?: string;
   finishedAt?: string;
   hasResult?: boolean;
+  /** What was sent: method, param names (never values) and call count, e.g. `tasks.task.add fields{TITLE} ×12`. */
+  request?: string;
+  /** What came back: counts and the first result in compact form (an id), e.g. `12 ok; first {"task":{"id":5}}`. */
+  response?: string;
 }
 
 /** The run record in `run.json`. */

@@ -322,6 +322,37 @@ class Execution {
     return next;
   }
 
+  /** Request/response summary of a finished step for the journal (param names only, never values). */
+  private summarizeIo(s: Step) {
+    const rec = this.steps.get(s.id);
+    if (!rec || !rec.method) return;
+    const names = (v: unknown): string => {
+      if (!v || typeof v !== 'object' || Array.isArray(v) || isExpression(v) || isTemplate(v)) return '';
+      return `{${Object.keys(v).join(',')}}`;
+    };
+    const p = s.params;
+    const params =
+      p && typeof p === 'object' && !Array.isArray(p)
+        ? Object.entries(p)
+            .map(([k, v]) => `${k}${names(v)}`)
+            .join(' ')
+        : Array.isArray(p)
+          ? `[${p.length} positional]`
+          : '';
+    const calls = rec.items > 1 ? ` ×${rec.items}` : '';
+    const result = this.stepScope[s.id]?.result;
+    const first = Array.isArray(result) ? result[0] : result;
+    const firstText = first === undefined || first === null ? '' : `; first ${JSON.stringify(compactResult(first))}`;
+    this.record(s, {
+      request: `${rec.method}${params ? ` ${params}` : ''}${calls}`.slice(0, 300),
+      response:
+        `${rec.done} ok${rec.failed ? `, ${rec.failed} failed` : ''}${rec.existing ? `, ${rec.existing} already done` : ''}${firstText}`.slice(
+          0,
+          300,
+        ),
+    });
+  }
+
   private async persist(): Promise<void> {
     if (this.journal) await this.journal.update(this.run);
   }
@@ -471,6 +502,7 @@ class Execution {
       }
       const rec = this.steps.get(s.id)!;
       if (rec.status === 'running') this.record(s, { status: 'done', finishedAt: new Date().toISOString() });
+      this.summarizeIo(s);
       await this.afterStep(s, byId);
       await this.persist();
     }
