@@ -325,7 +325,7 @@ class Execution {
   /** Request/response summary of a finished step for the journal (param names only, never values). */
   private summarizeIo(s: Step) {
     const rec = this.steps.get(s.id);
-    if (!rec || !rec.method) return;
+    if (!rec?.method) return;
     const names = (v: unknown): string => {
       if (!v || typeof v !== 'object' || Array.isArray(v) || isExpression(v) || isTemplate(v)) return '';
       return `{${Object.keys(v).join(',')}}`;
@@ -339,14 +339,14 @@ class Execution {
         : Array.isArray(p)
           ? `[${p.length} positional]`
           : '';
-    const calls = rec.items > 1 ? ` ×${rec.items}` : '';
+    const calls = s.foreach && rec.items > 1 ? ` ×${rec.items}` : '';
     const result = this.stepScope[s.id]?.result;
     const first = Array.isArray(result) ? result[0] : result;
     const firstText = first === undefined || first === null ? '' : `; first ${JSON.stringify(compactResult(first))}`;
     this.record(s, {
       request: `${rec.method}${params ? ` ${params}` : ''}${calls}`.slice(0, 300),
       response:
-        `${rec.done} ok${rec.failed ? `, ${rec.failed} failed` : ''}${rec.existing ? `, ${rec.existing} already done` : ''}${firstText}`.slice(
+        `${s.all ? `${rec.items} rows` : `${rec.done} ok`}${rec.failed ? `, ${rec.failed} failed` : ''}${rec.existing ? `, ${rec.existing} already done` : ''}${firstText}`.slice(
           0,
           300,
         ),
