@@ -40,7 +40,9 @@ function esmRuntimeImports(code: string): string {
     if (!mods.has(mod)) mods.set(mod, `__ajvRuntime${mods.size}`);
     return mods.get(mod)!;
   });
-  const imports = [...mods].map(([mod, id]) => `import ${id} from ${JSON.stringify(mod.endsWith('.js') ? mod : `${mod}.js`)};`);
+  const imports = [...mods].map(
+    ([mod, id]) => `import ${id} from ${JSON.stringify(mod.endsWith('.js') ? mod : `${mod}.js`)};`,
+  );
   return imports.length ? `${imports.join('\n')}\n${body}` : body;
 }
 
