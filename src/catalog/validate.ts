@@ -307,6 +307,16 @@ function checkCuratedEntry(
       ),
     );
   }
+  if (m.canary && m.risk !== 'write') {
+    out.push(
+      at(
+        src,
+        `${ptr}/canary`,
+        `${m.risk} method ${m.name} cannot be a canary safe create (only write methods can)`,
+        'canary-risk',
+      ),
+    );
+  }
   if (m.risk === 'read' && m.risk_fields?.length) {
     out.push(warn(src, `${ptr}/risk_fields`, `read method ${m.name} lists risk fields`, 'curated-entry'));
   }

@@ -77,6 +77,10 @@ export interface MethodEntry {
    */
   risk_source?: 'curated' | 'heuristic';
   /**
+   * A safe create that canary mode may run: a write that only adds a new record, comment or checklist item, notifies nobody outside the portal and changes nothing existing. Set by a person, never derived from the name; only on `risk: write` methods.
+   */
+  canary?: boolean;
+  /**
    * The effective risk is the worst risk of the sub-commands (batch); `risk` is only the floor.
    */
   risk_from_commands?: boolean;

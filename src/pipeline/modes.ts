@@ -9,15 +9,76 @@ import { isInteractive } from './triggers.js';
 export type RunMode = 'shadow' | 'canary' | 'full';
 
 /**
- * Safe creates allowed in canary: write-class methods that only add a new CRM or task record/comment
- * (crm.deal.add, crm.activity.add, crm.timeline.comment.add, tasks.task.add, task.commentitem.add, ...).
- * Updates, deletions, bindings, messages to people and portal configuration are not.
+ * Safe creates allowed in canary: write-class methods the catalog flags `canary: true` (a person decided that the
+ * method only adds a new record, comment or checklist item and notifies nobody: crm.deal.add, crm.activity.add,
+ * crm.timeline.comment.add, tasks.task.add, task.commentitem.add, task.checklistitem.add, entity.item.add).
+ * Never derived from the method's name. A `batch` step (see {@link stepMethod}) is a safe create only when every
+ * command is a read or a safe create.
  */
 export function isSafeCreate(m: MethodInfo): boolean {
-  if (m.risk !== 'write') return false;
-  const scope = (m.scope ?? '').toLowerCase();
-  if (!['crm', 'task', 'tasks'].includes(scope)) return false;
-  return /\.add$/i.test(m.name);
+  return m.risk === 'write' && m.canary === true;
+}
+
+/** One command of a `batch` step, with its catalog entry when the method is known statically. */
+export interface BatchStepCommand {
+  key: string;
+  /** Method name, when it is a literal (not an expression). */
+  name?: string;
+  method?: MethodInfo;
+}
+
+/** The effective method of a step: for `batch` (risk from commands) the worst risk of its commands. */
+export type StepMethod = MethodInfo & { commands?: BatchStepCommand[] };
+
+const RISK_ORDER = { read: 0, write: 1, destructive: 2 } as const;
+
+/** Literal method name of a batch command value: `"crm.deal.add?fields[TITLE]=x"` or `{ method, params }`. */
+function commandName(v: unknown): string | undefined {
+  if (typeof v === 'string') {
+    if (v.includes('${{')) return undefined;
+    const name = v.split('?')[0]!.trim();
+    return /^[A-Za-z][A-Za-z0-9_.]*$/.test(name) ? name : undefined;
+  }
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const m = (v as { method?: unknown }).method;
+    return typeof m === 'string' ? commandName(m) : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The catalog entry a step runs with. For methods with `risk_from_commands` (`batch`) the commands in
+ * `params.cmd` are read statically: the result's `risk` is the worst risk of the commands, `canary` holds only when
+ * every command is a read or a safe create, and a command whose method is an expression or unknown to the catalog
+ * counts as destructive (nobody can tell what it does before the run). Such a step is never batched itself.
+ * @returns undefined for `use`/`pipeline` steps and unknown methods
+ */
+export function stepMethod(
+  s: { method?: string; params?: unknown },
+  catalog: { method(name: string): MethodInfo | undefined },
+): StepMethod | undefined {
+  const m = s.method ? catalog.method(s.method) : undefined;
+  if (!m?.risk_from_commands) return m;
+  const cmd = s.params && typeof s.params === 'object' ? (s.params as { cmd?: unknown }).cmd : undefined;
+  const entries: [string, unknown][] = Array.isArray(cmd)
+    ? cmd.map((v, i) => [String(i), v])
+    : cmd && typeof cmd === 'object' && !('$template' in cmd)
+      ? Object.entries(cmd)
+      : [['cmd', undefined]];
+  const commands: BatchStepCommand[] = entries.map(([key, v]) => {
+    const name = commandName(v);
+    const method = name ? catalog.method(name) : undefined;
+    return { key, ...(name ? { name } : {}), ...(method ? { method } : {}) };
+  });
+  let risk: MethodInfo['risk'] = m.risk;
+  for (const c of commands) {
+    const r = c.method?.risk ?? 'destructive';
+    if (RISK_ORDER[r] > RISK_ORDER[risk]) risk = r;
+  }
+  const canary =
+    risk === 'write' && commands.every((c) => c.method && (c.method.risk === 'read' || isSafeCreate(c.method)));
+  const riskFields = [...new Set(commands.flatMap((c) => c.method?.risk_fields ?? []))];
+  return { ...m, risk, canary, batchable: false, commands, ...(riskFields.length ? { risk_fields: riskFields } : {}) };
 }
 
 /** Permission inputs of one write step. */
@@ -35,6 +96,14 @@ export function refusalReason(m: MethodInfo, p: Permission, lang: 'en' | 'ru' = 
   const ru = lang === 'ru';
   if (p.mode === 'shadow') return ru ? 'режим shadow: только план' : 'shadow mode: plan only';
   if (p.mode === 'canary') {
+    const cm = m as StepMethod;
+    for (const c of cm.commands ?? []) {
+      if (c.method && (c.method.risk === 'read' || isSafeCreate(c.method))) continue;
+      const what = c.name ? `${c.name}${c.method ? '' : ', not in the catalog'}` : 'method not known before the run';
+      return ru
+        ? `canary выполняет batch, только если каждая команда — чтение или безопасное создание; команда "${c.key}" (${what}) — в режиме full`
+        : `canary runs a batch only when every command is a read or a safe create; command "${c.key}" (${what}) needs --mode full`;
+    }
     if (!isSafeCreate(m))
       return ru
         ? `canary выполняет только безопасное создание записей; ${m.risk === 'destructive' ? 'удаление' : 'изменение'} — в режиме full`

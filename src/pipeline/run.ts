@@ -30,7 +30,7 @@ import {
   type WriteEntry,
 } from './journal.js';
 import { hashOf, type LoadedPipeline, loadPipelineFile, loadPipelineObject, type Step } from './load.js';
-import { isSafeCreate, type RunMode, refusalReason } from './modes.js';
+import { isSafeCreate, type RunMode, refusalReason, stepMethod } from './modes.js';
 import type { BatchCommand, ClientLike } from './runtimeTypes.js';
 import { summarize, userLanguage } from './summary.js';
 
@@ -243,13 +243,13 @@ class Execution {
   ) {
     this.ev = new Evaluator({ timezone: p.pipeline.timezone, now: run.now });
     this.graph = buildGraph(p, (s) => {
-      const m = s.method ? catalog.method(s.method) : undefined;
+      const m = stepMethod(s, catalog);
       return !!m && m.risk !== 'read';
     });
   }
 
   private method(s: Step): MethodInfo | undefined {
-    return s.method ? this.catalog.method(s.method) : undefined;
+    return stepMethod(s, this.catalog);
   }
 
   private lang(): 'en' | 'ru' {
@@ -471,7 +471,16 @@ class Execution {
             for (let j = oi + 1; j < order.length && group.length < BATCH_SIZE; j++) {
               const t = byId.get(order[j]!)!;
               const tm = this.method(t);
-              if (tm?.risk !== 'read' || t.foreach || t.all || t.if !== undefined || t.retry || t.use || t.pipeline)
+              if (
+                tm?.risk !== 'read' ||
+                tm.batchable === false ||
+                t.foreach ||
+                t.all ||
+                t.if !== undefined ||
+                t.retry ||
+                t.use ||
+                t.pipeline
+              )
                 continue;
               if (this.o.resume?.steps[this.prefix + t.id]?.status === 'done') continue;
               const deps = this.graph.deps.get(t.id) ?? new Set();
@@ -1033,7 +1042,7 @@ class Execution {
     const total = works.length;
     for (let attempt = 1; attempt <= attempts && todo.length; attempt++) {
       const failedNow: Work[] = [];
-      const chunk = this.o.batching === false ? 1 : BATCH_SIZE;
+      const chunk = this.o.batching === false || m.batchable === false ? 1 : BATCH_SIZE;
       // `concurrency` chunks (batches, or single calls without batching) in flight at once; default 1
       const parallel = Math.max(1, s.concurrency ?? 1);
       const chunks: Work[][] = [];
@@ -1061,8 +1070,10 @@ class Execution {
             })),
           );
         const idKeys: Record<string, string> = {};
-        const single = uncertain.length > 0 && part.some((w) => uncertain.includes(w)) && !LEGACY_CRM_ADD.test(m.name);
-        if (single) for (const w of part) idKeys[w.key] = `b24flow-${hashOf(stepKey(w)).slice(0, 32)}`;
+        const resend = uncertain.length > 0 && part.some((w) => uncertain.includes(w)) && !LEGACY_CRM_ADD.test(m.name);
+        if (resend) for (const w of part) idKeys[w.key] = `b24flow-${hashOf(stepKey(w)).slice(0, 32)}`;
+        // a method that cannot sit inside a batch (batch itself) goes as single calls
+        const single = resend || m.batchable === false;
         const before = this.requests;
         const res = await this.send(
           part.map((w) => [w.key, { method: m.name, params: w.params as Record<string, unknown> }]),

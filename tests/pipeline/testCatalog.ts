@@ -31,6 +31,7 @@ export const testCatalog = catalogFrom([
       m({
         name: 'crm.deal.add',
         risk: 'write',
+        canary: true,
         entity: 'deal',
         risk_fields: ['OPPORTUNITY', 'ASSIGNED_BY_ID', 'STAGE_ID'],
         params: [
@@ -85,6 +86,7 @@ export const testCatalog = catalogFrom([
         name: 'tasks.task.add',
         scope: 'task',
         risk: 'write',
+        canary: true,
         entity: 'task',
         params: [
           {
@@ -107,6 +109,34 @@ export const testCatalog = catalogFrom([
             other: 'Создано {n} задачи',
           },
         },
+      }),
+      m({
+        // a create the catalog does not flag as canary-safe
+        name: 'crm.contact.add',
+        risk: 'write',
+        entity: 'contact',
+        params: [{ name: 'fields', type: 'object', required: true, dynamic: true }],
+        done: {
+          en: { one: 'Created {n} contact', other: 'Created {n} contacts' },
+          ru: {
+            one: 'Создан {n} контакт',
+            few: 'Создано {n} контакта',
+            many: 'Создано {n} контактов',
+            other: 'Создано {n} контакта',
+          },
+        },
+      }),
+      m({
+        name: 'batch',
+        scope: 'basic',
+        risk: 'read',
+        risk_from_commands: true,
+        batchable: false,
+        entity: 'batch',
+        params: [
+          { name: 'halt', type: 'integer', required: false },
+          { name: 'cmd', type: 'object', required: true, dynamic: true },
+        ],
       }),
       m({
         name: 'user.get',

@@ -4,6 +4,7 @@
 import type { Finding } from '../../lib/errors.js';
 import { buildGraph } from '../graph.js';
 import type { LoadedPipeline } from '../load.js';
+import { stepMethod } from '../modes.js';
 import type { CheckContext, RuleContext } from './rule.js';
 import { rules } from './rules/index.js';
 
@@ -15,7 +16,7 @@ export { rules };
  * step outputs. Never throws for bad pipelines: every problem is a finding (`severity: error` fails `b24flow check`).
  */
 export function checkPipeline(p: LoadedPipeline, ctx: CheckContext): Finding[] {
-  const methodOf: RuleContext['methodOf'] = (s) => (s.method ? ctx.catalog.method(s.method) : undefined);
+  const methodOf: RuleContext['methodOf'] = (s) => stepMethod(s, ctx.catalog);
   const graph = buildGraph(p, (s) => {
     const m = methodOf(s);
     return !!m && m.risk !== 'read';

@@ -1,0 +1,165 @@
+/**
+ * Canary decides "safe create" from the catalog's `canary` flag (never from the method name), and batch steps in
+ * canary need every command allowed.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadCatalog } from '../../src/catalog/index.js';
+import { catalogFrom } from '../../src/pipeline/catalog.js';
+import { loadPipelineText } from '../../src/pipeline/load.js';
+import { isSafeCreate } from '../../src/pipeline/modes.js';
+import { runPipeline } from '../../src/pipeline/run.js';
+import type { BatchCommand, ClientLike } from '../../src/pipeline/runtimeTypes.js';
+import { testCatalog } from './testCatalog.js';
+
+/** Records every method it executes; knows just enough to answer the pipelines below. */
+class RecordingClient implements ClientLike {
+  calls: string[] = [];
+  exec(method: string, params: any): unknown {
+    this.calls.push(method);
+    switch (method) {
+      case 'crm.deal.list':
+        return [{ ID: '1', TITLE: 'A', ASSIGNED_BY_ID: '1' }];
+      case 'crm.deal.add':
+      case 'crm.contact.add':
+        return 100 + this.calls.length;
+      case 'crm.deal.update':
+      case 'crm.deal.delete':
+        return true;
+      case 'tasks.task.add':
+        return { task: { id: this.calls.length } };
+      case 'batch': {
+        const result: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(params.cmd as Record<string, string>))
+          result[k] = this.exec(v.split('?')[0]!, {});
+        return { result };
+      }
+      default:
+        throw Object.assign(new Error(`no ${method}`), { code: 'ERROR_METHOD_NOT_FOUND' });
+    }
+  }
+  writes(): string[] {
+    return this.calls.filter((m) => !/\.(list|get)$/.test(m) && m !== 'batch');
+  }
+  async call(method: string, params?: any) {
+    return { result: this.exec(method, params) as any };
+  }
+  async batch(cmds: BatchCommand[] | Record<string, BatchCommand>) {
+    const results: Record<string, unknown> = {};
+    const errors: Record<string, unknown> = {};
+    for (const [k, c] of Object.entries(cmds)) {
+      try {
+        results[k] = this.exec(c.method, c.params);
+      } catch (e) {
+        errors[k] = e;
+      }
+    }
+    return { results, errors, requests: 1 };
+  }
+}
+
+describe('canary safe creates come from the catalog', () => {
+  it('the shipped catalog flags exactly the reviewed safe creates, all of them writes', () => {
+    const cat = loadCatalog();
+    const flagged = cat.packs
+      .flatMap((p) => p.methods)
+      .filter((m) => m.canary)
+      .map((m) => m.name)
+      .sort();
+    expect(flagged).toEqual([
+      'crm.activity.add',
+      'crm.deal.add',
+      'crm.timeline.comment.add',
+      'entity.item.add',
+      'task.checklistitem.add',
+      'task.commentitem.add',
+      'tasks.task.add',
+    ]);
+    for (const n of flagged) expect(isSafeCreate(cat.method(n)!)).toBe(true);
+    // `.add` methods the catalog does not flag are not safe creates, whatever their name says
+    for (const n of ['crm.contact.add', 'crm.lead.add', 'im.message.add', 'crm.item.add', 'calendar.event.add'])
+      expect(isSafeCreate(cat.method(n)!), n).toBe(false);
+  });
+
+  it('canary refuses a non-flagged .add with the reason and runs a flagged one (real catalog)', async () => {
+    const c = new RecordingClient();
+    const p = loadPipelineText(
+      `name: c
+steps:
+  - id: contact
+    method: crm.contact.add
+    params: { fields: { NAME: Ann } }
+  - id: deal
+    method: crm.deal.add
+    params: { fields: { TITLE: New } }
+`,
+      'c.yaml',
+    );
+    const r = await runPipeline(p, { client: c, catalog: loadCatalog(), journal: false, mode: 'canary', lang: 'en' });
+    expect(r.refusals).toEqual([
+      { step: 'contact', reason: 'canary runs only safe creates; this change needs --mode full' },
+    ]);
+    expect(c.writes()).toEqual(['crm.deal.add']);
+    expect(r.steps.find((s) => s.id === 'contact')!.status).toBe('refused');
+    expect(r.steps.find((s) => s.id === 'deal')!.status).toBe('done');
+  });
+
+  it('the same method runs in canary once the catalog flags it (the name decides nothing)', async () => {
+    const flagged = catalogFrom(
+      testCatalog.packs.map((pk) => ({
+        ...pk,
+        methods: pk.methods.map((m) => (m.name === 'crm.contact.add' ? { ...m, canary: true } : m)),
+      })),
+    );
+    const c = new RecordingClient();
+    const p = loadPipelineText(
+      'name: c\nsteps:\n  - id: contact\n    method: crm.contact.add\n    params: { fields: { NAME: Ann } }\n',
+      'c.yaml',
+    );
+    const r = await runPipeline(p, { client: c, catalog: flagged, journal: false, mode: 'canary' });
+    expect(r.refusals).toEqual([]);
+    expect(c.writes()).toEqual(['crm.contact.add']);
+  });
+
+  it('a batch step runs in canary only when every command is a read or a safe create', async () => {
+    const batch = (cmd: string) =>
+      loadPipelineText(`name: b\nsteps:\n  - id: b\n    method: batch\n    params:\n      cmd:\n${cmd}`, 'b.yaml');
+    const ok = new RecordingClient();
+    const r1 = await runPipeline(
+      batch('        a: "crm.deal.list?select[]=ID"\n        b: "crm.deal.add?fields[TITLE]=X"\n'),
+      { client: ok, catalog: testCatalog, journal: false, mode: 'canary', lang: 'en' },
+    );
+    expect(r1.refusals).toEqual([]);
+    expect(ok.calls).toEqual(['batch', 'crm.deal.list', 'crm.deal.add']);
+
+    const bad = new RecordingClient();
+    const r2 = await runPipeline(
+      batch('        a: "crm.deal.add?fields[TITLE]=X"\n        b: "crm.contact.add?fields[NAME]=Y"\n'),
+      { client: bad, catalog: testCatalog, journal: false, mode: 'canary', lang: 'en' },
+    );
+    expect(r2.refusals).toEqual([
+      {
+        step: 'b',
+        reason:
+          'canary runs a batch only when every command is a read or a safe create; command "b" (crm.contact.add) needs --mode full',
+      },
+    ]);
+    expect(bad.calls).toEqual([]);
+
+    // a command whose method is only known at run time is never canary-safe
+    const dyn = new RecordingClient();
+    const p3 = loadPipelineText(
+      `name: b\ninputs: { m: { type: string } }\nsteps:\n  - id: b\n    method: batch\n    params:\n      cmd:\n        a: \${{ inputs.m }}\n`,
+      'b.yaml',
+    );
+    const r3 = await runPipeline(p3, {
+      client: dyn,
+      catalog: testCatalog,
+      journal: false,
+      mode: 'canary',
+      lang: 'en',
+      inputs: { m: 'crm.deal.delete?id=1' },
+    });
+    expect(r3.refusals[0]!.reason).toContain('command "a" (method not known before the run) needs --mode full');
+    expect(dyn.calls).toEqual([]);
+  });
+});
