@@ -12,11 +12,11 @@
  *   `ORIGIN_ID` b24flow sets on them.
  */
 import { randomBytes } from 'node:crypto';
-import { dirname, resolve as resolvePath } from 'node:path';
 import { BatchRef } from '../bitrix/encode.js';
 import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
 import { type CatalogView, defaultCatalog, type MethodInfo } from './catalog.js';
 import { type CostEstimate, estimateCost } from './cost.js';
+import { expandSteps, recipePipeline, subPipelinePath } from './expand.js';
 import { Evaluator, expressionBody, isExpression, isTemplate } from './expr.js';
 import { buildGraph, type StepGraph } from './graph.js';
 import { FileIdempotencyStore, type IdempotencyStore } from './idempotency.js';
@@ -1184,34 +1184,8 @@ class Execution {
     if (s.use) {
       const r = this.catalog.recipe?.(s.use);
       if (!r) throw new InvalidInputError(`${this.p.file}: unknown recipe "${s.use}" in step "${s.id}"`);
-      const typeMap: Record<string, string> = {
-        integer: 'int',
-        number: 'double',
-        boolean: 'bool',
-        object: 'map',
-        array: 'list',
-      };
-      const inputs: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(r.inputs ?? {}))
-        inputs[k] = {
-          type: typeMap[v.type] ?? v.type,
-          ...(v.default !== undefined ? { default: v.default } : {}),
-          ...(v.required ? { required: true } : {}),
-        };
-      sub = loadPipelineObject(
-        {
-          name: r.recipe.toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
-          packs: r.packs ?? [r.pack],
-          inputs,
-          steps: r.steps,
-          ...(r.outputs ? { outputs: r.outputs } : {}),
-        },
-        `recipe ${r.recipe}`,
-      );
-    } else {
-      const base = this.p.path ? dirname(this.p.path) : process.cwd();
-      sub = await loadPipelineFile(resolvePath(base, s.pipeline!));
-    }
+      sub = recipePipeline(r);
+    } else sub = await loadPipelineFile(subPipelinePath(this.p, s));
     const withValues = (s.with ? this.ev.resolve(s.with, this.base, this.maxList()) : {}) as Record<string, unknown>;
     const inputs = resolveInputs(sub, withValues);
     const child = new Execution(
@@ -1356,11 +1330,13 @@ export function planTtlMs(): number {
   return Number.isFinite(v) && v > 0 ? v : 30 * 60_000;
 }
 
-/** Steps a full run would refuse before doing anything (static: risk, confirmations, trigger). */
+/**
+ * Steps a full run would refuse before doing anything (static: risk, confirmations, trigger), including the steps
+ * inside recipes (`use:`) and sub-pipelines (`pipeline:`), so that a run never writes partially and then refuses.
+ */
 function staticRefusals(p: LoadedPipeline, o: RunOptions, catalog: CatalogView): { step: string; reason: string }[] {
   const out: { step: string; reason: string }[] = [];
-  for (const s of p.pipeline.steps) {
-    const m = s.method ? catalog.method(s.method) : undefined;
+  for (const { id, step: s, method: m } of expandSteps(p, catalog)) {
     if (!m || m.risk === 'read') continue;
     const r = refusalReason(
       m,
@@ -1373,7 +1349,7 @@ function staticRefusals(p: LoadedPipeline, o: RunOptions, catalog: CatalogView):
       },
       o.lang ?? userLanguage(),
     );
-    if (r) out.push({ step: s.id, reason: r });
+    if (r) out.push({ step: id, reason: r });
   }
   return out;
 }

@@ -1,11 +1,17 @@
 /**
- * Canary decides "safe create" from the catalog's `canary` flag (never from the method name), and batch steps in
- * canary need every command allowed.
+ * Canary decides "safe create" from the catalog's `canary` flag (never from the method name), batch steps in canary
+ * need every command allowed, and the confirmation pre-check of a full run covers steps inside recipes and
+ * sub-pipelines before anything is written.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/catalog/index.js';
+import type { Recipe } from '../../src/generated/recipe.js';
 import { catalogFrom } from '../../src/pipeline/catalog.js';
-import { loadPipelineText } from '../../src/pipeline/load.js';
+import { checkPipeline } from '../../src/pipeline/check/index.js';
+import { loadPipelineFile, loadPipelineText } from '../../src/pipeline/load.js';
 import { isSafeCreate } from '../../src/pipeline/modes.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import type { BatchCommand, ClientLike } from '../../src/pipeline/runtimeTypes.js';
@@ -161,5 +167,139 @@ steps:
     });
     expect(r3.refusals[0]!.reason).toContain('command "a" (method not known before the run) needs --mode full');
     expect(dyn.calls).toEqual([]);
+  });
+});
+
+const recipe = (steps: unknown[]): Recipe =>
+  ({
+    recipe: 'follow-up',
+    pack: 'core',
+    title: { en: 'Follow up', ru: 'Следующий шаг' },
+    inputs: { deal: { type: 'integer', required: true } },
+    steps,
+  }) as unknown as Recipe;
+
+describe('confirmation pre-check covers recipes and sub-pipelines', () => {
+  const withRecipe = (steps: unknown[]) =>
+    catalogFrom(
+      testCatalog.packs.map((pk) => ({ ...pk })),
+      [recipe(steps)],
+    );
+  const taskStep = {
+    id: 'task',
+    method: 'tasks.task.add',
+    params: { fields: { TITLE: 'Call', RESPONSIBLE_ID: 1 } },
+  };
+
+  it('a recipe that writes, run in full mode without --confirm-write, writes nothing and shows the plan', async () => {
+    const c = new RecordingClient();
+    const p = loadPipelineText(
+      `name: r
+steps:
+  - id: deals
+    method: crm.deal.list
+  - id: follow
+    use: follow-up
+    with: { deal: 1 }
+`,
+      'r.yaml',
+    );
+    const r = await runPipeline(p, { client: c, catalog: withRecipe([taskStep]), journal: false, mode: 'full' });
+    expect(r.status).toBe('refused');
+    expect(r.refusals).toEqual([{ step: 'follow.task', reason: 'needs --confirm-write' }]);
+    expect(c.writes()).toEqual([]);
+    expect(r.plan!.writes.map((w) => `${w.step} ${w.method}`)).toEqual(['follow.task tasks.task.add']);
+  });
+
+  it('a destructive step inside a recipe stops a confirmed run before its first top-level write', async () => {
+    const c = new RecordingClient();
+    const p = loadPipelineText(
+      `name: r
+steps:
+  - id: first
+    method: crm.deal.add
+    params: { fields: { TITLE: Before } }
+  - id: follow
+    use: follow-up
+    with: { deal: 1 }
+`,
+      'r.yaml',
+    );
+    const cat = withRecipe([taskStep, { id: 'drop', method: 'crm.deal.delete', params: { id: 1 } }]);
+    const r = await runPipeline(p, { client: c, catalog: cat, journal: false, mode: 'full', confirmWrite: true });
+    expect(r.status).toBe('refused');
+    expect(r.refusals).toEqual([{ step: 'follow.drop', reason: 'needs --confirm-destructive' }]);
+    expect(c.writes()).toEqual([]);
+    const ok = await runPipeline(p, {
+      client: c,
+      catalog: cat,
+      journal: false,
+      mode: 'full',
+      confirmWrite: true,
+      confirmDestructive: true,
+    });
+    expect(ok.status).toBe('completed');
+    expect(c.writes().sort()).toEqual(['crm.deal.add', 'crm.deal.delete', 'tasks.task.add']);
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'b24flow-nested-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a sub-pipeline (pipeline:) that writes is refused up front; check reports unconfirmable nested deletes', async () => {
+    writeFileSync(
+      join(dir, 'child.yaml'),
+      'name: child\nsteps:\n  - id: drop\n    method: crm.deal.delete\n    params: { id: 1 }\n',
+    );
+    writeFileSync(
+      join(dir, 'parent.yaml'),
+      `name: parent
+triggers:
+  - schedule: { cron: "0 3 * * *", approve: [write] }
+steps:
+  - id: first
+    method: crm.deal.add
+    params: { fields: { TITLE: Before } }
+  - id: sub
+    pipeline: child.yaml
+`,
+    );
+    const p = await loadPipelineFile(join(dir, 'parent.yaml'));
+    const c = new RecordingClient();
+    const r = await runPipeline(p, {
+      client: c,
+      catalog: testCatalog,
+      journal: false,
+      mode: 'full',
+      confirmWrite: true,
+      confirmDestructive: true,
+      trigger: { kind: 'schedule' },
+    });
+    expect(r.status).toBe('refused');
+    expect(r.refusals.map((x) => x.step)).toEqual(['sub.drop']);
+    expect(c.writes()).toEqual([]);
+    const findings = checkPipeline(p, { catalog: testCatalog })
+      .filter((f) => f.rule === 'destructive-unconfirmable')
+      .map((f) => `${f.line}:${f.col} ${f.severity} ${f.message}`);
+    expect(findings).toEqual([
+      '9:15 error destructive step "sub.drop" (crm.deal.delete) (through pipeline child.yaml) in a pipeline whose triggers (schedule) can never confirm it',
+    ]);
+  });
+
+  it('check reports a destructive step inside a recipe at the use: step', () => {
+    const p = loadPipelineText(
+      `name: r
+triggers:
+  - event: { events: [ONCRMDEALADD], approve: [write] }
+steps:
+  - id: follow
+    use: follow-up
+    with: { deal: 1 }
+`,
+      'r.yaml',
+    );
+    const cat = withRecipe([{ id: 'drop', method: 'crm.deal.delete', params: { id: 1 } }]);
+    const f = checkPipeline(p, { catalog: cat }).filter((x) => x.rule === 'destructive-unconfirmable');
+    expect(f.map((x) => `${x.line}:${x.col} ${x.severity}`)).toEqual(['6:10 error']);
+    expect(f[0]!.message).toContain('"follow.drop" (crm.deal.delete) (through recipe follow-up)');
   });
 });

@@ -1,9 +1,11 @@
+import { expandSteps } from '../../expand.js';
 import { isInteractive, triggerKind } from '../../triggers.js';
 import type { Rule } from '../rule.js';
 
 /**
  * A destructive step needs a person's confirmation. When every trigger of the pipeline runs unattended
- * (schedule, event), nobody can ever confirm it; `approve` cannot pre-approve destructive steps.
+ * (schedule, event), nobody can ever confirm it; `approve` cannot pre-approve destructive steps. Steps inside
+ * recipes (`use:`) and sub-pipelines (`pipeline:`) count too (reported at the calling step).
  */
 export const destructiveUnconfirmable: Rule = {
   name: 'destructive-unconfirmable',
@@ -14,16 +16,19 @@ export const destructiveUnconfirmable: Rule = {
     const unattended = triggers.filter((t) => !isInteractive(triggerKind(t)));
     if (!unattended.length) return [];
     const all = unattended.length === triggers.length;
-    return ctx.p.pipeline.steps.flatMap((s, i) => {
-      const m = ctx.methodOf(s);
+    const kinds = [...new Set(unattended.map(triggerKind))].join(', ');
+    return expandSteps(ctx.p, ctx.catalog).flatMap((x) => {
+      const m = x.method;
       if (m?.risk !== 'destructive') return [];
-      const kinds = [...new Set(unattended.map(triggerKind))].join(', ');
+      const top = ctx.p.pipeline.steps[x.top]!;
+      const where = x.depth ? ` (through ${x.via.join(' → ')})` : '';
+      const path = x.depth ? ['steps', x.top, top.use !== undefined ? 'use' : 'pipeline'] : ['steps', x.top, 'method'];
       return [
         ctx.at(
-          ['steps', i, 'method'],
+          path,
           all
-            ? `destructive step "${s.id}" (${m.name}) in a pipeline whose triggers (${kinds}) can never confirm it`
-            : `destructive step "${s.id}" (${m.name}) will be refused when the pipeline runs from ${kinds}`,
+            ? `destructive step "${x.id}" (${m.name})${where} in a pipeline whose triggers (${kinds}) can never confirm it`
+            : `destructive step "${x.id}" (${m.name})${where} will be refused when the pipeline runs from ${kinds}`,
           { severity: all ? 'error' : 'warning' },
         ),
       ];
