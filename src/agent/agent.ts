@@ -1,3 +1,4 @@
+import { redact } from '../lib/redact.js';
 import { detectLang } from './context.js';
 import { type ChatEngine, type NamedPipeline, PlanRefusal, type PlanView, type RunView } from './engine.js';
 import { formatPlan, formatRun } from './format.js';
@@ -5,7 +6,6 @@ import { InteractionLog } from './interactionLog.js';
 import { LinkCodes } from './links.js';
 import { Planner, type PlannerResult } from './planner.js';
 import { KeyedQueue } from './queue.js';
-import { redactText } from './redact.js';
 import { type AgentState, addDone, addGoal, countMissing, countRisk, nowIso, StateStore, selfCheck } from './state.js';
 
 /** The planner as the agent uses it ({@link Planner} or a stub in benches). */
@@ -122,7 +122,7 @@ export class ChatAgent {
       });
       return reply;
     } catch (err) {
-      const details = redactText(err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err));
+      const details = redact(err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err));
       void this.log.append(userId, { kind: 'error', details: details.split('\n')[0] });
       this.onError(userId, details);
       const state = await this.store.load(userId).catch(() => undefined);
@@ -143,8 +143,8 @@ export class ChatAgent {
     if (detectLang(text) === 'ru') state.lang = 'ru';
     else if (!text.startsWith('/') && /\p{L}{3,}/u.test(text)) state.lang = 'en';
     state.metrics.messages++;
-    // A link code is a credential until used: never log it.
-    void this.log.append(userId, { kind: 'message', text: text.replace(/^(\/link(?:@\w+)?\s+)\S+/i, '$1[code]') });
+    // A link code is a credential until used: the log's redaction masks `/link <code>` (src/lib/redact.ts).
+    void this.log.append(userId, { kind: 'message', text });
     const cmd = /^\/([a-z_]+)(?:@\w+)?(?:\s+([\s\S]*))?$/i.exec(text);
     let reply: AgentReply;
     if (cmd) {
@@ -351,7 +351,7 @@ export class ChatAgent {
       if (!(err && typeof err === 'object' && (err as { exitCode?: number }).exitCode === 2)) throw err;
       state.metrics.refusals++;
       const findings = (err as { findings?: { message: string; field?: string }[] }).findings ?? [];
-      const why = redactText(
+      const why = redact(
         findings.length
           ? findings.map((f) => `${f.field ? `${f.field.replace(/^\/inputs\//, '')}: ` : ''}${f.message}`).join('; ')
           : (err as Error).message.replace(/^\S+\.ya?ml: /, ''),

@@ -3,8 +3,8 @@ import { appendFile, mkdir, readdir, rename, stat, unlink } from 'node:fs/promis
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { redactDeep } from '../lib/redact.js';
 import { KeyedQueue } from './queue.js';
-import { redactValue } from './redact.js';
 import { userFileKey } from './state.js';
 
 /** One line of a user's interaction log. `kind` says what happened; everything is redacted before writing. */
@@ -23,7 +23,7 @@ export interface InteractionLogOptions {
 
 /**
  * Per-user JSONL interaction logs under `<dataDir>/agent/logs/`: `<user>.jsonl` plus rotated archives
- * `<user>.<UTC timestamp>.jsonl.gz` (node:zlib). Every record is redacted ({@link redactValue}) and carries
+ * `<user>.<UTC timestamp>.jsonl.gz` (node:zlib). Every record is redacted ({@link redactDeep}) and carries
  * `ts` (UTC ISO 8601). Appends of one user are serialised; a failing write is reported to `onError` and never
  * breaks the conversation.
  */
@@ -54,7 +54,7 @@ export class InteractionLog {
 
   /** Appends one redacted record for a user; resolves when it is on disk (or the failure was reported). */
   append(userId: string, record: InteractionRecord): Promise<void> {
-    const line = `${JSON.stringify({ ts: new Date().toISOString(), user: userId, ...redactValue(record) })}\n`;
+    const line = `${JSON.stringify({ ts: new Date().toISOString(), user: userId, ...redactDeep(record) })}\n`;
     return this.queue.run(userId, async () => {
       try {
         await mkdir(this.dir, { recursive: true });

@@ -322,7 +322,7 @@ export async function openChatRuntime(opts: {
   const { connect, loadEnv } = await import('../bitrix/connect.js');
   const { ChatAgent } = await import('./agent.js');
   const { Planner } = await import('./planner.js');
-  const { registerEnvSecrets } = await import('./redact.js');
+  const { registerEnvSecrets } = await import('../lib/redact.js');
   const env = loadEnv(process.env);
   registerEnvSecrets(env);
   const dataDir = resolve(env.B24FLOW_DATA_DIR ?? './data');

@@ -3,6 +3,7 @@
  * text for stdout; notices go to stderr.
  */
 import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
+import { redact } from '../lib/redact.js';
 import { Dispatcher } from './dispatcher.js';
 import { type DeadLetter, DeadLetterQueue } from './dlq.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
@@ -12,7 +13,7 @@ import { ProcessedStore } from './processed.js';
 import { pipelineRunner } from './service.js';
 import { connectApp, dataDirOf, loadPipelinesDir } from './setup.js';
 
-const say = (l: string) => process.stderr.write(`${l}\n`);
+const say = (l: string) => process.stderr.write(`${redact(l)}\n`);
 
 function appAuthFailure(method: string): RuntimeFailure {
   return new RuntimeFailure(`${method}: WRONG_AUTH_TYPE — ${APP_AUTH_HELP}`);

@@ -6,6 +6,7 @@
 import type { Route } from '../adapters/http/server.js';
 import { loadEnv } from '../bitrix/connect.js';
 import { RuntimeFailure } from '../lib/errors.js';
+import { redact } from '../lib/redact.js';
 import { APP_AUTH_HELP } from './offlineSync.js';
 import { startTriggerService } from './service.js';
 import { connectApp, dataDirOf, loadPipelinesDir } from './setup.js';
@@ -24,7 +25,7 @@ export interface ServeOptions {
   json: boolean;
 }
 
-const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
 
 async function chatApiRoutes(
   client: unknown,

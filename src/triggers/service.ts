@@ -11,6 +11,7 @@
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HttpServerHandle, type Route, sendJson, sendText, startHttpServer } from '../adapters/http/server.js';
+import { redact } from '../lib/redact.js';
 import type { Clock } from './clock.js';
 import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
@@ -131,7 +132,9 @@ export function pipelineRunner(client: unknown): PipelineRunner {
  * @throws InvalidInputError for a bad schedule (names the pipeline file); the listen error (EADDRINUSE)
  */
 export async function startTriggerService(o: TriggerServiceOptions): Promise<TriggerService> {
-  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const sink = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  // every log line of the service (dispatcher, scheduler, worker, online endpoint, loop guard) is redacted here
+  const log = (l: string) => sink(redact(l));
   const metrics = new Metrics();
   const dlq = new DeadLetterQueue(o.dataDir);
   const processed = new ProcessedStore(o.dataDir);

@@ -201,7 +201,7 @@ describe('interaction log of a conversation', () => {
     await agent.handleText('u9', `/link ${code}`);
     await agent.log.flush();
     const log = readFileSync(agent.log.file('u9'), 'utf8');
-    expect(log).toContain('/link [code]');
+    expect(log).toContain('/link ***');
     expect(log).not.toContain(code);
   });
 });

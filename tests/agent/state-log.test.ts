@@ -4,8 +4,8 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InteractionLog } from '../../src/agent/interactionLog.js';
 import { KeyedQueue } from '../../src/agent/queue.js';
-import { redactText, redactValue, registerSecrets } from '../../src/agent/redact.js';
 import { addDone, emptyState, StateStore, selfCheck, summarizeState } from '../../src/agent/state.js';
+import { registerSecrets } from '../../src/lib/redact.js';
 import { findSecrets } from './support/secrets.js';
 import { createdDataDirs, TEST_SECRETS, tempDataDir } from './support/setup.js';
 
@@ -105,17 +105,6 @@ describe('interaction logs', () => {
     expect(readdirSync(join(dir, 'agent', 'logs')).filter((f) => f.includes('.tmp') || f.includes('rotating'))).toEqual(
       [],
     );
-  });
-
-  it('redacts bot tokens, bearer tokens and secret-named keys', () => {
-    expect(
-      redactText('https://api.telegram.org/bot123456789:AAFakeTokenForTestsOnly_abcdefghijklmnop/getMe'),
-    ).not.toMatch(/AAFake/);
-    expect(redactText('Authorization: Bearer abc.def.ghijkl')).toBe('Authorization: Bearer [redacted]');
-    expect(redactValue({ auth: { access_token: 'tok12345', refresh_token: 'r1234567' }, n: 1 })).toEqual({
-      auth: { access_token: '[redacted]', refresh_token: '[redacted]' },
-      n: 1,
-    });
   });
 });
 

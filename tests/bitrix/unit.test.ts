@@ -1,5 +1,5 @@
 /**
- * Unit-level behaviour of the client's pure parts: PHP form encoding, error dialects, redaction, batch building,
+ * Unit-level behaviour of the client's pure parts: PHP form encoding, error dialects, batch building,
  * the token bucket. Everything that talks HTTP is tested against the sandbox in the other files.
  */
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,6 @@ import {
 import { PortalClock } from '../../src/bitrix/limiter/clock.js';
 import { TokenBucket } from '../../src/bitrix/limiter/tokenBucket.js';
 import { extractRows, keysetParams } from '../../src/bitrix/list.js';
-import { redact, redactDeep, registerSecret } from '../../src/bitrix/redact.js';
 
 describe('PHP bracket encoding', () => {
   it('round-trips nested objects, arrays of objects, null, booleans and empties', () => {
@@ -145,45 +144,6 @@ describe('error dialects', () => {
     expect(e).toBeInstanceOf(NonJsonResponse);
     expect(e.retryable).toBe(true);
     expect(e.message).toContain('502 Bad Gateway');
-  });
-});
-
-describe('redaction', () => {
-  it('removes webhook codes, tokens and registered secrets', () => {
-    registerSecret('s3cr3t-client-secret-value');
-    const text = [
-      'POST https://x.bitrix24.com/rest/1/abcdef123456/crm.deal.list',
-      'https://x.bitrix24.com/rest/api/7/zzzzyyyy1234/tasks.task.get',
-      '?auth=tok-ABCDEF123456&x=1',
-      '{"access_token":"tok-XYZ987654","refresh_token":"ref-123456789"}',
-      'Authorization: Bearer abcdef.ghijkl',
-      'secret is s3cr3t-client-secret-value',
-    ].join('\n');
-    const out = redact(text);
-    for (const s of [
-      'abcdef123456',
-      'zzzzyyyy1234',
-      'tok-ABCDEF123456',
-      'tok-XYZ987654',
-      'ref-123456789',
-      'abcdef.ghijkl',
-      's3cr3t-client-secret-value',
-    ])
-      expect(out).not.toContain(s);
-    expect(out).toContain('/rest/1/***/crm.deal.list');
-    expect(
-      redactDeep({
-        auth: { access_token: 'x' },
-        access_token: 'tok-1234567',
-        nested: [{ client_secret: 'abc' }],
-        code: 'QUERY_LIMIT_EXCEEDED',
-      }),
-    ).toEqual({
-      auth: '***',
-      access_token: '***',
-      nested: [{ client_secret: '***' }],
-      code: 'QUERY_LIMIT_EXCEEDED',
-    });
   });
 });
 

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatAgent } from '../../agent/agent.js';
 import { PlanRefusal, type PlanView, type RunView } from '../../agent/engine.js';
-import { redactText, registerSecrets } from '../../agent/redact.js';
+import { redact, registerSecrets } from '../../lib/redact.js';
 import { BodyTooLargeError, type Route, readBody, sendJson } from './server.js';
 
 /** Options of {@link apiRoutes}. */
@@ -43,7 +43,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
   const maxFailures = deps.maxFailures ?? 5;
   const windowMs = deps.windowMs ?? 15 * 60_000;
   const now = deps.now ?? Date.now;
-  const log = (line: string) => deps.log?.(redactText(line));
+  const log = (line: string) => deps.log?.(redact(line));
   registerSecrets(deps.tokens);
   const digests = deps.tokens.filter((t) => t.length > 0).map(digest);
   const failures = new Map<string, { times: number[]; blockedUntil: number }>();
@@ -105,7 +105,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         if (err instanceof PlanRefusal) {
           return sendJson(res, err.reason === 'unknown' ? 404 : 409, {
             error: err.reason === 'unknown' ? 'NOT_FOUND' : `PLAN_${err.reason.toUpperCase()}`,
-            message: redactText(err.message),
+            message: redact(err.message),
           });
         }
         log(
@@ -161,7 +161,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         try {
           plan = await agent.engine.plan(loaded.pipeline, inputs as Record<string, unknown>);
         } catch (err) {
-          if (isInputError(err)) throw new BadRequest(redactText((err as Error).message));
+          if (isInputError(err)) throw new BadRequest(redact((err as Error).message));
           throw err;
         }
         if (plan.writes.length === 0) {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Bot, type Context, GrammyError, InlineKeyboard, webhookCallback } from 'grammy';
 import type { AgentReply, ChatAgent } from '../../agent/agent.js';
-import { redactText } from '../../agent/redact.js';
+import { redact } from '../../lib/redact.js';
 import { splitMessage } from './split.js';
 
 /** Options of {@link createTelegramBot}. */
@@ -45,14 +45,14 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
   const bot = new Bot(opts.token, opts.apiRoot ? { client: { apiRoot: opts.apiRoot } } : {});
   const agent = opts.agent;
   const allowed = new Set((opts.allowedChats ?? []).map((s) => s.trim()).filter(Boolean));
-  const log = (line: string) => (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(redactText(line));
+  const log = (line: string) => (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(redact(line));
   const inflight = new Set<Promise<unknown>>();
   const warnedChats = new Set<string>();
 
   const reportError = async (userId: string, details: string): Promise<void> => {
     log(`bot: error for ${userId}: ${details.split('\n')[0]}`);
     if (!opts.errorChatId) return;
-    const text = redactText(`b24flow error (user ${userId}):\n${details}`).slice(0, 3500);
+    const text = redact(`b24flow error (user ${userId}):\n${details}`).slice(0, 3500);
     await bot.api
       .sendMessage(opts.errorChatId, text)
       .catch((e: unknown) => log(`bot: error chat unreachable: ${String(e)}`));
