@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     globalSetup: ['tests/globalSetup.ts'],
+    setupFiles: ['tests/support/collectSecrets.ts'],
     pool: 'forks',
   },
 });

@@ -10,6 +10,7 @@ export {
   redactDeep,
   registerEnvSecrets,
   registeredSecretCount,
+  registeredSecrets,
   registerSecret,
   registerSecrets,
 } from '../lib/redact.js';

@@ -125,6 +125,11 @@ export function registeredSecretCount(): number {
   return secrets.size;
 }
 
+/** The registered secret values (the test suite's final scan looks for each of them in every file written). */
+export function registeredSecrets(): string[] {
+  return [...secrets];
+}
+
 /**
  * Replaces every secret in `text` by `***` (registered secrets first, then {@link REDACTION_PATTERNS}).
  * @returns the redacted text (the input unchanged when it contains no secret)

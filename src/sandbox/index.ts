@@ -27,6 +27,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { registerSecret } from '../lib/redact.js';
 import type { Plan } from './limits.js';
 import { Portal } from './portal.js';
 import { SandboxServer } from './server.js';
@@ -214,6 +215,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   const baseUrl = `${opts.tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
   portal.baseUrl = baseUrl;
   const webhookUrl = `${baseUrl}/rest/1/${portal.defaultWebhookCode}/`;
+  // the embedded portal's credentials are this process's secrets too: redaction masks them everywhere
+  registerSecret(portal.defaultWebhookCode);
+  registerSecret(portal.oauth.app.clientSecret);
+  registerSecret(portal.oauth.app.applicationToken);
 
   const dispatcher = caFile ? await tlsDispatcher(caFile) : undefined;
   const ctl = async (path: string, body?: unknown): Promise<any> => {
@@ -231,7 +236,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     simulate: (req) => ctl('/sandbox/simulate', req),
     faults: async (req) => void (await ctl('/sandbox/faults', req)),
     limits: (req) => ctl('/sandbox/limits', req),
-    webhook: (req) => ctl('/sandbox/webhooks', req),
+    webhook: async (req) => {
+      const out = await ctl('/sandbox/webhooks', req);
+      registerSecret(/\/rest\/\d+\/([^/]+)/.exec(String(out?.webhookUrl ?? ''))?.[1]);
+      return out;
+    },
     expireTokens: async () => void (await ctl('/sandbox/tokens/expire', {})),
     stats: () => ctl('/sandbox/stats'),
     resetStats: async () => void (await ctl('/sandbox/stats/reset', {})),
@@ -277,6 +286,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
         } as RequestInit);
         const t = (await tr.json()) as any;
         if (!tr.ok) throw new Error(`sandbox token exchange failed: HTTP ${tr.status} ${t.error}`);
+        registerSecret(t.access_token);
+        registerSecret(t.refresh_token);
         const tokens: OAuthTokens = {
           access_token: t.access_token,
           refresh_token: t.refresh_token,

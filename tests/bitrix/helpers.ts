@@ -1,8 +1,6 @@
 /** Shared helpers for the client tests: the sandbox over real HTTP and its control endpoints. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { request } from 'undici';
+import { testDir } from '../support/testRoot.js';
 
 /** The subset of the sandbox handle the client tests use. */
 export interface Sandbox {
@@ -51,7 +49,7 @@ export async function stats(sb: Sandbox): Promise<{
 
 /** A fresh temporary directory. */
 export function tmp(prefix = 'b24flow-client-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return testDir(prefix);
 }
 
 /** The secret code of a webhook URL. */

@@ -1,7 +1,7 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { scanPending, testDir } from '../support/testRoot.js';
 import { cli, root } from './helpers.js';
 
 const fixtures = 'tests/fixtures/catalog';
@@ -73,8 +73,8 @@ describe('b24flow catalog validate', () => {
     );
   });
 
-  const tmp = mkdtempSync(join(tmpdir(), 'b24flow-catalog-'));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const tmp = testDir('b24flow-catalog-');
+  afterAll(() => (scanPending() ? undefined : rmSync(tmp, { recursive: true, force: true })));
 
   it('detects a stale compiled index and still answers from the sources; build fixes it', () => {
     const dir = join(tmp, 'catalog');

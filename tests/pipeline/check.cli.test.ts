@@ -3,10 +3,10 @@
  * its exact line and column, exit code 2; every example passes.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { testDir } from '../support/testRoot.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const fx = 'tests/fixtures/pipelines';
@@ -65,7 +65,7 @@ describe('b24flow check (real process)', () => {
   });
 
   it('reports schema errors at the offending key', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'b24flow-check-'));
+    const dir = testDir('b24flow-check-');
     const file = join(dir, 'typo.yaml');
     writeFileSync(file, 'name: x\nsteps:\n  - id: a\n    method: crm.deal.get\n    param: { id: 1 }\n');
     const r = check(file);

@@ -3,11 +3,10 @@
  * sandbox keeps answering), and a webhook client for asserting CRM state over HTTP.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { B24Client, FileTokenStore, tokensFromAnswer, WebhookAuth } from '../../src/bitrix/index.js';
 import { type SandboxHandle, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
+import { testDir } from '../support/testRoot.js';
 
 export const root = join(import.meta.dirname, '..', '..');
 
@@ -28,7 +27,7 @@ export async function startPortal(opts: SandboxOptions = {}): Promise<TestPortal
     audit: false,
     limiter: { drain: 1000, burst: 100000 },
   });
-  const dataDir = mkdtempSync(join(tmpdir(), 'b24flow-pipeline-'));
+  const dataDir = testDir('b24flow-pipeline-');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     BITRIX_WEBHOOK_URL: sb.webhookUrl,

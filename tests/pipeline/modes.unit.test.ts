@@ -3,8 +3,7 @@
  * need every command allowed, and the confirmation pre-check of a full run covers steps inside recipes and
  * sub-pipelines before anything is written.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/catalog/index.js';
@@ -15,6 +14,7 @@ import { loadPipelineFile, loadPipelineText } from '../../src/pipeline/load.js';
 import { isSafeCreate } from '../../src/pipeline/modes.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import type { BatchCommand, ClientLike } from '../../src/pipeline/runtimeTypes.js';
+import { scanPending, testDir } from '../support/testRoot.js';
 import { testCatalog } from './testCatalog.js';
 
 /** Records every method it executes; knows just enough to answer the pipelines below. */
@@ -242,8 +242,8 @@ steps:
     expect(c.writes().sort()).toEqual(['crm.deal.add', 'crm.deal.delete', 'tasks.task.add']);
   });
 
-  const dir = mkdtempSync(join(tmpdir(), 'b24flow-nested-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = testDir('b24flow-nested-');
+  afterAll(() => (scanPending() ? undefined : rmSync(dir, { recursive: true, force: true })));
 
   it('a sub-pipeline (pipeline:) that writes is refused up front; check reports unconfirmable nested deletes', async () => {
     writeFileSync(

@@ -2,11 +2,11 @@
  * Limits (leaky bucket → 503 QUERY_LIMIT_EXCEEDED, per-method operating budget → 429 OPERATION_TIME_LIMIT,
  * clock speed-up) and --data persistence.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SandboxHandle, startSandbox } from '../../src/sandbox/index.js';
+import { scanPending, testDir } from '../support/testRoot.js';
 import { get, postJson } from './helpers.js';
 
 describe('leaky bucket', () => {
@@ -111,8 +111,8 @@ describe('operating budget', () => {
 });
 
 describe('--data persistence', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'b24flow-sb-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = testDir('b24flow-sb-');
+  afterAll(() => (scanPending() ? undefined : rmSync(dir, { recursive: true, force: true })));
 
   it('keeps records, webhooks, OAuth app and offline queue between runs (atomic snapshot)', async () => {
     const a = await startSandbox({ plan: 'unlimited', quiet: true, size: 30, dataDir: dir });

@@ -1,23 +1,19 @@
 /** Shared helpers of the trigger tests: temp dirs, pipelines from real YAML text. */
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPipelineFile } from '../../src/pipeline/load.js';
 import type { TriggerPipeline } from '../../src/triggers/dispatcher.js';
+import { scanPending, testDir } from '../support/testRoot.js';
 
 /**
- * A temporary directory, on tmpfs (`/dev/shm`) when the machine has one: runs journal with fsync, which costs
- * milliseconds per run on a disk. A SIGKILL of a process does not lose what it wrote to tmpfs, so the crash tests
- * keep their meaning.
+ * A temporary directory under the run's test root (tests/support/testRoot.ts), which is on tmpfs (`/dev/shm`)
+ * when the machine has one: runs journal with fsync, which costs milliseconds per run on a disk. A SIGKILL of a
+ * process does not lose what it wrote to tmpfs, so the crash tests keep their meaning. `cleanup()` leaves the files
+ * for the run's final secret scan (the root is removed after it).
  */
 export function tempDir(prefix = 'b24flow-trg-'): { dir: string; cleanup(): void } {
-  let base = tmpdir();
-  try {
-    accessSync('/dev/shm', constants.W_OK);
-    base = '/dev/shm';
-  } catch {}
-  const dir = mkdtempSync(join(base, prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const dir = testDir(prefix);
+  return { dir, cleanup: () => (scanPending() ? undefined : rmSync(dir, { recursive: true, force: true })) };
 }
 
 /** Writes YAML text to `<dir>/<name>.yaml` and loads it through the real pipeline loader. */

@@ -1,12 +1,13 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChatAgent, type ChatAgentOptions } from '../../../src/agent/agent.js';
 import type { ChatEngine } from '../../../src/agent/engine.js';
 import { Planner } from '../../../src/agent/planner.js';
+import { FIXED_TEST_SECRETS } from '../../support/fakeSecrets.js';
+import { testRoot } from '../../support/testRoot.js';
 
 /** Root of every data dir the chat tests create, so the secret scan can read every log they wrote. */
-export const LOG_ROOT = join(tmpdir(), 'b24flow-chat-tests');
+export const LOG_ROOT = join(testRoot(), 'chat');
 
 /** Data dirs created by this test file (each vitest file runs in its own process). */
 export const createdDataDirs: string[] = [];
@@ -20,15 +21,7 @@ export function tempDataDir(): string {
 }
 
 /** Secret values the chat tests use; none may appear in any file the tests write. */
-export const TEST_SECRETS = [
-  'sk-test-fakekey-0123456789abcdef',
-  '123456789:AAFakeTokenForTestsOnly_abcdefghijklmnop',
-  'api-token-0123456789abcdef',
-  'other-token-xyz123',
-  'my-very-secret-openai-key-value',
-  'should-not-appear-000',
-  'abcd1234efgh5678',
-];
+export const TEST_SECRETS: string[] = [...FIXED_TEST_SECRETS];
 
 /** The fake OpenAI key the tests use; the secret scan looks for it. */
 export const FAKE_OPENAI_KEY = 'sk-test-fakekey-0123456789abcdef';
