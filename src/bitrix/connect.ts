@@ -51,6 +51,11 @@ export interface ConnectOptions {
 export interface Connection {
   client: B24Client;
   sandbox?: SandboxHandle;
+  /**
+   * The limiter settings the client was built with; pass them to further clients of the same portal (e.g. an OAuth
+   * client of the embedded sandbox's app) so they pace like this one.
+   */
+  limiter: LimiterConfig;
   close(): Promise<void>;
 }
 
@@ -114,7 +119,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Connection> {
       ...base,
       limiter: { ...limiter, stateFile: limiter.stateFile ?? stateFileFor(auth.portalId) },
     });
-    return { client, close: () => closeAll(client, audit) };
+    return { client, limiter, close: () => closeAll(client, audit) };
   }
 
   if (env.B24_CLIENT_ID && env.B24_CLIENT_SECRET) {
@@ -146,7 +151,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Connection> {
       ...base,
       limiter: { ...limiter, stateFile: limiter.stateFile ?? stateFileFor(memberId!) },
     });
-    return { client, close: () => closeAll(client, audit) };
+    return { client, limiter, close: () => closeAll(client, audit) };
   }
 
   // Neither configured: the embedded sandbox portal.
@@ -190,6 +195,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Connection> {
   return {
     client,
     sandbox,
+    limiter: sbLimiter,
     close: async () => {
       await closeAll(client, audit);
       await sandbox.close();

@@ -136,7 +136,8 @@ export async function connectApp(
     const store = new MemoryTokenStore();
     const registry = registryFor({ clientId: sb.oauthApp.clientId, clientSecret: sb.oauthApp.clientSecret }, store);
     await registry.install(t);
-    const client = clientForPortal(registry, t.member_id, { audit: false });
+    // pace like the connection's client: a default (standard-plan) limiter would throttle the app to 2 req/s
+    const client = clientForPortal(registry, t.member_id, { audit: false, limiter: conn.limiter ?? {} });
     tokens.set(t.member_id, t.application_token ?? sb.oauthApp.applicationToken);
     return {
       client,
