@@ -3,15 +3,25 @@
  * can continue a killed run without repeating a completed write.
  *
  * Embedded default {@link FileJournal}: files under `$B24FLOW_DATA_DIR/runs/<run-id>/` (default `./data`):
- * - `run.json`: the run record (pipeline, inputs, mode, step statuses), rewritten atomically;
- * - `steps/<step>.json`: a completed step's result, written atomically once;
+ * - `run.json`: the run record (pipeline, inputs, mode, step statuses), always replaced atomically (temporary file +
+ *   rename), fsynced when the run ends;
  * - `writes.jsonl`: append-only log of write intents and outcomes (`intent` before a request is sent, `done` or
- *   `failed` after), fsynced per batch; a torn last line after a crash is ignored.
+ *   `failed` after), plus copies of the run record and of completed steps' results as the run goes; unparsable
+ *   lines (a torn tail after a crash) are ignored. (Older journals kept step results in `steps/<step>.json`.)
+ *
+ * Durability (what resume depends on): a batch of `intent` entries is fsynced before `recordWrites` returns, i.e.
+ * before the request goes out, and that fsync also makes every earlier line of the log durable — so a completed
+ * write is durable before the next write is sent. The run record's progress and completed steps' results are kept in
+ * memory and logged with the next intent (same fsync), so the record resume starts from and the results it reloads
+ * always agree; outcomes (`done`/`failed`) are appended without an fsync of their own. A crash can only lose facts
+ * that resume re-derives safely: a lost `done` leaves an `intent`, which resume resolves by the `ORIGIN_ID` lookup or
+ * a keyed resend; steps finished after the last logged intent run again (reads) or skip their done keys (writes).
+ * The final run record is fsynced when the run ends (after the write log, when the run did not complete).
  * A shared store (database) can implement {@link Journal} later.
  */
-import { appendFile, mkdir, open, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../lib/atomic.js';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 /** Status of a whole run. */
 export type RunStatus = 'running' | 'completed' | 'planned' | 'refused' | 'blocked' | 'failed' | 'partial';
@@ -81,7 +91,12 @@ export interface WriteEntry {
   at: string;
 }
 
-/** Storage of run records, step results and write logs. Implementations must make each call durable. */
+/**
+ * Storage of run records, step results and write logs. Durability contract: `recordWrites` with `intent` entries
+ * is durable when it resolves (together with everything recorded before it); `update` of a finished run (status
+ * other than `running`) is durable when it resolves (together with the write log); every other call is atomic and
+ * becomes durable no later than the next durable call.
+ */
 export interface Journal {
   begin(run: RunRecord): Promise<void>;
   update(run: RunRecord): Promise<void>;
@@ -107,9 +122,41 @@ function check(id: string, what: string): string {
   return id;
 }
 
-/** File-backed journal (see module doc). */
+/**
+ * Replaces `path` atomically (temporary sibling + rename): readers never see half a file. With `durable` the data is
+ * fsynced before the rename (and survives a power loss once this resolves).
+ */
+async function replaceFile(path: string, data: string, durable: boolean): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    if (durable) await fh.sync();
+    await fh.close();
+    await rename(tmp, path);
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      // the run directory was removed under us (or never created): create it and retry once
+      await mkdir(dirname(path), { recursive: true });
+      return replaceFile(path, data, durable);
+    }
+    throw err;
+  }
+}
+
+/** File-backed journal (see module doc for the files and what is fsynced when). */
 export class FileJournal implements Journal {
   readonly dir: string;
+  /**
+   * What a running run has not put on disk yet: its latest record and the results of steps finished since its last
+   * write intent (compact JSON). Logged, fsynced, with the run's next write intent, so that the record resume starts
+   * from and the results it reloads always agree.
+   */
+  private pending = new Map<string, { record?: string; results: Map<string, string> }>();
+  /** Runs whose run.json on disk says `running` (written by this journal). */
+  private running = new Set<string>();
   constructor(dir = join(dataDir(), 'runs')) {
     this.dir = dir;
   }
@@ -118,22 +165,100 @@ export class FileJournal implements Journal {
     return join(this.dir, check(runId, 'run id'));
   }
 
+  private log(runId: string): string {
+    return join(this.runDir(runId), 'writes.jsonl');
+  }
+
+  private pendingOf(runId: string) {
+    let p = this.pending.get(runId);
+    if (!p) {
+      p = { results: new Map() };
+      this.pending.set(runId, p);
+    }
+    return p;
+  }
+
+  /** Pending record and results as log lines (and forgets them). */
+  private takePending(runId: string): string {
+    const p = this.pending.get(runId);
+    if (!p) return '';
+    this.pending.delete(runId);
+    let out = '';
+    for (const [step, value] of p.results) out += `{"result":${JSON.stringify(step)},"value":${value}}\n`;
+    if (p.record) out += `{"run":${p.record}}\n`;
+    return out;
+  }
+
   async begin(run: RunRecord): Promise<void> {
-    await mkdir(join(this.runDir(run.runId), 'steps'), { recursive: true });
-    await this.update(run);
+    await mkdir(this.runDir(run.runId), { recursive: true });
+    await replaceFile(join(this.runDir(run.runId), 'run.json'), `${JSON.stringify(run, null, 1)}\n`, false);
+    this.pendingOf(run.runId).record = JSON.stringify(run);
+    this.running.add(run.runId);
   }
 
   async update(run: RunRecord): Promise<void> {
-    await writeFileAtomic(join(this.runDir(run.runId), 'run.json'), `${JSON.stringify(run, null, 1)}\n`);
+    if (run.status === 'running') {
+      // progress of a running run: kept in memory, logged with the next write intent — resume needs the state as
+      // of the last write; steps finished after it run again (reads) or skip their done keys (writes)
+      this.pendingOf(run.runId).record = JSON.stringify(run);
+      if (!this.running.has(run.runId)) {
+        // a resumed run: run.json stops saying it finished
+        await replaceFile(join(this.runDir(run.runId), 'run.json'), `${JSON.stringify(run, null, 1)}\n`, false);
+        this.running.add(run.runId);
+      }
+      return;
+    }
+    this.running.delete(run.runId);
+    if (run.status === 'completed') this.pending.delete(run.runId);
+    else {
+      // a run that may be resumed: its step results and outcomes are durable before the record that says so
+      const lines = this.takePending(run.runId);
+      const fh = await open(this.log(run.runId), 'a');
+      try {
+        if (lines) await fh.writeFile(lines);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    await replaceFile(join(this.runDir(run.runId), 'run.json'), `${JSON.stringify(run, null, 1)}\n`, true);
   }
 
+  /**
+   * The run record: `run.json` once the run has finished; for a running (or killed) run the newest of `run.json`
+   * (written at the start) and the last record copy in the write log (logged with each write intent).
+   */
   async get(runId: string): Promise<RunRecord | undefined> {
+    let file: RunRecord | undefined;
     try {
-      return JSON.parse(await readFile(join(this.runDir(runId), 'run.json'), 'utf8')) as RunRecord;
+      file = JSON.parse(await readFile(join(this.runDir(runId), 'run.json'), 'utf8')) as RunRecord;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
     }
+    if (file && file.status !== 'running') return file;
+    let last: RunRecord | undefined;
+    for (const e of await this.logLines(runId)) if ('run' in e) last = e.run as RunRecord;
+    return last ?? file;
+  }
+
+  private async logLines(runId: string): Promise<Record<string, unknown>[]> {
+    let text: string;
+    try {
+      text = await readFile(this.log(runId), 'utf8');
+    } catch {
+      return [];
+    }
+    const out: Record<string, unknown>[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // torn line after a crash
+      }
+    }
+    return out;
   }
 
   async list(): Promise<RunRecord[]> {
@@ -152,23 +277,47 @@ export class FileJournal implements Journal {
     return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   }
 
+  /** Kept in memory until the run's next write intent (or its end when it did not complete), then logged. */
   async saveStepResult(runId: string, stepId: string, value: unknown): Promise<void> {
-    await writeFileAtomic(
-      join(this.runDir(runId), 'steps', `${check(stepId, 'step id')}.json`),
-      JSON.stringify(value ?? null),
-    );
+    this.pendingOf(runId).results.set(check(stepId, 'step id'), JSON.stringify(value ?? null));
   }
 
+  /**
+   * A step's saved result: the last copy in the write log (or `steps/<step>.json` of journals written before the
+   * log held results).
+   * @throws Error when the result is not on disk (resume then runs the step again)
+   */
   async loadStepResult(runId: string, stepId: string): Promise<unknown> {
-    return JSON.parse(await readFile(join(this.runDir(runId), 'steps', `${check(stepId, 'step id')}.json`), 'utf8'));
+    check(stepId, 'step id');
+    const pending = this.pending.get(runId)?.results.get(stepId);
+    if (pending !== undefined) return JSON.parse(pending);
+    let found = false;
+    let value: unknown;
+    for (const e of await this.logLines(runId))
+      if (e.result === stepId) {
+        found = true;
+        value = e.value;
+      }
+    if (found) return value;
+    return JSON.parse(await readFile(join(this.runDir(runId), 'steps', `${stepId}.json`), 'utf8'));
   }
 
+  /**
+   * Appends entries to the write log. Entries with an `intent` are fsynced (with everything logged before, and with
+   * the run's pending record and step results) before this resolves; outcomes alone are only appended.
+   */
   async recordWrites(runId: string, entries: WriteEntry[]): Promise<void> {
     if (!entries.length) return;
-    const file = join(this.runDir(runId), 'writes.jsonl');
-    await appendFile(file, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    const fh = await open(file, 'r');
+    const file = this.log(runId);
+    const lines = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
+    if (!entries.some((e) => e.state === 'intent')) {
+      // outcomes: durable with the next intent (before the next write is sent) or when the run ends
+      await appendFile(file, lines);
+      return;
+    }
+    const fh = await open(file, 'a');
     try {
+      await fh.writeFile(this.takePending(runId) + lines);
       await fh.sync();
     } finally {
       await fh.close();
@@ -177,23 +326,13 @@ export class FileJournal implements Journal {
 
   async loadWrites(runId: string): Promise<Map<string, WriteEntry>> {
     const out = new Map<string, WriteEntry>();
-    let text: string;
-    try {
-      text = await readFile(join(this.runDir(runId), 'writes.jsonl'), 'utf8');
-    } catch {
-      return out;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const e = JSON.parse(line) as WriteEntry;
-        const prev = out.get(e.key);
-        // a done entry is final: a later intent (resume re-check) never downgrades it
-        if (prev?.state === 'done' && e.state !== 'done') continue;
-        out.set(e.key, e);
-      } catch {
-        // torn last line after a crash
-      }
+    for (const line of await this.logLines(runId)) {
+      if (typeof line.key !== 'string') continue; // run records and step results
+      const e = line as unknown as WriteEntry;
+      const prev = out.get(e.key);
+      // a done entry is final: a later intent (resume re-check) never downgrades it
+      if (prev?.state === 'done' && e.state !== 'done') continue;
+      out.set(e.key, e);
     }
     return out;
   }

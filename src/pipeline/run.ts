@@ -428,11 +428,21 @@ class Execution {
       // resume: completed steps come back from the journal
       const prev = this.o.resume?.steps[this.prefix + s.id];
       if (prev && (prev.status === 'done' || prev.status === 'skipped' || prev.status === 'refused')) {
-        this.steps.set(s.id, prev);
-        if (prev.hasResult && this.journal)
-          this.setResult(s.id, await this.journal.loadStepResult(this.run.runId, this.prefix + s.id), s);
-        else this.setResult(s.id, null, s);
-        continue;
+        let result: unknown = null;
+        let restored = true;
+        if (prev.hasResult && this.journal) {
+          try {
+            result = await this.journal.loadStepResult(this.run.runId, this.prefix + s.id);
+          } catch {
+            // result lost (power loss before it reached the disk): run the step again; its writes skip by key
+            restored = false;
+          }
+        }
+        if (restored) {
+          this.steps.set(s.id, prev);
+          this.setResult(s.id, result, s);
+          continue;
+        }
       }
       const blockedBy = [...(this.graph.deps.get(s.id) ?? [])].find((d) => {
         const st = this.steps.get(d)?.status;
