@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, type Route, readBody, sendJson } from '../adapters/http/server.js';
 import type { Dispatcher } from './dispatcher.js';
 import { payloadHash } from './dlq.js';
+import type { InstallVerifier } from './install.js';
 import type { Metrics } from './metrics.js';
 import { type B24Event, eventKey, type LogFn, objectIdOf, toUnixSeconds } from './types.js';
 
@@ -79,6 +80,11 @@ export interface OnlineEventsOptions {
   log: LogFn;
   /** Called for ONOFFLINEEVENT (wake the offline worker). */
   onOfflineEvent?: () => void;
+  /**
+   * Verifies an `ONAPPINSTALL` whose portal or application token is not known yet (src/triggers/install.ts); on
+   * success the portal's `application_token` joins {@link tokens}. Without it such an install is rejected.
+   */
+  verifyInstall?: InstallVerifier;
   /** Largest accepted body, bytes (default 256 KiB). */
   maxBodyBytes?: number;
   /** Events dispatched in parallel (default 4). */
@@ -149,6 +155,20 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
     const memberId = typeof auth.member_id === 'string' ? auth.member_id : '';
     if (!event || !/^[A-Z0-9_]{3,64}$/.test(event)) return reject(req, res, 401, 'malformed');
     if (!token) return reject(req, res, 401, 'no-token');
+    if (event === 'ONAPPINSTALL' && o.verifyInstall && o.tokens.get(memberId) !== token) {
+      // a fresh install (or a reinstall with a new token): verified through the OAuth server, not by token
+      let verdict: Awaited<ReturnType<InstallVerifier>>;
+      try {
+        verdict = await o.verifyInstall(auth);
+      } catch (err) {
+        o.log(`online event ONAPPINSTALL: verification failed (${err instanceof Error ? err.message : String(err)})`);
+        verdict = { ok: false, reason: 'install-unverified' };
+      }
+      if (!verdict.ok) return reject(req, res, 401, verdict.reason);
+      o.tokens.set(verdict.memberId, verdict.applicationToken);
+      o.metrics.inc('b24flow_app_installs_total');
+      o.log(`online event ONAPPINSTALL: portal ${verdict.memberId} installed, its events are verified from now on`);
+    }
     const expected = o.tokens.get(memberId);
     // compare even when the portal is unknown, so timing does not tell known portals apart
     const ok = safeEqual(token, expected ?? `unknown:${token.length}:x`) && expected !== undefined;

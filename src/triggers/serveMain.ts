@@ -78,6 +78,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       port: o.port,
       host: o.host,
       tokens: conn.tokens,
+      ...(conn.verifyInstall ? { verifyInstall: conn.verifyInstall } : {}),
       offline,
       syncEveryMs: o.syncEveryMs,
       maxAttempts: o.maxAttempts,

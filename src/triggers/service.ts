@@ -16,6 +16,7 @@ import type { Clock } from './clock.js';
 import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
 import { DeadLetterQueue } from './dlq.js';
+import type { InstallVerifier } from './install.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
 import { Metrics } from './metrics.js';
 import { OfflineSyncWorker } from './offlineSync.js';
@@ -55,6 +56,8 @@ export interface TriggerServiceOptions {
   /** More routes for the same server (chat HTTP API). */
   extraRoutes?: Route[];
   maxBodyBytes?: number;
+  /** Verifies ONAPPINSTALL of a portal whose application token is not known yet (src/triggers/install.ts). */
+  verifyInstall?: InstallVerifier;
   log?: LogFn;
 }
 
@@ -191,6 +194,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     metrics,
     log,
     ...(worker ? { onOfflineEvent: () => worker.kick() } : {}),
+    ...(o.verifyInstall ? { verifyInstall: o.verifyInstall } : {}),
   });
 
   metrics.gauge('b24flow_dlq_size', () => dlq.size());

@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Finding, formatFinding, InvalidInputError } from '../lib/errors.js';
 import type { TriggerPipeline } from './dispatcher.js';
+import type { InstallVerifier } from './install.js';
 import type { PortalTokens } from './online.js';
 import { collectSchedules } from './scheduler.js';
 
@@ -107,6 +108,8 @@ export interface AppConnection {
   kind: 'webhook' | 'oauth';
   /** Application tokens per portal (online event verification). */
   tokens: PortalTokens;
+  /** Verifies ONAPPINSTALL of a new portal and stores its tokens (when an OAuth app is configured). */
+  verifyInstall?: InstallVerifier;
   sandbox?: { baseUrl: string; webhookUrl: string; [k: string]: unknown };
   close(): Promise<void>;
 }
@@ -139,10 +142,12 @@ export async function connectApp(
     // pace like the connection's client: a default (standard-plan) limiter would throttle the app to 2 req/s
     const client = clientForPortal(registry, t.member_id, { audit: false, limiter: conn.limiter ?? {} });
     tokens.set(t.member_id, t.application_token ?? sb.oauthApp.applicationToken);
+    const { appInstallVerifier } = await import('./install.js');
     return {
       client,
       kind: 'oauth',
       tokens,
+      verifyInstall: appInstallVerifier(registry, { tokenUrl: new URL('/oauth/token/', sb.baseUrl).toString() }),
       sandbox: sb,
       close: async () => {
         await client.close();
@@ -150,18 +155,29 @@ export async function connectApp(
       },
     };
   }
+  let verifyInstall: InstallVerifier | undefined;
   if (conn.client.portal.kind === 'oauth' && env.B24_CLIENT_ID) {
     try {
       const { FileTokenStore } = await import('../bitrix/auth/tokenStore.js');
       const { join: j } = await import('node:path');
       const store = new FileTokenStore(env.B24_TOKEN_FILE ?? j(env.B24FLOW_DATA_DIR ?? './data', 'tokens.json'));
       for (const t of await store.list()) if (t.application_token) tokens.set(t.member_id, t.application_token);
+      if (env.B24_CLIENT_SECRET) {
+        const { appInstallVerifier } = await import('./install.js');
+        const app = {
+          clientId: env.B24_CLIENT_ID,
+          clientSecret: env.B24_CLIENT_SECRET,
+          ...(env.B24_OAUTH_TOKEN_URL ? { tokenUrl: env.B24_OAUTH_TOKEN_URL } : {}),
+        };
+        verifyInstall = appInstallVerifier(registryFor(app, store));
+      }
     } catch {}
   }
   return {
     client: conn.client,
     kind: conn.client.portal.kind,
     tokens,
+    ...(verifyInstall ? { verifyInstall } : {}),
     ...(sb ? { sandbox: sb } : {}),
     close: () => conn.close(),
   };
