@@ -32,18 +32,15 @@ for (const s of schemas) ajv.addSchema(s.json, s.json.$id ?? s.file);
 
 /**
  * ajv's standalone code still calls `require("ajv/dist/runtime/<helper>")` for some keywords (minLength → ucs2length,
- * uniqueItems → equal, formats) even in ESM mode; turn each into a static import so the module loads under ESM.
+ * uniqueItems → equal, formats) even in ESM mode. Those helpers are CommonJS modules with an `__esModule` flag, and
+ * ESM hosts disagree on what a default import of such a module is (Node: `module.exports`; vite/vitest: its
+ * `default` export), so a static import breaks in one of them. Keep CommonJS semantics everywhere instead: each
+ * `require` goes through a `createRequire(import.meta.url)` function.
  */
 function esmRuntimeImports(code: string): string {
-  const mods = new Map<string, string>();
-  const body = code.replace(/require\("([^"]+)"\)/g, (_m, mod: string) => {
-    if (!mods.has(mod)) mods.set(mod, `__ajvRuntime${mods.size}`);
-    return mods.get(mod)!;
-  });
-  const imports = [...mods].map(
-    ([mod, id]) => `import ${id} from ${JSON.stringify(mod.endsWith('.js') ? mod : `${mod}.js`)};`,
-  );
-  return imports.length ? `${imports.join('\n')}\n${body}` : body;
+  if (!/require\("[^"]+"\)/.test(code)) return code;
+  const body = code.replace(/require\("([^"]+)"\)/g, (_m, mod: string) => `__ajvRequire(${JSON.stringify(mod)})`);
+  return `import { createRequire } from "node:module";\nconst __ajvRequire = createRequire(import.meta.url);\n${body}`;
 }
 
 const outputs = new Map<string, string>();
