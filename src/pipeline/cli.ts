@@ -299,14 +299,16 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
       ...(conn.sandbox ? { idempotency: new MemoryIdempotencyStore() } : {}),
     };
     if (mode === 'full' && !flags.json) {
-      // show the plan first; a full run re-reads and executes exactly these writes
-      const plan = await planPipeline(p, { ...common, store: false });
+      // show the plan first; the full run then executes these writes
+      // the run takes the plan's reads (same inputs, same `now`) instead of reading the same data again
+      const plan = await planPipeline(p, { ...common, store: false, withReads: true });
       out(formatPlan(plan, { verbose: flags.verbose }));
       if (!plan.writes.length) out('\n');
       const r = await runPipeline(p, {
         ...common,
         mode,
         now: plan.now,
+        planReads: plan.reads,
         confirmWrite: flags.confirmWrite,
         confirmDestructive: flags.confirmDestructive,
       });

@@ -18,7 +18,7 @@ import { type CatalogView, defaultCatalog, type MethodInfo } from './catalog.js'
 import { type CostEstimate, estimateCost } from './cost.js';
 import { expandSteps, recipePipeline, subPipelinePath } from './expand.js';
 import { Evaluator, expressionBody, isExpression, isTemplate } from './expr.js';
-import { buildGraph, type StepGraph } from './graph.js';
+import { ancestors, buildGraph, type StepGraph } from './graph.js';
 import { FileIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { resolveInputs } from './inputs.js';
 import {
@@ -78,6 +78,12 @@ export interface RunOptions {
   resume?: RunRecord;
   /** Internal: id of the plan being applied. */
   planId?: string;
+  /**
+   * Results of the reads of a plan made just before with the same inputs and `now` ({@link Plan.reads}, from
+   * `planPipeline(..., { withReads: true })`). A top-level read step that depends on no write (nor recipe or
+   * sub-pipeline) is taken from here instead of being sent again; reads downstream of a write are always sent.
+   */
+  planReads?: Record<string, unknown>;
 }
 
 /** One resolved write: exact method and params, the step and item it comes from, and the diff for updates. */
@@ -115,6 +121,8 @@ export interface Plan {
   inputs: Record<string, unknown>;
   now: number;
   portal?: string;
+  /** Results of the plan's reads by step id; only with `planPipeline(..., { withReads: true })`, never stored. */
+  reads?: Record<string, unknown>;
 }
 
 /** Result of a run. `steps` in execution order; `summary` per language. */
@@ -473,7 +481,9 @@ class Execution {
       const started = new Date().toISOString();
       this.record(s, { status: 'running', startedAt: started });
       try {
-        if (s.use || s.pipeline) await this.subPipeline(s);
+        if (m?.risk === 'read' && (await this.reusePlanRead(s))) {
+          // taken from the plan made just before
+        } else if (s.use || s.pipeline) await this.subPipeline(s);
         else if (m!.risk === 'read') {
           if (!s.foreach && !s.all && this.o.batching !== false) {
             // pack this read with the other independent single reads that are ready now
@@ -526,6 +536,36 @@ class Execution {
       await this.persist();
     }
     if (!this.checksDone) await this.runChecks();
+  }
+
+  /**
+   * Takes a read step's result from the plan made just before (`planReads`) when nothing forces a re-read: a
+   * top-level step with a recorded result, no retry/`if` surprises, and no write, recipe or sub-pipeline upstream.
+   * @returns false when the step must be read from the portal
+   */
+  private async reusePlanRead(s: Step): Promise<boolean> {
+    const reads = this.o.planReads;
+    if (!reads || this.prefix || this.o.resume || !Object.hasOwn(reads, s.id)) return false;
+    const byId = new Map(this.p.pipeline.steps.map((x) => [x.id, x] as const));
+    for (const a of ancestors(this.graph, s.id)) {
+      const t = byId.get(a);
+      if (!t || t.use || t.pipeline || this.method(t)?.risk !== 'read') return false;
+      if (this.steps.get(a)?.status !== 'done') return false;
+    }
+    const result = reads[s.id];
+    const n = Array.isArray(result) ? result.length : 1;
+    if (Array.isArray(result)) this.count(s.id, n);
+    this.reads[s.id] = result;
+    this.setResult(s.id, result, s);
+    await this.saveResult(s, result);
+    this.record(s, {
+      status: 'done',
+      items: n,
+      done: n,
+      requests: 0,
+      finishedAt: new Date().toISOString(),
+    });
+    return true;
   }
 
   private async afterStep(s: Step, byId: Map<string, Step>) {
@@ -1496,6 +1536,8 @@ export async function runPipeline(p: LoadedPipeline, o: RunOptions): Promise<Run
 export interface PlanOptions extends Omit<RunOptions, 'mode'> {
   /** Where to store the plan for `apply` (default: the file store under the data dir); false = do not store. */
   store?: PlanStoreLike | false;
+  /** Attach the read results (`plan.reads`) for a run that follows at once (`RunOptions.planReads`). */
+  withReads?: boolean;
 }
 
 /**
@@ -1509,6 +1551,7 @@ export async function planPipeline(p: LoadedPipeline, o: PlanOptions): Promise<P
   if (ex.failed) throw new RuntimeFailure(`cannot plan: ${ex.failed}`);
   const store = o.store === undefined ? await (await import('./plans.js')).defaultPlanStore() : o.store;
   if (store) await store.save(plan, { pipeline: p.pipeline, file: p.file, path: p.path });
+  if (o.withReads) Object.defineProperty(plan, 'reads', { value: ex.reads, enumerable: false });
   return plan;
 }
 
