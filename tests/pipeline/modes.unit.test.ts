@@ -13,12 +13,12 @@ import { checkPipeline } from '../../src/pipeline/check/index.js';
 import { loadPipelineFile, loadPipelineText } from '../../src/pipeline/load.js';
 import { isSafeCreate } from '../../src/pipeline/modes.js';
 import { runPipeline } from '../../src/pipeline/run.js';
-import type { BatchCommand, ClientLike } from '../../src/pipeline/runtimeTypes.js';
 import { scanPending, testDir } from '../support/testRoot.js';
+import { InMemoryClient } from './inMemoryClient.js';
 import { testCatalog } from './testCatalog.js';
 
 /** Records every method it executes; knows just enough to answer the pipelines below. */
-class RecordingClient implements ClientLike {
+class RecordingClient extends InMemoryClient {
   calls: string[] = [];
   exec(method: string, params: any): unknown {
     this.calls.push(method);
@@ -45,21 +45,6 @@ class RecordingClient implements ClientLike {
   }
   writes(): string[] {
     return this.calls.filter((m) => !/\.(list|get)$/.test(m) && m !== 'batch');
-  }
-  async call(method: string, params?: any) {
-    return { result: this.exec(method, params) as any };
-  }
-  async batch(cmds: BatchCommand[] | Record<string, BatchCommand>) {
-    const results: Record<string, unknown> = {};
-    const errors: Record<string, unknown> = {};
-    for (const [k, c] of Object.entries(cmds)) {
-      try {
-        results[k] = this.exec(c.method, c.params);
-      } catch (e) {
-        errors[k] = e;
-      }
-    }
-    return { results, errors, requests: 1 };
   }
 }
 

@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadPipelineText } from '../../src/pipeline/load.js';
 import { planPipeline, runPipeline } from '../../src/pipeline/run.js';
-import type { BatchCommand, ClientLike } from '../../src/pipeline/runtimeTypes.js';
+import { InMemoryClient } from './inMemoryClient.js';
 import { testCatalog } from './testCatalog.js';
 
-class Client implements ClientLike {
+class Client extends InMemoryClient {
   calls: string[] = [];
   tasks = 0;
   exec(method: string): unknown {
@@ -14,14 +14,6 @@ class Client implements ClientLike {
     if (method === 'crm.deal.get') return { ID: '1', TITLE: 'A' };
     if (method === 'tasks.task.add') return { task: { id: ++this.tasks } };
     throw Object.assign(new Error(`no ${method}`), { code: 'ERROR_METHOD_NOT_FOUND' });
-  }
-  async call(method: string) {
-    return { result: this.exec(method) as any };
-  }
-  async batch(cmds: BatchCommand[] | Record<string, BatchCommand>) {
-    const results: Record<string, unknown> = {};
-    for (const [k, c] of Object.entries(cmds)) results[k] = this.exec(c.method);
-    return { results, errors: {}, requests: 1 };
   }
 }
 

@@ -6,15 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../../src/pipeline/journal.js';
 import { loadPipelineText } from '../../src/pipeline/load.js';
 import { planPipeline, runPipeline } from '../../src/pipeline/run.js';
-import type { BatchCommand, ClientLike } from '../../src/pipeline/runtimeTypes.js';
+import { InMemoryClient } from './inMemoryClient.js';
 import { testCatalog } from './testCatalog.js';
 
-class FakeClient implements ClientLike {
-  requests = 0;
+class FakeClient extends InMemoryClient {
   deals = new Map<number, Record<string, unknown>>();
   tasks: Record<string, unknown>[] = [];
   failAfter = Number.POSITIVE_INFINITY;
   constructor(n: number) {
+    super();
     for (let i = 1; i <= n; i++)
       this.deals.set(i, { ID: String(i), TITLE: `Deal ${i}`, ASSIGNED_BY_ID: '1', STAGE_ID: 'NEW' });
   }
@@ -41,23 +41,6 @@ class FakeClient implements ClientLike {
       default:
         throw Object.assign(new Error(`no ${method}`), { code: 'ERROR_METHOD_NOT_FOUND' });
     }
-  }
-  async call(method: string, params?: any) {
-    this.requests++;
-    return { result: this.exec(method, params) as any };
-  }
-  async batch(cmds: BatchCommand[] | Record<string, BatchCommand>) {
-    this.requests++;
-    const results: Record<string, unknown> = {};
-    const errors: Record<string, unknown> = {};
-    for (const [k, c] of Object.entries(cmds)) {
-      try {
-        results[k] = this.exec(c.method, c.params);
-      } catch (e) {
-        errors[k] = e;
-      }
-    }
-    return { results, errors, requests: 1 };
   }
 }
 
