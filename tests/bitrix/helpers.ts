@@ -1,28 +1,14 @@
 /** Shared helpers for the client tests: the sandbox over real HTTP and its control endpoints. */
 import { request } from 'undici';
+import { type SandboxHandle, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
 import { testDir } from '../support/testRoot.js';
 
-/** The subset of the sandbox handle the client tests use. */
-export interface Sandbox {
-  webhookUrl: string;
-  baseUrl: string;
-  caFile?: string;
-  oauthApp: {
-    clientId: string;
-    clientSecret: string;
-    memberId: string;
-    domain: string;
-    applicationToken: string;
-    install(): Promise<Record<string, any>>;
-  };
-  close(): Promise<void>;
-}
+/** The sandbox handle the client tests use. */
+export type Sandbox = SandboxHandle;
 
-/** Starts a sandbox portal (dynamic import so this file type-checks while the sandbox is being written). */
-export async function sandbox(opts: Record<string, unknown> = {}): Promise<Sandbox> {
-  const spec = '../../src/sandbox/index.js';
-  const mod = (await import(spec)) as { startSandbox(o: Record<string, unknown>): Promise<Sandbox> };
-  return mod.startSandbox({ quiet: true, size: 'small', plan: 'unlimited', ...opts });
+/** Starts a sandbox portal: small data set, no rate limits unless `opts` say otherwise. */
+export async function sandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  return startSandbox({ quiet: true, size: 'small', plan: 'unlimited', ...opts });
 }
 
 /** Calls a control endpoint under /sandbox/* (GET without body, POST with). */

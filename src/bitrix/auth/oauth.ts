@@ -18,7 +18,8 @@ export interface OAuthApp {
 }
 
 /** Normalises a token answer (`/oauth/token/` or an install payload) into {@link PortalTokens}. */
-export function tokensFromAnswer(a: Record<string, unknown>, nowSec = Date.now() / 1000): PortalTokens {
+export function tokensFromAnswer(answer: object, nowSec = Date.now() / 1000): PortalTokens {
+  const a = answer as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : undefined);
   const expiresIn = num(a.expires_in) ?? 3600;
   const endpoint = String(a.client_endpoint ?? '');
