@@ -1,17 +1,13 @@
 #!/usr/bin/env node
-// Entry point of the `b24flow` command. Runs the compiled CLI from dist/ (built by `npm ci`
-// through the `prepare` script); falls back to compiling the TypeScript sources on the fly
-// with tsx when dist/ is absent (a checkout where `npm ci --ignore-scripts` was used).
+// Entry point of the `b24flow` command: runs the compiled CLI in dist/ with plain Node (no TypeScript at run time).
+// dist/ ships in the npm package (`prepack`) and is built in a clone by `npm ci` (`prepare`) or `npm run build`.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const compiled = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(compiled) && process.env.B24FLOW_FROM_SOURCE !== '1') {
-  await import(pathToFileURL(compiled).href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+const compiled = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli', 'main.js');
+if (!existsSync(compiled)) {
+  process.stderr.write('b24flow: dist/ is missing; run `npm run build` in the b24flow checkout first\n');
+  process.exit(1);
 }
+await import(pathToFileURL(compiled).href);

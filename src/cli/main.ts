@@ -5,6 +5,7 @@
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid input (bad flags, bad files, bad params).
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, formatFinding, InvalidInputError } from '../lib/errors.js';
 import * as apply from './commands/apply.js';
@@ -23,11 +24,14 @@ import * as runs from './commands/runs.js';
 import * as sandbox from './commands/sandbox.js';
 import * as serve from './commands/serve.js';
 
+/** The package's version, read from package.json (two levels up from both src/cli and dist/cli). */
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command();
 program
   .name('b24flow')
   .description('Automate a Bitrix24 CRM with declarative YAML pipelines: check, plan, confirm, run.')
-  .version('0.1.0')
+  .version(version)
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(str) });
 

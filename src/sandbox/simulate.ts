@@ -104,7 +104,7 @@ export async function runSimulation(p: Portal, req: SimulateRequest): Promise<Re
           break;
         case 'task.update': {
           const t = any(p.t.task);
-          if (t) updateTask(ctx, t, { STATUS: t.STATUS === 5 ? 2 : t.STATUS + 1 > 5 ? 5 : t.STATUS + 1 });
+          if (t) updateTask(ctx, t, { STATUS: t.STATUS === 5 ? 2 : Math.min(t.STATUS + 1, 5) });
           break;
         }
         case 'comment.add': {

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -65,9 +65,7 @@ describe('b24flow sandbox (process)', () => {
     expect(ca).toMatch(/^SANDBOX_CA_FILE=/);
     const dispatcher = new Agent({ connect: { ca: readFileSync(ca!.slice('SANDBOX_CA_FILE='.length), 'utf8') } });
     const url = hook!.slice('BITRIX_WEBHOOK_URL='.length);
-    const res = (await fetch(`${url}user.current`, { dispatcher } as unknown as RequestInit).then((x) =>
-      x.json(),
-    )) as any;
+    const res = (await undiciFetch(`${url}user.current`, { dispatcher }).then((x) => x.json())) as any;
     expect(res.result.ID).toBe('1');
     await dispatcher.close();
     p.child.kill('SIGINT');
