@@ -1,4 +1,4 @@
-import type { Finding } from '../lib/errors.js';
+import type { Finding } from '../lib/failures.js';
 
 /**
  * What the chat side needs from the rest of b24flow (catalog, pipeline checker/planner/runner, journal, DLQ),

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import type { Finding } from '../lib/errors.js';
+import type { Finding } from '../lib/failures.js';
 import { cardsForPacks, isChatDenied, routeMessage } from './context.js';
 import type { ChatEngine } from './engine.js';
 import { PLANNER_RESPONSE_SCHEMA } from './responseSchema.js';

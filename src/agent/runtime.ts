@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Finding } from '../lib/errors.js';
+import type { Finding } from '../lib/failures.js';
 import type { LoadedPipeline } from '../pipeline/index.js';
 import {
   type CatalogView,

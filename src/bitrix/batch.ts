@@ -5,8 +5,8 @@
  */
 
 import { BatchRef, encodeParams } from './encode.js';
-import { type B24Error, BatchError, errorFromCode } from './errors.js';
 import type { ResponseTime } from './limiter/index.js';
+import { type B24Error, BatchError, errorFromCode } from './restErrors.js';
 
 export { BatchRef } from './encode.js';
 

@@ -23,6 +23,10 @@ import {
   resolveRefs,
 } from './batch.js';
 import { catalogLookup, heuristicRisk, type MethodInfo, methodRiskSync } from './catalogInfo.js';
+import { type ExportOptions, exportAll } from './export.js';
+import { type LimiterConfig, limiterFor, type PortalLimiter, type ResponseTime, sleep } from './limiter/index.js';
+import { type ListOptions, type ListParams, listAll } from './list.js';
+import { redact } from './redact.js';
 import {
   B24Error,
   ExpiredToken,
@@ -33,11 +37,7 @@ import {
   QueryLimitExceeded,
   ServerError,
   TenantIsolationError,
-} from './errors.js';
-import { type ExportOptions, exportAll } from './export.js';
-import { type LimiterConfig, limiterFor, type PortalLimiter, type ResponseTime, sleep } from './limiter/index.js';
-import { type ListOptions, type ListParams, listAll } from './list.js';
-import { redact } from './redact.js';
+} from './restErrors.js';
 
 export type { ResponseTime } from './limiter/index.js';
 

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
+import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import type { SandboxHandle, SandboxOptions } from '../sandbox/index.js';
 import { type AuditSink, FileAudit } from './audit.js';
 import type { OAuthApp } from './auth/oauth.js';

@@ -28,8 +28,8 @@ export {
 } from './client.js';
 export { type Connection, type ConnectOptions, clientForPortal, connect, loadEnv, registryFor } from './connect.js';
 export { decodeParams, encodeParams } from './encode.js';
-export * from './errors.js';
 export type { ExportOptions, ExportProgress } from './export.js';
 export { forgetLimiter, type LimiterConfig, limiterFor, PortalLimiter } from './limiter/index.js';
 export type { ListOptions, ListParams, ListProgress } from './list.js';
 export { redact, redactDeep, registerSecret } from './redact.js';
+export * from './restErrors.js';

@@ -8,7 +8,7 @@
  */
 import type { CatalogPack, LocalizedText, MethodEntry, PackVocabulary } from '../generated/catalog-pack.js';
 import type { Recipe } from '../generated/recipe.js';
-import { InvalidInputError } from '../lib/errors.js';
+import { InvalidInputError } from '../lib/failures.js';
 import { type CompiledIndex, defaultCatalogDir, loadIndex, readShard } from './store.js';
 
 export type { CatalogPack, DonePhrases, ListSemantics, MethodEntry, MethodParam } from '../generated/catalog-pack.js';

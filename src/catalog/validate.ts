@@ -13,7 +13,7 @@ import type { CatalogPack, MethodEntry } from '../generated/catalog-pack.js';
 import validatePack from '../generated/catalog-pack.validate.js';
 import type { Recipe } from '../generated/recipe.js';
 import validateRecipe from '../generated/recipe.validate.js';
-import { type Finding, InvalidInputError } from '../lib/errors.js';
+import { type Finding, InvalidInputError } from '../lib/failures.js';
 import { ajvErrorsToFindings } from '../lib/schemaValidate.js';
 import { parseYamlSource, type YamlSource } from '../lib/yamlSource.js';
 import { loadCatalog } from './index.js';

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { exitCodeOf, formatFinding, InvalidInputError } from '../lib/errors.js';
+import { exitCodeOf, formatFinding, InvalidInputError } from '../lib/failures.js';
 import * as apply from './commands/apply.js';
 import * as bot from './commands/bot.js';
 import * as call from './commands/call.js';
@@ -25,7 +25,9 @@ import * as sandbox from './commands/sandbox.js';
 import * as serve from './commands/serve.js';
 
 /** The package's version, read from package.json (two levels up from both src/cli and dist/cli). */
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command();
 program

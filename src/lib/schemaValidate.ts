@@ -1,5 +1,5 @@
 import type { ErrorObject } from 'ajv';
-import type { Finding } from './errors.js';
+import type { Finding } from './failures.js';
 import { pointerToPath, type YamlSource } from './yamlSource.js';
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Document, isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import { type Finding, InvalidInputError } from './errors.js';
+import { type Finding, InvalidInputError } from './failures.js';
 
 /**
  * A YAML file parsed with source positions, so any error about a value can name `file:line:col`.

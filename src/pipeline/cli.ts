@@ -2,7 +2,7 @@
  * What the pipeline commands of the CLI do (check, plan, run, apply, resume, runs), separate from flag parsing
  * in src/cli/commands so they can be called and tested directly. Output strings are returned, not printed.
  */
-import { type Finding, formatFinding, InvalidInputError } from '../lib/errors.js';
+import { type Finding, formatFinding, InvalidInputError } from '../lib/failures.js';
 import { type CatalogView, defaultCatalog } from './catalog.js';
 import { checkPipeline, type PortalFacts } from './check/index.js';
 import { estimateCost } from './cost.js';

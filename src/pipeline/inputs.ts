@@ -2,7 +2,7 @@
  * Typed pipeline inputs: parsing `--input k=v`, applying defaults, validating types before a run.
  */
 import type { Input } from '../generated/pipeline.js';
-import { type Finding, InvalidInputError } from '../lib/errors.js';
+import { type Finding, InvalidInputError } from '../lib/failures.js';
 import type { LoadedPipeline } from './load.js';
 
 /** Returns an error text when `v` does not fit the input declaration, else undefined. */

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import type { Pipeline, Step } from '../generated/pipeline.js';
 import validateGenerated from '../generated/pipeline.validate.js';
-import { type Finding, InvalidInputError } from '../lib/errors.js';
+import { type Finding, InvalidInputError } from '../lib/failures.js';
 import { ajvErrorsToFindings } from '../lib/schemaValidate.js';
 import { parseYamlSource, type YamlSource } from '../lib/yamlSource.js';
 

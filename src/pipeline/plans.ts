@@ -8,7 +8,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../lib/atomic.js';
-import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
+import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { dataDir, type Journal } from './journal.js';
 import { loadPipelineObject } from './load.js';
 import { type Plan, type PlanStoreLike, planPipeline, type RunOptions, type RunResult, runPipeline } from './run.js';

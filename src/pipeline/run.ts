@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BatchRef } from '../bitrix/encode.js';
-import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
+import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { type CatalogView, defaultCatalog, type MethodInfo } from './catalog.js';
 import { type CostEstimate, estimateCost } from './cost.js';
 import { expandSteps, recipePipeline, subPipelinePath } from './expand.js';

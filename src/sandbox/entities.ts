@@ -3,7 +3,7 @@
  * legacy CRM (every scalar a string), `crm.item.*` (camelCase, typed) and `tasks.task.*` (camelCase strings).
  * Sources: api-reference/crm/deals/crm-deal-fields.md, crm/universal/crm-item-get.md, tasks/fields.md.
  */
-import { isoDate } from './clock.js';
+import { isoDate } from './portalTime.js';
 import type { Kind, Resolver, Row } from './store.js';
 
 /** Doc field types used by `*.fields` and by the formatters. */

@@ -5,8 +5,8 @@
  * refreshes that row — read with `event.offline.get` (clear=0 reserves under a process_id), then `.clear`/`.error`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { isoDate } from './clock.js';
 import { buildQuery } from './params.js';
+import { isoDate } from './portalTime.js';
 
 /** A handler registered by `event.bind`. */
 export interface Binding {

@@ -5,8 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isoDate } from './clock.js';
-import { ApiError, argError, methodNotFound, v3Error } from './errors.js';
+import { ApiError, argError, methodNotFound, v3Error } from './apiError.js';
 import { PLANS, type Plan, simulatedCost } from './limits.js';
 import { registerCrm } from './methods/crm.js';
 import { genericMethod, registerSystem } from './methods/system.js';
@@ -14,6 +13,7 @@ import { registerTasks, registerV3Service } from './methods/tasks.js';
 import { issueTokens, newCode, pruneTokens } from './oauth.js';
 import { type Params, parseMultipart, parseQuery, pick, truthy } from './params.js';
 import type { Portal } from './portal.js';
+import { isoDate } from './portalTime.js';
 import { type CallCtx, type MethodResult, type MethodSpec, Registry } from './registry.js';
 import { runSimulation } from './simulate.js';
 

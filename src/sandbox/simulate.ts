@@ -4,7 +4,7 @@
  * as the API, so every change fires its events (online and offline).
  */
 
-import { ApiError } from './errors.js';
+import { ApiError } from './apiError.js';
 import { crmWrites } from './methods/crm.js';
 import { createTask, updateTask } from './methods/tasks.js';
 import type { Portal } from './portal.js';

@@ -2,8 +2,9 @@
  * In-memory tables: rows kept in an ID-sorted array plus a Map by ID, so `get` is O(1), keyset pages
  * (`>ID` + `order ID`) are a binary search plus 50 steps, and counted lists are one linear scan.
  */
-import { parseDate } from './clock.js';
-import { type ApiError, argError } from './errors.js';
+
+import { type ApiError, argError } from './apiError.js';
+import { parseDate } from './portalTime.js';
 
 /** A stored record; keys are the entity's upper-case (legacy) field names, ids are numbers, dates ms. */
 export type Row = Record<string, any>;

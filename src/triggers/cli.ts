@@ -2,7 +2,7 @@
  * What `b24flow events` and `b24flow dlq` do (flag parsing lives in src/cli/commands). Each function returns the
  * text for stdout; notices go to stderr.
  */
-import { InvalidInputError, RuntimeFailure } from '../lib/errors.js';
+import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { redact } from '../lib/redact.js';
 import { Dispatcher } from './dispatcher.js';
 import { type DeadLetter, DeadLetterQueue } from './dlq.js';

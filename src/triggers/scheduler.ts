@@ -14,11 +14,11 @@ import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import { writeFileAtomicSync } from '../lib/atomic.js';
-import { InvalidInputError } from '../lib/errors.js';
-import { type Clock, systemClock } from './clock.js';
+import { InvalidInputError } from '../lib/failures.js';
 import { ConcurrencyRefused, RunLanes } from './concurrency.js';
 import type { PipelineRunner, RunOutcome, TriggerPipeline } from './dispatcher.js';
 import type { Metrics } from './metrics.js';
+import { type Clock, systemClock } from './scheduleClock.js';
 import type { LogFn } from './types.js';
 
 /** One schedule of one pipeline. */

@@ -5,7 +5,7 @@
 
 import type { Route } from '../adapters/http/server.js';
 import { loadEnv } from '../bitrix/connect.js';
-import { RuntimeFailure } from '../lib/errors.js';
+import { RuntimeFailure } from '../lib/failures.js';
 import { redact } from '../lib/redact.js';
 import { APP_AUTH_HELP } from './offlineSync.js';
 import { startTriggerService } from './service.js';

@@ -12,7 +12,6 @@ import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HttpServerHandle, type Route, sendJson, sendText, startHttpServer } from '../adapters/http/server.js';
 import { redact } from '../lib/redact.js';
-import type { Clock } from './clock.js';
 import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
 import { DeadLetterQueue } from './dlq.js';
@@ -22,6 +21,7 @@ import { Metrics } from './metrics.js';
 import { OfflineSyncWorker } from './offlineSync.js';
 import { onlineEventRoutes, type PortalTokens } from './online.js';
 import { ProcessedStore } from './processed.js';
+import type { Clock } from './scheduleClock.js';
 import { Scheduler } from './scheduler.js';
 import type { LogFn, RestCaller } from './types.js';
 

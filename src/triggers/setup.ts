@@ -4,7 +4,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Finding, formatFinding, InvalidInputError } from '../lib/errors.js';
+import { type Finding, formatFinding, InvalidInputError } from '../lib/failures.js';
 import type { TriggerPipeline } from './dispatcher.js';
 import type { InstallVerifier } from './install.js';
 import type { PortalTokens } from './online.js';

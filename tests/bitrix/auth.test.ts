@@ -9,7 +9,7 @@ import { tokensFromAnswer } from '../../src/bitrix/auth/oauth.js';
 import { PortalRegistry } from '../../src/bitrix/auth/registry.js';
 import { FileTokenStore, MemoryTokenStore } from '../../src/bitrix/auth/tokenStore.js';
 import { B24Client } from '../../src/bitrix/client.js';
-import { OAuthError, TenantIsolationError } from '../../src/bitrix/errors.js';
+import { OAuthError, TenantIsolationError } from '../../src/bitrix/restErrors.js';
 import { admin, type Sandbox, sandbox, stats, tmp } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];

@@ -11,8 +11,8 @@ import { tokensFromAnswer } from '../../src/bitrix/auth/oauth.js';
 import { PortalRegistry } from '../../src/bitrix/auth/registry.js';
 import { MemoryTokenStore } from '../../src/bitrix/auth/tokenStore.js';
 import { B24Client } from '../../src/bitrix/client.js';
-import { B24Error } from '../../src/bitrix/errors.js';
 import { redactDeep } from '../../src/bitrix/redact.js';
+import { B24Error } from '../../src/bitrix/restErrors.js';
 import { admin, type Sandbox, sandbox, tmp, webhookCode } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..');

@@ -9,7 +9,7 @@ import { MemoryTokenStore } from '../../src/bitrix/auth/tokenStore.js';
 import { WebhookAuth } from '../../src/bitrix/auth/webhook.js';
 import { BatchBuilder } from '../../src/bitrix/batch.js';
 import { B24Client } from '../../src/bitrix/client.js';
-import { BatchError, InsufficientScope, MethodNotFound, WrongAuthType } from '../../src/bitrix/errors.js';
+import { BatchError, InsufficientScope, MethodNotFound, WrongAuthType } from '../../src/bitrix/restErrors.js';
 import { admin, type Sandbox, sandbox, stats } from './helpers.js';
 
 let sb: Sandbox;

@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookAuth } from '../../src/bitrix/auth/webhook.js';
 import { B24Client } from '../../src/bitrix/client.js';
-import { NetworkError } from '../../src/bitrix/errors.js';
 import { forgetLimiter, type LimiterConfig } from '../../src/bitrix/limiter/index.js';
+import { NetworkError } from '../../src/bitrix/restErrors.js';
 import { admin, type Sandbox, sandbox, stats } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];

@@ -5,6 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { BatchBuilder, BatchRef, chunkCommands, normaliseCommands, parseBatchAnswer } from '../../src/bitrix/batch.js';
 import { decodeParams, encodeParams } from '../../src/bitrix/encode.js';
+import { PortalClock } from '../../src/bitrix/limiter/portalClock.js';
+import { TokenBucket } from '../../src/bitrix/limiter/tokenBucket.js';
+import { extractRows, keysetParams } from '../../src/bitrix/list.js';
 import {
   AccessDenied,
   BatchError,
@@ -18,10 +21,7 @@ import {
   OperationTimeLimit,
   QueryLimitExceeded,
   WrongAuthType,
-} from '../../src/bitrix/errors.js';
-import { PortalClock } from '../../src/bitrix/limiter/clock.js';
-import { TokenBucket } from '../../src/bitrix/limiter/tokenBucket.js';
-import { extractRows, keysetParams } from '../../src/bitrix/list.js';
+} from '../../src/bitrix/restErrors.js';
 
 describe('PHP bracket encoding', () => {
   it('round-trips nested objects, arrays of objects, null, booleans and empties', () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import validatePack from '../../src/generated/catalog-pack.validate.js';
 import validateRecipe from '../../src/generated/recipe.validate.js';
-import { InvalidInputError } from '../../src/lib/errors.js';
+import { InvalidInputError } from '../../src/lib/failures.js';
 import { loadPipelineText } from '../../src/pipeline/load.js';
 
 function findings(yaml: string): string[] {

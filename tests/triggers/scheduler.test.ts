@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/triggers/clock.js';
 import type { RunRequest } from '../../src/triggers/dispatcher.js';
 import { Metrics } from '../../src/triggers/metrics.js';
+import { ManualClock } from '../../src/triggers/scheduleClock.js';
 import { Scheduler } from '../../src/triggers/scheduler.js';
 import { pipelineFromYaml, tempDir } from './helpers.js';
 

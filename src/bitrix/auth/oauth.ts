@@ -4,8 +4,8 @@
  * returns a new refresh token which must be stored before use; `invalid_grant` = expired/used refresh token).
  */
 import { request } from 'undici';
-import { errorFromResponse, OAuthError, TenantIsolationError } from '../errors.js';
 import { registerSecret } from '../redact.js';
+import { errorFromResponse, OAuthError, TenantIsolationError } from '../restErrors.js';
 import type { AuthCredentials, AuthProvider } from './provider.js';
 import type { PortalTokens, TokenStore } from './tokenStore.js';
 

@@ -2,7 +2,7 @@
  * Incoming-webhook authentication: `https://{portal}/rest/{USER_ID}/{CODE}/{method}`, REST 3.0 under `/rest/api/`.
  * Source: local-integrations/local-webhooks.md, api-reference/rest-v3.md.
  */
-import { InvalidInputError } from '../../lib/errors.js';
+import { InvalidInputError } from '../../lib/failures.js';
 import { redact, registerSecret } from '../redact.js';
 import type { AuthCredentials, AuthProvider } from './provider.js';
 

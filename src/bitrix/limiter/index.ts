@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../../lib/atomic.js';
-import { PortalClock, sleep } from './clock.js';
 import { type OperatingTicket, OperatingTracker } from './operating.js';
+import { PortalClock, sleep } from './portalClock.js';
 import { PLAN_PRESETS, type PlanName, TokenBucket } from './tokenBucket.js';
 
-export { PortalClock, sleep } from './clock.js';
 export { type OperatingTicket, OperatingTracker } from './operating.js';
+export { PortalClock, sleep } from './portalClock.js';
 export { PLAN_PRESETS, type PlanName, TokenBucket } from './tokenBucket.js';
 
 /** Limiter settings. Rates are portal-clock values. */

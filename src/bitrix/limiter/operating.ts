@@ -7,7 +7,7 @@
  * Before a call the tracker reserves the expected cost; when the method would pass its budget it parks only that
  * method until the portal reports the oldest bucket expired (other methods keep going). All times are portal seconds.
  */
-import { type PortalClock, sleep } from './clock.js';
+import { type PortalClock, sleep } from './portalClock.js';
 
 interface MethodState {
   /** Last operating sum reported by the portal (s), and when (portal time). */

@@ -4,7 +4,7 @@
  * the next request gets 503 `QUERY_LIMIT_EXCEEDED`. We keep our own estimate of that counter and wait before a
  * request that would overflow it. Times are portal seconds (see {@link PortalClock}).
  */
-import { type PortalClock, sleep } from './clock.js';
+import { type PortalClock, sleep } from './portalClock.js';
 
 /** Bucket presets by plan: drain in requests/s, burst in requests. */
 export const PLAN_PRESETS = {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidInputError, RuntimeFailure } from '../../lib/errors.js';
+import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 
 /**
  * Registers `b24flow bot`: the Telegram bot (grammY, long polling by default; `--webhook-url` for webhook mode)

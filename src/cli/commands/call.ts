@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidInputError, RuntimeFailure } from '../../lib/errors.js';
+import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 
 /** Flags of `b24flow call`. */
 interface CallFlags {
@@ -97,7 +97,7 @@ export function register(program: Command): void {
         throw new InvalidInputError(`${method} changes data; re-run with --confirm-write to allow it`);
 
       const { connect } = await import('../../bitrix/connect.js');
-      const { B24Error } = await import('../../bitrix/errors.js');
+      const { B24Error } = await import('../../bitrix/restErrors.js');
       const { redactDeep, redact } = await import('../../bitrix/redact.js');
       const conn = await connect();
       try {

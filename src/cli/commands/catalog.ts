@@ -12,7 +12,7 @@
  * Heavy modules load inside the actions so that `catalog show` starts fast.
  */
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../lib/errors.js';
+import { InvalidInputError } from '../../lib/failures.js';
 
 interface JsonOpt {
   json?: boolean;
@@ -57,7 +57,7 @@ export function register(program: Command): void {
         if (errors.length) process.exitCode = 2;
         return;
       }
-      const { formatFinding } = await import('../../lib/errors.js');
+      const { formatFinding } = await import('../../lib/failures.js');
       for (const f of report.findings.filter((x) => x.severity === 'warning')) err(formatFinding(f));
       if (errors.length) {
         throw new InvalidInputError(`catalog: ${errors.length} error(s)`, errors);

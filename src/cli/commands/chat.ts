@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../lib/errors.js';
+import { InvalidInputError } from '../../lib/failures.js';
 
 /**
  * Registers `b24flow chat [--user ID] [--json] <message...>`: sends one message to the chat agent (the same one

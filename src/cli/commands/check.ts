@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../lib/errors.js';
+import { InvalidInputError } from '../../lib/failures.js';
 
 /**
  * Registers `b24flow check <file...>`: static verification of pipelines (schema, step graph, catalog, packs,

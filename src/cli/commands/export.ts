@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidInputError, RuntimeFailure } from '../../lib/errors.js';
+import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 
 /** Flags of `b24flow export`. */
 interface ExportFlags {
@@ -63,7 +63,7 @@ export function register(program: Command): void {
       const { rename, unlink, mkdir } = await import('node:fs/promises');
       const { dirname } = await import('node:path');
       const { connect } = await import('../../bitrix/connect.js');
-      const { B24Error } = await import('../../bitrix/errors.js');
+      const { B24Error } = await import('../../bitrix/restErrors.js');
       const { redact } = await import('../../bitrix/redact.js');
 
       const conn = await connect();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../lib/errors.js';
+import { InvalidInputError } from '../../lib/failures.js';
 
 /**
  * Registers `b24flow serve [--pipelines DIR] [--port N] [--host H] [--sync-every S] [--max-attempts N]`:

@@ -1,7 +1,7 @@
 /**
  * `checkPipeline`: runs every rule in `rules/` over a loaded pipeline and returns findings sorted by position.
  */
-import type { Finding } from '../../lib/errors.js';
+import type { Finding } from '../../lib/failures.js';
 import { buildGraph } from '../graph.js';
 import type { LoadedPipeline } from '../load.js';
 import { stepMethod } from '../modes.js';

@@ -2,7 +2,7 @@
  * The checker's building block: a rule reads the parsed pipeline (with positions), the catalog and the portal facts,
  * and returns findings. One rule per file in `rules/`; adding a rule never touches the others.
  */
-import type { Finding } from '../../lib/errors.js';
+import type { Finding } from '../../lib/failures.js';
 import type { CatalogView, MethodInfo } from '../catalog.js';
 import type { StepGraph } from '../graph.js';
 import type { DocPath, LoadedPipeline, Step } from '../load.js';

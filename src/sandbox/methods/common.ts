@@ -1,9 +1,10 @@
 /** Helpers shared by the method modules: input coercion, `*.fields` metadata, legacy list/get. */
-import { parseDate } from '../clock.js';
+
+import { type ApiError, legacyError } from '../apiError.js';
 import { type FieldDef, legacyResolver, legacyRow, legacySelect } from '../entities.js';
-import { type ApiError, legacyError } from '../errors.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
+import { parseDate } from '../portalTime.js';
 import { listOut, type MethodResult, PAGE, readStart } from '../registry.js';
 import { compileFilter, compileOrder, type Row, runQuery, type Table } from '../store.js';
 

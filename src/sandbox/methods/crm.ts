@@ -4,6 +4,7 @@
  * user fields. Sources: api-reference/crm/** pages listed in rest-protocol.md §10.2.
  */
 
+import { ApiError, legacyError } from '../apiError.js';
 import {
   camelMap,
   camelName,
@@ -13,7 +14,6 @@ import {
   itemRow,
   legacyRow,
 } from '../entities.js';
-import { ApiError, legacyError } from '../errors.js';
 import { type Params, pick, truthy } from '../params.js';
 import type { Portal } from '../portal.js';
 import { type CallCtx, listOut, PAGE, type Registry, readStart } from '../registry.js';

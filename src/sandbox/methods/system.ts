@@ -2,12 +2,13 @@
  * Users, departments, workgroups, messenger, events, offline queue, system methods and the generic CRUD
  * fallback. Sources: api-reference/user/*, common/system/*, events/*, sonet-group/*, chats/*.
  */
-import { isoDate } from '../clock.js';
+
+import { ApiError, argError } from '../apiError.js';
 import { legacyRow } from '../entities.js';
-import { ApiError, argError } from '../errors.js';
 import { EventHub } from '../events.js';
 import { asList, type Params, pick, truthy } from '../params.js';
 import { ALL_SCOPES } from '../portal.js';
+import { isoDate } from '../portalTime.js';
 import {
   type CallCtx,
   listOut,

@@ -3,11 +3,12 @@
  * variants under /rest/api/ (`{item}`/`{items}`, typed, status words), and the legacy positional
  * `task.commentitem.*` / `task.checklistitem.*`. Sources: api-reference/tasks/*.md.
  */
-import { isoDate, parseDate } from '../clock.js';
+
+import { ApiError, v3Error } from '../apiError.js';
 import { camelName, legacyResolver, legacyRow } from '../entities.js';
-import { ApiError, v3Error } from '../errors.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
+import { isoDate, parseDate } from '../portalTime.js';
 import { type CallCtx, type MethodResult, PAGE, type Registry, readStart } from '../registry.js';
 import { compileFilter, compileOrder, type Row, runQuery } from '../store.js';
 import { applyFields, readObject } from './common.js';

@@ -8,7 +8,7 @@ import {
   type PlanView,
   type RunView,
 } from '../../../src/agent/engine.js';
-import type { Finding } from '../../../src/lib/errors.js';
+import type { Finding } from '../../../src/lib/failures.js';
 
 /**
  * An in-memory engine for agent unit tests and the concurrency bench: a two-pack catalog, a checker that knows

@@ -1,4 +1,4 @@
-import type { Finding } from '../../../lib/errors.js';
+import type { Finding } from '../../../lib/failures.js';
 import { expressionBody, isExpression } from '../../expr.js';
 import { ancestors, refsInExpression } from '../../graph.js';
 import type { Rule } from '../rule.js';

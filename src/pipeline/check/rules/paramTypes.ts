@@ -1,5 +1,5 @@
 import type { MethodParam } from '../../../generated/catalog-pack.js';
-import type { Finding } from '../../../lib/errors.js';
+import type { Finding } from '../../../lib/failures.js';
 import { checkExpression, expressionBody, isExpression, isTemplate } from '../../expr.js';
 import type { DocPath } from '../../load.js';
 import type { Rule } from '../rule.js';

@@ -1,4 +1,4 @@
-import type { Finding } from '../../../lib/errors.js';
+import type { Finding } from '../../../lib/failures.js';
 import { findPartialInterpolations } from '../../expr.js';
 import type { Rule } from '../rule.js';
 

@@ -1,4 +1,4 @@
-import type { Finding } from '../../../lib/errors.js';
+import type { Finding } from '../../../lib/failures.js';
 import { isExpression, isTemplate } from '../../expr.js';
 import type { Rule } from '../rule.js';
 import { namedParams } from './params.js';

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Finding } from '../../../lib/errors.js';
+import type { Finding } from '../../../lib/failures.js';
 import type { Rule } from '../rule.js';
 
 const require = createRequire(import.meta.url);

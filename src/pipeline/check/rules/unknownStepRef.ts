@@ -1,4 +1,4 @@
-import type { Finding } from '../../../lib/errors.js';
+import type { Finding } from '../../../lib/failures.js';
 import type { Rule } from '../rule.js';
 
 /** `needs`, `on_error` and `steps.<id>` in expressions must name an existing step. */
