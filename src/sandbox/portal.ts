@@ -11,8 +11,6 @@ import { EventHub } from './events.js';
 import { LeakyBucket, OperatingBudget, type Plan } from './limits.js';
 import { issueTokens, newOAuthState, type OAuthState, pruneTokens } from './oauth.js';
 import { isoDate, SandboxClock } from './portalTime.js';
-import type { Registry } from './registry.js';
-import { seedPortal } from './seed.js';
 import { type Row, Table } from './store.js';
 
 /** Names of the built-in tables. */
@@ -98,6 +96,11 @@ export interface PortalOptions {
   clockFactor: number;
   dataDir?: string;
   log: (line: string) => void;
+  /**
+   * Fills the tables of a fresh portal (called once, when no snapshot is restored from `dataDir`); the sandbox
+   * passes the seeded generator of seed.ts here, so the portal state does not depend on how it is populated.
+   */
+  populate: (portal: Portal) => void;
 }
 
 const SNAPSHOT_VERSION = 1;
@@ -120,8 +123,6 @@ export class Portal {
   readonly idempotency = new Map<string, { hash: string; body: string; status: number; at: number }>();
   counters = { multifield: 0 };
   baseUrl = '';
-  /** the method table (set by the server) */
-  registry!: Registry;
   private saveTimer: NodeJS.Timeout | null = null;
   private lastSaveMs = 0;
   private saving: Promise<void> | null = null;
@@ -142,7 +143,7 @@ export class Portal {
     if (opts.dataDir) this.takeLock(opts.dataDir);
     if (file && existsSync(file)) this.restore(readSnapshot(readFileSync(file)));
     else {
-      seedPortal(this, opts.seed, opts.deals, this.clock.now());
+      opts.populate(this);
       this.defaultWebhookCode = this.addWebhook(1, null);
       if (file) this.saveSync();
     }

@@ -91,7 +91,6 @@ export class SandboxServer {
 
   constructor(readonly portal: Portal) {
     this.registry = buildRegistry(portal);
-    portal.registry = this.registry;
     this.registry.add({ name: 'batch', scope: 'basic', noBatch: true, handler: (ctx, p) => this.batch(ctx, p) });
   }
 

@@ -597,7 +597,7 @@ function systemMethods(r: Registry): void {
     methods: (ctx, p) => {
       const scope = pick(p, 'scope');
       const full = truthy(pick(p, 'full'));
-      const list = [...ctx.portal.registry.v1.values()].filter((m) =>
+      const list = [...r.v1.values()].filter((m) =>
         scope ? m.scope === scope : full || !ctx.scopes || ctx.scopes.has(m.scope),
       );
       return { result: list.map((m) => m.name.toLowerCase()) };
@@ -605,7 +605,7 @@ function systemMethods(r: Registry): void {
     'method.get': (ctx, p) => {
       const name = String(pick(p, 'name') ?? '').toLowerCase();
       if (!name) return { result: { isExisting: false, isAvailable: false } };
-      const m = ctx.portal.registry.get(name);
+      const m = r.get(name);
       if (!m) return { result: { isExisting: false, isAvailable: false } };
       return {
         result: {
