@@ -18,6 +18,12 @@ export class ApiError extends Error {
 export const legacyError = (text: string) => new ApiError(400, '', text);
 /** System `ERROR_ARGUMENT` / `ERROR_CORE` style 400. */
 export const argError = (text: string, code = 'ERROR_ARGUMENT') => new ApiError(400, code, text);
+/**
+ * D7 controller dialect (`crm.item.*`, `crm.category.*`, `tasks.task.*`): a named code, HTTP 400 unless given.
+ */
+export const d7Error = (code: string, text: string, status = 400) => new ApiError(status, code, text);
+/** D7 code 100 for a required parameter that is absent: "Could not find value for parameter {name}". */
+export const missingParam = (name: string) => d7Error('100', `Could not find value for parameter {${name}}`);
 /** 404 ERROR_METHOD_NOT_FOUND "Method not found!". */
 export const methodNotFound = () => new ApiError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!');
 /** REST 3.0 error with a `BITRIX_REST_V3_EXCEPTION_` code. */

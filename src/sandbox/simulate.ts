@@ -5,7 +5,7 @@
  */
 
 import { ApiError } from './apiError.js';
-import { crmWrites } from './methods/crm.js';
+import { crmWrites } from './methods/crmWrites.js';
 import { createTask, updateTask } from './methods/tasks.js';
 import type { Portal } from './portal.js';
 import type { CallCtx } from './registry.js';
