@@ -6,7 +6,7 @@
 
 import { ApiError } from './apiError.js';
 import { crmWrites } from './methods/crmWrites.js';
-import { createTask, updateTask } from './methods/tasks.js';
+import { createTask, updateTask } from './methods/taskRows.js';
 import type { Portal } from './portal.js';
 import type { CallCtx } from './registry.js';
 import { prng } from './seed.js';

@@ -1,5 +1,5 @@
 /**
- * The REST side of events: `event.bind/unbind/get` (application context only), the offline queue
+ * The REST side of events: `event.bind/unbind/get/test` (application context only; event.test fires ONAPPTEST), the offline queue
  * `event.offline.get/clear/error/list` (process_id reservations, clear=0, auth_connector loop breaker) and
  * `events` (the names a portal knows). Delivery itself lives in ../events.ts. Sources:
  * apidocs.bitrix24.com/api-reference/events/event-bind.html, …/event-unbind.html, …/event-offline-get.html,
