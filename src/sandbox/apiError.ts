@@ -1,7 +1,8 @@
 /**
  * Errors the sandbox answers with. One class carries every dialect: the HTTP status and body are chosen
  * by the server from `status`, `code` and `description` (v1 `{error, error_description}`) or, for REST 3.0,
- * `{error: {code, message, validation}}`. Source: rest-protocol.md §1.4, §8, §9.
+ * `{error: {code, message, validation}}`. Sources (apidocs.bitrix24.com/<path>.html): _includes/system-errors.md,
+ * settings/how-to-call-rest-api/general-principles.md, api-reference/rest-v3.md; rest-protocol.md §1.4, §8, §9.
  */
 export class ApiError extends Error {
   constructor(

@@ -1,9 +1,9 @@
 /**
  * Who is calling: an incoming webhook (`/rest/{user}/{code}/`, scopes per webhook) or an OAuth access token
  * (`auth` parameter; invalid → invalid_token, expired → expired_token), and whether the granted scopes cover a
- * method (with the portal's scope aliases). Sources: apidocs.bitrix24.com/local-integrations/local-webhooks.html,
- * api-reference/oauth/index.html, api-reference/scopes/permissions.html (b24-spec local-integrations/
- * local-webhooks.md, settings/oauth/index.md); rest-protocol.md §1, §6.
+ * method (with the portal's scope aliases). Sources (apidocs.bitrix24.com/<path>.html):
+ * local-integrations/local-webhooks.md, settings/oauth/index.md, settings/oauth/error-codes.md,
+ * api-reference/common/system/scope.md; rest-protocol.md §1, §7, §9.
  */
 import { createHash } from 'node:crypto';
 import { ApiError } from './apiError.js';

@@ -2,8 +2,8 @@
  * The sandbox's own control endpoints under `/sandbox/` (loopback only; not part of Bitrix24): stats, injected
  * faults, limits and clock, extra webhooks, outgoing webhooks, token expiry, simulated activity, event drain, and
  * the OAuth callback page. Also plays the injected faults (connection reset, 500, nginx 502 page, a hung
- * request, canned 503/429/401 answers as the portal gives them: apidocs.bitrix24.com/settings/
- * how-to-call-rest-api/errors.html, b24-spec settings/how-to-call-rest-api/errors.md). The admin client of
+ * request, canned 503/429/401 answers as the portal gives them: doc _includes/system-errors.md,
+ * settings/performance/limits.md, settings/oauth/error-codes.md on apidocs.bitrix24.com). The admin client of
  * start.ts is the other side of this file.
  */
 import { randomBytes } from 'node:crypto';

@@ -3,8 +3,9 @@
  * batch-only / app-only / scope checks, the per-method operating budget (429 OPERATION_TIME_LIMIT), the handler,
  * the envelope with `time` and `x-bitrix-rest-*` headers; and the two batches: v1 `batch` (≤ 50 commands,
  * `halt`, `$result[…]` references, result_* sections, no nested batch) and the REST 3.0 array batch.
- * Sources: apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html, …/limits.html (b24-spec
- * settings/how-to-call-rest-api/batch.md, limits.md); rest-protocol.md §4, §7, §8.
+ * Sources (apidocs.bitrix24.com/<path>.html): settings/how-to-call-rest-api/batch.md,
+ * settings/performance/limits.md, _includes/system-errors.md, api-reference/rest-v3.md; rest-protocol.md §2, §5,
+ * §8, §9.
  */
 import { ApiError, argError, methodNotFound, v3Error } from './apiError.js';
 import { hasScope } from './auth.js';
@@ -20,7 +21,7 @@ import type { Portal } from './portal.js';
 import { type CallCtx, type MethodResult, type MethodSpec, Registry } from './registry.js';
 import { positional } from './request.js';
 
-/** Builds the method table. */
+/** Builds the method table of a portal: CRM, tasks, system methods and the REST 3.0 service methods. */
 export function buildRegistry(portal: Portal): Registry {
   const r = new Registry();
   registerCrm(r);

@@ -2,8 +2,9 @@
  * The answer dialects of the portal: the v1 envelope (`result`, `total`/`next` on lists, the `time` block with
  * the operating fields, `x-bitrix-rest-*` headers) as JSON or `.xml`, the v1 error body
  * (`error`/`error_description`) and the REST 3.0 error body (`{error: {code, message, validation}}`).
- * Sources: apidocs.bitrix24.com/settings/how-to-call-rest-api/general-principles.html and …/errors.html,
- * api-reference/rest-v3 (b24-spec settings/how-to-call-rest-api/*.md); rest-protocol.md §3–§5.
+ * Sources (apidocs.bitrix24.com/<path>.html): settings/how-to-call-rest-api/general-principles.md,
+ * api-reference/data-types.md#time, _includes/system-errors.md, api-reference/rest-v3.md; rest-protocol.md §1.3,
+ * §1.4, §8.
  */
 import type { ServerResponse } from 'node:http';
 import type { ApiError } from './apiError.js';

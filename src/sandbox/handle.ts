@@ -1,7 +1,7 @@
 /**
  * The shapes of a running sandbox portal as the rest of the project sees it: start options, the handle with its
  * webhook URL, OAuth app and admin client, and the tokens of the OAuth install flow. The OAuth shapes follow
- * apidocs.bitrix24.com/api-reference/oauth/index.html (b24-spec: settings/oauth/index.md).
+ * apidocs.bitrix24.com/settings/oauth/index.html (doc settings/oauth/index.md).
  */
 import type { Plan } from './limits.js';
 import type { Portal } from './portal.js';
@@ -85,6 +85,7 @@ export interface SandboxAdmin {
     events: { sent: number; failed: number; queued: number };
     offlineQueue: number;
   }>;
+  /** zero the server-side counters */
   resetStats(): Promise<void>;
   /** advance the sandbox clock */
   advanceTime(seconds: number): Promise<void>;
@@ -119,5 +120,6 @@ export interface SandboxHandle {
   portal: Portal;
   /** the in-process request handler (benchmarks attach `onTiming` to it) */
   server: SandboxServer;
+  /** stop serving, wait for event deliveries, write pending state, release the data-dir lock */
   close(): Promise<void>;
 }

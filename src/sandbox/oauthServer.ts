@@ -2,7 +2,8 @@
  * The portal's OAuth 2.0 server: `/oauth/authorize/` (302 to the app's redirect_uri with `code`, `domain`,
  * `member_id`, `scope`, `server_domain`) and `/oauth/token/` (grant_type authorization_code or refresh_token;
  * refresh tokens rotate and are single-use, access tokens expire after an hour). Sources:
- * apidocs.bitrix24.com/api-reference/oauth/index.html (b24-spec settings/oauth/index.md); rest-protocol.md §6.
+ * apidocs.bitrix24.com/settings/oauth/index.html (doc settings/oauth/index.md, auto-renewal.md, error-codes.md);
+ * rest-protocol.md §7.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendEnvelope } from './envelope.js';

@@ -2,9 +2,9 @@
  * Decoding a REST call's parameters the way the portal does: query string plus body, which may be
  * application/x-www-form-urlencoded or multipart/form-data with PHP brackets (`fields[TITLE]=…`), or JSON (an
  * array body = positional parameters); REST 3.0 takes JSON only. Legacy `task.*item.*` methods also take
- * positional parameters (`0=`, `1[..]=`). Sources: apidocs.bitrix24.com/settings/how-to-call-rest-api/
- * data-encoding.html (b24-spec settings/how-to-call-rest-api/data-encoding.md), api-reference/tasks/comment-item/*;
- * rest-protocol.md §2.
+ * positional parameters (`0=`, `1[..]=`). Sources (apidocs.bitrix24.com/<path>.html):
+ * settings/how-to-call-rest-api/data-encoding.md ("Order of Parameters"), …/general-principles.md,
+ * api-reference/rest-v3.md; rest-protocol.md §1.2.
  */
 import type { IncomingMessage } from 'node:http';
 import { ApiError, argError, v3Error } from './apiError.js';

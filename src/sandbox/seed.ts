@@ -2,6 +2,8 @@
  * Deterministic realistic portal data. Names, companies, products and texts come from @faker-js/faker
  * (seeded; Russian with an English share) drawn once into small pools; the bulk rows (deals at 10^5–10^6)
  * are then assembled from those pools with a fast seeded PRNG so `--size 100000` builds in well under a second.
+ * The reference lists (stages, lead statuses, sources, industries, …) are the defaults of a new Russian-language
+ * portal as crm.status.list shows them (apidocs.bitrix24.com/api-reference/crm/status/crm-status-list.html).
  */
 import { faker as fakerEn } from '@faker-js/faker/locale/en';
 import { faker as fakerRu } from '@faker-js/faker/locale/ru';

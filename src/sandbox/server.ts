@@ -3,9 +3,10 @@
  * OAuth `/rest/{method}`, REST 3.0 `/rest/api/…`, `.json`/`.xml` suffixes) and runs a REST call through its steps:
  * injected faults, parameter decoding (request.ts), auth and the leaky bucket (503 QUERY_LIMIT_EXCEEDED), REST 3.0
  * Idempotency-Key replay, dispatch (dispatch.ts) and the answer dialect (envelope.ts). The OAuth server and the
- * /sandbox/* control endpoints live in oauthServer.ts and control.ts. Sources:
- * apidocs.bitrix24.com/settings/how-to-call-rest-api/index.html, …/limits.html, api-reference/rest-v3
- * (b24-spec settings/how-to-call-rest-api/*.md); rest-protocol.md §1–§9.
+ * /sandbox/* control endpoints live in oauthServer.ts and control.ts. Sources (Bitrix24 REST docs, served as
+ * apidocs.bitrix24.com/<path>.html): settings/how-to-call-rest-api/general-principles.md,
+ * local-integrations/local-webhooks.md, settings/performance/limits.md, api-reference/rest-v3.md;
+ * rest-protocol.md §1–§9.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -1,7 +1,8 @@
 /**
  * Realistic activity for `POST /sandbox/simulate {rate, seconds|count, kinds?, wait?}`: new leads, deal stage
  * moves, task changes, new deals, contact edits, timeline comments — performed through the same write paths
- * as the API, so every change fires its events (online and offline).
+ * as the API, so every change fires its events (online and offline). Not a Bitrix24 endpoint: it stands in
+ * for users working in the portal UI; the events it causes follow api-reference/events/index.md.
  */
 
 import { ApiError } from './apiError.js';

@@ -2,8 +2,8 @@
  * Starting and stopping a sandbox portal: builds the seeded {@link Portal}, serves it over http or https (a
  * self-signed certificate made at start), registers its credentials with the redactor and hands back a
  * {@link SandboxHandle} with a client for the /sandbox/* control endpoints and the OAuth install flow
- * (authorize → token, then ONAPPINSTALL; apidocs.bitrix24.com/api-reference/oauth/index.html,
- * b24-spec settings/oauth/index.md and api-reference/events/on-app-install.md).
+ * (authorize → token, then ONAPPINSTALL; apidocs.bitrix24.com/settings/oauth/index.html and
+ * api-reference/common/events/on-app-install.html, doc settings/oauth/index.md, on-app-install.md).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';

@@ -4,8 +4,8 @@
  * pipelines and statuses (crmCategories.ts), activities and timeline comments (crmTimeline.ts), the contacts of a
  * deal. Defined here: `crm.duplicate.findbycomm`, `crm.{deal,lead}.productrows.get/set`, `crm.deal.contact.*`.
  * Sources: apidocs.bitrix24.com/api-reference/crm/duplicates/crm-duplicate-find-by-comm.html,
- * api-reference/crm/deals/crm-deal-product-rows-set.html, api-reference/crm/deals/contacts/
- * crm-deal-contact-items-set.html (b24-spec pages of the same paths); rest-protocol.md §10.2.
+ * api-reference/crm/leads/crm-lead-productrows-set.html, api-reference/crm/deals/contacts/
+ * crm-deal-contact-items-set.html (b24-spec spec/index.json maps each method to its page); rest-protocol.md §10.2.
  */
 import { legacyError } from '../apiError.js';
 import { pick } from '../params.js';

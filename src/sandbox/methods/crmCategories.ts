@@ -2,8 +2,8 @@
  * Deal pipelines and stages: `crm.category.*` (entityTypeId 2 only; a new pipeline gets NEW/WON/LOSE stages),
  * the deprecated `crm.dealcategory.*`, and the status reference `crm.status.*` (stages, lead statuses, sources, …).
  * Sources: apidocs.bitrix24.com/api-reference/crm/universal/category/crm-category-list.html (and -add, -update,
- * -delete), api-reference/crm/status/crm-status-list.html (and -add, -update, -delete), api-reference/crm/deals/
- * categories/ (b24-spec pages of the same paths).
+ * -delete), api-reference/crm/status/crm-status-list.html (and -add, -update, -delete), api-reference/crm/outdated/
+ * category-old/crm-deal-category-stage-list.html (b24-spec spec/index.json maps each method to its page).
  */
 import { d7Error, legacyError, missingParam } from '../apiError.js';
 import { type Params, pick } from '../params.js';

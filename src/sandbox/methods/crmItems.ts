@@ -3,10 +3,11 @@
  * typed camelCase view of the same rows (`ufCrm…` user fields unless useOriginalUfNames=Y, `fm` multifields,
  * filter with `logic: OR`), D7 errors. Smart processes (≥ 1030) are not emulated. Sources:
  * apidocs.bitrix24.com/api-reference/crm/universal/crm-item-add.html, …/crm-item-list.html, …/crm-item-update.html
- * (b24-spec pages of the same paths).
+ * (b24-spec spec/index.json maps each method to its page).
  */
 import { ApiError, d7Error, missingParam } from '../apiError.js';
-import { camelMap, camelName, camelResolver, ENTITY_TYPE_IDS, type EntityDef, itemRow } from '../entities.js';
+import { ENTITY_TYPE_IDS, type EntityDef } from '../entities.js';
+import { camelMap, camelName, camelResolver, itemRow } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
 import { listOut, PAGE, type Registry, readStart } from '../registry.js';

@@ -4,10 +4,10 @@
  * `crm.<entity>.userfield.*` (names prefixed UF_CRM_). Sources: apidocs.bitrix24.com/api-reference/crm/deals/
  * (crm-deal-add.html, crm-deal-list.html, …), api-reference/crm/leads/, api-reference/crm/contacts/,
  * api-reference/crm/companies/, api-reference/crm/deals/user-defined-fields/crm-deal-userfield-add.html
- * (b24-spec pages of the same paths).
+ * (b24-spec spec/index.json maps each method to its page).
  */
 import { legacyError } from '../apiError.js';
-import { legacyRow } from '../entities.js';
+import { legacyRow } from '../fieldViews.js';
 import { pick, truthy } from '../params.js';
 import type { Registry } from '../registry.js';
 import type { Row } from '../store.js';

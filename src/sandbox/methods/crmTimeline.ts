@@ -3,10 +3,10 @@
  * comments `crm.timeline.comment.*`, with their ONCRMACTIVITY* / ONCRMTIMELINECOMMENT* events. Sources:
  * apidocs.bitrix24.com/api-reference/crm/timeline/activities/activity-base/crm-activity-add.html,
  * api-reference/crm/timeline/activities/todo/crm-activity-todo-add.html,
- * api-reference/crm/timeline/comments/crm-timeline-comment-add.html (b24-spec pages of the same paths).
+ * api-reference/crm/timeline/comments/crm-timeline-comment-add.html (b24-spec spec/index.json maps each method to its page).
  */
 import { legacyError, missingParam } from '../apiError.js';
-import { legacyRow } from '../entities.js';
+import { legacyRow } from '../fieldViews.js';
 import { pick } from '../params.js';
 import type { CallCtx, Registry } from '../registry.js';
 import type { Row } from '../store.js';

@@ -5,7 +5,7 @@
  * and the ONCRM<ENTITY>ADD/UPDATE/DELETE events. Also the legacy CRM error texts. Sources:
  * apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-add.html, …/crm-deal-update.html,
  * api-reference/crm/leads/crm-lead-add.html, api-reference/crm/contacts/crm-contact-add.html,
- * api-reference/crm/companies/crm-company-add.html (b24-spec pages of the same paths).
+ * api-reference/crm/companies/crm-company-add.html (b24-spec spec/index.json maps each method to its page).
  */
 import { legacyError } from '../apiError.js';
 import type { Portal } from '../portal.js';

@@ -3,8 +3,8 @@
  * `event.offline.get/clear/error/list` (process_id reservations, clear=0, auth_connector loop breaker) and
  * `events` (the names a portal knows). Delivery itself lives in ../events.ts. Sources:
  * apidocs.bitrix24.com/api-reference/events/event-bind.html, …/event-unbind.html, …/event-offline-get.html,
- * …/event-offline-clear.html, …/event-offline-error.html, …/event-offline-list.html (b24-spec pages of the same
- * paths), doc api-reference/events/offline-events.md; rest-protocol.md §6.
+ * …/event-offline-clear.html, …/event-offline-error.html, …/event-offline-list.html (b24-spec spec/index.json maps each
+ * method to its page), doc api-reference/events/offline-events.md; rest-protocol.md §6.
  */
 import { ApiError, argError } from '../apiError.js';
 import { EventHub } from '../events.js';

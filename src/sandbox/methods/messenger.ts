@@ -3,7 +3,7 @@
  * `im.notify.system.add/personal.add` (and `im.notify`), and the chat-bot `imbot.message.add`. Sources:
  * apidocs.bitrix24.com/api-reference/chats/messages/im-message-add.html, …/im-dialog-messages-get.html,
  * api-reference/chats/notifications/im-notify-system-add.html, api-reference/chat-bots/outdated/messages/
- * imbot-message-add.html (b24-spec pages of the same paths).
+ * imbot-message-add.html (b24-spec spec/index.json maps each method to its page).
  */
 import { ApiError } from '../apiError.js';
 import { type Params, pick, truthy } from '../params.js';

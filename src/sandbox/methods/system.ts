@@ -4,7 +4,7 @@
  * `access.name`. Users, workgroups, messenger and events live in users.ts, workgroups.ts, messenger.ts and
  * eventMethods.ts. Sources: apidocs.bitrix24.com/api-reference/common/system/scope.html, …/method-get.html,
  * …/app-info.html, …/feature-get.html, …/access-name.html, api-reference/common/users/profile.html,
- * api-reference/common/settings/app-option-set.html (b24-spec pages of the same paths).
+ * api-reference/common/settings/app-option-set.html (b24-spec spec/index.json maps each method to its page).
  */
 import { ApiError, argError } from '../apiError.js';
 import { asList, pick, truthy } from '../params.js';

@@ -1,4 +1,4 @@
-import { legacyRow } from '../entities.js';
+import { legacyRow } from '../fieldViews.js';
 import { pick } from '../params.js';
 import { isoDate, parseDate } from '../portalTime.js';
 import type { CallCtx, Registry } from '../registry.js';

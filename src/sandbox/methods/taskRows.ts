@@ -4,10 +4,10 @@
  * FIELDS_BEFORE/FIELDS_AFTER payloads, and the two read views — `tasks.task.*` (camelCase, string scalars) and
  * REST 3.0 (typed, status/priority words). Sources: apidocs.bitrix24.com/api-reference/tasks/tasks-task-add.html,
  * …/tasks-task-update.html, …/tasks-task-get.html, api-reference/tasks/events-tasks/on-task-add.html (b24-spec
- * pages of the same paths), doc api-reference/tasks/tasks-task-get-rest-v3.md.
+ * spec/index.json maps each method to its page), doc api-reference/tasks/tasks-task-get-rest-v3.md.
  */
 import { ApiError, d7Error, missingParam } from '../apiError.js';
-import { camelName } from '../entities.js';
+import { camelName } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
 import { isoDate } from '../portalTime.js';

@@ -3,10 +3,10 @@
  * (complete/start/pause/defer/renew/approve/disapprove), `tasks.task.getFields`; input accepts UPPER and camelCase
  * keys, answers wrap rows in `{task}`/`{tasks}`. Sources: apidocs.bitrix24.com/api-reference/tasks/
  * tasks-task-add.html, …/tasks-task-list.html, …/tasks-task-get.html, api-reference/tasks/status/
- * tasks-task-complete.html (b24-spec pages of the same paths).
+ * tasks-task-complete.html (b24-spec spec/index.json maps each method to its page).
  */
 import { missingParam } from '../apiError.js';
-import { camelName, legacyResolver } from '../entities.js';
+import { camelName, legacyResolver } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import { type CallCtx, type MethodResult, PAGE, type Registry, readStart } from '../registry.js';
 import { compileFilter, compileOrder, runQuery } from '../store.js';

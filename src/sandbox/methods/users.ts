@@ -3,10 +3,10 @@
  * FIND/NAME_SEARCH over name, e-mail and position) and `department.fields/get/add/update/delete`. Access rights
  * are not emulated (every user sees everything). Sources: apidocs.bitrix24.com/api-reference/user/user-get.html,
  * api-reference/user/user-current.html, api-reference/user/user-add.html,
- * api-reference/departments/department-get.html (b24-spec pages of the same paths).
+ * api-reference/departments/department-get.html (b24-spec spec/index.json maps each method to its page).
  */
 import { argError } from '../apiError.js';
-import { legacyRow } from '../entities.js';
+import { legacyRow } from '../fieldViews.js';
 import { asList, type Params, pick } from '../params.js';
 import type { CallCtx, MethodResult, Registry } from '../registry.js';
 import type { Row } from '../store.js';

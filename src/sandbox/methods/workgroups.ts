@@ -2,7 +2,7 @@
  * Workgroups and projects: `sonet_group.get/create/update/delete` and their members `sonet_group.user.*` (the
  * owner is a member; NUMBER_OF_MEMBERS follows). Sources: apidocs.bitrix24.com/api-reference/sonet-group/
  * sonet-group-get.html, …/sonet-group-create.html, api-reference/sonet-group/members/sonet-group-user-add.html
- * (b24-spec pages of the same paths).
+ * (b24-spec spec/index.json maps each method to its page).
  */
 import { ApiError } from '../apiError.js';
 import { asList, pick } from '../params.js';
