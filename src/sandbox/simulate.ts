@@ -9,8 +9,8 @@ import { ApiError } from './apiError.js';
 import { crmWrites } from './methods/crmWrites.js';
 import { createTask, updateTask } from './methods/taskRows.js';
 import type { Portal } from './portal.js';
+import { prng } from './prng.js';
 import type { CallCtx } from './registry.js';
-import { prng } from './seed.js';
 
 /** Activity kinds. */
 export const SIM_KINDS = [
