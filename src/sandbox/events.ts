@@ -39,10 +39,13 @@ export interface OfflineRow {
 
 /** What the hub needs from the portal to build `auth` blocks and read the clock. */
 export interface EventHost {
+  /** sandbox clock, ms */
   now(): number;
   /** auth block for a delivery on behalf of `userId`; `withRefresh` for ONAPPINSTALL / ONOFFLINEEVENT */
   eventAuth(userId: number, withRefresh: boolean): Record<string, unknown>;
+  /** warning lines (failed deliveries) */
   log(line: string): void;
+  /** marks the portal state changed (bindings, offline queue) */
   dirty(): void;
 }
 

@@ -42,6 +42,7 @@ export class LeakyBucket {
     return Math.max(0, s.level - (nowSec - s.at) * PLANS[this.plan].rate);
   }
 
+  /** Empties every bucket (admin `limits {reset: true}`). */
   reset(): void {
     this.levels.clear();
   }
@@ -88,6 +89,7 @@ export class OperatingBudget {
     else list.push({ minute, used: seconds });
   }
 
+  /** Drops every basket (admin `limits {reset: true}`). */
   reset(): void {
     this.baskets.clear();
   }

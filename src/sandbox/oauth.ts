@@ -49,9 +49,11 @@ export function newOAuthState(scope: string[]): OAuthState {
   };
 }
 
-/** Lifetimes in ms. */
+/** Access-token lifetime, ms (one hour). */
 export const ACCESS_TTL = 3600_000;
+/** Refresh-token lifetime, ms (180 days). */
 export const REFRESH_TTL = 180 * 86_400_000;
+/** Authorization-code lifetime, ms (30 s). */
 export const CODE_TTL = 30_000;
 
 /** Issues an access/refresh pair. */

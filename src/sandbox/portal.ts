@@ -1,18 +1,19 @@
 /**
  * The portal state: tables, user fields, webhooks, the OAuth app and tokens, the event hub, the limiters,
- * server-side counters and injected faults. Persisted to `<dataDir>/portal.json` with atomic writes.
+ * server-side counters and injected faults. Persisted to `<dataDir>/portal.ndjson` with atomic writes (see
+ * {@link encodeSnapshot}). What a portal holds follows the Bitrix24 REST docs of each method family (see the
+ * method modules); the scopes are those of api-reference/scopes (apidocs.bitrix24.com).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeFileAtomicSync } from '../lib/atomic.js';
-import { allFields, ENTITIES, type EntityDef, type FieldDef, type UserFieldDef } from './entities.js';
+import { ENTITIES, type EntityDef, type FieldDef } from './entities.js';
 import { EventHub } from './events.js';
+import { allFields, type UserFieldDef } from './fieldViews.js';
 import { LeakyBucket, OperatingBudget, type Plan } from './limits.js';
 import { issueTokens, newOAuthState, type OAuthState, pruneTokens } from './oauth.js';
 import { isoDate, SandboxClock } from './portalTime.js';
-import type { Registry } from './registry.js';
-import { seedPortal } from './seed.js';
 import { type Row, Table } from './store.js';
 
 /** Names of the built-in tables. */
@@ -89,15 +90,27 @@ export interface SandboxStats {
   writes: Record<string, number>;
 }
 
-/** Constructor options. */
+/** Constructor options (the defaults are chosen by startSandbox). */
 export interface PortalOptions {
+  /** data seed (kept in the snapshot) */
   seed: number;
+  /** deal count of a fresh portal */
   deals: number;
+  /** leaky-bucket preset */
   plan: Plan;
+  /** seconds of operating budget per method per 10 min; 0 disables the 429 */
   operatingLimit: number;
+  /** sandbox clock speed-up (1 = real time) */
   clockFactor: number;
+  /** persist the portal here (portal.ndjson + portal.lock); in-memory when absent */
   dataDir?: string;
+  /** progress and warning lines (stderr in the CLI) */
   log: (line: string) => void;
+  /**
+   * Fills the tables of a fresh portal (called once, when no snapshot is restored from `dataDir`); the sandbox
+   * passes the seeded generator of seed.ts here, so the portal state does not depend on how it is populated.
+   */
+  populate: (portal: Portal) => void;
 }
 
 const SNAPSHOT_VERSION = 1;
@@ -120,8 +133,6 @@ export class Portal {
   readonly idempotency = new Map<string, { hash: string; body: string; status: number; at: number }>();
   counters = { multifield: 0 };
   baseUrl = '';
-  /** the method table (set by the server) */
-  registry!: Registry;
   private saveTimer: NodeJS.Timeout | null = null;
   private lastSaveMs = 0;
   private saving: Promise<void> | null = null;
@@ -142,7 +153,7 @@ export class Portal {
     if (opts.dataDir) this.takeLock(opts.dataDir);
     if (file && existsSync(file)) this.restore(readSnapshot(readFileSync(file)));
     else {
-      seedPortal(this, opts.seed, opts.deals, this.clock.now());
+      opts.populate(this);
       this.defaultWebhookCode = this.addWebhook(1, null);
       if (file) this.saveSync();
     }

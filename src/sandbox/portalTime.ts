@@ -1,6 +1,8 @@
 /**
  * The sandbox clock: real time sped up by `clockFactor` and shifted by explicit advances, so limit windows
- * (leaky bucket drain, ten one-minute operating baskets, token lifetimes) can be exercised in seconds.
+ * (leaky bucket drain, ten one-minute operating baskets, token lifetimes) can be exercised in seconds; and the
+ * portal's date format (ISO 8601 with the portal's +03:00 offset) both ways. Sources: doc
+ * api-reference/data-types.md (datetime), api-reference/common/system/server-time (apidocs.bitrix24.com).
  */
 export class SandboxClock {
   private baseReal = Date.now();
@@ -30,6 +32,7 @@ export class SandboxClock {
     this.factor = factor > 0 ? factor : 1;
   }
 
+  /** The current speed-up (1 = real time). */
   get clockFactor(): number {
     return this.factor;
   }
@@ -45,10 +48,11 @@ const pad = (n: number) => (n < 10 ? '0' + n : String(n));
 /** Portal time zone offset used in every date the sandbox prints (Moscow, +03:00, as most demo portals). */
 export const PORTAL_OFFSET_MIN = 180;
 
-/** Formats ms since epoch as Bitrix24 ISO-8601 with the portal offset: `2024-09-02T17:48:35+03:00`. */
+// one-entry cache: lists format many dates of the same second
 let lastSec = Number.NaN;
 let lastIso = '';
 
+/** Formats ms since epoch as Bitrix24 ISO-8601 with the portal offset: `2024-09-02T17:48:35+03:00`. */
 export function isoDate(ms: number): string {
   const sec = Math.floor(ms / 1000);
   if (sec === lastSec) return lastIso;

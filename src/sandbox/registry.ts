@@ -1,6 +1,9 @@
 /**
  * The sandbox's own method table (it does not read src/catalog at run time). A handler receives the call
- * context and the decoded params and returns the result plus list metadata and cost hints.
+ * context and the decoded params and returns the result plus list metadata and cost hints. Method names are
+ * matched case-insensitively, as the portal does; v1 lists page by 50 (`start`, `next`, `total`). Sources:
+ * apidocs.bitrix24.com/settings/how-to-call-rest-api/list-methods-pecularities.html (doc
+ * settings/how-to-call-rest-api/list-methods-pecularities.md); rest-protocol.md §0, §3.
  */
 import type { Params } from './params.js';
 import type { Portal } from './portal.js';
@@ -56,6 +59,7 @@ export class Registry {
   readonly v1 = new Map<string, MethodSpec>();
   readonly v3 = new Map<string, MethodSpec>();
 
+  /** Adds (or replaces) a method under its lower-case name. */
   add(spec: MethodSpec): void {
     (spec.v3 ? this.v3 : this.v1).set(spec.name.toLowerCase(), spec);
   }
@@ -65,6 +69,7 @@ export class Registry {
     for (const [name, handler] of Object.entries(defs)) this.add({ name, scope, handler, ...extra });
   }
 
+  /** The method of that name, any case; `v3` looks in the REST 3.0 table. */
   get(name: string, v3 = false): MethodSpec | undefined {
     return (v3 ? this.v3 : this.v1).get(name.toLowerCase());
   }

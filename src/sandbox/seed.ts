@@ -2,23 +2,15 @@
  * Deterministic realistic portal data. Names, companies, products and texts come from @faker-js/faker
  * (seeded; Russian with an English share) drawn once into small pools; the bulk rows (deals at 10^5–10^6)
  * are then assembled from those pools with a fast seeded PRNG so `--size 100000` builds in well under a second.
+ * The reference lists (stages, lead statuses, sources, …) come from referenceLists.ts; the rows' fields follow
+ * entities.ts (apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-fields.html and the other `*.fields` pages).
  */
 import { faker as fakerEn } from '@faker-js/faker/locale/en';
 import { faker as fakerRu } from '@faker-js/faker/locale/ru';
 import type { Portal } from './portal.js';
+import { prng } from './prng.js';
+import { CATEGORIES, LEAD_STATUSES, REFS, STAGES } from './referenceLists.js';
 import type { Row } from './store.js';
-
-/** mulberry32: small, fast, seeded PRNG → [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Number of rows per table for a deal count. */
 export function sizesFor(deals: number) {
@@ -37,81 +29,6 @@ export function sizesFor(deals: number) {
 }
 
 const DAY = 86_400_000;
-
-/** Stages per deal pipeline: [code suffix, name, color, semantics]. */
-const STAGES: [string, string, string, string | null][] = [
-  ['NEW', 'Новая', '#39A8EF', null],
-  ['PREPARATION', 'Подготовка документов', '#2FC6F6', null],
-  ['PREPAYMENT_INVOICE', 'Счёт на предоплату', '#55D0E0', null],
-  ['EXECUTING', 'В работе', '#47E4C2', null],
-  ['FINAL_INVOICE', 'Финальный счёт', '#FFA900', null],
-  ['WON', 'Сделка успешна', '#7BD500', 'S'],
-  ['LOSE', 'Сделка провалена', '#FF5752', 'F'],
-];
-const CATEGORIES = [
-  { ID: 0, NAME: 'Общая', SORT: 100, IS_DEFAULT: 'Y' },
-  { ID: 1, NAME: 'Продажа оборудования', SORT: 200, IS_DEFAULT: 'N' },
-  { ID: 2, NAME: 'Сервисное обслуживание', SORT: 300, IS_DEFAULT: 'N' },
-];
-const LEAD_STATUSES: [string, string, string | null][] = [
-  ['NEW', 'Не обработан', null],
-  ['IN_PROCESS', 'В работе', null],
-  ['PROCESSED', 'Обработан', null],
-  ['CONVERTED', 'Качественный лид', 'S'],
-  ['JUNK', 'Некачественный лид', 'F'],
-];
-const REFS: Record<string, [string, string][]> = {
-  SOURCE: [
-    ['CALL', 'Звонок'],
-    ['EMAIL', 'Электронная почта'],
-    ['WEB', 'Веб-сайт'],
-    ['ADVERTISING', 'Реклама'],
-    ['PARTNER', 'Существующий клиент'],
-    ['RECOMMENDATION', 'По рекомендации'],
-    ['TRADE_SHOW', 'Выставка'],
-    ['OTHER', 'Другое'],
-  ],
-  DEAL_TYPE: [
-    ['SALE', 'Продажа'],
-    ['COMPLEX', 'Комплексная продажа'],
-    ['GOODS', 'Продажа товара'],
-    ['SERVICES', 'Продажа услуги'],
-    ['SERVICE', 'Сервисное обслуживание'],
-  ],
-  CONTACT_TYPE: [
-    ['CLIENT', 'Клиенты'],
-    ['SUPPLIER', 'Поставщики'],
-    ['PARTNER', 'Партнёры'],
-    ['OTHER', 'Другое'],
-  ],
-  COMPANY_TYPE: [
-    ['CUSTOMER', 'Клиент'],
-    ['SUPPLIER', 'Поставщик'],
-    ['COMPETITOR', 'Конкурент'],
-    ['PARTNER', 'Партнёр'],
-    ['OTHER', 'Другое'],
-  ],
-  INDUSTRY: [
-    ['IT', 'Информационные технологии'],
-    ['TELECOM', 'Телекоммуникации и связь'],
-    ['MANUFACTURING', 'Производство'],
-    ['BANKING', 'Банковские услуги'],
-    ['CONSULTING', 'Консалтинг'],
-    ['DELIVERY', 'Доставка'],
-    ['ENTERTAINMENT', 'Развлечения'],
-    ['OTHER', 'Другое'],
-  ],
-  EMPLOYEES: [
-    ['EMPLOYEES_1', 'менее 50'],
-    ['EMPLOYEES_2', '50-250'],
-    ['EMPLOYEES_3', '250-500'],
-    ['EMPLOYEES_4', 'более 500'],
-  ],
-  HONORIFIC: [
-    ['HNR_RU_1', 'г-н'],
-    ['HNR_RU_2', 'г-жа'],
-  ],
-};
 
 /** Builds every table of a fresh portal. `now` anchors all generated dates (sandbox clock, ms). */
 export function seedPortal(p: Portal, seed: number, deals: number, nowMs: number): void {

@@ -1,15 +1,16 @@
 /**
  * Realistic activity for `POST /sandbox/simulate {rate, seconds|count, kinds?, wait?}`: new leads, deal stage
  * moves, task changes, new deals, contact edits, timeline comments — performed through the same write paths
- * as the API, so every change fires its events (online and offline).
+ * as the API, so every change fires its events (online and offline). Not a Bitrix24 endpoint: it stands in
+ * for users working in the portal UI; the events it causes follow api-reference/events/index.md.
  */
 
 import { ApiError } from './apiError.js';
-import { crmWrites } from './methods/crm.js';
-import { createTask, updateTask } from './methods/tasks.js';
+import { crmWrites } from './methods/crmWrites.js';
+import { createTask, updateTask } from './methods/taskRows.js';
 import type { Portal } from './portal.js';
+import { prng } from './prng.js';
 import type { CallCtx } from './registry.js';
-import { prng } from './seed.js';
 
 /** Activity kinds. */
 export const SIM_KINDS = [

@@ -1,6 +1,9 @@
 /**
  * In-memory tables: rows kept in an ID-sorted array plus a Map by ID, so `get` is O(1), keyset pages
- * (`>ID` + `order ID`) are a binary search plus 50 steps, and counted lists are one linear scan.
+ * (`>ID` + `order ID`) are a binary search plus 50 steps, and counted lists are one linear scan. Filters take the
+ * portal's key prefixes (`=`, `!`, `>`, `>=`, `<`, `<=`, `%`, `@`, `!@`, …) and `logic: OR` groups. Sources:
+ * doc settings/how-to-call-rest-api/list-methods-pecularities.md, settings/performance/huge-data.md,
+ * api-reference/crm/deals/crm-deal-list.md (apidocs.bitrix24.com); rest-protocol.md §3, §4.
  */
 
 import { type ApiError, argError } from './apiError.js';
@@ -23,10 +26,12 @@ export class Table {
     readonly idKey = 'ID',
   ) {}
 
+  /** Number of rows. */
   get size(): number {
     return this.rows.length;
   }
 
+  /** The row with that ID (number or numeric string), or undefined. */
   get(id: unknown): Row | undefined {
     const n = typeof id === 'number' ? id : Number(id);
     return Number.isFinite(n) ? this.byId.get(n) : undefined;
@@ -47,6 +52,7 @@ export class Table {
     return row;
   }
 
+  /** Removes the row with that ID; false when there was none. */
   delete(id: number): boolean {
     const row = this.byId.get(id);
     if (!row) return false;

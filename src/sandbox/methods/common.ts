@@ -1,7 +1,13 @@
-/** Helpers shared by the method modules: input coercion, `*.fields` metadata, legacy list/get. */
+/**
+ * Helpers shared by the method modules: input coercion by field type (multifields merged by ID), `*.fields`
+ * metadata, legacy list/get (filter, order, select, 50-row pages) and the ONCRM* events of a change. Sources:
+ * apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-fields.html, …/crm-deal-list.html, doc
+ * api-reference/crm/data-types.md (crm_multifield); rest-protocol.md §3, §4.
+ */
 
 import { type ApiError, legacyError } from '../apiError.js';
-import { type FieldDef, legacyResolver, legacyRow, legacySelect } from '../entities.js';
+import type { FieldDef } from '../entities.js';
+import { legacyResolver, legacyRow, legacySelect } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
 import { parseDate } from '../portalTime.js';

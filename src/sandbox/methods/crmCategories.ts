@@ -1,0 +1,217 @@
+/**
+ * Deal pipelines and stages: `crm.category.*` (entityTypeId 2 only; a new pipeline gets NEW/WON/LOSE stages),
+ * the deprecated `crm.dealcategory.*`, and the status reference `crm.status.*` (stages, lead statuses, sources, …).
+ * Sources: apidocs.bitrix24.com/api-reference/crm/universal/category/crm-category-list.html (and -add, -update,
+ * -delete), api-reference/crm/status/crm-status-list.html (and -add, -update, -delete), api-reference/crm/outdated/
+ * category-old/crm-deal-category-stage-list.html (b24-spec spec/index.json maps each method to its page).
+ */
+import { d7Error, legacyError, missingParam } from '../apiError.js';
+import { type Params, pick } from '../params.js';
+import type { Registry } from '../registry.js';
+import type { Row } from '../store.js';
+import { fieldsMeta, legacyList, readId, readObject } from './common.js';
+import { badFields, badId, notFound } from './crmWrites.js';
+
+const catView = (c: Row) => ({
+  id: c.ID,
+  name: c.NAME,
+  sort: c.SORT,
+  entityTypeId: c.ENTITY_TYPE_ID,
+  isDefault: c.IS_DEFAULT,
+  originId: c.ORIGIN_ID ?? '',
+  originatorId: c.ORIGINATOR_ID ?? '',
+});
+
+const statusView = (s: Row) => ({
+  ID: String(s.ID),
+  ENTITY_ID: s.ENTITY_ID,
+  STATUS_ID: s.STATUS_ID,
+  NAME: s.NAME,
+  NAME_INIT: s.NAME_INIT ?? '',
+  SORT: String(s.SORT),
+  SYSTEM: s.SYSTEM,
+  CATEGORY_ID: s.CATEGORY_ID === null || s.CATEGORY_ID === undefined ? null : String(s.CATEGORY_ID),
+  COLOR: s.COLOR,
+  SEMANTICS: s.SEMANTICS,
+  ...(s.ENTITY_ID.startsWith('DEAL_STAGE') || s.ENTITY_ID === 'STATUS'
+    ? {
+        EXTRA: {
+          SEMANTICS: s.SEMANTICS === 'S' ? 'success' : s.SEMANTICS === 'F' ? 'failure' : 'process',
+          COLOR: s.COLOR,
+        },
+      }
+    : {}),
+});
+
+/** Registers `crm.category.*`, `crm.dealcategory.*` and `crm.status.*`. */
+export function categoryMethods(r: Registry): void {
+  const readType = (p: Params) => {
+    const v = pick(p, 'entityTypeId');
+    if (v === undefined || v === '') throw missingParam('entityTypeId');
+    if (Number(v) !== 2) throw d7Error('NOT_FOUND', 'SPA not found');
+    return 2;
+  };
+  r.many('crm', {
+    'crm.category.fields': (_ctx, p) => {
+      readType(p);
+      const f = (type: string, title: string, ro = false) => ({
+        type,
+        isRequired: false,
+        isReadOnly: ro,
+        isImmutable: false,
+        isMultiple: false,
+        isDynamic: false,
+        title,
+      });
+      return {
+        result: {
+          fields: {
+            id: f('integer', 'ID', true),
+            name: f('string', 'Name'),
+            sort: f('integer', 'Sort'),
+            entityTypeId: f('integer', 'Entity type', true),
+            isDefault: f('char', 'Default'),
+          },
+        },
+      };
+    },
+    'crm.category.list': (ctx, p) => {
+      readType(p);
+      const cats = [...ctx.portal.t.category.rows].sort((a, b) => a.SORT - b.SORT || a.ID - b.ID).map(catView);
+      return { result: { categories: cats }, total: cats.length };
+    },
+    'crm.category.get': (ctx, p) => {
+      readType(p);
+      const c = ctx.portal.t.category.get(pick(p, 'id'));
+      if (!c) throw d7Error('NOT_FOUND', 'Category not found');
+      return { result: { category: catView(c) } };
+    },
+    'crm.category.add': (ctx, p) => {
+      readType(p);
+      const f = readObject(pick(p, 'fields'), () => missingParam('fields'));
+      if (!f.name) throw d7Error('INVALID_ARG_VALUE', "Field 'name' is required");
+      const portal = ctx.portal;
+      const c = portal.t.category.insert({
+        NAME: String(f.name),
+        SORT: Number(f.sort ?? 500),
+        IS_DEFAULT: 'N',
+        ENTITY_TYPE_ID: 2,
+        ORIGIN_ID: '',
+        ORIGINATOR_ID: '',
+      });
+      const entity = `DEAL_STAGE_${c.ID}`;
+      portal.addStatus(entity, `C${c.ID}:NEW`, 'Новая', 10, '#39A8EF', null, c.ID);
+      portal.addStatus(entity, `C${c.ID}:WON`, 'Сделка успешна', 20, '#7BD500', 'S', c.ID);
+      portal.addStatus(entity, `C${c.ID}:LOSE`, 'Сделка провалена', 30, '#FF5752', 'F', c.ID);
+      portal.dirty();
+      return { result: { category: catView(c) }, write: true };
+    },
+    'crm.category.update': (ctx, p) => {
+      readType(p);
+      const c = ctx.portal.t.category.get(pick(p, 'id'));
+      if (!c) throw d7Error('NOT_FOUND', 'Category not found');
+      const f = readObject(pick(p, 'fields'), () => missingParam('fields'));
+      if (f.name !== undefined) c.NAME = String(f.name);
+      if (f.sort !== undefined) c.SORT = Number(f.sort);
+      ctx.portal.dirty();
+      return { result: { category: catView(c) }, write: true };
+    },
+    'crm.category.delete': (ctx, p) => {
+      readType(p);
+      const id = Number(pick(p, 'id'));
+      const c = ctx.portal.t.category.get(id);
+      if (!c) throw d7Error('NOT_FOUND', 'Category not found');
+      if (c.IS_DEFAULT === 'Y') throw d7Error('ACCESS_DENIED', 'Default category cannot be deleted', 400);
+      if (ctx.portal.t.deal.rows.some((d) => d.CATEGORY_ID === id))
+        throw d7Error('CATEGORY_NOT_EMPTY', 'Category has deals');
+      ctx.portal.t.category.delete(id);
+      ctx.portal.dirty();
+      return { result: [], write: true };
+    },
+    // legacy names (deprecated) the MVP-era code uses
+    'crm.dealcategory.list': (ctx) => {
+      const rows = ctx.portal.t.category.rows.filter((c) => c.ID > 0);
+      const result = rows.map((c) => ({
+        ID: String(c.ID),
+        CREATED_DATE: ctx.portal.nowIso(),
+        NAME: c.NAME,
+        IS_LOCKED: 'N',
+        SORT: String(c.SORT),
+      }));
+      return { result, total: result.length };
+    },
+    'crm.dealcategory.stage.list': (ctx, p) => {
+      const id = Number(pick(p, 'id') ?? 0);
+      const result = ctx.portal.stages(id).map((s) => ({ NAME: s.NAME, SORT: String(s.SORT), STATUS_ID: s.STATUS_ID }));
+      return { result };
+    },
+    'crm.dealcategory.default.get': (ctx) => {
+      const c = ctx.portal.t.category.get(0)!;
+      return { result: { ID: 0, NAME: c.NAME } };
+    },
+  });
+  r.many('crm', {
+    'crm.status.fields': (ctx) => ({ result: fieldsMeta(ctx.portal.def('status').fields) }),
+    'crm.status.list': (ctx, p) => {
+      const fields = ctx.portal.def('status').fields;
+      const res = legacyList(ctx.portal.t.status, fields, p, {
+        defaultOrder: { SORT: 'ASC' },
+        selectDefaultAll: false,
+        render: (row) => statusView(row),
+      });
+      // crm.status.list answers every row (no paging in practice for reference lists)
+      return res;
+    },
+    'crm.status.get': (ctx, p) => {
+      const s = ctx.portal.t.status.get(readId(p, badId));
+      if (!s) throw notFound();
+      return { result: statusView(s) };
+    },
+    'crm.status.add': (ctx, p) => {
+      const f = readObject(pick(p, 'fields'), badFields);
+      if (!f.ENTITY_ID || !f.STATUS_ID || !f.NAME) throw legacyError('ENTITY_ID, STATUS_ID and NAME are required.');
+      const m = /^DEAL_STAGE(?:_(\d+))?$/.exec(String(f.ENTITY_ID));
+      const cat = m ? Number(m[1] ?? 0) : null;
+      const sem = f.SEMANTICS ? String(f.SEMANTICS) : null;
+      const s = ctx.portal.addStatus(
+        String(f.ENTITY_ID),
+        String(f.STATUS_ID),
+        String(f.NAME),
+        Number(f.SORT ?? 500),
+        f.COLOR ? String(f.COLOR) : null,
+        sem,
+        cat,
+      );
+      s.SYSTEM = 'N';
+      ctx.portal.dirty();
+      return { result: s.ID, write: true };
+    },
+    'crm.status.update': (ctx, p) => {
+      const s = ctx.portal.t.status.get(readId(p, badId));
+      if (!s) throw notFound();
+      const f = readObject(pick(p, 'fields'), badFields);
+      for (const k of ['NAME', 'SORT', 'COLOR'])
+        if (f[k] !== undefined) s[k] = k === 'SORT' ? Number(f[k]) : String(f[k]);
+      ctx.portal.dirty();
+      return { result: true, write: true };
+    },
+    'crm.status.delete': (ctx, p) => {
+      const id = readId(p, badId);
+      const s = ctx.portal.t.status.get(id);
+      if (!s) throw notFound();
+      if (s.SYSTEM === 'Y') throw legacyError('System status cannot be deleted.');
+      ctx.portal.t.status.delete(id);
+      ctx.portal.dirty();
+      return { result: true, write: true };
+    },
+    'crm.status.entity.types': (ctx) => {
+      const ids = [...new Set(ctx.portal.t.status.rows.map((s) => s.ENTITY_ID as string))];
+      return { result: ids.map((id) => ({ ID: id, NAME: id })) };
+    },
+    'crm.status.entity.items': (ctx, p) => {
+      const entity = String(pick(p, 'entityId') ?? '');
+      const rows = ctx.portal.t.status.rows.filter((s) => s.ENTITY_ID === entity).sort((a, b) => a.SORT - b.SORT);
+      return { result: rows.map((s) => ({ NAME: s.NAME, SORT: String(s.SORT), STATUS_ID: s.STATUS_ID })) };
+    },
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * Users and departments: `user.current/get/search/fields/add/update` (a filter in FILTER or as bare params,
+ * FIND/NAME_SEARCH over name, e-mail and position) and `department.fields/get/add/update/delete`. Access rights
+ * are not emulated (every user sees everything). Sources: apidocs.bitrix24.com/api-reference/user/user-get.html,
+ * api-reference/user/user-current.html, api-reference/user/user-add.html,
+ * api-reference/departments/department-get.html (b24-spec spec/index.json maps each method to its page).
+ */
+import { argError } from '../apiError.js';
+import { legacyRow } from '../fieldViews.js';
+import { asList, type Params, pick } from '../params.js';
+import type { CallCtx, MethodResult, Registry } from '../registry.js';
+import type { Row } from '../store.js';
+import { applyFields, legacyList, readId } from './common.js';
+
+/** Registers `user.*`. */
+export function userMethods(r: Registry): void {
+  const userFields = (ctx: CallCtx) => ctx.portal.def('user').fields;
+  const view = (ctx: CallCtx, u: Row) => legacyRow(userFields(ctx), u, Object.keys(userFields(ctx)));
+  const userList = (ctx: CallCtx, p: Params): MethodResult => {
+    let filter = pick(p, 'FILTER', 'filter');
+    if (!filter) {
+      filter = {};
+      for (const [k, v] of Object.entries(p)) {
+        if (!['sort', 'order', 'start', 'admin_mode', 'select', 'image_resize', 'auth'].includes(k.toLowerCase()))
+          filter[k] = v;
+      }
+    }
+    const find = pick(filter, 'FIND', 'NAME_SEARCH');
+    const rest = { ...filter };
+    for (const k of Object.keys(rest)) if (['FIND', 'NAME_SEARCH'].includes(k.toUpperCase())) delete rest[k];
+    const sort = pick(p, 'sort', 'SORT');
+    const dir = pick(p, 'order', 'ORDER');
+    const order = sort ? { [String(sort)]: String(dir ?? 'ASC') } : typeof dir === 'object' ? dir : undefined;
+    const needle = find ? String(find).toLowerCase() : null;
+    return legacyList(
+      ctx.portal.t.user,
+      userFields(ctx),
+      { filter: rest, order, start: pick(p, 'start'), select: pick(p, 'select') },
+      {
+        baseFilter: needle
+          ? (u) => `${u.NAME} ${u.LAST_NAME} ${u.EMAIL} ${u.WORK_POSITION}`.toLowerCase().includes(needle)
+          : undefined,
+        selectDefaultAll: false,
+      },
+    );
+  };
+  r.add({
+    name: 'user.current',
+    scope: 'user',
+    handler: (ctx) => ({ result: view(ctx, ctx.portal.t.user.get(ctx.userId)!) }),
+  });
+  r.add({ name: 'user.get', scope: 'user', handler: userList });
+  r.add({ name: 'user.search', scope: 'user', handler: userList });
+  r.add({
+    name: 'user.fields',
+    scope: 'user',
+    handler: (ctx) => ({ result: Object.fromEntries(Object.entries(userFields(ctx)).map(([k, f]) => [k, f.title])) }),
+  });
+  r.add({
+    name: 'user.add',
+    scope: 'user',
+    handler: (ctx, p) => {
+      if (!p.EMAIL) throw argError('Email is required', 'ERROR_CORE');
+      const row: Row = {};
+      for (const k of Object.keys(userFields(ctx))) row[k] = null;
+      applyFields(ctx.portal, userFields(ctx), row, p, { creating: true });
+      Object.assign(row, {
+        ACTIVE: true,
+        IS_ONLINE: 'N',
+        USER_TYPE: 'employee',
+        DATE_REGISTER: ctx.portal.clock.now(),
+        UF_DEPARTMENT: asList(p.UF_DEPARTMENT)?.map(Number) ?? [1],
+      });
+      ctx.portal.t.user.insert(row);
+      ctx.portal.dirty();
+      return { result: row.ID, write: true };
+    },
+  });
+  r.add({
+    name: 'user.update',
+    scope: 'user',
+    handler: (ctx, p) => {
+      const u = ctx.portal.t.user.get(readId(p, () => argError('User ID is required', 'ERROR_CORE')));
+      if (!u) throw argError('User not found', 'ERROR_CORE');
+      applyFields(ctx.portal, userFields(ctx), u, p, { creating: false });
+      ctx.portal.dirty();
+      return { result: true, write: true };
+    },
+  });
+}
+
+/** Registers `department.*`. */
+export function departmentMethods(r: Registry): void {
+  const deptFields = (ctx: CallCtx) => ctx.portal.def('department').fields;
+  r.many('department', {
+    'department.fields': (ctx) => ({
+      result: Object.fromEntries(Object.entries(deptFields(ctx)).map(([k, f]) => [k, f.title])),
+    }),
+    'department.get': (ctx, p) => {
+      const filter: Record<string, unknown> = {};
+      for (const k of ['ID', 'NAME', 'SORT', 'PARENT', 'UF_HEAD']) if (pick(p, k) !== undefined) filter[k] = pick(p, k);
+      const sort = pick(p, 'sort');
+      const order = sort ? { [String(sort)]: String(pick(p, 'order') ?? 'ASC') } : { SORT: 'ASC' };
+      const res = legacyList(
+        ctx.portal.t.department,
+        deptFields(ctx),
+        { filter, order, start: pick(p, 'START', 'start') },
+        { selectDefaultAll: false },
+      );
+      return res;
+    },
+    'department.add': (ctx, p) => {
+      if (!p.NAME) throw argError('NAME is required', 'ERROR_CORE');
+      const row = ctx.portal.t.department.insert({
+        NAME: String(p.NAME),
+        SORT: Number(p.SORT ?? 500),
+        PARENT: Number(p.PARENT ?? 1),
+        UF_HEAD: p.UF_HEAD ? Number(p.UF_HEAD) : null,
+      });
+      ctx.portal.dirty();
+      return { result: row.ID, write: true };
+    },
+    'department.update': (ctx, p) => {
+      const d = ctx.portal.t.department.get(readId(p, () => argError('ID is required', 'ERROR_CORE')));
+      if (!d) throw argError('Department not found', 'ERROR_CORE');
+      applyFields(ctx.portal, deptFields(ctx), d, p, { creating: false });
+      ctx.portal.dirty();
+      return { result: true, write: true };
+    },
+    'department.delete': (ctx, p) => {
+      const id = readId(p, () => argError('ID is required', 'ERROR_CORE'));
+      if (!ctx.portal.t.department.delete(id)) throw argError('Department not found', 'ERROR_CORE');
+      ctx.portal.dirty();
+      return { result: true, write: true };
+    },
+  });
+}
