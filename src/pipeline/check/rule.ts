@@ -21,7 +21,7 @@ export interface PortalFacts {
 export interface CheckContext {
   catalog: CatalogView;
   portal?: PortalFacts;
-  /** Environment for the env allow-list rule (default process.env). */
+  /** Environment for rules that read variable values (none does today); the caller passes it, no default. */
   env?: NodeJS.ProcessEnv;
 }
 
