@@ -15,6 +15,9 @@ export {
   compile,
   type FusedPair,
   type Program,
+  type ProgramJson,
+  programJson,
+  programMermaid,
   type StepKind,
 } from './compile/index.js';
 export { type CostEstimate, estimateCost } from './cost.js';

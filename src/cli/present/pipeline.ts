@@ -24,6 +24,8 @@ import {
   parseInputFlags,
   planPipeline,
   planTtlMs,
+  programJson,
+  programMermaid,
   type RunOptions,
   type RunRecord,
   type RunResult,
@@ -31,7 +33,9 @@ import {
   runPipeline,
   userLanguage,
 } from '../../pipeline/index.js';
-import { connectPortal, loadEnv } from '../compose.js';
+
+/** The composition root, loaded when a command needs the environment or a portal (keeps `check`/`graph` quick). */
+const composition = () => import('../compose.js');
 
 /**
  * What src/pipeline takes from the environment, read here once: data directory, summary language, default time
@@ -52,6 +56,7 @@ export function runEnvironment(
 /** Portal facts for the checker when a portal is configured (webhook or OAuth env), else undefined. */
 export async function portalFactsFromEnv(given: NodeJS.ProcessEnv = process.env): Promise<PortalFacts | undefined> {
   // the same configuration connect() sees: the environment, then .env for missing keys
+  const { connectPortal, loadEnv } = await composition();
   const env = loadEnv(given);
   const auth = env.BITRIX_WEBHOOK_URL ? 'webhook' : env.B24_CLIENT_ID && env.B24_CLIENT_SECRET ? 'oauth' : undefined;
   if (!auth) return undefined;
@@ -236,15 +241,15 @@ export interface RunFlags {
  * Portal facts for checking before a run, from the configuration alone (no request): OAuth when only an app is
  * configured, else webhook (a configured webhook, or the embedded sandbox's).
  */
-function configuredFacts(): PortalFacts {
-  const env = loadEnv(process.env);
+async function configuredFacts(): Promise<PortalFacts> {
+  const env = (await composition()).loadEnv(process.env);
   return { auth: !env.BITRIX_WEBHOOK_URL?.trim() && env.B24_CLIENT_ID && env.B24_CLIENT_SECRET ? 'oauth' : 'webhook' };
 }
 
 /** Loads and checks a pipeline once; errors stop the command before it connects. */
 async function loadChecked(file: string, catalog: CatalogView): Promise<LoadedPipeline> {
   const p = await loadPipelineFile(file);
-  const findings = checkPipeline(p, { catalog, portal: configuredFacts(), env: process.env });
+  const findings = checkPipeline(p, { catalog, portal: await configuredFacts(), env: process.env });
   const errors = findings.filter((f) => f.severity === 'error');
   if (errors.length) throw new InvalidInputError(`${file}: ${errors.length} error(s); fix them first`, errors);
   return p;
@@ -264,7 +269,7 @@ export async function runPlanCommand(file: string, flags: RunFlags): Promise<voi
   const catalog = await defaultCatalog();
   const p = await loadChecked(file, catalog);
   const program = compile(p, catalog, { batching: flags.batching !== false });
-  const conn = await connectPortal();
+  const conn = await (await composition()).connectPortal();
   try {
     const plan = await planPipeline(p, {
       ...runEnvironment(),
@@ -293,7 +298,7 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
   const catalog = await defaultCatalog();
   const p = await loadChecked(file, catalog);
   const program = compile(p, catalog, { batching: flags.batching !== false });
-  const conn = await connectPortal();
+  const conn = await (await composition()).connectPortal();
   try {
     const inputs = parseInputFlags(p, flags.input);
     const common = {
@@ -346,7 +351,7 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
 /** `b24flow apply <plan-id>`. */
 export async function runApplyCommand(planId: string, flags: RunFlags): Promise<void> {
   const catalog = await defaultCatalog();
-  const conn = await connectPortal();
+  const conn = await (await composition()).connectPortal();
   try {
     const r = await applyPlan(planId, {
       ...runEnvironment(),
@@ -369,7 +374,7 @@ export async function runApplyCommand(planId: string, flags: RunFlags): Promise<
 /** `b24flow resume <run-id>`. */
 export async function runResumeCommand(runId: string, flags: RunFlags): Promise<void> {
   const catalog = await defaultCatalog();
-  const conn = await connectPortal();
+  const conn = await (await composition()).connectPortal();
   try {
     const r = await resumeRun(runId, {
       ...runEnvironment(),
@@ -412,4 +417,17 @@ export async function runRunsCommand(flags: { json?: boolean; limit?: string }):
     );
   } else if (!runs.length) out('No runs yet.\n');
   else for (const r of runs) out(`${formatRunRecord(r)}\n`);
+}
+
+/**
+ * `b24flow graph <file> [--format mermaid|json]`: prints the compiled program — a Mermaid flowchart (default) or
+ * the program as JSON. Nothing is sent to a portal.
+ * @throws InvalidInputError for an unknown format or a pipeline that does not load
+ */
+export async function runGraphCommand(file: string, flags: { format?: string }): Promise<void> {
+  const format = flags.format ?? 'mermaid';
+  if (format !== 'mermaid' && format !== 'json') throw new InvalidInputError('--format must be mermaid or json');
+  const catalog = await defaultCatalog();
+  const program = compile(await loadPipelineFile(file), catalog);
+  out(format === 'json' ? `${JSON.stringify(programJson(program), null, 2)}\n` : programMermaid(program));
 }

@@ -8,6 +8,7 @@ export {
   isPackableRead,
   LEGACY_CRM_ADD,
 } from './batches.js';
+export { type ProgramJson, programJson, programMermaid, type StepJson } from './describe.js';
 export { type FusedPair, fusedPartner } from './fusion.js';
 export {
   type BatchGroup,

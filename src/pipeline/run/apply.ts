@@ -3,6 +3,8 @@
  * resolved writes or the state read differ (the plan id is a hash of both) the data drifted and the plan is refused.
  */
 import { RuntimeFailure } from '../../lib/failures.js';
+import { defaultCatalog } from '../catalog.js';
+import { compile } from '../compile/program.js';
 import type { Journal } from '../journal.js';
 import { loadPipelineObject } from '../load.js';
 import { defaultPlanStore, PlanRefused, type PlanStore } from './planStore.js';
@@ -39,7 +41,9 @@ export async function applyPlan(planId: string, o: ApplyOptions): Promise<RunRes
     throw new PlanRefused('unconfirmed', `plan ${planId} deletes data: confirm it (--confirm-destructive)`);
   const p = loadPipelineObject(stored.pipeline, stored.file ?? plan.pipeline.name);
   if (stored.path) (p as { path?: string }).path = stored.path;
-  const again = await planPipeline(p, { ...o, inputs: plan.inputs, now: plan.now, store: false });
+  // compiled once for the re-plan and the run
+  const program = compile(p, o.catalog ?? o.program?.catalog ?? (await defaultCatalog()), { batching: o.batching });
+  const again = await planPipeline(p, { ...o, program, inputs: plan.inputs, now: plan.now, store: false });
   if (again.id !== plan.id) {
     const changed = again.stateHash !== plan.stateHash ? 'the data it read changed' : 'the resolved writes changed';
     throw new PlanRefused(
@@ -48,7 +52,7 @@ export async function applyPlan(planId: string, o: ApplyOptions): Promise<RunRes
     );
   }
   if (!(await store.claim(planId))) throw new PlanRefused('used', `plan ${planId} was already used`);
-  const r = await runPipeline(p, { ...o, inputs: plan.inputs, now: plan.now, mode: 'full', planId });
+  const r = await runPipeline(p, { ...o, program, inputs: plan.inputs, now: plan.now, mode: 'full', planId });
   if (r.status === 'refused') throw new RuntimeFailure(`plan ${planId} refused: ${r.error ?? ''}`);
   return r;
 }
