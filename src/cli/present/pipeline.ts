@@ -20,6 +20,7 @@ import {
   type Plan,
   type PlannedWrite,
   type PortalFacts,
+  type Program,
   type ProgressEvent,
   parseInputFlags,
   planPipeline,
@@ -246,13 +247,18 @@ async function configuredFacts(): Promise<PortalFacts> {
   return { auth: !env.BITRIX_WEBHOOK_URL?.trim() && env.B24_CLIENT_ID && env.B24_CLIENT_SECRET ? 'oauth' : 'webhook' };
 }
 
-/** Loads and checks a pipeline once; errors stop the command before it connects. */
-async function loadChecked(file: string, catalog: CatalogView): Promise<LoadedPipeline> {
+/** Loads, compiles and checks a pipeline once; errors stop the command before it connects. */
+async function loadChecked(
+  file: string,
+  catalog: CatalogView,
+  flags: { batching?: boolean },
+): Promise<{ p: LoadedPipeline; program: Program }> {
   const p = await loadPipelineFile(file);
-  const findings = checkPipeline(p, { catalog, portal: await configuredFacts(), env: process.env });
+  const program = compile(p, catalog, { batching: flags.batching !== false });
+  const findings = checkPipeline(p, { catalog, portal: await configuredFacts(), env: process.env, program });
   const errors = findings.filter((f) => f.severity === 'error');
   if (errors.length) throw new InvalidInputError(`${file}: ${errors.length} error(s); fix them first`, errors);
-  return p;
+  return { p, program };
 }
 
 function out(s: string) {
@@ -267,8 +273,7 @@ function exitFor(r: RunResult): void {
 /** `b24flow plan <file>`: runs reads, prints and stores the plan. */
 export async function runPlanCommand(file: string, flags: RunFlags): Promise<void> {
   const catalog = await defaultCatalog();
-  const p = await loadChecked(file, catalog);
-  const program = compile(p, catalog, { batching: flags.batching !== false });
+  const { p, program } = await loadChecked(file, catalog, flags);
   const conn = await (await composition()).connectPortal();
   try {
     const plan = await planPipeline(p, {
@@ -296,8 +301,7 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
   if (!['shadow', 'canary', 'full'].includes(mode))
     throw new InvalidInputError(`--mode must be shadow, canary or full`);
   const catalog = await defaultCatalog();
-  const p = await loadChecked(file, catalog);
-  const program = compile(p, catalog, { batching: flags.batching !== false });
+  const { p, program } = await loadChecked(file, catalog, flags);
   const conn = await (await composition()).connectPortal();
   try {
     const inputs = parseInputFlags(p, flags.input);

@@ -48,14 +48,16 @@ export async function checkFiles(files: string[], opts: CheckFilesOptions): Prom
   for (const file of files) {
     try {
       const p = await loadPipelineFile(file);
-      const findings = checkPipeline(p, {
-        catalog: opts.catalog,
-        portal: opts.portal,
-        ...(opts.env ? { env: opts.env } : {}),
-      });
+      // compiled once: the checker reuses its step graph, the cost is the program's
       const program = compile(p, opts.catalog, {
         ...(opts.portal?.plan ? { plan: opts.portal.plan } : {}),
         ...(opts.items !== undefined ? { defaultItems: opts.items } : {}),
+      });
+      const findings = checkPipeline(p, {
+        catalog: opts.catalog,
+        portal: opts.portal,
+        program,
+        ...(opts.env ? { env: opts.env } : {}),
       });
       out.push({ file, findings, cost: program.cost });
     } catch (err) {

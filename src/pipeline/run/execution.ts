@@ -11,25 +11,24 @@
 import type { BatchCommand } from '../../bitrix/batch.js';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 import type { CatalogView } from '../catalog.js';
-import { chunked, containsBatchSyntax } from '../compile/batches.js';
 import type { CompiledStep, Program } from '../compile/program.js';
-import { Evaluator, expressionBody, isExpression, isTemplate } from '../expr.js';
+import { Evaluator, expressionBody, isExpression } from '../expr.js';
 import type { StepGraph } from '../graph.js';
 import type { IdempotencyStore } from '../idempotency.js';
 import type { Journal, RunRecord, StepRecord, WriteEntry } from '../journal.js';
 import type { Step } from '../load.js';
 import { refusalReason, type StepMethod } from '../modes.js';
-import { compactResult, errorInfo, fieldOf, parseTimeout } from './results.js';
+import { errorInfo, fieldOf, ioSummary, parseTimeout } from './results.js';
+import { type CallAnswers, sendCommands } from './send.js';
 import { STEP_KINDS } from './steps/kinds.js';
 import { methodStep } from './steps/method.js';
 import { reusePlanRead } from './steps/read.js';
 import type { PlannedWrite, RunOptions, RunResult } from './types.js';
 
+export type { CallAnswers };
+
 /** Options of an execution: the run's options with the mode and client settled. */
 export type ExecutionOptions = Required<Pick<RunOptions, 'client' | 'mode'>> & RunOptions;
-
-/** Answer per command key: its result or its error. */
-export type CallAnswers = Map<string, { result?: unknown; error?: { code?: string; message: string } }>;
 
 /** One execution of one pipeline (sub-pipelines get their own, sharing the run). */
 export class Execution {
@@ -158,32 +157,7 @@ export class Execution {
   /** Request/response summary of a finished step for the journal (param names only, never values). */
   private summarizeIo(s: Step) {
     const rec = this.steps.get(s.id);
-    if (!rec?.method) return;
-    const names = (v: unknown): string => {
-      if (!v || typeof v !== 'object' || Array.isArray(v) || isExpression(v) || isTemplate(v)) return '';
-      return `{${Object.keys(v).join(',')}}`;
-    };
-    const p = s.params;
-    const params =
-      p && typeof p === 'object' && !Array.isArray(p)
-        ? Object.entries(p)
-            .map(([k, v]) => `${k}${names(v)}`)
-            .join(' ')
-        : Array.isArray(p)
-          ? `[${p.length} positional]`
-          : '';
-    const calls = s.foreach && rec.items > 1 ? ` ×${rec.items}` : '';
-    const result = this.stepScope[s.id]?.result;
-    const first = Array.isArray(result) ? result[0] : result;
-    const firstText = first === undefined || first === null ? '' : `; first ${JSON.stringify(compactResult(first))}`;
-    this.record(s, {
-      request: `${rec.method}${params ? ` ${params}` : ''}${calls}`.slice(0, 300),
-      response:
-        `${s.all ? `${rec.items} rows` : `${rec.done} ok`}${rec.failed ? `, ${rec.failed} failed` : ''}${rec.existing ? `, ${rec.existing} already done` : ''}${firstText}`.slice(
-          0,
-          300,
-        ),
-    });
+    if (rec?.method) this.record(s, ioSummary(s, rec, this.stepScope[s.id]?.result));
   }
 
   private async persist(): Promise<void> {
@@ -218,49 +192,12 @@ export class Execution {
     return this.stepSignal ?? this.o.signal;
   }
 
-  /** Batch (or single calls when batching is off); returns per-key result/error. */
-  async send(
+  /** Batch (or single calls when batching is off); returns per-key result/error (see send.ts). */
+  send(
     cmds: [string, BatchCommand][],
     opts: { single?: boolean; idempotencyKeys?: Record<string, string> } = {},
   ): Promise<CallAnswers> {
-    const out: CallAnswers = new Map();
-    const batching = this.o.batching !== false && !opts.single;
-    const singles = batching ? cmds.filter(([, c]) => containsBatchSyntax(c.params)) : cmds;
-    const batched = batching ? cmds.filter(([, c]) => !containsBatchSyntax(c.params)) : [];
-    if (batched.length === 1) singles.push(batched.pop()!);
-    for (const chunk of chunked(batched)) {
-      // batch command keys allow only [A-Za-z0-9_.-]: our own short keys, mapped back to the work keys
-      const rec: Record<string, BatchCommand> = {};
-      const keyOf = new Map<string, string>();
-      chunk.forEach(([k, c], j) => {
-        rec[`c${j}`] = c;
-        keyOf.set(k, `c${j}`);
-      });
-      const r = await this.o.client.batch(rec, { halt: false, signal: this.signal });
-      this.requests += r.requests ?? 1;
-      for (const [k] of chunk) {
-        const ck = keyOf.get(k)!;
-        if (r.errors && ck in r.errors) out.set(k, { error: errorInfo(r.errors[ck]) });
-        else if (r.results && ck in r.results) out.set(k, { result: r.results[ck] });
-        else out.set(k, { error: { code: 'NOT_RUN', message: 'command did not run' } });
-      }
-    }
-    for (const [k, c] of singles) {
-      try {
-        const key = opts.idempotencyKeys?.[k];
-        const r = await this.o.client.call(c.method, c.params, {
-          signal: this.signal,
-          ...(key ? { idempotencyKey: key } : {}),
-        });
-        this.requests++;
-        out.set(k, { result: r.result });
-      } catch (err) {
-        this.requests++;
-        if (this.signal?.aborted) throw err;
-        out.set(k, { error: errorInfo(err) });
-      }
-    }
-    return out;
+    return sendCommands(this, cmds, opts);
   }
 
   /** The step of an id of this pipeline. */

@@ -3,6 +3,9 @@
  * the journal, error info, run ids, step timeouts.
  */
 import { randomBytes } from 'node:crypto';
+import { isExpression, isTemplate } from '../expr.js';
+import type { StepRecord } from '../journal.js';
+import type { Step } from '../load.js';
 
 /** A new run id: `r<UTC yyyymmddThhmmss>-<8 hex>`. */
 export function newRunId(): string {
@@ -84,4 +87,35 @@ export function compactResult(r: unknown): unknown {
     }
   }
   return true;
+}
+
+/**
+ * The request/response summary of a finished step for the journal: method with param names (never values) and the
+ * call count; rows or ok/failed/already-done counts with the first result compacted. Each ≤ 300 characters.
+ */
+export function ioSummary(s: Step, rec: StepRecord, result: unknown): { request: string; response: string } {
+  const names = (v: unknown): string => {
+    if (!v || typeof v !== 'object' || Array.isArray(v) || isExpression(v) || isTemplate(v)) return '';
+    return `{${Object.keys(v).join(',')}}`;
+  };
+  const p = s.params;
+  const params =
+    p && typeof p === 'object' && !Array.isArray(p)
+      ? Object.entries(p)
+          .map(([k, v]) => `${k}${names(v)}`)
+          .join(' ')
+      : Array.isArray(p)
+        ? `[${p.length} positional]`
+        : '';
+  const calls = s.foreach && rec.items > 1 ? ` ×${rec.items}` : '';
+  const first = Array.isArray(result) ? result[0] : result;
+  const firstText = first === undefined || first === null ? '' : `; first ${JSON.stringify(compactResult(first))}`;
+  return {
+    request: `${rec.method}${params ? ` ${params}` : ''}${calls}`.slice(0, 300),
+    response:
+      `${s.all ? `${rec.items} rows` : `${rec.done} ok`}${rec.failed ? `, ${rec.failed} failed` : ''}${rec.existing ? `, ${rec.existing} already done` : ''}${firstText}`.slice(
+        0,
+        300,
+      ),
+  };
 }

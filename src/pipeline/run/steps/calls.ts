@@ -10,8 +10,9 @@ import { chunked, LEGACY_CRM_ADD } from '../../compile/batches.js';
 import type { StepRecord, WriteEntry } from '../../journal.js';
 import { hashOf, type Step } from '../../load.js';
 import type { StepMethod } from '../../modes.js';
-import type { CallAnswers, Execution } from '../execution.js';
+import type { Execution } from '../execution.js';
 import { compactResult, fieldOf, rowsOf, sleep } from '../results.js';
+import type { CallAnswers } from '../send.js';
 
 /** One call of a step: the item, its key and resolved params (`pending` when they could not be resolved). */
 export interface Work {
