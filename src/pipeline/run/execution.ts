@@ -76,14 +76,17 @@ export class Execution {
     return this.program.pipeline;
   }
 
+  /** The effective catalog entry of a step of this pipeline (as compiled). */
   method(s: Step): StepMethod | undefined {
     return this.program.step(s.id)?.method;
   }
 
+  /** Language of refusal reasons (the run's `lang`, default en). */
   lang(): 'en' | 'ru' {
     return this.o.lang ?? 'en';
   }
 
+  /** Builds the expression context (inputs, steps, now, env, trigger) and, on resume, loads the journaled writes. */
   async init(): Promise<void> {
     const env: Record<string, string> = {};
     for (const n of this.p.pipeline.env ?? []) env[n] = this.o.env?.[n] ?? '';
@@ -103,6 +106,7 @@ export class Execution {
     return { ...this.base, item: this.ev.celValue(item.item), index: BigInt(item.index) };
   }
 
+  /** The expression context outside a foreach. */
   get baseContext(): Record<string, unknown> {
     return this.base;
   }
@@ -112,11 +116,13 @@ export class Execution {
     return this.maxListSize;
   }
 
+  /** Records a step's item count (list size, foreach length) for the plan's cost and the expression cost cap. */
   count(id: string, n: number) {
     this.itemCounts[id] = n;
     if (n > this.maxListSize) this.maxListSize = n;
   }
 
+  /** Sets `steps.<id>.result` and evaluates the step's `outputs` (unknown ones read null in shadow/canary). */
   setResult(id: string, result: unknown, s: Step) {
     const entry = { result, outputs: {} as Record<string, unknown> };
     this.stepScope[id] = entry;
@@ -134,6 +140,7 @@ export class Execution {
     }
   }
 
+  /** Updates a step's record in this execution and in the run record (ids prefixed inside sub-pipelines). */
   record(s: Step, patch: Partial<StepRecord>): StepRecord {
     const m = this.method(s);
     const prev = this.steps.get(s.id) ?? {
@@ -164,6 +171,7 @@ export class Execution {
     if (this.journal) await this.journal.update(this.run);
   }
 
+  /** Reports progress of a long step to `onProgress`. */
   progress(step: string, done: number, total: number) {
     this.o.onProgress?.({ step: this.prefix + step, done, total, requests: this.requests });
   }
@@ -188,6 +196,7 @@ export class Execution {
     }
   }
 
+  /** The signal for requests of the running step. */
   get signal(): AbortSignal | undefined {
     return this.stepSignal ?? this.o.signal;
   }
@@ -352,6 +361,7 @@ export class Execution {
     }
   }
 
+  /** Saves a step's result to the journal (resume restores it instead of running the step again). */
   async saveResult(s: Step, result: unknown) {
     if (!this.journal) return;
     await this.journal.saveStepResult(this.run.runId, this.prefix + s.id, result);
@@ -368,6 +378,7 @@ export class Execution {
     return v;
   }
 
+  /** The list a `foreach` step fans out over. @throws RuntimeFailure when the expression is not a list */
   foreachItems(s: Step): unknown[] {
     const v = this.ev.evaluate(expressionBody(s.foreach!).expr, this.base, this.maxList());
     if (v === null || v === undefined) return [];
