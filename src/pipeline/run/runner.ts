@@ -3,7 +3,7 @@
  * and `resumeRun`. Each compiles the pipeline once (src/pipeline/compile) unless the caller passes the program,
  * then runs one {@link Execution} over it.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 import { type CatalogView, defaultCatalog } from '../catalog.js';
 import { compile, type Program } from '../compile/program.js';
@@ -58,8 +58,9 @@ async function execute(program: Program, o: RunOptions, mode: RunMode, journalOn
     o.idempotency === false || mode === 'shadow'
       ? undefined
       : (o.idempotency ??
+        // next to the file journal's runs/ (its data dir) unless the data dir is given
         (journal instanceof FileJournal
-          ? FileIdempotencyStore.shared(join(o.dataDir ?? dataDir(), 'idempotency'))
+          ? FileIdempotencyStore.shared(join(o.dataDir ?? dirname(journal.dir), 'idempotency'))
           : undefined));
   const ex = new Execution(program, { ...o, mode, client: o.client }, inputs, run, journal, '', idem);
   await ex.init();

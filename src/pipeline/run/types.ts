@@ -63,8 +63,9 @@ export interface RunOptions {
   program?: Program;
   verbose?: boolean;
   /**
-   * Cross-run memory of keyed writes (steps with `idempotency_key`). Default: the file store in the data dir when
-   * the journal is the default file journal, else none; false = none.
+   * Cross-run memory of keyed writes (steps with `idempotency_key`). Default: when the journal is a file journal,
+   * the file store `<dataDir>/idempotency` (`dataDir` option, else the journal's data dir: the parent of its
+   * `runs/`), else none; false = none.
    */
   idempotency?: IdempotencyStore | false;
   /** Internal: continue this run record (resume). */
