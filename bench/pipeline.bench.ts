@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { B24Client, WebhookAuth } from '../src/bitrix/index.js';
 import { defaultCatalog } from '../src/pipeline/catalog.js';
+import type { PipelineClient } from '../src/pipeline/client.js';
 import { PLAN_RATES } from '../src/pipeline/cost.js';
 import { MemoryJournal } from '../src/pipeline/journal.js';
 import { loadPipelineText } from '../src/pipeline/load.js';
-import { runPipeline } from '../src/pipeline/run.js';
-import type { ClientLike } from '../src/pipeline/runtimeTypes.js';
+import { runPipeline } from '../src/pipeline/run/index.js';
 import { startSandbox } from '../src/sandbox/index.js';
 
 const root = join(import.meta.dirname, '..');
@@ -99,7 +99,7 @@ const big = loadPipelineText(
   }),
   'overhead.yaml',
 );
-const noIo: ClientLike = {
+const noIo: PipelineClient = {
   async call() {
     throw new Error('no I/O expected');
   },

@@ -17,6 +17,7 @@ import * as check from './commands/check.js';
 import * as dlq from './commands/dlq.js';
 import * as events from './commands/events.js';
 import * as exportCmd from './commands/export.js';
+import * as graph from './commands/graph.js';
 import * as plan from './commands/plan.js';
 import * as resume from './commands/resume.js';
 import * as run from './commands/run.js';
@@ -43,6 +44,7 @@ for (const mod of [
   call,
   exportCmd,
   check,
+  graph,
   plan,
   run,
   apply,

@@ -2,6 +2,7 @@
  * The slice of the catalog (src/catalog) the pipeline runtime needs, as a structural interface so that tests can
  * pass a small in-memory catalog and the checker never reaches into the catalog's internals.
  */
+import { loadCatalog } from '../catalog/index.js';
 import type { MethodEntry } from '../generated/catalog-pack.js';
 import type { Recipe } from '../generated/recipe.js';
 
@@ -18,15 +19,14 @@ export interface CatalogView {
   recipe?(name: string): Recipe | undefined;
 }
 
-const CATALOG_MODULE = '../catalog/index.js';
-
 /**
- * Loads the project catalog (curated packs + reference) through src/catalog's `loadCatalog()`.
- * @throws RuntimeFailure-like Error when the catalog module is missing or invalid
+ * Loads the project catalog (curated packs + reference) through src/catalog's `loadCatalog()` (loaded once per
+ * process there). The one path through which the pipeline gets the catalog when the caller passes none.
+ * @param opts.dir catalog directory (default: the package's own catalog)
+ * @throws InvalidInputError when the catalog files are missing or invalid
  */
-export async function defaultCatalog(): Promise<CatalogView> {
-  const mod = (await import(CATALOG_MODULE)) as { loadCatalog(opts?: { dir?: string }): CatalogView };
-  return mod.loadCatalog();
+export async function defaultCatalog(opts: { dir?: string } = {}): Promise<CatalogView> {
+  return loadCatalog(opts.dir ? { dir: opts.dir } : {});
 }
 
 /** A small catalog built from explicit entries (tests, sandboxes, embedding). */

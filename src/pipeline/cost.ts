@@ -3,7 +3,10 @@
  * request rate, and operating-budget risk (480 s of server time per method per 10 minutes).
  * Source: Bitrix24 REST limits (rest-protocol.md; apidocs "Limits on requests").
  */
+
 import type { CatalogView } from './catalog.js';
+import { BATCH_SIZE } from './compile/batches.js';
+import type { Program } from './compile/program.js';
 import type { LoadedPipeline } from './load.js';
 
 /** Request rate and burst per plan (leaky bucket). */
@@ -13,9 +16,8 @@ export const PLAN_RATES: Record<string, { rate: number; burst: number }> = {
   unlimited: { rate: 1000, burst: 100_000 },
 };
 
-/** Rows per list page and per chained batch of pages. */
+/** Rows per list page; pages and calls per batch request: {@link BATCH_SIZE}. */
 const PAGE = 50;
-const BATCH = 50;
 /** Assumed server time per call (s) for the operating budget. */
 const SERVER_S = { read: 0.05, write: 0.15, destructive: 0.15 };
 const OPERATING_BUDGET_S = 480;
@@ -34,14 +36,16 @@ export interface CostEstimate {
 }
 
 /**
- * Estimates the cost of a pipeline.
+ * Estimates the cost of a pipeline, or of its compiled program (src/pipeline/compile: the program carries this
+ * estimate with assumed item counts as `cost`; plans re-estimate it with the measured counts).
  * @param items measured item counts per step (list sizes, foreach lengths); missing ones default to `defaultItems`
  */
 export function estimateCost(
-  p: LoadedPipeline,
+  source: LoadedPipeline | Program,
   catalog: CatalogView,
   opts: { plan?: string; items?: Record<string, number>; defaultItems?: number; batching?: boolean } = {},
 ): CostEstimate {
+  const p = 'graph' in source ? source.pipeline : source;
   const rate = PLAN_RATES[opts.plan ?? 'standard'] ?? PLAN_RATES.standard!;
   const batching = opts.batching !== false;
   const def = opts.defaultItems ?? 100;
@@ -56,10 +60,10 @@ export function estimateCost(
     let requests = 1;
     if (s.all && m?.list) {
       calls = Math.max(1, Math.ceil(n / PAGE));
-      requests = batching ? Math.max(1, Math.ceil(calls / BATCH)) : calls;
+      requests = batching ? Math.max(1, Math.ceil(calls / BATCH_SIZE)) : calls;
     } else if (s.foreach) {
       calls = n;
-      requests = batching && m?.batchable !== false ? Math.ceil(n / BATCH) : n;
+      requests = batching && m?.batchable !== false ? Math.ceil(n / BATCH_SIZE) : n;
     } else if (m?.risk === 'read' && !s.if) {
       singleReads++;
       requests = 0; // grouped below
@@ -67,7 +71,7 @@ export function estimateCost(
     byStep.push({ step: s.id, method: m?.name ?? s.method, items: n, calls, requests });
     if (m) serverByMethod.set(m.name, (serverByMethod.get(m.name) ?? 0) + calls * SERVER_S[m.risk]);
   }
-  const groupedReads = singleReads ? (batching ? Math.ceil(singleReads / BATCH) : singleReads) : 0;
+  const groupedReads = singleReads ? (batching ? Math.ceil(singleReads / BATCH_SIZE) : singleReads) : 0;
   const calls = byStep.reduce((a, s) => a + s.calls, 0);
   const requests = byStep.reduce((a, s) => a + s.requests, 0) + groupedReads;
   const requestsUnbatched = calls;

@@ -305,7 +305,7 @@ export function fromCel(v: unknown, tz: string): unknown {
 
 /** Options shared by the checking and evaluating environments. */
 export interface ExprOptions {
-  /** Portal time zone (IANA), default UTC. */
+  /** Portal time zone (IANA), default UTC (the CLI passes the pipeline's `timezone`, else `B24FLOW_TZ`). */
   timezone?: string;
   /** Fixed "now" (ms since epoch) so that plan, apply and resume see the same instant. */
   now?: number;
@@ -535,7 +535,7 @@ export class Evaluator {
 
   /** @throws RangeError when the time zone is unknown */
   constructor(opts: ExprOptions = {}) {
-    this.timezone = opts.timezone ?? process.env.B24FLOW_TZ ?? 'UTC';
+    this.timezone = opts.timezone ?? 'UTC';
     zonedParts(new Date(), this.timezone); // validates the zone early
     this.now = opts.now ?? Date.now();
     this.env = registerHelpers(

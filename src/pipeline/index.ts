@@ -3,9 +3,26 @@
  * (src/agent, src/adapters). Shapes: see each module.
  */
 export { type CatalogView, catalogFrom, defaultCatalog, type MethodInfo } from './catalog.js';
+export { type CheckedFile, type CheckFilesOptions, type CheckFilesResult, checkFiles } from './check/files.js';
 export { type CheckContext, checkPipeline, hasErrors, type PortalFacts, type Rule, rules } from './check/index.js';
+export type { PipelineBatchAnswer, PipelineClient } from './client.js';
+export {
+  type BatchGroup,
+  type CompiledStep,
+  type CompileOptions,
+  type Confirmation,
+  chunked,
+  compile,
+  type FusedPair,
+  type Program,
+  type ProgramJson,
+  programJson,
+  programMermaid,
+  type StepKind,
+} from './compile/index.js';
 export { type CostEstimate, estimateCost } from './cost.js';
 export { Evaluator, formatDateTime, normalizePhone } from './expr.js';
+export { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from './idempotency.js';
 export { coerceInput, parseInputFlags, resolveInputs } from './inputs.js';
 export {
   dataDir,
@@ -29,11 +46,17 @@ export {
   type Step,
 } from './load.js';
 export { isSafeCreate, type RunMode, refusalReason } from './modes.js';
-export { type ApplyOptions, applyPlan, defaultPlanStore, FilePlanStore, PlanRefused, type PlanStore } from './plans.js';
 export {
+  type ApplyOptions,
+  applyPlan,
+  defaultPlanStore,
+  FilePlanStore,
   type Plan,
   type PlannedWrite,
   type PlanOptions,
+  PlanRefused,
+  type PlanStore,
+  type PlanStoreLike,
   type ProgressEvent,
   planPipeline,
   planTtlMs,
@@ -42,6 +65,7 @@ export {
   type RunTrigger,
   resumeRun,
   runPipeline,
-} from './run.js';
+  type StoredPlan,
+} from './run/index.js';
 export { donePhrase, summarize, userLanguage } from './summary.js';
 export { isInteractive, pipelineEvents, pipelineTriggers, triggerApprovesWrite, triggerKind } from './triggers.js';

@@ -110,8 +110,11 @@ export interface Journal {
   loadWrites(runId: string): Promise<Map<string, WriteEntry>>;
 }
 
-/** The data directory: `$B24FLOW_DATA_DIR` or `./data`. */
-export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The data directory from an environment the caller passes (the CLI and services pass `process.env`):
+ * `$B24FLOW_DATA_DIR`, else `./data`. Without an environment: `./data`.
+ */
+export function dataDir(env: NodeJS.ProcessEnv = {}): string {
   return env.B24FLOW_DATA_DIR ?? './data';
 }
 

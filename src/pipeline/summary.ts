@@ -5,8 +5,11 @@
 import type { MethodInfo } from './catalog.js';
 import type { StepRecord } from './journal.js';
 
-/** The user's language: B24FLOW_LANG, then LANG (ru* → ru), default en. */
-export function userLanguage(env: NodeJS.ProcessEnv = process.env): 'en' | 'ru' {
+/**
+ * The user's language from an environment the caller passes (the CLI passes `process.env`): B24FLOW_LANG, then
+ * LC_ALL, then LANG (ru* → ru), default en. Without an environment: en.
+ */
+export function userLanguage(env: NodeJS.ProcessEnv = {}): 'en' | 'ru' {
   const l = (env.B24FLOW_LANG ?? env.LC_ALL ?? env.LANG ?? 'en').toLowerCase();
   return l.startsWith('ru') ? 'ru' : 'en';
 }

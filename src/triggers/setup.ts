@@ -45,8 +45,9 @@ export async function loadPipelinesDir(dir: string, opts: { check?: boolean } = 
   if (opts.check !== false && out.length) {
     let checker: ((files: string[]) => Promise<Finding[]>) | undefined;
     try {
-      const { runCheckCommand } = await import('../pipeline/cli.js');
-      checker = async (files) => (await runCheckCommand(files, { portal: null })).findings;
+      const { checkFiles, defaultCatalog } = await import('../pipeline/index.js');
+      const catalog = await defaultCatalog();
+      checker = async (files) => (await checkFiles(files, { catalog })).findings;
     } catch {
       checker = undefined;
     }

@@ -12,7 +12,7 @@ import { catalogFrom } from '../../src/pipeline/catalog.js';
 import { checkPipeline } from '../../src/pipeline/check/index.js';
 import { loadPipelineFile, loadPipelineText } from '../../src/pipeline/load.js';
 import { isSafeCreate } from '../../src/pipeline/modes.js';
-import { runPipeline } from '../../src/pipeline/run.js';
+import { runPipeline } from '../../src/pipeline/run/index.js';
 import { scanPending, testDir } from '../support/testRoot.js';
 import { InMemoryClient } from './inMemoryClient.js';
 import { testCatalog } from './testCatalog.js';

@@ -1,7 +1,7 @@
 /** A full run that follows its plan takes the plan's reads instead of reading the same data again. */
 import { describe, expect, it } from 'vitest';
 import { loadPipelineText } from '../../src/pipeline/load.js';
-import { planPipeline, runPipeline } from '../../src/pipeline/run.js';
+import { planPipeline, runPipeline } from '../../src/pipeline/run/index.js';
 import { InMemoryClient } from './inMemoryClient.js';
 import { testCatalog } from './testCatalog.js';
 

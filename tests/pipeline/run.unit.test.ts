@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../../src/pipeline/journal.js';
 import { loadPipelineText } from '../../src/pipeline/load.js';
-import { planPipeline, runPipeline } from '../../src/pipeline/run.js';
+import { planPipeline, runPipeline } from '../../src/pipeline/run/index.js';
 import { InMemoryClient } from './inMemoryClient.js';
 import { testCatalog } from './testCatalog.js';
 
@@ -128,7 +128,7 @@ steps:
     expect(r1.status).toBe('failed');
     expect(c.tasks).toHaveLength(60);
     c.failAfter = Number.POSITIVE_INFINITY;
-    const { resumeRun } = await import('../../src/pipeline/run.js');
+    const { resumeRun } = await import('../../src/pipeline/run/index.js');
     const r2 = await resumeRun(r1.runId, { client: c, catalog: testCatalog, journal });
     expect(r2.status).toBe('completed');
     expect(c.tasks).toHaveLength(130);

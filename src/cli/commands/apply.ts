@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option('--json', 'print the run result as JSON')
     .option('--verbose', 'show step ids and methods')
     .action(async (planId: string, opts) => {
-      const { runApplyCommand } = await import('../../pipeline/cli.js');
+      const { runApplyCommand } = await import('../present/pipeline.js');
       await runApplyCommand(planId, opts);
     });
 }

@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .option('--json', 'print findings and cost as JSON')
     .option('--items <n>', 'assumed rows per list/foreach for the cost estimate', '100')
     .action(async (files: string[], opts: { json?: boolean; items: string }) => {
-      const { runCheckCommand } = await import('../../pipeline/cli.js');
+      const { runCheckCommand } = await import('../present/pipeline.js');
       const { errors, output } = await runCheckCommand(files, { json: !!opts.json, items: Number(opts.items) || 100 });
       process.stdout.write(output);
       if (errors) throw new InvalidInputError(`${errors} error${errors === 1 ? '' : 's'} found`);

@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .option('--json', 'print the plan as JSON')
     .option('--verbose', 'show every write with method and params')
     .action(async (file: string, opts) => {
-      const { runPlanCommand } = await import('../../pipeline/cli.js');
+      const { runPlanCommand } = await import('../present/pipeline.js');
       await runPlanCommand(file, opts);
     });
 }

@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .option('--json', 'print the run result as JSON')
     .option('--verbose', 'show step ids and methods')
     .action(async (runId: string, opts) => {
-      const { runResumeCommand } = await import('../../pipeline/cli.js');
+      const { runResumeCommand } = await import('../present/pipeline.js');
       await runResumeCommand(runId, opts);
     });
 }

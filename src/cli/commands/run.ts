@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option('--json', 'print the run result as JSON')
     .option('--verbose', 'show step ids, methods and every write')
     .action(async (file: string, opts) => {
-      const { runRunCommand } = await import('../../pipeline/cli.js');
+      const { runRunCommand } = await import('../present/pipeline.js');
       await runRunCommand(file, opts);
     });
 }

@@ -8,7 +8,7 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .option('--limit <n>', 'how many runs', '50')
     .action(async (opts) => {
-      const { runRunsCommand } = await import('../../pipeline/cli.js');
+      const { runRunsCommand } = await import('../present/pipeline.js');
       await runRunsCommand(opts);
     });
 }

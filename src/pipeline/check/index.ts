@@ -17,10 +17,13 @@ export { rules };
  */
 export function checkPipeline(p: LoadedPipeline, ctx: CheckContext): Finding[] {
   const methodOf: RuleContext['methodOf'] = (s) => stepMethod(s, ctx.catalog);
-  const graph = buildGraph(p, (s) => {
-    const m = methodOf(s);
-    return !!m && m.risk !== 'read';
-  });
+  const graph =
+    ctx.program?.pipeline === p
+      ? ctx.program.graph
+      : buildGraph(p, (s) => {
+          const m = methodOf(s);
+          return !!m && m.risk !== 'read';
+        });
   const rc: RuleContext = {
     ...ctx,
     p,

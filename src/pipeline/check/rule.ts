@@ -4,6 +4,7 @@
  */
 import type { Finding } from '../../lib/failures.js';
 import type { CatalogView, MethodInfo } from '../catalog.js';
+import type { Program } from '../compile/program.js';
 import type { StepGraph } from '../graph.js';
 import type { DocPath, LoadedPipeline, Step } from '../load.js';
 
@@ -21,8 +22,10 @@ export interface PortalFacts {
 export interface CheckContext {
   catalog: CatalogView;
   portal?: PortalFacts;
-  /** Environment for the env allow-list rule (default process.env). */
+  /** Environment for rules that read variable values (none does today); the caller passes it, no default. */
   env?: NodeJS.ProcessEnv;
+  /** The compiled program of the pipeline, when the caller compiled it (its step graph is reused). */
+  program?: Program;
 }
 
 /** Everything a rule may read, plus a helper that builds findings at a document path. */

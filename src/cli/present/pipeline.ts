@@ -1,26 +1,69 @@
 /**
- * What the pipeline commands of the CLI do (check, plan, run, apply, resume, runs), separate from flag parsing
- * in src/cli/commands so they can be called and tested directly. Output strings are returned, not printed.
+ * The pipeline commands of the CLI (check, plan, run, apply, resume, runs, graph): they read the environment
+ * (`process.env`, `.env`), connect through the composition root (src/cli/compose.ts), call src/pipeline with explicit
+ * values, and print. Flag parsing is in src/cli/commands.
  */
-import { type Finding, formatFinding, InvalidInputError } from '../lib/failures.js';
-import { type CatalogView, defaultCatalog } from './catalog.js';
-import { checkPipeline, type PortalFacts } from './check/index.js';
-import { estimateCost } from './cost.js';
-import { loadPipelineFile } from './load.js';
+import { join } from 'node:path';
+import { type Finding, formatFinding, InvalidInputError } from '../../lib/failures.js';
+import {
+  applyPlan,
+  type CatalogView,
+  checkFiles,
+  checkPipeline,
+  compile,
+  dataDir,
+  defaultCatalog,
+  FileJournal,
+  type LoadedPipeline,
+  loadPipelineFile,
+  MemoryIdempotencyStore,
+  type Plan,
+  type PlannedWrite,
+  type PortalFacts,
+  type Program,
+  type ProgressEvent,
+  parseInputFlags,
+  planPipeline,
+  planTtlMs,
+  programJson,
+  programMermaid,
+  type RunOptions,
+  type RunRecord,
+  type RunResult,
+  resumeRun,
+  runPipeline,
+  userLanguage,
+} from '../../pipeline/index.js';
+
+/** The composition root, loaded when a command needs the environment or a portal (keeps `check`/`graph` quick). */
+const composition = () => import('../compose.js');
+
+/**
+ * What src/pipeline takes from the environment, read here once: data directory, summary language, default time
+ * zone, plan lifetime, and the values of the pipeline's `env:` allow-list.
+ */
+export function runEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<RunOptions, 'dataDir' | 'lang' | 'timezone' | 'planTtlMs' | 'env'> {
+  return {
+    dataDir: dataDir(env),
+    lang: userLanguage(env),
+    ...(env.B24FLOW_TZ ? { timezone: env.B24FLOW_TZ } : {}),
+    planTtlMs: planTtlMs(env),
+    env,
+  };
+}
 
 /** Portal facts for the checker when a portal is configured (webhook or OAuth env), else undefined. */
 export async function portalFactsFromEnv(given: NodeJS.ProcessEnv = process.env): Promise<PortalFacts | undefined> {
   // the same configuration connect() sees: the environment, then .env for missing keys
-  const { loadEnv } = (await import('../bitrix/connect.js' as string)) as {
-    loadEnv(env: NodeJS.ProcessEnv, file?: string | false): NodeJS.ProcessEnv;
-  };
+  const { connectPortal, loadEnv } = await composition();
   const env = loadEnv(given);
   const auth = env.BITRIX_WEBHOOK_URL ? 'webhook' : env.B24_CLIENT_ID && env.B24_CLIENT_SECRET ? 'oauth' : undefined;
   if (!auth) return undefined;
   const facts: PortalFacts = { auth };
   try {
-    const { connect } = (await import('../bitrix/connect.js' as string)) as typeof import('./runtimeTypes.js');
-    const conn = await connect({ env, audit: false });
+    const conn = await connectPortal({ env, audit: false });
     try {
       const r = await conn.client.call<string[]>('scope');
       if (Array.isArray(r.result)) facts.scopes = r.result;
@@ -42,52 +85,21 @@ export async function runCheckCommand(
 ): Promise<{ errors: number; output: string; findings: Finding[] }> {
   const catalog = opts.catalog ?? (await defaultCatalog());
   const portal = opts.portal === null ? undefined : (opts.portal ?? (await portalFactsFromEnv()));
-  const all: Finding[] = [];
+  const r = await checkFiles(files, { catalog, portal, items: opts.items, env: process.env });
   const costs: Record<string, unknown> = {};
   const lines: string[] = [];
-  for (const file of files) {
-    try {
-      const p = await loadPipelineFile(file);
-      const findings = checkPipeline(p, { catalog, portal });
-      all.push(...findings);
-      const cost = estimateCost(p, catalog, { plan: portal?.plan, defaultItems: opts.items });
-      costs[file] = cost;
-      for (const f of findings) lines.push(formatFinding(f));
-      if (!findings.some((f) => f.severity === 'error'))
-        lines.push(
-          `${file}: ok — about ${cost.calls} calls in ${cost.requests} requests (${cost.requestsUnbatched} without batching), ~${cost.seconds} s, operating-budget risk ${cost.operatingRisk}${cost.assumed ? ` (assuming ${opts.items ?? 100} rows per list)` : ''}`,
-        );
-    } catch (err) {
-      if (err instanceof InvalidInputError && err.findings.length) {
-        all.push(...err.findings);
-        for (const f of err.findings) lines.push(formatFinding(f));
-      } else if (err instanceof InvalidInputError) {
-        const f: Finding = { file, line: 1, col: 1, field: '', message: err.message, rule: 'load', severity: 'error' };
-        all.push(f);
-        lines.push(formatFinding(f));
-      } else throw err;
-    }
+  for (const { file, findings, cost } of r.files) {
+    if (cost) costs[file] = cost;
+    for (const f of findings) lines.push(formatFinding(f));
+    if (cost && !findings.some((f) => f.severity === 'error'))
+      lines.push(
+        `${file}: ok — about ${cost.calls} calls in ${cost.requests} requests (${cost.requestsUnbatched} without batching), ~${cost.seconds} s, operating-budget risk ${cost.operatingRisk}${cost.assumed ? ` (assuming ${opts.items ?? 100} rows per list)` : ''}`,
+      );
   }
-  const errors = all.filter((f) => f.severity === 'error').length;
   const output = opts.json
-    ? `${JSON.stringify({ findings: all, cost: costs }, null, 2)}\n`
+    ? `${JSON.stringify({ findings: r.findings, cost: costs }, null, 2)}\n`
     : lines.map((l) => `${l}\n`).join('');
-  return { errors, output, findings: all };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// plan / run / apply / resume / runs
-
-import { MemoryIdempotencyStore } from './idempotency.js';
-import type { RunRecord } from './journal.js';
-import type { Plan, PlannedWrite, ProgressEvent, RunResult } from './run.js';
-import type { Connection } from './runtimeTypes.js';
-import { userLanguage } from './summary.js';
-
-/** Connects through src/bitrix `connect()` (the embedded sandbox when no portal is configured). */
-export async function connectPortal(): Promise<Connection> {
-  const { connect } = (await import('../bitrix/connect.js' as string)) as typeof import('./runtimeTypes.js');
-  return connect({ sandbox: { size: 'small', quiet: true } });
+  return { errors: r.errors, output, findings: r.findings };
 }
 
 function short(v: unknown, n = 60): string {
@@ -155,7 +167,7 @@ export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number
 
 /** Human text of a run: refusals and the summary in the user's language. */
 export function formatRun(r: RunResult, opts: { verbose?: boolean; lang?: 'en' | 'ru' } = {}): string {
-  const lang = opts.lang ?? userLanguage();
+  const lang = opts.lang ?? userLanguage(process.env);
   const out: string[] = [];
   if (r.writes.length && r.mode !== 'shadow' && r.status !== 'refused') {
     const byEntity = new Map<string, number>();
@@ -226,17 +238,27 @@ export interface RunFlags {
   batching?: boolean;
 }
 
-async function loadChecked(file: string, catalog: CatalogView, portal?: PortalFacts) {
-  const p = await loadPipelineFile(file);
-  const findings = checkPipeline(p, { catalog, ...(portal ? { portal } : {}) });
-  const errors = findings.filter((f) => f.severity === 'error');
-  if (errors.length) throw new InvalidInputError(`${file}: ${errors.length} error(s); fix them first`, errors);
-  return p;
+/**
+ * Portal facts for checking before a run, from the configuration alone (no request): OAuth when only an app is
+ * configured, else webhook (a configured webhook, or the embedded sandbox's).
+ */
+async function configuredFacts(): Promise<PortalFacts> {
+  const env = (await composition()).loadEnv(process.env);
+  return { auth: !env.BITRIX_WEBHOOK_URL?.trim() && env.B24_CLIENT_ID && env.B24_CLIENT_SECRET ? 'oauth' : 'webhook' };
 }
 
-function facts(conn: Connection): PortalFacts | undefined {
-  const kind = conn.client.portal?.kind;
-  return kind === 'webhook' || kind === 'oauth' ? { auth: kind } : undefined;
+/** Loads, compiles and checks a pipeline once; errors stop the command before it connects. */
+async function loadChecked(
+  file: string,
+  catalog: CatalogView,
+  flags: { batching?: boolean },
+): Promise<{ p: LoadedPipeline; program: Program }> {
+  const p = await loadPipelineFile(file);
+  const program = compile(p, catalog, { batching: flags.batching !== false });
+  const findings = checkPipeline(p, { catalog, portal: await configuredFacts(), env: process.env, program });
+  const errors = findings.filter((f) => f.severity === 'error');
+  if (errors.length) throw new InvalidInputError(`${file}: ${errors.length} error(s); fix them first`, errors);
+  return { p, program };
 }
 
 function out(s: string) {
@@ -251,15 +273,14 @@ function exitFor(r: RunResult): void {
 /** `b24flow plan <file>`: runs reads, prints and stores the plan. */
 export async function runPlanCommand(file: string, flags: RunFlags): Promise<void> {
   const catalog = await defaultCatalog();
-  await loadChecked(file, catalog);
-  const { parseInputFlags } = await import('./inputs.js');
-  const { planPipeline } = await import('./run.js');
-  const conn = await connectPortal();
+  const { p, program } = await loadChecked(file, catalog, flags);
+  const conn = await (await composition()).connectPortal();
   try {
-    const p = await loadChecked(file, catalog, facts(conn));
     const plan = await planPipeline(p, {
+      ...runEnvironment(),
       client: conn.client,
       catalog,
+      program,
       inputs: parseInputFlags(p, flags.input),
       batching: flags.batching !== false,
       onProgress: progressPrinter(),
@@ -280,16 +301,15 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
   if (!['shadow', 'canary', 'full'].includes(mode))
     throw new InvalidInputError(`--mode must be shadow, canary or full`);
   const catalog = await defaultCatalog();
-  await loadChecked(file, catalog);
-  const { parseInputFlags } = await import('./inputs.js');
-  const { runPipeline, planPipeline } = await import('./run.js');
-  const conn = await connectPortal();
+  const { p, program } = await loadChecked(file, catalog, flags);
+  const conn = await (await composition()).connectPortal();
   try {
-    const p = await loadChecked(file, catalog, facts(conn));
     const inputs = parseInputFlags(p, flags.input);
     const common = {
+      ...runEnvironment(),
       client: conn.client,
       catalog,
+      program,
       inputs,
       batching: flags.batching !== false,
       verbose: flags.verbose,
@@ -335,10 +355,10 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
 /** `b24flow apply <plan-id>`. */
 export async function runApplyCommand(planId: string, flags: RunFlags): Promise<void> {
   const catalog = await defaultCatalog();
-  const { applyPlan } = await import('./plans.js');
-  const conn = await connectPortal();
+  const conn = await (await composition()).connectPortal();
   try {
     const r = await applyPlan(planId, {
+      ...runEnvironment(),
       client: conn.client,
       catalog,
       confirmWrite: flags.confirmWrite,
@@ -358,10 +378,10 @@ export async function runApplyCommand(planId: string, flags: RunFlags): Promise<
 /** `b24flow resume <run-id>`. */
 export async function runResumeCommand(runId: string, flags: RunFlags): Promise<void> {
   const catalog = await defaultCatalog();
-  const { resumeRun } = await import('./run.js');
-  const conn = await connectPortal();
+  const conn = await (await composition()).connectPortal();
   try {
     const r = await resumeRun(runId, {
+      ...runEnvironment(),
       client: conn.client,
       catalog,
       verbose: flags.verbose,
@@ -376,8 +396,10 @@ export async function runResumeCommand(runId: string, flags: RunFlags): Promise<
 
 /** `b24flow runs [--json] [--limit n]`. */
 export async function runRunsCommand(flags: { json?: boolean; limit?: string }): Promise<void> {
-  const { FileJournal } = await import('./journal.js');
-  const runs = (await new FileJournal().list()).slice(0, Number(flags.limit ?? 50) || 50);
+  const runs = (await new FileJournal(join(dataDir(process.env), 'runs')).list()).slice(
+    0,
+    Number(flags.limit ?? 50) || 50,
+  );
   if (flags.json) {
     out(
       `${JSON.stringify(
@@ -399,4 +421,17 @@ export async function runRunsCommand(flags: { json?: boolean; limit?: string }):
     );
   } else if (!runs.length) out('No runs yet.\n');
   else for (const r of runs) out(`${formatRunRecord(r)}\n`);
+}
+
+/**
+ * `b24flow graph <file> [--format mermaid|json]`: prints the compiled program — a Mermaid flowchart (default) or
+ * the program as JSON. Nothing is sent to a portal.
+ * @throws InvalidInputError for an unknown format or a pipeline that does not load
+ */
+export async function runGraphCommand(file: string, flags: { format?: string }): Promise<void> {
+  const format = flags.format ?? 'mermaid';
+  if (format !== 'mermaid' && format !== 'json') throw new InvalidInputError('--format must be mermaid or json');
+  const catalog = await defaultCatalog();
+  const program = compile(await loadPipelineFile(file), catalog);
+  out(format === 'json' ? `${JSON.stringify(programJson(program), null, 2)}\n` : programMermaid(program));
 }

@@ -1,0 +1,75 @@
+/**
+ * `check` over files: each file loaded, checked and compiled once; findings (load failures become findings of rule
+ * `load`) and the static cost of its compiled program. What `b24flow check` prints and what the trigger service
+ * checks at start-up.
+ */
+import { type Finding, InvalidInputError } from '../../lib/failures.js';
+import type { CatalogView } from '../catalog.js';
+import { compile } from '../compile/program.js';
+import type { CostEstimate } from '../cost.js';
+import { loadPipelineFile } from '../load.js';
+import { checkPipeline } from './index.js';
+import type { PortalFacts } from './rule.js';
+
+/** Options of {@link checkFiles}. */
+export interface CheckFilesOptions {
+  catalog: CatalogView;
+  /** Portal facts (auth, scopes, plan) when a portal is configured. */
+  portal?: PortalFacts;
+  /** Assumed rows per list / foreach for the cost estimate (default 100). */
+  items?: number;
+  /** Environment for rules that read variable values (see CheckContext.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The outcome for one file: its findings, and its cost when it loaded. */
+export interface CheckedFile {
+  file: string;
+  findings: Finding[];
+  /** Static cost of the compiled program; absent when the file did not load. */
+  cost?: CostEstimate;
+}
+
+/** Outcome of {@link checkFiles}. */
+export interface CheckFilesResult {
+  files: CheckedFile[];
+  /** Every finding, file by file. */
+  findings: Finding[];
+  /** Number of findings with severity error. */
+  errors: number;
+}
+
+/**
+ * Loads, checks and compiles each file.
+ * @throws only unexpected errors (a file that cannot be read or parsed is a `load` finding)
+ */
+export async function checkFiles(files: string[], opts: CheckFilesOptions): Promise<CheckFilesResult> {
+  const out: CheckedFile[] = [];
+  for (const file of files) {
+    try {
+      const p = await loadPipelineFile(file);
+      // compiled once: the checker reuses its step graph, the cost is the program's
+      const program = compile(p, opts.catalog, {
+        ...(opts.portal?.plan ? { plan: opts.portal.plan } : {}),
+        ...(opts.items !== undefined ? { defaultItems: opts.items } : {}),
+      });
+      const findings = checkPipeline(p, {
+        catalog: opts.catalog,
+        portal: opts.portal,
+        program,
+        ...(opts.env ? { env: opts.env } : {}),
+      });
+      out.push({ file, findings, cost: program.cost });
+    } catch (err) {
+      if (err instanceof InvalidInputError && err.findings.length) out.push({ file, findings: [...err.findings] });
+      else if (err instanceof InvalidInputError)
+        out.push({
+          file,
+          findings: [{ file, line: 1, col: 1, field: '', message: err.message, rule: 'load', severity: 'error' }],
+        });
+      else throw err;
+    }
+  }
+  const findings = out.flatMap((f) => f.findings);
+  return { files: out, findings, errors: findings.filter((f) => f.severity === 'error').length };
+}

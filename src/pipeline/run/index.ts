@@ -1,0 +1,23 @@
+/** The interpreter (see runner.ts, execution.ts and steps/). */
+export { type ApplyOptions, applyPlan } from './apply.js';
+export { Execution, type ExecutionOptions } from './execution.js';
+export { planTtlMs } from './plan.js';
+export {
+  defaultPlanStore,
+  FilePlanStore,
+  PlanRefused,
+  type PlanStore,
+  type PlanStoreLike,
+  type StoredPlan,
+} from './planStore.js';
+export { compactResult, rowsOf } from './results.js';
+export { planPipeline, resumeRun, runPipeline } from './runner.js';
+export type {
+  Plan,
+  PlannedWrite,
+  PlanOptions,
+  ProgressEvent,
+  RunOptions,
+  RunResult,
+  RunTrigger,
+} from './types.js';

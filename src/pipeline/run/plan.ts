@@ -1,0 +1,122 @@
+/**
+ * Plans: a shadow execution's writes, with diffs for updates (the records read before), risk, risk fields and the
+ * cost with the measured item counts; the id hashes the resolved writes and the state read (drift detection).
+ */
+import type { BatchCommand } from '../../bitrix/batch.js';
+import type { CatalogView } from '../catalog.js';
+import type { PipelineClient } from '../client.js';
+import { chunked } from '../compile/batches.js';
+import type { Program } from '../compile/program.js';
+import { type CostEstimate, estimateCost } from '../cost.js';
+import { hashOf } from '../load.js';
+import { refusalReason } from '../modes.js';
+import type { Execution } from './execution.js';
+import { fieldOf } from './results.js';
+import type { Plan, PlannedWrite, RunOptions } from './types.js';
+
+/** Fetches the current records targeted by update writes and fills `diff` (field before → after). */
+async function addDiffs(
+  writes: PlannedWrite[],
+  client: PipelineClient,
+  catalog: CatalogView,
+): Promise<Record<string, unknown>> {
+  const targets: [string, BatchCommand, PlannedWrite][] = [];
+  writes.forEach((w, i) => {
+    if (!/\.update$/i.test(w.method) || w.pending) return;
+    const p = w.params as Record<string, unknown>;
+    if (!p || typeof p !== 'object' || Array.isArray(p)) return;
+    const idKey = Object.keys(p).find((k) => /^(id|taskid)$/i.test(k));
+    if (!idKey) return;
+    const get = catalog.method(w.method.replace(/\.update$/i, '.get'));
+    if (!get) return;
+    const getIdKey = get.params?.find((x) => /^(id|taskid)$/i.test(x.name))?.name ?? idKey;
+    targets.push([`w${i}`, { method: get.name, params: { [getIdKey]: p[idKey] } }, w]);
+  });
+  const before: Record<string, unknown> = {};
+  for (const chunk of chunked(targets)) {
+    const rec: Record<string, BatchCommand> = {};
+    for (const [k, c] of chunk) rec[k] = c;
+    const r = await client.batch(rec, { halt: false });
+    for (const [k, , w] of chunk) {
+      let cur = r.results?.[k];
+      if (cur && typeof cur === 'object' && !Array.isArray(cur)) {
+        const o = cur as Record<string, unknown>;
+        cur = o.task ?? o.item ?? cur;
+      }
+      before[k] = cur ?? null;
+      const fields = ((w.params as Record<string, unknown>).fields ?? {}) as Record<string, unknown>;
+      w.diff = Object.entries(fields).map(([field, after]) => ({ field, before: fieldOf(cur, field) ?? null, after }));
+    }
+  }
+  return before;
+}
+
+function highestRisk(writes: PlannedWrite[]): Plan['risk'] {
+  if (writes.some((w) => w.risk === 'destructive')) return 'destructive';
+  return writes.length ? 'write' : 'none';
+}
+
+function costText(c: CostEstimate): string {
+  return `${c.calls} calls in ${c.requests} requests (${c.requestsUnbatched} without batching), ~${c.seconds} s, operating-budget risk ${c.operatingRisk}`;
+}
+
+/**
+ * Plan lifetime in ms: `B24FLOW_PLAN_TTL_MS` of the environment the caller passes (the CLI passes `process.env`),
+ * else 30 minutes.
+ */
+export function planTtlMs(env: NodeJS.ProcessEnv = {}): number {
+  const v = Number(env.B24FLOW_PLAN_TTL_MS);
+  return Number.isFinite(v) && v > 0 ? v : 30 * 60_000;
+}
+
+/** Builds the plan object from a shadow execution. */
+export async function buildPlan(ex: Execution, o: RunOptions): Promise<Plan> {
+  const p = ex.p;
+  const before = await addDiffs(ex.writes, o.client, ex.catalog);
+  const stateHash = hashOf({ reads: ex.reads, before });
+  const resolved = ex.writes.map((w) => ({ step: w.step, key: w.key, method: w.method, params: w.params }));
+  const id = `p${hashOf({ pipeline: p.hash, writes: resolved, state: stateHash }).slice(0, 23)}`;
+  const items: Record<string, number> = { ...ex.itemCounts };
+  const cost = estimateCost(ex.program, ex.catalog, { items, plan: o.client.portal?.plan, batching: o.batching });
+  const created = Date.now();
+  const ttl = o.planTtlMs !== undefined && o.planTtlMs > 0 ? o.planTtlMs : planTtlMs();
+  return {
+    id,
+    pipeline: { name: p.pipeline.name, file: p.file, hash: p.hash },
+    createdAt: new Date(created).toISOString(),
+    expiresAt: new Date(created + ttl).toISOString(),
+    writes: ex.writes,
+    risk: highestRisk(ex.writes),
+    riskFields: [...new Set(ex.writes.flatMap((w) => w.riskFields))],
+    cost: { ...cost, batchRequests: cost.requests, wallSeconds: cost.seconds, text: costText(cost) },
+    stateHash,
+    checks: ex.checks,
+    inputs: ex.inputs,
+    now: ex.ev.now,
+    ...(o.client.portal?.id ? { portal: o.client.portal.id } : {}),
+  };
+}
+
+/**
+ * Steps a full run would refuse before doing anything (static: risk, confirmations, trigger), including the steps
+ * inside recipes (`use:`) and sub-pipelines (`pipeline:`) — the program's confirmations — so that a run never
+ * writes partially and then refuses.
+ */
+export function staticRefusals(program: Program, o: RunOptions): { step: string; reason: string }[] {
+  const out: { step: string; reason: string }[] = [];
+  for (const c of program.confirmations) {
+    const r = refusalReason(
+      c.method,
+      {
+        mode: 'full',
+        confirmWrite: !!o.confirmWrite,
+        confirmDestructive: !!o.confirmDestructive,
+        triggerKind: o.trigger?.kind ?? 'cli',
+        forceConfirm: c.person,
+      },
+      o.lang ?? 'en',
+    );
+    if (r) out.push({ step: c.step, reason: r });
+  }
+  return out;
+}

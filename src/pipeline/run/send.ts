@@ -1,0 +1,62 @@
+/**
+ * How the runner talks to the portal: commands keyed by the runner, answers mapped back per key.
+ */
+import type { BatchCommand } from '../../bitrix/batch.js';
+import { chunked, containsBatchSyntax } from '../compile/batches.js';
+import type { Execution } from './execution.js';
+import { errorInfo } from './results.js';
+
+/** Answer per command key: its result or its error. */
+export type CallAnswers = Map<string, { result?: unknown; error?: { code?: string; message: string } }>;
+
+/**
+ * Sends commands: in batches of ≤ 50 (the one splitter, {@link chunked}), or as single calls when batching is off,
+ * for a lone command, for commands whose params carry batch syntax, and when `single` is asked (resends with an
+ * `Idempotency-Key`, methods that cannot sit in a batch). Counts the requests on the execution.
+ * @returns per command key its result or its error (`NOT_RUN` when a batch skipped it)
+ * @throws only when the run is aborted during a single call
+ */
+export async function sendCommands(
+  ex: Execution,
+  cmds: [string, BatchCommand][],
+  opts: { single?: boolean; idempotencyKeys?: Record<string, string> } = {},
+): Promise<CallAnswers> {
+  const out: CallAnswers = new Map();
+  const batching = ex.o.batching !== false && !opts.single;
+  const singles = batching ? cmds.filter(([, c]) => containsBatchSyntax(c.params)) : cmds;
+  const batched = batching ? cmds.filter(([, c]) => !containsBatchSyntax(c.params)) : [];
+  if (batched.length === 1) singles.push(batched.pop()!);
+  for (const chunk of chunked(batched)) {
+    // batch command keys allow only [A-Za-z0-9_.-]: our own short keys, mapped back to the work keys
+    const rec: Record<string, BatchCommand> = {};
+    const keyOf = new Map<string, string>();
+    chunk.forEach(([k, c], j) => {
+      rec[`c${j}`] = c;
+      keyOf.set(k, `c${j}`);
+    });
+    const r = await ex.o.client.batch(rec, { halt: false, signal: ex.signal });
+    ex.requests += r.requests ?? 1;
+    for (const [k] of chunk) {
+      const ck = keyOf.get(k)!;
+      if (r.errors && ck in r.errors) out.set(k, { error: errorInfo(r.errors[ck]) });
+      else if (r.results && ck in r.results) out.set(k, { result: r.results[ck] });
+      else out.set(k, { error: { code: 'NOT_RUN', message: 'command did not run' } });
+    }
+  }
+  for (const [k, c] of singles) {
+    try {
+      const key = opts.idempotencyKeys?.[k];
+      const r = await ex.o.client.call(c.method, c.params, {
+        signal: ex.signal,
+        ...(key ? { idempotencyKey: key } : {}),
+      });
+      ex.requests++;
+      out.set(k, { result: r.result });
+    } catch (err) {
+      ex.requests++;
+      if (ex.signal?.aborted) throw err;
+      out.set(k, { error: errorInfo(err) });
+    }
+  }
+  return out;
+}

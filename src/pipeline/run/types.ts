@@ -1,0 +1,147 @@
+/**
+ * The shapes of runs and plans: options, planned writes, plans, results.
+ */
+
+import type { CatalogView } from '../catalog.js';
+import type { PipelineClient } from '../client.js';
+import type { Program } from '../compile/program.js';
+import type { CostEstimate } from '../cost.js';
+import type { IdempotencyStore } from '../idempotency.js';
+import type { Journal, RunRecord, RunStatus, StepRecord } from '../journal.js';
+import type { RunMode } from '../modes.js';
+import type { PlanStoreLike } from './planStore.js';
+
+/** What started a run. `kind` decides whether a person can confirm (cli, chat, api) or not (schedule, event). */
+export interface RunTrigger {
+  kind: 'cli' | 'schedule' | 'event' | 'chat' | 'api';
+  [k: string]: unknown;
+}
+
+/** Progress of a long step: `done` of `total` items (calls), after each request. */
+export interface ProgressEvent {
+  step: string;
+  done: number;
+  total: number;
+  requests: number;
+}
+
+/** Options of {@link runPipeline}. */
+export interface RunOptions {
+  client: PipelineClient;
+  inputs?: Record<string, unknown>;
+  /** Default shadow (plan only). */
+  mode?: RunMode;
+  confirmWrite?: boolean;
+  confirmDestructive?: boolean;
+  /** Default: a FileJournal under the data dir; false = no journal. */
+  journal?: Journal | false;
+  trigger?: RunTrigger;
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+  catalog?: CatalogView;
+  /** Pack reads and fan-outs into batch requests (default true). */
+  batching?: boolean;
+  /** Fixed "now" (ms since epoch); apply and resume reuse the plan's/run's instant. */
+  now?: number;
+  /** Summary and refusal language (default en; the CLI passes `userLanguage(process.env)`). */
+  lang?: 'en' | 'ru';
+  /**
+   * Data directory for the default file journal, idempotency store and plan store (default {@link dataDir}() =
+   * `./data`; the CLI and services pass `dataDir(process.env)`).
+   */
+  dataDir?: string;
+  /**
+   * Values of the variables the pipeline's `env:` allow-list names (missing ones read as ""); the caller passes them
+   * (the CLI passes `process.env`). Default: none.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Time zone of a pipeline that sets no `timezone` (default UTC; the CLI passes `B24FLOW_TZ`). */
+  timezone?: string;
+  /** Lifetime of a plan in ms (default 30 minutes; the CLI passes `B24FLOW_PLAN_TTL_MS`). */
+  planTtlMs?: number;
+  /** The compiled program of `p` when the caller compiled it already (compiled again when absent). */
+  program?: Program;
+  verbose?: boolean;
+  /**
+   * Cross-run memory of keyed writes (steps with `idempotency_key`). Default: when the journal is a file journal,
+   * the file store `<dataDir>/idempotency` (`dataDir` option, else the journal's data dir: the parent of its
+   * `runs/`), else none; false = none.
+   */
+  idempotency?: IdempotencyStore | false;
+  /** Internal: continue this run record (resume). */
+  resume?: RunRecord;
+  /** Internal: id of the plan being applied. */
+  planId?: string;
+  /**
+   * Results of the reads of a plan made just before with the same inputs and `now` ({@link Plan.reads}, from
+   * `planPipeline(..., { withReads: true })`). A top-level read step that depends on no write (nor recipe or
+   * sub-pipeline) is taken from here instead of being sent again; reads downstream of a write are always sent.
+   */
+  planReads?: Record<string, unknown>;
+}
+
+/** One resolved write: exact method and params, the step and item it comes from, and the diff for updates. */
+export interface PlannedWrite {
+  step: string;
+  item?: number;
+  key: string;
+  method: string;
+  entity: string;
+  risk: 'write' | 'destructive';
+  params: unknown;
+  /** Risk fields of the method that this write sets. */
+  riskFields: string[];
+  /** Field-level before → after for updates (after a plan read the record). */
+  diff?: { field: string; before: unknown; after: unknown }[];
+  /** Why the write will not be executed in this mode, when refused. */
+  refused?: string;
+  /** Set when params depend on results of earlier writes and are shown with placeholders. */
+  pending?: boolean;
+}
+
+/** A plan: every write resolved, its risk, the cost; `id` = hash of the writes and of the state read. */
+export interface Plan {
+  id: string;
+  pipeline: { name: string; file?: string; hash: string };
+  createdAt: string;
+  expiresAt: string;
+  writes: PlannedWrite[];
+  /** Highest risk among the writes: none | write | destructive. */
+  risk: 'none' | 'write' | 'destructive';
+  riskFields: string[];
+  cost: CostEstimate & { batchRequests: number; wallSeconds: number; text: string };
+  stateHash: string;
+  checks: { message: string; ok: boolean; behavior: 'block' | 'warn' }[];
+  inputs: Record<string, unknown>;
+  now: number;
+  portal?: string;
+  /** Results of the plan's reads by step id; only with `planPipeline(..., { withReads: true })`, never stored. */
+  reads?: Record<string, unknown>;
+}
+
+/** Result of a run. `steps` in execution order; `summary` per language. */
+export interface RunResult {
+  runId: string;
+  status: RunStatus;
+  mode: RunMode;
+  pipeline: string;
+  steps: (StepRecord & { results?: unknown[] })[];
+  summary: { en: string[]; ru: string[] };
+  writes: PlannedWrite[];
+  refusals: { step: string; reason: string }[];
+  checks: { message: string; ok: boolean; behavior: 'block' | 'warn' }[];
+  /** Present when the run only planned (shadow, or refused full run). */
+  plan?: Plan;
+  requests: number;
+  /** The pipeline's `outputs`, evaluated at the end (reports of read-only pipelines). */
+  outputs?: Record<string, unknown>;
+  error?: string;
+}
+
+/** Options of {@link planPipeline}. */
+export interface PlanOptions extends Omit<RunOptions, 'mode'> {
+  /** Where to store the plan for `apply` (default: the file store under the data dir); false = do not store. */
+  store?: PlanStoreLike | false;
+  /** Attach the read results (`plan.reads`) for a run that follows at once (`RunOptions.planReads`). */
+  withReads?: boolean;
+}
