@@ -35,7 +35,7 @@ export interface AgentReply {
 /** Options of {@link ChatAgent}. */
 export interface ChatAgentOptions {
   engine: ChatEngine;
-  /** Default: `Planner.fromEnv(engine)` (degraded mode when `OPENAI_API_KEY` is not set). */
+  /** Default: a planner without a model key (degraded mode: free-text planning off); the CLI passes the configured one. */
   planner?: PlannerLike;
   /** b24flow data dir (state, logs, link codes). */
   dataDir: string;
@@ -69,8 +69,8 @@ export class ChatAgent {
 
   constructor(opts: ChatAgentOptions) {
     this.engine = opts.engine;
-    // No planner given: the one the environment configures (OPENAI_*), or degraded mode without a key.
-    this.planner = opts.planner ?? Planner.fromEnv(opts.engine);
+    // No planner given: one without a model key, i.e. degraded mode (the composition root passes the configured one).
+    this.planner = opts.planner ?? new Planner({ engine: opts.engine });
     this.store = new StateStore(opts.dataDir);
     this.log = opts.log ?? new InteractionLog(opts.dataDir);
     this.links = new LinkCodes(opts.dataDir);

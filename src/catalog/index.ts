@@ -75,7 +75,7 @@ const cache = new Map<string, Catalog>();
 /**
  * Loads the catalog (cached per process and directory).
  *
- * @param opts.dir catalog directory; default env `B24FLOW_CATALOG_DIR` or the shipped `catalog/`
+ * @param opts.dir catalog directory; default the process catalog directory (`defaultCatalogDir()`: `B24FLOW_CATALOG_DIR` set by the CLI, or the shipped `catalog/`)
  * @throws Error when the directory or its sources cannot be read/parsed (run `b24flow catalog validate`)
  */
 export function loadCatalog(opts: { dir?: string } = {}): Catalog {
