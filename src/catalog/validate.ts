@@ -16,7 +16,7 @@ import validateRecipe from '../generated/recipe.validate.js';
 import { type Finding, InvalidInputError } from '../lib/failures.js';
 import { ajvErrorsToFindings } from '../lib/schemaValidate.js';
 import { parseYamlSource, type YamlSource } from '../lib/yamlSource.js';
-import { loadCatalog } from './index.js';
+import { loadCatalog } from './load.js';
 import { CATALOG_DIR, defaultCatalogDir, listSources, sourceHash } from './store.js';
 
 /** Outcome of a validation run. */
