@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { ChatAgent } from '../agent/agent.js';
 import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
-import { connect, loadEnv } from './compose.js';
+import { connect, readSettings } from './compose.js';
 
 /**
  * The planner's model endpoint from `OPENAI_API_KEY`, `OPENAI_API_BASE`, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS` (ms).
@@ -71,9 +71,10 @@ export async function openChatRuntime(opts: {
   onError?: (userId: string, details: string) => void;
 }): Promise<ChatRuntime> {
   const { registerEnvSecrets } = await import('../lib/redact.js');
-  const env = loadEnv(process.env);
+  const settings = readSettings();
+  const { env } = settings;
   registerEnvSecrets(env);
-  const dataDir = resolve(env.B24FLOW_DATA_DIR ?? './data');
+  const dataDir = resolve(settings.dataDir);
   const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
   try {
     const agent = await buildChatAgent({
