@@ -52,6 +52,11 @@ export interface RuntimeOptions {
   catalogDir?: string;
   /** The dead-letter queue shown by `/dlq` (default: none, an empty queue). */
   deadLetters?: DeadLetterSource;
+  /**
+   * Options of every plan and apply the composition root chose from the configuration (data directory, language,
+   * time zone, plan lifetime, `env:` values); the engine's own client, store, journal and catalog win.
+   */
+  runOptions?: Omit<Partial<RunOptions>, 'client'>;
 }
 
 interface RawPlan {
@@ -135,6 +140,7 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
     },
     async plan(pipeline, inputs) {
       const raw = await planPipeline(pipeline as LoadedPipeline, {
+        ...opts.runOptions,
         client,
         inputs,
         store,
@@ -146,6 +152,7 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
     async apply(planId, o) {
       try {
         const run = await applyPlan(planId, {
+          ...opts.runOptions,
           client,
           confirmWrite: o.confirmWrite,
           confirmDestructive: o.confirmDestructive,

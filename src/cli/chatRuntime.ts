@@ -30,6 +30,7 @@ export async function buildChatAgent(o: {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   pipelinesDir?: string;
+  runOptions?: RuntimeOptions['runOptions'];
   onError?: (userId: string, details: string) => void;
 }): Promise<ChatAgent> {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
@@ -40,6 +41,7 @@ export async function buildChatAgent(o: {
     client: o.client,
     dataDir: o.dataDir,
     deadLetters: new DeadLetterQueue(o.dataDir),
+    ...(o.runOptions ? { runOptions: o.runOptions } : {}),
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
   return new ChatAgent({
@@ -71,16 +73,19 @@ export async function openChatRuntime(opts: {
   onError?: (userId: string, details: string) => void;
 }): Promise<ChatRuntime> {
   const { registerEnvSecrets } = await import('../lib/redact.js');
+  const { pipelineRunSettings } = await import('./runSettings.js');
   const settings = readSettings();
   const { env } = settings;
   registerEnvSecrets(env);
   const dataDir = resolve(settings.dataDir);
+  const runOptions = pipelineRunSettings({ ...settings, dataDir });
   const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
   try {
     const agent = await buildChatAgent({
       client: conn.client,
       dataDir,
       env,
+      runOptions,
       ...(opts.pipelinesDir ? { pipelinesDir: opts.pipelinesDir } : {}),
       ...(opts.onError ? { onError: opts.onError } : {}),
     });

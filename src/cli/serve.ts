@@ -11,6 +11,7 @@ import { startTriggerService } from '../triggers/service.js';
 import { loadPipelinesDir } from '../triggers/setup.js';
 import { buildChatAgent } from './chatRuntime.js';
 import { type AppConnection, connectApp, readSettings } from './compose.js';
+import { type PipelineRunSettings, pipelineRunSettings } from './runSettings.js';
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -34,6 +35,7 @@ async function chatApiRoutes(
   pipelinesDir: string,
   dataDir: string,
   env: NodeJS.ProcessEnv,
+  runOptions: PipelineRunSettings,
 ): Promise<Route[]> {
   const tokens = (env.HTTP_API_TOKENS ?? '')
     .split(',')
@@ -42,7 +44,7 @@ async function chatApiRoutes(
   if (!tokens.length) return [];
   try {
     const { apiRoutes } = await import('../adapters/http/api.js');
-    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env });
+    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions });
     return apiRoutes({ agent, tokens, log });
   } catch (err) {
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
@@ -65,7 +67,8 @@ export async function serve(o: ServeOptions): Promise<void> {
     log(`serve: offline events disabled — ${APP_AUTH_HELP.replace(/\n/g, '\n  ')}`);
     offline = false;
   }
-  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env);
+  const runOptions = pipelineRunSettings(settings);
+  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions);
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {
     svc = await startTriggerService({
@@ -83,6 +86,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       parallel: o.parallel,
       extraRoutes,
       authConnector: settings.authConnector,
+      runOptions,
       timezone: settings.timezone,
       log,
     });

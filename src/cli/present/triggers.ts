@@ -15,6 +15,7 @@ import { ProcessedStore } from '../../triggers/processed.js';
 import { pipelineRunner } from '../../triggers/service.js';
 import { loadPipelinesDir } from '../../triggers/setup.js';
 import { connectApp, readSettings } from '../compose.js';
+import { pipelineRunSettings } from '../runSettings.js';
 
 const say = (l: string) => process.stderr.write(`${redact(l)}\n`);
 
@@ -159,7 +160,7 @@ export async function dlqReplay(
     });
     const dispatcher = new Dispatcher({
       pipelines,
-      run: pipelineRunner(client as RunOptions['client']),
+      run: pipelineRunner(client as RunOptions['client'], pipelineRunSettings(settings)),
       processed: new ProcessedStore(settings.dataDir),
       metrics: new Metrics(),
       own,
