@@ -8,10 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '../src/bitrix/connect.js';
 import { type B24Client, FileTokenStore, tokensFromAnswer } from '../src/bitrix/index.js';
+import { connect, connectApp } from '../src/cli/compose.js';
 import { startSandbox } from '../src/sandbox/index.js';
-import { connectApp } from '../src/triggers/setup.js';
 
 const N = Number(process.env.AUTH_BENCH_CALLS ?? 1000);
 

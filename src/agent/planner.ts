@@ -6,7 +6,10 @@ import type { ChatEngine } from './engine.js';
 import { PLANNER_RESPONSE_SCHEMA } from './responseSchema.js';
 import { type AgentState, summarizeState } from './state.js';
 
-/** Options of {@link Planner}; defaults come from `OPENAI_API_KEY`, `OPENAI_API_BASE`, `OPENAI_MODEL`. */
+/**
+ * Options of {@link Planner}. The composition root fills the endpoint settings from `OPENAI_API_KEY`,
+ * `OPENAI_API_BASE`, `OPENAI_MODEL` and `OPENAI_TIMEOUT_MS` ({@link PlannerConfig}).
+ */
 export interface PlannerOptions {
   engine: ChatEngine;
   apiKey?: string;
@@ -19,6 +22,9 @@ export interface PlannerOptions {
   /** Called with the exact request body before each model call (bench and tests count its tokens). */
   onRequest?: (body: ChatCompletionCreateParamsNonStreaming) => void;
 }
+
+/** The model endpoint settings of a {@link Planner} (no key: free-text planning is off). */
+export type PlannerConfig = Pick<PlannerOptions, 'apiKey' | 'baseURL' | 'model' | 'timeoutMs'>;
 
 /** What the planner made of a message. */
 export type PlannerResult =
@@ -74,15 +80,9 @@ export class Planner {
     }
   }
 
-  /** Builds a planner from the environment (`OPENAI_API_KEY`, `OPENAI_API_BASE`, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS`). */
-  static fromEnv(engine: ChatEngine, env: NodeJS.ProcessEnv = process.env): Planner {
-    return new Planner({
-      engine,
-      apiKey: env.OPENAI_API_KEY,
-      baseURL: env.OPENAI_API_BASE,
-      model: env.OPENAI_MODEL,
-      timeoutMs: env.OPENAI_TIMEOUT_MS ? Number(env.OPENAI_TIMEOUT_MS) : undefined,
-    });
+  /** Builds a planner for an engine from the endpoint settings the composition root read. */
+  static fromConfig(engine: ChatEngine, config: PlannerConfig): Planner {
+    return new Planner({ ...config, engine });
   }
 
   /** False when no API key is configured (free-text planning off from the start). */

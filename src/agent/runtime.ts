@@ -1,8 +1,21 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { loadCatalog } from '../catalog/index.js';
 import type { Finding } from '../lib/failures.js';
-import type { LoadedPipeline } from '../pipeline/index.js';
+import {
+  applyPlan,
+  checkPipeline,
+  FileJournal,
+  FilePlanStore,
+  type LoadedPipeline,
+  loadPipelineFile,
+  loadPipelineObject,
+  type CatalogView as PipelineCatalogView,
+  planPipeline,
+  type RunOptions,
+  readRun,
+} from '../pipeline/index.js';
 import {
   type CatalogView,
   type ChatEngine,
@@ -14,19 +27,36 @@ import {
 } from './engine.js';
 
 /**
+ * What the engine reads of the dead-letter queue (src/triggers' `DeadLetterQueue` fits); the composition root
+ * passes it in, so that the agent does not depend on the trigger runtime.
+ */
+export interface DeadLetterSource {
+  list(): { id: string; event: string; error: string; attempts: number }[];
+}
+
+/**
  * The real {@link ChatEngine}: src/catalog for method cards and routing, src/pipeline for loading, checking,
- * planning, applying and the journal, src/triggers for the dead-letter queue, and a connected Bitrix24 client.
- * The modules are imported lazily so that `b24flow bot --help` starts fast.
+ * planning, applying and the journal, the dead-letter queue given by the composition root, and a connected
+ * Bitrix24 client.
  */
 export interface RuntimeOptions {
-  /** A connected client (`connect()` from src/bitrix). */
-  client: unknown;
+  /** A connected client (`connect()` of src/cli/compose.ts). */
+  client: RunOptions['client'];
   /** Directory of named pipelines (default `./pipelines`). */
   pipelinesDir?: string;
-  /** b24flow data dir (plans, journal, DLQ). */
+  /** b24flow data dir (plans, journal). */
   dataDir: string;
-  /** Catalog directory override (tests). */
+  /** The loaded catalog (default: `loadCatalog()` of the process catalog directory). */
+  catalog?: CatalogView;
+  /** Catalog directory override (tests); ignored when `catalog` is given. */
   catalogDir?: string;
+  /** The dead-letter queue shown by `/dlq` (default: none, an empty queue). */
+  deadLetters?: DeadLetterSource;
+  /**
+   * Options of every plan and apply the composition root chose from the configuration (data directory, language,
+   * time zone, plan lifetime, `env:` values); the engine's own client, store, journal and catalog win.
+   */
+  runOptions?: Omit<Partial<RunOptions>, 'client'>;
 }
 
 interface RawPlan {
@@ -46,27 +76,23 @@ interface RawRun {
   summary?: { en?: string[] | string; ru?: string[] | string } | string[];
 }
 
-const CATALOG_MODULE = '../catalog/index.js';
-const DLQ_MODULE = '../triggers/dlq.js';
-
 /**
  * Builds the real engine.
  * @throws when the catalog or pipeline modules cannot be loaded
  */
 export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEngine> {
-  const catMod = (await import(CATALOG_MODULE)) as { loadCatalog(o?: { dir?: string }): CatalogView };
-  const catalog = catMod.loadCatalog(opts.catalogDir ? { dir: opts.catalogDir } : undefined);
-  const pm = await import('../pipeline/index.js');
-  const store = new pm.FilePlanStore(join(opts.dataDir, 'plans'));
-  const journal = new pm.FileJournal(join(opts.dataDir, 'runs'));
-  const pcat = catalog as unknown as import('../pipeline/index.js').CatalogView;
-  const client = opts.client as import('../pipeline/runtimeTypes.js').ClientLike;
+  const catalog: CatalogView =
+    opts.catalog ?? (loadCatalog(opts.catalogDir ? { dir: opts.catalogDir } : undefined) as unknown as CatalogView);
+  const store = new FilePlanStore(join(opts.dataDir, 'plans'));
+  const journal = new FileJournal(join(opts.dataDir, 'runs'));
+  const pcat = catalog as unknown as PipelineCatalogView;
+  const client = opts.client;
   const pipelinesDir = resolve(opts.pipelinesDir ?? 'pipelines');
 
   const checkLoaded = (load: () => LoadedPipeline): { pipeline?: unknown; findings: Finding[] } => {
     try {
       const p = load();
-      return { pipeline: p, findings: pm.checkPipeline(p, { catalog: pcat }) };
+      return { pipeline: p, findings: checkPipeline(p, { catalog: pcat }) };
     } catch (err) {
       const findings = (err as { findings?: Finding[] }).findings;
       if (Array.isArray(findings)) return { findings };
@@ -100,12 +126,12 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       return out;
     },
     async check(obj, source) {
-      return checkLoaded(() => pm.loadPipelineObject(obj, source));
+      return checkLoaded(() => loadPipelineObject(obj, source));
     },
     async loadNamed(p) {
       try {
-        const loaded = await pm.loadPipelineFile(p.file);
-        return { pipeline: loaded, findings: pm.checkPipeline(loaded, { catalog: pcat }) };
+        const loaded = await loadPipelineFile(p.file);
+        return { pipeline: loaded, findings: checkPipeline(loaded, { catalog: pcat }) };
       } catch (err) {
         const findings = (err as { findings?: Finding[] }).findings;
         if (Array.isArray(findings)) return { findings };
@@ -113,7 +139,8 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       }
     },
     async plan(pipeline, inputs) {
-      const raw = await pm.planPipeline(pipeline as LoadedPipeline, {
+      const raw = await planPipeline(pipeline as LoadedPipeline, {
+        ...opts.runOptions,
         client,
         inputs,
         store,
@@ -124,7 +151,8 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
     },
     async apply(planId, o) {
       try {
-        const run = await pm.applyPlan(planId, {
+        const run = await applyPlan(planId, {
+          ...opts.runOptions,
           client,
           confirmWrite: o.confirmWrite,
           confirmDestructive: o.confirmDestructive,
@@ -139,16 +167,11 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       }
     },
     async run(runId) {
-      const r = await pm.readRun(runId, { dataDir: opts.dataDir });
+      const r = await readRun(runId, { dataDir: opts.dataDir });
       return r ? toRunView({ ...r, steps: Object.values(r.steps) }, catalog) : undefined;
     },
     async dlq() {
-      const mod = (await import(DLQ_MODULE)) as {
-        DeadLetterQueue: new (
-          dir: string,
-        ) => { list(): { id: string; event: string; error: string; attempts: number }[] };
-      };
-      const list = new mod.DeadLetterQueue(opts.dataDir).list();
+      const list = opts.deadLetters?.list() ?? [];
       return {
         size: list.length,
         items: list
@@ -297,59 +320,4 @@ export function toRefusal(err: unknown): PlanRefusal | undefined {
   if (/unknown plan|plan not found|no (such )?plan|not_found/.test(key)) return new PlanRefusal('unknown', err.message);
   if (/confirm/.test(key)) return new PlanRefusal('unconfirmed', err.message);
   return undefined;
-}
-
-/** A connected chat agent for the CLI commands (`bot`, `chat`). */
-export interface ChatRuntime {
-  agent: import('./agent.js').ChatAgent;
-  env: NodeJS.ProcessEnv;
-  dataDir: string;
-  close(): Promise<void>;
-}
-
-/**
- * Connects to the portal (webhook, OAuth, or the embedded sandbox — `connect()` says which on stderr), loads
- * the catalog and pipelines, and builds the chat agent with the planner from `OPENAI_*`.
- *
- * @param opts.onError receives unexpected errors' redacted details (the bot forwards them to its error chat)
- * @throws RuntimeFailure-like errors from `connect()` (bad webhook URL, unreachable portal)
- */
-export async function openChatRuntime(opts: {
-  pipelinesDir?: string;
-  stderr?: (line: string) => void;
-  onError?: (userId: string, details: string) => void;
-}): Promise<ChatRuntime> {
-  const { connect, loadEnv } = await import('../bitrix/connect.js');
-  const { ChatAgent } = await import('./agent.js');
-  const { Planner } = await import('./planner.js');
-  const { registerEnvSecrets } = await import('../lib/redact.js');
-  const env = loadEnv(process.env);
-  registerEnvSecrets(env);
-  const dataDir = resolve(env.B24FLOW_DATA_DIR ?? './data');
-  const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
-  try {
-    const engine = await createRuntimeEngine({
-      client: conn.client,
-      dataDir,
-      ...(opts.pipelinesDir ? { pipelinesDir: opts.pipelinesDir } : {}),
-    });
-    const agent = new ChatAgent({
-      engine,
-      planner: Planner.fromEnv(engine, env),
-      dataDir,
-      ...(opts.onError ? { onError: opts.onError } : {}),
-    });
-    return {
-      agent,
-      env,
-      dataDir,
-      close: async () => {
-        await agent.log.flush();
-        await conn.close();
-      },
-    };
-  } catch (err) {
-    await conn.close();
-    throw err;
-  }
 }

@@ -5,7 +5,7 @@
  * (`batch:<key>` for sub-commands), `attempt`. Files are created with mode 0600; every line is redacted.
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { redact } from './redact.js';
 
 /** One audit line. */
@@ -36,13 +36,14 @@ export function paramKeys(params: unknown): string[] {
   return [];
 }
 
-/** Appends JSONL lines to a file (default `$B24FLOW_DATA_DIR/audit/calls.jsonl`). */
+/** Appends JSONL lines to a file (the composition root passes `<data dir>/audit/calls.jsonl`). */
 export class FileAudit implements AuditSink {
   readonly path: string;
   private stream: WriteStream | null = null;
 
-  constructor(path?: string) {
-    this.path = path ?? join(process.env.B24FLOW_DATA_DIR ?? './data', 'audit', 'calls.jsonl');
+  /** @param path the JSONL file; its directory is created on the first write */
+  constructor(path: string) {
+    this.path = path;
   }
 
   write(rec: AuditRecord): void {

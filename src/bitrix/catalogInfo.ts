@@ -1,7 +1,8 @@
 /**
- * Lazy, optional access to the method catalog (src/catalog, owned by another module): risk class, pack, scope and
- * list metadata of a method. When the catalog is missing or fails to load, a name-based heuristic answers instead.
+ * Lazy, optional access to the method catalog (src/catalog): risk class, pack, scope and list metadata of a method.
+ * The catalog's data is read on first use; when it is missing or fails to load, a name-based heuristic answers.
  */
+import { type CatalogMethod, type ListSemantics, loadCatalog } from '../catalog/index.js';
 
 /** What the client needs to know about a method. */
 export interface MethodInfo {
@@ -9,13 +10,14 @@ export interface MethodInfo {
   pack?: string;
   scope?: string;
   /** List metadata: wrapper key of the rows (`tasks`, `items`) and id field (`ID`, `id`). */
-  list?: { wrapper?: string | null; id_field?: string; start_minus_one?: boolean };
+  list?: ListSemantics;
   /** Whether the catalog knows the method (false = heuristic answer). */
   known: boolean;
   rest_v3?: boolean;
 }
 
-type Lookup = (name: string) => any;
+/** Looks a method up in the loaded catalog (case-insensitive). */
+type Lookup = (name: string) => CatalogMethod | undefined;
 let loading: Promise<Lookup | null> | null = null;
 
 /** Loads the catalog once per process; resolves to null when it is unavailable. */
@@ -23,9 +25,7 @@ export function catalogLookup(): Promise<Lookup | null> {
   if (!loading) {
     loading = (async () => {
       try {
-        const spec = '../catalog/index.js';
-        const mod: any = await import(spec);
-        const cat = mod.loadCatalog();
+        const cat = loadCatalog();
         return (name: string) => cat.method(name);
       } catch {
         return null;

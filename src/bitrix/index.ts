@@ -1,5 +1,5 @@
 /**
- * The Bitrix24 client package: `connect()` for configured portals, {@link B24Client} for calls, batches, keyset lists
+ * The Bitrix24 client package (re-exports only): `connect()` from explicit portal settings, {@link B24Client} for calls, batches, keyset lists
  * and fast exports, typed errors, redaction and the shared per-portal limiter.
  */
 export { type AuditRecord, type AuditSink, FileAudit, MemoryAudit, paramKeys } from './audit.js';
@@ -26,7 +26,15 @@ export {
   type PortalInfo,
   type ResponseTime,
 } from './client.js';
-export { type Connection, type ConnectOptions, clientForPortal, connect, loadEnv, registryFor } from './connect.js';
+export {
+  type Connection,
+  type ConnectOptions,
+  clientForPortal,
+  connect,
+  describePortal,
+  type PortalSettings,
+  registryFor,
+} from './connect.js';
 export { decodeParams, encodeParams } from './encode.js';
 export type { ExportOptions, ExportProgress } from './export.js';
 export { forgetLimiter, type LimiterConfig, limiterFor, PortalLimiter } from './limiter/index.js';

@@ -1,5 +1,5 @@
 import type { MethodParam } from '../generated/catalog-pack.js';
-import type { CatalogMethod } from './index.js';
+import type { CatalogMethod } from './model.js';
 
 function paramLines(params: MethodParam[], indent: string, out: string[]): void {
   const w = Math.max(8, ...params.map((p) => p.name.length));

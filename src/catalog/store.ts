@@ -19,12 +19,22 @@ import type { CatalogPack, MethodEntry } from '../generated/catalog-pack.js';
 import type { Recipe } from '../generated/recipe.js';
 import { writeFileAtomicSync } from '../lib/atomic.js';
 
-/** The shipped catalog directory (repo/package root `catalog/`), overridable by env `B24FLOW_CATALOG_DIR`. */
+/** The shipped catalog directory (repo/package root `catalog/`). */
 export const CATALOG_DIR: string = join(import.meta.dirname, '..', '..', 'catalog');
 
-/** Default catalog directory for this process: env `B24FLOW_CATALOG_DIR` or {@link CATALOG_DIR}. */
+let configuredDir: string | undefined;
+
+/**
+ * Sets the catalog directory of this process (the composition root passes `B24FLOW_CATALOG_DIR` at start-up);
+ * undefined goes back to {@link CATALOG_DIR}.
+ */
+export function setDefaultCatalogDir(dir: string | undefined): void {
+  configuredDir = dir;
+}
+
+/** Default catalog directory for this process: the one set by {@link setDefaultCatalogDir}, or {@link CATALOG_DIR}. */
 export function defaultCatalogDir(): string {
-  return process.env.B24FLOW_CATALOG_DIR || CATALOG_DIR;
+  return configuredDir || CATALOG_DIR;
 }
 
 /** Format version of `catalog/index.json`. */

@@ -16,7 +16,7 @@ import validateRecipe from '../generated/recipe.validate.js';
 import { type Finding, InvalidInputError } from '../lib/failures.js';
 import { ajvErrorsToFindings } from '../lib/schemaValidate.js';
 import { parseYamlSource, type YamlSource } from '../lib/yamlSource.js';
-import { loadCatalog } from './index.js';
+import { loadCatalog } from './load.js';
 import { CATALOG_DIR, defaultCatalogDir, listSources, sourceHash } from './store.js';
 
 /** Outcome of a validation run. */
@@ -65,7 +65,7 @@ function expand(paths: string[]): string[] {
 /**
  * Validates catalog files.
  *
- * @param opts.dir catalog directory (default: env B24FLOW_CATALOG_DIR or the shipped catalog)
+ * @param opts.dir catalog directory (default: `defaultCatalogDir()`, the process catalog directory)
  * @param opts.paths files/directories to check instead of the whole directory; cross-file checks then use the
  *   shipped catalog for method lookups, and the compiled index is not checked
  * @returns findings (errors and warnings) and counts; never throws for bad content

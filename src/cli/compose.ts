@@ -1,21 +1,326 @@
 /**
  * The composition root: the one place that turns configuration (environment, `.env`, flags) into objects — the
- * portal client (a configured portal, or the embedded sandbox when none is configured), the catalog view, stores,
- * runner, triggers and adapters — and hands them down. Libraries under src/ never read `process.env` nor start the
- * sandbox themselves.
+ * portal client (a configured portal, or the embedded sandbox when none is configured), the token store, the audit
+ * sink, the data directory, the limiter settings, the application connection of the trigger service — and hands
+ * them down. Libraries under src/ never read `process.env` nor start the sandbox themselves.
+ *
+ * Start-up cost: this module is loaded by light commands too (`check`, `catalog show`), so the client (undici), the
+ * sandbox and the trigger modules are imported lazily, inside the functions that need them.
+ *
+ * Variables read here: `BITRIX_WEBHOOK_URL` (incoming webhook) → `B24_CLIENT_ID` + `B24_CLIENT_SECRET` with stored
+ * tokens (OAuth; `B24_MEMBER_ID` picks the portal when several are installed, `B24_OAUTH_TOKEN_URL`,
+ * `B24_TOKEN_FILE`) → neither: the embedded sandbox portal (`B24FLOW_SANDBOX_DIR` keeps its data between runs).
+ * There is never a default real portal. Also `B24FLOW_DATA_DIR` (tokens, audit, plans, journal, DLQ; default
+ * `./data`), `B24_PLAN` (`standard`|`enterprise`), `B24_OPERATING_LIMIT` (s), `B24_MAX_CONCURRENCY`,
+ * `B24_CLOCK_FACTOR`, `B24_CA_FILE`, `B24FLOW_TZ` (schedules; default UTC), `B24FLOW_AUTH_CONNECTOR`,
+ * `B24_APPLICATION_TOKEN`, `B24FLOW_CATALOG_DIR`. `.env` in the working directory fills keys the environment lacks.
  */
-import { type Connection, type ConnectOptions, connect, loadEnv } from '../bitrix/connect.js';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import type { TokenStore } from '../bitrix/auth/tokenStore.js';
+import type { B24Client } from '../bitrix/client.js';
+import type { Connection, ConnectOptions, PortalSettings } from '../bitrix/connect.js';
+import type { LimiterConfig } from '../bitrix/limiter/index.js';
+import { setDefaultCatalogDir } from '../catalog/store.js';
+import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
+import type { SandboxHandle, SandboxOptions } from '../sandbox/index.js';
+import type { InstallVerifier } from '../triggers/install.js';
+import type { PortalTokens } from '../triggers/online.js';
 
-export type { Connection, ConnectOptions };
-export { loadEnv };
+export type { Connection, ConnectOptions, PortalSettings };
+
+/** The `auth_connector` of our own writes when `B24FLOW_AUTH_CONNECTOR` is not set (see src/triggers/loopGuard.ts). */
+const DEFAULT_AUTH_CONNECTOR = 'b24flow';
+
+/** Reads `.env` into a copy of `env`; existing keys win. Missing file → unchanged copy. */
+export function loadEnv(env: NodeJS.ProcessEnv, file: string | false = '.env'): NodeJS.ProcessEnv {
+  const out = { ...env };
+  if (file === false) return out;
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch {
+    return out;
+  }
+  for (const [k, v] of Object.entries(parseDotenv(text))) if (out[k] === undefined) out[k] = v;
+  return out;
+}
+
+/** The process-wide settings every command shares, read once from the environment (and `.env`). */
+export interface Settings {
+  /** The environment the settings were read from (process.env with `.env` filling missing keys). */
+  env: NodeJS.ProcessEnv;
+  /** `B24FLOW_DATA_DIR` or `./data` (as written: relative paths stay relative). */
+  dataDir: string;
+  /** IANA time zone of schedules without their own (`B24FLOW_TZ`, default `UTC`). */
+  timezone: string;
+  /** `auth_connector` of our writes, so that the events they cause are not delivered back to us. */
+  authConnector: string;
+}
+
+/**
+ * Reads the shared settings.
+ * @param opts.env environment (default `process.env`); @param opts.dotenv `.env` file (default `./.env`), false to skip
+ */
+export function readSettings(opts: { env?: NodeJS.ProcessEnv; dotenv?: string | false } = {}): Settings {
+  const env = loadEnv(opts.env ?? process.env, opts.dotenv ?? '.env');
+  return {
+    env,
+    dataDir: env.B24FLOW_DATA_DIR ?? './data',
+    timezone: env.B24FLOW_TZ ?? 'UTC',
+    authConnector: env.B24FLOW_AUTH_CONNECTOR ?? DEFAULT_AUTH_CONNECTOR,
+  };
+}
+
+/**
+ * Process-wide configuration done once at start-up by src/cli/main.ts: the catalog directory every catalog reader
+ * uses when not given one (`B24FLOW_CATALOG_DIR`, else the shipped catalog).
+ */
+export function configureProcess(env: NodeJS.ProcessEnv = process.env): void {
+  setDefaultCatalogDir(env.B24FLOW_CATALOG_DIR || undefined);
+}
+
+function num(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * Limiter settings from `B24_PLAN`, `B24_OPERATING_LIMIT`, `B24_MAX_CONCURRENCY`, `B24_CLOCK_FACTOR`.
+ * @throws InvalidInputError when B24_PLAN is neither standard nor enterprise
+ */
+export function limiterFromEnv(env: NodeJS.ProcessEnv): LimiterConfig {
+  const cfg: LimiterConfig = {};
+  const plan = env.B24_PLAN?.toLowerCase();
+  if (plan === 'standard' || plan === 'enterprise') cfg.plan = plan;
+  else if (plan) throw new InvalidInputError(`B24_PLAN must be standard or enterprise, got "${plan}"`);
+  const op = num(env.B24_OPERATING_LIMIT);
+  if (op !== undefined) cfg.operatingLimit = op;
+  const mc = num(env.B24_MAX_CONCURRENCY);
+  if (mc !== undefined) cfg.maxConcurrency = mc;
+  const cf = num(env.B24_CLOCK_FACTOR);
+  if (cf !== undefined) cfg.clockFactor = cf;
+  return cfg;
+}
+
+/**
+ * The portal settings of an environment, or undefined when no portal is configured (then the embedded sandbox is
+ * used). Reads `B24_CA_FILE` from disk.
+ * @throws InvalidInputError for a bad `B24_PLAN`
+ */
+export function portalSettings(env: NodeJS.ProcessEnv): PortalSettings | undefined {
+  const limiter = limiterFromEnv(env);
+  const dataDir = env.B24FLOW_DATA_DIR ?? './data';
+  const ca = env.B24_CA_FILE ? readFileSync(env.B24_CA_FILE) : undefined;
+  const base: PortalSettings = {
+    dataDir,
+    limiter,
+    ...(ca ? { ca } : {}),
+    ...(env.B24_TOKEN_FILE ? { tokenFile: env.B24_TOKEN_FILE } : {}),
+  };
+  const webhookUrl = env.BITRIX_WEBHOOK_URL?.trim();
+  if (webhookUrl) return { ...base, webhookUrl };
+  if (env.B24_CLIENT_ID && env.B24_CLIENT_SECRET) {
+    return {
+      ...base,
+      oauth: {
+        app: {
+          clientId: env.B24_CLIENT_ID,
+          clientSecret: env.B24_CLIENT_SECRET,
+          ...(env.B24_OAUTH_TOKEN_URL ? { tokenUrl: env.B24_OAUTH_TOKEN_URL } : {}),
+        },
+        ...(env.B24_MEMBER_ID ? { memberId: env.B24_MEMBER_ID } : {}),
+      },
+    };
+  }
+  return undefined;
+}
+
+/** Options of {@link connect} / {@link connectPortal}. */
+export interface PortalOptions {
+  /** Environment to read (default `process.env`); `.env` values fill only missing keys. */
+  env?: NodeJS.ProcessEnv;
+  /** `.env` file to read (default `./.env`); false to skip. */
+  dotenv?: string | false;
+  /** Options for the embedded sandbox when no portal is configured. */
+  sandbox?: SandboxOptions;
+  /** Audit file path, or false to disable; default `$B24FLOW_DATA_DIR/audit/calls.jsonl`. */
+  audit?: string | false;
+  /** Where human notices go (default: process.stderr). */
+  stderr?: (line: string) => void;
+  /** Limiter overrides (else from env / sandbox settings). */
+  limiter?: LimiterConfig;
+  /** Token store for OAuth (default file store in the data dir). */
+  tokenStore?: TokenStore;
+}
+
+/** A connected client, the embedded sandbox when one was started, and one `close()` for both. */
+export interface PortalConnection extends Connection {
+  sandbox?: SandboxHandle;
+}
 
 /**
  * Connects to the configured portal, or starts the embedded sandbox portal when none is configured (said on stderr).
+ *
+ * @throws InvalidInputError for a malformed `BITRIX_WEBHOOK_URL` / `B24_PLAN`, RuntimeFailure when OAuth is
+ *   configured but no portal tokens are stored, or when the sandbox cannot start
+ */
+export async function connect(opts: PortalOptions = {}): Promise<PortalConnection> {
+  const env = loadEnv(opts.env ?? process.env, opts.dotenv ?? '.env');
+  const say = opts.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const settings = portalSettings(env);
+  const bitrix = await import('../bitrix/connect.js');
+  const connectOpts: ConnectOptions = {
+    ...(opts.audit !== undefined ? { audit: opts.audit } : {}),
+    ...(opts.limiter ? { limiter: opts.limiter } : {}),
+    ...(opts.tokenStore ? { tokenStore: opts.tokenStore } : {}),
+  };
+  if (settings) return bitrix.connect(settings, connectOpts);
+
+  // Neither configured: the embedded sandbox portal.
+  let sandboxModule: typeof import('../sandbox/index.js');
+  try {
+    sandboxModule = await import('../sandbox/index.js');
+  } catch (err) {
+    throw new RuntimeFailure(
+      'no portal configured (set BITRIX_WEBHOOK_URL, or B24_CLIENT_ID/B24_CLIENT_SECRET) and the embedded sandbox is unavailable',
+      { cause: err },
+    );
+  }
+  const sbOpts: SandboxOptions = {
+    quiet: true,
+    ...(env.B24FLOW_SANDBOX_DIR ? { dataDir: env.B24FLOW_SANDBOX_DIR } : {}),
+    ...(opts.sandbox ?? {}),
+  };
+  const sandbox = await sandboxModule.startSandbox(sbOpts);
+  say(
+    `b24flow: no portal configured (BITRIX_WEBHOOK_URL or B24_CLIENT_ID/B24_CLIENT_SECRET) — using the embedded sandbox portal at ${sandbox.baseUrl}` +
+      (sbOpts.dataDir ? ` (data in ${sbOpts.dataDir})` : ' (in memory; set B24FLOW_SANDBOX_DIR to keep its data)'),
+  );
+  const conn = await bitrix.connect(
+    {
+      webhookUrl: sandbox.webhookUrl,
+      dataDir: env.B24FLOW_DATA_DIR ?? './data',
+      limiter: sandboxLimiter({ ...limiterFromEnv(env), ...(opts.limiter ?? {}) }, sbOpts),
+      ...(sandbox.caFile
+        ? { ca: readFileSync(sandbox.caFile) }
+        : env.B24_CA_FILE
+          ? { ca: readFileSync(env.B24_CA_FILE) }
+          : {}),
+    },
+    { ...(opts.audit !== undefined ? { audit: opts.audit } : {}), sharedLimiterState: false },
+  );
+  return {
+    ...conn,
+    sandbox,
+    close: async () => {
+      await conn.close();
+      await sandbox.close();
+    },
+  };
+}
+
+/** The limiter of a client of the embedded sandbox: paced like the sandbox's own plan, clock and operating limit. */
+function sandboxLimiter(limiter: LimiterConfig, sb: SandboxOptions): LimiterConfig {
+  const out: LimiterConfig = { ...limiter };
+  if (sb.clockFactor !== undefined && out.clockFactor === undefined) out.clockFactor = sb.clockFactor;
+  if (sb.plan === 'enterprise' && !out.plan) out.plan = 'enterprise';
+  if (sb.plan === 'unlimited' && out.plan === undefined) {
+    out.drain = 1000;
+    out.burst = 100000;
+  }
+  if (sb.operatingLimit !== undefined && out.operatingLimit === undefined) out.operatingLimit = sb.operatingLimit;
+  return out;
+}
+
+/**
+ * Connects like every command, with a small embedded sandbox when no portal is configured.
  *
  * @param opts connection options (environment, audit path, limiter overrides, sandbox options)
  * @returns the connection; `close()` ends the client and the sandbox it started
  * @throws InvalidInputError when the configuration is malformed (e.g. a bad `BITRIX_WEBHOOK_URL`)
  */
-export async function connectPortal(opts: ConnectOptions = {}): Promise<Connection> {
+export async function connectPortal(opts: PortalOptions = {}): Promise<PortalConnection> {
   return connect({ sandbox: { size: 'small', quiet: true }, ...opts });
+}
+
+/** A connection whose client can use application-only methods when the portal allows it. */
+export interface AppConnection {
+  client: B24Client;
+  /** `oauth` when the client has an application context. */
+  kind: 'webhook' | 'oauth';
+  /** Application tokens per portal (online event verification). */
+  tokens: PortalTokens;
+  /** Verifies ONAPPINSTALL of a new portal and stores its tokens (when an OAuth app is configured). */
+  verifyInstall?: InstallVerifier;
+  sandbox?: SandboxHandle;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects for the trigger commands (`serve`, `events`, `dlq replay`). With the embedded sandbox (no
+ * configuration), installs the sandbox's OAuth application and returns an application-context client for it, so
+ * that offline events work on a fresh machine. Application tokens come from the token store (`application_token`
+ * saved at install) and from `B24_APPLICATION_TOKEN` (+ `B24_MEMBER_ID`).
+ * @throws what {@link connect} throws
+ */
+export async function connectApp(
+  opts: { env?: NodeJS.ProcessEnv; sandbox?: SandboxOptions } = {},
+): Promise<AppConnection> {
+  const env = opts.env ?? process.env;
+  const conn = await connect({ env, ...(opts.sandbox ? { sandbox: opts.sandbox } : {}) });
+  const { registryFor, clientForPortal } = await import('../bitrix/connect.js');
+  const tokens: PortalTokens = new Map();
+  if (env.B24_APPLICATION_TOKEN) tokens.set(env.B24_MEMBER_ID ?? '', env.B24_APPLICATION_TOKEN);
+  const sb = conn.sandbox;
+  if (sb) {
+    const { MemoryTokenStore } = await import('../bitrix/auth/tokenStore.js');
+    const { tokensFromAnswer } = await import('../bitrix/auth/oauth.js');
+    const { appInstallVerifier } = await import('../triggers/install.js');
+    const answer = await sb.oauthApp.install();
+    const t = tokensFromAnswer(answer as unknown as Record<string, unknown>);
+    const store = new MemoryTokenStore();
+    const registry = registryFor({ clientId: sb.oauthApp.clientId, clientSecret: sb.oauthApp.clientSecret }, store);
+    await registry.install(t);
+    // pace like the connection's client: a default (standard-plan) limiter would throttle the app to 2 req/s
+    const client = clientForPortal(registry, t.member_id, { audit: false, limiter: conn.limiter ?? {} });
+    tokens.set(t.member_id, t.application_token ?? sb.oauthApp.applicationToken);
+    return {
+      client,
+      kind: 'oauth',
+      tokens,
+      verifyInstall: appInstallVerifier(registry, { tokenUrl: new URL('/oauth/token/', sb.baseUrl).toString() }),
+      sandbox: sb,
+      close: async () => {
+        await client.close();
+        await conn.close();
+      },
+    };
+  }
+  let verifyInstall: InstallVerifier | undefined;
+  if (conn.client.portal.kind === 'oauth' && env.B24_CLIENT_ID) {
+    try {
+      const { FileTokenStore } = await import('../bitrix/auth/tokenStore.js');
+      const store = new FileTokenStore(env.B24_TOKEN_FILE ?? join(env.B24FLOW_DATA_DIR ?? './data', 'tokens.json'));
+      for (const t of await store.list()) if (t.application_token) tokens.set(t.member_id, t.application_token);
+      if (env.B24_CLIENT_SECRET) {
+        const { appInstallVerifier } = await import('../triggers/install.js');
+        const app = {
+          clientId: env.B24_CLIENT_ID,
+          clientSecret: env.B24_CLIENT_SECRET,
+          ...(env.B24_OAUTH_TOKEN_URL ? { tokenUrl: env.B24_OAUTH_TOKEN_URL } : {}),
+        };
+        verifyInstall = appInstallVerifier(registryFor(app, store));
+      }
+    } catch {}
+  }
+  return {
+    client: conn.client,
+    kind: conn.client.portal.kind,
+    tokens,
+    ...(verifyInstall ? { verifyInstall } : {}),
+    close: () => conn.close(),
+  };
 }

@@ -24,6 +24,7 @@ import * as run from './commands/run.js';
 import * as runs from './commands/runs.js';
 import * as sandbox from './commands/sandbox.js';
 import * as serve from './commands/serve.js';
+import { configureProcess } from './compose.js';
 
 /** The package's version, read from package.json (two levels up from both src/cli and dist/cli). */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -58,6 +59,8 @@ for (const mod of [
 ]) {
   mod.register(program);
 }
+
+configureProcess(process.env);
 
 try {
   await program.parseAsync(process.argv);

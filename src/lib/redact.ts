@@ -107,7 +107,7 @@ export function registerSecrets(values: ReadonlyArray<string | undefined | null>
  * Registers the secrets of an environment: `TELEGRAM_BOT_TOKEN`, `OPENAI_API_KEY`, `HTTP_API_TOKENS`,
  * `B24_CLIENT_SECRET`, `TELEGRAM_WEBHOOK_SECRET`, `B24_APPLICATION_TOKEN` and the code of `BITRIX_WEBHOOK_URL`.
  */
-export function registerEnvSecrets(env: NodeJS.ProcessEnv = process.env): void {
+export function registerEnvSecrets(env: NodeJS.ProcessEnv): void {
   const hook = env.BITRIX_WEBHOOK_URL?.match(/\/rest\/(?:api\/)?\d+\/([^/?#\s]+)/)?.[1];
   registerSecrets([
     env.TELEGRAM_BOT_TOKEN,

@@ -12,7 +12,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BodyTooLargeError, type Route, readBody, sendJson } from '../adapters/http/server.js';
+import { BodyTooLargeError, type Route, readBody, sendJson } from '../lib/http.js';
 import type { Dispatcher } from './dispatcher.js';
 import { payloadHash } from './dlq.js';
 import type { InstallVerifier } from './install.js';

@@ -42,7 +42,7 @@ export interface SchedulerOptions {
   clock?: Clock;
   log?: LogFn;
   lanes?: RunLanes;
-  /** Default time zone when neither the trigger nor the pipeline has one (default B24FLOW_TZ or UTC). */
+  /** Default time zone when neither the trigger nor the pipeline has one (default UTC; the CLI passes B24FLOW_TZ). */
   defaultTimezone?: string;
   /** Longest look-back for missed runs, ms (default 31 days). */
   maxLookbackMs?: number;
@@ -113,7 +113,7 @@ export class Scheduler {
   constructor(private readonly o: SchedulerOptions) {
     this.clock = o.clock ?? systemClock;
     this.lanes = o.lanes ?? new RunLanes();
-    const tz = o.defaultTimezone ?? process.env.B24FLOW_TZ ?? 'UTC';
+    const tz = o.defaultTimezone ?? 'UTC';
     this.entries = collectSchedules(o.pipelines, tz).map((e) => ({
       ...e,
       task: cron.createTask(e.cron, () => {}, { timezone: e.timezone, name: e.id }),

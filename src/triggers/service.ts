@@ -10,8 +10,9 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type HttpServerHandle, type Route, sendJson, sendText, startHttpServer } from '../adapters/http/server.js';
+import { type HttpServerHandle, type Route, sendJson, sendText, startHttpServer } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
+import { type LoadedPipeline, type RunOptions, runPipeline } from '../pipeline/index.js';
 import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
 import { DeadLetterQueue } from './dlq.js';
@@ -46,12 +47,16 @@ export interface TriggerServiceOptions {
   limit?: number;
   /** Parallel dispatches per offline batch (default 4). */
   parallel?: number;
+  /** IANA time zone of schedules without their own (default UTC; the CLI passes `B24FLOW_TZ`). */
+  timezone?: string;
   /** Run the scheduler (default true). */
   schedules?: boolean;
   clock?: Clock;
   /** Pipeline runner; default runs `runPipeline` of src/pipeline with the loop-guarded client. */
   run?: PipelineRunner;
-  /** `auth_connector` key for our writes (default `B24FLOW_AUTH_CONNECTOR` or `b24flow`). */
+  /** Options of the default runner's `runPipeline` calls (see {@link pipelineRunner}). */
+  runOptions?: Omit<Partial<RunOptions>, 'client'>;
+  /** `auth_connector` key for our writes (default `b24flow`; the CLI passes `B24FLOW_AUTH_CONNECTOR`). */
   authConnector?: string;
   /** More routes for the same server (chat HTTP API). */
   extraRoutes?: Route[];
@@ -74,9 +79,6 @@ export interface TriggerService {
   close(graceMs?: number): Promise<void>;
 }
 
-// A variable specifier: src/pipeline is written in parallel; its entry is resolved at run time.
-const PIPELINE_MODULE = '../pipeline/index.js';
-
 const OK_STATUSES = new Set([
   'succeeded',
   'success',
@@ -95,18 +97,19 @@ export function isOkStatus(status: string): boolean {
 
 /**
  * The default runner: `runPipeline(loaded, { client, inputs, mode: 'full', confirmWrite, trigger, signal })` from
- * src/pipeline, imported lazily. A thrown error or a non-ok status is a failed run (never thrown).
+ * src/pipeline. A thrown error or a non-ok status is a failed run (never thrown).
+ *
+ * @param client the (loop-guarded) client the runs call through
+ * @param defaults further `runPipeline` options the composition root chose (journal, language, …)
  */
-export function pipelineRunner(client: unknown): PipelineRunner {
+export function pipelineRunner(
+  client: RunOptions['client'],
+  defaults: Omit<Partial<RunOptions>, 'client'> = {},
+): PipelineRunner {
   return async (req: RunRequest) => {
-    const mod = (await import(PIPELINE_MODULE)) as {
-      runPipeline(
-        p: unknown,
-        opts: Record<string, unknown>,
-      ): Promise<{ runId?: string; status: string; error?: unknown }>;
-    };
     try {
-      const r = await mod.runPipeline(req.pipeline.loaded, {
+      const r = await runPipeline(req.pipeline.loaded as LoadedPipeline, {
+        ...defaults,
         client,
         inputs: req.inputs,
         mode: 'full',
@@ -116,12 +119,13 @@ export function pipelineRunner(client: unknown): PipelineRunner {
         signal: req.signal,
       });
       const ok = isOkStatus(String(r.status));
+      const failure: unknown = r.error;
       const error = ok
         ? undefined
-        : r.error instanceof Error
-          ? r.error.message
-          : typeof r.error === 'string'
-            ? r.error
+        : failure instanceof Error
+          ? failure.message
+          : typeof failure === 'string'
+            ? failure
             : `run ${r.runId ?? ''} ended ${r.status}`;
       return { ok, status: String(r.status), ...(r.runId ? { runId: r.runId } : {}), ...(error ? { error } : {}) };
     } catch (err) {
@@ -147,11 +151,11 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   // every run in flight listens on it (parallel dispatches + schedules)
   setMaxListeners(0, shutdown.signal);
   const guarded = guardClient(o.client, {
-    authConnector: o.authConnector ?? process.env.B24FLOW_AUTH_CONNECTOR ?? DEFAULT_AUTH_CONNECTOR,
+    authConnector: o.authConnector ?? DEFAULT_AUTH_CONNECTOR,
     own,
     log,
   });
-  const run = o.run ?? pipelineRunner(guarded);
+  const run = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
   const dispatcher = new Dispatcher({
     pipelines: o.pipelines,
     run,
@@ -169,6 +173,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     metrics,
     lanes,
     log,
+    ...(o.timezone ? { defaultTimezone: o.timezone } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
   });
   const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;

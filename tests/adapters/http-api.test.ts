@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../../src/adapters/http/api.js';
-import { type HttpServerHandle, startHttpServer } from '../../src/adapters/http/server.js';
+import { type HttpServerHandle, startHttpServer } from '../../src/lib/http.js';
 import { findSecrets } from '../agent/support/secrets.js';
 import { createdDataDirs, makeAgent, TEST_SECRETS } from '../agent/support/setup.js';
 import { stubEngine } from '../agent/support/stubEngine.js';

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tokensFromAnswer } from '../../src/bitrix/auth/oauth.js';
 import { FileTokenStore } from '../../src/bitrix/auth/tokenStore.js';
-import { connect, loadEnv } from '../../src/bitrix/connect.js';
 import { forgetLimiter } from '../../src/bitrix/limiter/index.js';
+import { connect, loadEnv } from '../../src/cli/compose.js';
 import { type Sandbox, sandbox, stats, tmp } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];

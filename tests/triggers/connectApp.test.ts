@@ -4,7 +4,7 @@
  * 50), which made every OAuth call past the burst wait ~500 ms on an unlimited sandbox.
  */
 import { describe, expect, it } from 'vitest';
-import { connectApp } from '../../src/triggers/setup.js';
+import { connectApp } from '../../src/cli/compose.js';
 import { tempDir } from './helpers.js';
 
 describe('connectApp (embedded sandbox)', () => {

@@ -2,8 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatAgent } from '../../agent/agent.js';
 import { PlanRefusal, type PlanView, type RunView } from '../../agent/engine.js';
+import { BodyTooLargeError, type Route, readBody, sendJson } from '../../lib/http.js';
 import { redact, registerSecrets } from '../../lib/redact.js';
-import { BodyTooLargeError, type Route, readBody, sendJson } from './server.js';
 
 /** Options of {@link apiRoutes}. */
 export interface ApiDeps {

@@ -3,7 +3,6 @@
  * (access token 1 h, refresh token 180 days, a new refresh token on every refresh — store it before using it).
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic.js';
 import { registerSecret } from '../redact.js';
 
@@ -74,9 +73,9 @@ export class FileTokenStore implements TokenStore {
   readonly path: string;
   private chain: Promise<unknown> = Promise.resolve();
 
-  /** @param path file path; default `tokens.json` in the data directory */
-  constructor(path?: string) {
-    this.path = path ?? join(process.env.B24FLOW_DATA_DIR ?? './data', 'tokens.json');
+  /** @param path file path (the composition root passes `tokens.json` in the data directory, or `B24_TOKEN_FILE`) */
+  constructor(path: string) {
+    this.path = path;
   }
 
   private async read(): Promise<FileShape> {

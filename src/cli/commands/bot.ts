@@ -17,8 +17,8 @@ export function register(program: Command): void {
     .option('--webhook-url <url>', 'public HTTPS URL of the webhook (path /telegram); default: long polling')
     .option('--webhook-port <n>', 'local port for webhook mode', '8443')
     .action(async (o: { pipelines: string; webhookUrl?: string; webhookPort: string }) => {
-      const { loadEnv } = await import('../../bitrix/connect.js');
-      const env = loadEnv(process.env);
+      const { readSettings } = await import('../compose.js');
+      const { env } = readSettings();
       const token = env.TELEGRAM_BOT_TOKEN;
       if (!token) throw new InvalidInputError('TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)');
       if (o.webhookUrl && !env.TELEGRAM_WEBHOOK_SECRET) {
@@ -27,7 +27,7 @@ export function register(program: Command): void {
       const port = Number(o.webhookPort);
       if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new InvalidInputError('--webhook-port must be 1..65535');
-      const { openChatRuntime } = await import('../../agent/runtime.js');
+      const { openChatRuntime } = await import('../chatRuntime.js');
       const { createTelegramBot } = await import('../../adapters/telegram/bot.js');
       let report: (u: string, d: string) => void = () => {};
       const rt = await openChatRuntime({ pipelinesDir: o.pipelines, onError: (u, d) => report(u, d) });
@@ -71,11 +71,11 @@ export function register(program: Command): void {
       const hours = Number(o.ttl);
       if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 30)
         throw new InvalidInputError('--ttl must be 0..720 hours');
-      const { loadEnv } = await import('../../bitrix/connect.js');
+      const { readSettings } = await import('../compose.js');
       const { LinkCodes } = await import('../../agent/links.js');
       const { resolve } = await import('node:path');
-      const env = loadEnv(process.env);
-      const code = await new LinkCodes(resolve(env.B24FLOW_DATA_DIR ?? './data')).issue(o.bitrixUser, hours * 3600_000);
+      const { dataDir } = readSettings();
+      const code = await new LinkCodes(resolve(dataDir)).issue(o.bitrixUser, hours * 3600_000);
       if (o.json) process.stdout.write(`${JSON.stringify({ code, bitrixUserId: o.bitrixUser, ttlHours: hours })}\n`);
       else process.stdout.write(`${code}\n`);
       process.stderr.write(`The person sends "/link ${code}" to the bot within ${hours} h; the code works once.\n`);

@@ -96,7 +96,7 @@ export function register(program: Command): void {
       if (info.risk === 'write' && !flags.confirmWrite && !flags.confirmDestructive)
         throw new InvalidInputError(`${method} changes data; re-run with --confirm-write to allow it`);
 
-      const { connect } = await import('../../bitrix/connect.js');
+      const { connect } = await import('../compose.js');
       const { B24Error } = await import('../../bitrix/restErrors.js');
       const { redactDeep, redact } = await import('../../bitrix/redact.js');
       const conn = await connect();

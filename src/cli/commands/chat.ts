@@ -20,7 +20,7 @@ export function register(program: Command): void {
       const { userInfo } = await import('node:os');
       const user = o.user ?? userInfo().username;
       if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(user)) throw new InvalidInputError('--user: letters, digits, _ . @ - only');
-      const { openChatRuntime } = await import('../../agent/runtime.js');
+      const { openChatRuntime } = await import('../chatRuntime.js');
       const rt = await openChatRuntime({
         pipelinesDir: o.pipelines,
         onError: (_u, d) => process.stderr.write(`chat: ${d.split('\n')[0]}\n`),

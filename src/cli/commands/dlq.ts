@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .description('List dead letters')
     .option('--json', 'machine output')
     .action(async (o: Record<string, any>) => {
-      const { dlqList } = await import('../../triggers/cli.js');
+      const { dlqList } = await import('../present/triggers.js');
       process.stdout.write(dlqList(o));
     });
   dlq
@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .description('Show one dead letter with its payload')
     .option('--json', 'machine output')
     .action(async (id: string, o: Record<string, any>) => {
-      const { dlqShow } = await import('../../triggers/cli.js');
+      const { dlqShow } = await import('../present/triggers.js');
       process.stdout.write(dlqShow(id, o));
     });
   dlq
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--pipelines <dir>', 'directory of pipeline YAML files', './pipelines')
     .option('--json', 'machine output')
     .action(async (id: string | undefined, o: Record<string, any>) => {
-      const { dlqReplay } = await import('../../triggers/cli.js');
+      const { dlqReplay } = await import('../present/triggers.js');
       process.stdout.write(await dlqReplay(id, o as { pipelines: string; all?: boolean; json?: boolean }));
     });
   dlq
@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .option('--all', 'drop every entry')
     .option('--json', 'machine output')
     .action(async (id: string | undefined, o: Record<string, any>) => {
-      const { dlqDrop } = await import('../../triggers/cli.js');
+      const { dlqDrop } = await import('../present/triggers.js');
       process.stdout.write(dlqDrop(id, o));
     });
 }

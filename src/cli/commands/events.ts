@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .option('--min-timeout <s>', 'ONOFFLINEEVENT throttle in seconds', '1')
     .option('--json', 'machine output')
     .action(async (o: Record<string, any>) => {
-      const { bindCommand } = await import('../../triggers/cli.js');
+      const { bindCommand } = await import('../present/triggers.js');
       process.stdout.write(await bindCommand(o as { pipelines: string }));
     });
   events
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .description('Handlers bound on the portal (event.get)')
     .option('--json', 'machine output')
     .action(async (o: Record<string, any>) => {
-      const { listBindingsCommand } = await import('../../triggers/cli.js');
+      const { listBindingsCommand } = await import('../present/triggers.js');
       process.stdout.write(await listBindingsCommand(o));
     });
 }

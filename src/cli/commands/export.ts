@@ -62,7 +62,7 @@ export function register(program: Command): void {
       const { createWriteStream } = await import('node:fs');
       const { rename, unlink, mkdir } = await import('node:fs/promises');
       const { dirname } = await import('node:path');
-      const { connect } = await import('../../bitrix/connect.js');
+      const { connect } = await import('../compose.js');
       const { B24Error } = await import('../../bitrix/restErrors.js');
       const { redact } = await import('../../bitrix/redact.js');
 

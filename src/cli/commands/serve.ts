@@ -33,7 +33,7 @@ export function register(program: Command): void {
       const maxAttempts = int('max-attempts', o.maxAttempts, 1);
       const backoff = int('backoff', o.backoff, 0);
       const parallel = int('parallel', o.parallel, 1);
-      const { serve } = await import('../../triggers/serveMain.js');
+      const { serve } = await import('../serve.js');
       await serve({
         pipelinesDir: o.pipelines,
         port,

@@ -1,15 +1,17 @@
 /**
- * `b24flow serve` itself (flag parsing lives in src/cli/commands/serve.ts): load pipelines, connect, start the
- * trigger service, mount the chat HTTP API when its module is present, print a ready line, stop on SIGTERM/SIGINT.
+ * `b24flow serve` itself (flag parsing lives in src/cli/commands/serve.ts), the serve side of the composition root:
+ * read the settings, load pipelines, connect with application auth, start the trigger service with the chat HTTP
+ * API mounted when `HTTP_API_TOKENS` is set, print a ready line, stop on SIGTERM/SIGINT.
  */
-
-import type { Route } from '../adapters/http/server.js';
-import { loadEnv } from '../bitrix/connect.js';
 import { RuntimeFailure } from '../lib/failures.js';
+import type { Route } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
-import { APP_AUTH_HELP } from './offlineSync.js';
-import { startTriggerService } from './service.js';
-import { connectApp, dataDirOf, loadPipelinesDir } from './setup.js';
+import { APP_AUTH_HELP } from '../triggers/offlineSync.js';
+import { startTriggerService } from '../triggers/service.js';
+import { loadPipelinesDir } from '../triggers/setup.js';
+import { buildChatAgent } from './chatRuntime.js';
+import { type AppConnection, connectApp, readSettings } from './compose.js';
+import { type PipelineRunSettings, pipelineRunSettings } from './runSettings.js';
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -27,11 +29,13 @@ export interface ServeOptions {
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
 
+/** The chat HTTP API's routes when `HTTP_API_TOKENS` is set (else none); a failure to build it is logged, not fatal. */
 async function chatApiRoutes(
-  client: unknown,
+  client: AppConnection['client'],
   pipelinesDir: string,
   dataDir: string,
   env: NodeJS.ProcessEnv,
+  runOptions: PipelineRunSettings,
 ): Promise<Route[]> {
   const tokens = (env.HTTP_API_TOKENS ?? '')
     .split(',')
@@ -39,14 +43,9 @@ async function chatApiRoutes(
     .filter(Boolean);
   if (!tokens.length) return [];
   try {
-    const api = (await import('../adapters/http/api.js' as string)) as { apiRoutes(deps: unknown): Route[] };
-    const runtime = (await import('../agent/runtime.js' as string)) as {
-      createRuntimeEngine(o: unknown): Promise<unknown>;
-    };
-    const agentMod = (await import('../agent/agent.js' as string)) as { ChatAgent: new (o: unknown) => unknown };
-    const engine = await runtime.createRuntimeEngine({ client, pipelinesDir, dataDir });
-    const agent = new agentMod.ChatAgent({ engine, dataDir });
-    return api.apiRoutes({ agent, tokens, log });
+    const { apiRoutes } = await import('../adapters/http/api.js');
+    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions });
+    return apiRoutes({ agent, tokens, log });
   } catch (err) {
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
     return [];
@@ -58,9 +57,9 @@ async function chatApiRoutes(
  * @throws InvalidInputError naming invalid pipelines; RuntimeFailure when the port is taken
  */
 export async function serve(o: ServeOptions): Promise<void> {
-  const env = loadEnv(process.env);
-  const dataDir = dataDirOf(env);
-  const pipelines = await loadPipelinesDir(o.pipelinesDir);
+  const settings = readSettings();
+  const { env, dataDir } = settings;
+  const pipelines = await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone });
   const conn = await connectApp({ env });
   const wantsEvents = pipelines.some((p) => (p.def.triggers ?? []).some((t) => t.event));
   let offline = o.offline && wantsEvents;
@@ -68,7 +67,8 @@ export async function serve(o: ServeOptions): Promise<void> {
     log(`serve: offline events disabled — ${APP_AUTH_HELP.replace(/\n/g, '\n  ')}`);
     offline = false;
   }
-  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env);
+  const runOptions = pipelineRunSettings(settings);
+  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions);
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {
     svc = await startTriggerService({
@@ -85,6 +85,9 @@ export async function serve(o: ServeOptions): Promise<void> {
       backoffMs: o.backoffMs,
       parallel: o.parallel,
       extraRoutes,
+      authConnector: settings.authConnector,
+      runOptions,
+      timezone: settings.timezone,
       log,
     });
   } catch (err) {

@@ -1,17 +1,21 @@
 /**
  * What `b24flow events` and `b24flow dlq` do (flag parsing lives in src/cli/commands). Each function returns the
- * text for stdout; notices go to stderr.
+ * text for stdout; notices go to stderr. Settings (data dir, schedule time zone, `auth_connector`) and the
+ * application connection come from the composition root (src/cli/compose.ts).
  */
-import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
-import { redact } from '../lib/redact.js';
-import { Dispatcher } from './dispatcher.js';
-import { type DeadLetter, DeadLetterQueue } from './dlq.js';
-import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
-import { Metrics } from './metrics.js';
-import { APP_AUTH_HELP, isWrongAuthType } from './offlineSync.js';
-import { ProcessedStore } from './processed.js';
-import { pipelineRunner } from './service.js';
-import { connectApp, dataDirOf, loadPipelinesDir } from './setup.js';
+import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
+import { redact } from '../../lib/redact.js';
+import type { RunOptions } from '../../pipeline/index.js';
+import { Dispatcher } from '../../triggers/dispatcher.js';
+import { type DeadLetter, DeadLetterQueue } from '../../triggers/dlq.js';
+import { guardClient, OwnWrites } from '../../triggers/loopGuard.js';
+import { Metrics } from '../../triggers/metrics.js';
+import { APP_AUTH_HELP, isWrongAuthType } from '../../triggers/offlineSync.js';
+import { ProcessedStore } from '../../triggers/processed.js';
+import { pipelineRunner } from '../../triggers/service.js';
+import { loadPipelinesDir } from '../../triggers/setup.js';
+import { connectApp, readSettings } from '../compose.js';
+import { pipelineRunSettings } from '../runSettings.js';
 
 const say = (l: string) => process.stderr.write(`${redact(l)}\n`);
 
@@ -30,7 +34,8 @@ export async function bindCommand(o: {
   minTimeout?: string;
   json?: boolean;
 }): Promise<string> {
-  const pipelines = await loadPipelinesDir(o.pipelines, { check: false });
+  const settings = readSettings();
+  const pipelines = await loadPipelinesDir(o.pipelines, { check: false, timezone: settings.timezone });
   const names = [
     ...new Set(
       pipelines
@@ -40,7 +45,7 @@ export async function bindCommand(o: {
   ].sort();
   if (o.handler && !/^https?:\/\//.test(o.handler)) throw new InvalidInputError(`--handler must be an http(s) URL`);
   const conn = await connectApp();
-  const connector = process.env.B24FLOW_AUTH_CONNECTOR ?? DEFAULT_AUTH_CONNECTOR;
+  const connector = settings.authConnector;
   const results: { event: string; type: string; status: 'bound' | 'already bound' }[] = [];
   try {
     const bind = async (params: Record<string, unknown>, type: string) => {
@@ -89,7 +94,7 @@ export async function listBindingsCommand(o: { json?: boolean }): Promise<string
 }
 
 function queue(): DeadLetterQueue {
-  return new DeadLetterQueue(dataDirOf());
+  return new DeadLetterQueue(readSettings().dataDir);
 }
 
 function oneLine(d: DeadLetter): string {
@@ -143,19 +148,20 @@ export async function dlqReplay(
   const q = queue();
   const entries = o.all ? q.list() : [find(id!)];
   if (!entries.length) return o.json ? '{"replayed":[]}\n' : 'The dead-letter queue is empty.\n';
-  const pipelines = await loadPipelinesDir(o.pipelines);
+  const settings = readSettings();
+  const pipelines = await loadPipelinesDir(o.pipelines, { timezone: settings.timezone });
   const conn = await connectApp();
   const results: { id: string; event: string; ok: boolean; error?: string }[] = [];
   try {
     const own = new OwnWrites();
     const client = guardClient(conn.client, {
-      authConnector: process.env.B24FLOW_AUTH_CONNECTOR ?? DEFAULT_AUTH_CONNECTOR,
+      authConnector: settings.authConnector,
       own,
     });
     const dispatcher = new Dispatcher({
       pipelines,
-      run: pipelineRunner(client),
-      processed: new ProcessedStore(dataDirOf()),
+      run: pipelineRunner(client as RunOptions['client'], pipelineRunSettings(settings)),
+      processed: new ProcessedStore(settings.dataDir),
       metrics: new Metrics(),
       own,
       log: say,

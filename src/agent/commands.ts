@@ -1,0 +1,173 @@
+/**
+ * The chat commands: `/start` `/help`, `/pipelines`, `/run <name> [k=v]`, `/plan <text>`, `/status`, `/dlq`,
+ * `/link [code]`, `/cancel`, and a named pipeline's own `chat.command`.
+ */
+import type { AgentCore } from './core.js';
+import type { NamedPipeline } from './engine.js';
+import { cancelPlan } from './planFlow.js';
+import { type AgentReply, parseInputs, t } from './replies.js';
+import type { AgentState } from './state.js';
+
+/** What a command may ask the agent to do (run a named pipeline, plan free text) and whether planning is on. */
+export interface CommandActions {
+  readonly planningOn: boolean;
+  runNamed(state: AgentState, p: NamedPipeline, inputs: Record<string, unknown>): Promise<AgentReply>;
+  planFreeText(state: AgentState, text: string): Promise<AgentReply>;
+}
+
+/** Answers one slash command (`name` lower-cased, without the slash; `arg` the rest of the message, trimmed). */
+export async function runCommand(
+  core: AgentCore,
+  actions: CommandActions,
+  state: AgentState,
+  name: string,
+  arg: string,
+): Promise<AgentReply> {
+  switch (name) {
+    case 'start':
+    case 'help':
+      return { kind: 'info', text: helpText(state, actions.planningOn) };
+    case 'pipelines':
+      return listPipelines(core, state);
+    case 'run': {
+      const [pname, ...kv] = arg.split(/\s+/).filter(Boolean);
+      if (!pname)
+        return {
+          kind: 'refused',
+          text: t(state, 'Usage: /run <name> [key=value ...]', 'Формат: /run <имя> [ключ=значение ...]'),
+        };
+      const p = (await core.engine.pipelines()).find((x) => x.name === pname);
+      if (!p)
+        return {
+          kind: 'refused',
+          text: t(
+            state,
+            `No pipeline named "${pname}". See /pipelines.`,
+            `Нет пайплайна «${pname}». Список: /pipelines.`,
+          ),
+        };
+      const inputs = parseInputs(kv, p);
+      if (typeof inputs === 'string') return { kind: 'refused', text: inputs };
+      return actions.runNamed(state, p, inputs);
+    }
+    case 'plan':
+      if (!arg) return { kind: 'refused', text: t(state, 'Usage: /plan <what to do>', 'Формат: /plan <что сделать>') };
+      return actions.planFreeText(state, arg);
+    case 'status':
+      return { kind: 'info', text: statusText(state, actions.planningOn) };
+    case 'dlq': {
+      const d = await core.engine.dlq();
+      const head = t(state, `Dead-letter queue: ${d.size} event(s).`, `Очередь недоставленных событий: ${d.size}.`);
+      return {
+        kind: 'info',
+        text: [head, ...d.items.slice(0, 10).map((i) => `• ${i.event}: ${i.error} (×${i.attempts})`)].join('\n'),
+      };
+    }
+    case 'link': {
+      if (!arg) {
+        return {
+          kind: 'info',
+          text: state.bitrixUserId
+            ? t(
+                state,
+                `Linked to Bitrix24 user ${state.bitrixUserId}.`,
+                `Связано с пользователем Битрикс24 ${state.bitrixUserId}.`,
+              )
+            : t(
+                state,
+                'Not linked. Ask your administrator for a link code (b24flow bot link-code --bitrix-user <id>) and send /link <code>.',
+                'Не связано. Попросите у администратора код (b24flow bot link-code --bitrix-user <id>) и отправьте /link <код>.',
+              ),
+        };
+      }
+      const bitrixUserId = await core.links.redeem(arg);
+      void core.log.append(state.userId, { kind: 'link', ok: Boolean(bitrixUserId) });
+      if (!bitrixUserId)
+        return {
+          kind: 'refused',
+          text: t(state, 'This link code is unknown, used or expired.', 'Код неизвестен, уже использован или истёк.'),
+        };
+      state.bitrixUserId = bitrixUserId;
+      return {
+        kind: 'info',
+        text: t(
+          state,
+          `Linked to Bitrix24 user ${bitrixUserId}. You can now confirm plans.`,
+          `Связано с пользователем Битрикс24 ${bitrixUserId}. Теперь вы можете подтверждать планы.`,
+        ),
+      };
+    }
+    case 'cancel':
+      return state.lastPlan
+        ? cancelPlan(core, state, state.lastPlan.planId)
+        : { kind: 'info', text: t(state, 'Nothing to cancel.', 'Нечего отменять.') };
+    default: {
+      const p = (await core.engine.pipelines()).find((x) => x.chat?.command?.replace(/^\//, '') === name);
+      if (p)
+        return actions.runNamed(state, p, parseInputs(arg.split(/\s+/).filter(Boolean), p) as Record<string, unknown>);
+      return {
+        kind: 'refused',
+        text: t(state, `Unknown command /${name}. Try /start.`, `Неизвестная команда /${name}. Попробуйте /start.`),
+      };
+    }
+  }
+}
+
+function helpText(state: AgentState, planningOn: boolean): string {
+  const mode = planningOn
+    ? t(state, 'Free-text planning: on.', 'Планирование по свободному тексту: включено.')
+    : t(
+        state,
+        'Free-text planning: off (no model configured); commands and pipeline phrases work.',
+        'Планирование по свободному тексту: выключено (модель не настроена); команды и фразы пайплайнов работают.',
+      );
+  return [
+    t(
+      state,
+      'I run b24flow pipelines on your Bitrix24. Every write is shown as a plan and runs only after you confirm it.',
+      'Я запускаю пайплайны b24flow в вашем Битрикс24. Каждое изменение показываю планом и выполняю только после подтверждения.',
+    ),
+    mode,
+    '/pipelines — ' + t(state, 'list pipelines', 'список пайплайнов'),
+    '/run <name> [k=v] — ' + t(state, 'plan a pipeline', 'запланировать пайплайн'),
+    '/plan <text> — ' + t(state, 'plan from a sentence', 'план по фразе'),
+    '/status — ' + t(state, 'your state', 'состояние'),
+    '/dlq — ' + t(state, 'failed events', 'недоставленные события'),
+    '/link <code> — ' +
+      t(
+        state,
+        'link your Bitrix24 user (needed to confirm)',
+        'связать с пользователем Битрикс24 (нужно для подтверждения)',
+      ),
+  ].join('\n');
+}
+
+function statusText(state: AgentState, planningOn: boolean): string {
+  const lines = [
+    state.bitrixUserId
+      ? t(state, `Bitrix24 user: ${state.bitrixUserId}`, `Пользователь Битрикс24: ${state.bitrixUserId}`)
+      : t(state, 'Not linked (/link).', 'Не связано (/link).'),
+    planningOn
+      ? t(state, 'Planning: on', 'Планирование: включено')
+      : t(state, 'Planning: off', 'Планирование: выключено'),
+  ];
+  if (state.goals[0]) lines.push(`${t(state, 'Goal', 'Цель')}: ${state.goals[0].text}`);
+  if (state.lastPlan)
+    lines.push(`${t(state, 'Last plan', 'Последний план')}: ${state.lastPlan.summary} (${state.lastPlan.status})`);
+  for (const d of state.done.slice(0, 3)) lines.push(`✓ ${d.description}`);
+  return lines.join('\n');
+}
+
+async function listPipelines(core: AgentCore, state: AgentState): Promise<AgentReply> {
+  const list = await core.engine.pipelines();
+  if (!list.length) return { kind: 'info', text: t(state, 'No pipelines are installed.', 'Пайплайны не установлены.') };
+  return {
+    kind: 'info',
+    text: list
+      .map((p) => {
+        const how = p.chat?.command ? ` (/${p.chat.command.replace(/^\//, '')})` : '';
+        return `• ${p.name}${how}${p.description ? ` — ${p.description.split('\n')[0]}` : ''}`;
+      })
+      .join('\n'),
+  };
+}

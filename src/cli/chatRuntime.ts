@@ -1,0 +1,105 @@
+/**
+ * The chat side's composition (`bot`, `chat`, the chat HTTP API of `serve`): the real engine over a connected
+ * client, the dead-letter queue of the trigger runtime, and the planner configured by `OPENAI_*`. The agent,
+ * pipeline and trigger modules are imported lazily (literal specifiers) so that other commands start fast.
+ */
+import { resolve } from 'node:path';
+import type { ChatAgent } from '../agent/agent.js';
+import type { PlannerConfig } from '../agent/planner.js';
+import type { RuntimeOptions } from '../agent/runtime.js';
+import { connect, readSettings } from './compose.js';
+
+/**
+ * The planner's model endpoint from `OPENAI_API_KEY`, `OPENAI_API_BASE`, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS` (ms).
+ */
+export function plannerConfig(env: NodeJS.ProcessEnv): PlannerConfig {
+  return {
+    ...(env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY } : {}),
+    ...(env.OPENAI_API_BASE ? { baseURL: env.OPENAI_API_BASE } : {}),
+    ...(env.OPENAI_MODEL ? { model: env.OPENAI_MODEL } : {}),
+    ...(env.OPENAI_TIMEOUT_MS ? { timeoutMs: Number(env.OPENAI_TIMEOUT_MS) } : {}),
+  };
+}
+
+/**
+ * Builds the chat agent over a connected client: engine (catalog, pipelines, plans, journal), the dead-letter
+ * queue of `dataDir`, and the planner of `env`.
+ */
+export async function buildChatAgent(o: {
+  client: RuntimeOptions['client'];
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  pipelinesDir?: string;
+  runOptions?: RuntimeOptions['runOptions'];
+  onError?: (userId: string, details: string) => void;
+}): Promise<ChatAgent> {
+  const { createRuntimeEngine } = await import('../agent/runtime.js');
+  const { ChatAgent } = await import('../agent/agent.js');
+  const { Planner } = await import('../agent/planner.js');
+  const { DeadLetterQueue } = await import('../triggers/dlq.js');
+  const engine = await createRuntimeEngine({
+    client: o.client,
+    dataDir: o.dataDir,
+    deadLetters: new DeadLetterQueue(o.dataDir),
+    ...(o.runOptions ? { runOptions: o.runOptions } : {}),
+    ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
+  });
+  return new ChatAgent({
+    engine,
+    planner: Planner.fromConfig(engine, plannerConfig(o.env)),
+    dataDir: o.dataDir,
+    ...(o.onError ? { onError: o.onError } : {}),
+  });
+}
+
+/** A connected chat agent for the CLI commands (`bot`, `chat`). */
+export interface ChatRuntime {
+  agent: ChatAgent;
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the portal (webhook, OAuth, or the embedded sandbox — `connect()` says which on stderr), loads
+ * the catalog and pipelines, and builds the chat agent with the planner from `OPENAI_*`.
+ *
+ * @param opts.onError receives unexpected errors' redacted details (the bot forwards them to its error chat)
+ * @throws RuntimeFailure-like errors from `connect()` (bad webhook URL, unreachable portal)
+ */
+export async function openChatRuntime(opts: {
+  pipelinesDir?: string;
+  stderr?: (line: string) => void;
+  onError?: (userId: string, details: string) => void;
+}): Promise<ChatRuntime> {
+  const { registerEnvSecrets } = await import('../lib/redact.js');
+  const { pipelineRunSettings } = await import('./runSettings.js');
+  const settings = readSettings();
+  const { env } = settings;
+  registerEnvSecrets(env);
+  const dataDir = resolve(settings.dataDir);
+  const runOptions = pipelineRunSettings({ ...settings, dataDir });
+  const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
+  try {
+    const agent = await buildChatAgent({
+      client: conn.client,
+      dataDir,
+      env,
+      runOptions,
+      ...(opts.pipelinesDir ? { pipelinesDir: opts.pipelinesDir } : {}),
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
+    return {
+      agent,
+      env,
+      dataDir,
+      close: async () => {
+        await agent.log.flush();
+        await conn.close();
+      },
+    };
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+}
