@@ -63,7 +63,9 @@ describe('b24flow graph renders in a browser', () => {
         const m = (globalThis as unknown as { mermaid: any }).mermaid;
         m.initialize({ startOnLoad: false, securityLevel: 'strict' });
         const { svg } = await m.render('g', src);
-        (document.getElementById('out') as HTMLElement).innerHTML = svg;
+        const doc = (globalThis as unknown as { document: { getElementById(id: string): { innerHTML: string } } })
+          .document;
+        doc.getElementById('out').innerHTML = svg;
         return svg as string;
       }, text);
       expect(svg).toMatch(/^<svg/);
