@@ -11,7 +11,6 @@ import {
   checkFiles,
   checkPipeline,
   compile,
-  dataDir,
   defaultCatalog,
   FileJournal,
   type LoadedPipeline,
@@ -24,34 +23,26 @@ import {
   type ProgressEvent,
   parseInputFlags,
   planPipeline,
-  planTtlMs,
   programJson,
   programMermaid,
-  type RunOptions,
   type RunRecord,
   type RunResult,
   resumeRun,
   runPipeline,
   userLanguage,
 } from '../../pipeline/index.js';
+import type { PipelineRunSettings } from '../runSettings.js';
 
 /** The composition root, loaded when a command needs the environment or a portal (keeps `check`/`graph` quick). */
 const composition = () => import('../compose.js');
 
 /**
- * What src/pipeline takes from the environment, read here once: data directory, summary language, default time
- * zone, plan lifetime, and the values of the pipeline's `env:` allow-list.
+ * What src/pipeline takes from the configuration (environment + `.env`, through the composition root): data
+ * directory, summary language, default time zone, plan lifetime, and the values of the pipeline's `env:` allow-list.
  */
-export function runEnvironment(
-  env: NodeJS.ProcessEnv = process.env,
-): Pick<RunOptions, 'dataDir' | 'lang' | 'timezone' | 'planTtlMs' | 'env'> {
-  return {
-    dataDir: dataDir(env),
-    lang: userLanguage(env),
-    ...(env.B24FLOW_TZ ? { timezone: env.B24FLOW_TZ } : {}),
-    planTtlMs: planTtlMs(env),
-    env,
-  };
+async function runEnvironment(): Promise<PipelineRunSettings> {
+  const [{ readSettings }, { pipelineRunSettings }] = await Promise.all([composition(), import('../runSettings.js')]);
+  return pipelineRunSettings(readSettings());
 }
 
 /** Portal facts for the checker when a portal is configured (webhook or OAuth env), else undefined. */
@@ -167,7 +158,7 @@ export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number
 
 /** Human text of a run: refusals and the summary in the user's language. */
 export function formatRun(r: RunResult, opts: { verbose?: boolean; lang?: 'en' | 'ru' } = {}): string {
-  const lang = opts.lang ?? userLanguage(process.env);
+  const lang = opts.lang ?? userLanguage(process.env); // printing only: the language of the summary lines
   const out: string[] = [];
   if (r.writes.length && r.mode !== 'shadow' && r.status !== 'refused') {
     const byEntity = new Map<string, number>();
@@ -277,7 +268,7 @@ export async function runPlanCommand(file: string, flags: RunFlags): Promise<voi
   const conn = await (await composition()).connectPortal();
   try {
     const plan = await planPipeline(p, {
-      ...runEnvironment(),
+      ...(await runEnvironment()),
       client: conn.client,
       catalog,
       program,
@@ -306,7 +297,7 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
   try {
     const inputs = parseInputFlags(p, flags.input);
     const common = {
-      ...runEnvironment(),
+      ...(await runEnvironment()),
       client: conn.client,
       catalog,
       program,
@@ -358,7 +349,7 @@ export async function runApplyCommand(planId: string, flags: RunFlags): Promise<
   const conn = await (await composition()).connectPortal();
   try {
     const r = await applyPlan(planId, {
-      ...runEnvironment(),
+      ...(await runEnvironment()),
       client: conn.client,
       catalog,
       confirmWrite: flags.confirmWrite,
@@ -381,7 +372,7 @@ export async function runResumeCommand(runId: string, flags: RunFlags): Promise<
   const conn = await (await composition()).connectPortal();
   try {
     const r = await resumeRun(runId, {
-      ...runEnvironment(),
+      ...(await runEnvironment()),
       client: conn.client,
       catalog,
       verbose: flags.verbose,
@@ -396,7 +387,7 @@ export async function runResumeCommand(runId: string, flags: RunFlags): Promise<
 
 /** `b24flow runs [--json] [--limit n]`. */
 export async function runRunsCommand(flags: { json?: boolean; limit?: string }): Promise<void> {
-  const runs = (await new FileJournal(join(dataDir(process.env), 'runs')).list()).slice(
+  const runs = (await new FileJournal(join((await runEnvironment()).dataDir, 'runs')).list()).slice(
     0,
     Number(flags.limit ?? 50) || 50,
   );
