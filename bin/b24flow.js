@@ -2,12 +2,21 @@
 // Entry point of the `b24flow` command: runs the compiled CLI in dist/ with plain Node (no TypeScript at run time).
 // dist/ ships in the npm package (`prepack`) and is built in a clone by `npm ci` (`prepare`) or `npm run build`.
 import { existsSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 12)) {
+  process.stderr.write(`b24flow: needs Node.js 22.12 or newer (24 LTS recommended); this is ${process.version}\n`);
+  process.exit(1);
+}
 const compiled = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli', 'main.js');
 if (!existsSync(compiled)) {
   process.stderr.write('b24flow: dist/ is missing; run `npm run build` in the b24flow checkout first\n');
   process.exit(1);
 }
+// V8 code cache for our modules and dependencies (Node >= 22.1; kept in the OS temp dir, keyed by file content):
+// start-up no longer recompiles the same JavaScript on every command. NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+nodeModule.enableCompileCache?.();
 await import(pathToFileURL(compiled).href);

@@ -45,8 +45,11 @@ export default function setup(): () => void {
       stdio: 'inherit',
     },
   );
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-id.mjs')], { cwd: root, stdio: 'inherit' });
   const testRoot = mkdtempSync(join(fastTmpBase(), 'b24flow-test-run-'));
   process.env[TEST_ROOT_ENV] = testRoot;
+  // `check`'s result cache of every CLI the tests spawn stays inside the run's root (never in ~/.cache)
+  process.env.B24FLOW_CACHE_DIR = join(testRoot, 'cache');
   return () => {
     const secrets = [...FIXED_TEST_SECRETS, ...collectedSecrets(testRoot)];
     const hits = scanForSecrets([testRoot], secrets, { skip: new Set([SECRETS_DIR, ...CREDENTIAL_STORES]) });

@@ -4,7 +4,8 @@ import { InvalidInputError } from '../../lib/failures.js';
 /**
  * Registers `b24flow check <file...>`: static verification of pipelines (schema, step graph, catalog, packs,
  * params, CEL types, auth, scopes, idempotency, confirmations) plus a cost estimate. Findings print as
- * `file:line:col: message [rule]`; exit 2 when any finding is an error.
+ * `file:line:col: message [rule]`; exit 2 when any finding is an error. Outcomes are reused from the result cache
+ * while the files, catalog and code are unchanged (src/cli/present/checkCache.ts); `--no-cache` skips it.
  */
 export function register(program: Command): void {
   program
@@ -13,10 +14,22 @@ export function register(program: Command): void {
     .argument('<file...>', 'pipeline files')
     .option('--json', 'print findings and cost as JSON')
     .option('--items <n>', 'assumed rows per list/foreach for the cost estimate', '100')
-    .action(async (files: string[], opts: { json?: boolean; items: string }) => {
-      const { runCheckCommand } = await import('../present/pipeline.js');
-      const { errors, output } = await runCheckCommand(files, { json: !!opts.json, items: Number(opts.items) || 100 });
-      process.stdout.write(output);
+    .option('--no-cache', 'neither read nor write the result cache')
+    .action(async (files: string[], opts: { json?: boolean; items: string; cache: boolean }) => {
+      const items = Number(opts.items) || 100;
+      const [{ openCheckCache }, { errorCount, formatCheck }] = await Promise.all([
+        import('../present/checkCache.js'),
+        import('../present/checkOutput.js'),
+      ]);
+      const cache = opts.cache ? openCheckCache(process.env, items) : undefined;
+      let outcomes = cache?.lookup(files);
+      if (!outcomes) {
+        const { runCheckCommand } = await import('../present/pipeline.js');
+        outcomes = await runCheckCommand(files, { items });
+        cache?.store(outcomes);
+      }
+      process.stdout.write(formatCheck(outcomes, { json: !!opts.json, items }));
+      const errors = errorCount(outcomes);
       if (errors) throw new InvalidInputError(`${errors} error${errors === 1 ? '' : 's'} found`);
     });
 }

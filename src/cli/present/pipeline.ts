@@ -4,10 +4,11 @@
  * values, and print. Flag parsing is in src/cli/commands.
  */
 import { join } from 'node:path';
-import { type Finding, formatFinding, InvalidInputError } from '../../lib/failures.js';
+import { InvalidInputError } from '../../lib/failures.js';
 import {
   applyPlan,
   type CatalogView,
+  type CheckedFile,
   checkFiles,
   checkPipeline,
   compile,
@@ -69,28 +70,17 @@ export async function portalFactsFromEnv(given: NodeJS.ProcessEnv = process.env)
   return facts;
 }
 
-/** Runs `check` over files. Returns the text to print and the number of errors. */
+/**
+ * Checks files the way `b24flow check` does: portal facts from the configuration (scopes read from the portal when
+ * one is configured), then {@link checkFiles}. Print the outcomes with `formatCheck` (./checkOutput.ts).
+ */
 export async function runCheckCommand(
   files: string[],
-  opts: { json?: boolean; items?: number; catalog?: CatalogView; portal?: PortalFacts | null } = {},
-): Promise<{ errors: number; output: string; findings: Finding[] }> {
+  opts: { items?: number; catalog?: CatalogView; portal?: PortalFacts | null } = {},
+): Promise<CheckedFile[]> {
   const catalog = opts.catalog ?? (await defaultCatalog());
   const portal = opts.portal === null ? undefined : (opts.portal ?? (await portalFactsFromEnv()));
-  const r = await checkFiles(files, { catalog, portal, items: opts.items, env: process.env });
-  const costs: Record<string, unknown> = {};
-  const lines: string[] = [];
-  for (const { file, findings, cost } of r.files) {
-    if (cost) costs[file] = cost;
-    for (const f of findings) lines.push(formatFinding(f));
-    if (cost && !findings.some((f) => f.severity === 'error'))
-      lines.push(
-        `${file}: ok — about ${cost.calls} calls in ${cost.requests} requests (${cost.requestsUnbatched} without batching), ~${cost.seconds} s, operating-budget risk ${cost.operatingRisk}${cost.assumed ? ` (assuming ${opts.items ?? 100} rows per list)` : ''}`,
-      );
-  }
-  const output = opts.json
-    ? `${JSON.stringify({ findings: r.findings, cost: costs }, null, 2)}\n`
-    : lines.map((l) => `${l}\n`).join('');
-  return { errors: r.errors, output, findings: r.findings };
+  return (await checkFiles(files, { catalog, portal, items: opts.items })).files;
 }
 
 function short(v: unknown, n = 60): string {
@@ -246,7 +236,7 @@ async function loadChecked(
 ): Promise<{ p: LoadedPipeline; program: Program }> {
   const p = await loadPipelineFile(file);
   const program = compile(p, catalog, { batching: flags.batching !== false });
-  const findings = checkPipeline(p, { catalog, portal: await configuredFacts(), env: process.env, program });
+  const findings = checkPipeline(p, { catalog, portal: await configuredFacts(), program });
   const errors = findings.filter((f) => f.severity === 'error');
   if (errors.length) throw new InvalidInputError(`${file}: ${errors.length} error(s); fix them first`, errors);
   return { p, program };

@@ -22,8 +22,6 @@ export interface PortalFacts {
 export interface CheckContext {
   catalog: CatalogView;
   portal?: PortalFacts;
-  /** Environment for rules that read variable values (none does today); the caller passes it, no default. */
-  env?: NodeJS.ProcessEnv;
   /** The compiled program of the pipeline, when the caller compiled it (its step graph is reused). */
   program?: Program;
 }
