@@ -104,8 +104,14 @@ const REST_V3: RegExp[] = [
  * left READ_VERBS; these rows stay explicit so that the reviewed class survives a change of the verb table.
  */
 const REVIEWED_RISK: Record<string, { risk: RiskClass; notes: string }> = {
-  'im.dialog.read': { risk: 'write', notes: 'Marks the messages of a chat as read (all unread ones without MESSAGE_ID).' },
-  'im.notify.read': { risk: 'write', notes: 'Marks notifications as read (ACTION=Y, the default) or unread (ACTION=N).' },
+  'im.dialog.read': {
+    risk: 'write',
+    notes: 'Marks the messages of a chat as read (all unread ones without MESSAGE_ID).',
+  },
+  'im.notify.read': {
+    risk: 'write',
+    notes: 'Marks notifications as read (ACTION=Y, the default) or unread (ACTION=N).',
+  },
   'im.notify.read.list': {
     risk: 'write',
     notes: 'Marks the listed notifications as read (ACTION=Y, the default) or unread; a "list" only by name.',
@@ -120,7 +126,8 @@ const REVIEWED_RISK: Record<string, { risk: RiskClass; notes: string }> = {
   },
   'disk.folder.getExternalLink': {
     risk: 'write',
-    notes: 'Creates a public link to the folder when the caller has none yet: the folder becomes reachable from outside.',
+    notes:
+      'Creates a public link to the folder when the caller has none yet: the folder becomes reachable from outside.',
   },
 };
 

@@ -22,7 +22,7 @@ export interface EffectReason {
   param: string;
   /** The value that decided: the one sent, or the effect's `default` when the param was not sent. */
   value: unknown;
-  /** `sent`: the caller sent it; `default`: the portal's default; `expression`: a `${{ }}` the plan cannot know. */
+  /** `sent`: the caller sent it; `default`: the portal's default; `expression`: a value the plan cannot know. */
   source: 'sent' | 'default' | 'expression';
   /** What happens, en/ru (from the catalog). */
   summary: LocalizedText;
@@ -80,9 +80,12 @@ export function looseEquals(a: unknown, b: unknown): boolean {
   return looseValue(a) === looseValue(b);
 }
 
-/** True for a string the pipeline evaluates later (`${{ steps.x.id }}`): its value is unknown at plan time. */
+/**
+ * True for a value not known before the call: a pipeline expression (`${{ steps.x.id }}`) or a batch reference to
+ * an earlier command's result (`$result[cmd][ID]`).
+ */
 function isExpression(v: unknown): boolean {
-  return typeof v === 'string' && v.includes('${{');
+  return typeof v === 'string' && (v.includes('${{') || v.trimStart().startsWith('$result['));
 }
 
 /** Values sent for `param`, names matched case-insensitively (Bitrix24 upper-cases keys for most methods). */
@@ -111,7 +114,9 @@ export function effectApplies(e: MethodEffect, params: Record<string, unknown> |
   const sent = sentValues(params, e.param);
   if (sent.length === 0) {
     if (e.default === undefined) return undefined;
-    return applies(e, e.default) ? { param: e.param, value: e.default, source: 'default', summary: e.summary } : undefined;
+    return applies(e, e.default)
+      ? { param: e.param, value: e.default, source: 'default', summary: e.summary }
+      : undefined;
   }
   for (const v of sent) {
     if (isExpression(v)) return { param: e.param, value: v, source: 'expression', summary: e.summary };
@@ -128,7 +133,8 @@ export function effectApplies(e: MethodEffect, params: Record<string, unknown> |
  * computes each command's effective risk with its own params.
  *
  * @param method the catalog entry (curated or reference; `effects` may be absent)
- * @param params the call's params as they will be sent; strings containing `${{` are unknown values
+ * @param params the call's params as they will be sent; strings containing `${{` (and batch `$result[...]`
+ *   references) are unknown values and count as applying
  * @example effectiveRisk(cat.method('event.offline.get')!, {}) // → { risk: 'destructive', because: { param: 'clear', value: 1, source: 'default', ... } }
  * @example effectiveRisk(cat.method('event.offline.get')!, { clear: 0 }) // → { risk: 'read' }
  */
@@ -152,4 +158,39 @@ export function effectiveRisk(method: EffectsOf, params: Record<string, unknown>
  */
 export function isPureRead(method: EffectsOf, params: Record<string, unknown> | undefined): boolean {
   return !method.risk_from_commands && effectiveRisk(method, params).risk === 'read';
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * Splits one `batch` command (`cmd` value, `method?query`, form-encoded as in
+ * https://apidocs.bitrix24.com/api-reference/how-to-call-rest-api/batch.html) into the method and its top-level
+ * params, so each command's {@link effectiveRisk} can be computed: `event.offline.get?clear=0` →
+ * `{ method: 'event.offline.get', params: { clear: '0' } }`. A nested key (`filter[ID]=1`) yields an object value for
+ * its top-level name; `$result[...]` references stay strings, which {@link effectiveRisk} treats as unknown values.
+ */
+export function commandParams(cmd: string): { method: string; params: Record<string, unknown> } {
+  const q = cmd.indexOf('?');
+  const method = (q < 0 ? cmd : cmd.slice(0, q)).trim();
+  const params: Record<string, unknown> = {};
+  if (q < 0) return { method, params };
+  for (const pair of cmd.slice(q + 1).split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const key = decode(eq < 0 ? pair : pair.slice(0, eq));
+    const value = eq < 0 ? '' : decode(pair.slice(eq + 1));
+    const br = key.indexOf('[');
+    if (br > 0) {
+      const top = key.slice(0, br);
+      const prev = params[top];
+      params[top] = prev && typeof prev === 'object' ? prev : {};
+    } else params[key] = value;
+  }
+  return { method, params };
 }

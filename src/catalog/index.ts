@@ -16,6 +16,7 @@ export type {
 } from '../generated/catalog-pack.js';
 export type { Recipe, RecipeStep } from '../generated/recipe.js';
 export {
+  commandParams,
   type EffectiveRisk,
   type EffectReason,
   type EffectsOf,
@@ -29,4 +30,5 @@ export {
 export { clearCatalogCache, loadCatalog } from './load.js';
 export { type Catalog, type CatalogMethod, PACK_NAMES, type PackInfo } from './model.js';
 export { formatDone, pluralCategory } from './plural.js';
+export type { RiskClass } from './risk.js';
 export { stem } from './search.js';

@@ -93,7 +93,9 @@ export function checkRiskFloor(src: YamlSource, ptr: string, m: MethodEntry, ref
   }
   if (ref?.effects?.length && m.effects !== undefined) {
     for (const re of ref.effects) {
-      const kept = m.effects.some((e) => e.param.toLowerCase() === re.param.toLowerCase() && !riskBelow(e.risk, re.risk));
+      const kept = m.effects.some(
+        (e) => e.param.toLowerCase() === re.param.toLowerCase() && !riskBelow(e.risk, re.risk),
+      );
       if (!kept) {
         out.push(
           errorAt(
