@@ -99,6 +99,10 @@ function sentValues(params: Record<string, unknown> | undefined, param: string):
   return out;
 }
 
+/**
+ * Whether the effect applies to a known value. `when` wins if an effect states both lists (`catalog validate`
+ * refuses that, rule effect-condition).
+ */
 function applies(e: MethodEffect, value: unknown): boolean {
   if (e.when) return e.when.some((w) => looseEquals(w, value));
   if (e.unless) return !e.unless.some((u) => looseEquals(u, value));

@@ -5,8 +5,8 @@
  * Rules: yaml, schema, kind, pack-name, curated-entry, done-phrases, duplicate-method, method-case, scope-missing,
  * scope-unused, vocabulary-duplicate, list-semantics, unknown-successor, stale-index, unknown-pack, unknown-method,
  * pack-mismatch, uncurated-method, step-kind, duplicate-step, unknown-need, unknown-recipe, unknown-input,
- * unknown-step-ref, missing-param; risk-downgrade, effects-downgrade, unknown-effect-param, effect-redundant
- * (validateRisk.ts).
+ * unknown-step-ref, missing-param; risk-downgrade, effects-downgrade, unknown-effect-param, effect-condition,
+ * effect-redundant (validateRisk.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';

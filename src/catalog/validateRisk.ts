@@ -1,7 +1,8 @@
 /**
  * `catalog validate` rules about risk: a curated entry may raise a method's risk, never lower it below what the
  * reference knows (rule risk-downgrade, effects-downgrade), and every param-dependent effect names a param the
- * method declares (rule unknown-effect-param). See src/catalog/effects.ts for what effects mean at run time.
+ * method declares (rule unknown-effect-param) with one condition (rule effect-condition; effect-redundant warns).
+ * See src/catalog/effects.ts for what effects mean at run time.
  */
 import type { MethodEntry, MethodParam } from '../generated/catalog-pack.js';
 import type { Finding } from '../lib/failures.js';
@@ -21,8 +22,9 @@ export function warnAt(src: YamlSource, pointer: string, message: string, rule: 
 }
 
 /**
- * Checks that each effect of `m` names a declared top-level param (case-insensitive, as Bitrix24 matches keys) and
- * raises the risk above the method's own (else it is only a warning: the effect never changes anything).
+ * Checks that each effect of `m` names a declared top-level param (case-insensitive, as Bitrix24 matches keys), has
+ * at most one of `when`/`unless`, and raises the risk above the method's own (else only a warning: the effect never
+ * changes anything).
  *
  * @param declared the params the method declares (for a curated entry: its own, else the reference's)
  */
@@ -42,6 +44,16 @@ export function checkEffects(
           `${ptr}/effects/${i}/param`,
           `effect of ${m.name} names param "${e.param}", which the method does not declare`,
           'unknown-effect-param',
+        ),
+      );
+    }
+    if (e.when && e.unless) {
+      out.push(
+        errorAt(
+          src,
+          `${ptr}/effects/${i}`,
+          `effect of ${m.name} on "${e.param}" has both "when" and "unless"; state one of them`,
+          'effect-condition',
         ),
       );
     }

@@ -73,7 +73,7 @@ describe('b24flow catalog validate', () => {
     );
   });
 
-  it('refuses a curated risk below the reference, effects that drop or misname params', () => {
+  it('refuses a curated risk below the reference, effects that drop or misname params or state both conditions', () => {
     const r = cli(['catalog', 'validate', `${fixtures}/risk-downgrade`]);
     expect(r.code).toBe(2);
     const f = `${fixtures}/risk-downgrade/core.yaml`;
@@ -88,6 +88,9 @@ describe('b24flow catalog validate', () => {
     );
     expect(r.stderr).toContain(
       `${f}:38:11: risk write of crm.automation.trigger.delete is below destructive, the risk of its verb "delete" (field /methods/2/risk) [risk-downgrade]`,
+    );
+    expect(r.stderr).toContain(
+      `${f}:61:9: effect of im.v2.Event.get on "offset" has both "when" and "unless"; state one of them (field /methods/3/effects/0) [effect-condition]`,
     );
   });
 
