@@ -7,6 +7,7 @@ import {
   looseEquals,
   type MethodEntry,
 } from '../../src/catalog/index.js';
+import { classifyByVerb } from '../../src/catalog/risk.js';
 
 const cat = loadCatalog();
 const offlineGet = cat.method('event.offline.get')!;
@@ -96,6 +97,13 @@ describe('effectiveRisk: other shapes', () => {
     expect(effectiveRisk(m, { offset: 0 }).risk).toBe('read');
     expect(effectiveRisk(m, { offset: 120 }).risk).toBe('destructive');
     expect(effectiveRisk(cat.method('imbot.v2.Event.get')!, { botId: 1, offset: '7' }).risk).toBe('destructive');
+  });
+
+  it('the verb table no longer reads "read" (mark as read) and "show" (make visible) as reads', () => {
+    expect(classifyByVerb('im.dialog.read').risk).toBe('write');
+    expect(classifyByVerb('imconnector.send.status.reading').risk).toBe('write');
+    expect(classifyByVerb('landing.landing.showblock').risk).toBe('write');
+    expect(classifyByVerb('im.dialog.messages.get').risk).toBe('read');
   });
 
   it('reads that write by name carry a reviewed write risk', () => {
