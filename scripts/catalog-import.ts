@@ -9,18 +9,33 @@
  * `tasks` → task, none → basic), params with types and required flags, nested field tables, deprecation, list
  * shape from the documented response example, the doc page. No description sentences are copied.
  *
- * Risk: curated pack entries (catalog/packs/*.yaml) win (`risk_source: curated`); every other method is classified
- * by the verb rule table of src/catalog/risk.ts (`risk_source: heuristic`).
+ * Risk: curated pack entries (catalog/packs/*.yaml) win (`risk_source: curated`), except that the importer never
+ * writes a risk below the reviewed floor of the name (a `*.delete` stays destructive, a {@link REVIEWED_RISK} row
+ * keeps its class), so a downgraded pack entry is caught by `catalog validate` (rule risk-downgrade) instead of
+ * being copied into the reference. Methods in {@link REVIEWED_RISK} get that risk (`risk_source: curated`, the reason
+ * in `notes`); every other method is classified by the verb rule table of src/catalog/risk.ts (`risk_source:
+ * heuristic`).
+ *
+ * Effects: param-dependent effects (`effects`, see src/catalog/effects.ts) come from the curated entry, else from
+ * {@link PARAM_EFFECTS}. When an effect names a param the spec does not list (the spec has no `clear` for
+ * event.offline.get), the curated entry's declaration of that param is added.
  *
  * Finally rebuilds `catalog/index.json`, the compiled index `b24flow catalog show` reads. Nothing at run time reads
  * the spec folder.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { classifyByVerb } from '../src/catalog/risk.js';
+import { maxRisk } from '../src/catalog/effects.js';
+import { classifyByVerb, type RiskClass } from '../src/catalog/risk.js';
 import { readPackSources } from '../src/catalog/sources.js';
 import { buildIndex, CATALOG_DIR } from '../src/catalog/store.js';
-import type { ListSemantics, MethodEntry, MethodParam, ParamType } from '../src/generated/catalog-pack.js';
+import type {
+  ListSemantics,
+  MethodEffect,
+  MethodEntry,
+  MethodParam,
+  ParamType,
+} from '../src/generated/catalog-pack.js';
 import { writeFileAtomicSync } from '../src/lib/atomic.js';
 
 interface SpecParam {
@@ -83,6 +98,68 @@ const REST_V3: RegExp[] = [
   /^mail\.(mailbox|message|recipient)\./i,
   /^humanresources\.(employee|node)\./i,
 ];
+/**
+ * Reference methods whose name reads like a read but which change the portal, whatever the params (reviewed by a
+ * person from the doc page; catalog/README.md lists them). The verb table gets `*.read`/`*.show` right since they
+ * left READ_VERBS; these rows stay explicit so that the reviewed class survives a change of the verb table.
+ */
+const REVIEWED_RISK: Record<string, { risk: RiskClass; notes: string }> = {
+  'im.dialog.read': {
+    risk: 'write',
+    notes: 'Marks the messages of a chat as read (all unread ones without MESSAGE_ID).',
+  },
+  'im.notify.read': {
+    risk: 'write',
+    notes: 'Marks notifications as read (ACTION=Y, the default) or unread (ACTION=N).',
+  },
+  'im.notify.read.list': {
+    risk: 'write',
+    notes: 'Marks the listed notifications as read (ACTION=Y, the default) or unread; a "list" only by name.',
+  },
+  'imbot.v2.Chat.Message.read': { risk: 'write', notes: 'Marks the chat messages as read for the bot.' },
+  'imconnector.send.status.reading': { risk: 'write', notes: 'Reports "read" statuses of open-line messages.' },
+  'landing.landing.showblock': { risk: 'write', notes: 'Makes a hidden block of the page visible.' },
+  'telephony.externalCall.show': { risk: 'write', notes: "Shows the call card on the user's screen." },
+  'disk.file.getExternalLink': {
+    risk: 'write',
+    notes: 'Creates a public link to the file when the caller has none yet: the file becomes reachable from outside.',
+  },
+  'disk.folder.getExternalLink': {
+    risk: 'write',
+    notes:
+      'Creates a public link to the folder when the caller has none yet: the folder becomes reachable from outside.',
+  },
+};
+
+/**
+ * Param-dependent effects of reference-only methods (curated pack entries state their own `effects`). Sources: the
+ * doc page of each method (param tables); catalog/README.md lists them.
+ */
+const PARAM_EFFECTS: Record<string, MethodEffect[]> = {
+  'im.v2.Event.get': [
+    {
+      param: 'offset',
+      unless: [0],
+      risk: 'destructive',
+      summary: {
+        en: 'acknowledges the events before the offset: they leave the queue',
+        ru: 'подтверждает события до offset: они уходят из очереди',
+      },
+    },
+  ],
+  'imbot.v2.Event.get': [
+    {
+      param: 'offset',
+      unless: [0],
+      risk: 'destructive',
+      summary: {
+        en: "acknowledges the events before the offset: they leave the bot's queue",
+        ru: 'подтверждает события до offset: они уходят из очереди бота',
+      },
+    },
+  ],
+};
+
 const TYPES = new Set<ParamType>([
   'string',
   'integer',
@@ -157,18 +234,32 @@ for (const row of index.methods) {
   const scope = SCOPE_FIX[tag] ?? tag.toLowerCase();
   const cur = curated.get(row.method.toLowerCase());
   const verb = classifyByVerb(row.method);
+  const reviewed = REVIEWED_RISK[row.method];
+  // The floor a curated entry cannot lower: the reviewed class, or destructive for a destructive verb.
+  const floor: RiskClass = reviewed?.risk ?? (verb.risk === 'destructive' ? 'destructive' : 'read');
   const entry: MethodEntry = {
     name: row.method,
     scope,
-    risk: cur ? cur.risk : verb.risk,
-    risk_source: cur ? 'curated' : 'heuristic',
+    risk: cur ? maxRisk(cur.risk, floor) : (reviewed?.risk ?? verb.risk),
+    risk_source: cur || reviewed ? 'curated' : 'heuristic',
     auth: APP_ONLY.some((r) => r.test(row.method)) ? 'app' : 'any',
     http: 'POST',
   };
-  if (!cur) heuristic++;
+  if (!cur && !reviewed) heuristic++;
   const segs = row.method.split('.');
   if (segs.length > 1) entry.entity = segs[segs.length - 2]!.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   entry.params = (spec.params ?? []).map((p) => convertParam(p, spec.defs, 0));
+  const effects = cur?.effects ?? PARAM_EFFECTS[row.method];
+  if (effects?.length) {
+    for (const e of effects) {
+      const want = e.param.toLowerCase();
+      if (entry.params.some((p) => p.name.toLowerCase() === want)) continue;
+      const decl = cur?.params?.find((p) => p.name.toLowerCase() === want);
+      if (!decl) throw new Error(`catalog:import: ${row.method}: effect names undeclared param "${e.param}"`);
+      entry.params.push(decl);
+    }
+    entry.effects = effects;
+  }
   if (/^task\.(commentitem|checklistitem|elapseditem|item|planner|ctaskitem)\./i.test(row.method))
     entry.positional = true;
   const list = listShape(row.method, spec.resultExample);
@@ -181,6 +272,7 @@ for (const row of index.methods) {
   }
   entry.rest_v3 = REST_V3.some((r) => r.test(row.method));
   entry.doc = `https://apidocs.bitrix24.com${row.page}`;
+  if (reviewed && !cur) entry.notes = reviewed.notes;
   const key = scope.replace(/\./g, '_');
   if (!shards.has(key)) shards.set(key, []);
   shards.get(key)!.push(entry);
@@ -209,7 +301,7 @@ for (const [key, methods] of [...shards].sort(([a], [b]) => a.localeCompare(b)))
 }
 const total = [...shards.values()].reduce((n, s) => n + s.length, 0);
 console.error(
-  `catalog:import: ${total} methods in ${shards.size} reference shards (${heuristic} heuristic risk, ${total - heuristic} curated)`,
+  `catalog:import: ${total} methods in ${shards.size} reference shards (${heuristic} heuristic risk, ${total - heuristic} curated or reviewed)`,
 );
 const idx = buildIndex(catalogDir);
 console.error(`catalog:import: wrote catalog/index.json (${idx.curated} curated, ${idx.reference} reference methods)`);

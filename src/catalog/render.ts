@@ -1,4 +1,4 @@
-import type { MethodParam } from '../generated/catalog-pack.js';
+import type { MethodEffect, MethodParam } from '../generated/catalog-pack.js';
 import type { CatalogMethod } from './model.js';
 
 function paramLines(params: MethodParam[], indent: string, out: string[]): void {
@@ -14,10 +14,20 @@ function paramLines(params: MethodParam[], indent: string, out: string[]): void 
   }
 }
 
+function effectLines(effects: MethodEffect[], out: string[]): void {
+  out.push('  effects (risk of a call by its params):');
+  for (const e of effects) {
+    const cond = e.when ? ` = ${e.when.join('|')}` : e.unless ? ` ≠ ${e.unless.join(', ')}` : ' sent';
+    const dflt = e.default !== undefined ? `default ${e.default}` : 'not sent: no effect';
+    out.push(`    ${e.param}${cond} (${dflt}) → ${e.risk}`, `      ${e.summary.en}`, `      ${e.summary.ru}`);
+  }
+}
+
 /** Human rendering of one catalog method for `b24flow catalog show`. */
 export function renderMethod(m: CatalogMethod): string {
   const out: string[] = [];
-  out.push(`${m.name}  (${m.curated ? `pack ${m.pack}` : 'reference'}${m.curated ? ', curated' : ', heuristic risk'})`);
+  const how = m.curated ? ', curated' : m.risk_source === 'curated' ? ', reviewed risk' : ', heuristic risk';
+  out.push(`${m.name}  (${m.curated ? `pack ${m.pack}` : 'reference'}${how})`);
   if (m.summary) out.push(`  ${m.summary.en}`, `  ${m.summary.ru}`);
   const flags = [
     `scope ${m.scope}`,
@@ -30,6 +40,7 @@ export function renderMethod(m: CatalogMethod): string {
     m.deprecated ? `deprecated${m.successor ? ` → ${m.successor}` : ''}` : '',
   ].filter(Boolean);
   out.push(`  ${flags.join(' · ')}`);
+  if (m.effects?.length) effectLines(m.effects, out);
   if (m.risk_fields?.length) out.push(`  risk fields: ${m.risk_fields.join(', ')}`);
   if (m.list) {
     const l = m.list;

@@ -29,7 +29,11 @@ export const DESTRUCTIVE_VERBS: readonly string[] = [
   'truncate',
 ];
 
-/** Verbs that only read. Anything else (add, update, set, start, open, upload, send, ...) is a write. */
+/**
+ * Verbs that only read. Anything else (add, update, set, start, open, upload, send, ...) is a write. Not here on
+ * purpose: `read` (in Bitrix24 method names it means "mark as read": im.dialog.read, im.notify.read) and `show`
+ * ("make visible" / "display to a user": landing.landing.showblock, telephony.externalCall.show).
+ */
 export const READ_VERBS: readonly string[] = [
   'get',
   'list',
@@ -51,8 +55,6 @@ export const READ_VERBS: readonly string[] = [
   'has',
   'select',
   'load',
-  'read',
-  'show',
   'export',
   'statistics',
   'stat',

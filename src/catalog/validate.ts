@@ -5,7 +5,8 @@
  * Rules: yaml, schema, kind, pack-name, curated-entry, done-phrases, duplicate-method, method-case, scope-missing,
  * scope-unused, vocabulary-duplicate, list-semantics, unknown-successor, stale-index, unknown-pack, unknown-method,
  * pack-mismatch, uncurated-method, step-kind, duplicate-step, unknown-need, unknown-recipe, unknown-input,
- * unknown-step-ref, missing-param.
+ * unknown-step-ref, missing-param; risk-downgrade, effects-downgrade, unknown-effect-param, effect-condition,
+ * effect-redundant (validateRisk.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
@@ -17,7 +18,16 @@ import { type Finding, InvalidInputError } from '../lib/failures.js';
 import { ajvErrorsToFindings } from '../lib/schemaValidate.js';
 import { parseYamlSource, type YamlSource } from '../lib/yamlSource.js';
 import { loadCatalog } from './load.js';
-import { CATALOG_DIR, defaultCatalogDir, listSources, sourceHash } from './store.js';
+import {
+  CATALOG_DIR,
+  defaultCatalogDir,
+  listSources,
+  loadIndex,
+  type ReferenceRow,
+  readShard,
+  sourceHash,
+} from './store.js';
+import { checkEffects, checkRiskFloor, errorAt, warnAt } from './validateRisk.js';
 
 /** Outcome of a validation run. */
 export interface ValidationReport {
@@ -164,6 +174,32 @@ export function validateCatalog(opts: { dir?: string; paths?: string[] } = {}): 
     }
   }
 
+  // Reference rows: the shards under check, else (paths mode) the base catalog's shard of the method.
+  const refRows = new Map<string, MethodEntry>();
+  for (const l of packsLoaded) {
+    const p = l.data as CatalogPack;
+    if (p.pack === 'reference') for (const m of p.methods) refRows.set(m.name.toLowerCase(), m);
+  }
+  let baseRef: { dir: string; rows: Record<string, ReferenceRow> } | undefined;
+  const shardCache = new Map<string, Map<string, MethodEntry>>();
+  const refRow = (key: string): MethodEntry | undefined => {
+    const hit = refRows.get(key);
+    if (hit || whole || !base) return hit;
+    try {
+      baseRef ??= { dir: base.dir, rows: loadIndex(base.dir).index.reference };
+      const row = baseRef.rows[key];
+      if (!row) return undefined;
+      let shard = shardCache.get(row[1]);
+      if (!shard) {
+        shard = new Map(readShard(baseRef.dir, row[1]).methods.map((m) => [m.name.toLowerCase(), m]));
+        shardCache.set(row[1], shard);
+      }
+      return shard.get(key);
+    } catch {
+      return undefined; // the base catalog is broken; its own validation reports that
+    }
+  };
+
   // Per-pack checks.
   const seenCurated = new Map<string, string>(); // method → file
   const seenReference = new Map<string, string>();
@@ -195,7 +231,12 @@ export function validateCatalog(opts: { dir?: string; paths?: string[] } = {}): 
       }
       seen.set(key, l.file);
       if (m.scope !== 'basic') usedScopes.add(m.scope);
-      if (curated) findings.push(...checkCuratedEntry(l, m, ptr, p, known));
+      if (curated) {
+        findings.push(...checkCuratedEntry(l, m, ptr, p, known));
+        const ref = refRow(key);
+        findings.push(...checkRiskFloor(l.src(), ptr, m, ref));
+        if (m.effects?.length) findings.push(...checkEffects(l.src(), ptr, m, m.params ?? ref?.params));
+      } else if (m.effects?.length) findings.push(...checkEffects(l.src(), ptr, m, m.params));
     });
     if (curated) {
       for (const s of p.scopes) {
@@ -275,13 +316,8 @@ export function validateCatalog(opts: { dir?: string; paths?: string[] } = {}): 
   return { findings, files: files.length, methods, recipes };
 }
 
-function at(src: YamlSource, pointer: string, message: string, rule: string): Finding {
-  const pos = src.locate(pointer);
-  return { file: src.file, line: pos.line, col: pos.col, field: pointer, message, rule, severity: 'error' };
-}
-function warn(src: YamlSource, pointer: string, message: string, rule: string): Finding {
-  return { ...at(src, pointer, message, rule), severity: 'warning' };
-}
+const at = errorAt;
+const warn = warnAt;
 
 const LIST_ACTION = /\.(list|getlist)$/i;
 

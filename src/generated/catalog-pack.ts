@@ -85,6 +85,10 @@ export interface MethodEntry {
    */
   risk_from_commands?: boolean;
   /**
+   * Effects that depend on the params of a call: a method whose risk is `read` can still write or delete for some param values (`event.offline.get` with its default `clear=1` removes the events it returns). The effective risk of a call is the worst of `risk` and every effect that applies (src/catalog/effects.ts).
+   */
+  effects?: MethodEffect[];
+  /**
    * any: webhook or OAuth; app: needs an OAuth application context.
    */
   auth?: 'any' | 'app';
@@ -117,6 +121,43 @@ export interface MethodEntry {
    * Our own notes for integrators (pitfalls).
    */
   notes?: string;
+}
+/**
+ * One param-dependent effect of a method. The value of `param` is the one sent (name matched case-insensitively), else `default`; with neither, the effect does not apply. It applies when the value equals one of `when`, or equals none of `unless` (an effect has at most one of the two; `catalog validate` checks it), or (with neither list) whenever a value is there; an expression (`${{ ... }}`) may take any value, so it counts as applying. Values compare loosely, as Bitrix24 reads them: true/1/"1"/"Y"/"true" are one value, false/0/"0"/"N"/"false"/"" another, numeric strings compare as numbers, other strings case-insensitively.
+ *
+ * This interface was referenced by `CatalogPack`'s JSON-Schema
+ * via the `definition` "MethodEffect".
+ */
+export interface MethodEffect {
+  /**
+   * Name of a declared param of the method.
+   */
+  param: string;
+  /**
+   * The value the portal assumes when the param is not sent.
+   */
+  default?: string | number | boolean;
+  /**
+   * Values for which the effect applies.
+   *
+   * @minItems 1
+   */
+  when?: [string | number | boolean, ...(string | number | boolean)[]];
+  /**
+   * Values for which the effect does not apply (every other value does).
+   *
+   * @minItems 1
+   */
+  unless?: [string | number | boolean, ...(string | number | boolean)[]];
+  /**
+   * Risk of a call the effect applies to.
+   */
+  risk: 'write' | 'destructive';
+  summary: LocalizedText;
+  /**
+   * Doc page that states the effect, when it is not the method's own page.
+   */
+  doc?: string;
 }
 /**
  * One parameter (or one field of an object parameter). For positional methods the order is the call order.

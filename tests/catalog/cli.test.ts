@@ -73,6 +73,27 @@ describe('b24flow catalog validate', () => {
     );
   });
 
+  it('refuses a curated risk below the reference, effects that drop or misname params or state both conditions', () => {
+    const r = cli(['catalog', 'validate', `${fixtures}/risk-downgrade`]);
+    expect(r.code).toBe(2);
+    const f = `${fixtures}/risk-downgrade/core.yaml`;
+    expect(r.stderr).toContain(
+      `${f}:8:11: risk read of event.offline.clear is below the reference's reviewed risk destructive; a curated entry may raise a risk, never lower it (field /methods/0/risk) [risk-downgrade]`,
+    );
+    expect(r.stderr).toContain(
+      `${f}:28:16: effect of event.offline.get names param "purge", which the method does not declare (field /methods/1/effects/0/param) [unknown-effect-param]`,
+    );
+    expect(r.stderr).toMatch(
+      /core\.yaml:28:7: effects of event\.offline\.get drop the reference's destructive effect of param "clear" .*\[effects-downgrade\]/,
+    );
+    expect(r.stderr).toContain(
+      `${f}:38:11: risk write of crm.automation.trigger.delete is below destructive, the risk of its verb "delete" (field /methods/2/risk) [risk-downgrade]`,
+    );
+    expect(r.stderr).toContain(
+      `${f}:61:9: effect of im.v2.Event.get on "offset" has both "when" and "unless"; state one of them (field /methods/3/effects/0) [effect-condition]`,
+    );
+  });
+
   const tmp = testDir('b24flow-catalog-');
   afterAll(() => (scanPending() ? undefined : rmSync(tmp, { recursive: true, force: true })));
 
@@ -96,7 +117,52 @@ describe('b24flow catalog validate', () => {
   });
 });
 
+describe('b24flow catalog validate (whole directory)', () => {
+  const tmp = testDir('b24flow-catalog-risk-');
+  afterAll(() => (scanPending() ? undefined : rmSync(tmp, { recursive: true, force: true })));
+
+  it('refuses a pack that downgrades a reviewed reference risk', () => {
+    const dir = join(tmp, 'catalog');
+    cpSync(join(root, 'catalog'), dir, { recursive: true });
+    const file = join(dir, 'packs', 'core.yaml');
+    const text = readFileSync(file, 'utf8');
+    const at = text.indexOf('  - name: event.offline.clear');
+    writeFileSync(file, text.slice(0, at) + text.slice(at).replace('risk: destructive', 'risk: write'));
+    const r = cli(['catalog', 'validate', '--dir', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /packs\/core\.yaml:\d+:11: risk write of event\.offline\.clear is below the reference's reviewed risk destructive.* \(field \/methods\/\d+\/risk\) \[risk-downgrade\]/,
+    );
+  });
+});
+
 describe('b24flow catalog show / packs / scopes / search', () => {
+  it('show prints the param-dependent effects (en/ru) and --json includes them', () => {
+    const human = cli(['catalog', 'show', 'event.offline.get']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(
+      '  effects (risk of a call by its params):\n    clear ≠ 0 (default 1) → destructive\n',
+    );
+    expect(human.stdout).toContain('      removes the returned events from the offline queue\n');
+    expect(human.stdout).toContain('      удаляет полученные события из очереди офлайн-событий\n');
+    const json = JSON.parse(cli(['catalog', 'show', 'event.offline.get', '--json']).stdout);
+    expect(json.risk).toBe('read');
+    expect(json.effects).toEqual([
+      {
+        param: 'clear',
+        default: 1,
+        unless: [0],
+        risk: 'destructive',
+        summary: {
+          en: 'removes the returned events from the offline queue',
+          ru: 'удаляет полученные события из очереди офлайн-событий',
+        },
+      },
+    ]);
+    const ref = cli(['catalog', 'show', 'im.notify.read.list']);
+    expect(ref.stdout).toMatch(/^im\.notify\.read\.list {2}\(reference, reviewed risk\)\n.*risk write/s);
+  });
+
   it('show --json prints name, scope, risk, auth, pack and params', () => {
     const r = cli(['catalog', 'show', 'crm.deal.add', '--json']);
     expect(r.code).toBe(0);
