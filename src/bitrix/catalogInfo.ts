@@ -2,7 +2,13 @@
  * Lazy, optional access to the method catalog (src/catalog): risk class, pack, scope and list metadata of a method.
  * The catalog's data is read on first use; when it is missing or fails to load, a name-based heuristic answers.
  */
-import { type CatalogMethod, type ListSemantics, loadCatalog } from '../catalog/index.js';
+import {
+  type CatalogMethod,
+  type EffectReason,
+  effectiveRisk,
+  type ListSemantics,
+  loadCatalog,
+} from '../catalog/index.js';
 
 /** What the client needs to know about a method. */
 export interface MethodInfo {
@@ -13,6 +19,8 @@ export interface MethodInfo {
   list?: ListSemantics;
   /** Whether the catalog knows the method (false = heuristic answer). */
   known: boolean;
+  /** Set when the call's params raise the method's risk (catalog `effects`: `event.offline.get` with `clear=1`). */
+  because?: EffectReason;
   rest_v3?: boolean;
 }
 
@@ -55,12 +63,25 @@ export function heuristicScope(method: string): string {
   return method.toLowerCase().split('.')[0] ?? method;
 }
 
-/** Method info from the catalog, or by heuristic when the catalog is unavailable or does not know the method. */
-export async function methodInfo(method: string): Promise<MethodInfo> {
+/** Params as an object for effects (a positional list or nothing: no param sent). */
+function paramsObject(params: unknown): Record<string, unknown> | undefined {
+  return params && typeof params === 'object' && !Array.isArray(params)
+    ? (params as Record<string, unknown>)
+    : undefined;
+}
+
+/**
+ * Method info from the catalog, or by heuristic when the catalog is unavailable or does not know the method.
+ *
+ * @param params the call's params: the risk is the call's effective risk (catalog `effects`), not only the method's
+ */
+export async function methodInfo(method: string, params?: unknown): Promise<MethodInfo> {
   const lookup = await catalogLookup();
   const e = lookup?.(method);
   if (e && typeof e === 'object') {
-    const info: MethodInfo = { risk: e.risk ?? heuristicRisk(method), known: true };
+    const eff = e.risk ? effectiveRisk(e, paramsObject(params)) : undefined;
+    const info: MethodInfo = { risk: eff?.risk ?? heuristicRisk(method), known: true };
+    if (eff?.because) info.because = eff.because;
     if (e.pack) info.pack = e.pack;
     if (e.scope) info.scope = e.scope;
     if (e.list) info.list = e.list;
@@ -70,8 +91,13 @@ export async function methodInfo(method: string): Promise<MethodInfo> {
   return { risk: heuristicRisk(method), scope: heuristicScope(method), known: false };
 }
 
-/** Synchronous risk when the catalog was already loaded (audit hot path); falls back to the heuristic. */
-export function methodRiskSync(method: string, lookup: Lookup | null): MethodInfo['risk'] {
+/**
+ * Synchronous risk of a call when the catalog was already loaded (hot path); falls back to the name heuristic.
+ *
+ * @param params the call's params, for the method's param-dependent `effects` (omit for the method's own risk)
+ */
+export function methodRiskSync(method: string, lookup: Lookup | null, params?: unknown): MethodInfo['risk'] {
   const e = lookup?.(method);
-  return (e && typeof e === 'object' && e.risk) || heuristicRisk(method);
+  if (e && typeof e === 'object' && e.risk) return effectiveRisk(e, paramsObject(params)).risk;
+  return heuristicRisk(method);
 }

@@ -7,6 +7,7 @@
  * api-reference/rest-v3.md (REST 3.0 URL and Idempotency-Key).
  */
 import { Agent, type Dispatcher, request } from 'undici';
+import { commandParams } from '../catalog/index.js';
 import { type AuditSink, paramKeys } from './audit.js';
 import type { AuthProvider } from './auth/provider.js';
 import {
@@ -282,7 +283,7 @@ export class B24Client {
         methods[k] = c.method;
         keysOf[k] = paramKeys(c.params);
         cmd[k] = encodeCommand(c);
-        if (this.riskOf(c.method) !== 'read') allReads = false;
+        if (this.riskOf(c.method, c.params) !== 'read') allReads = false;
       }
       const body = await this.send({
         method: 'batch',
@@ -366,8 +367,10 @@ export class B24Client {
   }
 
   /**
-   * Risk of a method: catalog when loaded, else the name heuristic. For a raw `batch` call pass its params: the
-   * risk is the highest of its sub-commands (a batch is never a read just because `batch` itself reads nothing).
+   * Risk of a call: catalog when loaded (with the method's param-dependent `effects`: `event.offline.get` with the
+   * default `clear=1` is destructive, so it is never resent blindly), else the name heuristic. For a raw `batch` call
+   * the risk is the highest of its sub-commands, each with its own query (a batch is never a read just because
+   * `batch` itself reads nothing).
    */
   riskOf(method: string, params?: unknown): MethodInfo['risk'] {
     if (method.toLowerCase() === 'batch' && params !== undefined) {
@@ -375,13 +378,14 @@ export class B24Client {
       const subs = cmd && typeof cmd === 'object' ? Object.values(cmd as Record<string, unknown>) : [];
       let worst: MethodInfo['risk'] = 'read';
       for (const c of subs) {
-        const r = this.riskOf(String(c).split('?')[0] ?? '');
+        const sub = commandParams(String(c));
+        const r = this.riskOf(sub.method, sub.params);
         if (r === 'destructive') return r;
         if (r === 'write') worst = 'write';
       }
       return subs.length ? worst : 'write';
     }
-    return this.lookup ? methodRiskSync(method, this.lookup) : heuristicRisk(method);
+    return this.lookup ? methodRiskSync(method, this.lookup, params) : heuristicRisk(method);
   }
 
   /** The scope a method needs, from the catalog (for remediation hints). */

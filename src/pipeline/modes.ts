@@ -2,6 +2,7 @@
  * Run modes (seed semantics): shadow executes nothing and plans; canary runs reads and safe creates; full runs
  * everything, writes need a confirmation, destructive steps their own.
  */
+import { commandParams, effectiveRisk } from '../catalog/index.js';
 import type { MethodInfo } from './catalog.js';
 import { isInteractive } from './triggers.js';
 
@@ -27,8 +28,33 @@ export interface BatchStepCommand {
   method?: MethodInfo;
 }
 
-/** The effective method of a step: for `batch` (risk from commands) the worst risk of its commands. */
+/**
+ * The effective method of a step: its risk is the risk of the call with the step's params (catalog `effects`, e.g.
+ * `event.offline.get` with the default `clear=1` deletes what it returns); for `batch` (risk from commands) the
+ * worst risk of its commands, each with its own params.
+ */
 export type StepMethod = MethodInfo & { commands?: BatchStepCommand[] };
+
+/** Params as an object for effects (positional lists and absent params: none sent). */
+function paramsObject(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/**
+ * A catalog entry with its risk raised by the effects that apply to `params` (unchanged when none applies). A step
+ * that became a write or destructive is no safe create and is never sent by shadow or plan.
+ */
+function withEffects(m: MethodInfo, params: unknown): MethodInfo {
+  if (!m.effects?.length) return m;
+  const { risk } = effectiveRisk(m, paramsObject(params));
+  return risk === m.risk ? m : { ...m, risk, canary: false };
+}
+
+/** Params of one batch command value: the query of `"method?query"`, or `params` of `{ method, params }`. */
+function commandParamsOf(v: unknown): unknown {
+  if (typeof v === 'string') return commandParams(v).params;
+  return v && typeof v === 'object' ? (v as { params?: unknown }).params : undefined;
+}
 
 const RISK_ORDER = { read: 0, write: 1, destructive: 2 } as const;
 
@@ -57,8 +83,9 @@ export function stepMethod(
   s: { method?: string; params?: unknown },
   catalog: { method(name: string): MethodInfo | undefined },
 ): StepMethod | undefined {
-  const m = s.method ? catalog.method(s.method) : undefined;
-  if (!m?.risk_from_commands) return m;
+  const entry = s.method ? catalog.method(s.method) : undefined;
+  if (!entry?.risk_from_commands) return entry && withEffects(entry, s.params);
+  const m = entry;
   const cmd = s.params && typeof s.params === 'object' ? (s.params as { cmd?: unknown }).cmd : undefined;
   const entries: [string, unknown][] = Array.isArray(cmd)
     ? cmd.map((v, i) => [String(i), v])
@@ -67,7 +94,8 @@ export function stepMethod(
       : [['cmd', undefined]];
   const commands: BatchStepCommand[] = entries.map(([key, v]) => {
     const name = commandName(v);
-    const method = name ? catalog.method(name) : undefined;
+    const known = name ? catalog.method(name) : undefined;
+    const method = known && withEffects(known, commandParamsOf(v));
     return { key, ...(name ? { name } : {}), ...(method ? { method } : {}) };
   });
   let risk: MethodInfo['risk'] = m.risk;

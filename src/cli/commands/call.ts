@@ -54,7 +54,7 @@ export function register(program: Command): void {
       }
       if (!/^[A-Za-z][A-Za-z0-9_.]*$/.test(method)) throw new InvalidInputError(`not a method name: "${method}"`);
       const { methodInfo, catalogLookup } = await import('../../bitrix/catalogInfo.js');
-      const info = await methodInfo(method);
+      const info = await methodInfo(method, params);
       const catalog = await catalogLookup();
       if (method.toLowerCase() === 'batch') {
         // A raw batch is as risky as its worst command, and every command must be inside the packs.
@@ -62,9 +62,15 @@ export function register(program: Command): void {
         const subs = cmd && typeof cmd === 'object' ? Object.values(cmd as Record<string, unknown>) : [];
         if (!subs.length) throw new InvalidInputError('batch needs --params {"cmd": {"key": "method?query"}}');
         const order = { read: 0, write: 1, destructive: 2 } as const;
+        const { commandParams } = await import('../../catalog/index.js');
         for (const c of subs) {
-          const sub = await methodInfo(String(c).split('?')[0] ?? '');
-          if (order[sub.risk] > order[info.risk]) info.risk = sub.risk;
+          const one = commandParams(String(c));
+          const sub = await methodInfo(one.method, one.params);
+          if (order[sub.risk] > order[info.risk]) {
+            info.risk = sub.risk;
+            if (sub.because) info.because = sub.because;
+            else delete info.because;
+          }
           if (catalog && sub.pack && info.pack && sub.pack !== info.pack && !flags.packs.split(',').includes(sub.pack))
             info.pack = sub.pack;
         }
@@ -89,12 +95,16 @@ export function register(program: Command): void {
       } else {
         process.stderr.write('b24flow: method catalog unavailable; pack check skipped, risk guessed from the name\n');
       }
+      // the call's effective risk: a "read" whose params make it write or delete needs that confirmation
+      const why = info.because
+        ? ` (${info.because.param}=${JSON.stringify(info.because.value)}${info.because.source === 'default' ? ', the default' : ''}: ${info.because.summary.en})`
+        : '';
       if (info.risk === 'destructive' && !flags.confirmDestructive)
         throw new InvalidInputError(
-          `${method} is destructive (deletes or detaches data); re-run with --confirm-destructive to allow it`,
+          `${method} is destructive${why || ' (deletes or detaches data)'}; re-run with --confirm-destructive to allow it`,
         );
       if (info.risk === 'write' && !flags.confirmWrite && !flags.confirmDestructive)
-        throw new InvalidInputError(`${method} changes data; re-run with --confirm-write to allow it`);
+        throw new InvalidInputError(`${method} changes data${why}; re-run with --confirm-write to allow it`);
 
       const { connect } = await import('../compose.js');
       const { B24Error } = await import('../../bitrix/restErrors.js');
