@@ -27,13 +27,15 @@ export interface HttpServerOptions {
   /**
    * Largest accepted request body in bytes (default 1 MiB = 1 048 576). Enforced by {@link readBody} while the body
    * streams in, so a chunked body without `Content-Length` is cut off at the limit too: 413 with
-   * `{error: "PAYLOAD_TOO_LARGE"}` and the connection is closed.
+   * `{error: "PAYLOAD_TOO_LARGE"}`, the rest of the body is dropped and the connection closed within 1 s unless the
+   * client ends the body ({@link refuseBody}).
    */
   maxBodyBytes?: number;
   /**
    * Read deadline of a request body in ms (default 30 000), counted from the moment the handler starts reading it
    * ({@link readBody}); a body still incomplete then gets 408 `{error: "REQUEST_TIMEOUT"}` and the connection is
-   * closed, so a client trickling bytes cannot hold a handler forever.
+   * closed, so a client trickling bytes cannot hold a handler forever. Also the read deadline of the online event
+   * endpoint and any other route that calls {@link readBody}.
    */
   bodyTimeoutMs?: number;
   /**

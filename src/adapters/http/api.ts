@@ -64,7 +64,8 @@ class BadRequest extends Error {}
  * wrong or missing keys get 401, and after 5 failures of the same key from one client address within 15 min (or 50
  * of any wrong keys from it) 429 with `Retry-After` (s) for 15 min (see src/adapters/http/lockout.ts). The client
  * address is the socket's, or the `X-Forwarded-For` client when the peer is one of `trustedProxies`. Bodies over
- * the server's `maxBodyBytes` → 413, bodies slower than its `bodyTimeoutMs` → 408 (both close the connection).
+ * the server's `maxBodyBytes` → 413 (chunked ones too, cut off while streaming), bodies slower than its
+ * `bodyTimeoutMs` → 408; see {@link refuseBody} for how the connection ends.
  * Unknown fields or bad types → 400; crashes → 500 `{error: "INTERNAL_SERVER_ERROR"}` with the details only in the
  * log.
  * @throws TypeError when an entry of `trustedProxies` is neither an IP address nor a CIDR
