@@ -94,18 +94,20 @@ describe('HTTP API', () => {
     engine.pipelines = orig;
   });
 
-  it('locks an IP out after 5 failures for 15 minutes with Retry-After', async () => {
-    for (let i = 0; i < 4; i++)
+  it('locks a wrong key out after 5 failures for 15 minutes with Retry-After; the valid key still passes', async () => {
+    for (let i = 0; i < 5; i++)
       expect((await call('POST', '/chat', { user_id: 'x', message: 'y' }, 'wrong')).status).toBe(401);
     expect((await call('POST', '/chat', { user_id: 'x', message: 'y' }, null)).status).toBe(401);
-    const locked = await call('POST', '/chat', { user_id: 'x', message: '/start' });
+    const locked = await call('POST', '/chat', { user_id: 'x', message: '/start' }, 'wrong');
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get('retry-after'))).toBe(900);
+    expect((await call('POST', '/chat', { user_id: 'x', message: '/start' })).status).toBe(200);
     clock += 14 * 60_000;
-    const still = await call('GET', '/runs/abc');
+    const still = await call('GET', '/runs/abc', undefined, 'wrong');
     expect(still.status).toBe(429);
     expect(Number(still.headers.get('retry-after'))).toBe(60);
     clock += 61_000;
+    expect((await call('GET', '/runs/abc', undefined, 'wrong')).status).toBe(401);
     expect((await call('POST', '/chat', { user_id: 'x', message: '/start' })).status).toBe(200);
   });
 

@@ -2,18 +2,43 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatAgent } from '../../agent/agent.js';
 import { PlanRefusal, type PlanView, type RunView } from '../../agent/engine.js';
-import { BodyTooLargeError, type Route, readBody, sendJson } from '../../lib/http.js';
+import {
+  BodyAbortedError,
+  clientAddressOf,
+  isBodyError,
+  type Route,
+  readBody,
+  refuseBody,
+  sendJson,
+} from '../../lib/http.js';
 import { redact, registerSecrets } from '../../lib/redact.js';
+import { AuthLockout } from './lockout.js';
 
 /** Options of {@link apiRoutes}. */
 export interface ApiDeps {
   agent: ChatAgent;
   /** Accepted `X-API-Key` values (`HTTP_API_TOKENS`, comma-separated). Empty = every request is refused. */
   tokens: string[];
-  /** Failed authentications per IP before the lockout (default 5). */
+  /**
+   * Failed authentications per (client address, presented key) within `windowMs` before that key is refused from
+   * that address with 429 (default 5). A valid key is never refused by the lockout.
+   */
   maxFailures?: number;
-  /** Window for counting failures and lockout duration, ms (default 15 min). */
+  /**
+   * Failed authentications per client address, any wrong keys, within `windowMs` before every wrong key from it is
+   * refused with 429 (default 50): limits guessing one key after the other. Valid keys still pass.
+   */
+  maxAddressFailures?: number;
+  /** Window for counting failures and the lockout duration, ms (default 15 min = 900 000). */
   windowMs?: number;
+  /** Largest number of entries of each lockout table (default 10 000); the oldest are dropped beyond it. */
+  maxLockoutEntries?: number;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` is believed, each an IP address or a CIDR (`10.0.0.0/8`, `::1`);
+   * default none: the socket address is the client. See {@link clientAddressOf} (src/lib/http.ts).
+   * @throws TypeError from {@link apiRoutes} when an entry is neither
+   */
+  trustedProxies?: readonly string[];
   /** Clock, ms (tests). */
   now?: () => number;
   /** One redacted line per rejected or failed request. */
@@ -35,26 +60,42 @@ class BadRequest extends Error {}
  * - `GET /runs/:id` → `{run}` or 404.
  * - `POST /plans/:id/apply` `{confirm_destructive?}` → `{run}`; 409 `{error: PLAN_EXPIRED|PLAN_USED|PLAN_DRIFTED|...}`; 404.
  *
- * Every route needs `X-API-Key` (one of `tokens`, compared in constant time). 5 failures from one IP within
- * 15 min lock that IP out for 15 min: 429 with `Retry-After` (s). Unknown fields or bad types → 400; crashes →
- * 500 `{error: "INTERNAL_SERVER_ERROR"}` with the details only in the log.
+ * Every route needs `X-API-Key` (one of `tokens`, compared in constant time). A valid key is always let through;
+ * wrong or missing keys get 401, and after 5 failures of the same key from one client address within 15 min (or 50
+ * of any wrong keys from it) 429 with `Retry-After` (s) for 15 min (see src/adapters/http/lockout.ts). The client
+ * address is the socket's, or the `X-Forwarded-For` client when the peer is one of `trustedProxies`. Bodies over
+ * the server's `maxBodyBytes` → 413 (chunked ones too, cut off while streaming), bodies slower than its
+ * `bodyTimeoutMs` → 408; see {@link refuseBody} for how the connection ends.
+ * Unknown fields or bad types → 400; crashes → 500 `{error: "INTERNAL_SERVER_ERROR"}` with the details only in the
+ * log.
+ * @throws TypeError when an entry of `trustedProxies` is neither an IP address nor a CIDR
  */
 export function apiRoutes(deps: ApiDeps): Route[] {
-  const maxFailures = deps.maxFailures ?? 5;
-  const windowMs = deps.windowMs ?? 15 * 60_000;
-  const now = deps.now ?? Date.now;
   const log = (line: string) => deps.log?.(redact(line));
   registerSecrets(deps.tokens);
   const digests = deps.tokens.filter((t) => t.length > 0).map(digest);
-  const failures = new Map<string, { times: number[]; blockedUntil: number }>();
+  const clientAddress = clientAddressOf(deps.trustedProxies);
+  const lockout = new AuthLockout({
+    ...(deps.maxFailures !== undefined ? { maxFailures: deps.maxFailures } : {}),
+    ...(deps.maxAddressFailures !== undefined ? { maxAddressFailures: deps.maxAddressFailures } : {}),
+    ...(deps.windowMs !== undefined ? { windowMs: deps.windowMs } : {}),
+    ...(deps.maxLockoutEntries !== undefined ? { maxEntries: deps.maxLockoutEntries } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
 
   /** Checks the key; answers 401/429 itself and returns false when the request must stop. */
   const authorize = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const ip = req.socket.remoteAddress ?? 'unknown';
-    const t = now();
-    const entry = failures.get(ip);
-    if (entry && entry.blockedUntil > t) {
-      const retry = Math.ceil((entry.blockedUntil - t) / 1000);
+    const given = req.headers['x-api-key'];
+    const key = typeof given === 'string' ? given : '';
+    const d = digest(key);
+    // Compare against every token so the time does not depend on which (if any) matched.
+    let ok = false;
+    for (const td of digests) ok = timingSafeEqual(td, d) || ok;
+    // A valid key is decided before the lockout: other clients' failures never refuse it.
+    if (ok && key) return true;
+    const ip = clientAddress(req);
+    const retry = lockout.retryAfter(ip, key);
+    if (retry > 0) {
       sendJson(
         res,
         429,
@@ -63,30 +104,11 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       );
       return false;
     }
-    const given = req.headers['x-api-key'];
-    const key = typeof given === 'string' ? given : '';
-    const d = digest(key);
-    // Compare against every token so the time does not depend on which (if any) matched.
-    let ok = false;
-    for (const td of digests) ok = timingSafeEqual(td, d) || ok;
-    if (ok && key) {
-      failures.delete(ip);
-      return true;
-    }
-    const e = entry ?? { times: [], blockedUntil: 0 };
-    e.times = e.times.filter((x) => t - x < windowMs);
-    e.times.push(t);
-    if (e.times.length >= maxFailures) {
-      e.blockedUntil = t + windowMs;
-      e.times = [];
-      log(`api: ${ip} locked out for ${windowMs / 1000} s after ${maxFailures} failed authentications`);
-    }
-    failures.set(ip, e);
-    if (failures.size > 10_000) {
-      // Many distinct addresses: forget the ones that are neither locked nor recently failing.
-      for (const [k, v] of failures) {
-        if (v.blockedUntil <= t && v.times.every((x) => t - x >= windowMs)) failures.delete(k);
-      }
+    const started = lockout.fail(ip, key);
+    if (started !== 'none') {
+      const what = started === 'key' ? 'this key' : 'every wrong key';
+      const n = started === 'key' ? lockout.maxFailures : lockout.maxAddressFailures;
+      log(`api: ${what} from ${ip} locked out for ${lockout.windowMs / 1000} s after ${n} failed authentications`);
     }
     log(`api: ${req.method} ${req.url} unauthorized from ${ip}`);
     sendJson(res, 401, { error: 'UNAUTHORIZED', message: 'missing or wrong X-API-Key' });
@@ -101,7 +123,11 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         await fn(req, res, params);
       } catch (err) {
         if (err instanceof BadRequest) return sendJson(res, 400, { error: 'BAD_REQUEST', message: err.message });
-        if (err instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'PAYLOAD_TOO_LARGE' });
+        if (err instanceof BodyAbortedError) throw err; // the router closes the socket; nobody to answer
+        if (isBodyError(err)) {
+          log(`api: ${req.method} ${req.url} refused: ${err.message}`);
+          return refuseBody(req, res, err);
+        }
         if (err instanceof PlanRefusal) {
           return sendJson(res, err.reason === 'unknown' ? 404 : 409, {
             error: err.reason === 'unknown' ? 'NOT_FOUND' : `PLAN_${err.reason.toUpperCase()}`,
