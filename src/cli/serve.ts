@@ -3,8 +3,8 @@
  * read the settings, load pipelines, connect with application auth, start the trigger service with the chat HTTP
  * API mounted when `HTTP_API_TOKENS` is set, print a ready line, stop on SIGTERM/SIGINT.
  */
-import { RuntimeFailure } from '../lib/failures.js';
-import type { Route } from '../lib/http.js';
+import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
+import { clientAddressOf, type Route } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
 import { APP_AUTH_HELP } from '../triggers/offlineSync.js';
 import { startTriggerService } from '../triggers/service.js';
@@ -42,10 +42,20 @@ async function chatApiRoutes(
     .map((t) => t.trim())
     .filter(Boolean);
   if (!tokens.length) return [];
+  // reverse proxies whose X-Forwarded-For the API believes (IPs or CIDRs); a bad entry stops serve with a clear error
+  const trustedProxies = (env.B24FLOW_TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  try {
+    clientAddressOf(trustedProxies);
+  } catch (err) {
+    throw new InvalidInputError(`B24FLOW_TRUSTED_PROXIES: ${err instanceof Error ? err.message : String(err)}`);
+  }
   try {
     const { apiRoutes } = await import('../adapters/http/api.js');
     const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions });
-    return apiRoutes({ agent, tokens, log });
+    return apiRoutes({ agent, tokens, log, trustedProxies });
   } catch (err) {
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
     return [];
