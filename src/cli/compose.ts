@@ -15,7 +15,7 @@
  * `B24_CLOCK_FACTOR`, `B24_CA_FILE`, `B24FLOW_TZ` (schedules; default UTC), `B24FLOW_AUTH_CONNECTOR`,
  * `B24_APPLICATION_TOKEN`, `B24FLOW_CATALOG_DIR`. `.env` in the working directory fills keys the environment lacks.
  */
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { TokenStore } from '../bitrix/auth/tokenStore.js';
@@ -24,6 +24,7 @@ import type { Connection, ConnectOptions, PortalSettings } from '../bitrix/conne
 import type { LimiterConfig } from '../bitrix/limiter/index.js';
 import { setDefaultCatalogDir } from '../catalog/store.js';
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
+import { registerEnvSecrets } from '../lib/redact.js';
 import type { SandboxHandle, SandboxOptions } from '../sandbox/index.js';
 import type { InstallVerifier } from '../triggers/install.js';
 import type { PortalTokens } from '../triggers/online.js';
@@ -79,6 +80,23 @@ export function readSettings(opts: { env?: NodeJS.ProcessEnv; dotenv?: string | 
  */
 export function configureProcess(env: NodeJS.ProcessEnv = process.env): void {
   setDefaultCatalogDir(env.B24FLOW_CATALOG_DIR || undefined);
+  // every file and directory this process creates is private (0600 / 0700): journals hold CRM data, the plan key,
+  // idempotency keys, tokens and dead letters — enforced once for all writers, not per file
+  process.umask(0o077);
+  const config = loadEnv(env);
+  // secrets of the configuration are known before anything can fail, so every error path can redact them
+  registerEnvSecrets(config);
+  tightenDataDir(config.B24FLOW_DATA_DIR ?? './data');
+}
+
+/** A data directory left group/world-readable by an older version is made private (0700) at start. */
+function tightenDataDir(dir: string): void {
+  try {
+    const st = statSync(dir);
+    if (st.isDirectory() && st.mode & 0o077 && st.uid === process.getuid?.()) chmodSync(dir, 0o700);
+  } catch {
+    // absent: it will be created 0700
+  }
 }
 
 function num(v: string | undefined): number | undefined {

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, formatFinding, InvalidInputError } from '../lib/failures.js';
+import { redact } from '../lib/redact.js';
 import * as apply from './commands/apply.js';
 import * as bot from './commands/bot.js';
 import * as call from './commands/call.js';
@@ -69,10 +70,11 @@ try {
     // --help and --version end here with exit code 0; usage errors with 2.
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else {
+    // one exit for every error: through the redaction mechanism, whatever path raised it
     if (err instanceof InvalidInputError && err.findings.length) {
-      for (const f of err.findings) process.stderr.write(`${formatFinding(f)}\n`);
+      for (const f of err.findings) process.stderr.write(`${redact(formatFinding(f))}\n`);
     } else {
-      process.stderr.write(`b24flow: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`b24flow: ${redact(err instanceof Error ? err.message : String(err))}\n`);
     }
     process.exitCode = exitCodeOf(err);
   }

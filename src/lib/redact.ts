@@ -105,10 +105,13 @@ export function registerSecrets(values: ReadonlyArray<string | undefined | null>
 
 /**
  * Registers the secrets of an environment: `TELEGRAM_BOT_TOKEN`, `OPENAI_API_KEY`, `HTTP_API_TOKENS`,
- * `B24_CLIENT_SECRET`, `TELEGRAM_WEBHOOK_SECRET`, `B24_APPLICATION_TOKEN` and the code of `BITRIX_WEBHOOK_URL`.
+ * `B24_CLIENT_SECRET`, `TELEGRAM_WEBHOOK_SECRET`, `B24_APPLICATION_TOKEN`, the code of `BITRIX_WEBHOOK_URL` and the
+ * whole webhook URL (so that even a malformed one never reaches an error message).
  */
 export function registerEnvSecrets(env: NodeJS.ProcessEnv): void {
   const hook = env.BITRIX_WEBHOOK_URL?.match(/\/rest\/(?:api\/)?\d+\/([^/?#\s]+)/)?.[1];
+  // the whole value too: a malformed webhook URL (no user id, a typo in the scheme) still holds the code somewhere
+  registerSecret(env.BITRIX_WEBHOOK_URL?.trim());
   registerSecrets([
     env.TELEGRAM_BOT_TOKEN,
     env.OPENAI_API_KEY,

@@ -15,6 +15,9 @@ export interface WebhookParts {
   code: string;
 }
 
+/** The documented shape of an incoming webhook URL (https://apidocs.bitrix24.com/local-integrations/local-webhooks.html). */
+const WEBHOOK_SHAPE = 'https://<portal>/rest/<user id>/<code>/';
+
 /**
  * Parses `https://portal/rest/1/abc123/` (trailing slash optional; a trailing method name is tolerated and dropped).
  * @throws InvalidInputError for anything else (the message is redacted)
@@ -24,14 +27,15 @@ export function parseWebhookUrl(url: string): WebhookParts {
   try {
     u = new URL(url.trim());
   } catch {
-    throw new InvalidInputError(`BITRIX_WEBHOOK_URL is not a URL: ${redact(url)}`);
+    // the value is never echoed: whatever its shape, it may hold the webhook's code
+    throw new InvalidInputError(`BITRIX_WEBHOOK_URL is not a URL (expected ${WEBHOOK_SHAPE})`);
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:')
-    throw new InvalidInputError(`BITRIX_WEBHOOK_URL must be http(s): ${redact(url)}`);
+    throw new InvalidInputError(`BITRIX_WEBHOOK_URL must be http(s) (expected ${WEBHOOK_SHAPE})`);
   const m = /^(.*?)\/rest\/(\d+)\/([^/]+)(?:\/.*)?$/.exec(u.pathname);
   if (!m)
     throw new InvalidInputError(
-      `BITRIX_WEBHOOK_URL must look like https://<portal>/rest/<user id>/<code>/ — got ${redact(url)}`,
+      `BITRIX_WEBHOOK_URL of ${redact(u.origin)} must look like ${WEBHOOK_SHAPE} (the path is not shown: it holds the code)`,
     );
   registerSecret(m[3]!);
   return { origin: u.origin, prefix: m[1]!, userId: m[2]!, code: m[3]! };
