@@ -63,6 +63,13 @@ for (const mod of [
 
 configureProcess(process.env);
 
+// output piped into `head` (or a closed terminal) ends the command quietly, as Unix tools do
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 
 /**
  * Writes a file atomically: the data goes to a temporary sibling, is fsynced, then renamed over the
@@ -43,5 +43,35 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
       unlinkSync(tmp);
     } catch {}
     throw err;
+  }
+}
+
+/**
+ * `mkdir -p` that fails instead of looping: creates each missing ancestor of `dir` with a plain (non-recursive)
+ * mkdir, top-down. Node's `mkdir(…, { recursive: true })` retries forever on some paths (e.g. under `/proc`, where
+ * mkdir answers ENOENT); this surfaces that error.
+ *
+ * @throws the first fs error other than EEXIST (ENOENT, ENOTDIR, EACCES, EROFS, …)
+ */
+export async function mkdirParents(dir: string, mode = 0o777): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      if ((await stat(d)).isDirectory()) break;
+      const err = new Error(`ENOTDIR: not a directory, mkdir '${d}'`) as NodeJS.ErrnoException;
+      err.code = 'ENOTDIR';
+      throw err;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }

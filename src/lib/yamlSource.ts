@@ -1,5 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { type Document, isMap, isNode, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from 'yaml';
 import { type Finding, InvalidInputError } from './failures.js';
 
 /**
@@ -16,6 +27,20 @@ export interface YamlSource<T = unknown> {
   locate(path: string | ReadonlyArray<string | number>): { line: number; col: number };
   /** Position of the *key* of the map entry at `path` when it exists (better for "unknown property"). */
   locateKey(path: string | ReadonlyArray<string | number>): { line: number; col: number };
+}
+
+/** Largest YAML/JSON source b24flow parses (bytes): pipelines, recipes and catalog packs are far smaller. */
+export const MAX_SOURCE_BYTES = 5 * 1024 * 1024;
+
+/** Alias expansions allowed per document (the `yaml` package's guard against alias bombs). */
+export const MAX_ALIAS_COUNT = 100;
+
+/** The finding for a source over {@link MAX_SOURCE_BYTES}, refused before parsing. */
+export function tooLarge(file: string, bytes: number): InvalidInputError {
+  const message = `file is ${(bytes / 1024 / 1024).toFixed(1)} MB; sources are limited to ${MAX_SOURCE_BYTES / 1024 / 1024} MB`;
+  return new InvalidInputError(`${file}: ${message}`, [
+    { file, line: 1, col: 1, field: '', message, rule: 'load', severity: 'error' },
+  ]);
 }
 
 /** Splits a JSON pointer (`/a/0/b~1c`) into its segments. */
@@ -35,6 +60,8 @@ export function pointerToPath(pointer: string): string[] {
  * @throws InvalidInputError (exit 2) with one finding per YAML syntax error, each at its line and column
  */
 export function parseYamlSource<T = unknown>(text: string, file: string): YamlSource<T> {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_SOURCE_BYTES) throw tooLarge(file, bytes);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -52,7 +79,24 @@ export function parseYamlSource<T = unknown>(text: string, file: string): YamlSo
     });
     throw new InvalidInputError(`${file}: invalid YAML`, findings);
   }
-  const data = doc.toJS({ maxAliasCount: 100 }) as T;
+  let data: T;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as T;
+  } catch (err) {
+    // an alias bomb (aliases of aliases that expand exponentially): name the first alias, refuse the file
+    let offset = 0;
+    visit(doc, {
+      Alias(_, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const pos = lineCounter.linePos(offset);
+    const message = `YAML aliases expand too much (${err instanceof Error ? err.message : String(err)}); at most ${MAX_ALIAS_COUNT} alias expansions per file`;
+    throw new InvalidInputError(`${file}: ${message}`, [
+      { file, line: pos.line, col: pos.col, field: '', message, rule: 'yaml', severity: 'error' },
+    ]);
+  }
 
   const find = (path: string | ReadonlyArray<string | number>, wantKey: boolean) => {
     const segs = typeof path === 'string' ? pointerToPath(path) : path.map(String);

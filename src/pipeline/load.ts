@@ -3,14 +3,14 @@
  * `schemas/pipeline.schema.json`. Static checks beyond the schema live in `check/`.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import type { Pipeline, Step } from '../generated/pipeline.js';
 import validateGenerated from '../generated/pipeline.validate.js';
 import { type Finding, InvalidInputError } from '../lib/failures.js';
 import { ajvErrorsToFindings } from '../lib/schemaValidate.js';
-import { parseYamlSource, type YamlSource } from '../lib/yamlSource.js';
+import { MAX_SOURCE_BYTES, parseYamlSource, tooLarge, type YamlSource } from '../lib/yamlSource.js';
 
 export type { Pipeline, Step };
 
@@ -139,8 +139,12 @@ export function schemaFindings(src: YamlSource): Finding[] {
 export async function loadPipelineFile(file: string): Promise<LoadedPipeline> {
   let text: string;
   try {
+    // refused before reading: a huge file is never parsed (nor held in memory)
+    const { size } = await stat(file);
+    if (size > MAX_SOURCE_BYTES) throw tooLarge(file, size);
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof InvalidInputError) throw err;
     throw new InvalidInputError(`${file}: cannot read pipeline (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   return loadPipelineText(text, file, resolve(file));

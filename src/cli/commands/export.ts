@@ -59,17 +59,33 @@ export function register(program: Command): void {
       )
         throw new InvalidInputError(`${method} is not a list method (expected e.g. crm.deal.list)`);
 
-      const { createWriteStream } = await import('node:fs');
-      const { rename, unlink, mkdir } = await import('node:fs/promises');
+      const { rename, unlink, open } = await import('node:fs/promises');
+      const { mkdirParents } = await import('../../lib/atomic.js');
       const { dirname } = await import('node:path');
       const { connect } = await import('../compose.js');
       const { B24Error } = await import('../../bitrix/restErrors.js');
       const { redact } = await import('../../bitrix/redact.js');
 
-      const conn = await connect();
-      await mkdir(dirname(flags.out), { recursive: true });
+      // the output is opened before anything is read from the portal: an unwritable path is a clean error at once
       const tmp = `${flags.out}.${process.pid}.tmp`;
-      const stream = createWriteStream(tmp, { encoding: 'utf8' });
+      let fh: Awaited<ReturnType<typeof open>>;
+      try {
+        await mkdirParents(dirname(flags.out));
+        fh = await open(tmp, 'wx');
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new InvalidInputError(`cannot write --out ${flags.out}: ${e.code ?? e.message}`);
+      }
+      const stream = fh.createWriteStream({ encoding: 'utf8' });
+      let streamError: Error | undefined;
+      stream.on('error', (err) => {
+        streamError = err;
+      });
+      const conn = await connect().catch(async (err) => {
+        stream.destroy();
+        await unlink(tmp).catch(() => {});
+        throw err;
+      });
       const tty = process.stderr.isTTY;
       let bar: any;
       if (tty) {
@@ -97,7 +113,12 @@ export function register(program: Command): void {
           let chunk = '';
           for (const row of page) chunk += `${JSON.stringify(row)}\n`;
           rows += page.length;
-          if (!stream.write(chunk)) await new Promise<void>((r) => stream.once('drain', () => r()));
+          if (streamError) throw streamError;
+          if (!stream.write(chunk))
+            await new Promise<void>((resolve, reject) => {
+              stream.once('drain', () => resolve());
+              stream.once('error', reject);
+            });
         }
         await new Promise<void>((resolve, reject) =>
           stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
@@ -109,6 +130,8 @@ export function register(program: Command): void {
         bar?.stop();
         await conn.close();
         if (err instanceof B24Error) throw new RuntimeFailure(redact(err.message));
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code && err === streamError) throw new RuntimeFailure(`cannot write --out ${flags.out}: ${code}`);
         throw err;
       }
       bar?.update(100);
