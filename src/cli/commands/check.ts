@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/failures.js';
+import { pipelineFile } from '../pipelineFiles.js';
 
 /**
  * Registers `b24flow check <file...>`: static verification of pipelines (schema, step graph, catalog, packs,
@@ -15,7 +16,8 @@ export function register(program: Command): void {
     .option('--json', 'print findings and cost as JSON')
     .option('--items <n>', 'assumed rows per list/foreach for the cost estimate', '100')
     .option('--no-cache', 'neither read nor write the result cache')
-    .action(async (files: string[], opts: { json?: boolean; items: string; cache: boolean }) => {
+    .action(async (args: string[], opts: { json?: boolean; items: string; cache: boolean }) => {
+      const files = args.map((f) => pipelineFile(f));
       const items = Number(opts.items) || 100;
       const [{ openCheckCache }, { errorCount, formatCheck }] = await Promise.all([
         import('../present/checkCache.js'),

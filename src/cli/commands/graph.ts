@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { pipelineFile } from '../pipelineFiles.js';
 
 /**
  * Registers `b24flow graph <file>`: the compiled program of a pipeline — steps with method and risk, data
@@ -12,6 +13,6 @@ export function register(program: Command): void {
     .option('--format <format>', 'mermaid | json', 'mermaid')
     .action(async (file: string, opts: { format?: string }) => {
       const { runGraphCommand } = await import('../present/pipeline.js');
-      await runGraphCommand(file, opts);
+      await runGraphCommand(pipelineFile(file), opts);
     });
 }

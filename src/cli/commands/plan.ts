@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { pipelineFile } from '../pipelineFiles.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -14,6 +15,6 @@ export function register(program: Command): void {
     .option('--verbose', 'show every write with method and params')
     .action(async (file: string, opts) => {
       const { runPlanCommand } = await import('../present/pipeline.js');
-      await runPlanCommand(file, opts);
+      await runPlanCommand(pipelineFile(file), opts);
     });
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { pipelineFile } from '../pipelineFiles.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -20,6 +21,6 @@ export function register(program: Command): void {
     .option('--verbose', 'show step ids, methods and every write')
     .action(async (file: string, opts) => {
       const { runRunCommand } = await import('../present/pipeline.js');
-      await runRunCommand(file, opts);
+      await runRunCommand(pipelineFile(file), opts);
     });
 }
