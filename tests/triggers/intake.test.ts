@@ -4,9 +4,10 @@
  *   portal) all land in the dead-letter queue with the refusal as reason — none lost;
  * - a handler that throws (the processed-key store cannot be written) lands in the DLQ with its error;
  * - an event stored and acknowledged by a service that dies before processing it is processed by the next start,
- *   exactly once.
+ *   exactly once;
+ * - an event that cannot be stored is not acknowledged (503).
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRequest, TriggerPipeline } from '../../src/triggers/dispatcher.js';
@@ -111,7 +112,8 @@ describe('online event intake', () => {
     const N = 60;
     const statuses = await Promise.all(Array.from({ length: N }, (_, i) => post(svc.url, dealAdd(String(9000 + i)))));
     expect(statuses.every((s) => s === 200)).toBe(true);
-    for (let i = 0; i < 600 && svc.intake.pending() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 500 && svc.dlq.size() < N; i++) await new Promise((r) => setTimeout(r, 20));
+    await svc.intake.drain();
     const dl = svc.dlq.list();
     expect(dl).toHaveLength(N);
     expect(new Set(dl.map((d) => d.objectId))).toEqual(new Set(Array.from({ length: N }, (_, i) => String(9000 + i))));
@@ -193,5 +195,25 @@ describe('online event intake', () => {
     await third.close(1000);
     expect(runs).toHaveLength(1);
     expect(new DeadLetterQueue(dir).size()).toBe(0);
+  });
+
+  it('answers 503, not 200, when the accepted event cannot be stored (the store is its only copy)', async () => {
+    const dir = dataDir();
+    const p = await pipelineFromYaml(dir, 'on-deal', onDeal(true));
+    const runs: RunRequest[] = [];
+    const { svc, logs } = await start(dir, [p], {
+      run: async (req) => {
+        runs.push(req);
+        return { ok: true, status: 'succeeded' };
+      },
+    });
+    cleanups.push(() => svc.close(1000));
+    // the intake directory replaced by a file: every store fails (ENOTDIR), as a full or read-only disk would
+    rmSync(join(dir, 'triggers', 'intake'), { recursive: true, force: true });
+    writeFileSync(join(dir, 'triggers', 'intake'), 'not a directory');
+    expect(await post(svc.url, dealAdd('55'))).toBe(503);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runs).toHaveLength(0);
+    expect(logs.join('\n')).toMatch(/online event ONCRMDEALADD: not stored \(.*\), answered 503/);
   });
 });
