@@ -5,15 +5,20 @@
  * - a handler that throws (the processed-key store cannot be written) lands in the DLQ with its error;
  * - an event stored and acknowledged by a service that dies before processing it is processed by the next start,
  *   exactly once;
- * - an event that cannot be stored is not acknowledged (503).
+ * - an event that cannot be stored is not acknowledged (503);
+ * - the offline worker settles through the same step: a throwing handler is retried, then dead-lettered.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunRequest, TriggerPipeline } from '../../src/triggers/dispatcher.js';
+import { Dispatcher, type RunRequest, type TriggerPipeline } from '../../src/triggers/dispatcher.js';
 import { DeadLetterQueue } from '../../src/triggers/dlq.js';
+import { Metrics } from '../../src/triggers/metrics.js';
+import { OfflineSyncWorker } from '../../src/triggers/offlineSync.js';
+import { ProcessedStore } from '../../src/triggers/processed.js';
 import { startTriggerService, type TriggerService } from '../../src/triggers/service.js';
 import type { RestCaller } from '../../src/triggers/types.js';
+import { FakeOfflineQueue } from './fakeQueue.js';
 import { pipelineFromYaml, tempDir } from './helpers.js';
 import { type SandboxApp, startSandboxApp } from './sandboxApp.js';
 
@@ -136,7 +141,8 @@ describe('online event intake', () => {
     mkdirSync(join(dir, 'triggers', 'processed.jsonl'), { recursive: true });
     const runs: RunRequest[] = [];
     const { svc } = await start(dir, [p], {
-      maxAttempts: 1,
+      maxAttempts: 2,
+      backoffMs: 5,
       run: async (req) => {
         runs.push(req);
         return { ok: true, status: 'succeeded' };
@@ -146,8 +152,9 @@ describe('online event intake', () => {
     expect(await post(svc.url, dealAdd('4242'))).toBe(200);
     for (let i = 0; i < 200 && svc.dlq.size() === 0; i++) await new Promise((r) => setTimeout(r, 10));
     const [d] = svc.dlq.list();
-    expect(runs).toHaveLength(1);
-    expect(d).toMatchObject({ event: 'ONCRMDEALADD', objectId: '4242', pipelines: ['on-deal'], attempts: 1 });
+    // the failed record was not taken for a processed one: the retry ran the pipeline again
+    expect(runs).toHaveLength(2);
+    expect(d).toMatchObject({ event: 'ONCRMDEALADD', objectId: '4242', pipelines: ['on-deal'], attempts: 2 });
     expect(d!.error).toMatch(/^dispatch: .*EISDIR/);
 
     // a runner that throws is a failed run: dead-lettered with its message
@@ -215,5 +222,42 @@ describe('online event intake', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(runs).toHaveLength(0);
     expect(logs.join('\n')).toMatch(/online event ONCRMDEALADD: not stored \(.*\), answered 503/);
+  });
+
+  it('the offline path settles the same way: a handler that throws is retried, then dead-lettered with its error', async () => {
+    const dir = dataDir();
+    const p = await pipelineFromYaml(dir, 'on-deal', onDeal(true));
+    mkdirSync(join(dir, 'triggers', 'processed.jsonl'), { recursive: true });
+    const q = new FakeOfflineQueue();
+    q.push('ONCRMDEALADD', 31);
+    const metrics = new Metrics();
+    const dlq = new DeadLetterQueue(dir);
+    let clock = 1_000_000;
+    const w = new OfflineSyncWorker({
+      client: q,
+      dispatcher: new Dispatcher({
+        pipelines: [p],
+        processed: new ProcessedStore(dir),
+        metrics,
+        run: async () => ({ ok: true, status: 'completed' }),
+      }),
+      dlq,
+      metrics,
+      dataDir: dir,
+      maxAttempts: 2,
+      backoffMs: 1000,
+      now: () => clock,
+      syncEveryMs: 0,
+      adoptOrphans: false,
+    });
+    const first = await w.pass();
+    expect(first.failed).toBe(1);
+    clock += 1000;
+    const second = await w.pass();
+    expect(second.deadLettered).toBe(1);
+    expect(dlq.list()).toMatchObject([{ objectId: '31', source: 'offline', attempts: 2, pipelines: ['on-deal'] }]);
+    expect(dlq.list()[0]!.error).toMatch(/^dispatch: .*EISDIR/);
+    expect(q.calls.filter((c) => c.method === 'event.offline.error')).toHaveLength(1);
+    expect(metrics.get('b24flow_events_dead_lettered_total', { source: 'offline' })).toBe(1);
   });
 });
