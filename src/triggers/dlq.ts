@@ -39,6 +39,30 @@ export function payloadHash(payload: unknown): string {
     .digest('hex');
 }
 
+/**
+ * A file in the queue's directory that is not a dead letter (unparsable JSON, or a JSON value without the fields
+ * of a {@link DeadLetter}): `id` is its file name without `.json`, `file` its path, `error` why it was refused.
+ */
+export interface MalformedDeadLetter {
+  id: string;
+  file: string;
+  error: string;
+}
+
+const STRING_FIELDS = ['id', 'event', 'key', 'error', 'firstSeen', 'lastSeen'] as const;
+
+/** Why a parsed value is not a {@link DeadLetter}, or undefined when it is one. */
+function shapeError(v: unknown): string | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
+  const d = v as Record<string, unknown>;
+  for (const f of STRING_FIELDS) if (typeof d[f] !== 'string') return `field ${f} is missing or not a string`;
+  if (!Array.isArray(d.pipelines) || !d.pipelines.every((p) => typeof p === 'string'))
+    return 'field pipelines is missing or not a list of names';
+  if (typeof d.attempts !== 'number') return 'field attempts is missing or not a number';
+  if (typeof d.ts !== 'number') return 'field ts is missing or not a number';
+  return undefined;
+}
+
 /** Persisted dead-letter queue in `<dataDir>/dlq`. All methods are synchronous and crash-safe (atomic writes). */
 export class DeadLetterQueue {
   readonly dir: string;
@@ -89,21 +113,51 @@ export class DeadLetterQueue {
     return entry;
   }
 
-  /** Every entry, oldest first. Unreadable files are skipped (a crashed writer leaves only `.tmp` files). */
-  list(): DeadLetter[] {
+  /**
+   * Every entry, oldest first, and every `.json` file that is not one (named, with the parse or shape error), so
+   * one bad file neither hides nor breaks the rest. A crashed writer leaves only `.tmp` files, which are ignored.
+   */
+  scan(): { entries: DeadLetter[]; malformed: MalformedDeadLetter[] } {
     let names: string[];
     try {
       names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
     } catch {
-      return [];
+      return { entries: [], malformed: [] };
     }
-    const out: DeadLetter[] = [];
-    for (const n of names) {
+    const entries: DeadLetter[] = [];
+    const malformed: MalformedDeadLetter[] = [];
+    for (const n of names.sort()) {
+      const file = join(this.dir, n);
+      const id = n.slice(0, -'.json'.length);
+      let v: unknown;
       try {
-        out.push(JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as DeadLetter);
-      } catch {}
+        v = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (err) {
+        malformed.push({ id, file, error: err instanceof Error ? err.message : String(err) });
+        continue;
+      }
+      const bad = shapeError(v);
+      if (bad) malformed.push({ id, file, error: bad });
+      else if ((v as DeadLetter).id !== id)
+        malformed.push({ id, file, error: `its id ${(v as DeadLetter).id} is not its file name` });
+      else entries.push(v as DeadLetter);
     }
-    return out.sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id));
+    entries.sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id));
+    return { entries, malformed };
+  }
+
+  /** Every well-formed entry, oldest first (see {@link scan} for the malformed files). */
+  list(): DeadLetter[] {
+    return this.scan().entries;
+  }
+
+  /** A malformed file by id (its file name without `.json`, or a unique prefix of it); undefined when absent. */
+  getMalformed(id: string): MalformedDeadLetter | undefined {
+    const all = this.scan().malformed;
+    const exact = all.find((d) => d.id === id);
+    if (exact) return exact;
+    const pref = all.filter((d) => d.id.startsWith(id));
+    return pref.length === 1 ? pref[0] : undefined;
   }
 
   /** Number of entries (for `/metrics`). */
@@ -124,7 +178,7 @@ export class DeadLetterQueue {
     return pref.length === 1 ? pref[0] : undefined;
   }
 
-  /** Removes an entry; returns false when it did not exist. */
+  /** Removes an entry (or a malformed file, by its file name without `.json`); returns false when it did not exist. */
   drop(id: string): boolean {
     try {
       unlinkSync(this.file(id));

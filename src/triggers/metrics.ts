@@ -2,8 +2,8 @@
  * Counters of the trigger runtime, rendered as Prometheus text exposition format 0.0.4 on `GET /metrics`.
  *
  * Series: `b24flow_runs_total{pipeline,trigger,status}`, `b24flow_run_failures_total{pipeline}`,
- * `b24flow_events_processed_total{source,result}`, `b24flow_events_rejected_total{reason}`, `b24flow_dlq_size`,
- * `b24flow_limiter_wait_seconds_total`, `b24flow_offline_sync_batches_total`, `b24flow_schedule_skipped_total{pipeline,reason}`.
+ * `b24flow_events_processed_total{source,result}`, `b24flow_events_rejected_total{reason}`,
+ * `b24flow_events_dead_lettered_total{source}`, `b24flow_dlq_size`, `b24flow_limiter_wait_seconds_total`, `b24flow_offline_sync_batches_total`, `b24flow_schedule_skipped_total{pipeline,reason}`.
  */
 
 type Labels = Record<string, string>;
@@ -16,6 +16,7 @@ const HELP: Record<string, [string, 'counter' | 'gauge']> = {
   b24flow_offline_sync_batches_total: ['event.offline.get batches processed', 'counter'],
   b24flow_schedule_skipped_total: ['Scheduled runs not started, by reason', 'counter'],
   b24flow_dlq_size: ['Entries in the dead-letter queue', 'gauge'],
+  b24flow_events_dead_lettered_total: ['Accepted events moved to the dead-letter queue, by source', 'counter'],
   b24flow_limiter_wait_seconds_total: ['Seconds REST calls waited in the rate limiter', 'counter'],
   b24flow_up: ['1 while the service runs', 'gauge'],
 };

@@ -23,6 +23,7 @@ import { writeFileAtomicSync } from '../lib/atomic.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { DeadLetterQueue } from './dlq.js';
 import { payloadHash } from './dlq.js';
+import { attemptEvent, deadLetterEvent } from './intake.js';
 import type { Metrics } from './metrics.js';
 import { type B24Event, eventKey, type LogFn, objectIdOf, type RestCaller, toUnixSeconds } from './types.js';
 
@@ -388,24 +389,21 @@ export class OfflineSyncWorker {
     const maxAttempts = this.o.maxAttempts ?? 5;
     const handle = async (ev: B24Event) => {
       const id = ev.rowId!;
-      const r = await this.o.dispatcher.dispatch(ev);
-      if (r.outcome !== 'failed') {
+      // the same settle path as online events (src/triggers/intake.ts): a throwing handler is a failure with a reason
+      const r = await attemptEvent(this.o.dispatcher, ev);
+      if (r.ok) {
         toClear.push(id);
         delete this.state.attempts[id];
         res.processed++;
         return;
       }
-      const err = r.failures.map((f) => `${f.pipeline}: ${f.error}`).join('; ');
+      const err = r.error ?? 'failed';
       const prev = this.state.attempts[id];
       const attempts = (prev?.attempts ?? 0) + 1;
       const firstSeen = prev?.firstSeen ?? this.now();
       if (attempts >= maxAttempts) {
-        this.o.dlq.add(ev, {
-          error: err,
-          attempts,
-          pipelines: r.failures.map((f) => f.pipeline),
-          firstSeen: new Date(firstSeen),
-        });
+        deadLetterEvent(this.o.dlq, ev, r, attempts, new Date(firstSeen));
+        this.o.metrics.inc('b24flow_events_dead_lettered_total', { source: ev.source });
         delete this.state.attempts[id];
         this.state.dead[`${id}:${ev.key}`] = this.now();
         if (ev.messageId) toError.push({ pid: pidOf.get(id)!, messageId: ev.messageId });

@@ -4,18 +4,20 @@
  * Bitrix24 posts `application/x-www-form-urlencoded` bodies with PHP-style brackets
  * (`event=ONCRMDEALADD&data[FIELDS][ID]=7405&ts=1766047124&auth[application_token]=…&auth[member_id]=…`).
  * The handler parses the body, checks `auth.application_token` against the token known for `auth.member_id`
- * (constant-time comparison), answers 200 at once and hands the event to the dispatcher in the background.
+ * (constant-time comparison), stores the event durably in the {@link EventIntake} (fsynced), answers 200, and lets
+ * the intake process it in the background — a failure there goes to the dead-letter queue with its reason.
  * `ONOFFLINEEVENT` only wakes the offline sync worker. Anything else — no token, wrong token, unknown portal,
  * malformed body — gets 401 and a log line (reason and client address, never the token); a body over the limit 413.
- * Online delivery has no retries, so nothing here is the no-loss path: the offline queue is, and the dedupe key
- * makes a change seen on both paths run once.
+ * Online delivery has no retries on the portal side, so the intake store is the only copy of an accepted event: it
+ * is acknowledged only once stored (a store that fails answers 503 and logs), and an event left unsettled by a
+ * crash is replayed at the next start. The dedupe key makes a change seen online and offline run once.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, type Route, readBody, sendJson } from '../lib/http.js';
-import type { Dispatcher } from './dispatcher.js';
 import { payloadHash } from './dlq.js';
 import type { InstallVerifier } from './install.js';
+import type { EventIntake } from './intake.js';
 import type { Metrics } from './metrics.js';
 import { type B24Event, eventKey, type LogFn, objectIdOf, toUnixSeconds } from './types.js';
 
@@ -74,7 +76,8 @@ export type PortalTokens = Map<string, string>;
 
 /** Options of {@link onlineEventRoutes}. */
 export interface OnlineEventsOptions {
-  dispatcher: Dispatcher;
+  /** Where accepted events go: stored before the answer, processed after it. */
+  intake: EventIntake;
   tokens: PortalTokens;
   metrics: Metrics;
   log: LogFn;
@@ -87,11 +90,9 @@ export interface OnlineEventsOptions {
   verifyInstall?: InstallVerifier;
   /** Largest accepted body, bytes (default 256 KiB). */
   maxBodyBytes?: number;
-  /** Events dispatched in parallel (default 4). */
-  parallel?: number;
 }
 
-/** The background queue of accepted online events; `drain()` waits for it (graceful shutdown). */
+/** The route and the intake's queue of accepted events; `drain()` waits until they are settled. */
 export interface OnlineEvents {
   routes: Route[];
   drain(): Promise<void>;
@@ -100,24 +101,6 @@ export interface OnlineEvents {
 
 /** Builds the `POST /bitrix/events` route and its background queue. */
 export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
-  const queue: B24Event[] = [];
-  let active = 0;
-  const waiters: (() => void)[] = [];
-  const pump = () => {
-    while (active < (o.parallel ?? 4) && queue.length) {
-      const ev = queue.shift()!;
-      active++;
-      o.dispatcher
-        .dispatch(ev)
-        .catch((err: unknown) => o.log(`online event ${ev.name}: ${err instanceof Error ? err.message : String(err)}`))
-        .finally(() => {
-          active--;
-          pump();
-          if (!active && !queue.length) for (const w of waiters.splice(0)) w();
-        });
-    }
-  };
-
   const reject = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
     o.metrics.inc('b24flow_events_rejected_total', { reason });
     o.log(`online event rejected (${status} ${reason}) from ${req.socket.remoteAddress ?? '?'}`);
@@ -174,8 +157,8 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
     const ok = safeEqual(token, expected ?? `unknown:${token.length}:x`) && expected !== undefined;
     if (!ok) return reject(req, res, 401, expected === undefined ? 'unknown-portal' : 'wrong-token');
 
-    sendJson(res, 200, { result: true });
     if (event === 'ONOFFLINEEVENT') {
+      sendJson(res, 200, { result: true });
       o.metrics.inc('b24flow_events_processed_total', { source: 'online', result: 'offline-wakeup' });
       o.onOfflineEvent?.();
       return;
@@ -193,18 +176,23 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
       portal: { memberId, ...(typeof auth.domain === 'string' ? { domain: auth.domain } : {}) },
       ...(objectId !== undefined ? { objectId } : {}),
     };
-    queue.push(ev);
-    pump();
+    let stored: ReturnType<EventIntake['store']>;
+    try {
+      stored = o.intake.store(ev);
+    } catch (err) {
+      // not stored, so not accepted: say so rather than acknowledge an event we would lose
+      o.metrics.inc('b24flow_events_rejected_total', { reason: 'store-failed' });
+      o.log(`online event ${event}: not stored (${err instanceof Error ? err.message : String(err)}), answered 503`);
+      sendJson(res, 503, { error: 'STORE_FAILED' });
+      return;
+    }
+    sendJson(res, 200, { result: true });
+    o.intake.submit(stored);
   };
 
   return {
     routes: [{ method: 'POST', path: '/bitrix/events', handler }],
-    pending: () => queue.length + active,
-    drain: () =>
-      !active && !queue.length
-        ? Promise.resolve()
-        : new Promise<void>((r) => {
-            waiters.push(r);
-          }),
+    pending: () => o.intake.pending(),
+    drain: () => o.intake.drain(),
   };
 }

@@ -54,12 +54,15 @@ export class ProcessedStore {
     return this.seen.has(key);
   }
 
-  /** Records a processed change (appended to the file before returning). */
+  /**
+   * Records a processed change (appended to the file before returning).
+   * @throws the fs error when the append fails — then the key is not held in memory either, so a retry runs again
+   */
   add(key: string): void {
     if (this.seen.has(key)) return;
     const t = Date.now();
-    this.seen.set(key, t);
     appendFileSync(this.file, `${JSON.stringify({ k: key, t })}\n`);
+    this.seen.set(key, t);
   }
 
   /** Number of keys held. */

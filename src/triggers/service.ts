@@ -6,7 +6,8 @@
  * Graceful stop ({@link TriggerService.close}, used on SIGTERM): the HTTP server stops accepting, the scheduler
  * stops ticking, the offline worker takes no new batch, runs in progress finish (after `graceMs` they get their
  * AbortSignal and checkpoint through the journal); only processed offline rows are cleared, the rest stays
- * reserved under our process id for the next start.
+ * reserved under our process id for the next start. Accepted online events are settled, or stay in the intake store
+ * (src/triggers/intake.ts), which the next start replays.
  */
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,6 +18,7 @@ import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
 import { DeadLetterQueue } from './dlq.js';
 import type { InstallVerifier } from './install.js';
+import { EventIntake } from './intake.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
 import { Metrics } from './metrics.js';
 import { OfflineSyncWorker } from './offlineSync.js';
@@ -73,6 +75,8 @@ export interface TriggerService {
   metrics: Metrics;
   dispatcher: Dispatcher;
   dlq: DeadLetterQueue;
+  /** The durable intake of accepted online events (src/triggers/intake.ts). */
+  intake: EventIntake;
   worker?: OfflineSyncWorker;
   scheduler: Scheduler;
   /** Stops everything gracefully (see module doc). */
@@ -176,6 +180,17 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.timezone ? { defaultTimezone: o.timezone } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
   });
+  const intake = new EventIntake({
+    dataDir: o.dataDir,
+    dispatcher,
+    dlq,
+    metrics,
+    log,
+    ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+    ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
+    ...(o.maxBackoffMs !== undefined ? { maxBackoffMs: o.maxBackoffMs } : {}),
+    ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
+  });
   const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;
   const worker = wantOffline
     ? new OfflineSyncWorker({
@@ -194,7 +209,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       })
     : undefined;
   const online = onlineEventRoutes({
-    dispatcher,
+    intake,
     tokens: o.tokens ?? new Map(),
     metrics,
     log,
@@ -246,6 +261,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
     log,
   });
+  // events accepted (and maybe acknowledged) by an earlier process that it did not settle: the store is their only copy
+  intake.recover();
   if (o.schedules !== false) scheduler.start();
   worker?.start();
 
@@ -256,6 +273,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     metrics,
     dispatcher,
     dlq,
+    intake,
     scheduler,
     ...(worker ? { worker } : {}),
     close(graceMs = 30_000) {
@@ -263,7 +281,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         const timer = setTimeout(() => shutdown.abort(new Error('shutting down')), graceMs);
         timer.unref?.();
         await http.close();
-        await Promise.all([worker?.stop(), scheduler.stop(graceMs), online.drain()]);
+        await Promise.all([worker?.stop(), scheduler.stop(graceMs), intake.stop()]);
         clearTimeout(timer);
       })();
       return closing;

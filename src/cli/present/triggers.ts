@@ -3,11 +3,13 @@
  * text for stdout; notices go to stderr. Settings (data dir, schedule time zone, `auth_connector`) and the
  * application connection come from the composition root (src/cli/compose.ts).
  */
+import { readFileSync } from 'node:fs';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 import { redact } from '../../lib/redact.js';
 import type { RunOptions } from '../../pipeline/index.js';
 import { Dispatcher } from '../../triggers/dispatcher.js';
-import { type DeadLetter, DeadLetterQueue } from '../../triggers/dlq.js';
+import { type DeadLetter, DeadLetterQueue, type MalformedDeadLetter } from '../../triggers/dlq.js';
+import { attemptEvent } from '../../triggers/intake.js';
 import { guardClient, OwnWrites } from '../../triggers/loopGuard.js';
 import { Metrics } from '../../triggers/metrics.js';
 import { APP_AUTH_HELP, isWrongAuthType } from '../../triggers/offlineSync.js';
@@ -102,23 +104,66 @@ function oneLine(d: DeadLetter): string {
   return `${d.id}  ${d.event}${d.objectId ? ` #${d.objectId}` : ''}  attempts ${d.attempts}  last ${d.lastSeen}  ${d.pipelines.join(',')}: ${err}`;
 }
 
-/** `dlq list`. */
-export function dlqList(o: { json?: boolean }): string {
-  const all = queue().list();
-  if (o.json) return `${JSON.stringify({ size: all.length, items: all }, null, 2)}\n`;
-  if (!all.length) return 'The dead-letter queue is empty.\n';
-  return `${all.map(oneLine).join('\n')}\n${all.length} dead letter${all.length === 1 ? '' : 's'}\n`;
+function badLine(m: MalformedDeadLetter): string {
+  return `${m.id}  MALFORMED  ${m.file}: ${m.error}`;
 }
 
-function find(id: string): DeadLetter {
-  const d = queue().get(id);
+/**
+ * `dlq list`: the entries, then the files that are not entries (`MALFORMED`, with their path and the parse error),
+ * so one bad file neither breaks nor hides the rest. `--json`: `{ size, items, malformed: [{ id, file, error }] }`.
+ */
+export function dlqList(o: { json?: boolean }): string {
+  const { entries: all, malformed } = queue().scan();
+  if (o.json) return `${JSON.stringify({ size: all.length, items: all, malformed }, null, 2)}\n`;
+  if (!all.length && !malformed.length) return 'The dead-letter queue is empty.\n';
+  const lines = [...all.map(oneLine), ...malformed.map(badLine)];
+  const bad = malformed.length
+    ? `, ${malformed.length} malformed (see \`b24flow dlq show <id>\`, drop or fix them)`
+    : '';
+  return `${lines.join('\n')}\n${all.length} dead letter${all.length === 1 ? '' : 's'}${bad}\n`;
+}
+
+/** An entry by id, or the malformed file of that id; throws when neither exists. */
+function findAny(id: string): DeadLetter | MalformedDeadLetter {
+  const q = queue();
+  const d = q.get(id) ?? q.getMalformed(id);
   if (!d) throw new InvalidInputError(`no dead letter with id ${id} (see \`b24flow dlq list\`)`);
   return d;
 }
 
-/** `dlq show <id>`. */
+function isMalformed(d: DeadLetter | MalformedDeadLetter): d is MalformedDeadLetter {
+  return 'file' in d && !('event' in d);
+}
+
+/** A well-formed entry by id; a malformed one is refused with its file and error. */
+function find(id: string): DeadLetter {
+  const d = findAny(id);
+  if (isMalformed(d))
+    throw new InvalidInputError(
+      `dead letter ${d.id} is malformed and cannot be replayed (${d.file}: ${d.error}); fix the file or \`b24flow dlq drop ${d.id}\``,
+    );
+  return d;
+}
+
+/** `dlq show <id>`: an entry, or a malformed file (its path, the error and its raw text). */
 export function dlqShow(id: string, o: { json?: boolean }): string {
-  const d = find(id);
+  const d = findAny(id);
+  if (isMalformed(d)) {
+    let text = '';
+    try {
+      text = readFileSync(d.file, 'utf8');
+    } catch {}
+    if (o.json) return `${JSON.stringify({ ...d, malformed: true, text }, null, 2)}\n`;
+    return [
+      `id:          ${d.id}`,
+      'status:      MALFORMED',
+      `file:        ${d.file}`,
+      `error:       ${d.error}`,
+      'text:',
+      text,
+      '',
+    ].join('\n');
+  }
   if (o.json) return `${JSON.stringify(d, null, 2)}\n`;
   return [
     `id:          ${d.id}`,
@@ -146,7 +191,12 @@ export async function dlqReplay(
 ): Promise<string> {
   if (!id && !o.all) throw new InvalidInputError('give a dead-letter id or --all');
   const q = queue();
-  const entries = o.all ? q.list() : [find(id!)];
+  const scanned = o.all ? q.scan() : undefined;
+  const entries = scanned ? scanned.entries : [find(id!)];
+  if (scanned?.malformed.length)
+    say(
+      `dlq replay: ${scanned.malformed.length} malformed entr${scanned.malformed.length === 1 ? 'y' : 'ies'} skipped (${scanned.malformed.map((m) => m.file).join(', ')})`,
+    );
   if (!entries.length) return o.json ? '{"replayed":[]}\n' : 'The dead-letter queue is empty.\n';
   const settings = readSettings();
   const pipelines = await loadPipelinesDir(o.pipelines, { timezone: settings.timezone });
@@ -177,10 +227,11 @@ export async function dlqReplay(
         });
         continue;
       }
-      const r = await dispatcher.dispatch(DeadLetterQueue.toEvent(d), { only: known, force: true });
-      if (r.outcome === 'failed') {
-        const error = r.failures.map((f) => `${f.pipeline}: ${f.error}`).join('; ');
-        q.add(DeadLetterQueue.toEvent(d), { error, attempts: 1, pipelines: r.failures.map((f) => f.pipeline) });
+      // the same settle step as the service's intake: a handler that throws is a failure with its reason
+      const r = await attemptEvent(dispatcher, DeadLetterQueue.toEvent(d), { only: known, force: true });
+      if (!r.ok) {
+        const error = r.error ?? 'failed';
+        q.add(DeadLetterQueue.toEvent(d), { error, attempts: 1, pipelines: r.pipelines });
         results.push({ id: d.id, event: d.event, ok: false, error });
       } else {
         q.drop(d.id);
@@ -203,11 +254,12 @@ export async function dlqReplay(
   return out;
 }
 
-/** `dlq drop <id>|--all`. */
+/** `dlq drop <id>|--all` (malformed files included). */
 export function dlqDrop(id: string | undefined, o: { all?: boolean; json?: boolean }): string {
   if (!id && !o.all) throw new InvalidInputError('give a dead-letter id or --all');
   const q = queue();
-  const ids = o.all ? q.list().map((d) => d.id) : [find(id!).id];
+  const scan = o.all ? q.scan() : undefined;
+  const ids = scan ? [...scan.entries, ...scan.malformed].map((d) => d.id) : [findAny(id!).id];
   for (const i of ids) q.drop(i);
   return o.json
     ? `${JSON.stringify({ dropped: ids })}\n`
