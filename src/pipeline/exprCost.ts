@@ -34,6 +34,7 @@ interface Node {
   op: string;
   args: unknown;
   start: number;
+  end: number;
 }
 
 const parser = new Environment({
@@ -131,7 +132,7 @@ function selectionPath(n: Node): string[] {
 }
 
 function describe(expr: string, n: Node, max = 40): string {
-  const s = expr.slice(n.start).split(/[,)]/)[0] ?? '';
+  const s = expr.slice(n.start, n.end).replace(/\s+/g, ' ');
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
@@ -150,7 +151,7 @@ function nestedComprehensions(root: Node, expr: string, scope: CostScope, out: C
       const fromOuter = roots.some((r) => outers.some((o) => o.iterVar === r));
       if (!fromOuter)
         out.push({
-          message: `\`${c.name}\` over \`${describe(expr, c.receiver)}\` runs once per element of \`${big.name}\` over \`${describe(expr, big.receiver)}\`: nested comprehensions over lists that are not provably small cost n × m iterations (a run stops an expression at ${EXPRESSION_LIMITS.iterations.toLocaleString('en-US')}); build a lookup once outside (cel.bind with countBy/groupSum/pluck) or iterate a field of \`${big.iterVar}\``,
+          message: `\`${c.name}\` over \`${describe(expr, c.receiver)}\` runs once per element of \`${big.name}\` over \`${describe(expr, big.receiver)}\`: nested comprehensions over lists that are not provably small cost n × m iterations (a run stops an expression at ${EXPRESSION_LIMITS.iterations.toLocaleString('en-US')} iterations); build a lookup once outside (cel.bind with countBy/groupSum/pluck) or iterate a field of \`${big.iterVar}\``,
           start: c.receiver.start,
         });
     }
