@@ -525,11 +525,15 @@ export interface EvalScope {
   trigger?: Record<string, unknown>;
 }
 
-/** Thrown when an expression fails at run time; `expr` is the text, never any secret. */
+/**
+ * Thrown when an expression fails at run time; `expr` is the text, never any secret. `limit` is set when a bound
+ * (exprLimits.ts) stopped the evaluation: never "a value not known yet", it must fail the run.
+ */
 export class ExpressionError extends Error {
   constructor(
     message: string,
     readonly expr: string,
+    readonly limit?: ExpressionLimitError,
   ) {
     super(message);
     this.name = 'ExpressionError';
@@ -647,8 +651,10 @@ export class Evaluator {
       this.meter = meter;
       return fromCel(c.fn(ctx), this.timezone);
     } catch (err) {
-      const where = err instanceof ExpressionLimitError ? this.locate?.(expr) : undefined;
-      throw new ExpressionError(`\`${expr}\`${where ? ` (${where})` : ''}: ${firstLine((err as Error).message)}`, expr);
+      const limit = err instanceof ExpressionLimitError ? err : undefined;
+      const where = limit ? this.locate?.(expr) : undefined;
+      const why = firstLine((err as Error).message);
+      throw new ExpressionError(`\`${expr}\`${where ? ` (${where})` : ''}: ${why}`, expr, limit);
     } finally {
       this.meter = outer;
       meter?.finish();

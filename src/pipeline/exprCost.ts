@@ -80,7 +80,7 @@ function asComprehension(n: Node): { name: string; receiver: Node; iterVar: stri
   if (typeof name !== 'string' || !COMPREHENSIONS.has(name) || !isNode(receiver) || !Array.isArray(args))
     return undefined;
   const [v, ...body] = args as Node[];
-  if (!v || v.op !== 'id' || typeof v.args !== 'string') return undefined;
+  if (v?.op !== 'id' || typeof v.args !== 'string') return undefined;
   return { name, receiver, iterVar: v.args, body };
 }
 
