@@ -12,6 +12,7 @@
  * run: see exprLimits.ts. `matches` is RE2 (linear time), as the CEL language definition says: see exprRegex.ts.
  */
 import { Environment } from '@marcbachmann/cel-js';
+import { comprehensionNesting, countNodes } from './exprCost.js';
 import {
   EvalMeter,
   ExpressionLimitError,
@@ -22,6 +23,8 @@ import {
   routeMatchesToRe2,
 } from './exprLimits.js';
 import { re2Matches } from './exprRegex.js';
+
+export { comprehensionNesting };
 
 /** Longest accepted expression text (characters). */
 export const MAX_EXPR_LENGTH = 2048;
@@ -492,27 +495,6 @@ export function checkExpression(expr: string, scope: CheckScope): CheckResult {
 function firstLine(s: string): string {
   // the receiver form of `matches` is routed to its RE2 overload: report it under the name the author wrote
   return s.split('\n')[0]!.trim().replaceAll(RE2_MATCHES, 'matches');
-}
-
-const COMPREHENSIONS = new Set(['map', 'filter', 'all', 'exists', 'exists_one']);
-
-/** Depth of nested comprehension macros in a cel-js AST. */
-export function comprehensionNesting(ast: unknown): number {
-  const walk = (n: unknown): number => {
-    if (!n || typeof n !== 'object') return 0;
-    if (Array.isArray(n)) return Math.max(0, ...n.map(walk));
-    const node = n as { op?: string; args?: unknown };
-    let inner = walk(node.args);
-    if (node.op === 'rcall' && Array.isArray(node.args) && COMPREHENSIONS.has(String(node.args[0]))) inner += 1;
-    return inner;
-  };
-  return walk(ast);
-}
-
-function countNodes(ast: unknown): number {
-  if (!ast || typeof ast !== 'object') return 0;
-  if (Array.isArray(ast)) return ast.reduce<number>((a, x) => a + countNodes(x), 0);
-  return 1 + countNodes((ast as { args?: unknown }).args);
 }
 
 /** Variables an evaluation sees. Plain JS values; they are converted to CEL values once per object. */

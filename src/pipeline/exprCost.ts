@@ -201,3 +201,23 @@ function bindGrowth(n: Node, vars: Map<string, number>, out: CostProblem[]): num
   for (const k of children(n)) bindGrowth(k, vars, out);
   return 1;
 }
+
+/** Depth of nested comprehension macros in a cel-js AST. */
+export function comprehensionNesting(ast: unknown): number {
+  const walk = (n: unknown): number => {
+    if (!n || typeof n !== 'object') return 0;
+    if (Array.isArray(n)) return Math.max(0, ...n.map(walk));
+    const node = n as { op?: string; args?: unknown };
+    let inner = walk(node.args);
+    if (node.op === 'rcall' && Array.isArray(node.args) && COMPREHENSIONS.has(String(node.args[0]))) inner += 1;
+    return inner;
+  };
+  return walk(ast);
+}
+
+/** Number of nodes of a cel-js AST. */
+export function countNodes(ast: unknown): number {
+  if (!ast || typeof ast !== 'object') return 0;
+  if (Array.isArray(ast)) return ast.reduce<number>((a, x) => a + countNodes(x), 0);
+  return 1 + countNodes((ast as { args?: unknown }).args);
+}
