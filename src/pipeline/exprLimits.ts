@@ -105,6 +105,7 @@ export class EvalMeter {
   private readonly cap: RunLimits;
   private readonly capScope: Record<keyof RunLimits, 'expression' | 'run'>;
   private readonly deadline: number;
+  private readonly counted = new WeakSet<object>();
 
   constructor(
     private readonly budget: RunBudget,
@@ -149,10 +150,15 @@ export class EvalMeter {
     if (++this.iterations > this.cap.iterations) this.fail('iterations');
   }
 
-  /** A value produced by an operator, call, literal or comprehension. */
+  /** A value produced by an operator, call, literal or comprehension (an object returned again is counted once). */
   produced(v: unknown): void {
     const n = valueSize(v);
     if (n === 0) return;
+    if (typeof v === 'object' && v !== null) {
+      // default(inputs.rows, []) and the like hand back an existing list: no new allocation
+      if (this.counted.has(v)) return;
+      this.counted.add(v);
+    }
     if (n > this.exprLimits.valueSize)
       throw new ExpressionLimitError('valueSize', this.exprLimits.valueSize, 'expression');
     this.allocated += n;

@@ -93,6 +93,16 @@ describe('evaluation budgets', () => {
     expect(e.message).toContain('expression exceeded 5,000,000 elements in one value');
   });
 
+  it('counts allocation, not references: a list handed back by a helper is counted once', () => {
+    const ev = new Evaluator();
+    ev.limits = { ...EXPRESSION_LIMITS, allocated: 100_000 };
+    const ctx = ev.context({ inputs: { rows: rows(5000) }, steps: {} });
+    expect(ev.evaluate('inputs.rows.map(r, default(inputs.rows, []).size()).size()', ctx)).toBe(5000);
+    expect(ev.budget.used.allocated).toBeLessThan(20_000);
+    const e = thrown(() => ev.evaluate('inputs.rows.map(r, inputs.rows + [r]).size()', ctx));
+    expect(e.message).toContain('expression exceeded 100,000 elements allocated (per-expression limit)');
+  });
+
   it('caps wall time', () => {
     const ev = new Evaluator();
     ev.limits = { ...EXPRESSION_LIMITS, ms: 20, iterations: 1e9, steps: 1e12 };
