@@ -8,8 +8,23 @@
  *
  * Limits: an expression is at most {@link MAX_EXPR_LENGTH} characters and {@link MAX_AST_NODES} nodes, and its
  * estimated evaluation cost (nodes × largest list size ^ comprehension nesting) at most {@link MAX_EVAL_COST}.
+ * Every evaluation is metered (steps, comprehension iterations, produced sizes, wall time) per expression and per
+ * run: see exprLimits.ts. `matches` is RE2 (linear time), as the CEL language definition says: see exprRegex.ts.
  */
 import { Environment } from '@marcbachmann/cel-js';
+import { comprehensionNesting, countNodes } from './exprCost.js';
+import {
+  EvalMeter,
+  ExpressionLimitError,
+  type ExpressionLimits,
+  instrumentAst,
+  RE2_MATCHES,
+  RunBudget,
+  routeMatchesToRe2,
+} from './exprLimits.js';
+import { re2Matches } from './exprRegex.js';
+
+export { comprehensionNesting };
 
 /** Longest accepted expression text (characters). */
 export const MAX_EXPR_LENGTH = 2048;
@@ -371,6 +386,8 @@ function registerHelpers(env: Environment, tz: () => string, now: () => number):
       return l[Number(((i % BigInt(l.length)) + BigInt(l.length)) % BigInt(l.length))];
     })
     .registerFunction('pluck(list, string): list', (l: unknown[], f: string) => l.map((x) => field(x, f) ?? null))
+    .registerFunction(`string.${RE2_MATCHES}(string): bool`, (s: string, p: string) => re2Matches(s, p))
+    .registerFunction('matches(string, string): bool', (s: string, p: string) => re2Matches(s, p))
     .registerFunction('default(dyn, dyn): dyn', (v: unknown, d: unknown) =>
       v === null || v === undefined || v === '' ? d : v,
     );
@@ -457,6 +474,7 @@ export function checkExpression(expr: string, scope: CheckScope): CheckResult {
   }
   try {
     const parsed = env.parse(expr);
+    routeMatchesToRe2(parsed.ast);
     const nest = comprehensionNesting(parsed.ast);
     if (nest > MAX_COMPREHENSION_NESTING)
       return {
@@ -464,39 +482,19 @@ export function checkExpression(expr: string, scope: CheckScope): CheckResult {
         message: `comprehensions nested ${nest} deep (at most ${MAX_COMPREHENSION_NESTING}): evaluation cost is capped`,
         start: 0,
       };
+    const r = parsed.check();
+    if (r.valid) return { valid: true, type: String(r.type) };
+    const e = r.error as unknown as { message: string; range?: { start: number }; code?: string };
+    return { valid: false, message: firstLine(e.message), start: e.range?.start ?? 0, code: e.code };
   } catch (err) {
     const e = err as { message: string; range?: { start: number }; summary?: string };
     return { valid: false, message: firstLine(e.summary ?? e.message), start: e.range?.start ?? 0 };
   }
-  const r = env.check(expr);
-  if (r.valid) return { valid: true, type: String(r.type) };
-  const e = r.error as unknown as { message: string; range?: { start: number }; code?: string };
-  return { valid: false, message: firstLine(e.message), start: e.range?.start ?? 0, code: e.code };
 }
 
 function firstLine(s: string): string {
-  return s.split('\n')[0]!.trim();
-}
-
-const COMPREHENSIONS = new Set(['map', 'filter', 'all', 'exists', 'exists_one']);
-
-/** Depth of nested comprehension macros in a cel-js AST. */
-export function comprehensionNesting(ast: unknown): number {
-  const walk = (n: unknown): number => {
-    if (!n || typeof n !== 'object') return 0;
-    if (Array.isArray(n)) return Math.max(0, ...n.map(walk));
-    const node = n as { op?: string; args?: unknown };
-    let inner = walk(node.args);
-    if (node.op === 'rcall' && Array.isArray(node.args) && COMPREHENSIONS.has(String(node.args[0]))) inner += 1;
-    return inner;
-  };
-  return walk(ast);
-}
-
-function countNodes(ast: unknown): number {
-  if (!ast || typeof ast !== 'object') return 0;
-  if (Array.isArray(ast)) return ast.reduce<number>((a, x) => a + countNodes(x), 0);
-  return 1 + countNodes((ast as { args?: unknown }).args);
+  // the receiver form of `matches` is routed to its RE2 overload: report it under the name the author wrote
+  return s.split('\n')[0]!.trim().replaceAll(RE2_MATCHES, 'matches');
 }
 
 /** Variables an evaluation sees. Plain JS values; they are converted to CEL values once per object. */
@@ -509,11 +507,15 @@ export interface EvalScope {
   trigger?: Record<string, unknown>;
 }
 
-/** Thrown when an expression fails at run time; `expr` is the text, never any secret. */
+/**
+ * Thrown when an expression fails at run time; `expr` is the text, never any secret. `limit` is set when a bound
+ * (exprLimits.ts) stopped the evaluation: never "a value not known yet", it must fail the run.
+ */
 export class ExpressionError extends Error {
   constructor(
     message: string,
     readonly expr: string,
+    readonly limit?: ExpressionLimitError,
   ) {
     super(message);
     this.name = 'ExpressionError';
@@ -525,13 +527,24 @@ type Compiled = { fn: (ctx: Record<string, unknown>) => unknown; nodes: number; 
 /**
  * Evaluates expressions for one run: a single environment, parsed expressions cached by text, converted step
  * results cached by identity. `now` is fixed for the whole run.
+ *
+ * Bounds: each evaluation is metered against {@link Evaluator.limits} and the run's {@link Evaluator.budget}; past a
+ * cap it throws an {@link ExpressionError} naming the expression, its place ({@link Evaluator.locate}) and the cap.
+ * A runner that evaluates one run with several Evaluators (sub-pipelines) passes them the same `budget` object.
  */
 export class Evaluator {
   readonly timezone: string;
   readonly now: number;
+  /** Budget of the run, shared by every evaluation; replace it to share one budget across Evaluators of a run. */
+  budget: RunBudget = new RunBudget();
+  /** Caps of a single evaluation (default: those of `budget`, i.e. EXPRESSION_LIMITS). */
+  limits: Readonly<ExpressionLimits> | undefined = undefined;
+  /** Where an expression is written (`pipelines/x.yaml:12:9`), for error messages; set by the runner when known. */
+  locate: ((expr: string) => string | undefined) | undefined = undefined;
   private readonly env: Environment;
   private readonly cache = new Map<string, Compiled>();
   private readonly celCache = new WeakMap<object, unknown>();
+  private meter: EvalMeter | undefined = undefined;
 
   /** @throws RangeError when the time zone is unknown */
   constructor(opts: ExprOptions = {}) {
@@ -557,6 +570,8 @@ export class Evaluator {
         throw new ExpressionError(`expression longer than ${MAX_EXPR_LENGTH} characters`, expr.slice(0, 80));
       try {
         const p = this.env.parse(expr);
+        routeMatchesToRe2(p.ast);
+        instrumentAst(p.ast, () => this.meter);
         c = { fn: p as unknown as Compiled['fn'], nodes: countNodes(p.ast), nesting: comprehensionNesting(p.ast) };
       } catch (err) {
         throw new ExpressionError(`cannot parse \`${expr}\`: ${firstLine((err as Error).message)}`, expr);
@@ -598,7 +613,8 @@ export class Evaluator {
 
   /**
    * Evaluates one expression (the text inside `${{ }}`) to a plain JS value.
-   * @throws ExpressionError on parse or evaluation errors and when the estimated cost exceeds {@link MAX_EVAL_COST}
+   * @throws ExpressionError on parse or evaluation errors, when the estimated cost exceeds {@link MAX_EVAL_COST} and
+   *   when the evaluation exceeds a per-expression limit or the run's budget (message: "expression exceeded …")
    */
   evaluate(expr: string, ctx: Record<string, unknown>, maxListSize = 0): unknown {
     const c = this.compile(expr);
@@ -610,10 +626,20 @@ export class Evaluator {
           expr,
         );
     }
+    const outer = this.meter;
+    let meter: EvalMeter | undefined;
     try {
+      meter = new EvalMeter(this.budget, this.limits);
+      this.meter = meter;
       return fromCel(c.fn(ctx), this.timezone);
     } catch (err) {
-      throw new ExpressionError(`\`${expr}\`: ${firstLine((err as Error).message)}`, expr);
+      const limit = err instanceof ExpressionLimitError ? err : undefined;
+      const where = limit ? this.locate?.(expr) : undefined;
+      const why = firstLine((err as Error).message);
+      throw new ExpressionError(`\`${expr}\`${where ? ` (${where})` : ''}: ${why}`, expr, limit);
+    } finally {
+      this.meter = outer;
+      meter?.finish();
     }
   }
 

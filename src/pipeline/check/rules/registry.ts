@@ -7,6 +7,7 @@ import { cycle } from './cycle.js';
 import { destructiveUnconfirmable } from './destructiveUnconfirmable.js';
 import { duplicateStepId } from './duplicateStepId.js';
 import { envAllowList } from './envAllowList.js';
+import { expressionCost } from './expressionCost.js';
 import { expressionTypes } from './expressionTypes.js';
 import { foreachIdempotency } from './foreachIdempotency.js';
 import { inputDefaults } from './inputDefaults.js';
@@ -29,6 +30,7 @@ export const rules: Rule[] = [
   requiredParams,
   paramTypes,
   expressionTypes,
+  expressionCost,
   partialInterpolation,
   appAuthWebhook,
   scopes,
