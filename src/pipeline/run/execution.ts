@@ -388,7 +388,9 @@ export class Execution {
 
   /** A child execution for a recipe or sub-pipeline step: shares the run, the journal and the idempotency store. */
   child(program: Program, inputs: Record<string, unknown>, prefix: string): Execution {
-    return new Execution(program, this.o, inputs, this.run, this.journal, prefix, this.idem);
+    const c = new Execution(program, this.o, inputs, this.run, this.journal, prefix, this.idem);
+    c.ev.budget = this.ev.budget; // one expression budget per run, sub-pipelines and recipes included
+    return c;
   }
 
   /** Idempotency scope of a step's keyed writes: portal | pipeline | step. */

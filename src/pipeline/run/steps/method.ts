@@ -2,8 +2,10 @@
  * Method steps: one call, or a `foreach` fan-out of calls (reads and writes). Writes follow the mode and the
  * confirmations: refused writes become planned writes with the reason; allowed ones run through calls.ts.
  */
+
 import { RuntimeFailure } from '../../../lib/failures.js';
 import type { CompiledStep } from '../../compile/program.js';
+import { ExpressionError } from '../../expr.js';
 import type { Step } from '../../load.js';
 import type { StepMethod } from '../../modes.js';
 import type { Execution } from '../execution.js';
@@ -53,7 +55,8 @@ async function methodStepInner(ex: Execution, s: Step, m: StepMethod, timeout: n
     try {
       params = ex.resolveParams(s, m, ctx);
     } catch (err) {
-      if (ex.o.mode === 'full') throw err;
+      // an expression that ran out of its budget is an error in every mode, never a "pending" write
+      if (ex.o.mode === 'full' || isBudgetError(err)) throw err;
       // shadow/canary: params depend on results of writes that did not happen
       pending = true;
       pendingAny = true;
@@ -64,7 +67,8 @@ async function methodStepInner(ex: Execution, s: Step, m: StepMethod, timeout: n
       try {
         const k = ex.ev.resolve(s.idempotency_key, ctx, ex.maxList());
         key = typeof k === 'string' ? k : JSON.stringify(k);
-      } catch {
+      } catch (err) {
+        if (isBudgetError(err)) throw err;
         // keep the positional key
       }
     }
@@ -115,4 +119,9 @@ async function methodStepInner(ex: Execution, s: Step, m: StepMethod, timeout: n
   ex.results.set(s.id, results);
   ex.setResult(s.id, s.foreach ? results : results[0], s);
   await ex.saveResult(s, s.foreach ? results : results[0]);
+}
+
+/** True for an expression stopped by its evaluation budget (src/pipeline/exprLimits.ts). */
+function isBudgetError(err: unknown): boolean {
+  return err instanceof ExpressionError && err.limit !== undefined;
 }
