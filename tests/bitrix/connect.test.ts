@@ -50,7 +50,7 @@ describe('connect()', () => {
     expect(conn.client.limiter.plan).toBe('standard');
     await expect(conn.client.call('crm.deal.list')).resolves.toBeDefined();
     await expect(connect({ env: { BITRIX_WEBHOOK_URL: 'https://example.com/nope' }, dotenv: false })).rejects.toThrow(
-      /BITRIX_WEBHOOK_URL must look like/,
+      /BITRIX_WEBHOOK_URL of https:\/\/example\.com must look like/,
     );
   });
 
