@@ -190,7 +190,6 @@ describe('a plan is bound to its content', () => {
     expect(drift.stderr).toContain('drifted');
     const named = /new plan (p[0-9a-f]+)/.exec(drift.stderr)?.[1];
     expect(named).toBeDefined();
-    expect(drift.stdout).toContain(`Plan ${named} — bulk-stage-move`);
     const before = await stages();
     expect(moving.every((id) => before[id] === from)).toBe(true);
 
@@ -198,6 +197,8 @@ describe('a plan is bound to its content', () => {
     expect(ok.stderr + ok.code).toBe('0');
     const after = await stages();
     expect(moving.map((id) => after[id])).toEqual(moving.map(() => to));
+    // the refusal printed the new plan for review
+    expect(drift.stdout).toContain(`Plan ${named} — bulk-stage-move`);
   });
 
   it('keeps the plan key in the data dir, 0600, 32 bytes', () => {
