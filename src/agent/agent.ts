@@ -250,9 +250,10 @@ export class ChatAgent {
 
   /**
    * Applies a plan for a trusted API caller (`POST /plans/:id/apply`): writes are approved by the call itself,
-   * destructive steps only with `confirmDestructive`. Throws {@link PlanRefusal} like the engine.
+   * destructive steps only with `confirmDestructive`; only the principal that made the plan (`api:<key digest>`)
+   * may apply it. Throws {@link PlanRefusal} like the engine.
    */
-  applyForApi(planId: string, confirmDestructive: boolean): Promise<RunView> {
-    return this.engine.apply(planId, { confirmWrite: true, confirmDestructive });
+  applyForApi(planId: string, confirmDestructive: boolean, principal?: string): Promise<RunView> {
+    return this.engine.apply(planId, { confirmWrite: true, confirmDestructive, ...(principal ? { principal } : {}) });
   }
 }

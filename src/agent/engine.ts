@@ -17,13 +17,20 @@ export interface ChatEngine {
   check(obj: unknown, source: string): Promise<{ pipeline?: unknown; findings: Finding[] }>;
   /** Loads a named pipeline's file, checks it and returns the handle. */
   loadNamed(p: NamedPipeline): Promise<{ pipeline?: unknown; findings: Finding[] }>;
-  /** Runs the reads and resolves every write: a stored plan with id, TTL and single use. */
-  plan(pipeline: unknown, inputs: Record<string, unknown>): Promise<PlanView>;
   /**
-   * Applies a stored plan. Throws {@link PlanRefusal} with `reason` for expired, used, drifted or unconfirmed
-   * plans; other errors are runtime failures.
+   * Runs the reads and resolves every write: a stored plan with id, TTL and single use, made for `principal`
+   * (`chat:<user>`, `api:<key digest>`; only that principal may apply it).
    */
-  apply(planId: string, opts: { confirmWrite: boolean; confirmDestructive: boolean }): Promise<RunView>;
+  plan(pipeline: unknown, inputs: Record<string, unknown>, principal?: string): Promise<PlanView>;
+  /**
+   * Applies a stored plan as `opts.principal`. Throws {@link PlanRefusal} with `reason` for expired, used, drifted,
+   * unconfirmed, changed (content edited after it was made) or principal (made by another principal) plans; other
+   * errors are runtime failures.
+   */
+  apply(
+    planId: string,
+    opts: { confirmWrite: boolean; confirmDestructive: boolean; principal?: string },
+  ): Promise<RunView>;
   /** A run from the journal, or undefined. */
   run(runId: string): Promise<RunView | undefined>;
   /** Dead-letter queue size and the newest entries (short, no payloads). */
@@ -112,7 +119,7 @@ export interface RunView {
 }
 
 /** Why a plan could not be applied. */
-export type PlanRefusalReason = 'expired' | 'used' | 'drifted' | 'unknown' | 'unconfirmed';
+export type PlanRefusalReason = 'expired' | 'used' | 'drifted' | 'unknown' | 'unconfirmed' | 'changed' | 'principal';
 
 /** A plan that may not be applied (expired, used, drifted, unknown, confirmation missing). */
 export class PlanRefusal extends Error {

@@ -9,6 +9,11 @@ import { formatPlan, formatRun } from './format.js';
 import { type AgentReply, t } from './replies.js';
 import { type AgentState, addDone, countRisk, nowIso } from './state.js';
 
+/** The principal of a chat user's plans: only this user may apply them (not another user, not an API caller). */
+export function chatPrincipal(state: AgentState): string {
+  return `chat:${state.userId}`;
+}
+
 /**
  * Plans a checked pipeline and shows the plan with Confirm/Cancel, or runs it at once when it writes nothing.
  * @param lead text shown above the plan (the planner's reply, or the drift notice)
@@ -20,7 +25,7 @@ export async function presentPlan(
   origin: { source: 'planner' | 'named'; pipelineName?: string; inputs?: Record<string, unknown>; json: unknown },
   lead: string,
 ): Promise<AgentReply> {
-  const plan = await core.engine.plan(pipeline, origin.inputs ?? {});
+  const plan = await core.engine.plan(pipeline, origin.inputs ?? {}, chatPrincipal(state));
   state.metrics.plans++;
   countRisk(state, plan.riskFields);
   const expiresAt = new Date(
@@ -52,7 +57,11 @@ export async function presentPlan(
   });
   if (plan.writes.length === 0) {
     // Nothing to approve: reads only, run it now (applying the plan keeps its single-use and drift checks).
-    const run = await core.engine.apply(plan.id, { confirmWrite: false, confirmDestructive: false });
+    const run = await core.engine.apply(plan.id, {
+      confirmWrite: false,
+      confirmDestructive: false,
+      principal: chatPrincipal(state),
+    });
     state.lastPlan.status = 'applied';
     recordRun(state, run);
     return { kind: 'done', text: [lead, formatRun(run, state.lang)].filter(Boolean).join('\n\n'), run };
@@ -168,6 +177,7 @@ export async function confirmPlan(
     run = await core.engine.apply(planId, {
       confirmWrite: true,
       confirmDestructive: lp.risk === 'destructive' && stage === 'destructive',
+      principal: chatPrincipal(state),
     });
   } catch (err) {
     if (!(err instanceof PlanRefusal)) throw err;

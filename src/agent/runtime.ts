@@ -138,11 +138,12 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
         throw err;
       }
     },
-    async plan(pipeline, inputs) {
+    async plan(pipeline, inputs, principal) {
       const raw = await planPipeline(pipeline as LoadedPipeline, {
         ...opts.runOptions,
         client,
         inputs,
+        ...(principal ? { principal } : {}),
         store,
         catalog: pcat,
         trigger: { kind: 'chat' },
@@ -156,6 +157,7 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
           client,
           confirmWrite: o.confirmWrite,
           confirmDestructive: o.confirmDestructive,
+          ...(o.principal ? { principal: o.principal } : {}),
           store,
           journal,
           catalog: pcat,
@@ -310,6 +312,8 @@ export function toRefusal(err: unknown): PlanRefusal | undefined {
     drifted: 'drifted',
     unknown: 'unknown',
     unconfirmed: 'unconfirmed',
+    changed: 'changed',
+    principal: 'principal',
     portal: 'unknown',
   };
   if (o.name.startsWith('Plan') && o.reason && known[o.reason]) return new PlanRefusal(known[o.reason]!, err.message);

@@ -185,13 +185,17 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         }
         let plan: PlanView;
         try {
-          plan = await agent.engine.plan(loaded.pipeline, inputs as Record<string, unknown>);
+          plan = await agent.engine.plan(loaded.pipeline, inputs as Record<string, unknown>, apiPrincipal(req));
         } catch (err) {
           if (isInputError(err)) throw new BadRequest(redact((err as Error).message));
           throw err;
         }
         if (plan.writes.length === 0) {
-          const run = await agent.engine.apply(plan.id, { confirmWrite: false, confirmDestructive: false });
+          const run = await agent.engine.apply(plan.id, {
+            confirmWrite: false,
+            confirmDestructive: false,
+            principal: apiPrincipal(req),
+          });
           return sendJson(res, 200, { run: runJson(run) });
         }
         sendJson(res, 202, { plan: planJson(plan), apply: `/plans/${encodeURIComponent(plan.id)}/apply` });
@@ -217,11 +221,22 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         const body = await jsonBody(req, ['confirm_destructive'], true);
         const cd = body.confirm_destructive ?? false;
         if (typeof cd !== 'boolean') throw new BadRequest('"confirm_destructive" must be a boolean');
-        const run = await agent.applyForApi(id, cd);
+        const run = await agent.applyForApi(id, cd, apiPrincipal(req));
         sendJson(res, 200, { run: runJson(run) });
       }),
     },
   ];
+}
+
+/**
+ * The principal of an API caller: `api:` + 48 bits of the SHA-256 of its `X-API-Key` (never the key), so that a
+ * plan made with one key is applied with the same key only.
+ */
+function apiPrincipal(req: IncomingMessage): string {
+  const given = req.headers['x-api-key'];
+  return `api:${digest(typeof given === 'string' ? given : '')
+    .toString('hex')
+    .slice(0, 12)}`;
 }
 
 function digest(s: string): Buffer {

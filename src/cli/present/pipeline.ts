@@ -19,6 +19,7 @@ import {
   MemoryIdempotencyStore,
   type Plan,
   type PlannedWrite,
+  PlanRefused,
   type PortalFacts,
   type Program,
   type ProgressEvent,
@@ -333,7 +334,10 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
   }
 }
 
-/** `b24flow apply <plan-id>`. */
+/**
+ * `b24flow apply <plan-id>`: applies a stored plan (refused when it was changed, made by another principal,
+ * expired, used or drifted; on drift the new plan is printed and its id named).
+ */
 export async function runApplyCommand(planId: string, flags: RunFlags): Promise<void> {
   const catalog = await defaultCatalog();
   const conn = await (await composition()).connectPortal();
@@ -348,6 +352,11 @@ export async function runApplyCommand(planId: string, flags: RunFlags): Promise<
       onProgress: flags.json ? undefined : progressPrinter(),
       trigger: { kind: 'cli' },
       ...(conn.sandbox ? { idempotency: new MemoryIdempotencyStore() } : {}),
+    }).catch((err: unknown) => {
+      // drift: show the new plan (stored; the refusal names its id) so that it can be reviewed and applied
+      if (err instanceof PlanRefused && err.reason === 'drifted' && err.plan)
+        out(flags.json ? `${JSON.stringify(err.plan, null, 2)}\n` : formatPlan(err.plan, { verbose: flags.verbose }));
+      throw err;
     });
     out(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatRun(r, { verbose: flags.verbose }));
     exitFor(r);

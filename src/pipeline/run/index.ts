@@ -2,6 +2,7 @@
 export { type ApplyOptions, applyPlan } from './apply.js';
 export { Execution, type ExecutionOptions } from './execution.js';
 export { planTtlMs } from './plan.js';
+export { PlanKey, type SealedContent, sealedPlanId, verifySeal } from './planSeal.js';
 export {
   defaultPlanStore,
   FilePlanStore,

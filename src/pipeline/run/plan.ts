@@ -1,6 +1,7 @@
 /**
  * Plans: a shadow execution's writes, with diffs for updates (the records read before), risk, risk fields and the
- * cost with the measured item counts; the id hashes the resolved writes and the state read (drift detection).
+ * cost with the measured item counts; the id hashes the resolved writes and the state read (a stored plan's id is
+ * replaced by its seal when it is saved, see planSeal.ts).
  */
 import type { BatchCommand } from '../../bitrix/batch.js';
 import type { CatalogView } from '../catalog.js';
@@ -69,13 +70,19 @@ export function planTtlMs(env: NodeJS.ProcessEnv = {}): number {
   return Number.isFinite(v) && v > 0 ? v : 30 * 60_000;
 }
 
+/** The part of planned writes that drift is judged on: step, item key, exact method and params. */
+export function resolvedWrites(
+  writes: PlannedWrite[],
+): { step: string; key: string; method: string; params: unknown }[] {
+  return writes.map((w) => ({ step: w.step, key: w.key, method: w.method, params: w.params }));
+}
+
 /** Builds the plan object from a shadow execution. */
 export async function buildPlan(ex: Execution, o: RunOptions): Promise<Plan> {
   const p = ex.p;
   const before = await addDiffs(ex.writes, o.client, ex.catalog);
   const stateHash = hashOf({ reads: ex.reads, before });
-  const resolved = ex.writes.map((w) => ({ step: w.step, key: w.key, method: w.method, params: w.params }));
-  const id = `p${hashOf({ pipeline: p.hash, writes: resolved, state: stateHash }).slice(0, 23)}`;
+  const id = `p${hashOf({ pipeline: p.hash, writes: resolvedWrites(ex.writes), state: stateHash }).slice(0, 23)}`;
   const items: Record<string, number> = { ...ex.itemCounts };
   const cost = estimateCost(ex.program, ex.catalog, { items, plan: o.client.portal?.plan, batching: o.batching });
   const created = Date.now();
@@ -94,6 +101,7 @@ export async function buildPlan(ex: Execution, o: RunOptions): Promise<Plan> {
     inputs: ex.inputs,
     now: ex.ev.now,
     ...(o.client.portal?.id ? { portal: o.client.portal.id } : {}),
+    ...(o.principal ? { principal: o.principal } : {}),
   };
 }
 

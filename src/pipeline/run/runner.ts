@@ -178,7 +178,8 @@ export async function planPipeline(p: LoadedPipeline, o: PlanOptions): Promise<P
   const plan = await buildPlan(ex, o);
   if (ex.failed) throw new RuntimeFailure(`cannot plan: ${ex.failed}`);
   const store = o.store === undefined ? await defaultPlanStore(o.dataDir) : o.store;
-  if (store) await store.save(plan, { pipeline: p.pipeline, file: p.file, path: p.path });
+  // saving seals the plan: its id becomes the keyed hash of its content
+  if (store) plan.id = await store.save(plan, { pipeline: p.pipeline, file: p.file, path: p.path });
   if (o.withReads) Object.defineProperty(plan, 'reads', { value: ex.reads, enumerable: false });
   return plan;
 }

@@ -70,6 +70,11 @@ export interface RunOptions {
   idempotency?: IdempotencyStore | false;
   /** Internal: continue this run record (resume). */
   resume?: RunRecord;
+  /**
+   * Who plans or applies (`chat:<user>`, `api:<key digest>`; none for the command line and the library): a plan is
+   * stored with its principal and only the same principal may apply it.
+   */
+  principal?: string;
   /** Internal: id of the plan being applied. */
   planId?: string;
   /**
@@ -99,7 +104,10 @@ export interface PlannedWrite {
   pending?: boolean;
 }
 
-/** A plan: every write resolved, its risk, the cost; `id` = hash of the writes and of the state read. */
+/**
+ * A plan: every write resolved, its risk, the cost. `id`: for a stored plan, the keyed hash of its content (see
+ * run/planSeal.ts); for one that is not stored, a plain hash of the pipeline, the writes and the state read.
+ */
 export interface Plan {
   id: string;
   pipeline: { name: string; file?: string; hash: string };
@@ -115,6 +123,8 @@ export interface Plan {
   inputs: Record<string, unknown>;
   now: number;
   portal?: string;
+  /** Who made the plan ({@link RunOptions.principal}); only they may apply it. */
+  principal?: string;
   /** Results of the plan's reads by step id; only with `planPipeline(..., { withReads: true })`, never stored. */
   reads?: Record<string, unknown>;
 }
