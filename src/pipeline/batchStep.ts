@@ -28,8 +28,7 @@ const KEY_RE = /^[A-Za-z0-9_.-]+$/;
 const METHOD_RE = /^[A-Za-z][A-Za-z0-9_.]*$/;
 
 /** What a structured command looks like, for messages. */
-export const STRUCTURED_FORM =
-  `cmd: { <key>: { method: crm.deal.update, params: { id: "\${{ ... }}", fields: { TITLE: "\${{ ... }}" } } } }`;
+export const STRUCTURED_FORM = `cmd: { <key>: { method: crm.deal.update, params: { id: "\${{ ... }}", fields: { TITLE: "\${{ ... }}" } } } }`;
 
 /** One problem with a step's `params.cmd`, at a document path relative to the step's `params`. */
 export interface BatchCommandIssue {
@@ -96,12 +95,11 @@ export function batchCommandIssues(cmd: unknown): BatchCommandIssue[] {
     else if (m.toLowerCase() === 'batch')
       out.push({ path: [...at, 'method'], message: `batch command "${k}": a batch cannot contain another batch` });
     const p = c.params;
-    if (p !== undefined && p !== null && !isMap(p) && !Array.isArray(p) && !isExpression(p))
+    if (isTemplate(p)) out.push({ path: [...at, 'params'], message: stringCommand(`params of batch command "${k}"`) });
+    else if (p !== undefined && p !== null && !isMap(p) && !Array.isArray(p) && !isExpression(p))
       out.push({
         path: [...at, 'params'],
-        message: isTemplate(p)
-          ? stringCommand(`params of batch command "${k}"`)
-          : `params of batch command "${k}" must be a map (values may be \${{ }} expressions)`,
+        message: `params of batch command "${k}" must be a map (values may be \${{ }} expressions)`,
       });
   }
   return out;
