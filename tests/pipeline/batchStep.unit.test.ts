@@ -27,6 +27,8 @@ class Recorder extends InMemoryClient {
 }
 
 const evil = 'Order&id=1&cmd[x]=crm.deal.delete?id=2';
+/** A whole-field expression `${{ body }}`. */
+const ex = (body: string) => `\${{ ${body} }}`;
 
 describe('structured batch commands', () => {
   it('encode each command with the client encoder: data cannot add a param or a command', () => {
@@ -57,16 +59,16 @@ describe('structured batch commands', () => {
   });
 
   it('static issues name the path of every bad command', () => {
-    expect(batchCommandIssues({ a: { method: 'crm.deal.get', params: { id: '${{ inputs.d }}' } } })).toEqual([]);
-    expect(batchCommandIssues({ a: { method: 'crm.deal.get', params: '${{ steps.p.result }}' } })).toEqual([]);
+    expect(batchCommandIssues({ a: { method: 'crm.deal.get', params: { id: ex('inputs.d') } } })).toEqual([]);
+    expect(batchCommandIssues({ a: { method: 'crm.deal.get', params: ex('steps.p.result') } })).toEqual([]);
     const issues = (v: unknown) => batchCommandIssues(v).map((i) => `${i.path.join('/')}${i.key ? ' key' : ''}`);
     expect(issues({ $template: 'crm.deal.update?id={{ inputs.d }}' })).toEqual(['cmd']);
-    expect(issues('${{ inputs.cmds }}')).toEqual(['cmd']);
+    expect(issues(ex('inputs.cmds'))).toEqual(['cmd']);
     expect(
       issues({
         a: 'crm.deal.get?id=1',
         b: { $template: 'x' },
-        c: { method: '${{ inputs.m }}' },
+        c: { method: ex('inputs.m') },
         d: { method: 'batch' },
         e: { method: 'crm.deal.get', params: { $template: 'id={{ inputs.d }}' } },
         f: { method: 'crm.deal.get', query: 'id=1' },
@@ -88,7 +90,7 @@ describe('structured batch commands', () => {
   });
 
   it('the run refuses a text batch in every mode before any request (defence behind check)', async () => {
-    for (const cmd of ['"crm.deal.update?id=5&fields[TITLE]=x"', '"${{ inputs.c }}"']) {
+    for (const cmd of ['"crm.deal.update?id=5&fields[TITLE]=x"', `"${ex('inputs.c')}"`]) {
       const p = loadPipelineText(
         `name: t\ninputs: { c: { type: string, default: "x" } }\nsteps:\n  - id: b\n    method: batch\n    params:\n      cmd: ${cmd}\n`,
         't.yaml',
