@@ -106,13 +106,15 @@ export function batchCommandIssues(cmd: unknown): BatchCommandIssue[] {
 }
 
 /**
- * Run-time guard of a batch step as written: refuses it before anything is sent when {@link batchCommandIssues}
- * finds a problem (defence in depth behind `check`).
+ * Run-time guard of a batch step as written: refuses it before anything is sent when its params are not a literal
+ * map with `cmd` (a whole-params expression could bring text commands) or {@link batchCommandIssues} finds a
+ * problem (defence in depth behind `check`).
  * @throws RuntimeFailure naming the step and the first problem
  */
 export function assertStructuredBatch(stepId: string, params: unknown): void {
-  const cmd = isMap(params) ? params.cmd : undefined;
-  const issue = batchCommandIssues(cmd)[0];
+  if (!isMap(params) || params.cmd === undefined)
+    throw new RuntimeFailure(`step "${stepId}": a batch step needs params with cmd: ${STRUCTURED_FORM}`);
+  const issue = batchCommandIssues(params.cmd)[0];
   if (issue) throw new RuntimeFailure(`step "${stepId}": ${issue.message}`);
 }
 

@@ -112,6 +112,34 @@ describe('structured batch commands', () => {
     }
   });
 
+  it('params that only turn out to be text at run time are refused at the client boundary, unsent', async () => {
+    const p = loadPipelineText(
+      `name: t
+inputs: { p: { type: string, default: "id=1&cmd[x]=crm.deal.delete?id=2" } }
+steps:
+  - id: b
+    method: batch
+    params:
+      cmd:
+        upd: { method: crm.deal.update, params: "${ex('inputs.p')}" }
+`,
+      't.yaml',
+    );
+    const c = new Recorder();
+    const r = await runPipeline(p, {
+      client: c,
+      catalog: testCatalog,
+      journal: false,
+      mode: 'full',
+      confirmWrite: true,
+    });
+    expect(r.status).toBe('failed');
+    const step = r.steps.find((x) => x.id === 'b')!;
+    expect(step.errors?.[0]).toMatchObject({ code: 'BATCH_COMMAND_REFUSED' });
+    expect(step.errors?.[0]?.message).toContain('params of batch command "upd" must be a map or a list');
+    expect(c.calls).toEqual([]);
+  });
+
   it('a structured batch sends the encoded command with the portal data as one value', async () => {
     const p = loadPipelineText(
       `name: t
