@@ -4,8 +4,9 @@
  * "destructive step that can never be confirmed" rule look at these, so that a run refuses before its first write
  * instead of writing partially and refusing when it reaches a nested step.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
+import { InvalidInputError } from '../lib/failures.js';
 import type { CatalogView, Recipe } from './catalog.js';
 import { type LoadedPipeline, loadPipelineObject, loadPipelineText, type Step } from './load.js';
 import { type StepMethod, stepMethod } from './modes.js';
@@ -41,10 +42,43 @@ export function recipePipeline(r: Recipe): LoadedPipeline {
   );
 }
 
-/** Absolute path of a `pipeline:` step's file (relative to the calling pipeline's file, else the cwd). */
+/** True when `path` lies strictly inside the folder `dir` (both absolute). */
+function inside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/** The real path of an existing file or folder, else undefined (a missing file is reported as not found). */
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Absolute path of a `pipeline:` step's file: relative to the calling pipeline's file (else the cwd) and confined
+ * to that pipeline's folder tree. Absolute paths (`/etc/passwd`, `C:\x`), paths that climb out (`../.env`) and
+ * paths that leave the folder through a symlink (the real paths are compared, the folder's own real path too) are
+ * refused before any file is read, so a pipeline can never make b24flow read (and echo in errors) a file beside it.
+ * @throws InvalidInputError naming the step and the path
+ */
 export function subPipelinePath(p: LoadedPipeline, s: Step): string {
+  const ref = s.pipeline!;
   const base = p.path ? dirname(p.path) : process.cwd();
-  return resolvePath(base, s.pipeline!);
+  const refuse = (why: string) =>
+    new InvalidInputError(
+      `step "${s.id}": sub-pipeline "${ref}" ${why}; a sub-pipeline must be a relative path inside the folder of ` +
+        'the pipeline that calls it',
+    );
+  if (isAbsolute(ref) || /^[A-Za-z]:|^[\\/]/.test(ref)) throw refuse('is an absolute path');
+  const path = resolvePath(base, ref);
+  if (!inside(base, path)) throw refuse("is outside the pipeline's folder");
+  const real = realPath(path);
+  if (real !== undefined && !inside(realPath(base) ?? base, real))
+    throw refuse("leads outside the pipeline's folder (symlink)");
+  return path;
 }
 
 /** A method step reached from a pipeline, directly or through recipes and sub-pipelines. */

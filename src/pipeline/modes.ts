@@ -2,7 +2,7 @@
  * Run modes (seed semantics): shadow executes nothing and plans; canary runs reads and safe creates; full runs
  * everything, writes need a confirmation, destructive steps their own.
  */
-import { commandParams, effectiveRisk } from '../catalog/index.js';
+import { effectiveRisk } from '../catalog/index.js';
 import type { MethodInfo } from './catalog.js';
 import { isInteractive } from './triggers.js';
 
@@ -50,33 +50,30 @@ function withEffects(m: MethodInfo, params: unknown): MethodInfo {
   return risk === m.risk ? m : { ...m, risk, canary: false };
 }
 
-/** Params of one batch command value: the query of `"method?query"`, or `params` of `{ method, params }`. */
+/** Params of one structured batch command `{ method, params }`. */
 function commandParamsOf(v: unknown): unknown {
-  if (typeof v === 'string') return commandParams(v).params;
-  return v && typeof v === 'object' ? (v as { params?: unknown }).params : undefined;
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as { params?: unknown }).params : undefined;
 }
 
 const RISK_ORDER = { read: 0, write: 1, destructive: 2 } as const;
 
-/** Literal method name of a batch command value: `"crm.deal.add?fields[TITLE]=x"` or `{ method, params }`. */
+/**
+ * Literal method name of a structured batch command `{ method, params }`. A command written as text
+ * (`"crm.deal.add?fields[TITLE]=x"`, a `$template`) or a method that is an expression has none: such a batch is
+ * refused by `check` and at run time (src/pipeline/batchStep.ts), and counts as destructive until then.
+ */
 function commandName(v: unknown): string | undefined {
-  if (typeof v === 'string') {
-    if (v.includes('${{')) return undefined;
-    const name = v.split('?')[0]!.trim();
-    return /^[A-Za-z][A-Za-z0-9_.]*$/.test(name) ? name : undefined;
-  }
-  if (v && typeof v === 'object' && !Array.isArray(v)) {
-    const m = (v as { method?: unknown }).method;
-    return typeof m === 'string' ? commandName(m) : undefined;
-  }
-  return undefined;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const m = (v as { method?: unknown }).method;
+  return typeof m === 'string' && /^[A-Za-z][A-Za-z0-9_.]*$/.test(m) ? m : undefined;
 }
 
 /**
- * The catalog entry a step runs with. For methods with `risk_from_commands` (`batch`) the commands in
- * `params.cmd` are read statically: the result's `risk` is the worst risk of the commands, `canary` holds only when
- * every command is a read or a safe create, and a command whose method is an expression or unknown to the catalog
- * counts as destructive (nobody can tell what it does before the run). Such a step is never batched itself.
+ * The catalog entry a step runs with. For methods with `risk_from_commands` (`batch`) the structured commands
+ * (`{ method, params }`) in `params.cmd` are read statically: the result's `risk` is the worst risk of the commands,
+ * `canary` holds only when every command is a read or a safe create, and a command written as text, whose method is
+ * an expression or unknown to the catalog counts as destructive (nobody can tell what it does before the run). Such
+ * a step is never batched itself.
  * @returns undefined for `use`/`pipeline` steps and unknown methods
  */
 export function stepMethod(

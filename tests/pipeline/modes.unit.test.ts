@@ -116,7 +116,10 @@ steps:
       loadPipelineText(`name: b\nsteps:\n  - id: b\n    method: batch\n    params:\n      cmd:\n${cmd}`, 'b.yaml');
     const ok = new RecordingClient();
     const r1 = await runPipeline(
-      batch('        a: "crm.deal.list?select[]=ID"\n        b: "crm.deal.add?fields[TITLE]=X"\n'),
+      batch(
+        '        a: { method: crm.deal.list, params: { select: [ID] } }\n' +
+          '        b: { method: crm.deal.add, params: { fields: { TITLE: X } } }\n',
+      ),
       { client: ok, catalog: testCatalog, journal: false, mode: 'canary', lang: 'en' },
     );
     expect(r1.refusals).toEqual([]);
@@ -124,7 +127,10 @@ steps:
 
     const bad = new RecordingClient();
     const r2 = await runPipeline(
-      batch('        a: "crm.deal.add?fields[TITLE]=X"\n        b: "crm.contact.add?fields[NAME]=Y"\n'),
+      batch(
+        '        a: { method: crm.deal.add, params: { fields: { TITLE: X } } }\n' +
+          '        b: { method: crm.contact.add, params: { fields: { NAME: Y } } }\n',
+      ),
       { client: bad, catalog: testCatalog, journal: false, mode: 'canary', lang: 'en' },
     );
     expect(r2.refusals).toEqual([
@@ -136,10 +142,10 @@ steps:
     ]);
     expect(bad.calls).toEqual([]);
 
-    // a command whose method is only known at run time is never canary-safe
+    // a command whose method is only known at run time (data picks it) is never sent, in any mode
     const dyn = new RecordingClient();
     const p3 = loadPipelineText(
-      `name: b\ninputs: { m: { type: string } }\nsteps:\n  - id: b\n    method: batch\n    params:\n      cmd:\n        a: \${{ inputs.m }}\n`,
+      `name: b\ninputs: { m: { type: string } }\nsteps:\n  - id: b\n    method: batch\n    params:\n      cmd:\n        a: { method: "\${{ inputs.m }}" }\n`,
       'b.yaml',
     );
     const r3 = await runPipeline(p3, {
@@ -148,9 +154,10 @@ steps:
       journal: false,
       mode: 'canary',
       lang: 'en',
-      inputs: { m: 'crm.deal.delete?id=1' },
+      inputs: { m: 'crm.deal.delete' },
     });
-    expect(r3.refusals[0]!.reason).toContain('command "a" (method not known before the run) needs --mode full');
+    expect(r3.status).toBe('failed');
+    expect(r3.error).toContain('batch command "a": method must be a literal method name');
     expect(dyn.calls).toEqual([]);
   });
 });

@@ -87,7 +87,12 @@ function sourceFiles(p: LoadedPipeline, seen = new Set<string>()): string[] {
   seen.add(resolve(p.path ?? p.file));
   for (const s of p.pipeline.steps) {
     if (!s.pipeline) continue;
-    const path = resolve(subPipelinePath(p, s));
+    let path: string;
+    try {
+      path = resolve(subPipelinePath(p, s));
+    } catch {
+      continue; // outside the pipeline's folder: refused by the checker, never read
+    }
     if (seen.has(path)) continue;
     seen.add(path);
     try {

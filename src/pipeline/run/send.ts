@@ -2,6 +2,7 @@
  * How the runner talks to the portal: commands keyed by the runner, answers mapped back per key.
  */
 import type { BatchCommand } from '../../bitrix/batch.js';
+import { encodeBatchParams } from '../batchStep.js';
 import { chunked, containsBatchSyntax } from '../compile/batches.js';
 import type { Execution } from './execution.js';
 import { errorInfo } from './results.js';
@@ -13,15 +14,29 @@ export type CallAnswers = Map<string, { result?: unknown; error?: { code?: strin
  * Sends commands: in batches of ≤ 50 (the one splitter, {@link chunked}), or as single calls when batching is off,
  * for a lone command, for commands whose params carry batch syntax, and when `single` is asked (resends with an
  * `Idempotency-Key`, methods that cannot sit in a batch). Counts the requests on the execution.
+ * A `batch` call (a `method: batch` step) goes out only with structured commands, each encoded by the client's
+ * encoder (src/pipeline/batchStep.ts); one whose commands are text is answered `BATCH_COMMAND_REFUSED` unsent.
  * @returns per command key its result or its error (`NOT_RUN` when a batch skipped it)
  * @throws only when the run is aborted during a single call
  */
 export async function sendCommands(
   ex: Execution,
-  cmds: [string, BatchCommand][],
+  input: [string, BatchCommand][],
   opts: { single?: boolean; idempotencyKeys?: Record<string, string> } = {},
 ): Promise<CallAnswers> {
   const out: CallAnswers = new Map();
+  const cmds: [string, BatchCommand][] = [];
+  for (const [k, c] of input) {
+    if (c.method.toLowerCase() !== 'batch') {
+      cmds.push([k, c]);
+      continue;
+    }
+    try {
+      cmds.push([k, { method: c.method, params: encodeBatchParams(c.params) }]);
+    } catch (err) {
+      out.set(k, { error: { code: 'BATCH_COMMAND_REFUSED', message: (err as Error).message } });
+    }
+  }
   const batching = ex.o.batching !== false && !opts.single;
   const singles = batching ? cmds.filter(([, c]) => containsBatchSyntax(c.params)) : cmds;
   const batched = batching ? cmds.filter(([, c]) => !containsBatchSyntax(c.params)) : [];

@@ -1,6 +1,7 @@
 /** The rule list, in reporting order. One rule per file; add a rule by adding a file and a line here. */
 import type { Rule } from '../rule.js';
 import { appAuthWebhook } from './appAuthWebhook.js';
+import { batchCommand } from './batchCommand.js';
 import { checksBeforeWrites } from './checksBeforeWrites.js';
 import { costBudget } from './costBudget.js';
 import { cycle } from './cycle.js';
@@ -32,6 +33,7 @@ export const rules: Rule[] = [
   expressionTypes,
   expressionCost,
   partialInterpolation,
+  batchCommand,
   appAuthWebhook,
   scopes,
   foreachIdempotency,
