@@ -12,7 +12,7 @@
  *    loader ignores the index and reads the sources (correct, only slower), and `catalog validate` reports it.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { CatalogPack, MethodEntry } from '../generated/catalog-pack.js';
@@ -65,6 +65,22 @@ export function listSources(dir: string): { packs: string[]; recipes: string[]; 
       .map((f) => `${sub}/${f}`);
   };
   return { packs: ls('packs', /\.ya?ml$/), recipes: ls('recipes', /\.ya?ml$/), reference: ls('reference', /\.json$/) };
+}
+
+/**
+ * A cheap fingerprint of the sources (SHA-1 over each file's relative path, size and modification time, in ms): it
+ * changes whenever a source is edited, added or removed, without reading the files (~0.2 ms for the shipped
+ * catalog against ~10 ms for {@link sourceHash}). For caches of results computed from the catalog; the compiled
+ * index itself keys on {@link sourceHash}.
+ */
+export function sourceStamp(dir: string): string {
+  const s = listSources(dir);
+  const h = createHash('sha1');
+  for (const rel of [...s.packs, ...s.recipes, ...s.reference]) {
+    const st = statSync(join(dir, rel));
+    h.update(`${rel}\0${st.size}\0${st.mtimeMs}\0`);
+  }
+  return h.digest('hex');
 }
 
 /** SHA-1 (hex) over the relative paths and contents of every source file. Cost: one read of each file. */

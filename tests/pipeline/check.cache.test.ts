@@ -3,7 +3,7 @@
  * prints; changing the pipeline, a sub-pipeline it calls, or `--items` is never answered from the cache; entries are
  * private (0700 / 0600); `--no-cache` and a configured portal neither read nor write it.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRoot } from '../support/testRoot.js';
@@ -97,6 +97,18 @@ describe('check result cache', () => {
     expect(broken.stdout).toMatch(/crm\.item\.lisst/);
     writeFileSync(join(dir, 'main.yaml'), MAIN);
     expect((await cli(['check', main], env)).code).toBe(0);
+  });
+
+  it('re-checks when the catalog changes', async () => {
+    const catalogCopy = join(work, 'catalog');
+    cpSync(join(root, 'catalog'), catalogCopy, { recursive: true });
+    const envCat = { ...env, B24FLOW_CATALOG_DIR: catalogCopy };
+    expect((await cli(['check', main], envCat)).code).toBe(0);
+    const core = join(catalogCopy, 'packs', 'core.yaml');
+    writeFileSync(core, readFileSync(core, 'utf8').replace(/name: crm\.item\.list$/m, 'name: crm.item.list.moved'));
+    const r = await cli(['check', main], envCat);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/crm\.item\.list/);
   });
 
   it('neither reads nor writes the cache with --no-cache or a configured portal', async () => {

@@ -4,8 +4,8 @@
  * while all of these are unchanged. Editors and CI call `check` on every save or push; a hit prints in the time it
  * takes to read the files (no YAML parser, CEL checker or catalog index is loaded).
  *
- * Key: the compiled code's identity (`dist/build-id.json`, written by `npm run build`), the catalog's source
- * fingerprint (the same hash that tells a stale `catalog/index.json`), `--items`, the file's absolute path and bytes.
+ * Key: the compiled code's identity (`dist/build-id.json`, written by `npm run build`), the catalog sources' stamp
+ * (path, size and modification time of every pack, recipe and reference shard), `--items`, the file's absolute path and bytes.
  * Dependencies checked on every hit: the sha256 of each sub-pipeline file (or its absence).
  * Not cached: runs with a configured portal (the scope and auth rules depend on the portal's answer), and code
  * without a build id (a bare `tsc` output).
@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { defaultCatalogDir, sourceHash } from '../../catalog/store.js';
+import { defaultCatalogDir, sourceStamp } from '../../catalog/store.js';
 import { cacheKey, fileFingerprint, ResultCache } from '../../lib/resultCache.js';
 import type { CheckedFile } from '../../pipeline/check/files.js';
 import { loadEnv } from '../compose.js';
@@ -58,7 +58,7 @@ export function openCheckCache(env: NodeJS.ProcessEnv, items: number): CheckCach
   const code = buildId();
   if (!code) return undefined;
   const cache = new ResultCache<CheckedFile>(checkCacheDir(env));
-  const catalog = sourceHash(defaultCatalogDir());
+  const catalog = sourceStamp(defaultCatalogDir());
   const keyOf = (file: string, bytes: Buffer | string) =>
     cacheKey('check/1', code, catalog, String(items), resolve(file), bytes.toString('base64'));
   const fingerprint = (dep: string) => fileFingerprint(dep.slice('file:'.length));
