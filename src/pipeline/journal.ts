@@ -20,11 +20,25 @@
  * A shared store (database) can implement {@link Journal} later.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** Status of a whole run. */
-export type RunStatus = 'running' | 'completed' | 'planned' | 'refused' | 'blocked' | 'failed' | 'partial';
+/**
+ * Status of a run. `interrupted` is never written: it is how a `running` record reads once the process that owned it
+ * is gone (killed, crashed, machine restarted) — resume it with `b24flow resume <run-id>`.
+ */
+export type RunStatus =
+  | 'running'
+  | 'completed'
+  | 'planned'
+  | 'refused'
+  | 'blocked'
+  | 'failed'
+  | 'partial'
+  | 'interrupted';
 
 /** Status of one step. */
 export type StepStatus = 'pending' | 'running' | 'done' | 'planned' | 'skipped' | 'refused' | 'failed' | 'partial';
@@ -75,6 +89,52 @@ export interface RunRecord {
   error?: string;
   resumedFrom?: string[];
   planId?: string;
+  /** The process that runs it (written by the file journal while the run is `running`). */
+  owner?: RunOwner;
+}
+
+/** Who runs a run: host name, process id and the process's start time (Linux `/proc/<pid>/stat`, clock ticks). */
+export interface RunOwner {
+  host: string;
+  pid: number;
+  /** Guards against a reused pid; absent where /proc is not available. */
+  start?: string;
+}
+
+/** Start time of a process in clock ticks since boot (field 22 of `/proc/<pid>/stat`), or undefined. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may hold spaces and parentheses: fields after the last ')' are plain
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process as a run owner. */
+function currentOwner(): RunOwner {
+  const start = processStart(process.pid);
+  return { host: hostname(), pid: process.pid, ...(start ? { start } : {}) };
+}
+
+/**
+ * Whether the owner of a `running` record is gone: same host and its pid no longer runs (or runs a newer process).
+ * A record from another host is taken as running (its owner cannot be seen from here).
+ */
+export function ownerGone(owner: RunOwner | undefined): boolean {
+  if (!owner || owner.host !== hostname()) return false;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  return owner.start !== undefined && processStart(owner.pid) !== owner.start;
+}
+
+/** How a stored record reads: a `running` run whose owner is gone is `interrupted`. */
+function asSeen(run: RunRecord): RunRecord {
+  return run.status === 'running' && ownerGone(run.owner) ? { ...run, status: 'interrupted' } : run;
 }
 
 /** One line of the write log. */
@@ -193,6 +253,7 @@ export class FileJournal implements Journal {
   }
 
   async begin(run: RunRecord): Promise<void> {
+    run.owner = currentOwner();
     await mkdir(this.runDir(run.runId), { recursive: true });
     await replaceFile(join(this.runDir(run.runId), 'run.json'), `${JSON.stringify(run, null, 1)}\n`, false);
     this.pendingOf(run.runId).record = JSON.stringify(run);
@@ -201,6 +262,7 @@ export class FileJournal implements Journal {
 
   async update(run: RunRecord): Promise<void> {
     if (run.status === 'running') {
+      run.owner = currentOwner(); // a resumed run is owned by the process that resumes it
       // progress of a running run: kept in memory, logged with the next write intent — resume needs the state as
       // of the last write; steps finished after it run again (reads) or skip their done keys (writes)
       this.pendingOf(run.runId).record = JSON.stringify(run);
@@ -242,7 +304,8 @@ export class FileJournal implements Journal {
     if (file && file.status !== 'running') return file;
     let last: RunRecord | undefined;
     for (const e of await this.logLines(runId)) if ('run' in e) last = e.run as RunRecord;
-    return last ?? file;
+    const seen = last ?? file;
+    return seen && asSeen({ ...seen, owner: seen.owner ?? file?.owner });
   }
 
   private async logLines(runId: string): Promise<Record<string, unknown>[]> {

@@ -57,7 +57,7 @@ describe('kill -9 and resume', () => {
     expect(afterKill.length).toBeLessThan(500);
 
     const runs = JSON.parse((await cli(['runs', '--json'], p.env)).stdout) as { runId: string; status: string }[];
-    expect(runs[0]!.status).toBe('running');
+    expect(runs[0]!.status).toBe('interrupted'); // its process is gone: not 'running' forever
     const journal = readFileSync(join(p.dataDir, 'runs', runs[0]!.runId, 'writes.jsonl'), 'utf8');
     expect(journal).toContain('"state":"intent"');
 
