@@ -2,9 +2,10 @@
  * JSONL audit of every call: one line per HTTP request and per batch sub-command.
  * Fields: `ts` (ISO), `portal`, `method`, `risk` (catalog), `status` (HTTP; sub-commands inherit the batch's),
  * `ok`, `code` (error code), `ms` (duration), `keys` (top-level parameter names only — never values), `via`
- * (`batch:<key>` for sub-commands), `attempt`. Files are created with mode 0600; every line is redacted.
+ * (`batch:<key>` for sub-commands), `attempt`, and `intent: true` on the line written (and synced to the kernel)
+ * before a write or destructive call is sent — when it cannot be written, the call is not sent. Files are created with mode 0600; every line is redacted.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { redact } from './redact.js';
 
@@ -21,11 +22,19 @@ export interface AuditRecord {
   keys: string[];
   via?: string;
   attempt?: number;
+  /** True on the line written before a write is sent (its outcome follows in a later line). */
+  intent?: boolean;
 }
 
 /** Where audit lines go. */
 export interface AuditSink {
+  /** Records a finished call (best effort: a failure to write is not the call's failure). */
   write(rec: AuditRecord): void;
+  /**
+   * Records, before it is sent, that a write is about to be sent: the line is on disk when this returns.
+   * @throws when the line cannot be written — the client then does not send the write
+   */
+  intent?(rec: AuditRecord): void;
   close(): Promise<void>;
 }
 
@@ -36,31 +45,57 @@ export function paramKeys(params: unknown): string[] {
   return [];
 }
 
-/** Appends JSONL lines to a file (the composition root passes `<data dir>/audit/calls.jsonl`). */
+/**
+ * Appends JSONL lines to a file (the composition root passes `<data dir>/audit/calls.jsonl`), synchronously through
+ * one append-mode descriptor: an intent line is on disk before the write it announces is sent.
+ */
 export class FileAudit implements AuditSink {
   readonly path: string;
-  private stream: WriteStream | null = null;
+  private fd: number | null = null;
 
   /** @param path the JSONL file; its directory is created on the first write */
   constructor(path: string) {
     this.path = path;
   }
 
-  write(rec: AuditRecord): void {
-    if (!this.stream) {
-      mkdirSync(dirname(this.path), { recursive: true });
-      this.stream = createWriteStream(this.path, { flags: 'a', mode: 0o600 });
-      this.stream.on('error', () => {});
+  private append(rec: AuditRecord): void {
+    if (this.fd === null) {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      this.fd = openSync(this.path, 'a', 0o600);
     }
-    this.stream.write(`${redact(JSON.stringify(rec))}\n`);
+    writeSync(this.fd, `${redact(JSON.stringify(rec))}\n`);
+  }
+
+  write(rec: AuditRecord): void {
+    try {
+      this.append(rec);
+    } catch {
+      // best effort for finished calls; writes are guarded by intent()
+    }
+  }
+
+  intent(rec: AuditRecord): void {
+    try {
+      this.append(rec);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new AuditUnavailable(
+        `the audit log ${this.path} cannot be written (${e.code ?? e.message}); the ${rec.method} write was not sent`,
+      );
+    }
   }
 
   close(): Promise<void> {
-    const s = this.stream;
-    this.stream = null;
-    if (!s) return Promise.resolve();
-    return new Promise((resolve) => s.end(resolve));
+    const fd = this.fd;
+    this.fd = null;
+    if (fd !== null) closeSync(fd);
+    return Promise.resolve();
   }
+}
+
+/** A write refused because its audit line could not be written first (nothing was sent). */
+export class AuditUnavailable extends Error {
+  override name = 'AuditUnavailable';
 }
 
 /** Keeps records in memory (tests). */
@@ -68,6 +103,9 @@ export class MemoryAudit implements AuditSink {
   readonly records: AuditRecord[] = [];
   write(rec: AuditRecord): void {
     this.records.push(JSON.parse(redact(JSON.stringify(rec))));
+  }
+  intent(rec: AuditRecord): void {
+    this.write(rec);
   }
   async close(): Promise<void> {}
 }

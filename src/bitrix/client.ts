@@ -394,6 +394,26 @@ export class B24Client {
     return e && typeof e === 'object' && typeof e.scope === 'string' ? e.scope : undefined;
   }
 
+  /** Writes the audit line of a write before it is sent; throws (AuditUnavailable) when it cannot be written. */
+  private auditIntent(spec: RequestSpec, attempt: number): void {
+    const audit = this.audit || undefined;
+    if (!audit?.intent) return;
+    const risk = this.riskOf(spec.method, spec.params);
+    if (risk === 'read') return;
+    audit.intent({
+      ts: new Date().toISOString(),
+      portal: this.portal.id,
+      method: spec.method,
+      risk,
+      status: 0,
+      ok: true,
+      ms: 0,
+      keys: paramKeys(spec.params),
+      intent: true,
+      ...(attempt ? { attempt } : {}),
+    });
+  }
+
   private auditRecord(
     method: string,
     status: number,
@@ -432,6 +452,7 @@ export class B24Client {
     let redirects = 0;
     for (;;) {
       if (this.closed) throw new NetworkError(netInit(spec.method, 'client is closed'));
+      this.auditIntent(spec, attempt); // a write whose audit line cannot be written is not sent
       const permit = await this.limiter.acquire(spec.sub, spec.signal);
       let answer: RawAnswer | undefined;
       let failure: B24Error | undefined;
