@@ -6,9 +6,9 @@ export const costBudget: Rule = {
   name: 'cost',
   description: 'the estimated run risks the operating budget',
   check(ctx) {
-    const c = estimateCost(ctx.program?.pipeline === ctx.p ? ctx.program : ctx.p, ctx.catalog, {
-      plan: ctx.portal?.plan,
-    });
+    // the compiled program's cost (with the caller's --items) when there is one: one estimate for check and plan
+    const c =
+      ctx.program?.pipeline === ctx.p ? ctx.program.cost : estimateCost(ctx.p, ctx.catalog, { plan: ctx.portal?.plan });
     return c.operatingRisk === 'high'
       ? [
           ctx.at(['steps'], `estimated ${c.calls} calls may exhaust the operating budget: ${c.notes.join('; ')}`, {
