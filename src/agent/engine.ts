@@ -94,6 +94,8 @@ export interface PlanView {
   riskFields: string[];
   writes: PlannedWriteView[];
   cost: { calls?: number; batches?: number; seconds?: number; text?: string };
+  /** Results of the plan's reads by step id (shown for read-only requests); never stored. */
+  reads?: Record<string, unknown>;
 }
 
 /** One resolved write of a plan. */
@@ -116,6 +118,8 @@ export interface RunView {
   /** CRM object ids created or touched, when known (`deal:42`). */
   objectIds: string[];
   steps?: unknown;
+  /** The pipeline's evaluated `outputs` (a report's text), when it has them. */
+  outputs?: Record<string, unknown>;
 }
 
 /** Why a plan could not be applied. */

@@ -6,6 +6,7 @@
 import type { AgentCore } from './core.js';
 import { PlanRefusal, type RunView } from './engine.js';
 import { formatPlan, formatRun } from './format.js';
+import { formatReadResults } from './readResults.js';
 import { type AgentReply, t } from './replies.js';
 import { type AgentState, addDone, countRisk, nowIso } from './state.js';
 
@@ -64,7 +65,8 @@ export async function presentPlan(
     });
     state.lastPlan.status = 'applied';
     recordRun(state, run);
-    return { kind: 'done', text: [lead, formatRun(run, state.lang)].filter(Boolean).join('\n\n'), run };
+    const read = formatReadResults(plan.reads, run.outputs, state.lang);
+    return { kind: 'done', text: [lead, formatRun(run, state.lang), read].filter(Boolean).join('\n\n'), run };
   }
   const planShown = { ...plan, expiresAt };
   return {

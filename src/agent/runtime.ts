@@ -67,6 +67,7 @@ interface RawPlan {
   risk: string;
   riskFields?: string[];
   cost?: object;
+  reads?: Record<string, unknown>;
 }
 
 interface RawRun {
@@ -74,6 +75,7 @@ interface RawRun {
   status: string;
   steps?: unknown;
   summary?: { en?: string[] | string; ru?: string[] | string } | string[];
+  outputs?: Record<string, unknown>;
 }
 
 /**
@@ -147,6 +149,8 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
         store,
         catalog: pcat,
         trigger: { kind: 'chat' },
+        // read-only requests show what they read (the reads are not stored with the plan)
+        withReads: true,
       });
       return toPlanView(raw, catalog);
     },
@@ -209,6 +213,7 @@ export function toPlanView(raw: RawPlan, catalog: CatalogView): PlanView {
       ...(typeof cost.wallSeconds === 'number' ? { seconds: cost.wallSeconds } : {}),
       ...(typeof cost.text === 'string' ? { text: cost.text } : {}),
     },
+    ...(raw.reads && !raw.writes.length ? { reads: raw.reads } : {}),
   };
 }
 
@@ -285,7 +290,14 @@ export function toRunView(raw: RawRun, catalog: CatalogView): RunView {
       if (id) objectIds.push(`${entity}:${id}`);
     }
   }
-  return { runId: raw.runId, status: raw.status, summary, objectIds: objectIds.slice(0, 100), steps: raw.steps };
+  return {
+    runId: raw.runId,
+    status: raw.status,
+    summary,
+    objectIds: objectIds.slice(0, 100),
+    steps: raw.steps,
+    ...(raw.outputs ? { outputs: raw.outputs } : {}),
+  };
 }
 
 function idOf(r: unknown): string | undefined {

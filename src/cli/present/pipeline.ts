@@ -3,7 +3,8 @@
  * (`process.env`, `.env`), connect through the composition root (src/cli/compose.ts), call src/pipeline with explicit
  * values, and print. Flag parsing is in src/cli/commands.
  */
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { InvalidInputError } from '../../lib/failures.js';
 import {
   applyPlan,
@@ -55,20 +56,93 @@ export async function portalFactsFromEnv(given: NodeJS.ProcessEnv = process.env)
   const auth = env.BITRIX_WEBHOOK_URL ? 'webhook' : env.B24_CLIENT_ID && env.B24_CLIENT_SECRET ? 'oauth' : undefined;
   if (!auth) return undefined;
   const facts: PortalFacts = { auth };
-  try {
+  const cache = scopeCache(env);
+  const timeoutMs = Number(env.B24FLOW_SCOPE_TIMEOUT_MS) > 0 ? Number(env.B24FLOW_SCOPE_TIMEOUT_MS) : 3000;
+  // aborting ends the pending request, so that `check` exits instead of waiting for the portal
+  const abort = new AbortController();
+  const read = (async () => {
     const conn = await connectPortal({ env, audit: false });
     try {
-      const r = await conn.client.call<string[]>('scope');
-      if (Array.isArray(r.result)) facts.scopes = r.result;
+      const r = await conn.client.call<string[]>('scope', {}, { signal: abort.signal });
+      return Array.isArray(r.result) ? r.result : undefined;
     } finally {
       await conn.close();
     }
+  })();
+  read.catch(() => {}); // a late failure after the timeout is not reported twice
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'timeout'>((res) => {
+    timer = setTimeout(() => res('timeout'), timeoutMs);
+    timer.unref();
+  });
+  let why: string;
+  try {
+    const got = await Promise.race([read, late]);
+    if (got !== 'timeout') {
+      if (got) {
+        facts.scopes = got;
+        await cache.write(got).catch(() => {});
+      }
+      return facts;
+    }
+    why = `the portal did not answer within ${timeoutMs / 1000} s`;
+    abort.abort(new Error(why));
   } catch (err) {
+    why = (err as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
+  const cached = await cache.read().catch(() => undefined);
+  if (cached) {
+    facts.scopes = cached.scopes;
     process.stderr.write(
-      `b24flow: could not read the granted scopes (${(err as Error).message}); scope check skipped\n`,
+      `b24flow: could not read the granted scopes (${why}); scope rules use the scopes cached at ${cached.at}\n`,
     );
+  } else {
+    process.stderr.write(`b24flow: could not read the granted scopes (${why}); scope rules skipped\n`);
   }
   return facts;
+}
+
+/** Lifetime of cached scopes, ms (1 hour). */
+const SCOPE_TTL_MS = 60 * 60_000;
+
+/**
+ * The granted scopes cached per portal host in `<data dir>/scope-cache.json` (0600), used by `check` when the
+ * portal does not answer in time; entries older than {@link SCOPE_TTL_MS} are ignored.
+ */
+function scopeCache(env: NodeJS.ProcessEnv): {
+  read(): Promise<{ scopes: string[]; at: string } | undefined>;
+  write(scopes: string[]): Promise<void>;
+} {
+  const file = join(resolve(env.B24FLOW_DATA_DIR || 'data'), 'scope-cache.json');
+  let host = env.B24_DOMAIN ?? 'oauth';
+  try {
+    if (env.BITRIX_WEBHOOK_URL) host = new URL(env.BITRIX_WEBHOOK_URL).host;
+  } catch {
+    // a bad URL fails in connect(); the cache key does not matter then
+  }
+  const load = async (): Promise<Record<string, { scopes: string[]; at: string }>> => {
+    try {
+      return JSON.parse(await readFile(file, 'utf8')) as Record<string, { scopes: string[]; at: string }>;
+    } catch {
+      return {};
+    }
+  };
+  return {
+    async read() {
+      const e = (await load())[host];
+      if (!e || !Array.isArray(e.scopes) || !(Date.now() - Date.parse(e.at) < SCOPE_TTL_MS)) return undefined;
+      return e;
+    },
+    async write(scopes) {
+      const all = await load();
+      all[host] = { scopes, at: new Date().toISOString() };
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+      await writeFile(file, JSON.stringify(all), { mode: 0o600 });
+      await chmod(file, 0o600);
+    },
+  };
 }
 
 /**

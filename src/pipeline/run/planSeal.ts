@@ -4,6 +4,10 @@
  * that an approval is bound to the content that was reviewed. Editing a plan file (or forging an id) breaks the
  * seal and `apply` refuses.
  *
+ * Every saved plan also seals a fresh random `nonce` (128 bits): two identical requests (same pipeline, inputs,
+ * principal, data and even the same millisecond) get two plans with two ids, each applied once, while each id still
+ * binds the content that was reviewed.
+ *
  * The key: `<data dir>/plan-key`, 32 random bytes, mode 0600 (data dir created 0700 when missing), made on first
  * use. Two processes making it at once end with one key: each writes a complete temporary file and hard-links it
  * to the final name, which fails with EEXIST for the loser (O_EXCL semantics), who then reads the winner's key.
@@ -27,6 +31,11 @@ export interface SealedContent {
   pipeline: unknown;
   file?: string;
   path?: string;
+  /**
+   * A random value (32 hex digits) chosen when the plan is saved, so that each request gets its own plan id;
+   * absent in plans saved before it existed (their seal stays valid).
+   */
+  nonce?: string;
 }
 
 /** The plan key file (`<data dir>/plan-key`), created on first use. */
@@ -79,7 +88,7 @@ export class PlanKey {
 
 /**
  * The canonical JSON that a plan id seals: the plan without its id (as it is stored: JSON values only), the hash of
- * the pipeline object, its file and path. The plan carries the inputs, principal, state digest (`stateHash`),
+ * the pipeline object, its file and path, and the nonce. The plan carries the inputs, principal, state digest (`stateHash`),
  * writes, instant, portal and lifetime.
  */
 export function sealedText(c: SealedContent): string {
@@ -87,7 +96,12 @@ export function sealedText(c: SealedContent): string {
   // the stored form: what JSON keeps (no undefined, no non-enumerable `reads`)
   const stored = JSON.parse(JSON.stringify(plan)) as unknown;
   const pipeline = hashOf(JSON.parse(JSON.stringify(c.pipeline ?? null)));
-  return canonicalJson({ plan: stored, pipeline, file: c.file, path: c.path });
+  return canonicalJson({ plan: stored, pipeline, file: c.file, path: c.path, nonce: c.nonce });
+}
+
+/** A fresh plan nonce: 128 random bits as 32 hex digits (see {@link SealedContent.nonce}). */
+export function planNonce(): string {
+  return randomBytes(16).toString('hex');
 }
 
 /** The id of a sealed plan: `p` + the first 128 bits (hex) of HMAC-SHA256(key, {@link sealedText}). */

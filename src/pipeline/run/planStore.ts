@@ -3,14 +3,14 @@
  * (see run/apply.ts).
  *
  * Files: `<data dir>/plans/<id>.json` (atomic), single use claimed by creating `<id>.used` exclusively. The id is
- * the plan's seal (./planSeal.ts): a keyed hash of its content under `<data dir>/plan-key`.
+ * the plan's seal (./planSeal.ts): a keyed hash of its content and a per-save nonce under `<data dir>/plan-key`.
  */
 import { open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../lib/atomic.js';
 import { InvalidInputError } from '../../lib/failures.js';
 import { dataDir } from '../journal.js';
-import { PlanKey, type SealedContent, sealedPlanId, verifySeal } from './planSeal.js';
+import { PlanKey, planNonce, type SealedContent, sealedPlanId, verifySeal } from './planSeal.js';
 import type { Plan } from './types.js';
 
 /** A stored plan with what is needed to re-plan it (the pipeline object, its file and path). */
@@ -45,7 +45,8 @@ const ID = /^p[0-9a-f]{8,64}$/;
 /** Where a plan is saved for `apply` (the part of {@link PlanStore} that planning needs). */
 export interface PlanStoreLike {
   /**
-   * Seals the plan (its id becomes the keyed hash of its content, `plan.id` is set) and saves it.
+   * Seals the plan with a fresh nonce (its id becomes the keyed hash of its content and the nonce, `plan.id` is
+   * set) and saves it: saving the same plan twice gives two ids, each applicable once.
    * @returns the plan id `apply` takes
    */
   save(plan: Plan, extra: { pipeline: unknown; file?: string; path?: string }): Promise<string>;
@@ -61,7 +62,7 @@ export class FilePlanStore implements PlanStore {
     readonly key = new PlanKey(join(dirname(dir), 'plan-key')),
   ) {}
   async save(plan: Plan, extra: { pipeline: unknown; file?: string; path?: string }): Promise<string> {
-    const stored: StoredPlan = { plan, ...extra };
+    const stored: StoredPlan = { plan, ...extra, nonce: planNonce() };
     plan.id = sealedPlanId(await this.key.get(), stored);
     await writeFileAtomic(join(this.dir, `${plan.id}.json`), JSON.stringify(stored), 0o600);
     return plan.id;
