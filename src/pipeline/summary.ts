@@ -33,6 +33,7 @@ const T = {
     planned: (n: number, e: string) => `Would change ${n} ${e}${n === 1 ? '' : 's'}`,
     refused: (e: string, r: string) => `Not done (${e}): ${r}`,
     failed: (n: number, e: string) => `${n} failed (${e})`,
+    uncertain: (n: number, e: string) => `${n} not confirmed by the portal (${e}): answer lost`,
     skipped: (id: string, r: string) => `Skipped ${id}: ${r}`,
     nothing: 'Nothing to do',
   },
@@ -43,6 +44,7 @@ const T = {
     planned: (n: number, e: string) => `Будет изменено (${e}): ${n}`,
     refused: (e: string, r: string) => `Не выполнено (${e}): ${r}`,
     failed: (n: number, e: string) => `Ошибок (${e}): ${n}`,
+    uncertain: (n: number, e: string) => `Не подтверждено порталом (${e}): ${n}, ответ потерян`,
     skipped: (id: string, r: string) => `Пропущен шаг ${id}: ${r}`,
     nothing: 'Делать нечего',
   },
@@ -59,7 +61,9 @@ export function donePhrase(m: MethodInfo | undefined, n: number, lang: 'en' | 'r
 }
 
 /**
- * Summary lines per step in one language. Steps that only read are summarised only when `verbose`.
+ * Summary lines per step in one language. Steps that only read are summarised only when `verbose`. Writes count
+ * what the portal confirmed: created (an answer came back) and found (done earlier, or found on the portal by the
+ * method's `reconcile`); writes whose answer was lost are counted apart as not confirmed, never as created.
  * With `verbose`, each line carries the step id and method.
  */
 export function summarize(
@@ -85,6 +89,7 @@ export function summarize(
       if (s.existing) lines.push(`${t.existing(s.existing)}${tag}`);
     } else if (verbose && s.done) lines.push(`${t.read(s.done, entity)}${tag}`);
     if (s.failed) lines.push(`${t.failed(s.failed, entity)}${tag}`);
+    if (s.uncertain) lines.push(`${t.uncertain(s.uncertain, entity)}${tag}`);
   }
   if (!lines.length) lines.push(t.nothing);
   return lines;
