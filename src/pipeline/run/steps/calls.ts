@@ -74,7 +74,7 @@ export async function runCalls(
   let unsure: Work[] = [];
   const resent = new Set<Work>();
   if (isWrite && findsByRead(rec)) {
-    const probe = [...uncertain, ...(keyed ? todo : [])];
+    const probe = [...uncertain, ...(keyed && ex.idem ? todo : [])];
     const { found, unknown } = probe.length
       ? await findExisting(
           ex,
