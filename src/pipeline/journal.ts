@@ -63,9 +63,11 @@ export interface StepRecord {
   risk?: 'read' | 'write' | 'destructive';
   entity?: string;
   items: number;
-  /** Writes done (or reads performed) */
+  /** Writes this run did (or reads performed), including those of an earlier attempt of the same run (`earlier`) */
   done: number;
-  /** Writes skipped because their idempotency key was already done */
+  /** Of `done`: writes this run made before it was interrupted and resumed (from its journal, or found on the portal) */
+  earlier?: number;
+  /** Writes skipped because another run (another folder or machine) already did their idempotency key */
   existing: number;
   failed: number;
   /** Writes whose answer was lost and that the portal could not confirm (status `uncertain`). */

@@ -30,6 +30,7 @@ const T = {
     read: (n: number, e: string) => `Read ${n} ${e}${n === 1 ? '' : 's'}`,
     wrote: (n: number, e: string) => `Changed ${n} ${e}${n === 1 ? '' : 's'}`,
     existing: (n: number) => `${n} already done earlier (skipped)`,
+    earlier: (n: number) => ` (${n} of them before the run was resumed)`,
     planned: (n: number, e: string) => `Would change ${n} ${e}${n === 1 ? '' : 's'}`,
     refused: (e: string, r: string) => `Not done (${e}): ${r}`,
     failed: (n: number, e: string) => `${n} failed (${e})`,
@@ -41,6 +42,7 @@ const T = {
     read: (n: number, e: string) => `Прочитано записей (${e}): ${n}`,
     wrote: (n: number, e: string) => `Изменено (${e}): ${n}`,
     existing: (n: number) => `${n} уже сделано ранее (пропущено)`,
+    earlier: (n: number) => ` (из них ${n} до возобновления запуска)`,
     planned: (n: number, e: string) => `Будет изменено (${e}): ${n}`,
     refused: (e: string, r: string) => `Не выполнено (${e}): ${r}`,
     failed: (n: number, e: string) => `Ошибок (${e}): ${n}`,
@@ -63,7 +65,7 @@ export function donePhrase(m: MethodInfo | undefined, n: number, lang: 'en' | 'r
 /**
  * Summary lines per step in one language. Steps that only read are summarised only when `verbose`. Writes count
  * what the portal confirmed: created (an answer came back) and found (done earlier, or found on the portal by the
- * method's `reconcile`); writes whose answer was lost are counted apart as not confirmed, never as created.
+ * method's `reconcile`); a resumed run counts all its own writes, saying how many came before the resume; writes whose answer was lost are counted apart as not confirmed, never as created.
  * With `verbose`, each line carries the step id and method.
  */
 export function summarize(
@@ -85,7 +87,7 @@ export function summarize(
     } else if (s.status === 'planned' && isWrite) {
       if (s.items) lines.push(`${t.planned(s.items, entity)}${tag}`);
     } else if (isWrite) {
-      if (s.done) lines.push(`${donePhrase(m, s.done, lang)}${tag}`);
+      if (s.done) lines.push(`${donePhrase(m, s.done, lang)}${s.earlier ? t.earlier(s.earlier) : ''}${tag}`);
       if (s.existing) lines.push(`${t.existing(s.existing)}${tag}`);
     } else if (verbose && s.done) lines.push(`${t.read(s.done, entity)}${tag}`);
     if (s.failed) lines.push(`${t.failed(s.failed, entity)}${tag}`);

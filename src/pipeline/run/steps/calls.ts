@@ -49,6 +49,8 @@ export async function runCalls(
   const stepKey = (w: Work) => `${ex.prefix}${s.id}#${w.key}`;
   let todo: Work[] = [];
   let existing = 0;
+  // this run's own writes from an earlier attempt (journal `done`, or an uncertain one found on the portal)
+  let priorDone = 0;
   const rec = reconcileOf(m);
   // 1. already done (this run's journal, or the idempotency store's cache of an earlier run) → skip;
   //    an intent without outcome (the answer was lost) → uncertain, reconciled below before any resend
@@ -60,7 +62,7 @@ export async function runCalls(
     const e = isWrite ? ex.writeLog.get(stepKey(w)) : undefined;
     if (e?.state === 'done') {
       out.set(w.key, { result: e.result });
-      existing++;
+      priorDone++;
     } else if (earlier?.has(w.key) && e?.state !== 'intent') {
       out.set(w.key, { result: earlier.get(w.key) });
       existing++;
@@ -74,7 +76,8 @@ export async function runCalls(
   let unsure: Work[] = [];
   const resent = new Set<Work>();
   if (isWrite && findsByRead(rec)) {
-    const probe = [...uncertain, ...(keyed && ex.idem ? todo : [])];
+    const lostBefore = new Set(uncertain);
+    const probe = [...uncertain, ...(keyed ? todo : [])];
     const { found, unknown } = probe.length
       ? await findExisting(
           ex,
@@ -88,7 +91,8 @@ export async function runCalls(
       const id = found.get(w.key);
       if (!id) continue;
       out.set(w.key, { result: id });
-      existing++;
+      if (lostBefore.has(w)) priorDone++;
+      else existing++;
       entries.push({
         key: stepKey(w),
         step: ex.prefix + s.id,
@@ -121,7 +125,7 @@ export async function runCalls(
   else todo.push(...uncertain);
   // REST 3.0 creates of a keyed step go out alone with their Idempotency-Key from the first send
   const headerSend = isWrite && rec.by === 'header' && !!m.rest_v3 && (keyed || resent.size > 0);
-  let done = existing;
+  let done = existing + priorDone;
   let failed = 0;
   const errors: NonNullable<StepRecord['errors']> = [];
   const retry = s.retry;
@@ -212,8 +216,8 @@ export async function runCalls(
         }
       }
       if (isWrite && ex.journal) await ex.journal.recordWrites(ex.run.runId, entries);
-      if (keyed)
-        await ex.idem!.record(
+      if (keyed && ex.idem)
+        await ex.idem.record(
           scope,
           entries
             .filter((e) => e.state === 'done')
@@ -233,6 +237,7 @@ export async function runCalls(
     for (const w of unsure) out.set(w.key, { error: { code: 'UNCERTAIN', message: reason }, lost: true });
     ex.record(s, {
       done: done - existing,
+      ...(priorDone ? { earlier: priorDone } : {}),
       existing,
       failed,
       uncertain: uncertainN,
@@ -245,6 +250,7 @@ export async function runCalls(
   }
   ex.record(s, {
     done: done - existing,
+    ...(priorDone ? { earlier: priorDone } : {}),
     existing,
     failed,
     ...(errors.length ? { errors: errors.slice(0, 50) } : {}),
