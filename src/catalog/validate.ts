@@ -5,7 +5,7 @@
  * Rules: yaml, schema, kind, pack-name, curated-entry, done-phrases, duplicate-method, method-case, scope-missing,
  * scope-unused, vocabulary-duplicate, list-semantics, unknown-successor, stale-index, unknown-pack, unknown-method,
  * pack-mismatch, uncurated-method, step-kind, duplicate-step, unknown-need, unknown-recipe, unknown-input,
- * unknown-step-ref, missing-param; risk-downgrade, effects-downgrade, unknown-effect-param, effect-condition,
+ * unknown-step-ref, missing-param, reconcile; risk-downgrade, effects-downgrade, unknown-effect-param, effect-condition,
  * effect-redundant (validateRisk.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -333,6 +333,7 @@ function checkCuratedEntry(
   for (const k of ['auth', 'http', 'entity', 'summary', 'doc', 'params', 'batchable', 'deprecated'] as const) {
     if (m[k] === undefined) out.push(at(src, ptr, `curated method ${m.name} needs "${k}"`, 'curated-entry'));
   }
+  out.push(...checkReconcile(src, m, ptr, known));
   if (m.risk !== 'read' && !m.done) {
     out.push(
       at(
@@ -469,5 +470,35 @@ function checkRecipe(
     }
     ids.add(s.id);
   });
+  return out;
+}
+
+/** A create: `*.add`, `*.create` (the methods whose repeat makes a second record). */
+const CREATE_ACTION = /\.(add|create)$/i;
+
+/**
+ * Rule `reconcile`: every curated create declares how a lost or repeated create is found on the portal
+ * (schemas/catalog-pack.schema.json `Reconcile`); `header` needs a REST 3.0 method, `lookup` a known read.
+ */
+function checkReconcile(src: YamlSource, m: MethodEntry, ptr: string, known: Map<string, Known>) {
+  const out: Finding[] = [];
+  if (m.risk === 'read' || !CREATE_ACTION.test(m.name)) return out;
+  const r = m.reconcile;
+  if (!r)
+    out.push(
+      at(
+        src,
+        ptr,
+        `create method ${m.name} needs "reconcile" (by: header | origin_id | lookup | none): how a lost answer is reconciled`,
+        'reconcile',
+      ),
+    );
+  else if (r.by === 'header' && !m.rest_v3)
+    out.push(at(src, `${ptr}/reconcile/by`, `${m.name} is not a REST 3.0 method: "header" cannot apply`, 'reconcile'));
+  else if (r.by === 'lookup' && r.lookup) {
+    const read = known.get(r.lookup.method.toLowerCase());
+    if (!read || read.entry?.risk !== 'read')
+      out.push(at(src, `${ptr}/reconcile/lookup/method`, `${r.lookup.method} is not a known read method`, 'reconcile'));
+  }
   return out;
 }

@@ -7,6 +7,13 @@
  */
 export type ParamType =
   'string' | 'integer' | 'number' | 'boolean' | 'object' | 'array' | 'date' | 'datetime' | 'file' | 'char' | 'any';
+/**
+ * How a create whose answer was lost (or that another folder or machine already ran) is found on the portal instead of being sent twice. header: REST 3.0 Idempotency-Key over /rest/api/ (rest_v3 methods only); origin_id: the create carries a marker derived from the step's idempotency_key in `field` and a list filtered by it finds the record; lookup: `lookup.method` filtered by values the create wrote finds it; none: cannot be found, a lost answer stops the step as uncertain and is never resent.
+ *
+ * This interface was referenced by `CatalogPack`'s JSON-Schema
+ * via the `definition` "Reconcile".
+ */
+export type Reconcile = Reconcile1;
 
 /**
  * One file of the method catalog: a curated pack (catalog/packs/<pack>.yaml) or a shard of the imported reference catalog (catalog/reference/<scope>.json, `pack: reference`).
@@ -114,6 +121,7 @@ export interface MethodEntry {
    * Available through REST 3.0 (/rest/api/).
    */
   rest_v3?: boolean;
+  reconcile?: Reconcile;
   summary?: LocalizedText;
   done?: DonePhrases;
   doc?: string;
@@ -217,6 +225,29 @@ export interface ListSemantics {
    * Keyset paging by `>id_field` in the filter works.
    */
   keyset?: boolean;
+}
+export interface Reconcile1 {
+  by: 'header' | 'origin_id' | 'lookup' | 'none';
+  /**
+   * origin_id: the field that carries the marker (ORIGIN_ID, XML_ID).
+   */
+  field?: string;
+  /**
+   * lookup: the read that finds the record. A filter value '{{path}}' takes the value at that path of the create's params (e.g. '{{fields.TITLE}}'); '{{since}}' is the run's now minus window_hours (ISO 8601).
+   */
+  lookup?: {
+    method: string;
+    filter: {};
+    window_hours?: number;
+  };
+  check?: LocalizedText1;
+}
+/**
+ * A short text in English and Russian.
+ */
+export interface LocalizedText1 {
+  en: string;
+  ru: string;
 }
 /**
  * What a write did, for user-facing run summaries ("Created 3 deals", "Создано 3 сделки").

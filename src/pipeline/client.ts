@@ -24,7 +24,7 @@ export interface PipelineClient {
   call<T = unknown>(
     method: string,
     params?: Record<string, unknown> | unknown[],
-    opts?: Pick<CallOptions, 'signal' | 'idempotencyKey'>,
+    opts?: Pick<CallOptions, 'signal' | 'idempotencyKey' | 'version'>,
   ): Promise<Pick<CallResult<T>, 'result' | 'next'>>;
   batch(
     commands: Record<string, BatchCommand>,

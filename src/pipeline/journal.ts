@@ -40,8 +40,20 @@ export type RunStatus =
   | 'partial'
   | 'interrupted';
 
-/** Status of one step. */
-export type StepStatus = 'pending' | 'running' | 'done' | 'planned' | 'skipped' | 'refused' | 'failed' | 'partial';
+/**
+ * Status of one step. `uncertain`: a create's answer was lost and the portal could not tell (yet) whether it ran
+ * (see run/reconcile.ts); the run stops there and the step is never resent blindly.
+ */
+export type StepStatus =
+  | 'pending'
+  | 'running'
+  | 'done'
+  | 'planned'
+  | 'skipped'
+  | 'refused'
+  | 'failed'
+  | 'partial'
+  | 'uncertain';
 
 /** What the journal keeps about a step (small; the result itself goes to `saveStepResult`). */
 export interface StepRecord {
@@ -51,11 +63,15 @@ export interface StepRecord {
   risk?: 'read' | 'write' | 'destructive';
   entity?: string;
   items: number;
-  /** Writes done (or reads performed) */
+  /** Writes this run did (or reads performed), including those of an earlier attempt of the same run (`earlier`) */
   done: number;
-  /** Writes skipped because their idempotency key was already done */
+  /** Of `done`: writes this run made before it was interrupted and resumed (from its journal, or found on the portal) */
+  earlier?: number;
+  /** Writes skipped because another run (another folder or machine) already did their idempotency key */
   existing: number;
   failed: number;
+  /** Writes whose answer was lost and that the portal could not confirm (status `uncertain`). */
+  uncertain?: number;
   reason?: string;
   errors?: { item?: number; key?: string; code?: string; message: string }[];
   /** Requests made for this step (HTTP; a batch counts once). */

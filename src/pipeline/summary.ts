@@ -30,9 +30,11 @@ const T = {
     read: (n: number, e: string) => `Read ${n} ${e}${n === 1 ? '' : 's'}`,
     wrote: (n: number, e: string) => `Changed ${n} ${e}${n === 1 ? '' : 's'}`,
     existing: (n: number) => `${n} already done earlier (skipped)`,
+    earlier: (n: number) => ` (${n} of them before the run was resumed)`,
     planned: (n: number, e: string) => `Would change ${n} ${e}${n === 1 ? '' : 's'}`,
     refused: (e: string, r: string) => `Not done (${e}): ${r}`,
     failed: (n: number, e: string) => `${n} failed (${e})`,
+    uncertain: (n: number, e: string) => `${n} not confirmed by the portal (${e}): answer lost`,
     skipped: (id: string, r: string) => `Skipped ${id}: ${r}`,
     nothing: 'Nothing to do',
   },
@@ -40,9 +42,11 @@ const T = {
     read: (n: number, e: string) => `Прочитано записей (${e}): ${n}`,
     wrote: (n: number, e: string) => `Изменено (${e}): ${n}`,
     existing: (n: number) => `${n} уже сделано ранее (пропущено)`,
+    earlier: (n: number) => ` (из них ${n} до возобновления запуска)`,
     planned: (n: number, e: string) => `Будет изменено (${e}): ${n}`,
     refused: (e: string, r: string) => `Не выполнено (${e}): ${r}`,
     failed: (n: number, e: string) => `Ошибок (${e}): ${n}`,
+    uncertain: (n: number, e: string) => `Не подтверждено порталом (${e}): ${n}, ответ потерян`,
     skipped: (id: string, r: string) => `Пропущен шаг ${id}: ${r}`,
     nothing: 'Делать нечего',
   },
@@ -59,7 +63,9 @@ export function donePhrase(m: MethodInfo | undefined, n: number, lang: 'en' | 'r
 }
 
 /**
- * Summary lines per step in one language. Steps that only read are summarised only when `verbose`.
+ * Summary lines per step in one language. Steps that only read are summarised only when `verbose`. Writes count
+ * what the portal confirmed: created (an answer came back) and found (done earlier, or found on the portal by the
+ * method's `reconcile`); a resumed run counts all its own writes, saying how many came before the resume; writes whose answer was lost are counted apart as not confirmed, never as created.
  * With `verbose`, each line carries the step id and method.
  */
 export function summarize(
@@ -81,10 +87,11 @@ export function summarize(
     } else if (s.status === 'planned' && isWrite) {
       if (s.items) lines.push(`${t.planned(s.items, entity)}${tag}`);
     } else if (isWrite) {
-      if (s.done) lines.push(`${donePhrase(m, s.done, lang)}${tag}`);
+      if (s.done) lines.push(`${donePhrase(m, s.done, lang)}${s.earlier ? t.earlier(s.earlier) : ''}${tag}`);
       if (s.existing) lines.push(`${t.existing(s.existing)}${tag}`);
     } else if (verbose && s.done) lines.push(`${t.read(s.done, entity)}${tag}`);
     if (s.failed) lines.push(`${t.failed(s.failed, entity)}${tag}`);
+    if (s.uncertain) lines.push(`${t.uncertain(s.uncertain, entity)}${tag}`);
   }
   if (!lines.length) lines.push(t.nothing);
   return lines;

@@ -86,7 +86,7 @@ export async function control(portal: Portal, req: IncomingMessage, res: ServerR
       p.stats = { requests: 0, byMethod: {}, status: {}, writes: {} };
       return json(200, { ok: true });
     case '/sandbox/faults': {
-      const kinds = ['reset', '500', 'html', 'timeout', 'reset_after', '503', '429', '401'];
+      const kinds = ['reset', '500', 'html', 'timeout', 'reset_after', 'lost-answer', '503', '429', '401'];
       if (!body.method || !kinds.includes(body.kind))
         return json(400, {
           error: 'ERROR_ARGUMENT',

@@ -57,12 +57,12 @@ export interface SandboxAdmin {
   }): Promise<Record<string, unknown>>;
   /**
    * Fault for the next `count` calls of `method`: `reset` (drop the connection before processing), `reset_after`
-   * (process, then drop), `500`, `html` (502 proxy page), `timeout` (no answer for 65 s), and canned limit/auth
+   * (process, then drop), `lost-answer` (like reset_after, and also for a `batch` holding a command of `method`), `500`, `html` (502 proxy page), `timeout` (no answer for 65 s), and canned limit/auth
    * answers without tripping the limiters: `503` QUERY_LIMIT_EXCEEDED, `429` OPERATION_TIME_LIMIT, `401` expired_token.
    */
   faults(req: {
     method: string;
-    kind: 'reset' | '500' | 'html' | 'timeout' | 'reset_after' | '503' | '429' | '401';
+    kind: 'reset' | '500' | 'html' | 'timeout' | 'reset_after' | 'lost-answer' | '503' | '429' | '401';
     count?: number;
   }): Promise<void>;
   /** change limits at run time; `reset: true` empties the bucket and the operating baskets */

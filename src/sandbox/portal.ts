@@ -78,7 +78,7 @@ export interface Webhook {
 
 /** Injected fault for the next N calls of a method. */
 export interface Fault {
-  kind: 'reset' | '500' | 'html' | 'timeout' | 'reset_after' | '503' | '429' | '401';
+  kind: 'reset' | '500' | 'html' | 'timeout' | 'reset_after' | 'lost-answer' | '503' | '429' | '401';
   count: number;
 }
 

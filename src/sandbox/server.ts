@@ -89,7 +89,7 @@ export class SandboxServer {
     p.stats.requests++;
     p.stats.byMethod[method] = (p.stats.byMethod[method] ?? 0) + 1;
     const fault = p.faults.get(method);
-    if (fault && fault.count > 0 && fault.kind !== 'reset_after') {
+    if (fault && fault.count > 0 && fault.kind !== 'reset_after' && fault.kind !== 'lost-answer') {
       if (--fault.count <= 0) p.faults.delete(method);
       return sendFault(p, req, res, fault.kind);
     }
@@ -157,6 +157,14 @@ export class SandboxServer {
       req.socket.destroy();
       return;
     }
+    // `lost-answer`: the call (or a batch holding a command of the method) runs, then the connection drops
+    const lostFor = lostAnswerFault(p, method, params);
+    if (lostFor) {
+      const f = p.faults.get(lostFor)!;
+      if (--f.count <= 0) p.faults.delete(lostFor);
+      req.socket.destroy();
+      return;
+    }
     this.send(res, out, route.xml);
   }
 
@@ -169,4 +177,26 @@ export class SandboxServer {
   ): Promise<Envelope> {
     return this.dispatcher.invoke(ctx, method, params, started);
   }
+}
+
+/**
+ * The method whose `lost-answer` fault applies to this call: the method itself, or for `batch` the first command
+ * (`method?query` or `{method}`) that has one.
+ */
+function lostAnswerFault(p: Portal, method: string, params: unknown): string | undefined {
+  const has = (m: string) => {
+    const f = p.faults.get(m);
+    return !!f && f.kind === 'lost-answer' && f.count > 0;
+  };
+  if (has(method)) return method;
+  if (method !== 'batch' || !params || typeof params !== 'object') return undefined;
+  const cmd = (params as { cmd?: unknown }).cmd;
+  if (!cmd || typeof cmd !== 'object') return undefined;
+  for (const c of Object.values(cmd as Record<string, unknown>)) {
+    const name = (typeof c === 'string' ? (c.split('?')[0] ?? '') : String((c as { method?: unknown })?.method ?? ''))
+      .trim()
+      .toLowerCase();
+    if (has(name)) return name;
+  }
+  return undefined;
 }

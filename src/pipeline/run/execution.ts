@@ -19,7 +19,7 @@ import type { Journal, RunRecord, StepRecord, WriteEntry } from '../journal.js';
 import type { Step } from '../load.js';
 import { refusalReason, type StepMethod } from '../modes.js';
 import { errorInfo, fieldOf, ioSummary, parseTimeout } from './results.js';
-import { type CallAnswers, sendCommands } from './send.js';
+import { type CallAnswers, type SendOptions, sendCommands } from './send.js';
 import { STEP_KINDS } from './steps/kinds.js';
 import { methodStep } from './steps/method.js';
 import { reusePlanRead } from './steps/read.js';
@@ -48,6 +48,8 @@ export class Execution {
   checksDone = false;
   blocked = false;
   failed?: string;
+  /** Set when a step ended `uncertain` (a create's answer was lost): what to do; the run stops there. */
+  uncertain?: string;
   /** Remaining execution order; steps that ran along with another (packed, fused) are taken out. */
   order: string[] = [];
   private base!: Record<string, unknown>;
@@ -202,10 +204,7 @@ export class Execution {
   }
 
   /** Batch (or single calls when batching is off); returns per-key result/error (see send.ts). */
-  send(
-    cmds: [string, BatchCommand][],
-    opts: { single?: boolean; idempotencyKeys?: Record<string, string> } = {},
-  ): Promise<CallAnswers> {
+  send(cmds: [string, BatchCommand][], opts: SendOptions = {}): Promise<CallAnswers> {
     return sendCommands(this, cmds, opts);
   }
 
@@ -227,16 +226,25 @@ export class Execution {
       if (this.o.signal?.aborted) throw new RuntimeFailure('run aborted');
       const cs = this.program.step(order[oi]!)!;
       const s = cs.step;
-      if (this.failed || this.blocked) {
+      if (this.failed || this.blocked || this.uncertain) {
         this.record(s, {
           status: 'skipped',
-          reason: this.failed ? 'an earlier step failed' : 'a check blocked the run',
+          reason: this.failed
+            ? 'an earlier step failed'
+            : this.blocked
+              ? 'a check blocked the run'
+              : 'an earlier step is uncertain',
         });
         continue;
       }
       // resume: completed steps come back from the journal
       const prev = this.o.resume?.steps[this.prefix + s.id];
-      if (prev && (prev.status === 'done' || prev.status === 'skipped' || prev.status === 'refused')) {
+      // a step skipped because an earlier one was uncertain runs now that the resume reconciles that one
+      const restorable =
+        prev?.status === 'done' ||
+        prev?.status === 'refused' ||
+        (prev?.status === 'skipped' && prev.reason !== 'an earlier step is uncertain');
+      if (prev && restorable) {
         let result: unknown = null;
         let restored = true;
         if (prev.hasResult && this.journal) {

@@ -95,7 +95,11 @@ function finish(
   if (error || ex.failed) status = 'failed';
   else if (ex.blocked) status = 'blocked';
   else if (mode === 'shadow') status = 'planned';
-  else if (steps.some((s) => s.status === 'partial' || s.status === 'refused')) status = 'partial';
+  else if (
+    ex.uncertain ||
+    steps.some((s) => s.status === 'partial' || s.status === 'refused' || s.status === 'uncertain')
+  )
+    status = 'partial';
   else status = 'completed';
   if (mode === 'canary' && status === 'partial' && !steps.some((s) => s.failed)) status = 'completed';
   let outputs: Record<string, unknown> | undefined;
@@ -110,6 +114,8 @@ function finish(
   run.finishedAt = new Date().toISOString();
   run.summary = summary;
   if (error || ex.failed) run.error = error ?? ex.failed;
+  else if (ex.uncertain) run.error = ex.uncertain;
+  else delete run.error; // a resumed run that got through keeps no reason of an earlier stop
   return {
     runId: run.runId,
     status,

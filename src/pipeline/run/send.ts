@@ -2,27 +2,41 @@
  * How the runner talks to the portal: commands keyed by the runner, answers mapped back per key.
  */
 import type { BatchCommand } from '../../bitrix/batch.js';
+import { NetworkError } from '../../bitrix/restErrors.js';
 import { encodeBatchParams } from '../batchStep.js';
 import { chunked, containsBatchSyntax } from '../compile/batches.js';
 import type { Execution } from './execution.js';
 import { errorInfo } from './results.js';
 
-/** Answer per command key: its result or its error. */
-export type CallAnswers = Map<string, { result?: unknown; error?: { code?: string; message: string } }>;
+/**
+ * Answer per command key: its result or its error; `lost` when the request went out and its answer did not come
+ * back (a network error after sending): the portal may have run it.
+ */
+export type CallAnswers = Map<string, { result?: unknown; error?: { code?: string; message: string }; lost?: boolean }>;
 
 /**
  * Sends commands: in batches of ≤ 50 (the one splitter, {@link chunked}), or as single calls when batching is off,
- * for a lone command, for commands whose params carry batch syntax, and when `single` is asked (resends with an
- * `Idempotency-Key`, methods that cannot sit in a batch). Counts the requests on the execution.
+ * for a lone command, for commands whose params carry batch syntax, and when `single` is asked (REST 3.0 creates
+ * with an `Idempotency-Key`, methods that cannot sit in a batch). `idempotencyKeys` go out only with `version: 3`
+ * (REST 2 ignores the header). Counts the requests on the execution.
  * A `batch` call (a `method: batch` step) goes out only with structured commands, each encoded by the client's
  * encoder (src/pipeline/batchStep.ts); one whose commands are text is answered `BATCH_COMMAND_REFUSED` unsent.
  * @returns per command key its result or its error (`NOT_RUN` when a batch skipped it)
- * @throws only when the run is aborted during a single call
+ * @throws when the run is aborted during a single call; a batch's network error (its answer may be lost)
  */
+/** Options of {@link sendCommands}. */
+export interface SendOptions {
+  single?: boolean;
+  /** Per command key its `Idempotency-Key` (sent only with `version: 3`). */
+  idempotencyKeys?: Record<string, string>;
+  /** 3: single calls over REST 3.0 (`/rest/api/`); default 2. */
+  version?: 2 | 3;
+}
+
 export async function sendCommands(
   ex: Execution,
   input: [string, BatchCommand][],
-  opts: { single?: boolean; idempotencyKeys?: Record<string, string> } = {},
+  opts: SendOptions = {},
 ): Promise<CallAnswers> {
   const out: CallAnswers = new Map();
   const cmds: [string, BatchCommand][] = [];
@@ -60,9 +74,10 @@ export async function sendCommands(
   }
   for (const [k, c] of singles) {
     try {
-      const key = opts.idempotencyKeys?.[k];
+      const key = opts.version === 3 ? opts.idempotencyKeys?.[k] : undefined;
       const r = await ex.o.client.call(c.method, c.params, {
         signal: ex.signal,
+        ...(opts.version === 3 ? { version: 3 as const } : {}),
         ...(key ? { idempotencyKey: key } : {}),
       });
       ex.requests++;
@@ -70,7 +85,7 @@ export async function sendCommands(
     } catch (err) {
       ex.requests++;
       if (ex.signal?.aborted) throw err;
-      out.set(k, { error: errorInfo(err) });
+      out.set(k, { error: errorInfo(err), ...(err instanceof NetworkError ? { lost: true } : {}) });
     }
   }
   return out;

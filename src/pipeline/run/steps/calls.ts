@@ -1,17 +1,29 @@
 /**
  * The calls of a method step, with the journal around every write: each work item has a key (`idempotency_key`,
  * else the item index); before a request the journal records the intent, after it the outcome. Done keys (this
- * run's journal, or an earlier run's idempotency store) are skipped; uncertain legacy CRM creates are looked up by
- * the `ORIGIN_ID` b24flow sets on them, other uncertain writes are resent alone with an `Idempotency-Key`.
+ * run's journal, or the idempotency store's cache) are skipped; uncertain writes (an intent without outcome) and,
+ * for keyed steps, keys the cache does not know are reconciled with the portal per the method's `reconcile`
+ * strategy (../reconcile.ts) before anything is sent; a write whose answer is lost leaves the step `uncertain`.
  * Chunks of the compiled size go out `concurrency` at a time, with `retry` and the step's `timeout`.
  */
+
+import { NetworkError } from '../../../bitrix/restErrors.js';
 import { RuntimeFailure } from '../../../lib/failures.js';
-import { chunked, LEGACY_CRM_ADD } from '../../compile/batches.js';
+import { chunked } from '../../compile/batches.js';
 import type { StepRecord, WriteEntry } from '../../journal.js';
-import { hashOf, type Step } from '../../load.js';
+import type { Step } from '../../load.js';
 import type { StepMethod } from '../../modes.js';
 import type { Execution } from '../execution.js';
-import { compactResult, fieldOf, rowsOf, sleep } from '../results.js';
+import {
+  findExisting,
+  findsByRead,
+  headerKeyOf,
+  markerOf,
+  reconcileOf,
+  uncertainMessage,
+  withMarker,
+} from '../reconcile.js';
+import { compactResult, errorInfo, sleep } from '../results.js';
 import type { CallAnswers } from '../send.js';
 
 /** One call of a step: the item, its key and resolved params (`pending` when they could not be resolved). */
@@ -37,78 +49,89 @@ export async function runCalls(
   const stepKey = (w: Work) => `${ex.prefix}${s.id}#${w.key}`;
   let todo: Work[] = [];
   let existing = 0;
-  const origin = (w: Work) => `b24flow-${hashOf([ex.p.pipeline.name, ex.prefix + s.id, w.key]).slice(0, 24)}`;
-  // 1. already done (this run's journal, or an earlier run with the same key) → skip;
-  //    uncertain legacy CRM creates → look up by ORIGIN_ID
+  // this run's own writes from an earlier attempt (journal `done`, or an uncertain one found on the portal)
+  let priorDone = 0;
+  const rec = reconcileOf(m);
+  // 1. already done (this run's journal, or the idempotency store's cache of an earlier run) → skip;
+  //    an intent without outcome (the answer was lost) → uncertain, reconciled below before any resend
   const uncertain: Work[] = [];
-  const keyed = isWrite && s.idempotency_key !== undefined && ex.idem;
+  const keyed = isWrite && s.idempotency_key !== undefined;
   const scope = ex.scopeOf(s);
-  const earlier = keyed ? await ex.idem!.load(scope) : undefined;
+  const earlier = keyed && ex.idem ? await ex.idem.load(scope) : undefined;
   for (const w of works) {
     const e = isWrite ? ex.writeLog.get(stepKey(w)) : undefined;
     if (e?.state === 'done') {
       out.set(w.key, { result: e.result });
-      existing++;
+      priorDone++;
     } else if (earlier?.has(w.key) && e?.state !== 'intent') {
       out.set(w.key, { result: earlier.get(w.key) });
       existing++;
     } else if (e?.state === 'intent') uncertain.push(w);
     else todo.push(w);
   }
-  if (uncertain.length) {
-    if (LEGACY_CRM_ADD.test(m.name)) {
-      const listMethod = m.name.replace(/\.add$/i, '.list');
-      const looks = await ex.send(
-        uncertain.map((w) => [
-          w.key,
-          { method: listMethod, params: { filter: { ORIGIN_ID: origin(w) }, select: ['ID'] } },
-        ]),
+  if (isWrite && rec.by === 'origin_id' && rec.field)
+    for (const w of [...todo, ...uncertain]) w.params = withMarker(w.params, rec.field, markerOf(ex, s, w.key));
+  // 2. reconcile with the portal: the uncertain writes, and (keyed steps) the keys this folder's cache does not know
+  //    (another folder or machine may have run them)
+  let unsure: Work[] = [];
+  const resent = new Set<Work>();
+  if (isWrite && findsByRead(rec)) {
+    const lostBefore = new Set(uncertain);
+    const probe = [...uncertain, ...(keyed ? todo : [])];
+    const { found, unknown } = probe.length
+      ? await findExisting(
+          ex,
+          m,
+          rec,
+          probe.map((w) => ({ key: w.key, params: w.params })),
+        )
+      : { found: new Map<string, number>(), unknown: new Set<string>() };
+    const entries: WriteEntry[] = [];
+    for (const w of probe) {
+      const id = found.get(w.key);
+      if (!id) continue;
+      out.set(w.key, { result: id });
+      if (lostBefore.has(w)) priorDone++;
+      else existing++;
+      entries.push({
+        key: stepKey(w),
+        step: ex.prefix + s.id,
+        state: 'done',
+        result: id,
+        at: new Date().toISOString(),
+      });
+    }
+    if (ex.journal) await ex.journal.recordWrites(ex.run.runId, entries);
+    if (keyed && ex.idem)
+      await ex.idem.record(
+        scope,
+        entries.map((e) => ({ key: e.key.slice(e.key.indexOf('#') + 1), result: e.result })),
       );
-      const found: WriteEntry[] = [];
-      for (const w of uncertain) {
-        const rows = rowsOf(looks.get(w.key)?.result);
-        const id = rows.length ? Number(fieldOf(rows[0], 'ID')) : undefined;
-        if (id) {
-          out.set(w.key, { result: id });
-          existing++;
-          found.push({
-            key: stepKey(w),
-            step: ex.prefix + s.id,
-            state: 'done',
-            result: id,
-            at: new Date().toISOString(),
-          });
-        } else todo.push(w);
-      }
-      if (ex.journal) await ex.journal.recordWrites(ex.run.runId, found);
-      if (keyed)
-        await ex.idem!.record(
-          scope,
-          found.map((e) => ({ key: e.key.slice(e.key.indexOf('#') + 1), result: e.result })),
-        );
-    } else {
-      // cannot look it up: resend alone with the key as Idempotency-Key (REST 3.0 dedupes); counted as uncertain
-      for (const w of uncertain) todo.push(w);
+    // not found by the marker the create carries → it did not happen, safe to send; a failed read on an uncertain
+    // write → still uncertain; on a fresh key → nothing says it was ever sent, send
+    unsure = uncertain.filter((w) => !found.has(w.key) && unknown.has(w.key));
+    todo = [
+      ...todo.filter((w) => !found.has(w.key)),
+      ...uncertain.filter((w) => !found.has(w.key) && !unknown.has(w.key)),
+    ];
+  } else if (isWrite && rec.by === 'header' && m.rest_v3) {
+    // resent over REST 3.0 under the same Idempotency-Key: the portal replays the first answer
+    for (const w of uncertain) {
+      todo.push(w);
+      resent.add(w);
     }
-  }
-  if (LEGACY_CRM_ADD.test(m.name))
-    for (const w of todo) {
-      const p = w.params as { fields?: Record<string, unknown> };
-      if (
-        p &&
-        typeof p === 'object' &&
-        p.fields &&
-        typeof p.fields === 'object' &&
-        fieldOf(p.fields, 'ORIGIN_ID') === undefined
-      )
-        w.params = { ...p, fields: { ...p.fields, ORIGIN_ID: origin(w) } };
-    }
-  let done = existing;
+  } else if (isWrite)
+    unsure = [...uncertain]; // `none`: never resent blindly
+  else todo.push(...uncertain);
+  // REST 3.0 creates of a keyed step go out alone with their Idempotency-Key from the first send
+  const headerSend = isWrite && rec.by === 'header' && !!m.rest_v3 && (keyed || resent.size > 0);
+  let done = existing + priorDone;
   let failed = 0;
   const errors: NonNullable<StepRecord['errors']> = [];
   const retry = s.retry;
   const attempts = retry?.attempts ?? 1;
   const total = works.length;
+  const lost: Work[] = [];
   for (let attempt = 1; attempt <= attempts && todo.length; attempt++) {
     const failedNow: Work[] = [];
     // commands per request as compiled (1 without batching or for a method that cannot sit in a batch)
@@ -134,25 +157,36 @@ export async function runCalls(
             key: stepKey(w),
             step: ex.prefix + s.id,
             state: 'intent' as const,
-            ...(LEGACY_CRM_ADD.test(m.name) ? { origin: origin(w) } : {}),
+            ...(rec.by === 'origin_id' ? { origin: markerOf(ex, s, w.key) } : {}),
             at: new Date().toISOString(),
           })),
         );
       const idKeys: Record<string, string> = {};
-      const resend = uncertain.length > 0 && part.some((w) => uncertain.includes(w)) && !LEGACY_CRM_ADD.test(m.name);
-      if (resend) for (const w of part) idKeys[w.key] = `b24flow-${hashOf(stepKey(w)).slice(0, 32)}`;
+      if (headerSend) for (const w of part) idKeys[w.key] = headerKeyOf(ex, s, w.key);
       // a method that cannot sit inside a batch (batch itself) goes as single calls
-      const single = resend || m.batchable === false;
+      const single = headerSend || m.batchable === false;
       const before = ex.requests;
-      const res = await ex.send(
-        part.map((w) => [w.key, { method: m.name, params: w.params as Record<string, unknown> }]),
-        { single, idempotencyKeys: idKeys },
-      );
+      let res: CallAnswers;
+      try {
+        res = await ex.send(
+          part.map((w) => [w.key, { method: m.name, params: w.params as Record<string, unknown> }]),
+          { single, idempotencyKeys: idKeys, ...(headerSend ? { version: 3 as const } : {}) },
+        );
+      } catch (err) {
+        // the batch went out and its answer was lost: the portal may have run any of its writes
+        if (!isWrite || ex.signal?.aborted || !(err instanceof NetworkError)) throw err;
+        ex.requests++;
+        res = new Map(part.map((w) => [w.key, { error: errorInfo(err), lost: true }]));
+      }
       ex.record(s, { requests: (ex.steps.get(s.id)?.requests ?? 0) + (ex.requests - before) });
       const entries: WriteEntry[] = [];
       for (const w of part) {
         const r = res.get(w.key)!;
-        if (r.error) {
+        if (r.lost && isWrite) {
+          // stays an intent in the journal: a resume reconciles it before anything is resent
+          lost.push(w);
+          out.set(w.key, r);
+        } else if (r.error) {
           const retryable =
             attempt < attempts &&
             (!retry?.on?.length || retry.on.includes(r.error.code ?? '') || retry.on.includes('retryable'));
@@ -182,8 +216,8 @@ export async function runCalls(
         }
       }
       if (isWrite && ex.journal) await ex.journal.recordWrites(ex.run.runId, entries);
-      if (keyed)
-        await ex.idem!.record(
+      if (keyed && ex.idem)
+        await ex.idem.record(
           scope,
           entries
             .filter((e) => e.state === 'done')
@@ -195,8 +229,28 @@ export async function runCalls(
     todo = failedNow;
     if (todo.length) await sleep((retry?.backoff_ms ?? 1000) * (retry?.factor ?? 2) ** (attempt - 1), ex.o.signal);
   }
+  const uncertainN = unsure.length + lost.length;
+  if (uncertainN) {
+    const entity = m.entity ?? 'record';
+    const reason = uncertainMessage(ex.prefix + s.id, entity, uncertainN, rec, ex.run.runId, ex.lang());
+    ex.uncertain ??= reason;
+    for (const w of unsure) out.set(w.key, { error: { code: 'UNCERTAIN', message: reason }, lost: true });
+    ex.record(s, {
+      done: done - existing,
+      ...(priorDone ? { earlier: priorDone } : {}),
+      existing,
+      failed,
+      uncertain: uncertainN,
+      reason,
+      ...(errors.length ? { errors: errors.slice(0, 50) } : {}),
+      status: 'uncertain',
+      finishedAt: new Date().toISOString(),
+    });
+    return out;
+  }
   ex.record(s, {
     done: done - existing,
+    ...(priorDone ? { earlier: priorDone } : {}),
     existing,
     failed,
     ...(errors.length ? { errors: errors.slice(0, 50) } : {}),
