@@ -1,13 +1,14 @@
 /**
  * The dependency direction of src/, enforced in `npm test` (`npm run deps`):
  *
- *   lib → generated → catalog → bitrix → pipeline → {triggers, agent} → adapters → cli
+ *   lib → generated → catalog → bitrix → pipeline → {triggers, agent} → store → adapters → cli
  *
  * A module may import its own layer and the layers to its left, never one to its right; triggers and agent are
  * peers that do not import each other. The sandbox portal (src/sandbox) is reached only from src/cli (and from
  * tests and benches, which are outside src/); it may use lib and generated only.
  */
-const layers = ['lib', 'generated', 'catalog', 'bitrix', 'pipeline', 'triggers|agent', 'adapters', 'cli'];
+// store: the durable store (SQLite / PostgreSQL) implements the storage interfaces the layers before it declare
+const layers = ['lib', 'generated', 'catalog', 'bitrix', 'pipeline', 'triggers|agent', 'store', 'adapters', 'cli'];
 
 const forbidden = layers.slice(0, -1).map((layer, i) => {
   const later = layers.slice(i + 1).join('|');
@@ -25,17 +26,17 @@ module.exports = {
     ...forbidden.filter((r) => !r.name.startsWith('triggers-agent')),
     {
       name: 'triggers-imports-later-layer',
-      comment: 'src/triggers may import lib, generated, catalog, bitrix and pipeline only (not agent, adapters, cli)',
+      comment: 'src/triggers may import lib, generated, catalog, bitrix and pipeline only (not agent, store, adapters, cli)',
       severity: 'error',
       from: { path: '^src/triggers/' },
-      to: { path: '^src/(agent|adapters|cli)/' },
+      to: { path: '^src/(agent|store|adapters|cli)/' },
     },
     {
       name: 'agent-imports-later-layer',
-      comment: 'src/agent may import lib, generated, catalog, bitrix and pipeline only (not triggers, adapters, cli)',
+      comment: 'src/agent may import lib, generated, catalog, bitrix and pipeline only (not triggers, store, adapters, cli)',
       severity: 'error',
       from: { path: '^src/agent/' },
-      to: { path: '^src/(triggers|adapters|cli)/' },
+      to: { path: '^src/(triggers|store|adapters|cli)/' },
     },
     {
       name: 'sandbox-only-from-cli',
@@ -49,7 +50,7 @@ module.exports = {
       comment: 'the sandbox emulates the portal on its own: it may use src/lib and src/generated only',
       severity: 'error',
       from: { path: '^src/sandbox/' },
-      to: { path: '^src/(catalog|bitrix|pipeline|triggers|agent|adapters|cli)/' },
+      to: { path: '^src/(catalog|bitrix|pipeline|triggers|agent|store|adapters|cli)/' },
     },
     {
       name: 'no-circular',

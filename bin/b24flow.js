@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 12)) {
-  process.stderr.write(`b24flow: needs Node.js 22.12 or newer (24 LTS recommended); this is ${process.version}\n`);
+if (major < 22 || (major === 22 && minor < 13)) {
+  process.stderr.write(`b24flow: needs Node.js 22.13 or newer (24 LTS recommended); this is ${process.version}\n`);
   process.exit(1);
 }
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,0 +1,150 @@
+/**
+ * Versioned migrations of the store, the same on SQLite and PostgreSQL (Kysely's schema builder emits each
+ * dialect's DDL). A migration is never edited once released: a change is a new entry. Kysely's migrator records
+ * what ran in `kysely_migration` and holds a lock while migrating, so two processes starting at once migrate once.
+ */
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+
+/** Milliseconds fit a 64-bit integer; SQLite's INTEGER is 64-bit, PostgreSQL needs `bigint`. */
+const MS = 'bigint';
+
+const v1: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('runs')
+      .addColumn('run_id', 'text', (c) => c.primaryKey())
+      .addColumn('pipeline', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('mode', 'text')
+      .addColumn('owner_json', 'text')
+      .addColumn('started_ms', MS, (c) => c.notNull())
+      .addColumn('updated_ms', MS, (c) => c.notNull())
+      .addColumn('finished_ms', MS)
+      .addColumn('record_json', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('runs_started').on('runs').column('started_ms').execute();
+    await db.schema.createIndex('runs_pipeline').on('runs').columns(['pipeline', 'started_ms']).execute();
+    await db.schema
+      .createTable('run_steps')
+      .addColumn('run_id', 'text', (c) => c.notNull().references('runs.run_id').onDelete('cascade'))
+      .addColumn('step_id', 'text', (c) => c.notNull())
+      .addColumn('ord', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('method', 'text')
+      .addColumn('record_json', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('run_steps_pk', ['run_id', 'step_id'])
+      .execute();
+    await db.schema
+      .createTable('step_results')
+      .addColumn('run_id', 'text', (c) => c.notNull().references('runs.run_id').onDelete('cascade'))
+      .addColumn('step_id', 'text', (c) => c.notNull())
+      .addColumn('value_json', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('step_results_pk', ['run_id', 'step_id'])
+      .execute();
+    await db.schema
+      .createTable('run_writes')
+      .addColumn('run_id', 'text', (c) => c.notNull().references('runs.run_id').onDelete('cascade'))
+      .addColumn('write_key', 'text', (c) => c.notNull())
+      .addColumn('step_id', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('result_json', 'text')
+      .addColumn('error', 'text')
+      .addColumn('origin', 'text')
+      .addColumn('at_ms', MS, (c) => c.notNull())
+      .addPrimaryKeyConstraint('run_writes_pk', ['run_id', 'write_key'])
+      .execute();
+    await db.schema
+      .createTable('idempotency')
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('idem_key', 'text', (c) => c.notNull())
+      .addColumn('result_json', 'text')
+      .addColumn('at_ms', MS, (c) => c.notNull())
+      .addPrimaryKeyConstraint('idempotency_pk', ['scope', 'idem_key'])
+      .execute();
+    await db.schema.createIndex('idempotency_at').on('idempotency').column('at_ms').execute();
+    await db.schema
+      .createTable('plans')
+      .addColumn('plan_id', 'text', (c) => c.primaryKey())
+      .addColumn('body_json', 'text', (c) => c.notNull())
+      .addColumn('created_ms', MS, (c) => c.notNull())
+      .addColumn('used_ms', MS)
+      .execute();
+    await db.schema
+      .createTable('settings')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('updated_ms', MS, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('events')
+      .addColumn('event_id', 'text', (c) => c.primaryKey())
+      .addColumn('event_key', 'text', (c) => c.notNull())
+      .addColumn('body_json', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('due_ms', MS, (c) => c.notNull())
+      .addColumn('leased_by', 'text')
+      .addColumn('lease_until_ms', MS)
+      .addColumn('first_seen_ms', MS, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('events_due').on('events').column('due_ms').execute();
+    await db.schema
+      .createTable('processed_events')
+      .addColumn('event_key', 'text', (c) => c.primaryKey())
+      .addColumn('at_ms', MS, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('processed_events_at').on('processed_events').column('at_ms').execute();
+    await db.schema
+      .createTable('dead_letters')
+      .addColumn('letter_id', 'text', (c) => c.primaryKey())
+      .addColumn('event_key', 'text', (c) => c.notNull().unique())
+      .addColumn('body_json', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('error', 'text', (c) => c.notNull())
+      .addColumn('first_seen_ms', MS, (c) => c.notNull())
+      .addColumn('last_seen_ms', MS, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('tokens')
+      .addColumn('member_id', 'text', (c) => c.primaryKey())
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .addColumn('updated_ms', MS, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('agent_state')
+      .addColumn('user_id', 'text', (c) => c.primaryKey())
+      .addColumn('state_json', 'text', (c) => c.notNull())
+      .addColumn('updated_ms', MS, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('schedule_slots')
+      .addColumn('pipeline', 'text', (c) => c.notNull())
+      .addColumn('slot_ms', MS, (c) => c.notNull())
+      .addColumn('claimed_by', 'text', (c) => c.notNull())
+      .addColumn('run_id', 'text')
+      .addColumn('at_ms', MS, (c) => c.notNull())
+      .addPrimaryKeyConstraint('schedule_slots_pk', ['pipeline', 'slot_ms'])
+      .execute();
+    await db.schema
+      .createTable('limiter')
+      .addColumn('portal', 'text', (c) => c.primaryKey())
+      .addColumn('tokens', 'double precision', (c) => c.notNull())
+      .addColumn('updated_ms', MS, (c) => c.notNull())
+      .addColumn('state_json', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('leases')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('holder', 'text', (c) => c.notNull())
+      .addColumn('until_ms', MS, (c) => c.notNull())
+      .execute();
+  },
+};
+
+/** Every migration, by name in order (`0001_…`). */
+export const MIGRATIONS: Record<string, Migration> = { '0001_store': v1 };
+
+/** The migrations for Kysely's migrator. */
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => MIGRATIONS,
+};

@@ -1,0 +1,168 @@
+/**
+ * The tables of the store, as Kysely types (one schema for SQLite and PostgreSQL; see ./migrations.ts for the DDL).
+ *
+ * Conventions, so one query works on both dialects: times are Unix milliseconds in `bigint`-safe integer columns
+ * (`*_ms`), documents are JSON text (`*_json`; the store parses them), booleans are 0/1 integers. Every table that
+ * grows carries a time column that retention (`b24flow gc`) deletes by.
+ */
+import type { Generated } from 'kysely';
+
+/** A pipeline run: its record (RunRecord JSON) and the columns history queries filter and sort by. */
+export interface RunsTable {
+  run_id: string;
+  pipeline: string;
+  status: string;
+  mode: string | null;
+  /** Host and pid of the process that runs it (a `running` run whose owner is gone reads `interrupted`). */
+  owner_json: string | null;
+  started_ms: number;
+  updated_ms: number;
+  finished_ms: number | null;
+  record_json: string;
+}
+
+/** One step of a run (the step part of the RunRecord, queryable). */
+export interface RunStepsTable {
+  run_id: string;
+  step_id: string;
+  /** Position in the run's step list. */
+  ord: number;
+  status: string;
+  method: string | null;
+  record_json: string;
+}
+
+/** A step's result, kept for resume (a sub-pipeline's or fan-out's value). */
+export interface StepResultsTable {
+  run_id: string;
+  step_id: string;
+  value_json: string;
+}
+
+/** The write log of a run: latest state per `<step>#<key>` (intent → done | failed). */
+export interface RunWritesTable {
+  run_id: string;
+  write_key: string;
+  step_id: string;
+  state: string;
+  result_json: string | null;
+  error: string | null;
+  origin: string | null;
+  at_ms: number;
+}
+
+/** Completed keyed writes across runs: scope = portal + pipeline + step. */
+export interface IdempotencyTable {
+  scope: string;
+  idem_key: string;
+  result_json: string | null;
+  at_ms: number;
+}
+
+/** Sealed plans waiting for `apply` (and approvals, later). */
+export interface PlansTable {
+  plan_id: string;
+  body_json: string;
+  created_ms: number;
+  used_ms: number | null;
+}
+
+/** Small named values shared by every process on the store (the plan seal key, the serve lease...). */
+export interface SettingsTable {
+  name: string;
+  value: string;
+  updated_ms: number;
+}
+
+/** Accepted events not yet processed (intake): stored before the portal gets its answer. */
+export interface EventsTable {
+  event_id: string;
+  event_key: string;
+  body_json: string;
+  attempts: number;
+  /** Not before this time (retry backoff), ms. */
+  due_ms: number;
+  /** Lease of the worker processing it (null: free). */
+  leased_by: string | null;
+  lease_until_ms: number | null;
+  first_seen_ms: number;
+}
+
+/** Keys of events whose pipelines ran: the same event delivered again is skipped. */
+export interface ProcessedEventsTable {
+  event_key: string;
+  at_ms: number;
+}
+
+/** The dead-letter queue: events that failed every attempt, one row per event key. */
+export interface DeadLettersTable {
+  letter_id: string;
+  event_key: string;
+  body_json: string;
+  attempts: number;
+  error: string;
+  first_seen_ms: number;
+  last_seen_ms: number;
+}
+
+/** OAuth tokens per portal (member_id), encrypted at rest (AES-256-GCM with the local key). */
+export interface TokensTable {
+  member_id: string;
+  sealed: string;
+  updated_ms: number;
+}
+
+/** The chat agent's state per user. */
+export interface AgentStateTable {
+  user_id: string;
+  state_json: string;
+  updated_ms: number;
+}
+
+/** Cron slots claimed: the first process to insert (pipeline, slot) runs it, every other one skips it. */
+export interface ScheduleSlotsTable {
+  pipeline: string;
+  slot_ms: number;
+  claimed_by: string;
+  run_id: string | null;
+  at_ms: number;
+}
+
+/** The limiter of one portal, shared by every process and machine: token bucket and learned limits. */
+export interface LimiterTable {
+  portal: string;
+  /** Tokens in the bucket at `updated_ms` (requests). */
+  tokens: number;
+  updated_ms: number;
+  /** Learned state (drain rate, bucket size, per-method operating budget, 503 back-off) as JSON. */
+  state_json: string;
+}
+
+/** Named leases (one `serve` scheduler per store, worker heartbeats). */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  until_ms: number;
+}
+
+/** Every table of the store. */
+export interface StoreSchema {
+  runs: RunsTable;
+  run_steps: RunStepsTable;
+  step_results: StepResultsTable;
+  run_writes: RunWritesTable;
+  idempotency: IdempotencyTable;
+  plans: PlansTable;
+  settings: SettingsTable;
+  events: EventsTable;
+  processed_events: ProcessedEventsTable;
+  dead_letters: DeadLettersTable;
+  tokens: TokensTable;
+  agent_state: AgentStateTable;
+  schedule_slots: ScheduleSlotsTable;
+  limiter: LimiterTable;
+  leases: LeasesTable;
+}
+
+/** An auto-increment column, for tables that get one later. */
+export type Serial = Generated<number>;
