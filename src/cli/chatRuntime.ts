@@ -7,7 +7,9 @@ import { resolve } from 'node:path';
 import type { ChatAgent } from '../agent/agent.js';
 import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
+import type { StateStore } from '../agent/state.js';
 import { connect, readSettings } from './compose.js';
+import { openDataStore } from './dataStore.js';
 
 /**
  * The planner's model endpoint from `OPENAI_API_KEY`, `OPENAI_API_BASE`, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS` (ms).
@@ -32,6 +34,8 @@ export async function buildChatAgent(o: {
   pipelinesDir?: string;
   runOptions?: RuntimeOptions['runOptions'];
   onError?: (userId: string, details: string) => void;
+  /** Users' states (default: the process's store, `B24FLOW_DATABASE_URL` or SQLite in `dataDir`). */
+  state?: StateStore;
 }): Promise<ChatAgent> {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
   const { ChatAgent } = await import('../agent/agent.js');
@@ -44,10 +48,16 @@ export async function buildChatAgent(o: {
     ...(o.runOptions ? { runOptions: o.runOptions } : {}),
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
+  let state = o.state;
+  if (!state) {
+    const { StoreStateStore } = await import('../store/agentState.js');
+    state = new StoreStateStore(await openDataStore({ env: o.env, dataDir: o.dataDir }));
+  }
   return new ChatAgent({
     engine,
     planner: Planner.fromConfig(engine, plannerConfig(o.env)),
     dataDir: o.dataDir,
+    state,
     ...(o.onError ? { onError: o.onError } : {}),
   });
 }
