@@ -73,7 +73,7 @@ describe('connect()', () => {
     expect(res.result.length).toBeGreaterThan(0);
   });
 
-  it('successive processes share the portal request counter through the data dir (no burst spent twice)', async () => {
+  it('successive processes share the portal request counter through the store (no burst spent twice)', async () => {
     const sb: Sandbox = await sandbox({ plan: 'standard', clockFactor: 4 });
     open.push(sb);
     const env = { BITRIX_WEBHOOK_URL: sb.webhookUrl, B24FLOW_DATA_DIR: tmp(), B24_CLOCK_FACTOR: '4' };
