@@ -103,7 +103,7 @@ describe.each(backends)('shared limiter row on $name', (b) => {
       };
       if (b.url) env.B24FLOW_DATABASE_URL = await b.url();
       else delete env.B24FLOW_DATABASE_URL;
-      const reports = await Promise.all([0, 1, 2, 3].map(() => runWorker(env, 60)));
+      const reports = await Promise.all([0, 1, 2, 3].map(() => runWorker(env, 50)));
       const portal = await sb.admin.stats();
       const requests = reports.reduce((s, r) => s + r.requests, 0);
       const t0 = Math.min(...reports.map((r) => r.t0));
@@ -111,15 +111,16 @@ describe.each(backends)('shared limiter row on $name', (b) => {
       const portalSeconds = ((t1 - t0) / 1000) * factor;
       const share = requests / allowance({ drain: 2, burst: 50 }, portalSeconds);
       const takes = reports.reduce((s, r) => s + r.lease.takes, 0);
+      const expired = reports.reduce((s, r) => s + r.lease.expired, 0);
       console.log(
         `[${b.name}] 4 processes: ${requests} requests in ${portalSeconds.toFixed(1)} portal s, ` +
           `503: ${portal.status['503'] ?? 0}, 429: ${portal.status['429'] ?? 0}, ` +
-          `${(share * 100).toFixed(1)} % of the plan's allowance, ${Math.round((takes / requests) * 1000)} DB round trips per 1,000 requests`,
+          `${(share * 100).toFixed(1)} % of the plan's allowance, ${Math.round((takes / requests) * 1000)} DB round trips per 1,000 requests, ${expired} leased slots expired unused`,
       );
       expect(portal.status['503'] ?? 0).toBe(0);
       expect(portal.status['429'] ?? 0).toBe(0);
       expect(reports.every((r) => !r.lease.degraded)).toBe(true);
-      expect(requests).toBe(240);
+      expect(requests).toBe(200);
       expect(share).toBeGreaterThan(0.75); // loose: timing on a shared CI machine; the bench prints the figure
     } finally {
       await sb.close();

@@ -20,6 +20,7 @@ export {
   type LimiterEvent,
   leasePortalSeconds,
   leaseReserve,
+  SCHEDULING_DELAY_S,
   type SharedLearned,
   type SharedLimiterState,
 } from './shared.js';

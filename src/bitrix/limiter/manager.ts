@@ -136,14 +136,14 @@ export class PortalLimiter {
       },
       drain,
       burst,
-      this.baseReserve + leaseReserve(drain, burst),
+      this.baseReserve + leaseReserve(drain, burst, this.clock.factor),
     );
   }
 
   /** Switches the bucket's rates (the lease reserve follows the drain). */
   private setRates(drain: number, burst: number): void {
     this.bucket.setRates(drain, burst);
-    this.bucket.reserve = this.baseReserve + (this.shared ? leaseReserve(drain, burst) : 0);
+    this.bucket.reserve = this.baseReserve + (this.shared ? leaseReserve(drain, burst, this.clock.factor) : 0);
   }
 
   /** Applies limits another process learned (shared mode). */

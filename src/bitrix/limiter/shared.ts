@@ -11,8 +11,9 @@
  * already drained for it). Why the aggregate rate stays within the portal's bound: a request sent at time t was
  * granted in [t − L, t], so the requests the portal counted in any window [s, t] were granted in [s − L, t]; the
  * portal's level therefore never exceeds the shared level by more than `drain × L` slots, which the lease keeps free
- * on top of the usual reserve (see {@link leaseReserve}). A lease is at most `drain × L` slots, sized by the callers
- * waiting and the process's recent rate. Only one `take` of a process is in flight at a time.
+ * on top of the usual reserve (see {@link leaseReserve}). A lease is at most `drain × L` slots: the callers waiting
+ * now, or more when the process's last lease was used up in time (doubling; cut back to what was used when slots
+ * expired), so the lease size follows the process's rate and unused slots stay few. Only one `take` of a process is in flight at a time.
  *
  * Learned limits are written to the row too: a 503 fills the shared level and sets a back-off every process honours;
  * a 429 parks the method for every process until `operating_reset_at`; a portal found to be on the standard plan is
@@ -30,9 +31,18 @@ export function leasePortalSeconds(drain: number, burst: number): number {
   return Math.min(10, Math.max(0.5, burst / (10 * Math.max(1e-9, drain))));
 }
 
-/** Slots kept free in the shared level for leases in flight: `drain × L`, at least 1. */
-export function leaseReserve(drain: number, burst: number): number {
-  return Math.max(1, Math.ceil(drain * leasePortalSeconds(drain, burst)));
+/**
+ * Real seconds allowed between a grant and the portal counting the request, beyond the lease (the process's event
+ * loop, the network and the portal's own queue under load); a sped-up sandbox clock multiplies them.
+ */
+export const SCHEDULING_DELAY_S = 0.15;
+
+/**
+ * Slots kept free in the shared level for leases in flight: `drain × (L + delay × clockFactor)`, at least 1 (standard
+ * plan on a real portal: 6).
+ */
+export function leaseReserve(drain: number, burst: number, clockFactor = 1): number {
+  return Math.max(1, Math.ceil(drain * (leasePortalSeconds(drain, burst) + SCHEDULING_DELAY_S * clockFactor)));
 }
 
 /** What a process asks the shared bucket for. Rates are portal values; `clockFactor` maps them to wall time. */
@@ -119,11 +129,17 @@ export class LeasedBucket implements RequestBucket {
   /** performance.now() ms when the leased slots expire. */
   private slotsUntil = 0;
   private pending = 0;
+  /**
+   * Lease size the process asks for beyond its waiting callers (AIMD): doubled when a lease was used up before it
+   * expired, cut to what was used when slots expired unused. At most `drain × L`.
+   */
+  private target = 1;
+  /** Slots granted by the current lease, and whether the last one ended with slots expiring. */
+  private leaseGranted = 0;
+  private wasted = false;
+  /** performance.now() ms before which the next take is pointless: the last grant was partial (starved bucket). */
+  private nextTakeAt = 0;
   private tail: Promise<void> = Promise.resolve();
-  /** Requests sent per real ms, exponentially averaged over lease periods (to size the next lease). */
-  private rate = 0;
-  private sentSinceLease = 0;
-  private leaseAt = 0;
   /** Set after a 503 until the shared row has been told (the next take waits for that report). */
   private overflowReport: Promise<void> | undefined;
   /** Set when the shared state failed: local pacing, as without a store. */
@@ -165,16 +181,23 @@ export class LeasedBucket implements RequestBucket {
           const now = performance.now();
           if (this.slots > 0 && now < this.slotsUntil) {
             this.slots--;
-            this.sentSinceLease++;
             break;
           }
           if (this.slots > 0) {
             this.expired += this.slots;
+            this.target = Math.max(1, this.leaseGranted - this.slots);
+            this.wasted = true;
             this.slots = 0;
           }
           if (this.local) {
             await this.local.acquire(signal);
             break;
+          }
+          // starved: come back when the row said the rest would be free, not at once for another sliver
+          const early = this.nextTakeAt - performance.now();
+          if (early > 0) {
+            await sleep(early, signal);
+            continue;
           }
           let grant: LeaseGrant;
           try {
@@ -185,12 +208,15 @@ export class LeasedBucket implements RequestBucket {
             this.hooks.fallback(err);
             continue;
           }
+          this.nextTakeAt = grant.retryMs > 0 ? performance.now() + grant.retryMs : 0;
           if (grant.granted > 0) {
             this.slots = grant.granted;
+            this.leaseGranted = grant.granted;
             this.slotsUntil = performance.now() + this.leaseMs();
             continue;
           }
           await sleep(Math.max(1, grant.retryMs), signal);
+          this.nextTakeAt = 0;
         }
       } finally {
         this.pending--;
@@ -201,18 +227,15 @@ export class LeasedBucket implements RequestBucket {
     return run;
   }
 
-  /** One database round trip: asks for the waiting callers plus the expected demand of one lease period. */
+  /** One database round trip: asks for the callers waiting now, or the adapted lease size when larger. */
   private async lease(): Promise<LeaseGrant> {
     if (this.overflowReport) await this.overflowReport;
-    const now = performance.now();
-    if (this.leaseAt) {
-      const sample = this.sentSinceLease / Math.max(1, now - this.leaseAt);
-      this.rate = this.rate ? this.rate * 0.7 + sample * 0.3 : sample;
-    }
-    this.leaseAt = now;
-    this.sentSinceLease = 0;
     const cap = Math.max(1, Math.floor(this.drain * leasePortalSeconds(this.drain, this.burst)));
-    const want = Math.min(cap, Math.max(this.pending, 1, Math.round(this.rate * this.leaseMs())));
+    // the previous lease was used up in time: the process can use a larger one
+    if (!this.wasted && this.leaseGranted > 0) this.target = Math.min(cap, this.target * 2);
+    this.wasted = false;
+    this.leaseGranted = 0;
+    const want = Math.min(cap, Math.max(this.pending, Math.round(this.target), 1));
     this.takes++;
     const grant = await this.shared.take(this.portal, {
       want,
