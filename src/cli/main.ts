@@ -26,6 +26,7 @@ import * as runs from './commands/runs.js';
 import * as sandbox from './commands/sandbox.js';
 import * as serve from './commands/serve.js';
 import { configureProcess } from './compose.js';
+import { closeDataStore } from './dataStore.js';
 
 /** The package's version, read from package.json (two levels up from both src/cli and dist/cli). */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -85,4 +86,7 @@ try {
     }
     process.exitCode = exitCodeOf(err);
   }
+} finally {
+  // the store ends with the command: an idle PostgreSQL pool would keep the process alive for its idle timeout
+  await closeDataStore().catch(() => {});
 }
