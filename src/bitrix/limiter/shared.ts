@@ -12,8 +12,9 @@
  * granted in [t − L, t], so the requests the portal counted in any window [s, t] were granted in [s − L, t]; the
  * portal's level therefore never exceeds the shared level by more than `drain × L` slots, which the lease keeps free
  * on top of the usual reserve (see {@link leaseReserve}). A lease is at most `drain × L` slots: the callers waiting
- * now, or more when the process's last lease was used up in time (doubling; cut back to what was used when slots
- * expired), so the lease size follows the process's rate and unused slots stay few. Only one `take` of a process is in flight at a time.
+ * now, or more when the process's last lease was used up in time and the shared bucket has room to spare (doubling;
+ * cut back to what was used when slots expired, and to the waiting callers when the bucket is nearly full), so the
+ * lease size follows the process's rate and no slot another process waits for expires unused. Only one `take` of a process is in flight at a time.
  *
  * Learned limits are written to the row too: a 503 fills the shared level and sets a back-off every process honours;
  * a 429 parks the method for every process until `operating_reset_at`; a portal found to be on the standard plan is
@@ -137,6 +138,8 @@ export class LeasedBucket implements RequestBucket {
   /** Slots granted by the current lease, and whether the last one ended with slots expiring. */
   private leaseGranted = 0;
   private wasted = false;
+  /** The last grant found the shared bucket (nearly) full: other processes want the slots too. */
+  private starved = false;
   /** performance.now() ms before which the next take is pointless: the last grant was partial (starved bucket). */
   private nextTakeAt = 0;
   private tail: Promise<void> = Promise.resolve();
@@ -231,8 +234,10 @@ export class LeasedBucket implements RequestBucket {
   private async lease(): Promise<LeaseGrant> {
     if (this.overflowReport) await this.overflowReport;
     const cap = Math.max(1, Math.floor(this.drain * leasePortalSeconds(this.drain, this.burst)));
-    // the previous lease was used up in time: the process can use a larger one
-    if (!this.wasted && this.leaseGranted > 0) this.target = Math.min(cap, this.target * 2);
+    // the previous lease was used up in time and the bucket had room to spare: the process can use a larger one. Near
+    // a full bucket slots go to the callers waiting now only: spare ones would expire while others wait for them
+    if (this.starved) this.target = 1;
+    else if (!this.wasted && this.leaseGranted > 0) this.target = Math.min(cap, this.target * 2);
     this.wasted = false;
     this.leaseGranted = 0;
     const want = Math.min(cap, Math.max(this.pending, Math.round(this.target), 1));
@@ -246,6 +251,7 @@ export class LeasedBucket implements RequestBucket {
       plan: this.hooks.plan(),
     });
     this.granted += grant.granted;
+    this.starved = grant.granted < want || grant.level > this.burst - this.reserve - cap;
     this.lastLevel = grant.level;
     this.lastLevelAt = performance.now();
     this.hooks.learned(grant.learned);
