@@ -179,37 +179,36 @@ export interface PortalStores {
   tokens(): Promise<TokenStore>;
 }
 
-const portalStoresCache = new Map<string, Promise<PortalStores>>();
+const portalStoresCache = new WeakMap<object, PortalStores>();
 
 /**
  * The process's shared limiter state and token store on the store of `env` (`B24FLOW_DATABASE_URL`, else SQLite in
- * the data dir), created once per store. The store key is `B24FLOW_STORE_KEY` (base64 of 32 bytes; wins, and must be
- * the same on every machine of one PostgreSQL) or `<data dir>/store-key`.
+ * the data dir), created once per open store. The store key is `B24FLOW_STORE_KEY` (base64 of 32 bytes; wins, and
+ * must be the same on every machine of one PostgreSQL) or `<data dir>/store-key`.
  * @throws Error naming the database when the store cannot be opened; RuntimeFailure for a malformed key
  */
-export function portalStores(env: NodeJS.ProcessEnv): Promise<PortalStores> {
+export async function portalStores(env: NodeJS.ProcessEnv): Promise<PortalStores> {
   const dataDir = env.B24FLOW_DATA_DIR ?? './data';
-  const key = `${env.B24FLOW_DATABASE_URL?.trim() || ''}\u0000${resolve(dataDir)}`;
-  let hit = portalStoresCache.get(key);
+  const store = await openDataStore({ env, dataDir });
+  let hit = portalStoresCache.get(store);
   if (!hit) {
-    hit = (async () => {
-      const store = await openDataStore({ env, dataDir });
-      const { StoreLimiterState } = await import('../store/limiter.js');
-      const { StoreTokenStore, loadStoreKey } = await import('../store/tokens.js');
-      let tokens: Promise<TokenStore> | undefined;
-      return {
-        limiter: new StoreLimiterState(store),
-        tokens: () => {
-          tokens ??= loadStoreKey(dataDir, env.B24FLOW_STORE_KEY).then((k) => new StoreTokenStore(store, k));
-          tokens.catch(() => {
-            tokens = undefined;
-          });
-          return tokens;
-        },
-      };
-    })();
-    portalStoresCache.set(key, hit);
-    hit.catch(() => portalStoresCache.delete(key));
+    const { StoreLimiterState } = await import('../store/limiter.js');
+    const { StoreTokenStore, loadStoreKey } = await import('../store/tokens.js');
+    // a concurrent caller may have built them while the modules loaded: one token store per store, one registry
+    const again = portalStoresCache.get(store);
+    if (again) return again;
+    let tokens: Promise<TokenStore> | undefined;
+    hit = {
+      limiter: new StoreLimiterState(store),
+      tokens: () => {
+        tokens ??= loadStoreKey(dataDir, env.B24FLOW_STORE_KEY).then((k) => new StoreTokenStore(store, k));
+        tokens.catch(() => {
+          tokens = undefined;
+        });
+        return tokens;
+      },
+    };
+    portalStoresCache.set(store, hit);
   }
   return hit;
 }
