@@ -5,16 +5,18 @@
  * {@link SharedLimiterState}); every process draws its request slots from that row.
  *
  * Leases. A round trip to the database per request would cost more than the request's own pacing on a fast portal,
- * so a process takes slots in small leases: one `take` grants up to `want` slots (the callers waiting now plus what
- * the process sent in the last lease period), counted in the shared level at once. A granted slot is valid for
- * {@link LEASE_PORTAL_SECONDS} of portal time; a slot not used by then is dropped (never returned: the shared level
- * already drained for it). Why the aggregate rate stays within the portal's bound: a request sent at time t was
- * granted in [t − L, t], so the requests the portal counted in any window [s, t] were granted in [s − L, t]; the
- * portal's level therefore never exceeds the shared level by more than `drain × L` slots, which the lease keeps free
- * on top of the usual reserve (see {@link leaseReserve}). A lease is at most `drain × L` slots: the callers waiting
- * now, or more when the process's last lease was used up in time and the shared bucket has room to spare (doubling;
- * cut back to what was used when slots expired, and to the waiting callers when the bucket is nearly full), so the
- * lease size follows the process's rate and no slot another process waits for expires unused. Only one `take` of a process is in flight at a time.
+ * so a process takes slots in small leases: one `take` grants up to `want` slots, counted in the shared level at
+ * once. A granted slot is valid for L = {@link leasePortalSeconds} of portal time; a slot not used by then is dropped
+ * (never returned: the shared level already drained for it). Why the aggregate rate stays within the portal's bound:
+ * a request sent at time t was granted in [t − L, t], so the requests the portal counted in any window [s, t] were
+ * granted in [s − L, t]; the portal's level therefore never exceeds the shared level by more than `drain × L` slots,
+ * which are kept free on top of the usual reserve, together with a scheduling delay (see {@link leaseReserve}).
+ *
+ * Lease size: at most `drain × L` slots; the callers waiting now, or more when the process's last lease was used up in
+ * time and the shared bucket has room to spare (doubling; cut back to what was used when slots expired, and to the
+ * waiting callers when the bucket is nearly full), so the lease follows the process's rate and no slot another process
+ * waits for expires unused. Only one `take` of a process is in flight at a time; after a partial grant (a starved
+ * bucket) the process comes back when the row says the rest will have drained, not at once.
  *
  * Learned limits are written to the row too: a 503 fills the shared level and sets a back-off every process honours;
  * a 429 parks the method for every process until `operating_reset_at`; a portal found to be on the standard plan is
