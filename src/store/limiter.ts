@@ -103,7 +103,8 @@ export class StoreLimiterState implements SharedLimiterState {
       const state = prune(parseState(row.state_json), now);
       const drainPerMs = (Math.max(1e-9, req.drain) * Math.max(1e-9, req.clockFactor)) / 1000;
       let level = Math.max(0, Number(row.tokens) - (now - Number(row.updated_ms)) * drainPerMs);
-      const room = req.burst - req.reserve;
+      // a misconfigured reserve (≥ burst) must slow a process down, never stop it: one slot stays grantable
+      const room = Math.max(1, req.burst - req.reserve);
       let granted = 0;
       let retryMs = 0;
       if (state.backoffUntilMs && state.backoffUntilMs > now) {

@@ -4,7 +4,7 @@
  * standard-plan sandbox portal through `connect()` and the store: no 503, no 429, and most of what the plan allows.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LeaseRequest } from '../../src/bitrix/limiter/index.js';
+import { type LeaseRequest, leaseReserve } from '../../src/bitrix/limiter/index.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { StoreLimiterState } from '../../src/store/limiter.js';
@@ -43,6 +43,14 @@ const std = (want: number, clockFactor = 1): LeaseRequest => ({
   reserve: 7,
   clockFactor,
   plan: 'standard',
+});
+
+describe('lease reserve', () => {
+  it('covers a lease and the scheduling delay, and never takes most of the bucket (a 1,000× sandbox clock)', () => {
+    expect(leaseReserve(2, 50)).toBe(6); // standard plan on a real portal: 2/s × (2.5 s + 0.15 s)
+    expect(leaseReserve(5, 250, 1000)).toBe(100);
+    expect(leaseReserve(1000, 100_000, 1000)).toBeLessThanOrEqual(40_000);
+  });
 });
 
 describe.each(backends)('shared limiter row on $name', (b) => {

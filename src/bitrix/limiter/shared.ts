@@ -42,10 +42,12 @@ export const SCHEDULING_DELAY_S = 0.15;
 
 /**
  * Slots kept free in the shared level for leases in flight: `drain × (L + delay × clockFactor)`, at least 1 (standard
- * plan on a real portal: 6).
+ * plan on a real portal: 6) and at most 40 % of the burst (a sandbox clock sped up 1,000× would otherwise reserve
+ * more than the whole bucket and never grant a slot).
  */
 export function leaseReserve(drain: number, burst: number, clockFactor = 1): number {
-  return Math.max(1, Math.ceil(drain * (leasePortalSeconds(drain, burst) + SCHEDULING_DELAY_S * clockFactor)));
+  const want = Math.ceil(drain * (leasePortalSeconds(drain, burst) + SCHEDULING_DELAY_S * clockFactor));
+  return Math.max(1, Math.min(want, Math.floor(burst * 0.4)));
 }
 
 /** What a process asks the shared bucket for. Rates are portal values; `clockFactor` maps them to wall time. */
