@@ -18,7 +18,7 @@ import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
 import type { DeadLetterStore } from './dlq.js';
 import type { InstallVerifier } from './install.js';
-import { EventIntake, type EventStore } from './intake.js';
+import { EventIntake, type EventStore, type IntakeOptions } from './intake.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
 import { Metrics } from './metrics.js';
 import { type OfflineStateStore, OfflineSyncWorker } from './offlineSync.js';
@@ -62,6 +62,8 @@ export interface TriggerServiceOptions {
   limit?: number;
   /** Parallel dispatches per offline batch (default 4). */
   parallel?: number;
+  /** Leases of the online intake (src/triggers/intake.ts): length, renewal, look for other workers' due events. */
+  intake?: Pick<IntakeOptions, 'leaseMs' | 'renewLeases' | 'pollMs'>;
   /** IANA time zone of schedules without their own (default UTC; the CLI passes `B24FLOW_TZ`). */
   timezone?: string;
   /** Run the scheduler (default true). */
@@ -203,6 +205,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
     ...(o.maxBackoffMs !== undefined ? { maxBackoffMs: o.maxBackoffMs } : {}),
     ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
+    ...o.intake,
   });
   const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;
   const worker = wantOffline
