@@ -170,10 +170,7 @@ export class Dispatcher {
       const pk = `${ev.key}#${p.name}`;
       // the same change arriving on both paths at once: wait for the first copy, then look again
       while (this.inflight.has(pk)) await this.inflight.get(pk);
-      if (!opts.force && (await this.o.processed.has(pk))) {
-        skipped++;
-        continue;
-      }
+      // held from here (no await in between), so a second copy waits while this one looks up the key
       let done!: () => void;
       this.inflight.set(
         pk,
@@ -182,6 +179,10 @@ export class Dispatcher {
         }),
       );
       try {
+        if (!opts.force && (await this.o.processed.has(pk))) {
+          skipped++;
+          continue;
+        }
         const inputs = {
           event: { name: ev.name, data: ev.data, ts: ev.ts, objectId: ev.objectId ?? null, source: ev.source },
         };
