@@ -64,26 +64,31 @@ export class StoreEvents implements EventStore {
     const now = this.now();
     const free = (now2: number) => (eb: any) =>
       eb.or([eb('leased_by', 'is', null), eb('lease_until_ms', '<', now2)]);
-    // candidates first (a read), then one conditional UPDATE each: the affected-row count decides who won it
-    const candidates = await this.store.db
-      .selectFrom('events')
-      .select('event_id')
-      .where('due_ms', '<=', now)
-      .where(free(now))
-      .orderBy('due_ms')
-      .orderBy('first_seen_ms')
-      .limit(limit)
-      .execute();
+    // candidates first (a read), then one conditional UPDATE each: the affected-row count decides who won it. A
+    // candidate another worker won meanwhile is leased now, so the next read skips it: read again until `limit` are
+    // won or none is free (bounded, in case of a storm of claimers).
     const won: string[] = [];
-    for (const { event_id } of candidates) {
-      const r = await this.store.db
-        .updateTable('events')
-        .set({ leased_by: holder, lease_until_ms: now + leaseMs })
-        .where('event_id', '=', event_id)
+    for (let round = 0; round < 8 && won.length < limit; round++) {
+      const candidates = await this.store.db
+        .selectFrom('events')
+        .select('event_id')
         .where('due_ms', '<=', now)
         .where(free(now))
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 1) won.push(event_id);
+        .orderBy('due_ms')
+        .orderBy('first_seen_ms')
+        .limit(limit - won.length)
+        .execute();
+      if (!candidates.length) break;
+      for (const { event_id } of candidates) {
+        const r = await this.store.db
+          .updateTable('events')
+          .set({ leased_by: holder, lease_until_ms: now + leaseMs })
+          .where('event_id', '=', event_id)
+          .where('due_ms', '<=', now)
+          .where(free(now))
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 1) won.push(event_id);
+      }
     }
     if (!won.length) return [];
     const rows = await this.store.db
