@@ -90,7 +90,6 @@ export async function insertDeadLetterIfAbsent(db: Db, d: DeadLetter): Promise<b
   return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-
 /** The dead-letter queue on a {@link Store} (see module doc). */
 export class StoreDeadLetters implements DeadLetterStore {
   constructor(private readonly store: Store) {}

@@ -8,6 +8,7 @@
  * an event (processed keys recorded, or dead letter written) and removing it is one transaction.
  */
 import { randomBytes } from 'node:crypto';
+import type { ExpressionBuilder } from 'kysely';
 import type { DeadLetter, DeadLetterInfo } from '../triggers/dlq.js';
 import type { EventStore, StoredEvent } from '../triggers/intake.js';
 import type { OfflineStateStore, OfflineSyncState } from '../triggers/offlineSync.js';
@@ -15,7 +16,7 @@ import type { B24Event } from '../triggers/types.js';
 import type { Store } from './db.js';
 import { upsertDeadLetter } from './dlq.js';
 import { insertProcessedKeys } from './processed.js';
-import type { EventsTable } from './schema.js';
+import type { EventsTable, StoreSchema } from './schema.js';
 
 let seq = 0;
 
@@ -62,8 +63,8 @@ export class StoreEvents implements EventStore {
   async claimDue(limit: number, holder: string, leaseMs: number): Promise<StoredEvent[]> {
     if (limit <= 0) return [];
     const now = this.now();
-    const free = (now2: number) => (eb: any) =>
-      eb.or([eb('leased_by', 'is', null), eb('lease_until_ms', '<', now2)]);
+    const free = (t: number) => (eb: ExpressionBuilder<StoreSchema, 'events'>) =>
+      eb.or([eb('leased_by', 'is', null), eb('lease_until_ms', '<', t)]);
     // candidates first (a read), then one conditional UPDATE each: the affected-row count decides who won it. A
     // candidate another worker won meanwhile is leased now, so the next read skips it: read again until `limit` are
     // won or none is free (bounded, in case of a storm of claimers).

@@ -111,7 +111,11 @@ const v1: Migration = {
       .addColumn('first_seen_ms', MS, (c) => c.notNull())
       .addColumn('last_seen_ms', MS, (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('dead_letters_first_seen').on('dead_letters').columns(['first_seen_ms', 'letter_id']).execute();
+    await db.schema
+      .createIndex('dead_letters_first_seen')
+      .on('dead_letters')
+      .columns(['first_seen_ms', 'letter_id'])
+      .execute();
     await db.schema
       .createTable('tokens')
       .addColumn('member_id', 'text', (c) => c.primaryKey())

@@ -118,7 +118,10 @@ describe.each(all)('dead-letter queue on $name', (b) => {
     expect(scan.malformed[0]!.error).toMatch(/its id not-other-3 is not its row id/);
     expect(scan.malformed[1]!.error).toBe('field event is missing or not a string');
     expect(scan.malformed[2]!.error).toMatch(/JSON/);
-    expect(scan.malformed[2]).toMatchObject({ file: `${s.where}#dead_letters/torn-1`, text: '{"id": "torn-1", "event": "ONCRM' });
+    expect(scan.malformed[2]).toMatchObject({
+      file: `${s.where}#dead_letters/torn-1`,
+      text: '{"id": "torn-1", "event": "ONCRM',
+    });
     expect(await q.get('torn-1')).toBeUndefined();
     expect((await q.getMalformed('torn'))?.id).toBe('torn-1');
     expect(await q.size()).toBe(4);

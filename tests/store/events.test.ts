@@ -151,7 +151,10 @@ describe.each(all)('intake and processed keys on $name', (b) => {
     const dir = join(dataDir, 'triggers', 'intake');
     mkdirSync(dir, { recursive: true });
     const first = '2026-11-01T10:00:00.000Z';
-    writeFileSync(join(dir, '0mfz1k2aa-0001-0a0b0c0d.json'), JSON.stringify({ id: 'x', event: ev(3), attempts: 2, firstSeen: first }));
+    writeFileSync(
+      join(dir, '0mfz1k2aa-0001-0a0b0c0d.json'),
+      JSON.stringify({ id: 'x', event: ev(3), attempts: 2, firstSeen: first }),
+    );
     writeFileSync(join(dir, '0mfz1k2ab-0002-0a0b0c0d.json'), '{"id": "torn');
     writeFileSync(
       join(dataDir, 'triggers', 'processed.jsonl'),
