@@ -56,16 +56,21 @@ function rowOf(d: DeadLetter): DeadLettersTable {
 }
 
 /**
- * Upserts the dead letter of a failed event in `db` (a transaction when the caller needs it atomic with more):
- * the row of the same event key merged (`mergeDeadLetter`), or a new row. A malformed row of that key is replaced,
- * keeping its id.
+ * Upserts the dead letter of a failed event in `db` (a transaction): the row of the same event key merged (`mergeDeadLetter`), or
+ * a new row. A malformed row of that key is replaced, keeping its id. Run it through {@link withKeyRetry}: on
+ * PostgreSQL the existing row is locked (`FOR UPDATE`, so two workers' failures of one event both count), and two
+ * first failures of one key at once make the second insert hit the key's unique index — retried, it updates.
+ * (SQLite's `BEGIN IMMEDIATE` serialises writers: neither case arises there.)
  */
-export async function upsertDeadLetter(db: Db, where: string, ev: B24Event, info: DeadLetterInfo): Promise<DeadLetter> {
-  const row = await db
-    .selectFrom('dead_letters')
-    .select(['letter_id', 'body_json'])
-    .where('event_key', '=', ev.key)
-    .executeTakeFirst();
+export async function upsertDeadLetter(
+  db: Db,
+  store: Pick<Store, 'where' | 'dialect'>,
+  ev: B24Event,
+  info: DeadLetterInfo,
+): Promise<DeadLetter> {
+  const where = store.where;
+  const q = db.selectFrom('dead_letters').select(['letter_id', 'body_json']).where('event_key', '=', ev.key);
+  const row = await (store.dialect === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
   const parsed = row ? parseRow(row, where) : undefined;
   const existing = parsed && 'entry' in parsed ? parsed.entry : undefined;
   let entry = mergeDeadLetter(existing, ev, info);
@@ -78,6 +83,25 @@ export async function upsertDeadLetter(db: Db, where: string, ev: B24Event, info
     await db.insertInto('dead_letters').values(values).execute();
   }
   return entry;
+}
+
+/** True for PostgreSQL's unique violation (SQLSTATE 23505). */
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === '23505';
+}
+
+/**
+ * Runs a transaction that upserts a dead letter, again (up to 3 times) when a concurrent first insert of the same
+ * event key won (see {@link upsertDeadLetter}).
+ */
+export async function withKeyRetry<T>(run: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (i >= 2 || !isUniqueViolation(err)) throw err;
+    }
+  }
 }
 
 /** Inserts an entry as it is unless its id or key is there already (the importer); true when inserted. */
@@ -95,7 +119,9 @@ export class StoreDeadLetters implements DeadLetterStore {
   constructor(private readonly store: Store) {}
 
   add(ev: B24Event, info: DeadLetterInfo): Promise<DeadLetter> {
-    return this.store.db.transaction().execute((trx) => upsertDeadLetter(trx, this.store.where, ev, info));
+    return withKeyRetry(() =>
+      this.store.db.transaction().execute((trx) => upsertDeadLetter(trx, this.store, ev, info)),
+    );
   }
 
   async scan(): Promise<DeadLetterScan> {

@@ -14,7 +14,7 @@ import type { EventStore, StoredEvent } from '../triggers/intake.js';
 import type { OfflineStateStore, OfflineSyncState } from '../triggers/offlineSync.js';
 import type { B24Event } from '../triggers/types.js';
 import type { Store } from './db.js';
-import { upsertDeadLetter } from './dlq.js';
+import { upsertDeadLetter, withKeyRetry } from './dlq.js';
 import { insertProcessedKeys } from './processed.js';
 import type { EventsTable, StoreSchema } from './schema.js';
 
@@ -135,11 +135,13 @@ export class StoreEvents implements EventStore {
   }
 
   deadLetter(id: string, ev: B24Event, info: DeadLetterInfo): Promise<DeadLetter> {
-    return this.store.db.transaction().execute(async (trx) => {
-      const entry = await upsertDeadLetter(trx, this.store.where, ev, info);
-      await trx.deleteFrom('events').where('event_id', '=', id).execute();
-      return entry;
-    });
+    return withKeyRetry(() =>
+      this.store.db.transaction().execute(async (trx) => {
+        const entry = await upsertDeadLetter(trx, this.store, ev, info);
+        await trx.deleteFrom('events').where('event_id', '=', id).execute();
+        return entry;
+      }),
+    );
   }
 
   async release(id: string, holder: string): Promise<void> {

@@ -291,7 +291,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     log,
   });
   // events accepted (and maybe acknowledged) by an earlier process that it did not settle: the store is their only copy
-  await intake.recover();
+  // a store that does not answer now is logged; the intake looks again every `pollMs`
+  await intake
+    .recover()
+    .catch((err: unknown) => log(`intake: recovery failed (${err instanceof Error ? err.message : String(err)})`));
   if (o.schedules !== false) scheduler.start();
   worker?.start();
 

@@ -63,6 +63,24 @@ describe.each(all)('dead-letter queue on $name', (b) => {
     await s.close();
   });
 
+  it('counts every failure of one event when workers dead-letter it at once (two handles, 8 adds)', async () => {
+    const [h1, h2] = await Promise.all([b.open(), b.open()]);
+    await empty(h1!);
+    const qs = [new StoreDeadLetters(h1!), new StoreDeadLetters(h2!)];
+    const got = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        qs[i % 2]!.add(ev(42), { error: `w${i}`, attempts: 1, pipelines: [`p${i % 3}`] }),
+      ),
+    );
+    expect(new Set(got.map((d) => d.id)).size).toBe(1);
+    const [d] = await qs[0]!.list();
+    expect(await qs[0]!.size()).toBe(1);
+    expect(d).toMatchObject({ key: 'ONCRMDEALADD:42', attempts: 8 });
+    expect([...d!.pipelines].sort()).toEqual(['p0', 'p1', 'p2']);
+    await h1!.close();
+    await h2!.close();
+  });
+
   it('takes 10,000 adds in linear time (one indexed upsert each; printed, not asserted)', async () => {
     const s = await b.open();
     await empty(s);
