@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExpressionBuilder } from 'kysely';
 import type { DeadLetter, DeadLetterInfo } from '../triggers/dlq.js';
-import type { EventStore, StoredEvent } from '../triggers/intake.js';
+import type { EventStore, HeldEvent, StoredEvent } from '../triggers/intake.js';
 import type { OfflineStateStore, OfflineSyncState } from '../triggers/offlineSync.js';
 import type { B24Event } from '../triggers/types.js';
 import type { Store } from './db.js';
@@ -159,6 +159,23 @@ export class StoreEvents implements EventStore {
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();
     return Number(r.n);
+  }
+
+  async list(limit: number): Promise<HeldEvent[]> {
+    const rows = await this.store.db
+      .selectFrom('events')
+      .selectAll()
+      .orderBy('first_seen_ms')
+      .orderBy('event_id')
+      .limit(Math.max(0, limit))
+      .execute();
+    return rows.map((r) => ({
+      ...toStored(r),
+      dueMs: Number(r.due_ms),
+      leasedBy: r.leased_by,
+      leaseUntilMs: r.lease_until_ms === null ? null : Number(r.lease_until_ms),
+      lastError: r.last_error,
+    }));
   }
 }
 

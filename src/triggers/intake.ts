@@ -137,6 +137,19 @@ export interface EventStore {
   release(id: string, holder: string): Promise<void>;
   /** Events held (waiting, leased or in back-off). */
   count(): Promise<number>;
+  /** Up to `limit` held events, oldest first, with their lease and back-off (for `b24flow events pending`). */
+  list(limit: number): Promise<HeldEvent[]>;
+}
+
+/**
+ * An event in the intake store as an operator sees it: due again at `dueMs` (Unix ms), leased by `leasedBy` until
+ * `leaseUntilMs` (null: free), the reason of its last failed attempt.
+ */
+export interface HeldEvent extends StoredEvent {
+  dueMs: number;
+  leasedBy: string | null;
+  leaseUntilMs: number | null;
+  lastError: string | null;
 }
 
 /** A lease holder name for this process: `<host>:<pid>:<random>` (unique per intake instance). */

@@ -20,6 +20,7 @@ import { startTriggerService, type TriggerService } from '../../src/triggers/ser
 import type { RestCaller } from '../../src/triggers/types.js';
 import { FakeOfflineQueue } from './fakeQueue.js';
 import { pipelineFromYaml, storesFor, tempDir } from './helpers.js';
+import { runCli } from './processes.js';
 import { type SandboxApp, startSandboxApp } from './sandboxApp.js';
 
 const MEMBER = 'a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4';
@@ -186,17 +187,28 @@ describe('online event intake', () => {
     const dir = dataDir();
     const p = await pipelineFromYaml(dir, 'on-deal', onDeal(true));
     // first life: the run never starts its work and the lease is never renewed (as if the process died right after
-    // the 200); its lease runs out after 200 ms
+    // the 200); its lease runs out after 3 s
     const { svc: first } = await start(dir, [p], {
       run: () => new Promise(() => {}),
-      intake: { leaseMs: 200, renewLeases: false, pollMs: 0 },
+      intake: { leaseMs: 3000, renewLeases: false, pollMs: 0 },
     });
     const { events } = await storesFor(dir);
     expect(await post(first.url, dealAdd('777'))).toBe(200);
-    // the accepted event is committed to the store before the answer
+    // the accepted event is committed to the store before the answer, held by the worker that accepted it
     expect(await events.count()).toBe(1);
+    const cliEnv = { B24FLOW_DATA_DIR: dir, BITRIX_WEBHOOK_URL: '', B24_CLIENT_ID: '', B24_CLIENT_SECRET: '' };
+    const pending = await runCli(['events', 'pending', '--json'], cliEnv);
+    expect(pending.code).toBe(0);
+    const held = JSON.parse(pending.stdout) as { items: { leaseUntilMs: number }[] };
+    expect(held).toMatchObject({
+      count: 1,
+      items: [{ event: { name: 'ONCRMDEALADD', objectId: '777' }, attempts: 0, leasedBy: first.intake.holder }],
+    });
+    expect((await runCli(['events', 'pending'], cliEnv)).stdout).toMatch(
+      /ONCRMDEALADD #777 {2}attempts 0 .*held by .*\n1 accepted event waiting\n$/,
+    );
     await first.http.close();
-    await sleep(300);
+    await sleep(held.items[0]!.leaseUntilMs - Date.now() + 100);
 
     const runs: RunRequest[] = [];
     const counting = async (req: RunRequest) => {
@@ -210,6 +222,7 @@ describe('online event intake', () => {
     expect(runs[0]!.inputs).toMatchObject({ event: { name: 'ONCRMDEALADD', objectId: '777', source: 'online' } });
     expect(logs.join('\n')).toMatch(/1 accepted event\(s\) from an earlier run queued again/);
     expect(await events.count()).toBe(0);
+    expect((await runCli(['events', 'pending'], cliEnv)).stdout).toBe('No accepted event is waiting.\n');
 
     // a third start has nothing left to do
     const { svc: third } = await start(dir, [p], { run: counting });

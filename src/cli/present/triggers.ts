@@ -104,6 +104,33 @@ async function withStores<T>(fn: (stores: TriggerStores) => Promise<T>): Promise
   }
 }
 
+/**
+ * `events pending`: accepted online events not settled yet (the intake store), oldest first, with attempts, when
+ * they are due and which worker holds them. `--json`: `{ count, items: HeldEvent[] }` (at most `--limit`, 100).
+ */
+export function pendingEventsCommand(o: { json?: boolean; limit?: string }): Promise<string> {
+  const limit = o.limit === undefined ? 100 : Number(o.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidInputError('--limit must be a positive integer');
+  return withStores(async ({ events }) => {
+    const [count, items] = [await events.count(), await events.list(limit)];
+    if (o.json) return `${JSON.stringify({ count, items }, null, 2)}\n`;
+    if (!count) return 'No accepted event is waiting.\n';
+    const now = Date.now();
+    const lines = items.map((e) => {
+      const held =
+        e.leasedBy && (e.leaseUntilMs ?? 0) >= now
+          ? `held by ${e.leasedBy} until ${new Date(e.leaseUntilMs!).toISOString()}`
+          : 'free';
+      const err = e.lastError
+        ? `  last error: ${e.lastError.length > 80 ? `${e.lastError.slice(0, 77)}...` : e.lastError}`
+        : '';
+      return `${e.id}  ${e.event.name}${e.event.objectId ? ` #${e.event.objectId}` : ''}  attempts ${e.attempts}  due ${new Date(e.dueMs).toISOString()}  ${held}${err}`;
+    });
+    const more = count > items.length ? ` (${items.length} shown)` : '';
+    return `${lines.join('\n')}\n${count} accepted event${count === 1 ? '' : 's'} waiting${more}\n`;
+  });
+}
+
 function oneLine(d: DeadLetter): string {
   const err = d.error.length > 100 ? `${d.error.slice(0, 97)}...` : d.error;
   return `${d.id}  ${d.event}${d.objectId ? ` #${d.objectId}` : ''}  attempts ${d.attempts}  last ${d.lastSeen}  ${d.pipelines.join(',')}: ${err}`;
