@@ -11,6 +11,8 @@ import { testDir } from '../support/testRoot.js';
 export interface Backend {
   name: string;
   open(): Promise<Store>;
+  /** The environment a `b24flow` child process needs to use this database. */
+  env(): Promise<Record<string, string>>;
   cleanup(): Promise<void>;
 }
 
@@ -18,14 +20,24 @@ export interface Backend {
 export function backends(prefix: string): Backend[] {
   const out: Backend[] = [];
   const dir = testDir(`${prefix}-sqlite-`);
-  out.push({ name: 'sqlite', open: () => openStore({ dataDir: dir }), cleanup: async () => {} });
+  out.push({
+    name: 'sqlite',
+    open: () => openStore({ dataDir: dir }),
+    env: async () => ({ B24FLOW_DATA_DIR: dir, B24FLOW_DATABASE_URL: '' }),
+    cleanup: async () => {},
+  });
   if (postgresUrl) {
     let db: ReturnType<typeof freshDatabase> | undefined;
+    const pgDir = testDir(`${prefix}-pg-`);
     out.push({
       name: 'postgres',
       open: async () => {
         db ??= freshDatabase();
-        return openStore({ dataDir: testDir(`${prefix}-pg-`), url: (await db).url });
+        return openStore({ dataDir: pgDir, url: (await db).url });
+      },
+      env: async () => {
+        db ??= freshDatabase();
+        return { B24FLOW_DATA_DIR: pgDir, B24FLOW_DATABASE_URL: (await db).url };
       },
       cleanup: async () => (await db)?.drop(),
     });

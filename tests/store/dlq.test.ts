@@ -11,6 +11,7 @@ import { importDeadLetters } from '../../src/store/import/dlq.js';
 import type { Store } from '../../src/store/index.js';
 import type { B24Event } from '../../src/triggers/types.js';
 import { testDir } from '../support/testRoot.js';
+import { runCli } from '../triggers/processes.js';
 import { backends } from './backends.js';
 
 const all = backends('b24flow-dlq');
@@ -151,6 +152,26 @@ describe.each(all)('dead-letter queue on $name', (b) => {
     expect((await q.get('shape-2'))?.error).toBe('p: y');
     await s.close();
   });
+
+  it('b24flow dlq list/show/drop read and change this same queue (the CLI on this backend)', async () => {
+    const s = await b.open();
+    await empty(s);
+    const q = new StoreDeadLetters(s);
+    const d = await q.add(ev(77), { error: 'p: refused', attempts: 5, pipelines: ['p'] });
+    const env = { ...(await b.env()), BITRIX_WEBHOOK_URL: '', B24_CLIENT_ID: '', B24_CLIENT_SECRET: '' };
+    const list = await runCli(['dlq', 'list', '--json'], env);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual({ size: 1, items: [d], malformed: [] });
+    const show = await runCli(['dlq', 'show', d.id.slice(0, -2)], env);
+    expect(show.stdout).toContain(`id:          ${d.id}`);
+    expect(show.stdout).toContain('error:       p: refused');
+    expect((await runCli(['dlq', 'drop', d.id, '--json'], env)).stdout).toBe(
+      `${JSON.stringify({ dropped: [d.id] })}\n`,
+    );
+    expect(await q.size()).toBe(0);
+    expect((await runCli(['dlq', 'list'], env)).stdout).toBe('The dead-letter queue is empty.\n');
+    await s.close();
+  }, 60_000);
 
   it('imports the old dlq/*.json files once: malformed files reported and skipped, ids and times kept', async () => {
     const s = await b.open();
