@@ -8,6 +8,8 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '../src/store/index.js';
+import { triggerStores } from '../src/store/triggers.js';
 import { startTriggerService } from '../src/triggers/service.js';
 import { loadPipelinesDir } from '../src/triggers/setup.js';
 import { createDeals, startSandboxApp } from '../tests/triggers/sandboxApp.js';
@@ -30,10 +32,12 @@ async function drain(label: string, noop: boolean): Promise<void> {
     const tQueue = performance.now() - t0;
     const queued = (await sb.app.call<unknown[]>('event.offline.list', { start: 0 })).total ?? 0;
     const start = performance.now();
+    const store = await openStore({ dataDir: join(dir, 'data') });
     const svc = await startTriggerService({
       client: sb.app,
       pipelines,
       dataDir: join(dir, 'data'),
+      stores: triggerStores(store),
       syncEveryMs: 0,
       parallel: 8,
       log: () => {},
@@ -48,6 +52,7 @@ async function drain(label: string, noop: boolean): Promise<void> {
     const secs = (performance.now() - start) / 1000;
     const processed = svc.metrics.sum('b24flow_events_processed_total');
     await svc.close(1000);
+    await store.close();
     console.log(
       `${label}: ${queued} queued events (queued in ${(tQueue / 1000).toFixed(1)} s), drained in ${secs.toFixed(2)} s → ${(processed / secs).toFixed(0)} events/s end to end`,
     );

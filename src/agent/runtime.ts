@@ -27,11 +27,13 @@ import {
 } from './engine.js';
 
 /**
- * What the engine reads of the dead-letter queue (src/triggers' `DeadLetterQueue` fits); the composition root
+ * What the engine reads of the dead-letter queue (src/triggers' `DeadLetterStore` fits); the composition root
  * passes it in, so that the agent does not depend on the trigger runtime.
  */
 export interface DeadLetterSource {
-  list(): { id: string; event: string; error: string; attempts: number }[];
+  list():
+    | Promise<{ id: string; event: string; error: string; attempts: number }[]>
+    | { id: string; event: string; error: string; attempts: number }[];
 }
 
 /**
@@ -177,7 +179,7 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       return r ? toRunView({ ...r, steps: Object.values(r.steps) }, catalog) : undefined;
     },
     async dlq() {
-      const list = opts.deadLetters?.list() ?? [];
+      const list = (await opts.deadLetters?.list()) ?? [];
       return {
         size: list.length,
         items: list

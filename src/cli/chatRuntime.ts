@@ -8,6 +8,8 @@ import type { ChatAgent } from '../agent/agent.js';
 import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
 import { connect, readSettings } from './compose.js';
+import { closeDataStore } from './dataStore.js';
+import { openTriggerStores } from './triggerStores.js';
 
 /**
  * The planner's model endpoint from `OPENAI_API_KEY`, `OPENAI_API_BASE`, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS` (ms).
@@ -23,11 +25,13 @@ export function plannerConfig(env: NodeJS.ProcessEnv): PlannerConfig {
 
 /**
  * Builds the chat agent over a connected client: engine (catalog, pipelines, plans, journal), the dead-letter
- * queue of `dataDir`, and the planner of `env`.
+ * queue given (the store's), and the planner of `env`.
  */
 export async function buildChatAgent(o: {
   client: RuntimeOptions['client'];
   dataDir: string;
+  /** The dead-letter queue `/dlq` shows (src/store's, through src/cli/triggerStores.ts). */
+  deadLetters: NonNullable<RuntimeOptions['deadLetters']>;
   env: NodeJS.ProcessEnv;
   pipelinesDir?: string;
   runOptions?: RuntimeOptions['runOptions'];
@@ -36,11 +40,10 @@ export async function buildChatAgent(o: {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
   const { ChatAgent } = await import('../agent/agent.js');
   const { Planner } = await import('../agent/planner.js');
-  const { DeadLetterQueue } = await import('../triggers/dlq.js');
   const engine = await createRuntimeEngine({
     client: o.client,
     dataDir: o.dataDir,
-    deadLetters: new DeadLetterQueue(o.dataDir),
+    deadLetters: o.deadLetters,
     ...(o.runOptions ? { runOptions: o.runOptions } : {}),
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
@@ -81,9 +84,12 @@ export async function openChatRuntime(opts: {
   const runOptions = pipelineRunSettings({ ...settings, dataDir });
   const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
   try {
+    // the store is opened on the first `/dlq`, so a chat that never asks does not need the database
+    const deadLetters = { list: async () => (await openTriggerStores(settings)).deadLetters.list() };
     const agent = await buildChatAgent({
       client: conn.client,
       dataDir,
+      deadLetters,
       env,
       runOptions,
       ...(opts.pipelinesDir ? { pipelinesDir: opts.pipelinesDir } : {}),
@@ -96,6 +102,7 @@ export async function openChatRuntime(opts: {
       close: async () => {
         await agent.log.flush();
         await conn.close();
+        await closeDataStore();
       },
     };
   } catch (err) {

@@ -7,11 +7,13 @@ import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { clientAddressOf, type Route } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
 import { APP_AUTH_HELP } from '../triggers/offlineSync.js';
-import { startTriggerService } from '../triggers/service.js';
+import { startTriggerService, type TriggerStores } from '../triggers/service.js';
 import { loadPipelinesDir } from '../triggers/setup.js';
 import { buildChatAgent } from './chatRuntime.js';
 import { type AppConnection, connectApp, readSettings } from './compose.js';
+import { closeDataStore } from './dataStore.js';
 import { type PipelineRunSettings, pipelineRunSettings } from './runSettings.js';
+import { openTriggerStores } from './triggerStores.js';
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -36,6 +38,7 @@ async function chatApiRoutes(
   dataDir: string,
   env: NodeJS.ProcessEnv,
   runOptions: PipelineRunSettings,
+  deadLetters: TriggerStores['deadLetters'],
 ): Promise<Route[]> {
   const tokens = (env.HTTP_API_TOKENS ?? '')
     .split(',')
@@ -54,7 +57,7 @@ async function chatApiRoutes(
   }
   try {
     const { apiRoutes } = await import('../adapters/http/api.js');
-    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions });
+    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions, deadLetters });
     return apiRoutes({ agent, tokens, log, trustedProxies });
   } catch (err) {
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
@@ -78,13 +81,21 @@ export async function serve(o: ServeOptions): Promise<void> {
     offline = false;
   }
   const runOptions = pipelineRunSettings(settings);
-  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions);
+  let stores: TriggerStores;
+  try {
+    stores = await openTriggerStores(settings);
+  } catch (err) {
+    await conn.close();
+    throw new RuntimeFailure(`serve: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores.deadLetters);
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {
     svc = await startTriggerService({
       client: conn.client,
       pipelines,
       dataDir,
+      stores,
       port: o.port,
       host: o.host,
       tokens: conn.tokens,
@@ -102,6 +113,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     });
   } catch (err) {
     await conn.close();
+    await closeDataStore();
     const code = (err as NodeJS.ErrnoException).code;
     throw new RuntimeFailure(`serve: cannot listen on ${o.host}:${o.port} (${code ?? (err as Error).message})`);
   }
@@ -128,5 +140,6 @@ export async function serve(o: ServeOptions): Promise<void> {
   });
   await svc.close(Number(env.B24FLOW_SHUTDOWN_GRACE_MS ?? 30_000));
   await conn.close();
+  await closeDataStore();
   log('serve: stopped');
 }

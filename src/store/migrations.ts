@@ -85,9 +85,16 @@ const v1: Migration = {
       .addColumn('due_ms', MS, (c) => c.notNull())
       .addColumn('leased_by', 'text')
       .addColumn('lease_until_ms', MS)
+      .addColumn('last_error', 'text')
       .addColumn('first_seen_ms', MS, (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('events_due').on('events').column('due_ms').execute();
+    await db.schema.createIndex('events_due').on('events').columns(['due_ms', 'first_seen_ms']).execute();
+    await db.schema
+      .createTable('offline_sync')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('state_json', 'text', (c) => c.notNull())
+      .addColumn('updated_ms', MS, (c) => c.notNull())
+      .execute();
     await db.schema
       .createTable('processed_events')
       .addColumn('event_key', 'text', (c) => c.primaryKey())
@@ -103,6 +110,11 @@ const v1: Migration = {
       .addColumn('error', 'text', (c) => c.notNull())
       .addColumn('first_seen_ms', MS, (c) => c.notNull())
       .addColumn('last_seen_ms', MS, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('dead_letters_first_seen')
+      .on('dead_letters')
+      .columns(['first_seen_ms', 'letter_id'])
       .execute();
     await db.schema
       .createTable('tokens')

@@ -82,10 +82,19 @@ export interface EventsTable {
   attempts: number;
   /** Not before this time (retry backoff), ms. */
   due_ms: number;
-  /** Lease of the worker processing it (null: free). */
+  /** Lease of the worker processing it (null: free); another worker may claim it once `lease_until_ms` passed. */
   leased_by: string | null;
   lease_until_ms: number | null;
+  /** Reason of the last failed attempt. */
+  last_error: string | null;
   first_seen_ms: number;
+}
+
+/** The offline worker's state (process ids holding its reservations, attempts of failed rows), by worker name. */
+export interface OfflineSyncTable {
+  name: string;
+  state_json: string;
+  updated_ms: number;
 }
 
 /** Keys of events whose pipelines ran: the same event delivered again is skipped. */
@@ -94,7 +103,10 @@ export interface ProcessedEventsTable {
   at_ms: number;
 }
 
-/** The dead-letter queue: events that failed every attempt, one row per event key. */
+/**
+ * The dead-letter queue: events that failed every attempt, one row per event key; `body_json` is the whole entry
+ * (src/triggers/dlq.ts `DeadLetter`), the other columns are copies for queries. Never deleted by retention.
+ */
 export interface DeadLettersTable {
   letter_id: string;
   event_key: string;
@@ -155,6 +167,7 @@ export interface StoreSchema {
   plans: PlansTable;
   settings: SettingsTable;
   events: EventsTable;
+  offline_sync: OfflineSyncTable;
   processed_events: ProcessedEventsTable;
   dead_letters: DeadLettersTable;
   tokens: TokensTable;

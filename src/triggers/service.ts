@@ -16,20 +16,33 @@ import { redact } from '../lib/redact.js';
 import { type LoadedPipeline, type RunOptions, runPipeline } from '../pipeline/index.js';
 import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
-import { DeadLetterQueue } from './dlq.js';
+import type { DeadLetterStore } from './dlq.js';
 import type { InstallVerifier } from './install.js';
-import { EventIntake } from './intake.js';
+import { EventIntake, type EventStore, type IntakeOptions } from './intake.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
 import { Metrics } from './metrics.js';
-import { OfflineSyncWorker } from './offlineSync.js';
+import { type OfflineStateStore, OfflineSyncWorker } from './offlineSync.js';
 import { onlineEventRoutes, type PortalTokens } from './online.js';
-import { ProcessedStore } from './processed.js';
+import type { ProcessedKeys } from './processed.js';
 import type { Clock } from './scheduleClock.js';
 import { Scheduler } from './scheduler.js';
 import type { LogFn, RestCaller } from './types.js';
 
+/**
+ * The durable state of the event side, implemented on the store by src/store (`triggerStores(store)`): the
+ * dead-letter queue, the intake of accepted events, the processed-event keys and the offline worker's state.
+ */
+export interface TriggerStores {
+  deadLetters: DeadLetterStore;
+  events: EventStore;
+  processed: ProcessedKeys;
+  offline: OfflineStateStore;
+}
+
 /** Options of {@link startTriggerService}. */
 export interface TriggerServiceOptions {
+  /** Where the event side keeps its durable state (see {@link TriggerStores}). */
+  stores: TriggerStores;
   /** A connected client (`B24Client`); `stats()` is read for limiter waits when present. */
   client: RestCaller & { stats?: () => { limiterWaitMs?: number } };
   pipelines: TriggerPipeline[];
@@ -49,6 +62,8 @@ export interface TriggerServiceOptions {
   limit?: number;
   /** Parallel dispatches per offline batch (default 4). */
   parallel?: number;
+  /** Leases of the online intake (src/triggers/intake.ts): length, renewal, look for other workers' due events. */
+  intake?: Pick<IntakeOptions, 'leaseMs' | 'renewLeases' | 'pollMs'>;
   /** IANA time zone of schedules without their own (default UTC; the CLI passes `B24FLOW_TZ`). */
   timezone?: string;
   /** Run the scheduler (default true). */
@@ -74,7 +89,7 @@ export interface TriggerService {
   http: HttpServerHandle;
   metrics: Metrics;
   dispatcher: Dispatcher;
-  dlq: DeadLetterQueue;
+  dlq: DeadLetterStore;
   /** The durable intake of accepted online events (src/triggers/intake.ts). */
   intake: EventIntake;
   worker?: OfflineSyncWorker;
@@ -147,8 +162,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   // every log line of the service (dispatcher, scheduler, worker, online endpoint, loop guard) is redacted here
   const log = (l: string) => sink(redact(l));
   const metrics = new Metrics();
-  const dlq = new DeadLetterQueue(o.dataDir);
-  const processed = new ProcessedStore(o.dataDir);
+  const dlq = o.stores.deadLetters;
+  const processed = o.stores.processed;
   const own = new OwnWrites();
   const lanes = new RunLanes();
   const shutdown = new AbortController();
@@ -181,7 +196,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.clock ? { clock: o.clock } : {}),
   });
   const intake = new EventIntake({
-    dataDir: o.dataDir,
+    events: o.stores.events,
     dispatcher,
     dlq,
     metrics,
@@ -190,6 +205,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
     ...(o.maxBackoffMs !== undefined ? { maxBackoffMs: o.maxBackoffMs } : {}),
     ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
+    ...o.intake,
   });
   const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;
   const worker = wantOffline
@@ -198,7 +214,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         dispatcher,
         dlq,
         metrics,
-        dataDir: o.dataDir,
+        state: o.stores.offline,
         log,
         ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
         ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
@@ -217,7 +233,17 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.verifyInstall ? { verifyInstall: o.verifyInstall } : {}),
   });
 
-  metrics.gauge('b24flow_dlq_size', () => dlq.size());
+  // the gauge reads the size fetched by the scrape (the queue lives in the store, shared with `b24flow dlq`)
+  let dlqSize = 0;
+  const refreshDlqSize = async () => {
+    try {
+      dlqSize = await dlq.size();
+    } catch (err) {
+      log(`dead-letter queue size unavailable (${err instanceof Error ? err.message : String(err)})`);
+    }
+    return dlqSize;
+  };
+  metrics.gauge('b24flow_dlq_size', () => dlqSize);
   metrics.gauge('b24flow_limiter_wait_seconds_total', () => (o.client.stats?.().limiterWaitMs ?? 0) / 1000);
   metrics.gauge('b24flow_up', () => 1);
   const startedAt = Date.now();
@@ -226,7 +252,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     {
       method: 'GET',
       path: '/healthz',
-      handler: (_req: IncomingMessage, res: ServerResponse) => {
+      handler: async (_req: IncomingMessage, res: ServerResponse) => {
+        const size = await refreshDlqSize();
         const body = {
           status: worker?.authError ? 'degraded' : 'ok',
           uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
@@ -240,7 +267,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
                 ...(worker.authError ? { error: 'WRONG_AUTH_TYPE: application auth required' } : {}),
               }
             : null,
-          dlqSize: dlq.size(),
+          dlqSize: size,
         };
         sendJson(res, 200, body);
       },
@@ -248,8 +275,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     {
       method: 'GET',
       path: '/metrics',
-      handler: (_req: IncomingMessage, res: ServerResponse) =>
-        sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+      handler: async (_req: IncomingMessage, res: ServerResponse) => {
+        await refreshDlqSize();
+        sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
+      },
     },
     ...online.routes,
     ...(o.extraRoutes ?? []),
@@ -262,7 +291,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     log,
   });
   // events accepted (and maybe acknowledged) by an earlier process that it did not settle: the store is their only copy
-  intake.recover();
+  // a store that does not answer now is logged; the intake looks again every `pollMs`
+  await intake
+    .recover()
+    .catch((err: unknown) => log(`intake: recovery failed (${err instanceof Error ? err.message : String(err)})`));
   if (o.schedules !== false) scheduler.start();
   worker?.start();
 
