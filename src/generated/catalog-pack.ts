@@ -31,6 +31,7 @@ export interface CatalogPack {
    */
   scopes: string[];
   vocabulary?: PackVocabulary;
+  synonyms?: NameSynonyms;
   reference?: ReferenceInfo;
   methods: MethodEntry[];
 }
@@ -53,6 +54,15 @@ export interface LocalizedText {
 export interface PackVocabulary {
   en: string[];
   ru: string[];
+}
+/**
+ * Search words for parts of method names: key = a lower-case part of a method name (`delete`, `complete`, `duplicate`, `task`), value = en/ru words or phrases, in any inflected form (both sides are stemmed), that ask for it. Merged over every pack and applied to every method name, curated or reference; a key may be listed by one pack only (rule `synonym-duplicate`).
+ *
+ * This interface was referenced by `CatalogPack`'s JSON-Schema
+ * via the `definition` "Synonyms".
+ */
+export interface NameSynonyms {
+  [k: string]: PackVocabulary;
 }
 /**
  * Provenance of an imported reference shard.
