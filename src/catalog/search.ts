@@ -23,11 +23,18 @@ import type { CompiledIndex } from './store.js';
  * Latin ones, other words unchanged (сделку → сделк, deleting → delet).
  */
 export function stem(word: string): string {
+  const hit = stems.get(word);
+  if (hit !== undefined) return hit;
   const w = word.toLowerCase().replace(/ё/g, 'е');
-  if (/[а-я]/.test(w)) return stemRu(w);
-  if (/^[a-z]/.test(w)) return stemEn(w);
-  return w;
+  const out = /[а-я]/.test(w) ? stemRu(w) : /^[a-z]/.test(w) ? stemEn(w) : w;
+  if (stems.size >= STEM_CACHE_MAX) stems.clear();
+  stems.set(word, out);
+  return out;
 }
+
+/** Memo of {@link stem}: the catalog's texts repeat a few thousand words, and every search compares them. */
+const stems = new Map<string, string>();
+const STEM_CACHE_MAX = 50_000;
 
 /** Lower-cased words of a text (letters, digits, `_ . -`). */
 export function tokens(text: string): string[] {
@@ -101,46 +108,74 @@ interface QueryWord {
   stem: string;
 }
 
+const partsMemo = new Map<string, string[]>();
+
 /** Parts of a method name, lower-cased: segments and their camelCase words (`uploadFile` → uploadfile, upload, file). */
 function nameParts(name: string): string[] {
+  const hit = partsMemo.get(name);
+  if (hit) return hit;
   const out = new Set<string>();
   for (const seg of name.split(/[._]+/)) {
     if (!seg) continue;
     out.add(seg.toLowerCase());
     for (const w of seg.split(/(?<=[a-z0-9])(?=[A-Z])/)) out.add(w.toLowerCase());
   }
-  return [...out];
+  const parts = [...out];
+  partsMemo.set(name, parts);
+  return parts;
+}
+
+/**
+ * For one query: the query words each synonym key stands for (`delete` → the index of "удалить"), found once per
+ * query so that matching a method name is only a look-up of its parts.
+ */
+function synonymHits(synonyms: Map<string, PackVocabulary>, qs: QueryWord[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const [key, v] of synonyms) {
+    const idx = new Set<number>();
+    for (const phrase of [...v.en, ...v.ru]) {
+      const at = words(phrase).map((w) => {
+        const s = stem(w);
+        return qs.findIndex((q) => q.stem === s || sameWord(q.raw, s));
+      });
+      if (at.length > 0 && at.every((i) => i >= 0)) for (const i of at) idx.add(i);
+    }
+    if (idx.size > 0) out.set(key, [...idx]);
+  }
+  return out;
 }
 
 /**
  * The query words the method name's parts stand for (directly or through a synonym), by index: 1 when a part is the
  * word itself, 0.5 when the word only starts a part (`find` in `findbycomm`, `user` in `userconsent`).
  */
-function nameMatches(parts: string[], qs: QueryWord[], synonyms: Map<string, PackVocabulary>): Map<number, number> {
+function nameMatches(parts: string[], qs: QueryWord[], synHits: Map<string, number[]>): Map<number, number> {
   const hit = new Map<number, number>();
   const put = (i: number, v: number) => hit.set(i, Math.max(hit.get(i) ?? 0, v));
   qs.forEach((q, i) => {
     if (parts.some((p) => p === q.raw || stem(p) === q.stem)) put(i, 1);
     else if (q.raw.length >= 3 && parts.some((p) => p.startsWith(q.raw) || sameWord(p, q.stem))) put(i, 0.5);
   });
-  for (const [key, vocab] of synonyms) {
+  for (const [key, idx] of synHits) {
     const exact = parts.includes(key);
     if (!exact && !(key.length >= 4 && parts.some((p) => p.startsWith(key)))) continue;
-    for (const phrase of [...vocab.en, ...vocab.ru]) {
-      const ws = words(phrase).map(stem);
-      const at = ws.map((s) => qs.findIndex((q) => q.stem === s || sameWord(q.raw, s)));
-      if (at.every((i) => i >= 0)) for (const i of at) put(i, exact ? 1 : 0.5);
-    }
+    for (const i of idx) put(i, exact ? 1 : 0.5);
   }
   return hit;
 }
 
+const textMemo = new WeakMap<MethodEntry, string[]>();
+
 /** Words of a curated entry's texts: summary (en, ru), entity, `done` phrases. */
 function entryText(m: MethodEntry): string[] {
+  const hit = textMemo.get(m);
+  if (hit) return hit;
   const done = Object.values(m.done ?? {}).flatMap((forms) => Object.values(forms as Record<string, string>));
-  return words(`${m.summary?.en ?? ''} ${m.summary?.ru ?? ''} ${m.entity ?? ''} ${done.join(' ')}`).filter(
+  const out = words(`${m.summary?.en ?? ''} ${m.summary?.ru ?? ''} ${m.entity ?? ''} ${done.join(' ')}`).filter(
     (w) => w !== 'n',
   );
+  textMemo.set(m, out);
+  return out;
 }
 
 /**
@@ -159,18 +194,27 @@ export function searchMethods(
   if (qs.length === 0) return [];
   const whole = tokens(text).join(' ');
   const allowed = opts.packs ? new Set(opts.packs) : undefined;
+  const synHits = synonymHits(synonyms, qs);
+  // Per pack, which query words its vocabulary covers (12 packs: once per query, not once per method).
+  const vocabHits = new Map<string, boolean[]>();
+  for (const [name, p] of packByName) {
+    const vocab = [...p.vocabulary.en, ...p.vocabulary.ru];
+    vocabHits.set(
+      name,
+      qs.map((q) => vocab.some((v) => mentions([q.raw], v) || mentions(tokens(v), q.raw))),
+    );
+  }
   const scored: Array<{ m: CatalogMethod; score: number }> = [];
   for (const m of curated.values()) {
     if (allowed && !allowed.has(m.pack!)) continue;
-    const pack = packByName.get(m.pack!);
+    const vocab = vocabHits.get(m.pack!);
     const nameL = m.name.toLowerCase();
     if (nameL === whole) {
       scored.push({ m, score: 1000 });
       continue;
     }
-    const byName = nameMatches(nameParts(m.name), qs, synonyms);
+    const byName = nameMatches(nameParts(m.name), qs, synHits);
     const body = entryText(m);
-    const vocab = pack ? [...pack.vocabulary.en, ...pack.vocabulary.ru] : [];
     let score = 0;
     let all = true;
     qs.forEach((q, i) => {
@@ -179,7 +223,7 @@ export function searchMethods(
       const n = byName.get(i);
       if (n) s = TIER.name * n + (inText ? 0.5 : 0);
       else if (inText) s = TIER.text;
-      else if (vocab.some((v) => mentions([q.raw], v) || mentions(tokens(v), q.raw))) s = TIER.vocabulary;
+      else if (vocab?.[i]) s = TIER.vocabulary;
       if (s === 0) all = false;
       score += s;
     });
@@ -188,15 +232,15 @@ export function searchMethods(
   if (!allowed) {
     for (const [key, row] of Object.entries(space.reference)) {
       if (curated.has(key)) continue;
-      const m: CatalogMethod = { ...referenceStub(row), curated: false };
+      const stub = (): CatalogMethod => ({ ...referenceStub(row), curated: false });
       if (key === whole) {
-        scored.push({ m, score: 1000 });
+        scored.push({ m: stub(), score: 1000 });
         continue;
       }
-      const byName = nameMatches(nameParts(row[0]), qs, synonyms);
+      const byName = nameMatches(nameParts(row[0]), qs, synHits);
       if (qs.every((q, i) => byName.has(i) || key.includes(q.raw))) {
         const score = qs.reduce((n, _q, i) => n + TIER.referenceName * (byName.get(i) ?? 0.5), 0);
-        scored.push({ m, score: score - (row[3] === 1 ? 0.5 : 0) });
+        scored.push({ m: stub(), score: score - (row[3] === 1 ? 0.5 : 0) });
       }
     }
   }
