@@ -186,12 +186,8 @@ export async function serve(o: ServeOptions): Promise<void> {
     offlineSync: !!svc.worker,
     pid: process.pid,
   };
-  if (o.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
-  else
-    process.stdout.write(
-      `b24flow serve: listening on ${svc.url} — ${pipelines.length} pipelines, ${ready.schedules} schedules, events ${ready.events.join(', ') || 'none'}${svc.worker ? ', offline sync on' : ''}\n`,
-    );
-  await new Promise<void>((resolve) => {
+  // the stop handlers are in place before the ready line: a supervisor may signal as soon as it reads it
+  const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log(`serve: ${sig} received, stopping (running steps finish, unprocessed offline events stay reserved)`);
       resolve();
@@ -203,6 +199,12 @@ export async function serve(o: ServeOptions): Promise<void> {
       resolve();
     };
   });
+  if (o.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
+  else
+    process.stdout.write(
+      `b24flow serve: listening on ${svc.url} — ${pipelines.length} pipelines, ${ready.schedules} schedules, events ${ready.events.join(', ') || 'none'}${svc.worker ? ', offline sync on' : ''}\n`,
+    );
+  await stopped;
   await svc.close(Number(env.B24FLOW_SHUTDOWN_GRACE_MS ?? 30_000));
   await shared.release();
   await conn.close();

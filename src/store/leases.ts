@@ -4,6 +4,9 @@
  * directory refuses to start (naming the first one's pid and host); when the holder dies without releasing (SIGKILL,
  * power loss) the lease expires after its time-to-live and the next `serve` takes it over.
  *
+ * A holder on this host whose pid no longer exists is known dead at once (the SQLite store is a local file, so its
+ * holder is nearly always on this host): {@link acquireLease} takes its lease over without waiting for the expiry.
+ *
  * Acquire and renew are one upsert: insert the row, or update it only when it is ours or expired (`on conflict …
  * do update … where`), so two processes racing for an expired lease cannot both win: the database serialises the
  * two statements and the second one's `where` no longer matches.
@@ -21,6 +24,17 @@ export interface LeaseHolder {
 /** The holder of this process, with a fresh tag. */
 export function thisProcessHolder(): LeaseHolder {
   return { pid: process.pid, host: hostname(), tag: Math.random().toString(36).slice(2, 10) };
+}
+
+/** True when `h` is a process of this host that no longer exists (a pid reused since reads as alive: safe side). */
+function deadHere(h: LeaseHolder | undefined): boolean {
+  if (!h || h.host !== hostname() || h.pid === process.pid) return false;
+  try {
+    process.kill(h.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** Result of {@link acquireLease}: taken, or held by someone else until `untilMs`. */
@@ -53,6 +67,17 @@ export async function acquireLease(store: Store, name: string, me: LeaseHolder, 
   try {
     other = row ? (JSON.parse(row.holder) as LeaseHolder) : undefined;
   } catch {}
+  if (row && deadHere(other)) {
+    // compare-and-swap on the dead holder: of two successors racing, one wins
+    const took = await store.db
+      .updateTable('leases')
+      .set({ holder, until_ms: now + ttlMs })
+      .where('name', '=', name)
+      .where('holder', '=', row.holder)
+      .executeTakeFirst();
+    if (Number(took.numUpdatedRows ?? 0n) > 0) return { ok: true };
+    return acquireLease(store, name, me, ttlMs);
+  }
   return { ok: false, holder: other, untilMs: row?.until_ms ?? now };
 }
 
