@@ -101,6 +101,8 @@ export async function openBoss(o: BossOptions): Promise<BossJobQueue> {
     monitorIntervalSeconds: supervise,
     queueCacheIntervalSeconds: supervise,
     application_name: 'b24flow',
+    // a sent job wakes an idle worker at once (LISTEN/NOTIFY) instead of at its next poll; polling stays as a floor
+    useListenNotify: true,
   });
   boss.on('error', (err: Error) => o.onError?.(`pg-boss: ${err.message}`));
   try {
@@ -124,7 +126,8 @@ export async function openBoss(o: BossOptions): Promise<BossJobQueue> {
     retryLimit: o.retryLimit ?? 2,
     retryDelay: 1,
     deadLetter: RUN_DEAD_QUEUE,
+    notify: true,
   });
-  await ensure('offline-fetch', { policy: 'stately', expireInSeconds: expire, retryLimit: 1 });
+  await ensure('offline-fetch', { policy: 'stately', expireInSeconds: expire, retryLimit: 1, notify: true });
   return new BossJobQueue(boss, Math.max(0.5, (o.pollMs ?? 500) / 1000));
 }

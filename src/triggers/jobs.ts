@@ -116,6 +116,7 @@ export function queuedRunner(jobs: JobQueue, pollMs = 200): (req: RunRequest) =>
           await jobs.send('pipeline-run', data, { id });
         }
       }
+      let polls = 0;
       for (;;) {
         const s = await jobs.state('pipeline-run', id);
         if (s.state === 'completed')
@@ -124,7 +125,8 @@ export function queuedRunner(jobs: JobQueue, pollMs = 200): (req: RunRequest) =>
           return { ok: false, status: 'failed', error: String(s.output?.message ?? 'the run job failed') };
         if (s.state === 'gone') return { ok: false, status: 'failed', error: 'the run job disappeared' };
         if (req.signal.aborted) return { ok: false, status: 'interrupted', error: 'shutting down' };
-        await new Promise((r) => setTimeout(r, pollMs));
+        // short runs answer within tens of ms: poll fast first, then every pollMs
+        await new Promise((r) => setTimeout(r, Math.min(pollMs, 20 * 2 ** polls++)));
       }
     } catch (err) {
       return { ok: false, status: 'failed', error: err instanceof Error ? err.message : String(err) };
