@@ -22,7 +22,7 @@ export interface BossOptions {
   expireMs?: number;
   /** Retries of a failed `pipeline-run` job before it is dead-lettered (default 2). */
   retryLimit?: number;
-  /** How often an idle worker polls, ms (default 500; min 500). */
+  /** How often an idle worker polls, ms (default 500; min 50). */
   pollMs?: number;
   /** Connections of pg-boss's pool (default 4). */
   poolSize?: number;
@@ -42,9 +42,13 @@ const STATES: Record<string, JobState> = {
 /** pg-boss as a {@link JobQueue} (see module doc). */
 export class BossJobQueue implements JobQueue {
   readonly shared = true;
+  private stopping = false;
+  private readonly loops = new Set<Promise<void>>();
+  private readonly wake = new Set<() => void>();
   constructor(
     private readonly boss: PgBoss,
     private readonly pollSeconds: number,
+    private readonly onError?: (message: string) => void,
   ) {}
 
   async send<T extends object>(name: JobName, data: T, opts: JobSendOptions = {}): Promise<string | null> {
@@ -54,19 +58,54 @@ export class BossJobQueue implements JobQueue {
     });
   }
 
+  /**
+   * `concurrency` fetch loops: each takes one job, runs it, completes or fails it, and fetches again at once while
+   * there is work (pg-boss's own `work()` waits its polling interval between jobs); an idle loop sleeps `pollSeconds`.
+   */
   async work<T>(
     name: JobName,
     concurrency: number,
     handler: (job: QueuedJob<T>) => Promise<object | undefined>,
   ): Promise<void> {
-    await this.boss.work<T>(
-      name,
-      { localConcurrency: Math.max(1, concurrency), batchSize: 1, pollingIntervalSeconds: this.pollSeconds },
-      async (jobs) => {
-        const j = jobs[0]!;
-        return handler({ id: j.id, name, data: j.data, retryCount: j.retryCount });
-      },
-    );
+    for (let i = 0; i < Math.max(1, concurrency); i++) {
+      const loop = (async () => {
+        while (!this.stopping) {
+          let jobs: Awaited<ReturnType<PgBoss['fetch']>> = [];
+          try {
+            jobs = await this.boss.fetch<T>(name, { batchSize: 1 });
+          } catch (err) {
+            this.onError?.(`job queue: cannot fetch ${name} (${(err as Error).message})`);
+          }
+          const j = jobs[0];
+          if (!j) {
+            await this.idle();
+            continue;
+          }
+          try {
+            const out = await handler({ id: j.id, name, data: j.data as T, retryCount: j.retryCount });
+            await this.boss.complete(name, j.id, (out ?? null) as object | null);
+          } catch (err) {
+            await this.boss
+              .fail(name, j.id, { message: err instanceof Error ? err.message : String(err) })
+              .catch(() => {});
+          }
+        }
+      })();
+      this.loops.add(loop);
+    }
+  }
+
+  /** Sleeps one poll interval, or less when stop() is called. */
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.wake.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, this.pollSeconds * 1000);
+      this.wake.add(done);
+    });
   }
 
   async state(name: JobName, id: string): Promise<{ state: JobState; output?: Record<string, unknown> }> {
@@ -80,7 +119,12 @@ export class BossJobQueue implements JobQueue {
     await this.boss.deleteJob(name, id);
   }
 
+  /** Stops fetching, waits for the jobs in hand (their runs finish or checkpoint on the shutdown signal), closes. */
   async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const w of this.wake) w();
+    await Promise.all([...this.loops]);
     await this.boss.stop({ graceful: true, close: true, timeout: 30_000 });
   }
 }
@@ -101,8 +145,6 @@ export async function openBoss(o: BossOptions): Promise<BossJobQueue> {
     monitorIntervalSeconds: supervise,
     queueCacheIntervalSeconds: supervise,
     application_name: 'b24flow',
-    // a sent job wakes an idle worker at once (LISTEN/NOTIFY) instead of at its next poll; polling stays as a floor
-    useListenNotify: true,
   });
   boss.on('error', (err: Error) => o.onError?.(`pg-boss: ${err.message}`));
   try {
@@ -126,8 +168,7 @@ export async function openBoss(o: BossOptions): Promise<BossJobQueue> {
     retryLimit: o.retryLimit ?? 2,
     retryDelay: 1,
     deadLetter: RUN_DEAD_QUEUE,
-    notify: true,
   });
-  await ensure('offline-fetch', { policy: 'stately', expireInSeconds: expire, retryLimit: 1, notify: true });
-  return new BossJobQueue(boss, Math.max(0.5, (o.pollMs ?? 500) / 1000));
+  await ensure('offline-fetch', { policy: 'stately', expireInSeconds: expire, retryLimit: 1 });
+  return new BossJobQueue(boss, Math.max(0.05, (o.pollMs ?? 500) / 1000), o.onError);
 }
