@@ -180,7 +180,9 @@ async function partCron(): Promise<void> {
 try {
   await partPortals();
   if (!adminUrl) {
-    console.log('PostgreSQL parts skipped: set B24FLOW_DATABASE_URL or B24FLOW_TEST_DATABASE_URL to a server where a database may be created');
+    console.log(
+      'PostgreSQL parts skipped: set B24FLOW_DATABASE_URL or B24FLOW_TEST_DATABASE_URL to a server where a database may be created',
+    );
   } else {
     await partKills();
     await partCron();

@@ -82,7 +82,6 @@ async function openServeStore(settings: Settings, onLost: (why: string) => void)
   return { slots, release: () => held.release() };
 }
 
-
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
 
 /** The chat HTTP API's routes when `HTTP_API_TOKENS` is set (else none); a failure to build it is logged, not fatal. */

@@ -11,7 +11,14 @@
  * that another worker takes.
  */
 import { PgBoss } from 'pg-boss';
-import { type JobName, type JobQueue, type JobSendOptions, type JobState, type QueuedJob, RUN_DEAD_QUEUE } from '../triggers/jobs.js';
+import {
+  type JobName,
+  type JobQueue,
+  type JobSendOptions,
+  type JobState,
+  type QueuedJob,
+  RUN_DEAD_QUEUE,
+} from '../triggers/jobs.js';
 import { safeUrl } from './db.js';
 
 /** Options of {@link openBoss}. */

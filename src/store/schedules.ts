@@ -17,7 +17,14 @@ export class StoreScheduleSlots implements ScheduleSlots {
   async claim(scheduleId: string, pipeline: string, slotMs: number, holder: string): Promise<boolean> {
     const r = await this.store.db
       .insertInto('schedule_slots')
-      .values({ schedule_id: scheduleId, slot_ms: slotMs, pipeline, claimed_by: holder, run_id: null, at_ms: Date.now() })
+      .values({
+        schedule_id: scheduleId,
+        slot_ms: slotMs,
+        pipeline,
+        claimed_by: holder,
+        run_id: null,
+        at_ms: Date.now(),
+      })
       .onConflict((oc) => oc.columns(['schedule_id', 'slot_ms']).doNothing())
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;

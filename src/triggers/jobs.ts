@@ -52,7 +52,11 @@ export interface JobQueue {
    * Runs `handler` for jobs of `name`, up to `concurrency` at a time in this process. What the handler returns is
    * the job's output; a throw fails the attempt (retried until the queue's retry limit).
    */
-  work<T>(name: JobName, concurrency: number, handler: (job: QueuedJob<T>) => Promise<object | undefined>): Promise<void>;
+  work<T>(
+    name: JobName,
+    concurrency: number,
+    handler: (job: QueuedJob<T>) => Promise<object | undefined>,
+  ): Promise<void>;
   /** The state of a job and its output (what the handler returned, or `{ message }` of its failure). */
   state(name: JobName, id: string): Promise<{ state: JobState; output?: Record<string, unknown> }>;
   /** Deletes a finished job so that the same id can be sent again (a new attempt of a failed run). */
@@ -162,7 +166,11 @@ export class InProcessJobQueue implements JobQueue {
     const id = opts.id ?? `job-${++this.seq}`;
     this.jobs.set(id, { state: 'queued', ...(opts.singletonKey ? { key: opts.singletonKey } : {}) });
     while (this.jobs.size > 10_000) this.jobs.delete(this.jobs.keys().next().value as string);
-    this.waiting.push({ name, job: { id, name, data, retryCount: 0 }, ...(opts.singletonKey ? { key: opts.singletonKey } : {}) });
+    this.waiting.push({
+      name,
+      job: { id, name, data, retryCount: 0 },
+      ...(opts.singletonKey ? { key: opts.singletonKey } : {}),
+    });
     this.pump();
     return id;
   }

@@ -115,7 +115,11 @@ steps:
       for (const p of procs) expect((await p.exited).code).toBe(0);
       const store = await openStore({ dataDir: t.dir, url: db.url });
       try {
-        const slots = await store.db.selectFrom('schedule_slots').selectAll().where('schedule_id', '=', 'tick#0').execute();
+        const slots = await store.db
+          .selectFrom('schedule_slots')
+          .selectAll()
+          .where('schedule_id', '=', 'tick#0')
+          .execute();
         const log = await new StoreScheduleSlots(store).readLog({ pipeline: 'tick' });
         const started = log.filter((l) => l.what === 'started').map((l) => l.scheduledFor);
         const finished = log.filter((l) => l.what === 'finished').map((l) => l.scheduledFor);
