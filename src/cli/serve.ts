@@ -33,6 +33,8 @@ export interface ServeOptions {
 /** The shared state of a `serve`: the store's schedule slots, the job queue, and on SQLite the `serve` lease. */
 interface ServeStore {
   slots: import('../triggers/scheduleSlots.js').ScheduleSlots;
+  /** The offline sync state of a portal in the store (PostgreSQL: the portal's passes may run on any process). */
+  offlineState?: (portal: string) => import('../triggers/offlineSync.js').OfflineStateStore;
   jobs?: import('../triggers/jobs.js').JobQueue;
   release(): Promise<void>;
 }
@@ -64,7 +66,8 @@ async function openServeStore(settings: Settings, onLost: (why: string) => void)
   if (store.dialect === 'postgres' && store.url) {
     const { openBoss } = await import('../store/boss.js');
     const jobs = await openBoss({ url: store.url, expireMs: leaseMs, onError: log });
-    return { slots, jobs, release: async () => {} };
+    const { StoreOfflineState } = await import('../store/offlineState.js');
+    return { slots, jobs, offlineState: (portal) => new StoreOfflineState(store, portal), release: async () => {} };
   }
   const { acquireLease, keepLease, thisProcessHolder } = await import('../store/leases.js');
   const me = thisProcessHolder();
@@ -168,6 +171,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       ...(shared.jobs ? { jobs: shared.jobs } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       portalKey: conn.client.portal.id,
+      ...(shared.offlineState ? { offlineState: shared.offlineState(conn.client.portal.id) } : {}),
     });
   } catch (err) {
     await conn.close();

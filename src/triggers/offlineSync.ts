@@ -67,18 +67,27 @@ export interface OfflineRow {
   MESSAGE_ID?: string | number;
 }
 
-interface AttemptState {
-  attempts: number;
-  firstSeen: number;
-  nextAt: number;
-  lastError: string;
+/**
+ * What the worker persists between passes: the process ids holding our reservations (oldest first), the failed
+ * attempts per row id, and the rows already dead-lettered (`<row id>:<event key>` → Unix ms).
+ */
+export interface OfflineSyncState {
+  processIds: string[];
+  attempts: Record<string, { attempts: number; firstSeen: number; nextAt: number; lastError: string }>;
+  dead: Record<string, number>;
 }
 
-interface PersistedState {
-  /** Process ids holding our reservations, oldest first. */
-  processIds: string[];
-  attempts: Record<string, AttemptState>;
-  dead: Record<string, number>;
+type PersistedState = OfflineSyncState;
+
+/**
+ * Where the worker's state lives when it is shared by several processes (src/store/offlineState.ts: a row of the
+ * store per portal); without one it is `<dataDir>/triggers/offline-state.json`.
+ */
+export interface OfflineStateStore {
+  /** The saved state, or undefined when none was saved yet. */
+  load(): Promise<OfflineSyncState | undefined>;
+  /** Saves the state (committed when the promise resolves). */
+  save(state: OfflineSyncState): Promise<void>;
 }
 
 /** Options of {@link OfflineSyncWorker}. */
@@ -110,6 +119,8 @@ export interface OfflineSyncOptions {
    * state is re-read at the start of each pass, since the previous pass may have run in another process.
    */
   requestPass?: () => void;
+  /** Shared persistence of the state (read at each {@link OfflineSyncWorker.passNow}); default the data dir file. */
+  stateStore?: OfflineStateStore;
 }
 
 /** Totals of one pass. */
@@ -152,7 +163,7 @@ export class OfflineSyncWorker {
 
   constructor(private readonly o: OfflineSyncOptions) {
     this.stateFile = join(o.dataDir, 'triggers', 'offline-state.json');
-    this.state = this.load();
+    this.state = o.stateStore ? { attempts: {}, dead: {}, processIds: [] } : this.load();
   }
 
   private now(): number {
@@ -168,10 +179,11 @@ export class OfflineSyncWorker {
     }
   }
 
-  private save(): void {
+  private async save(): Promise<void> {
     const cutoff = this.now() - 30 * 24 * 3600_000;
     for (const [k, t] of Object.entries(this.state.dead)) if (t < cutoff) delete this.state.dead[k];
-    writeFileAtomicSync(this.stateFile, JSON.stringify(this.state));
+    if (this.o.stateStore) await this.o.stateStore.save(this.state);
+    else writeFileAtomicSync(this.stateFile, JSON.stringify(this.state));
   }
 
   /** The newest process id reserving our rows (persisted). */
@@ -196,7 +208,12 @@ export class OfflineSyncWorker {
   /** Runs a pass in this process now (the `offline-fetch` job's handler); resolves when no pass is running. */
   async passNow(): Promise<void> {
     if (this.stopping || this.authError) return;
-    this.state = this.load();
+    const saved = this.o.stateStore ? await this.o.stateStore.load() : this.load();
+    this.state = {
+      attempts: saved?.attempts ?? {},
+      dead: saved?.dead ?? {},
+      processIds: saved?.processIds ?? [],
+    };
     this.kickLocal();
     await this.idle();
   }
@@ -293,7 +310,7 @@ export class OfflineSyncWorker {
   private async reserve(): Promise<{ row: OfflineRow; pid: string }[]> {
     if (!this.state.processIds.length) {
       this.state.processIds.push(`b24flow-${randomBytes(8).toString('hex')}`);
-      this.save();
+      await this.save();
     }
     if (!this.adopted) {
       this.adopted = true;
@@ -312,7 +329,7 @@ export class OfflineSyncWorker {
       const realPid = got?.process_id || pid;
       if (realPid !== pid && !this.state.processIds.includes(realPid)) {
         this.state.processIds.push(realPid);
-        this.save();
+        await this.save();
       }
       if (!rows.length) empty.push(pid);
       for (const row of rows) out.set(String(row.ID), { row, pid: realPid });
@@ -329,7 +346,7 @@ export class OfflineSyncWorker {
       const rows = Array.isArray(got?.events) ? got.events : [];
       if (got?.process_id && rows.length) {
         if (!this.state.processIds.includes(got.process_id)) this.state.processIds.push(got.process_id);
-        this.save();
+        await this.save();
         for (const row of rows) out.set(String(row.ID), { row, pid: got.process_id });
       }
     }
@@ -339,7 +356,7 @@ export class OfflineSyncWorker {
     );
     if (keep.length !== this.state.processIds.length) {
       this.state.processIds = keep;
-      this.save();
+      await this.save();
     }
     return [...out.values()];
   }
@@ -370,7 +387,7 @@ export class OfflineSyncWorker {
       }
       if (found.size) {
         this.state.processIds.unshift(...found);
-        this.save();
+        await this.save();
         this.o.log?.(`offline sync: adopted ${found.size} orphaned reservation(s)`);
       }
     } catch {}
@@ -459,7 +476,7 @@ export class OfflineSyncWorker {
       const ids = toError.filter((x) => x.pid === pid).map((x) => x.messageId);
       await this.call('event.offline.error', { process_id: pid, message_id: ids });
     }
-    this.save();
+    await this.save();
     this.o.metrics.inc('b24flow_offline_sync_batches_total');
     return res;
   }

@@ -22,7 +22,7 @@ import { EventIntake } from './intake.js';
 import { deadLetterJob, InProcessJobQueue, type JobQueue, type PipelineRunJob, queuedRunner } from './jobs.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
 import { Metrics } from './metrics.js';
-import { OfflineSyncWorker } from './offlineSync.js';
+import { type OfflineStateStore, OfflineSyncWorker } from './offlineSync.js';
 import { onlineEventRoutes, type PortalTokens } from './online.js';
 import { ProcessedStore } from './processed.js';
 import type { Clock } from './scheduleClock.js';
@@ -79,6 +79,8 @@ export interface TriggerServiceOptions {
   portalKey?: string;
   /** Claimed cron slots and the schedule log (src/store/schedules.ts; default in memory). */
   slots?: ScheduleSlots;
+  /** The offline sync state shared by every process (src/store/offlineState.ts; default a data dir file). */
+  offlineState?: OfflineStateStore;
 }
 
 /** A running trigger service. */
@@ -222,6 +224,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         ...(o.limit !== undefined ? { limit: o.limit } : {}),
         ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
         ...(o.syncEveryMs !== undefined ? { syncEveryMs: o.syncEveryMs } : {}),
+        ...(o.offlineState ? { stateStore: o.offlineState } : {}),
         // one pass per portal at a time across every process on the queue
         requestPass: () => {
           jobs.send('offline-fetch', {}, { singletonKey: o.portalKey ?? 'default' }).catch((err: unknown) => {

@@ -2,9 +2,9 @@
  * `serve` on several processes (issue 12): real `b24flow serve` children.
  * - SQLite: one serve per store — a second one refuses (exit 2) naming the first one's pid and host; after the
  *   first is SIGKILLed its successor starts; a lease held by a process of another host is waited out (expiry).
- * - PostgreSQL (skipped without B24FLOW_TEST_DATABASE_URL): a seconds-level schedule on 3 serve processes (each
- *   with its own data directory, as on 3 machines) fires once per slot; 3 serve processes process N offline events
- *   exactly once while one of them is SIGKILLed midway.
+ * - PostgreSQL (skipped without B24FLOW_TEST_DATABASE_URL), each process with its own data directory as on 3
+ *   machines: a seconds-level schedule on 3 serve processes fires once per slot; 3 serve processes process N offline
+ *   events exactly once while one of them is SIGKILLed midway.
  */
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,7 +157,10 @@ steps:
         ...sb.env,
         B24FLOW_DATABASE_URL: db.url,
         B24FLOW_LEASE_MS: '3000',
+        B24_TOKEN_FILE: join(dataDir, 'tokens.json'),
       });
+      // each process has its own data directory, as on three machines: what they share is the database
+      const envOf = (i: number) => ({ ...env, B24FLOW_DATA_DIR: join(t.dir, `offline-data-${i}`) });
       const bind = await runCli(['events', 'bind', '--pipelines', pipelines], env);
       expect(bind.code).toBe(0);
       const baseline = (await sb.hook.call<unknown[]>('crm.lead.list', { select: ['ID'], start: 0 })).total ?? 0;
@@ -165,7 +168,7 @@ steps:
         ((await sb.hook.call<unknown[]>('crm.lead.list', { select: ['ID'], start: 0 })).total ?? 0) - baseline;
       const deals = await createDeals(sb.hook, N);
       const args = ['--pipelines', pipelines, '--sync-every', '0.3', '--parallel', '8', '--workers', '3'];
-      for (let i = 0; i < 3; i++) procs.push(await startServe(args, env));
+      for (let i = 0; i < 3; i++) procs.push(await startServe(args, envOf(i)));
       for (let i = 0; i < 600 && (await processed()) < N / 3; i++) await new Promise((r) => setTimeout(r, 25));
       procs[0]!.child.kill('SIGKILL');
       expect((await procs[0]!.exited).signal).toBe('SIGKILL');
@@ -186,8 +189,10 @@ steps:
       expect([...counts].filter(([, c]) => c > 1)).toEqual([]);
       const left = await sb.app.call<unknown[]>('event.offline.list', { start: 0 });
       expect(left.total ?? 0).toBe(0);
-      const dlq = await runCli(['dlq', 'list', '--json'], env);
-      expect(JSON.parse(dlq.stdout)).toMatchObject({ size: 0 });
+      for (let i = 0; i < 3; i++) {
+        const dlq = await runCli(['dlq', 'list', '--json'], envOf(i));
+        expect(JSON.parse(dlq.stdout)).toMatchObject({ size: 0 });
+      }
     } finally {
       await stopAll(procs, 'SIGKILL');
       await sb.close();
