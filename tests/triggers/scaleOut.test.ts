@@ -96,6 +96,7 @@ steps:
 `,
       );
       const before = (await leadOrigins(sb.hook)).filter((o) => o === 'tick').length;
+      const from = Date.now();
       for (let i = 0; i < 3; i++) {
         procs.push(
           await startServe(['--pipelines', pipelines, '--no-offline', '--workers', '2'], {
@@ -109,7 +110,6 @@ steps:
           }),
         );
       }
-      const from = Date.now();
       await new Promise((r) => setTimeout(r, 12_000));
       await stopAll(procs);
       for (const p of procs) expect((await p.exited).code).toBe(0);
