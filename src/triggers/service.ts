@@ -252,6 +252,9 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         confirmWrite: job.data.confirmWrite,
         signal: shutdown.signal,
       });
+      // stopped by our shutdown (checkpointed in the journal): fail the attempt so that another process resumes it
+      if (!out.ok && shutdown.signal.aborted)
+        throw new Error(`run interrupted by a shutdown: ${out.error ?? out.status}`);
       return { ...out };
     });
     await jobs.work<PipelineRunJob>('pipeline-run-dead', 1, async (job) => {
