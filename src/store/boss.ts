@@ -127,12 +127,20 @@ export class BossJobQueue implements JobQueue {
   }
 
   /** Stops fetching, waits for the jobs in hand (their runs finish or checkpoint on the shutdown signal), closes. */
-  async stop(): Promise<void> {
+  async stop(timeoutMs = 30_000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     for (const w of this.wake) w();
-    await Promise.all([...this.loops]);
-    await this.boss.stop({ graceful: true, close: true, timeout: 30_000 });
+    // a job still running after the timeout stays active in the database: it is retried after its expiry
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.loops]),
+      new Promise((r) => {
+        timer = setTimeout(r, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.boss.stop({ graceful: false, close: true, timeout: 1000 });
   }
 }
 

@@ -61,8 +61,8 @@ export interface JobQueue {
   state(name: JobName, id: string): Promise<{ state: JobState; output?: Record<string, unknown> }>;
   /** Deletes a finished job so that the same id can be sent again (a new attempt of a failed run). */
   remove(name: JobName, id: string): Promise<void>;
-  /** Stops the workers (running handlers finish) and closes the queue. */
-  stop(): Promise<void>;
+  /** Stops the workers (running handlers finish, at most `timeoutMs`, default 30 s) and closes the queue. */
+  stop(timeoutMs?: number): Promise<void>;
 }
 
 /** The payload of a `pipeline-run` job: the pipeline by name, its inputs and what triggered it. */
