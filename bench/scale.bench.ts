@@ -7,7 +7,7 @@
  * 3. A seconds-level schedule (`*\/2 * * * * *`, every 2 s) on 3 `serve` processes for 60 s → runs per slot.
  * Parts 2 and 3 need PostgreSQL (`B24FLOW_DATABASE_URL` or `B24FLOW_TEST_DATABASE_URL`: a fresh database is created
  * on that server and dropped); without it they are skipped with a line saying so. Sizes: SCALE_BENCH_EVENTS (2000),
- * SCALE_BENCH_PORTAL_EVENTS (1000 per portal), SCALE_BENCH_CRON_S (60).
+ * SCALE_BENCH_PORTAL_EVENTS (1000 per portal), SCALE_BENCH_CRON_S (60); SCALE_BENCH_PARTS=portals,kills,cron picks parts.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -177,15 +177,16 @@ async function partCron(): Promise<void> {
   }
 }
 
+const only = (process.env.SCALE_BENCH_PARTS ?? 'portals,kills,cron').split(',');
 try {
-  await partPortals();
+  if (only.includes('portals')) await partPortals();
   if (!adminUrl) {
     console.log(
       'PostgreSQL parts skipped: set B24FLOW_DATABASE_URL or B24FLOW_TEST_DATABASE_URL to a server where a database may be created',
     );
   } else {
-    await partKills();
-    await partCron();
+    if (only.includes('kills')) await partKills();
+    if (only.includes('cron')) await partCron();
   }
 } finally {
   rmSync(root, { recursive: true, force: true });
