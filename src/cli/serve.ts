@@ -1,7 +1,9 @@
 /**
  * `b24flow serve` itself (flag parsing lives in src/cli/commands/serve.ts), the serve side of the composition root:
- * read the settings, load pipelines, connect with application auth, start the trigger service with the chat HTTP
- * API mounted when `HTTP_API_TOKENS` is set, print a ready line, stop on SIGTERM/SIGINT.
+ * read the settings, load pipelines, open the store (SQLite: take the one-serve lease; PostgreSQL: start pg-boss on
+ * the same database, so any number of `serve` share the work), connect with application auth, start the trigger
+ * service with the chat HTTP API mounted when `HTTP_API_TOKENS` is set, print a ready line, stop on SIGTERM/SIGINT.
+ * Reads `B24FLOW_LEASE_MS` (lease and job expiry, default 30 s) besides the shared settings.
  */
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { clientAddressOf, type Route } from '../lib/http.js';
