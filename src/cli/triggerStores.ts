@@ -10,8 +10,8 @@ import { openDataStore } from './dataStore.js';
  * Opens (once per process) the data store and returns the trigger stores on it.
  * @throws Error naming the database (password redacted) when it cannot be opened or migrated
  */
-export async function openTriggerStores(s: Settings): Promise<TriggerStores> {
+export async function openTriggerStores(s: Settings, o: { offlineName?: string } = {}): Promise<TriggerStores> {
   const store = await openDataStore(s);
   const { triggerStores } = await import('../store/triggers.js');
-  return triggerStores(store);
+  return triggerStores(store, o);
 }

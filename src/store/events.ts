@@ -189,12 +189,18 @@ export class StoreOfflineState implements OfflineStateStore {
     private readonly name = 'offline',
   ) {}
 
+  /**
+   * The saved state; a worker named per portal that has none yet starts from the unnamed `offline` row that
+   * `b24flow migrate` imports from an old data dir (one portal per data dir then), so its reservations are read again.
+   */
   async load(): Promise<OfflineSyncState | undefined> {
-    const row = await this.store.db
+    const names = this.name === 'offline' ? ['offline'] : [this.name, 'offline'];
+    const rows = await this.store.db
       .selectFrom('offline_sync')
-      .select('state_json')
-      .where('name', '=', this.name)
-      .executeTakeFirst();
+      .select(['name', 'state_json'])
+      .where('name', 'in', names)
+      .execute();
+    const row = rows.find((r) => r.name === this.name) ?? rows[0];
     if (!row) return undefined;
     try {
       return JSON.parse(row.state_json) as OfflineSyncState;

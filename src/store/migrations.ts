@@ -130,13 +130,24 @@ const v1: Migration = {
       .execute();
     await db.schema
       .createTable('schedule_slots')
-      .addColumn('pipeline', 'text', (c) => c.notNull())
+      .addColumn('schedule_id', 'text', (c) => c.notNull())
       .addColumn('slot_ms', MS, (c) => c.notNull())
+      .addColumn('pipeline', 'text', (c) => c.notNull())
       .addColumn('claimed_by', 'text', (c) => c.notNull())
       .addColumn('run_id', 'text')
       .addColumn('at_ms', MS, (c) => c.notNull())
-      .addPrimaryKeyConstraint('schedule_slots_pk', ['pipeline', 'slot_ms'])
+      .addPrimaryKeyConstraint('schedule_slots_pk', ['schedule_id', 'slot_ms'])
       .execute();
+    await db.schema
+      .createTable('schedule_log')
+      .addColumn('log_id', 'text', (c) => c.primaryKey())
+      .addColumn('at_ms', MS, (c) => c.notNull())
+      .addColumn('pipeline', 'text', (c) => c.notNull())
+      .addColumn('scheduled_ms', MS, (c) => c.notNull())
+      .addColumn('what', 'text', (c) => c.notNull())
+      .addColumn('line_json', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('schedule_log_at').on('schedule_log').column('at_ms').execute();
     await db.schema
       .createTable('limiter')
       .addColumn('portal', 'text', (c) => c.primaryKey())

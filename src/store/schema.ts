@@ -131,13 +131,31 @@ export interface AgentStateTable {
   updated_ms: number;
 }
 
-/** Cron slots claimed: the first process to insert (pipeline, slot) runs it, every other one skips it. */
+/**
+ * Cron slots claimed: the first process to insert (schedule, slot) runs it, every other one skips it. The newest
+ * row of a schedule is its last-fired time (`missed: catch-up-once` after downtime).
+ */
 export interface ScheduleSlotsTable {
-  pipeline: string;
+  /** `<pipeline>#<trigger index>`. */
+  schedule_id: string;
+  /** The slot (the cron time), Unix ms. */
   slot_ms: number;
+  pipeline: string;
+  /** `host:pid` of the claiming process (`missed` for a slot skipped after downtime). */
   claimed_by: string;
   run_id: string | null;
   at_ms: number;
+}
+
+/** The schedule log: one row per decision (started, finished, failed, skipped, missed, queued, cancelled). */
+export interface ScheduleLogTable {
+  log_id: string;
+  at_ms: number;
+  pipeline: string;
+  scheduled_ms: number;
+  what: string;
+  /** The whole ScheduleLogLine (src/triggers/scheduleSlots.ts). */
+  line_json: string;
 }
 
 /** The limiter of one portal, shared by every process and machine: token bucket and learned limits. */
@@ -173,6 +191,7 @@ export interface StoreSchema {
   tokens: TokensTable;
   agent_state: AgentStateTable;
   schedule_slots: ScheduleSlotsTable;
+  schedule_log: ScheduleLogTable;
   limiter: LimiterTable;
   leases: LeasesTable;
 }

@@ -116,6 +116,12 @@ export interface OfflineSyncOptions {
   adoptOrphans?: boolean;
   /** Wall clock, ms (injectable for tests). */
   now?: () => number;
+  /**
+   * Asks for a pass through a job queue instead of running it here (`offline-fetch`, one active per portal across
+   * processes; src/triggers/jobs.ts); the queue's worker then calls {@link OfflineSyncWorker.passNow}. The persisted
+   * state is re-read at the start of each pass, since the previous pass may have run in another process.
+   */
+  requestPass?: () => void;
 }
 
 /** Totals of one pass. */
@@ -191,6 +197,22 @@ export class OfflineSyncWorker {
   /** Requests a pass as soon as possible (coalesced with one in progress). Never throws; errors are logged. */
   kick(): void {
     if (this.stopping || this.authError) return;
+    if (this.o.requestPass) this.o.requestPass();
+    else this.kickLocal();
+  }
+
+  /** Runs a pass in this process now (the `offline-fetch` job's handler); resolves when no pass is running. */
+  async passNow(): Promise<void> {
+    if (this.stopping || this.authError) return;
+    // the previous pass may have run in another process: start from the state it saved
+    this.loaded = false;
+    await this.load();
+    this.kickLocal();
+    await this.idle();
+  }
+
+  private kickLocal(): void {
+    if (this.stopping || this.authError) return;
     if (this.running) {
       this.again = true;
       return;
@@ -209,7 +231,7 @@ export class OfflineSyncWorker {
         this.running = undefined;
         if (this.again && !this.stopping) {
           this.again = false;
-          this.kick();
+          this.kickLocal();
           return;
         }
         this.scheduleRetry();

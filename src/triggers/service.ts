@@ -19,6 +19,7 @@ import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline 
 import type { DeadLetterStore } from './dlq.js';
 import type { InstallVerifier } from './install.js';
 import { EventIntake, type EventStore, type IntakeOptions } from './intake.js';
+import { deadLetterJob, InProcessJobQueue, type JobQueue, type PipelineRunJob, queuedRunner } from './jobs.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
 import { Metrics } from './metrics.js';
 import { type OfflineStateStore, OfflineSyncWorker } from './offlineSync.js';
@@ -26,6 +27,7 @@ import { onlineEventRoutes, type PortalTokens } from './online.js';
 import type { ProcessedKeys } from './processed.js';
 import type { Clock } from './scheduleClock.js';
 import { Scheduler } from './scheduler.js';
+import type { ScheduleSlots } from './scheduleSlots.js';
 import type { LogFn, RestCaller } from './types.js';
 
 /**
@@ -81,6 +83,17 @@ export interface TriggerServiceOptions {
   /** Verifies ONAPPINSTALL of a portal whose application token is not known yet (src/triggers/install.ts). */
   verifyInstall?: InstallVerifier;
   log?: LogFn;
+  /**
+   * The job queue (src/triggers/jobs.ts; default in this process). A shared one (pg-boss on PostgreSQL) runs every
+   * pipeline run as a `pipeline-run` job any process may take, and the offline passes as `offline-fetch` jobs.
+   */
+  jobs?: JobQueue;
+  /** `pipeline-run` jobs this process runs at once (default 4; only with a shared queue). */
+  workers?: number;
+  /** The portal the offline passes are for (the `offline-fetch` singleton key; default `default`). */
+  portalKey?: string;
+  /** Claimed cron slots and the schedule log (src/store/schedules.ts; default in memory). */
+  slots?: ScheduleSlots;
 }
 
 /** A running trigger service. */
@@ -174,7 +187,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     own,
     log,
   });
-  const run = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
+  const localRun = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
+  const jobs = o.jobs ?? new InProcessJobQueue();
+  // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
+  const run = jobs.shared ? queuedRunner(jobs) : localRun;
   const dispatcher = new Dispatcher({
     pipelines: o.pipelines,
     run,
@@ -188,7 +204,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   const scheduler = new Scheduler({
     pipelines: o.pipelines,
     run,
-    dataDir: o.dataDir,
+    ...(o.slots ? { slots: o.slots } : {}),
     metrics,
     lanes,
     log,
@@ -222,8 +238,49 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         ...(o.limit !== undefined ? { limit: o.limit } : {}),
         ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
         ...(o.syncEveryMs !== undefined ? { syncEveryMs: o.syncEveryMs } : {}),
+        // one pass per portal at a time across every process on the queue
+        requestPass: () => {
+          jobs.send('offline-fetch', {}, { singletonKey: o.portalKey ?? 'default' }).catch((err: unknown) => {
+            log(`offline sync: cannot queue a pass (${err instanceof Error ? err.message : String(err)})`);
+          });
+        },
       })
     : undefined;
+  if (worker) {
+    await jobs.work('offline-fetch', 1, async () => {
+      await worker.passNow();
+      return undefined;
+    });
+  }
+  if (jobs.shared) {
+    const byName = new Map(o.pipelines.map((p) => [p.name, p]));
+    await jobs.work<PipelineRunJob>('pipeline-run', o.workers ?? 4, async (job) => {
+      const p = byName.get(job.data.pipeline);
+      // a process with another pipelines folder: fail the attempt, a process that has the pipeline retries it
+      if (!p) throw new Error(`pipeline ${job.data.pipeline} is not loaded by this process`);
+      const out = await localRun({
+        pipeline: p,
+        inputs: job.data.inputs,
+        trigger: job.data.trigger,
+        confirmWrite: job.data.confirmWrite,
+        signal: shutdown.signal,
+      });
+      // stopped by our shutdown (checkpointed in the journal): fail the attempt so that another process resumes it
+      if (!out.ok && shutdown.signal.aborted)
+        throw new Error(`run interrupted by a shutdown: ${out.error ?? out.status}`);
+      return { ...out };
+    });
+    await jobs.work<PipelineRunJob>('pipeline-run-dead', 1, async (job) => {
+      await deadLetterJob(
+        dlq,
+        job,
+        'the run job failed past its retries (worker killed or crashed)',
+        job.retryCount + 1,
+      );
+      log(`run job ${job.data.pipeline} ${job.id} moved to the dead-letter queue`);
+      return undefined;
+    });
+  }
   const online = onlineEventRoutes({
     intake,
     tokens: o.tokens ?? new Map(),
@@ -295,7 +352,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   await intake
     .recover()
     .catch((err: unknown) => log(`intake: recovery failed (${err instanceof Error ? err.message : String(err)})`));
-  if (o.schedules !== false) scheduler.start();
+  if (o.schedules !== false) await scheduler.start();
   worker?.start();
 
   let closing: Promise<void> | undefined;
@@ -314,6 +371,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         timer.unref?.();
         await http.close();
         await Promise.all([worker?.stop(), scheduler.stop(graceMs), intake.stop()]);
+        await jobs.stop();
         clearTimeout(timer);
       })();
       return closing;

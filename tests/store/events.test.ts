@@ -140,7 +140,12 @@ describe.each(all)('intake and processed keys on $name', (b) => {
     await st.save(state);
     await st.save({ ...state, processIds: ['b24flow-2'] });
     expect(await st.load()).toEqual({ ...state, processIds: ['b24flow-2'] });
-    expect(await new StoreOfflineState(s, 'worker-2').load()).toBeUndefined();
+    // a worker named per portal starts from the unnamed (imported) state, then keeps its own
+    const named = new StoreOfflineState(s, 'offline:portal-2');
+    expect(await named.load()).toEqual({ ...state, processIds: ['b24flow-2'] });
+    await named.save({ processIds: ['b24flow-9'], attempts: {}, dead: {} });
+    expect((await named.load())?.processIds).toEqual(['b24flow-9']);
+    expect((await st.load())?.processIds).toEqual(['b24flow-2']);
     await s.close();
   });
 
