@@ -540,7 +540,9 @@ export class B24Client {
         (err instanceof ServerError || err instanceof NetworkError || err instanceof NonJsonResponse) &&
         err.retryable
       ) {
-        retry = spec.resendable;
+        // a refused connection never reached the portal: even a write is safe to send again (e.g. the embedded
+        // sandbox of another process restarting on its port)
+        retry = spec.resendable || connectionRefused(err);
         waitMs = backoffMs(attempt);
       }
       this.limiter.release(permit);
@@ -666,6 +668,11 @@ function describeNetError(err: unknown): string {
   const e = err as any;
   const code = e?.code ?? e?.cause?.code;
   return redact(`${code ? `${code}: ` : ''}${e?.message ?? String(err)}`);
+}
+
+/** Whether a failure is a refused TCP connection (ECONNREFUSED): the request was never sent. */
+function connectionRefused(err: B24Error): boolean {
+  return err instanceof NetworkError && (err.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED';
 }
 
 /** Exponential backoff with full jitter for 5xx / network retries, real ms. */

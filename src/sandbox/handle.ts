@@ -29,6 +29,12 @@ export interface SandboxOptions {
   tls?: boolean;
   /** no progress lines on stderr */
   quiet?: boolean;
+  /**
+   * On close, let requests in flight finish for up to this many ms before their connections are dropped (default 0:
+   * dropped at once). A sandbox shared by several processes uses it so that the one that started it can end
+   * without cutting another process's request in half.
+   */
+  closeGraceMs?: number;
 }
 
 /** Tokens returned by the OAuth install flow. */
@@ -95,8 +101,11 @@ export interface SandboxAdmin {
   outgoingWebhook(req: { event: string; handler: string }): Promise<{ id: number; applicationToken: string }>;
 }
 
-/** A running sandbox. */
-export interface SandboxHandle {
+/**
+ * A running sandbox as seen over HTTP: what a process needs to use a sandbox it did not start (its URLs, OAuth app
+ * and control client). {@link SandboxHandle} adds the in-process parts of one this process started.
+ */
+export interface SandboxEndpoint {
   /** `http://127.0.0.1:PORT/rest/1/<code>/` (trailing slash; the method is appended) */
   webhookUrl: string;
   /** `http://127.0.0.1:PORT` */
@@ -116,10 +125,26 @@ export interface SandboxHandle {
     install(opts?: { handler?: string; userId?: number }): Promise<OAuthTokens>;
   };
   admin: SandboxAdmin;
+  /** Whether the sandbox answers (`GET /sandbox/stats`) within `timeoutMs`; never throws. */
+  ping(timeoutMs: number): Promise<boolean>;
+  /** release what this view holds (the TLS agent); the sandbox itself keeps running */
+  close(): Promise<void>;
+}
+
+/** A sandbox this process started. */
+export interface SandboxHandle extends SandboxEndpoint {
   /** the in-process portal (tests/benchmarks only; not part of the HTTP contract) */
   portal: Portal;
   /** the in-process request handler (benchmarks attach `onTiming` to it) */
   server: SandboxServer;
   /** stop serving, wait for event deliveries, write pending state, release the data-dir lock */
   close(): Promise<void>;
+}
+
+/** What a process needs to reach a running sandbox: {@link SandboxEndpoint} minus its functions. */
+export interface SandboxAddress {
+  baseUrl: string;
+  webhookUrl: string;
+  caFile?: string;
+  oauthApp: Omit<SandboxEndpoint['oauthApp'], 'install'>;
 }

@@ -1,0 +1,366 @@
+/**
+ * One embedded sandbox portal per data directory, shared by every b24flow process that has no portal configured.
+ *
+ * Why: each process used to start its own in-memory sandbox, so `chat` then `apply` in two processes saw two
+ * different portals, and `events bind` while `serve` ran opened a second copy of the same data. Now the first
+ * process starts the sandbox (its data persisted in the sandbox directory, `<data dir>/sandbox/` unless
+ * `B24FLOW_SANDBOX_DIR` names another) and later processes use that one over HTTP.
+ *
+ * Mechanism, all in the sandbox directory (directory 0700, files 0600 — they hold the sandbox's credentials):
+ * - `host.lock` — who hosts the sandbox: a {@link RunOwner} (host, pid, process start time). Created atomically
+ *   with its content (written to a temporary file, then `link()`ed into place, which fails when the name exists),
+ *   so of two processes starting at once exactly one becomes the host; the other waits and uses the winner's.
+ *   The host holds it until it closes the sandbox; a lock whose owner is gone (dead pid, or a pid reused by a newer
+ *   process; see `ownerGone` in src/pipeline/journal.ts) is stale and removed — by one process at a time, under
+ *   `host.lock.break`, so that a remover never deletes a lock someone else has just taken.
+ * - `host.json` — where the sandbox answers: base URL, webhook URL, OAuth app credentials, the pacing it was started
+ *   with, and the owner again. Written atomically once the sandbox listens. A process uses it only when its owner is
+ *   the lock's (live) owner AND the URL answers a cheap probe; else it waits (the host is still starting, or is
+ *   closing) until the lock is free or stale, then takes over. Left behind on close: the next host reuses its port
+ *   when free, so the URL, webhook code and tokens of a restarted sandbox stay the same.
+ * - `portal.ndjson` / `portal.lock` — the sandbox's own snapshot and data-dir mark (src/sandbox/portal.ts).
+ *
+ * A short-lived host (e.g. `b24flow call`) does not wait for the processes using its sandbox: on close it lets
+ * requests in flight finish (a few seconds at most), writes its state and releases the lock. A process that uses
+ * it watches the lock and, when the host is gone, starts the sandbox itself from the persisted data on the same
+ * port, so its client keeps working (a request refused meanwhile is not lost: it never reached the portal).
+ */
+import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomicSync } from '../lib/atomic.js';
+import { RuntimeFailure } from '../lib/failures.js';
+import { ownerGone, type RunOwner } from '../pipeline/journal.js';
+import {
+  type SandboxAddress,
+  type SandboxEndpoint,
+  type SandboxHandle,
+  type SandboxOptions,
+  sandboxEndpoint,
+  startSandbox,
+} from '../sandbox/index.js';
+
+/** The sandbox settings a client paces by (see `sandboxLimiter` in compose.ts). */
+export type SandboxPacing = Pick<SandboxOptions, 'plan' | 'operatingLimit' | 'clockFactor'>;
+
+/** Content of `host.json`. */
+export interface HostRecord extends SandboxAddress {
+  version: 1;
+  owner: RunOwner;
+  pacing: SandboxPacing;
+}
+
+/** The embedded sandbox as one process uses it. */
+export interface SharedSandbox {
+  /** the sandbox directory (snapshot, lock, host record) */
+  dir: string;
+  /** the sandbox's URLs, OAuth app and control client */
+  endpoint: SandboxEndpoint;
+  /** the process that hosts it when this process connected (this one, or another) */
+  owner: RunOwner;
+  /** true when this process started it */
+  hosting: boolean;
+  /** what the sandbox was started with, for the client's limiter */
+  pacing: SandboxPacing;
+  /** stops watching; stops the sandbox when this process hosts it (others take over from the persisted data) */
+  close(): Promise<void>;
+}
+
+/** Options of {@link openSharedSandbox}. */
+export interface SharedSandboxOptions {
+  /** the sandbox directory */
+  dir: string;
+  /** start options when this process starts it (`dataDir` is always `dir`) */
+  start: SandboxOptions;
+  /** human notices (takeovers) */
+  say: (line: string) => void;
+  /** how long to wait for a host that is starting or closing, ms (default 20,000) */
+  waitMs?: number;
+}
+
+const HOST_FILE = 'host.json';
+const HOST_LOCK = 'host.lock';
+const BREAK_LOCK = 'host.lock.break';
+/** a probe answers in a few ms on loopback; a sandbox busy encoding a large snapshot may take longer */
+const PROBE_MS = 1500;
+/** requests of other processes in flight when the host closes get this long to finish */
+const CLOSE_GRACE_MS = 5000;
+/** how often a process that uses another's sandbox checks that the host is still there */
+const WATCH_MS = 200;
+
+/**
+ * Uses the data directory's embedded sandbox: the running one when its host is alive and answers, else starts it
+ * (from the persisted data when there is some).
+ * @throws RuntimeFailure when a live host does not answer within `waitMs`, or the sandbox cannot start
+ */
+export async function openSharedSandbox(o: SharedSandboxOptions): Promise<SharedSandbox> {
+  mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  const first = await acquire(o, undefined);
+  let current = first;
+  let watching: Promise<void> | null = null;
+  let closed = false;
+  const watch = (): void => {
+    if (closed || watching || current.hosted) return;
+    watching = checkHost()
+      .catch((err) => o.say(`b24flow: embedded sandbox: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => {
+        watching = null;
+      });
+  };
+  const checkHost = async (): Promise<void> => {
+    const lock = readOwner(join(o.dir, HOST_LOCK));
+    if (lock && !ownerGone(lock) && sameOwner(lock, current.owner)) return;
+    if (lock && !ownerGone(lock)) {
+      // another process took over (it reuses the port, so the URL usually stays the same); until its record is
+      // written it is still starting
+      const rec = readRecord(o.dir);
+      if (!rec || !sameOwner(rec.owner, lock)) return;
+      if (rec.baseUrl !== current.endpoint.baseUrl) movedNotice(rec.baseUrl);
+      current = { ...current, owner: rec.owner };
+      return;
+    }
+    // the host is gone: take over on the same port so this process's client keeps its URL
+    const next = await acquire(o, portOf(current.endpoint.baseUrl));
+    if (closed) {
+      await next.close();
+      return;
+    }
+    if (next.endpoint.baseUrl !== current.endpoint.baseUrl) movedNotice(next.endpoint.baseUrl);
+    else if (next.hosted)
+      o.say(`b24flow: the process hosting the embedded sandbox ended; this process (${process.pid}) hosts it now`);
+    const old = current;
+    current = next;
+    if (old.endpoint !== first.endpoint) await old.endpoint.close();
+  };
+  const movedNotice = (url: string): void =>
+    o.say(`b24flow: the embedded sandbox moved to ${url}; this process still uses ${first.endpoint.baseUrl}`);
+  const timer = first.hosted ? null : setInterval(watch, WATCH_MS);
+  timer?.unref();
+  return {
+    dir: o.dir,
+    endpoint: first.endpoint,
+    owner: first.owner,
+    hosting: !!first.hosted,
+    pacing: first.pacing,
+    close: async () => {
+      closed = true;
+      if (timer) clearInterval(timer);
+      await watching;
+      await current.close();
+      if (current.endpoint !== first.endpoint) await first.endpoint.close();
+    },
+  };
+}
+
+/** One hold on the sandbox: attached to another process's, or hosted here. */
+interface Hold {
+  endpoint: SandboxEndpoint;
+  owner: RunOwner;
+  pacing: SandboxPacing;
+  hosted?: SandboxHandle;
+  close(): Promise<void>;
+}
+
+/** Finds the live host and attaches to it, or becomes the host. `port`: the port to start on when free. */
+async function acquire(o: SharedSandboxOptions, port: number | undefined): Promise<Hold> {
+  const lockPath = join(o.dir, HOST_LOCK);
+  const deadline = Date.now() + (o.waitMs ?? 20_000);
+  for (let round = 0; ; round++) {
+    const lock = readOwner(lockPath);
+    if (!lock) {
+      if (lockFresh(lockPath)) {
+        // being written or unreadable for a moment; an unreadable old one is stale
+      } else if (existsFile(lockPath)) breakStale(o.dir, null);
+      else if (takeLock(lockPath)) return host(o, port ?? portOf(readRecord(o.dir)?.baseUrl));
+    } else if (ownerGone(lock)) breakStale(o.dir, lock);
+    else {
+      const rec = readRecord(o.dir);
+      if (rec && sameOwner(rec.owner, lock)) {
+        const endpoint = await sandboxEndpoint(rec);
+        if (await endpoint.ping(PROBE_MS)) {
+          return { endpoint, owner: rec.owner, pacing: rec.pacing, close: () => endpoint.close() };
+        }
+        await endpoint.close();
+      }
+      if (Date.now() > deadline)
+        throw new RuntimeFailure(
+          `the embedded sandbox in ${o.dir} is held by process ${lock.pid} but does not answer; stop that process, or remove ${lockPath} if it is not a b24flow process`,
+        );
+    }
+    // the host is starting or closing: a short pause, growing a little
+    await new Promise((r) => setTimeout(r, Math.min(25 * (round + 1), 200)));
+  }
+}
+
+/** Starts the sandbox here (the lock is ours) and publishes `host.json`; releases the lock when it cannot start. */
+async function host(o: SharedSandboxOptions, port: number | undefined): Promise<Hold> {
+  const lockPath = join(o.dir, HOST_LOCK);
+  const opts: SandboxOptions = { ...o.start, dataDir: o.dir, closeGraceMs: CLOSE_GRACE_MS };
+  let sb: SandboxHandle;
+  try {
+    try {
+      sb = await startSandbox({ ...opts, ...(port ? { port } : {}) });
+    } catch (err) {
+      // the previous port is taken by now: any free one
+      if (!port || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      sb = await startSandbox(opts);
+    }
+  } catch (err) {
+    releaseLock(lockPath);
+    throw err;
+  }
+  const me = currentOwner();
+  const pacing: SandboxPacing = {
+    ...(opts.plan ? { plan: opts.plan } : {}),
+    ...(opts.operatingLimit !== undefined ? { operatingLimit: opts.operatingLimit } : {}),
+    ...(opts.clockFactor !== undefined ? { clockFactor: opts.clockFactor } : {}),
+  };
+  const rec: HostRecord = {
+    version: 1,
+    owner: me,
+    baseUrl: sb.baseUrl,
+    webhookUrl: sb.webhookUrl,
+    ...(sb.caFile ? { caFile: sb.caFile } : {}),
+    oauthApp: {
+      clientId: sb.oauthApp.clientId,
+      clientSecret: sb.oauthApp.clientSecret,
+      memberId: sb.oauthApp.memberId,
+      domain: sb.oauthApp.domain,
+      applicationToken: sb.oauthApp.applicationToken,
+    },
+    pacing,
+  };
+  writeFileAtomicSync(join(o.dir, HOST_FILE), `${JSON.stringify(rec, null, 2)}\n`, 0o600);
+  return {
+    endpoint: sb,
+    owner: me,
+    pacing,
+    hosted: sb,
+    close: async () => {
+      try {
+        await sb.close();
+      } finally {
+        releaseLock(lockPath);
+      }
+    },
+  };
+}
+
+/** Creates the lock with this process as owner, atomically with its content; false when it exists. */
+function takeLock(lockPath: string): boolean {
+  return linkNew(lockPath, JSON.stringify(currentOwner()));
+}
+
+/** Writes `content` to a temporary file and links it to `path`: all or nothing, and only when `path` is absent. */
+function linkNew(path: string, content: string): boolean {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+  }
+}
+
+/** Removes the lock when it is still ours. */
+function releaseLock(lockPath: string): void {
+  const lock = readOwner(lockPath);
+  if (lock && sameOwner(lock, currentOwner())) {
+    try {
+      unlinkSync(lockPath);
+    } catch {}
+  }
+}
+
+/**
+ * Removes a stale lock (`seen`: the owner read from it, null for an unreadable one), one remover at a time: the
+ * remover holds `host.lock.break` and removes the lock only when it still names `seen`. A break lock left by a
+ * crashed remover is old after a few seconds and removed.
+ */
+function breakStale(dir: string, seen: RunOwner | null): void {
+  const lockPath = join(dir, HOST_LOCK);
+  const breakPath = join(dir, BREAK_LOCK);
+  if (!linkNew(breakPath, JSON.stringify(currentOwner()))) {
+    if (!lockFresh(breakPath, 5000)) {
+      try {
+        unlinkSync(breakPath);
+      } catch {}
+    }
+    return;
+  }
+  try {
+    const now = readOwner(lockPath);
+    const same = seen ? now !== null && sameOwner(now, seen) : now === null && existsFile(lockPath);
+    if (same) unlinkSync(lockPath);
+  } catch {
+  } finally {
+    try {
+      unlinkSync(breakPath);
+    } catch {}
+  }
+}
+
+function readOwner(path: string): RunOwner | null {
+  try {
+    const o = JSON.parse(readFileSync(path, 'utf8')) as RunOwner;
+    return typeof o?.pid === 'number' && typeof o.host === 'string' ? o : null;
+  } catch {
+    return null;
+  }
+}
+
+function readRecord(dir: string): HostRecord | null {
+  try {
+    const r = JSON.parse(readFileSync(join(dir, HOST_FILE), 'utf8')) as HostRecord;
+    return r?.version === 1 && r.owner && typeof r.baseUrl === 'string' ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+function existsFile(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the file exists and changed within `ms` (default 2 s). */
+function lockFresh(path: string, ms = 2000): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < ms;
+  } catch {
+    return false;
+  }
+}
+
+function sameOwner(a: RunOwner, b: RunOwner): boolean {
+  return a.host === b.host && a.pid === b.pid && a.start === b.start;
+}
+
+function portOf(url: string | undefined): number | undefined {
+  if (!url) return undefined;
+  const p = Number(new URL(url).port);
+  return Number.isInteger(p) && p > 0 ? p : undefined;
+}
+
+/**
+ * This process as an owner, like the journal's run owner (src/pipeline/journal.ts keeps its own private): host
+ * name, pid and start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`; absent without /proc).
+ */
+function currentOwner(): RunOwner {
+  let start: string | undefined;
+  try {
+    const stat = readFileSync(`/proc/${process.pid}/stat`, 'utf8');
+    start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {}
+  return { host: hostname(), pid: process.pid, ...(start ? { start } : {}) };
+}
