@@ -79,7 +79,7 @@ function sandboxHint(conn: AppConnection, env: NodeJS.ProcessEnv, pipelinesDir: 
     `  application token of its app (the sandbox's own, not a real secret; events carry it): ${sb.oauthApp.applicationToken}`,
     ...(events.length
       ? [
-          `  to see events flow (${events.join(', ')}), from another terminal bind them once, then create a deal:`,
+          `  to see events flow (${events.join(', ')}), bind them once from another terminal, then create a deal (serve picks it up within --sync-every seconds):`,
           `    ${prefix}b24flow events bind --pipelines ${shellQuote(pipelinesDir)}`,
           `    ${prefix}b24flow call crm.deal.add --confirm-write -p '{"fields":{"TITLE":"Sandbox deal"}}'`,
         ]
