@@ -10,9 +10,9 @@
  * - `host.lock` — who hosts the sandbox: a {@link RunOwner} (host, pid, process start time). Created atomically
  *   with its content (written to a temporary file, then `link()`ed into place, which fails when the name exists),
  *   so of two processes starting at once exactly one becomes the host; the other waits and uses the winner's.
- *   The host holds it until it closes the sandbox; a lock whose owner is gone (dead pid, or a pid reused by a newer
- *   process; see `ownerGone` in src/pipeline/journal.ts) is stale and removed — by one process at a time, under
- *   `host.lock.break`, so that a remover never deletes a lock someone else has just taken.
+ *   The host holds it until it closes the sandbox; a lock whose owner is gone (dead pid, zombie, or a pid reused by
+ *   a newer process; see `ownerGone` in src/pipeline/journal.ts) is stale and removed — by one process at a time,
+ *   under `host.lock.break`, so that a remover never deletes a lock someone else has just taken.
  * - `host.json` — where the sandbox answers: base URL, webhook URL, OAuth app credentials, the pacing it was started
  *   with, and the owner again. Written atomically once the sandbox listens. A process uses it only when its owner is
  *   the lock's (live) owner AND the URL answers a cheap probe; else it waits (the host is still starting, or is
@@ -109,8 +109,8 @@ export async function openSharedSandbox(o: SharedSandboxOptions): Promise<Shared
   };
   const checkHost = async (): Promise<void> => {
     const lock = readOwner(join(o.dir, HOST_LOCK));
-    if (lock && !ownerGone(lock) && sameOwner(lock, current.owner)) return;
-    if (lock && !ownerGone(lock)) {
+    if (lock && !hostGone(lock) && sameOwner(lock, current.owner)) return;
+    if (lock && !hostGone(lock)) {
       // another process took over (it reuses the port, so the URL usually stays the same); until its record is
       // written it is still starting
       const rec = readRecord(o.dir);
@@ -172,7 +172,7 @@ async function acquire(o: SharedSandboxOptions, port: number | undefined): Promi
         // being written or unreadable for a moment; an unreadable old one is stale
       } else if (existsFile(lockPath)) breakStale(o.dir, null);
       else if (takeLock(lockPath)) return host(o, port ?? portOf(readRecord(o.dir)?.baseUrl));
-    } else if (ownerGone(lock)) breakStale(o.dir, lock);
+    } else if (hostGone(lock)) breakStale(o.dir, lock);
     else {
       const rec = readRecord(o.dir);
       if (rec && sameOwner(rec.owner, lock)) {
@@ -337,6 +337,21 @@ function existsFile(path: string): boolean {
 function lockFresh(path: string, ms = 2000): boolean {
   try {
     return Date.now() - statSync(path).mtimeMs < ms;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the process a lock names is gone: `ownerGone` (src/pipeline/journal.ts), or a zombie (ended, not yet
+ * reaped by its parent: it still has a pid but serves nothing).
+ */
+function hostGone(owner: RunOwner): boolean {
+  if (ownerGone(owner)) return true;
+  if (owner.host !== hostname()) return false;
+  try {
+    const stat = readFileSync(`/proc/${owner.pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
   } catch {
     return false;
   }
