@@ -670,9 +670,14 @@ function describeNetError(err: unknown): string {
   return redact(`${code ? `${code}: ` : ''}${e?.message ?? String(err)}`);
 }
 
-/** Whether a failure is a refused TCP connection (ECONNREFUSED): the request was never sent. */
+/**
+ * Whether a failure happened before the connection was made (ECONNREFUSED, or a reset while connecting, e.g. a
+ * server that stopped listening with the connection still in its accept queue): the request was never sent.
+ */
 function connectionRefused(err: B24Error): boolean {
-  return err instanceof NetworkError && (err.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED';
+  if (!(err instanceof NetworkError)) return false;
+  const c = err.cause as { code?: string; message?: string } | undefined;
+  return c?.code === 'ECONNREFUSED' || (c?.code === 'ECONNRESET' && /^connect ECONNRESET/.test(c.message ?? ''));
 }
 
 /** Exponential backoff with full jitter for 5xx / network retries, real ms. */

@@ -18,14 +18,18 @@
  *   the lock's (live) owner AND the URL answers a cheap probe; else it waits (the host is still starting, or is
  *   closing) until the lock is free or stale, then takes over. Left behind on close: the next host reuses its port
  *   when free, so the URL, webhook code and tokens of a restarted sandbox stay the same.
+ * - `clients/<pid>-<n>.json` — one lease per process using the sandbox (written before it looks for the host,
+ *   removed on close), so that a closing host knows whether anyone else may be in the middle of a request.
  * - `portal.ndjson` / `portal.lock` — the sandbox's own snapshot and data-dir mark (src/sandbox/portal.ts).
  *
- * A short-lived host (e.g. `b24flow call`) does not wait for the processes using its sandbox: on close it lets
- * requests in flight finish (a few seconds at most), writes its state and releases the lock. A process that uses
- * it watches the lock and, when the host is gone, starts the sandbox itself from the persisted data on the same
- * port, so its client keeps working (a request refused meanwhile is not lost: it never reached the portal).
+ * A short-lived host (e.g. `b24flow call`) does not wait for the processes using its sandbox to finish: on close it
+ * marks `host.json` closing (nobody attaches any more), and when other live processes hold leases it waits until
+ * no request is in flight and none came for 200 ms (5 s at most); then it stops, writes its state and releases the
+ * lock. A process that uses the sandbox watches the lock and, when the host is gone, starts the sandbox itself from
+ * the persisted data on the same port, so its client keeps working (a request refused meanwhile is resent: a
+ * refused connection never reached the portal).
  */
-import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../lib/atomic.js';
@@ -48,6 +52,8 @@ export interface HostRecord extends SandboxAddress {
   version: 1;
   owner: RunOwner;
   pacing: SandboxPacing;
+  /** set when the host has begun to close: nobody attaches any more, the next process takes over */
+  closing?: true;
 }
 
 /** The embedded sandbox as one process uses it. */
@@ -81,10 +87,13 @@ export interface SharedSandboxOptions {
 const HOST_FILE = 'host.json';
 const HOST_LOCK = 'host.lock';
 const BREAK_LOCK = 'host.lock.break';
+const CLIENTS_DIR = 'clients';
 /** a probe answers in a few ms on loopback; a sandbox busy encoding a large snapshot may take longer */
 const PROBE_MS = 1500;
-/** requests of other processes in flight when the host closes get this long to finish */
+/** how long a closing host waits at most for the other processes using its sandbox, ms */
 const CLOSE_GRACE_MS = 5000;
+/** a process using the sandbox that sent nothing for this long is idle (long-lived, between runs), ms */
+const IDLE_MS = 1000;
 /** how often a process that uses another's sandbox checks that the host is still there */
 const WATCH_MS = 200;
 
@@ -95,7 +104,15 @@ const WATCH_MS = 200;
  */
 export async function openSharedSandbox(o: SharedSandboxOptions): Promise<SharedSandbox> {
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
-  const first = await acquire(o, undefined);
+  // announced before looking for the host, so that a host closing meanwhile either sees it or is seen closing
+  const lease = writeLease(o.dir);
+  let first: Hold;
+  try {
+    first = await acquire(o, undefined, lease);
+  } catch (err) {
+    removeFile(lease);
+    throw err;
+  }
   let current = first;
   let watching: Promise<void> | null = null;
   let closed = false;
@@ -120,7 +137,7 @@ export async function openSharedSandbox(o: SharedSandboxOptions): Promise<Shared
       return;
     }
     // the host is gone: take over on the same port so this process's client keeps its URL
-    const next = await acquire(o, portOf(current.endpoint.baseUrl));
+    const next = await acquire(o, portOf(current.endpoint.baseUrl), lease);
     if (closed) {
       await next.close();
       return;
@@ -146,8 +163,12 @@ export async function openSharedSandbox(o: SharedSandboxOptions): Promise<Shared
       closed = true;
       if (timer) clearInterval(timer);
       await watching;
-      await current.close();
-      if (current.endpoint !== first.endpoint) await first.endpoint.close();
+      try {
+        await current.close();
+        if (current.endpoint !== first.endpoint) await first.endpoint.close();
+      } finally {
+        removeFile(lease);
+      }
     },
   };
 }
@@ -162,7 +183,7 @@ interface Hold {
 }
 
 /** Finds the live host and attaches to it, or becomes the host. `port`: the port to start on when free. */
-async function acquire(o: SharedSandboxOptions, port: number | undefined): Promise<Hold> {
+async function acquire(o: SharedSandboxOptions, port: number | undefined, lease: string): Promise<Hold> {
   const lockPath = join(o.dir, HOST_LOCK);
   const deadline = Date.now() + (o.waitMs ?? 20_000);
   for (let round = 0; ; round++) {
@@ -171,11 +192,11 @@ async function acquire(o: SharedSandboxOptions, port: number | undefined): Promi
       if (lockFresh(lockPath)) {
         // being written or unreadable for a moment; an unreadable old one is stale
       } else if (existsFile(lockPath)) breakStale(o.dir, null);
-      else if (takeLock(lockPath)) return host(o, port ?? portOf(readRecord(o.dir)?.baseUrl));
+      else if (takeLock(lockPath)) return host(o, port ?? portOf(readRecord(o.dir)?.baseUrl), lease);
     } else if (hostGone(lock)) breakStale(o.dir, lock);
     else {
       const rec = readRecord(o.dir);
-      if (rec && sameOwner(rec.owner, lock)) {
+      if (rec && sameOwner(rec.owner, lock) && !rec.closing) {
         const endpoint = await sandboxEndpoint(rec);
         if (await endpoint.ping(PROBE_MS)) {
           return { endpoint, owner: rec.owner, pacing: rec.pacing, close: () => endpoint.close() };
@@ -192,10 +213,14 @@ async function acquire(o: SharedSandboxOptions, port: number | undefined): Promi
   }
 }
 
-/** Starts the sandbox here (the lock is ours) and publishes `host.json`; releases the lock when it cannot start. */
-async function host(o: SharedSandboxOptions, port: number | undefined): Promise<Hold> {
+/**
+ * Starts the sandbox here (the lock is ours) and publishes `host.json`; releases the lock when it cannot start.
+ * Its close marks the record closing, gives the requests of other processes using it (live leases other than
+ * `lease`, this hold's own) a moment to end, stops the sandbox and releases the lock.
+ */
+async function host(o: SharedSandboxOptions, port: number | undefined, lease: string): Promise<Hold> {
   const lockPath = join(o.dir, HOST_LOCK);
-  const opts: SandboxOptions = { ...o.start, dataDir: o.dir, closeGraceMs: CLOSE_GRACE_MS };
+  const opts: SandboxOptions = { ...o.start, dataDir: o.dir };
   let sb: SandboxHandle;
   try {
     try {
@@ -230,7 +255,7 @@ async function host(o: SharedSandboxOptions, port: number | undefined): Promise<
     },
     pacing,
   };
-  writeFileAtomicSync(join(o.dir, HOST_FILE), `${JSON.stringify(rec, null, 2)}\n`, 0o600);
+  writeRecord(o.dir, rec);
   return {
     endpoint: sb,
     owner: me,
@@ -238,12 +263,35 @@ async function host(o: SharedSandboxOptions, port: number | undefined): Promise<
     hosted: sb,
     close: async () => {
       try {
-        await sb.close();
+        writeRecord(o.dir, { ...rec, closing: true });
+        const left = await othersDone(o.dir, lease, sb);
+        await sb.close({ graceMs: left === null ? 0 : Math.max(left, 500) });
       } finally {
         releaseLock(lockPath);
       }
     },
   };
+}
+
+/**
+ * Waits (at most {@link CLOSE_GRACE_MS}) while other live processes hold leases and keep using the sandbox (a
+ * request within {@link IDLE_MS}): a short-lived command that attached is usually about to send its request or to
+ * end. A long-lived one that is idle does not hold the host up; it takes the sandbox over when the host is gone.
+ * @returns null when no other process holds a lease, else the ms left of the grace
+ */
+async function othersDone(dir: string, lease: string, sb: SandboxHandle): Promise<number | null> {
+  if (!othersUsing(dir, lease)) return null;
+  const until = Date.now() + CLOSE_GRACE_MS;
+  let seen = sb.portal.stats.requests;
+  let quietSince = Date.now();
+  while (Date.now() < until && othersUsing(dir, lease)) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (sb.portal.stats.requests !== seen) {
+      seen = sb.portal.stats.requests;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= IDLE_MS) break;
+  }
+  return Math.max(0, until - Date.now());
 }
 
 /** Creates the lock with this process as owner, atomically with its content; false when it exists. */
@@ -304,6 +352,51 @@ function breakStale(dir: string, seen: RunOwner | null): void {
       unlinkSync(breakPath);
     } catch {}
   }
+}
+
+function writeRecord(dir: string, rec: HostRecord): void {
+  writeFileAtomicSync(join(dir, HOST_FILE), `${JSON.stringify(rec, null, 2)}\n`, 0o600);
+}
+
+let leaseSeq = 0;
+
+/**
+ * Announces that this process uses (or is about to use) the sandbox: `clients/<pid>-<n>.json` holding its owner,
+ * removed on close. The host waits for the requests of live lease holders when it closes; leases of processes that
+ * are gone are ignored and removed.
+ */
+function writeLease(dir: string): string {
+  const clients = join(dir, CLIENTS_DIR);
+  mkdirSync(clients, { recursive: true, mode: 0o700 });
+  const path = join(clients, `${process.pid}-${++leaseSeq}.json`);
+  writeFileSync(path, JSON.stringify(currentOwner()), { mode: 0o600 });
+  return path;
+}
+
+/** Whether a live process other than the holder of `own` has a lease. */
+function othersUsing(dir: string, own: string): boolean {
+  const clients = join(dir, CLIENTS_DIR);
+  let names: string[];
+  try {
+    names = readdirSync(clients);
+  } catch {
+    return false;
+  }
+  let others = false;
+  for (const n of names) {
+    const path = join(clients, n);
+    if (path === own || !n.endsWith('.json')) continue;
+    const owner = readOwner(path);
+    if (owner && !hostGone(owner)) others = true;
+    else if (owner) removeFile(path);
+  }
+  return others;
+}
+
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
 }
 
 function readOwner(path: string): RunOwner | null {

@@ -29,12 +29,6 @@ export interface SandboxOptions {
   tls?: boolean;
   /** no progress lines on stderr */
   quiet?: boolean;
-  /**
-   * On close, let requests in flight finish for up to this many ms before their connections are dropped (default 0:
-   * dropped at once). A sandbox shared by several processes uses it so that the one that started it can end
-   * without cutting another process's request in half.
-   */
-  closeGraceMs?: number;
 }
 
 /** Tokens returned by the OAuth install flow. */
@@ -137,8 +131,12 @@ export interface SandboxHandle extends SandboxEndpoint {
   portal: Portal;
   /** the in-process request handler (benchmarks attach `onTiming` to it) */
   server: SandboxServer;
-  /** stop serving, wait for event deliveries, write pending state, release the data-dir lock */
-  close(): Promise<void>;
+  /**
+   * Stop serving, wait for event deliveries, write pending state, release the data-dir lock. With `graceMs`, first
+   * wait (at most that long) until no request is in flight and none came for a moment, so that other processes
+   * using the sandbox are not cut off in the middle of a request; without, connections are dropped at once.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
 }
 
 /** What a process needs to reach a running sandbox: {@link SandboxEndpoint} minus its functions. */

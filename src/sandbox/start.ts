@@ -77,6 +77,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   } else server = createHttpServer(app.handle);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 70_000;
+  const traffic: Traffic = { inFlight: 0, lastAt: 0 };
+  server.on('request', (_req, res) => {
+    traffic.inFlight++;
+    traffic.lastAt = Date.now();
+    res.once('close', () => {
+      traffic.inFlight--;
+      traffic.lastAt = Date.now();
+    });
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -124,8 +133,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     ...endpoint,
     portal,
     server: app,
-    close: async () => {
-      await closeServer(server, opts.closeGraceMs ?? 0);
+    close: async (o = {}) => {
+      await stopServer(server, traffic, o.graceMs ?? 0);
       await portal.events.drain();
       await portal.flush();
       portal.releaseLock();
@@ -136,26 +145,46 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   return handle;
 }
 
+/** Requests in flight and when the last one started or ended (ms since epoch). */
+interface Traffic {
+  inFlight: number;
+  lastAt: number;
+}
+
+/** A pause without requests that counts as "nobody is using the sandbox right now", ms. */
+const QUIET_MS = 200;
+/** How long a connection accepted just before the listener closed gets to send its request, ms. */
+const SETTLE_MS = 100;
+
 /**
- * Stops accepting connections; requests in flight get up to `graceMs` to finish (idle keep-alive connections are
- * closed as they become idle), then every connection left is dropped.
+ * Stops the server. Without grace, every connection is dropped at once. With grace (at most `graceMs` in all):
+ * waits for a quiet moment (nothing in flight, nothing new for {@link QUIET_MS}), stops accepting connections while
+ * keeping the ones already accepted — Node's `close()` would drop a connection whose request has not arrived yet as
+ * idle, which its client sees as "other side closed" on a request of unknown outcome — lets their requests finish,
+ * then drops what is left. A client connecting after that is refused, which is safe to retry.
  */
-async function closeServer(server: Server, graceMs: number): Promise<void> {
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    if (graceMs <= 0) {
+async function stopServer(server: Server, traffic: Traffic, graceMs: number): Promise<void> {
+  if (graceMs <= 0) {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
       server.closeAllConnections?.();
-      return;
-    }
-    const started = Date.now();
-    const tick = setInterval(() => {
-      server.closeIdleConnections?.();
-      if (Date.now() - started >= graceMs) {
-        clearInterval(tick);
-        server.closeAllConnections?.();
-      }
-    }, 25);
-    server.once('close', () => clearInterval(tick));
-    server.closeIdleConnections?.();
-  });
+    });
+    return;
+  }
+  const until = Date.now() + graceMs;
+  await quiet(traffic, until, QUIET_MS);
+  const closeIdle = server.closeIdleConnections;
+  server.closeIdleConnections = () => {};
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections = closeIdle;
+  traffic.lastAt = Date.now();
+  await quiet(traffic, Math.max(until, Date.now() + SETTLE_MS), SETTLE_MS);
+  server.closeAllConnections?.();
+  await closed;
+}
+
+/** Resolves when no request is in flight and none started or ended for `quietMs`, or at `until` (ms since epoch). */
+async function quiet(traffic: Traffic, until: number, quietMs: number): Promise<void> {
+  while (Date.now() < until && (traffic.inFlight > 0 || Date.now() - traffic.lastAt < quietMs))
+    await new Promise((r) => setTimeout(r, 20));
 }
