@@ -164,7 +164,11 @@ export interface PortalOptions {
   env?: NodeJS.ProcessEnv;
   /** `.env` file to read (default `./.env`); false to skip. */
   dotenv?: string | false;
-  /** Options for the embedded sandbox when no portal is configured. */
+  /**
+   * Options for the embedded sandbox when no portal is configured and this process starts it (a sandbox another
+   * process runs for the same data directory is used as it is; `size` and `seed` matter only for a new one).
+   * `dataDir` names the sandbox directory (default `B24FLOW_SANDBOX_DIR`, else `<data dir>/sandbox`).
+   */
   sandbox?: SandboxOptions;
   /** Audit file path, or false to disable; default `$B24FLOW_DATA_DIR/audit/calls.jsonl`. */
   audit?: string | false;

@@ -3,11 +3,13 @@
  * a record made by one process is seen by the next; a process finds the sandbox a long-lived one hosts and uses
  * its URL; processes started at the same moment share one sandbox; when the host ends, a process that used its
  * sandbox takes it over on the same URL; `serve` prints the sandbox's URL, webhook URL, application token and
- * commands that make events flow (verified by running them).
+ * commands that make events flow (verified by running them); a write refused while the sandbox restarts is resent.
  */
 import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { connect } from '../../src/bitrix/connect.js';
+import { startSandbox } from '../../src/sandbox/index.js';
 import { testDir } from '../support/testRoot.js';
 import { runCli, type ServeProcess, startServe } from '../triggers/processes.js';
 
@@ -181,4 +183,33 @@ describe('one embedded sandbox per data directory', () => {
       if (b) expect(await stop(b)).toBe(0);
     }
   }, 60_000);
+
+  it('a write whose connection was refused is resent when the sandbox is back on its port (it never ran)', async () => {
+    const root = testDir('b24flow-shsb-');
+    const sbDir = join(root, 'sandbox');
+    const first = await startSandbox({ dataDir: sbDir, plan: 'unlimited', quiet: true, size: 5 });
+    const port = Number(new URL(first.baseUrl).port);
+    await first.close();
+    const conn = await connect(
+      { webhookUrl: first.webhookUrl, dataDir: join(root, 'data'), limiter: { drain: 1000, burst: 1000 } },
+      { audit: false, sharedLimiterState: false },
+    );
+    try {
+      const pending = conn.client.call<number>('crm.deal.add', {
+        fields: { TITLE: 'sent while the sandbox was down' },
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const again = await startSandbox({ dataDir: sbDir, port, plan: 'unlimited', quiet: true });
+      try {
+        const res = await pending;
+        expect(Number(res.result)).toBeGreaterThan(0);
+        expect((await again.admin.stats()).byMethod['crm.deal.add']).toBe(1);
+        expect(conn.client.stats().retries).toBeGreaterThan(0);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await conn.close();
+    }
+  });
 });
