@@ -29,12 +29,11 @@
  * the persisted data on the same port, so its client keeps working (a request refused meanwhile is resent: a
  * refused connection never reached the portal).
  */
-import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../lib/atomic.js';
 import { RuntimeFailure } from '../lib/failures.js';
-import { ownerGone, type RunOwner } from '../pipeline/journal.js';
+import type { RunOwner } from '../pipeline/journal.js';
 import {
   type SandboxAddress,
   type SandboxEndpoint,
@@ -43,6 +42,20 @@ import {
   sandboxEndpoint,
   startSandbox,
 } from '../sandbox/index.js';
+import {
+  breakStale,
+  currentOwner,
+  existsFile,
+  hostGone,
+  lockFresh,
+  othersUsing,
+  readOwner,
+  releaseLock,
+  removeFile,
+  sameOwner,
+  takeLock,
+  writeLease,
+} from './ownerFiles.js';
 
 /** The sandbox settings a client paces by (see `sandboxLimiter` in compose.ts). */
 export type SandboxPacing = Pick<SandboxOptions, 'plan' | 'operatingLimit' | 'clockFactor'>;
@@ -86,7 +99,6 @@ export interface SharedSandboxOptions {
 
 const HOST_FILE = 'host.json';
 const HOST_LOCK = 'host.lock';
-const BREAK_LOCK = 'host.lock.break';
 const CLIENTS_DIR = 'clients';
 /** a probe answers in a few ms on loopback; a sandbox busy encoding a large snapshot may take longer */
 const PROBE_MS = 1500;
@@ -105,7 +117,7 @@ const WATCH_MS = 200;
 export async function openSharedSandbox(o: SharedSandboxOptions): Promise<SharedSandbox> {
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   // announced before looking for the host, so that a host closing meanwhile either sees it or is seen closing
-  const lease = writeLease(o.dir);
+  const lease = writeLease(join(o.dir, CLIENTS_DIR));
   let first: Hold;
   try {
     first = await acquire(o, undefined, lease);
@@ -191,9 +203,9 @@ async function acquire(o: SharedSandboxOptions, port: number | undefined, lease:
     if (!lock) {
       if (lockFresh(lockPath)) {
         // being written or unreadable for a moment; an unreadable old one is stale
-      } else if (existsFile(lockPath)) breakStale(o.dir, null);
+      } else if (existsFile(lockPath)) breakStale(lockPath, null);
       else if (takeLock(lockPath)) return host(o, port ?? portOf(readRecord(o.dir)?.baseUrl), lease);
-    } else if (hostGone(lock)) breakStale(o.dir, lock);
+    } else if (hostGone(lock)) breakStale(lockPath, lock);
     else {
       const rec = readRecord(o.dir);
       if (rec && sameOwner(rec.owner, lock) && !rec.closing) {
@@ -280,11 +292,11 @@ async function host(o: SharedSandboxOptions, port: number | undefined, lease: st
  * @returns null when no other process holds a lease, else the ms left of the grace
  */
 async function othersDone(dir: string, lease: string, sb: SandboxHandle): Promise<number | null> {
-  if (!othersUsing(dir, lease)) return null;
+  if (!othersUsing(join(dir, CLIENTS_DIR), lease)) return null;
   const until = Date.now() + CLOSE_GRACE_MS;
   let seen = sb.portal.stats.requests;
   let quietSince = Date.now();
-  while (Date.now() < until && othersUsing(dir, lease)) {
+  while (Date.now() < until && othersUsing(join(dir, CLIENTS_DIR), lease)) {
     await new Promise((r) => setTimeout(r, 50));
     if (sb.portal.stats.requests !== seen) {
       seen = sb.portal.stats.requests;
@@ -294,118 +306,8 @@ async function othersDone(dir: string, lease: string, sb: SandboxHandle): Promis
   return Math.max(0, until - Date.now());
 }
 
-/** Creates the lock with this process as owner, atomically with its content; false when it exists. */
-function takeLock(lockPath: string): boolean {
-  return linkNew(lockPath, JSON.stringify(currentOwner()));
-}
-
-/** Writes `content` to a temporary file and links it to `path`: all or nothing, and only when `path` is absent. */
-function linkNew(path: string, content: string): boolean {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o600 });
-  try {
-    linkSync(tmp, path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {}
-  }
-}
-
-/** Removes the lock when it is still ours. */
-function releaseLock(lockPath: string): void {
-  const lock = readOwner(lockPath);
-  if (lock && sameOwner(lock, currentOwner())) {
-    try {
-      unlinkSync(lockPath);
-    } catch {}
-  }
-}
-
-/**
- * Removes a stale lock (`seen`: the owner read from it, null for an unreadable one), one remover at a time: the
- * remover holds `host.lock.break` and removes the lock only when it still names `seen`. A break lock left by a
- * crashed remover is old after a few seconds and removed.
- */
-function breakStale(dir: string, seen: RunOwner | null): void {
-  const lockPath = join(dir, HOST_LOCK);
-  const breakPath = join(dir, BREAK_LOCK);
-  if (!linkNew(breakPath, JSON.stringify(currentOwner()))) {
-    if (!lockFresh(breakPath, 5000)) {
-      try {
-        unlinkSync(breakPath);
-      } catch {}
-    }
-    return;
-  }
-  try {
-    const now = readOwner(lockPath);
-    const same = seen ? now !== null && sameOwner(now, seen) : now === null && existsFile(lockPath);
-    if (same) unlinkSync(lockPath);
-  } catch {
-  } finally {
-    try {
-      unlinkSync(breakPath);
-    } catch {}
-  }
-}
-
 function writeRecord(dir: string, rec: HostRecord): void {
   writeFileAtomicSync(join(dir, HOST_FILE), `${JSON.stringify(rec, null, 2)}\n`, 0o600);
-}
-
-let leaseSeq = 0;
-
-/**
- * Announces that this process uses (or is about to use) the sandbox: `clients/<pid>-<n>.json` holding its owner,
- * removed on close. The host waits for the requests of live lease holders when it closes; leases of processes that
- * are gone are ignored and removed.
- */
-function writeLease(dir: string): string {
-  const clients = join(dir, CLIENTS_DIR);
-  mkdirSync(clients, { recursive: true, mode: 0o700 });
-  const path = join(clients, `${process.pid}-${++leaseSeq}.json`);
-  writeFileSync(path, JSON.stringify(currentOwner()), { mode: 0o600 });
-  return path;
-}
-
-/** Whether a live process other than the holder of `own` has a lease. */
-function othersUsing(dir: string, own: string): boolean {
-  const clients = join(dir, CLIENTS_DIR);
-  let names: string[];
-  try {
-    names = readdirSync(clients);
-  } catch {
-    return false;
-  }
-  let others = false;
-  for (const n of names) {
-    const path = join(clients, n);
-    if (path === own || !n.endsWith('.json')) continue;
-    const owner = readOwner(path);
-    if (owner && !hostGone(owner)) others = true;
-    else if (owner) removeFile(path);
-  }
-  return others;
-}
-
-function removeFile(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {}
-}
-
-function readOwner(path: string): RunOwner | null {
-  try {
-    const o = JSON.parse(readFileSync(path, 'utf8')) as RunOwner;
-    return typeof o?.pid === 'number' && typeof o.host === 'string' ? o : null;
-  } catch {
-    return null;
-  }
 }
 
 function readRecord(dir: string): HostRecord | null {
@@ -417,58 +319,8 @@ function readRecord(dir: string): HostRecord | null {
   }
 }
 
-function existsFile(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether the file exists and changed within `ms` (default 2 s). */
-function lockFresh(path: string, ms = 2000): boolean {
-  try {
-    return Date.now() - statSync(path).mtimeMs < ms;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether the process a lock names is gone: `ownerGone` (src/pipeline/journal.ts), or a zombie (ended, not yet
- * reaped by its parent: it still has a pid but serves nothing).
- */
-function hostGone(owner: RunOwner): boolean {
-  if (ownerGone(owner)) return true;
-  if (owner.host !== hostname()) return false;
-  try {
-    const stat = readFileSync(`/proc/${owner.pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function sameOwner(a: RunOwner, b: RunOwner): boolean {
-  return a.host === b.host && a.pid === b.pid && a.start === b.start;
-}
-
 function portOf(url: string | undefined): number | undefined {
   if (!url) return undefined;
   const p = Number(new URL(url).port);
   return Number.isInteger(p) && p > 0 ? p : undefined;
-}
-
-/**
- * This process as an owner, like the journal's run owner (src/pipeline/journal.ts keeps its own private): host
- * name, pid and start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`; absent without /proc).
- */
-function currentOwner(): RunOwner {
-  let start: string | undefined;
-  try {
-    const stat = readFileSync(`/proc/${process.pid}/stat`, 'utf8');
-    start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {}
-  return { host: hostname(), pid: process.pid, ...(start ? { start } : {}) };
 }
