@@ -138,8 +138,8 @@ export function lockFresh(path: string, ms = 2000): boolean {
 }
 
 /**
- * Whether the process a lock or lease names is gone: `ownerGone` (src/pipeline/journal.ts), or a zombie (ended, not yet
- * reaped by its parent: it still has a pid but serves nothing).
+ * Whether the process a lock or lease names is gone: `ownerGone` (src/pipeline/journal.ts), or a zombie (ended,
+ * not yet reaped by its parent: it still has a pid but serves nothing).
  */
 export function hostGone(owner: RunOwner): boolean {
   if (ownerGone(owner)) return true;
