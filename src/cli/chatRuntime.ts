@@ -8,6 +8,7 @@ import type { ChatAgent } from '../agent/agent.js';
 import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
 import { connect, readSettings } from './compose.js';
+import type { StoreRunSettings } from './runSettings.js';
 
 /**
  * The planner's model endpoint from `OPENAI_API_KEY`, `OPENAI_API_BASE`, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS` (ms).
@@ -30,7 +31,8 @@ export async function buildChatAgent(o: {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   pipelinesDir?: string;
-  runOptions?: RuntimeOptions['runOptions'];
+  /** The run options with the store's plans, journal and keys ({@link storeRunSettings}). */
+  runOptions: StoreRunSettings;
   onError?: (userId: string, details: string) => void;
 }): Promise<ChatAgent> {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
@@ -39,9 +41,10 @@ export async function buildChatAgent(o: {
   const { DeadLetterQueue } = await import('../triggers/dlq.js');
   const engine = await createRuntimeEngine({
     client: o.client,
-    dataDir: o.dataDir,
+    plans: o.runOptions.store,
+    journal: o.runOptions.journal,
     deadLetters: new DeadLetterQueue(o.dataDir),
-    ...(o.runOptions ? { runOptions: o.runOptions } : {}),
+    runOptions: o.runOptions,
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
   return new ChatAgent({
@@ -73,12 +76,12 @@ export async function openChatRuntime(opts: {
   onError?: (userId: string, details: string) => void;
 }): Promise<ChatRuntime> {
   const { registerEnvSecrets } = await import('../lib/redact.js');
-  const { pipelineRunSettings } = await import('./runSettings.js');
+  const { storeRunSettings } = await import('./runSettings.js');
   const settings = readSettings();
   const { env } = settings;
   registerEnvSecrets(env);
   const dataDir = resolve(settings.dataDir);
-  const runOptions = pipelineRunSettings({ ...settings, dataDir });
+  const runOptions = await storeRunSettings({ ...settings, dataDir });
   const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
   try {
     const agent = await buildChatAgent({

@@ -11,7 +11,7 @@ import { startTriggerService } from '../triggers/service.js';
 import { loadPipelinesDir } from '../triggers/setup.js';
 import { buildChatAgent } from './chatRuntime.js';
 import { type AppConnection, connectApp, readSettings } from './compose.js';
-import { type PipelineRunSettings, pipelineRunSettings } from './runSettings.js';
+import { type StoreRunSettings, storeRunSettings } from './runSettings.js';
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -35,7 +35,7 @@ async function chatApiRoutes(
   pipelinesDir: string,
   dataDir: string,
   env: NodeJS.ProcessEnv,
-  runOptions: PipelineRunSettings,
+  runOptions: StoreRunSettings,
 ): Promise<Route[]> {
   const tokens = (env.HTTP_API_TOKENS ?? '')
     .split(',')
@@ -77,7 +77,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     log(`serve: offline events disabled — ${APP_AUTH_HELP.replace(/\n/g, '\n  ')}`);
     offline = false;
   }
-  const runOptions = pipelineRunSettings(settings);
+  const runOptions = await storeRunSettings(settings);
   const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions);
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {

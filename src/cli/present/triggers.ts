@@ -17,7 +17,7 @@ import { ProcessedStore } from '../../triggers/processed.js';
 import { pipelineRunner } from '../../triggers/service.js';
 import { loadPipelinesDir } from '../../triggers/setup.js';
 import { connectApp, readSettings } from '../compose.js';
-import { pipelineRunSettings } from '../runSettings.js';
+import { storeRunSettings } from '../runSettings.js';
 
 const say = (l: string) => process.stderr.write(`${redact(l)}\n`);
 
@@ -210,7 +210,7 @@ export async function dlqReplay(
     });
     const dispatcher = new Dispatcher({
       pipelines,
-      run: pipelineRunner(client as RunOptions['client'], pipelineRunSettings(settings)),
+      run: pipelineRunner(client as RunOptions['client'], await storeRunSettings(settings)),
       processed: new ProcessedStore(settings.dataDir),
       metrics: new Metrics(),
       own,

@@ -28,6 +28,8 @@ export async function fusedStep(ex: Execution, cs: CompiledStep): Promise<string
   if (!b?.method || !ex.order.includes(b.id)) return;
   for (const d of b.deps) if (d !== cs.id && ex.steps.get(d)?.status !== 'done') return;
   if (ex.refusal(cs.step, cs.method!) || ex.refusal(b.step, b.method)) return;
+  // keyed writes on a store that claims keys (shared by other processes) go one step at a time, claimed first
+  if (ex.idem?.claim && (cs.step.idempotency_key !== undefined || b.step.idempotency_key !== undefined)) return;
   if (!(await fusedFanOut(ex, cs.step, cs.method!, b.step, b.method, pair.refs))) return;
   ex.order.splice(ex.order.indexOf(b.id), 1);
   await ex.afterStep(b.step);
@@ -72,8 +74,20 @@ async function fusedFanOut(
   if (pairs.some((x) => containsBatchSyntax(x.a.params) || containsBatchSyntax(x.b.params))) return false;
   const scopeA = ex.scopeOf(a);
   const scopeB = ex.scopeOf(b);
-  const earlierA = a.idempotency_key !== undefined && ex.idem ? await ex.idem.load(scopeA) : undefined;
-  const earlierB = b.idempotency_key !== undefined && ex.idem ? await ex.idem.load(scopeB) : undefined;
+  const earlierA =
+    a.idempotency_key !== undefined && ex.idem
+      ? await ex.idem.load(
+          scopeA,
+          pairs.map((x) => x.a.key),
+        )
+      : undefined;
+  const earlierB =
+    b.idempotency_key !== undefined && ex.idem
+      ? await ex.idem.load(
+          scopeB,
+          pairs.map((x) => x.b.key),
+        )
+      : undefined;
   if (pairs.some((x) => earlierA?.has(x.a.key) || earlierB?.has(x.b.key))) return false;
   const origin = (s: Step, key: string) =>
     `b24flow-${hashOf([ex.p.pipeline.name, ex.prefix + s.id, key]).slice(0, 24)}`;
