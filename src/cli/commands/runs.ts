@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (runId: string, opts) => {
       const { runRunShowCommand } = await import('../present/runs.js');
-      await runRunShowCommand(runId, opts);
+      // `runs show <id> --json`: commander may hand the flag to the parent command (it declares --json too)
+      await runRunShowCommand(runId, { json: !!(opts.json || runs.opts().json) });
     });
 }
