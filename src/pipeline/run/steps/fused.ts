@@ -28,8 +28,6 @@ export async function fusedStep(ex: Execution, cs: CompiledStep): Promise<string
   if (!b?.method || !ex.order.includes(b.id)) return;
   for (const d of b.deps) if (d !== cs.id && ex.steps.get(d)?.status !== 'done') return;
   if (ex.refusal(cs.step, cs.method!) || ex.refusal(b.step, b.method)) return;
-  // keyed writes on a store that claims keys (shared by other processes) go one step at a time, claimed first
-  if (ex.idem?.claim && (cs.step.idempotency_key !== undefined || b.step.idempotency_key !== undefined)) return;
   if (!(await fusedFanOut(ex, cs.step, cs.method!, b.step, b.method, pair.refs))) return;
   ex.order.splice(ex.order.indexOf(b.id), 1);
   await ex.afterStep(b.step);
@@ -89,6 +87,25 @@ async function fusedFanOut(
         )
       : undefined;
   if (pairs.some((x) => earlierA?.has(x.a.key) || earlierB?.has(x.b.key))) return false;
+  // keys claimed in a shared store before anything is sent; any key another run holds (or left): not fused — the
+  // step-by-step path waits for it or reconciles it
+  const claims: [string, string[]][] = [];
+  const giveBack = async () => {
+    for (const [sc, ks] of claims) await ex.idem!.release?.(sc, ks, ex.run.runId);
+  };
+  if (ex.idem?.claim)
+    for (const [s, scope, keys] of [
+      [a, scopeA, pairs.map((x) => x.a.key)],
+      [b, scopeB, pairs.map((x) => x.b.key)],
+    ] as const) {
+      if (s.idempotency_key === undefined) continue;
+      const got = await ex.idem.claim(scope, keys, ex.run.runId);
+      claims.push([scope, keys]);
+      if (keys.some((k) => got.get(k)?.state !== 'mine')) {
+        await giveBack();
+        return false;
+      }
+    }
   const origin = (s: Step, key: string) =>
     `b24flow-${hashOf([ex.p.pipeline.name, ex.prefix + s.id, key]).slice(0, 24)}`;
   if (LEGACY_CRM_ADD.test(am.name))
@@ -206,6 +223,8 @@ async function fusedFanOut(
     ex.setResult(s.id, res, s);
     await ex.saveResult(s, res);
   }
+  // the keys done stay done; the claims of failed or unsent ones are given back (another run may send them)
+  await giveBack();
   for (const [s, sm] of [
     [a, am],
     [b, bm],
