@@ -48,7 +48,11 @@ describe.each(backends('b24flow-idem'))('SqlIdempotencyStore on $name', (b) => {
     const keys = Array.from({ length: 300 }, (_, i) => `k${i}`);
     const got = await Promise.all(
       stores.map((st, i) =>
-        new SqlIdempotencyStore(st).claim('race', [...keys].sort(() => Math.random() - 0.5), `claimer${i}`),
+        new SqlIdempotencyStore(st).claim(
+          'race',
+          [...keys].sort(() => Math.random() - 0.5),
+          `claimer${i}`,
+        ),
       ),
     );
     for (const k of keys) {

@@ -58,7 +58,11 @@ describe.each(backends('b24flow-plans'))('SqlPlanStore on $name', (b) => {
   it('refuses a damaged key with a clear message', async () => {
     const s = await b.open();
     await planKeyOf(s);
-    const old = await s.db.selectFrom('settings').select('value').where('name', '=', PLAN_KEY_SETTING).executeTakeFirst();
+    const old = await s.db
+      .selectFrom('settings')
+      .select('value')
+      .where('name', '=', PLAN_KEY_SETTING)
+      .executeTakeFirst();
     await s.db.updateTable('settings').set({ value: 'AAAA' }).where('name', '=', PLAN_KEY_SETTING).execute();
     await expect(planKeyOf(s)).rejects.toThrow(/plan key in the store is damaged \(3 bytes, expected 32\)/);
     await s.db.updateTable('settings').set({ value: old!.value }).where('name', '=', PLAN_KEY_SETTING).execute();

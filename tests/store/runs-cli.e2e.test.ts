@@ -36,7 +36,10 @@ describe.each(backendsUnderTest)('runs in the store ($name)', (b) => {
   beforeAll(async () => {
     p = await startPortal({ size: 5 });
     env = { ...p.env, ...(await b.env()) };
-    store = await openStore({ dataDir: p.dataDir, ...(env.B24FLOW_DATABASE_URL ? { url: env.B24FLOW_DATABASE_URL } : {}) });
+    store = await openStore({
+      dataDir: p.dataDir,
+      ...(env.B24FLOW_DATABASE_URL ? { url: env.B24FLOW_DATABASE_URL } : {}),
+    });
   });
   afterAll(async () => {
     await store?.close();
@@ -51,8 +54,12 @@ describe.each(backendsUnderTest)('runs in the store ($name)', (b) => {
 
   it('runs and runs show <id> show the run, its steps and its writes', async () => {
     const r = await cli(
-      ['run', 'tests/fixtures/pipelines/bulk-create.yaml', '--mode', 'full', '--confirm-write', '--verbose']
-        .concat(['--input', 'n=3', '--input', 'tag=shown']),
+      ['run', 'tests/fixtures/pipelines/bulk-create.yaml', '--mode', 'full', '--confirm-write', '--verbose'].concat([
+        '--input',
+        'n=3',
+        '--input',
+        'tag=shown',
+      ]),
       env,
     );
     expect(r.stderr + r.code).toBe('0');
@@ -92,7 +99,16 @@ describe.each(backendsUnderTest)('runs in the store ($name)', (b) => {
 
   it('the same keyed pipeline started by two processes at once writes each key once', async () => {
     const before = await adds();
-    const args = ['run', 'tests/fixtures/pipelines/bulk-create.yaml', '--mode', 'full', '--confirm-write', '--json'];
+    // one request per write: the two runs overlap for long enough that, without claims, both would send keys
+    const args = [
+      'run',
+      'tests/fixtures/pipelines/bulk-create.yaml',
+      '--mode',
+      'full',
+      '--confirm-write',
+      '--json',
+      '--no-batching',
+    ];
     const [one, two] = await Promise.all([
       cli([...args, '--input', 'n=150', '--input', 'tag=twice'], env, { timeoutMs: 120_000 }),
       cli([...args, '--input', 'n=150', '--input', 'tag=twice'], env, { timeoutMs: 120_000 }),
