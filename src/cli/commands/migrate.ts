@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .description(
       'Import the files of a data directory (runs, plans, keys, ...) into the store, once; the files are left',
     )
-    .option('--data-dir <dir>', 'the data directory to import (default B24FLOW_DATA_DIR or ./data)')
+    .option('--data-dir <dir>', 'the data directory whose files are imported; default B24FLOW_DATA_DIR or ./data')
     .option('--json', 'print the counts as JSON')
     .action(async (opts) => {
       const { runMigrateCommand } = await import('../present/store.js');
