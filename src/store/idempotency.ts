@@ -45,14 +45,17 @@ export class SqlIdempotencyStore implements IdempotencyStore {
     if (!entries.length) return;
     const at = Date.now();
     const latest = new Map(entries.map((e) => [e.key, e.result]));
-    const rows = [...latest].map(([key, result]) => ({
-      scope,
-      idem_key: key,
-      state: 'done',
-      holder: null,
-      result_json: JSON.stringify(result ?? null),
-      at_ms: at,
-    }));
+    // sorted, as in claim(): one lock order for concurrent upserts
+    const rows = [...latest]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, result]) => ({
+        scope,
+        idem_key: key,
+        state: 'done',
+        holder: null,
+        result_json: JSON.stringify(result ?? null),
+        at_ms: at,
+      }));
     await this.db.transaction().execute(async (tx) => {
       for (const part of chunks(rows))
         await tx
@@ -74,7 +77,9 @@ export class SqlIdempotencyStore implements IdempotencyStore {
 
   async claim(scope: string, keys: readonly string[], holder: string): Promise<Map<string, KeyClaim>> {
     const out = new Map<string, KeyClaim>();
-    const unique = [...new Set(keys)];
+    // sorted: concurrent multi-row inserts over overlapping keys take their row locks in one order (PostgreSQL
+    // detects a deadlock when two inserts wait on each other's uncommitted rows in opposite orders)
+    const unique = [...new Set(keys)].sort();
     if (!unique.length) return out;
     const now = Date.now();
     for (const part of chunks(unique))
@@ -100,6 +105,7 @@ export class SqlIdempotencyStore implements IdempotencyStore {
     if (!others.size) return out;
     const dead = await this.deadHolders(others, now);
     for (const [h, o] of others) {
+      o.keys.sort();
       if (!dead.has(h)) {
         for (const k of o.keys) out.set(k, { state: 'held', holder: h });
         continue;

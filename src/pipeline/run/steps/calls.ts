@@ -281,6 +281,8 @@ export async function runCalls(
       // keys another running run holds: wait for its outcome (done → skipped; failed and given back → sent here)
       await sleep(HELD_POLL_MS, ex.o.signal);
       if (ex.o.signal?.aborted) throw new RuntimeFailure('run aborted');
+      if (timeout !== undefined && Date.now() - t0 > timeout)
+        throw new RuntimeFailure(`step "${s.id}" timed out after ${s.timeout} waiting for keys another run holds`);
       uncertain.length = 0;
       todo = await claimRound(held);
     }
