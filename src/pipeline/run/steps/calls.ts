@@ -4,6 +4,8 @@
  * run's journal, or the idempotency store's cache) are skipped; uncertain writes (an intent without outcome) and,
  * for keyed steps, keys the cache does not know are reconciled with the portal per the method's `reconcile`
  * strategy (../reconcile.ts) before anything is sent; a write whose answer is lost leaves the step `uncertain`.
+ * With a shared idempotency store, keyed writes are claimed first: a key another running run holds is waited for
+ * (after this run has sent its own), so the same keyed pipeline in two processes writes each key once.
  * Chunks of the compiled size go out `concurrency` at a time, with `retry` and the step's `timeout`.
  */
 
@@ -24,11 +26,10 @@ import {
   withMarker,
 } from '../reconcile.js';
 import { compactResult, errorInfo, sleep } from '../results.js';
+import type { CallAnswers } from '../send.js';
 
 /** How often a run waiting on a key another run holds asks the store again, ms. */
 const HELD_POLL_MS = 200;
-
-import type { CallAnswers } from '../send.js';
 
 /** One call of a step: the item, its key and resolved params (`pending` when they could not be resolved). */
 export interface Work {
