@@ -1,14 +1,16 @@
 /**
  * Sustained offline-sync throughput (issue 6): 10,000 deal creations queued in the sandbox portal's offline queue,
  * then the trigger service drains them end to end — event.offline.get (clear=0) → the reacting pipeline
- * (crm.lead.list + crm.lead.add through runPipeline, journal on disk) → event.offline.clear.
+ * (crm.lead.list + crm.lead.add through runPipeline, journal and keys in the store) → event.offline.clear.
  * Prints events/s, plus the same drain with a no-op runner (the sync machinery alone).
  * The sandbox runs without rate limits here; on a real portal the limiter (2 or 5 req/s) is the bound.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SqlIdempotencyStore } from '../src/store/idempotency.js';
 import { openStore } from '../src/store/index.js';
+import { SqlJournal } from '../src/store/journal.js';
 import { triggerStores } from '../src/store/triggers.js';
 import { startTriggerService } from '../src/triggers/service.js';
 import { loadPipelinesDir } from '../src/triggers/setup.js';
@@ -34,6 +36,7 @@ async function drain(label: string, noop: boolean): Promise<void> {
     const start = performance.now();
     const store = await openStore({ dataDir: join(dir, 'data') });
     const svc = await startTriggerService({
+      runOptions: { journal: new SqlJournal(store), idempotency: new SqlIdempotencyStore(store) },
       client: sb.app,
       pipelines,
       dataDir: join(dir, 'data'),

@@ -6,15 +6,14 @@ import type { Finding } from '../lib/failures.js';
 import {
   applyPlan,
   checkPipeline,
-  FileJournal,
-  FilePlanStore,
+  type Journal,
   type LoadedPipeline,
   loadPipelineFile,
   loadPipelineObject,
   type CatalogView as PipelineCatalogView,
+  type PlanStore,
   planPipeline,
   type RunOptions,
-  readRun,
 } from '../pipeline/index.js';
 import {
   type CatalogView,
@@ -46,8 +45,10 @@ export interface RuntimeOptions {
   client: RunOptions['client'];
   /** Directory of named pipelines (default `./pipelines`). */
   pipelinesDir?: string;
-  /** b24flow data dir (plans, journal). */
-  dataDir: string;
+  /** Where plans are saved and applied from (src/cli passes the store's, src/store/plans.ts). */
+  plans: PlanStore;
+  /** Where runs are recorded and read back (`/status`, `GET /runs/<id>`): the store's journal. */
+  journal: Journal;
   /** The loaded catalog (default: `loadCatalog()` of the process catalog directory). */
   catalog?: CatalogView;
   /** Catalog directory override (tests); ignored when `catalog` is given. */
@@ -87,8 +88,8 @@ interface RawRun {
 export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEngine> {
   const catalog: CatalogView =
     opts.catalog ?? (loadCatalog(opts.catalogDir ? { dir: opts.catalogDir } : undefined) as unknown as CatalogView);
-  const store = new FilePlanStore(join(opts.dataDir, 'plans'));
-  const journal = new FileJournal(join(opts.dataDir, 'runs'));
+  const store = opts.plans;
+  const journal = opts.journal;
   const pcat = catalog as unknown as PipelineCatalogView;
   const client = opts.client;
   const pipelinesDir = resolve(opts.pipelinesDir ?? 'pipelines');
@@ -175,7 +176,7 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       }
     },
     async run(runId) {
-      const r = await readRun(runId, { dataDir: opts.dataDir });
+      const r = /^[A-Za-z0-9_.-]{1,128}$/.test(runId) ? await journal.get(runId) : undefined;
       return r ? toRunView({ ...r, steps: Object.values(r.steps) }, catalog) : undefined;
     },
     async dlq() {

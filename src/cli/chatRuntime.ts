@@ -9,6 +9,7 @@ import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
 import { connect, readSettings } from './compose.js';
 import { closeDataStore } from './dataStore.js';
+import type { StoreRunSettings } from './runSettings.js';
 import { openTriggerStores } from './triggerStores.js';
 
 /**
@@ -34,7 +35,8 @@ export async function buildChatAgent(o: {
   deadLetters: NonNullable<RuntimeOptions['deadLetters']>;
   env: NodeJS.ProcessEnv;
   pipelinesDir?: string;
-  runOptions?: RuntimeOptions['runOptions'];
+  /** The run options with the store's plans, journal and keys ({@link storeRunSettings}). */
+  runOptions: StoreRunSettings;
   onError?: (userId: string, details: string) => void;
 }): Promise<ChatAgent> {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
@@ -42,9 +44,10 @@ export async function buildChatAgent(o: {
   const { Planner } = await import('../agent/planner.js');
   const engine = await createRuntimeEngine({
     client: o.client,
-    dataDir: o.dataDir,
+    plans: o.runOptions.store,
+    journal: o.runOptions.journal,
     deadLetters: o.deadLetters,
-    ...(o.runOptions ? { runOptions: o.runOptions } : {}),
+    runOptions: o.runOptions,
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
   return new ChatAgent({
@@ -76,12 +79,12 @@ export async function openChatRuntime(opts: {
   onError?: (userId: string, details: string) => void;
 }): Promise<ChatRuntime> {
   const { registerEnvSecrets } = await import('../lib/redact.js');
-  const { pipelineRunSettings } = await import('./runSettings.js');
+  const { storeRunSettings } = await import('./runSettings.js');
   const settings = readSettings();
   const { env } = settings;
   registerEnvSecrets(env);
   const dataDir = resolve(settings.dataDir);
-  const runOptions = pipelineRunSettings({ ...settings, dataDir });
+  const runOptions = await storeRunSettings({ ...settings, dataDir });
   const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
   try {
     // the store is opened on the first `/dlq`, so a chat that never asks does not need the database

@@ -18,7 +18,9 @@ import * as check from './commands/check.js';
 import * as dlq from './commands/dlq.js';
 import * as events from './commands/events.js';
 import * as exportCmd from './commands/export.js';
+import * as gc from './commands/gc.js';
 import * as graph from './commands/graph.js';
+import * as migrate from './commands/migrate.js';
 import * as plan from './commands/plan.js';
 import * as resume from './commands/resume.js';
 import * as run from './commands/run.js';
@@ -26,6 +28,7 @@ import * as runs from './commands/runs.js';
 import * as sandbox from './commands/sandbox.js';
 import * as serve from './commands/serve.js';
 import { configureProcess } from './compose.js';
+import { closeDataStore } from './dataStore.js';
 
 /** The package's version, read from package.json (two levels up from both src/cli and dist/cli). */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -52,6 +55,8 @@ for (const mod of [
   apply,
   resume,
   runs,
+  gc,
+  migrate,
   serve,
   events,
   dlq,
@@ -85,4 +90,7 @@ try {
     }
     process.exitCode = exitCodeOf(err);
   }
+} finally {
+  // the store's connections (SQLite file, PostgreSQL pool) would keep the process alive: closed with the command
+  await closeDataStore().catch(() => {});
 }

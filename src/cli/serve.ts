@@ -14,7 +14,7 @@ import { loadPipelinesDir } from '../triggers/setup.js';
 import { buildChatAgent } from './chatRuntime.js';
 import { type AppConnection, connectApp, readSettings, type Settings } from './compose.js';
 import { closeDataStore, openDataStore } from './dataStore.js';
-import { type PipelineRunSettings, pipelineRunSettings } from './runSettings.js';
+import { type StoreRunSettings, storeRunSettings } from './runSettings.js';
 import { openTriggerStores } from './triggerStores.js';
 
 /** Options of {@link serve}. */
@@ -94,7 +94,7 @@ async function chatApiRoutes(
   pipelinesDir: string,
   dataDir: string,
   env: NodeJS.ProcessEnv,
-  runOptions: PipelineRunSettings,
+  runOptions: StoreRunSettings,
   deadLetters: TriggerStores['deadLetters'],
 ): Promise<Route[]> {
   const tokens = (env.HTTP_API_TOKENS ?? '')
@@ -156,6 +156,38 @@ function shellQuote(v: string): string {
 }
 
 /**
+ * Retention while serving: `collectGarbage` a minute after start, then every 24 h (the same deletes as `b24flow gc`;
+ * several `serve` processes on one PostgreSQL may each run it: the deletes are idempotent). A failure is logged.
+ */
+function startDailyGc(settings: Settings): () => void {
+  const collect = async () => {
+    try {
+      const { collectGarbage } = await import('../store/retention.js');
+      const { retentionOf } = await import('./retention.js');
+      const n = await collectGarbage(await openDataStore(settings), retentionOf(settings.env));
+      const total = Object.values(n).reduce((a, x) => a + x, 0);
+      if (total)
+        log(
+          `serve: retention deleted ${Object.entries(n)
+            .filter(([, v]) => v)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(', ')}`,
+        );
+    } catch (err) {
+      log(`serve: retention failed (${err instanceof Error ? err.message : String(err)})`);
+    }
+  };
+  const first = setTimeout(collect, 60_000);
+  first.unref();
+  const every = setInterval(collect, 24 * 3600_000);
+  every.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
+  };
+}
+
+/**
  * Runs the service until SIGTERM/SIGINT, then stops gracefully and resolves (exit code 0).
  * @throws InvalidInputError naming invalid pipelines; RuntimeFailure when the port is taken
  */
@@ -180,7 +212,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     log(`serve: offline events disabled — ${APP_AUTH_HELP.replace(/\n/g, '\n  ')}`);
     offline = false;
   }
-  const runOptions = pipelineRunSettings(settings);
+  const runOptions = await storeRunSettings(settings);
   let stores: TriggerStores;
   try {
     // the offline worker's state is kept per portal: passes of one portal may run on any process on the store
@@ -251,7 +283,9 @@ export async function serve(o: ServeOptions): Promise<void> {
     process.stdout.write(
       `b24flow serve: listening on ${svc.url} — ${pipelines.length} pipelines, ${ready.schedules} schedules, events ${ready.events.join(', ') || 'none'}${svc.worker ? ', offline sync on' : ''}\n`,
     );
+  const stopGc = startDailyGc(settings);
   await stopped;
+  stopGc();
   await svc.close(Number(env.B24FLOW_SHUTDOWN_GRACE_MS ?? 30_000));
   await shared.release();
   await conn.close();

@@ -58,6 +58,8 @@ const v1: Migration = {
       .createTable('idempotency')
       .addColumn('scope', 'text', (c) => c.notNull())
       .addColumn('idem_key', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull().defaultTo('done'))
+      .addColumn('holder', 'text')
       .addColumn('result_json', 'text')
       .addColumn('at_ms', MS, (c) => c.notNull())
       .addPrimaryKeyConstraint('idempotency_pk', ['scope', 'idem_key'])
@@ -68,6 +70,7 @@ const v1: Migration = {
       .addColumn('plan_id', 'text', (c) => c.primaryKey())
       .addColumn('body_json', 'text', (c) => c.notNull())
       .addColumn('created_ms', MS, (c) => c.notNull())
+      .addColumn('expires_ms', MS, (c) => c.notNull())
       .addColumn('used_ms', MS)
       .execute();
     await db.schema

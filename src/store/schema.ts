@@ -7,7 +7,7 @@
  */
 import type { Generated } from 'kysely';
 
-/** A pipeline run: its record (RunRecord JSON) and the columns history queries filter and sort by. */
+/** A pipeline run: its record (RunRecord JSON without its steps) and the columns history queries filter and sort by. */
 export interface RunsTable {
   run_id: string;
   pipeline: string;
@@ -51,10 +51,14 @@ export interface RunWritesTable {
   at_ms: number;
 }
 
-/** Completed keyed writes across runs: scope = portal + pipeline + step. */
+/** Keyed writes across runs: scope = portal + pipeline + step; claimed by a run, then done with its result. */
 export interface IdempotencyTable {
   scope: string;
   idem_key: string;
+  /** `claimed` (a run is writing it) or `done`. */
+  state: Generated<string>;
+  /** The run that claimed it (run id). */
+  holder: string | null;
   result_json: string | null;
   at_ms: number;
 }
@@ -64,6 +68,8 @@ export interface PlansTable {
   plan_id: string;
   body_json: string;
   created_ms: number;
+  /** After this the plan is refused as expired (and `gc` deletes it). */
+  expires_ms: number;
   used_ms: number | null;
 }
 

@@ -119,7 +119,7 @@ describe('online event intake', () => {
     const p = await pipelineFromYaml(src, 'deal-to-lead', readFileSync(file, 'utf8'));
     const { svc } = await start(dir, [p], {
       client: sb.hook,
-      runOptions: { dataDir: dir },
+      runOptions: {},
       maxAttempts: 2,
       backoffMs: 5,
       parallel: 4,

@@ -16,7 +16,7 @@ import { pipelineRunner, type TriggerStores } from '../../triggers/service.js';
 import { loadPipelinesDir } from '../../triggers/setup.js';
 import { connectApp, readSettings } from '../compose.js';
 import { closeDataStore } from '../dataStore.js';
-import { pipelineRunSettings } from '../runSettings.js';
+import { storeRunSettings } from '../runSettings.js';
 import { openTriggerStores } from '../triggerStores.js';
 
 const say = (l: string) => process.stderr.write(`${redact(l)}\n`);
@@ -257,7 +257,7 @@ async function replay(
     });
     const dispatcher = new Dispatcher({
       pipelines,
-      run: pipelineRunner(client as RunOptions['client'], pipelineRunSettings(settings)),
+      run: pipelineRunner(client as RunOptions['client'], await storeRunSettings(settings)),
       processed: stores.processed,
       metrics: new Metrics(),
       own,
