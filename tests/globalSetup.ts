@@ -7,10 +7,11 @@ import { fastTmpBase, SECRETS_DIR, TEST_ROOT_ENV } from './support/testRoot.js';
 
 /**
  * Files that are credential stores by design, not logs: the OAuth token store (`tokens.json`, mode 0600), `.env`
- * files the tests write as configuration, and the sandbox portal's own database snapshot (`portal.ndjson`). Every
- * other file — logs, journals, audit, state, plans, DLQ, archives — must hold no secret.
+ * files the tests write as configuration, the sandbox portal's own database snapshot (`portal.ndjson`) and the
+ * embedded sandbox's host record (`host.json`, its URL and credentials for the other processes of a data directory;
+ * src/cli/sandboxHost.ts). Every other file — logs, journals, audit, state, plans, DLQ, archives — must hold no secret.
  */
-const CREDENTIAL_STORES = ['tokens.json', '.env', 'portal.ndjson'];
+const CREDENTIAL_STORES = ['tokens.json', '.env', 'portal.ndjson', 'host.json'];
 
 /** Every secret value the run's test processes registered (dropped by tests/support/collectSecrets.ts). */
 function collectedSecrets(root: string): string[] {

@@ -6,15 +6,14 @@ import type { Finding } from '../lib/failures.js';
 import {
   applyPlan,
   checkPipeline,
-  FileJournal,
-  FilePlanStore,
+  type Journal,
   type LoadedPipeline,
   loadPipelineFile,
   loadPipelineObject,
   type CatalogView as PipelineCatalogView,
+  type PlanStore,
   planPipeline,
   type RunOptions,
-  readRun,
 } from '../pipeline/index.js';
 import {
   type CatalogView,
@@ -27,11 +26,13 @@ import {
 } from './engine.js';
 
 /**
- * What the engine reads of the dead-letter queue (src/triggers' `DeadLetterQueue` fits); the composition root
+ * What the engine reads of the dead-letter queue (src/triggers' `DeadLetterStore` fits); the composition root
  * passes it in, so that the agent does not depend on the trigger runtime.
  */
 export interface DeadLetterSource {
-  list(): { id: string; event: string; error: string; attempts: number }[];
+  list():
+    | Promise<{ id: string; event: string; error: string; attempts: number }[]>
+    | { id: string; event: string; error: string; attempts: number }[];
 }
 
 /**
@@ -44,8 +45,10 @@ export interface RuntimeOptions {
   client: RunOptions['client'];
   /** Directory of named pipelines (default `./pipelines`). */
   pipelinesDir?: string;
-  /** b24flow data dir (plans, journal). */
-  dataDir: string;
+  /** Where plans are saved and applied from (src/cli passes the store's, src/store/plans.ts). */
+  plans: PlanStore;
+  /** Where runs are recorded and read back (`/status`, `GET /runs/<id>`): the store's journal. */
+  journal: Journal;
   /** The loaded catalog (default: `loadCatalog()` of the process catalog directory). */
   catalog?: CatalogView;
   /** Catalog directory override (tests); ignored when `catalog` is given. */
@@ -85,8 +88,8 @@ interface RawRun {
 export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEngine> {
   const catalog: CatalogView =
     opts.catalog ?? (loadCatalog(opts.catalogDir ? { dir: opts.catalogDir } : undefined) as unknown as CatalogView);
-  const store = new FilePlanStore(join(opts.dataDir, 'plans'));
-  const journal = new FileJournal(join(opts.dataDir, 'runs'));
+  const store = opts.plans;
+  const journal = opts.journal;
   const pcat = catalog as unknown as PipelineCatalogView;
   const client = opts.client;
   const pipelinesDir = resolve(opts.pipelinesDir ?? 'pipelines');
@@ -173,11 +176,11 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       }
     },
     async run(runId) {
-      const r = await readRun(runId, { dataDir: opts.dataDir });
+      const r = /^[A-Za-z0-9_.-]{1,128}$/.test(runId) ? await journal.get(runId) : undefined;
       return r ? toRunView({ ...r, steps: Object.values(r.steps) }, catalog) : undefined;
     },
     async dlq() {
-      const list = opts.deadLetters?.list() ?? [];
+      const list = (await opts.deadLetters?.list()) ?? [];
       return {
         size: list.length,
         items: list

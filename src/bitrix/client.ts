@@ -539,7 +539,9 @@ export class B24Client {
         (err instanceof ServerError || err instanceof NetworkError || err instanceof NonJsonResponse) &&
         err.retryable
       ) {
-        retry = spec.resendable;
+        // a refused connection never reached the portal: even a write is safe to send again (e.g. the embedded
+        // sandbox of another process restarting on its port)
+        retry = spec.resendable || connectionRefused(err);
         waitMs = backoffMs(attempt);
       }
       this.limiter.release(permit);
@@ -665,6 +667,16 @@ function describeNetError(err: unknown): string {
   const e = err as any;
   const code = e?.code ?? e?.cause?.code;
   return redact(`${code ? `${code}: ` : ''}${e?.message ?? String(err)}`);
+}
+
+/**
+ * Whether a failure happened before the connection was made (ECONNREFUSED, or a reset while connecting, e.g. a
+ * server that stopped listening with the connection still in its accept queue): the request was never sent.
+ */
+function connectionRefused(err: B24Error): boolean {
+  if (!(err instanceof NetworkError)) return false;
+  const c = err.cause as { code?: string; message?: string } | undefined;
+  return c?.code === 'ECONNREFUSED' || (c?.code === 'ECONNRESET' && /^connect ECONNRESET/.test(c.message ?? ''));
 }
 
 /** Exponential backoff with full jitter for 5xx / network retries, real ms. */

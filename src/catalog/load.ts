@@ -5,7 +5,7 @@
 import type { CatalogPack, MethodEntry } from '../generated/catalog-pack.js';
 import { InvalidInputError } from '../lib/failures.js';
 import { type Catalog, type CatalogMethod, PACK_NAMES, type PackInfo } from './model.js';
-import { routeToPacks, searchMethods } from './search.js';
+import { mergeSynonyms, routeToPacks, searchMethods } from './search.js';
 import { type CompiledIndex, defaultCatalogDir, loadIndex, readShard } from './store.js';
 
 const cache = new Map<string, Catalog>();
@@ -72,8 +72,9 @@ function makeCatalog(dir: string, index: CompiledIndex, stale: boolean): Catalog
   const recipes = index.recipes;
   const packByName = new Map(packs.map((p) => [p.name, p]));
 
+  const synonyms = mergeSynonyms(index.packs);
   const search = (words: string, opts: { packs?: string[]; limit?: number } = {}): CatalogMethod[] =>
-    searchMethods(words, opts, { curated, packByName, reference: index.reference });
+    searchMethods(words, opts, { curated, packByName, reference: index.reference, synonyms });
 
   const scopesFor = (names: string[]): string[] => {
     const out = new Set<string>();

@@ -43,8 +43,10 @@ export interface Catalog {
   recipes: Recipe[];
   recipe(name: string): Recipe | undefined;
   /**
-   * Ranked search over curated methods (name, summary en/ru, entity, pack vocabulary) and reference names.
-   * Russian and English; word endings are tolerated (сделку ~ сделка, deals ~ deal).
+   * Ranked search over curated methods (name, summary en/ru, entity, `done` phrases, pack vocabulary) and reference
+   * names, Russian and English, word forms folded by Snowball stemmers (удалить ~ удаляет, deals ~ deal). Order: the
+   * exact method name, then matches in the name's parts (directly or through the packs' `synonyms`: удалить →
+   * delete), then in the summary, then in the vocabulary. Every word but stop words (по, by, ...) must match.
    */
   search(words: string, opts?: { packs?: string[]; limit?: number }): CatalogMethod[];
   /** Union of the packs' scopes, sorted: the least-privilege webhook scope set. Throws InvalidInputError on an unknown pack. */

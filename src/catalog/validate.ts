@@ -5,8 +5,8 @@
  * Rules: yaml, schema, kind, pack-name, curated-entry, done-phrases, duplicate-method, method-case, scope-missing,
  * scope-unused, vocabulary-duplicate, list-semantics, unknown-successor, stale-index, unknown-pack, unknown-method,
  * pack-mismatch, uncurated-method, step-kind, duplicate-step, unknown-need, unknown-recipe, unknown-input,
- * unknown-step-ref, missing-param, reconcile; risk-downgrade, effects-downgrade, unknown-effect-param, effect-condition,
- * effect-redundant (validateRisk.ts).
+ * unknown-step-ref, missing-param, reconcile, not-in-reference, synonym-duplicate; risk-downgrade, effects-downgrade,
+ * unknown-effect-param, effect-condition, effect-redundant (validateRisk.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
@@ -14,6 +14,7 @@ import type { CatalogPack, MethodEntry } from '../generated/catalog-pack.js';
 import validatePack from '../generated/catalog-pack.validate.js';
 import type { Recipe } from '../generated/recipe.js';
 import validateRecipe from '../generated/recipe.validate.js';
+import { closest } from '../lib/closest.js';
 import { type Finding, InvalidInputError } from '../lib/failures.js';
 import { ajvErrorsToFindings } from '../lib/schemaValidate.js';
 import { parseYamlSource, type YamlSource } from '../lib/yamlSource.js';
@@ -27,6 +28,7 @@ import {
   readShard,
   sourceHash,
 } from './store.js';
+import { checkReferenceName } from './validateNames.js';
 import { checkEffects, checkRiskFloor, errorAt, warnAt } from './validateRisk.js';
 
 /** Outcome of a validation run. */
@@ -200,7 +202,26 @@ export function validateCatalog(opts: { dir?: string; paths?: string[] } = {}): 
     }
   };
 
+  // Every documented name (lower case → documented case): the shards under check, plus (paths mode) the base
+  // catalog's reference; a whole directory without shards is checked against the shipped reference.
+  let refNames: Map<string, string> | undefined;
+  const referenceNames = (): Map<string, string> => {
+    if (refNames) return refNames;
+    refNames = new Map([...refRows].map(([k, m]) => [k, m.name]));
+    const from = !whole ? base?.dir : refNames.size === 0 ? CATALOG_DIR : undefined;
+    if (from) {
+      try {
+        for (const [k, row] of Object.entries(loadIndex(from).index.reference))
+          if (!refNames.has(k)) refNames.set(k, row[0]);
+      } catch {
+        // the base catalog is broken; its own validation reports that
+      }
+    }
+    return refNames;
+  };
+
   // Per-pack checks.
+  const synonymOwner = new Map<string, string>(); // name part → pack
   const seenCurated = new Map<string, string>(); // method → file
   const seenReference = new Map<string, string>();
   const vocabOwner = new Map<string, string>(); // term → pack
@@ -233,6 +254,7 @@ export function validateCatalog(opts: { dir?: string; paths?: string[] } = {}): 
       if (m.scope !== 'basic') usedScopes.add(m.scope);
       if (curated) {
         findings.push(...checkCuratedEntry(l, m, ptr, p, known));
+        findings.push(...checkReferenceName(l.src(), ptr, m, referenceNames()));
         const ref = refRow(key);
         findings.push(...checkRiskFloor(l.src(), ptr, m, ref));
         if (m.effects?.length) findings.push(...checkEffects(l.src(), ptr, m, m.params ?? ref?.params));
@@ -278,6 +300,20 @@ export function validateCatalog(opts: { dir?: string; paths?: string[] } = {}): 
         }
         vocabOwner.set(t, p.pack);
       });
+      for (const part of Object.keys(p.synonyms ?? {})) {
+        const owner = synonymOwner.get(part);
+        if (owner && owner !== p.pack) {
+          findings.push(
+            at(
+              l.src(),
+              `/synonyms/${part}`,
+              `synonyms of "${part}" are also listed by pack ${owner}`,
+              'synonym-duplicate',
+            ),
+          );
+        }
+        synonymOwner.set(part, p.pack);
+      }
     }
   }
 
@@ -430,8 +466,14 @@ function checkRecipe(
     }
     if (s.method !== undefined) {
       const k = known.get(s.method.toLowerCase());
-      if (!k) out.push(at(src, `${ptr}/method`, `unknown method ${s.method}`, 'unknown-method'));
-      else {
+      if (!k) {
+        const near = closest(
+          s.method,
+          [...known.values()].map((x) => x.name),
+        );
+        const hint = near ? ` (did you mean ${near}?)` : '';
+        out.push(at(src, `${ptr}/method`, `unknown method ${s.method}${hint}`, 'unknown-method'));
+      } else {
         if (k.name !== s.method) {
           out.push(warn(src, `${ptr}/method`, `method is documented as ${k.name}`, 'method-case'));
         }

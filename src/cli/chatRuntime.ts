@@ -9,7 +9,9 @@ import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
 import type { StateStore } from '../agent/state.js';
 import { connect, readSettings } from './compose.js';
-import { openDataStore } from './dataStore.js';
+import { closeDataStore, openDataStore } from './dataStore.js';
+import type { StoreRunSettings } from './runSettings.js';
+import { openTriggerStores } from './triggerStores.js';
 
 /**
  * The planner's model endpoint from `OPENAI_API_KEY`, `OPENAI_API_BASE`, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS` (ms).
@@ -25,14 +27,17 @@ export function plannerConfig(env: NodeJS.ProcessEnv): PlannerConfig {
 
 /**
  * Builds the chat agent over a connected client: engine (catalog, pipelines, plans, journal), the dead-letter
- * queue of `dataDir`, and the planner of `env`.
+ * queue given (the store's), and the planner of `env`.
  */
 export async function buildChatAgent(o: {
   client: RuntimeOptions['client'];
   dataDir: string;
+  /** The dead-letter queue `/dlq` shows (src/store's, through src/cli/triggerStores.ts). */
+  deadLetters: NonNullable<RuntimeOptions['deadLetters']>;
   env: NodeJS.ProcessEnv;
   pipelinesDir?: string;
-  runOptions?: RuntimeOptions['runOptions'];
+  /** The run options with the store's plans, journal and keys ({@link storeRunSettings}). */
+  runOptions: StoreRunSettings;
   onError?: (userId: string, details: string) => void;
   /** Users' states (default: the process's store, `B24FLOW_DATABASE_URL` or SQLite in `dataDir`). */
   state?: StateStore;
@@ -40,12 +45,12 @@ export async function buildChatAgent(o: {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
   const { ChatAgent } = await import('../agent/agent.js');
   const { Planner } = await import('../agent/planner.js');
-  const { DeadLetterQueue } = await import('../triggers/dlq.js');
   const engine = await createRuntimeEngine({
     client: o.client,
-    dataDir: o.dataDir,
-    deadLetters: new DeadLetterQueue(o.dataDir),
-    ...(o.runOptions ? { runOptions: o.runOptions } : {}),
+    plans: o.runOptions.store,
+    journal: o.runOptions.journal,
+    deadLetters: o.deadLetters,
+    runOptions: o.runOptions,
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
   let state = o.state;
@@ -83,17 +88,20 @@ export async function openChatRuntime(opts: {
   onError?: (userId: string, details: string) => void;
 }): Promise<ChatRuntime> {
   const { registerEnvSecrets } = await import('../lib/redact.js');
-  const { pipelineRunSettings } = await import('./runSettings.js');
+  const { storeRunSettings } = await import('./runSettings.js');
   const settings = readSettings();
   const { env } = settings;
   registerEnvSecrets(env);
   const dataDir = resolve(settings.dataDir);
-  const runOptions = pipelineRunSettings({ ...settings, dataDir });
+  const runOptions = await storeRunSettings({ ...settings, dataDir });
   const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
   try {
+    // the store is opened on the first `/dlq`, so a chat that never asks does not need the database
+    const deadLetters = { list: async () => (await openTriggerStores(settings)).deadLetters.list() };
     const agent = await buildChatAgent({
       client: conn.client,
       dataDir,
+      deadLetters,
       env,
       runOptions,
       ...(opts.pipelinesDir ? { pipelinesDir: opts.pipelinesDir } : {}),
@@ -106,6 +114,7 @@ export async function openChatRuntime(opts: {
       close: async () => {
         await agent.log.flush();
         await conn.close();
+        await closeDataStore();
       },
     };
   } catch (err) {

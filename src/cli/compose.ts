@@ -10,14 +10,15 @@
  * Variables read here: `BITRIX_WEBHOOK_URL` (incoming webhook) → `B24_CLIENT_ID` + `B24_CLIENT_SECRET` with stored
  * tokens (OAuth; `B24_MEMBER_ID` picks the portal when several are installed, `B24_OAUTH_TOKEN_URL`; the tokens live
  * in the store, encrypted with `B24FLOW_STORE_KEY` or `<data dir>/store-key`) → neither: the embedded sandbox portal
- * (`B24FLOW_SANDBOX_DIR` keeps its data between runs). There is never a default real portal. Every client draws its
+ * (one per data directory, shared by the processes using it and kept in `<data dir>/sandbox/`; `B24FLOW_SANDBOX_DIR`
+ * names another directory; see src/cli/sandboxHost.ts). There is never a default real portal. Every client draws its
  * request slots from the store's shared bucket of its portal (src/store/limiter.ts), so CLI runs, workers and machines
  * on one store share the portal's limits. Also `B24FLOW_DATA_DIR` (store, audit; default `./data`), `B24_PLAN` (`standard`|`enterprise`), `B24_OPERATING_LIMIT` (s), `B24_MAX_CONCURRENCY`,
  * `B24_CLOCK_FACTOR`, `B24_CA_FILE`, `B24FLOW_TZ` (schedules; default UTC), `B24FLOW_AUTH_CONNECTOR`,
  * `B24_APPLICATION_TOKEN`, `B24FLOW_CATALOG_DIR`. `.env` in the working directory fills keys the environment lacks.
  */
 import { chmodSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { TokenStore } from '../bitrix/auth/tokenStore.js';
 import type { B24Client } from '../bitrix/client.js';
@@ -26,10 +27,11 @@ import type { LimiterConfig, SharedLimiterState } from '../bitrix/limiter/index.
 import { setDefaultCatalogDir } from '../catalog/store.js';
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { registerEnvSecrets } from '../lib/redact.js';
-import type { SandboxHandle, SandboxOptions } from '../sandbox/index.js';
+import type { SandboxEndpoint, SandboxOptions } from '../sandbox/index.js';
 import type { InstallVerifier } from '../triggers/install.js';
 import type { PortalTokens } from '../triggers/online.js';
 import { openDataStore } from './dataStore.js';
+import type { SandboxPacing } from './sandboxHost.js';
 
 export type { Connection, ConnectOptions, PortalSettings };
 
@@ -159,7 +161,11 @@ export interface PortalOptions {
   env?: NodeJS.ProcessEnv;
   /** `.env` file to read (default `./.env`); false to skip. */
   dotenv?: string | false;
-  /** Options for the embedded sandbox when no portal is configured. */
+  /**
+   * Options for the embedded sandbox when no portal is configured and this process starts it (a sandbox another
+   * process runs for the same data directory is used as it is; `size` and `seed` matter only for a new one).
+   * `dataDir` names the sandbox directory (default `B24FLOW_SANDBOX_DIR`, else `<data dir>/sandbox`).
+   */
   sandbox?: SandboxOptions;
   /** Audit file path, or false to disable; default `$B24FLOW_DATA_DIR/audit/calls.jsonl`. */
   audit?: string | false;
@@ -229,9 +235,12 @@ function sharedLimiter(limiter: LimiterConfig, stores: PortalStores, say: (line:
   };
 }
 
-/** A connected client, the embedded sandbox when one was started, and one `close()` for both. */
+/** A connected client, the embedded sandbox when no portal is configured, and one `close()` for both. */
 export interface PortalConnection extends Connection {
-  sandbox?: SandboxHandle;
+  /** the embedded sandbox (started by this process, or by another one using the same data directory) */
+  sandbox?: SandboxEndpoint;
+  /** its directory (snapshot, host record) */
+  sandboxDir?: string;
 }
 
 /**
@@ -255,51 +264,61 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
     return bitrix.connect(settings, connectOpts);
   }
 
-  // Neither configured: the embedded sandbox portal.
-  let sandboxModule: typeof import('../sandbox/index.js');
+  // Neither configured: the embedded sandbox portal, one per data directory (see sandboxHost.ts).
+  let host: typeof import('./sandboxHost.js');
   try {
-    sandboxModule = await import('../sandbox/index.js');
+    host = await import('./sandboxHost.js');
   } catch (err) {
     throw new RuntimeFailure(
       'no portal configured (set BITRIX_WEBHOOK_URL, or B24_CLIENT_ID/B24_CLIENT_SECRET) and the embedded sandbox is unavailable',
       { cause: err },
     );
   }
-  const sbOpts: SandboxOptions = {
-    quiet: true,
-    ...(env.B24FLOW_SANDBOX_DIR ? { dataDir: env.B24FLOW_SANDBOX_DIR } : {}),
-    ...(opts.sandbox ?? {}),
-  };
-  const sandbox = await sandboxModule.startSandbox(sbOpts);
+  const dataDir = env.B24FLOW_DATA_DIR ?? './data';
+  const sbOpts: SandboxOptions = { quiet: true, ...(opts.sandbox ?? {}) };
+  const dir = sbOpts.dataDir ?? (env.B24FLOW_SANDBOX_DIR || join(dataDir, 'sandbox'));
+  const shared = await host.openSharedSandbox({ dir, start: sbOpts, say });
+  const sandbox = shared.endpoint;
   say(
-    `b24flow: no portal configured (BITRIX_WEBHOOK_URL or B24_CLIENT_ID/B24_CLIENT_SECRET) — using the embedded sandbox portal at ${sandbox.baseUrl}` +
-      (sbOpts.dataDir ? ` (data in ${sbOpts.dataDir})` : ' (in memory; set B24FLOW_SANDBOX_DIR to keep its data)'),
+    `b24flow: no portal configured (BITRIX_WEBHOOK_URL or B24_CLIENT_ID/B24_CLIENT_SECRET) — using the embedded sandbox portal at ${sandbox.baseUrl} (data in ${dir}` +
+      (shared.hosting ? ')' : `; run by process ${shared.owner.pid})`),
   );
-  const conn = await bitrix.connect(
-    {
-      webhookUrl: sandbox.webhookUrl,
-      dataDir: env.B24FLOW_DATA_DIR ?? './data',
-      limiter: sharedLimiter(sandboxLimiter({ ...limiterFromEnv(env), ...(opts.limiter ?? {}) }, sbOpts), stores, say),
-      ...(sandbox.caFile
-        ? { ca: readFileSync(sandbox.caFile) }
-        : env.B24_CA_FILE
-          ? { ca: readFileSync(env.B24_CA_FILE) }
-          : {}),
-    },
-    opts.audit !== undefined ? { audit: opts.audit } : {},
-  );
+  let conn: Connection;
+  try {
+    conn = await bitrix.connect(
+      {
+        webhookUrl: sandbox.webhookUrl,
+        dataDir,
+        limiter: sharedLimiter(
+          sandboxLimiter({ ...limiterFromEnv(env), ...(opts.limiter ?? {}) }, shared.pacing),
+          stores,
+          say,
+        ),
+        ...(sandbox.caFile
+          ? { ca: readFileSync(sandbox.caFile) }
+          : env.B24_CA_FILE
+            ? { ca: readFileSync(env.B24_CA_FILE) }
+            : {}),
+      },
+      opts.audit !== undefined ? { audit: opts.audit } : {},
+    );
+  } catch (err) {
+    await shared.close();
+    throw err;
+  }
   return {
     ...conn,
     sandbox,
+    sandboxDir: dir,
     close: async () => {
       await conn.close();
-      await sandbox.close();
+      await shared.close();
     },
   };
 }
 
 /** The limiter of a client of the embedded sandbox: paced like the sandbox's own plan, clock and operating limit. */
-function sandboxLimiter(limiter: LimiterConfig, sb: SandboxOptions): LimiterConfig {
+function sandboxLimiter(limiter: LimiterConfig, sb: SandboxPacing): LimiterConfig {
   const out: LimiterConfig = { ...limiter };
   if (sb.clockFactor !== undefined && out.clockFactor === undefined) out.clockFactor = sb.clockFactor;
   if (sb.plan === 'enterprise' && !out.plan) out.plan = 'enterprise';
@@ -331,7 +350,9 @@ export interface AppConnection {
   tokens: PortalTokens;
   /** Verifies ONAPPINSTALL of a new portal and stores its tokens (when an OAuth app is configured). */
   verifyInstall?: InstallVerifier;
-  sandbox?: SandboxHandle;
+  sandbox?: SandboxEndpoint;
+  /** the embedded sandbox's directory */
+  sandboxDir?: string;
   close(): Promise<void>;
 }
 
@@ -369,6 +390,7 @@ export async function connectApp(
       tokens,
       verifyInstall: appInstallVerifier(registry, { tokenUrl: new URL('/oauth/token/', sb.baseUrl).toString() }),
       sandbox: sb,
+      ...(conn.sandboxDir ? { sandboxDir: conn.sandboxDir } : {}),
       close: async () => {
         await client.close();
         await conn.close();

@@ -18,7 +18,9 @@ import * as check from './commands/check.js';
 import * as dlq from './commands/dlq.js';
 import * as events from './commands/events.js';
 import * as exportCmd from './commands/export.js';
+import * as gc from './commands/gc.js';
 import * as graph from './commands/graph.js';
+import * as migrate from './commands/migrate.js';
 import * as plan from './commands/plan.js';
 import * as resume from './commands/resume.js';
 import * as run from './commands/run.js';
@@ -53,6 +55,8 @@ for (const mod of [
   apply,
   resume,
   runs,
+  gc,
+  migrate,
   serve,
   events,
   dlq,

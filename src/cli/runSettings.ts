@@ -1,16 +1,22 @@
 /**
- * What pipeline runs started by the long-running sides (the trigger service, `dlq replay`, the chat engine) take
- * from the configuration: data directory (journal, plans, idempotency), the values of a pipeline's `env:`
- * allow-list, the default time zone, the summary language and the plan lifetime. Loaded only by modules that load
- * src/pipeline anyway.
+ * What pipeline runs take from the configuration: the store's journal, idempotency store and plan store
+ * ({@link storeRunSettings}), the values of a pipeline's `env:` allow-list, the default time zone, the summary
+ * language and the plan lifetime. Loaded only by modules that load src/pipeline anyway.
  */
-import { userLanguage } from '../pipeline/index.js';
+import { type IdempotencyStore, type Journal, type PlanStore, userLanguage } from '../pipeline/index.js';
 import type { Settings } from './compose.js';
+import { openDataStore } from './dataStore.js';
 
 /** Run options from the settings (pass them to `runPipeline`, `planPipeline`, `applyPlan`). */
 export interface PipelineRunSettings {
-  /** `B24FLOW_DATA_DIR` or `./data`. */
+  /** `B24FLOW_DATA_DIR` or `./data` (the store lives there unless `B24FLOW_DATABASE_URL` is set). */
   dataDir: string;
+  /** The store's run journal (set by {@link storeRunSettings}). */
+  journal?: Journal;
+  /** The store's idempotency keys (set by {@link storeRunSettings}). */
+  idempotency?: IdempotencyStore;
+  /** The store's plans (set by {@link storeRunSettings}): `planPipeline` saves there, `applyPlan` reads there. */
+  store?: PlanStore;
   /** The environment, for the pipeline's `env:` allow-list. */
   env: NodeJS.ProcessEnv;
   /** `B24FLOW_TZ` or UTC. */
@@ -30,5 +36,29 @@ export function pipelineRunSettings(s: Settings): PipelineRunSettings {
     timezone: s.timezone,
     lang: userLanguage(s.env),
     ...(Number.isFinite(ttl) && ttl > 0 ? { planTtlMs: ttl } : {}),
+  };
+}
+
+/** {@link PipelineRunSettings} with the store's journal, idempotency store and plan store. */
+export type StoreRunSettings = PipelineRunSettings &
+  Required<Pick<PipelineRunSettings, 'journal' | 'idempotency' | 'store'>>;
+
+/**
+ * The run options of the settings with the process's store (src/cli/dataStore.ts): every CLI path that runs, plans,
+ * applies or resumes a pipeline passes these, so that runs, plans and keys are shared by every process on the store.
+ * @throws Error naming the database (password redacted) when the store cannot be opened
+ */
+export async function storeRunSettings(s: Settings): Promise<StoreRunSettings> {
+  const store = await openDataStore(s);
+  const [{ SqlJournal }, { SqlIdempotencyStore }, { SqlPlanStore }] = await Promise.all([
+    import('../store/journal.js'),
+    import('../store/idempotency.js'),
+    import('../store/plans.js'),
+  ]);
+  return {
+    ...pipelineRunSettings(s),
+    journal: new SqlJournal(store),
+    idempotency: new SqlIdempotencyStore(store),
+    store: new SqlPlanStore(store),
   };
 }

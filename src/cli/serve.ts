@@ -1,17 +1,21 @@
 /**
  * `b24flow serve` itself (flag parsing lives in src/cli/commands/serve.ts), the serve side of the composition root:
- * read the settings, load pipelines, connect with application auth, start the trigger service with the chat HTTP
- * API mounted when `HTTP_API_TOKENS` is set, print a ready line, stop on SIGTERM/SIGINT.
+ * read the settings, load pipelines, open the store (SQLite: take the one-serve lease; PostgreSQL: start pg-boss on
+ * the same database, so any number of `serve` share the work), connect with application auth, start the trigger
+ * service with the chat HTTP API mounted when `HTTP_API_TOKENS` is set, print a ready line, stop on SIGTERM/SIGINT.
+ * Reads `B24FLOW_LEASE_MS` (lease and job expiry, default 30 s) besides the shared settings.
  */
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { clientAddressOf, type Route } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
 import { APP_AUTH_HELP } from '../triggers/offlineSync.js';
-import { startTriggerService } from '../triggers/service.js';
+import { startTriggerService, type TriggerStores } from '../triggers/service.js';
 import { loadPipelinesDir } from '../triggers/setup.js';
 import { buildChatAgent } from './chatRuntime.js';
-import { type AppConnection, connectApp, readSettings } from './compose.js';
-import { type PipelineRunSettings, pipelineRunSettings } from './runSettings.js';
+import { type AppConnection, connectApp, readSettings, type Settings } from './compose.js';
+import { closeDataStore, openDataStore } from './dataStore.js';
+import { type StoreRunSettings, storeRunSettings } from './runSettings.js';
+import { openTriggerStores } from './triggerStores.js';
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -25,6 +29,61 @@ export interface ServeOptions {
   parallel: number;
   offline: boolean;
   json: boolean;
+  /** `pipeline-run` jobs this process runs at once on PostgreSQL (`--workers`, default 4). */
+  workers?: number;
+}
+
+/** The shared state of a `serve`: the store's schedule slots, the job queue, and on SQLite the `serve` lease. */
+interface ServeStore {
+  slots: import('../triggers/scheduleSlots.js').ScheduleSlots;
+  /** The offline sync state of a portal in the store (PostgreSQL: the portal's passes may run on any process). */
+  jobs?: import('../triggers/jobs.js').JobQueue;
+  release(): Promise<void>;
+}
+
+/**
+ * Lease and expiry time (`B24FLOW_LEASE_MS`, default 30 000): how long a killed `serve` keeps the SQLite store, and
+ * how long a PostgreSQL job stays with a dead worker before another one retries it.
+ * @throws InvalidInputError for a value that is not a number ≥ 1000
+ */
+function leaseMsOf(env: NodeJS.ProcessEnv): number {
+  const v = env.B24FLOW_LEASE_MS;
+  if (v === undefined || v === '') return 30_000;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 1000) throw new InvalidInputError(`B24FLOW_LEASE_MS must be ≥ 1000 (ms), got "${v}"`);
+  return n;
+}
+
+/**
+ * Opens the store for `serve`. On SQLite, takes the `serve` lease (one scheduler per store) or refuses, naming the
+ * process that holds it; on PostgreSQL, starts pg-boss on the same database (any number of `serve` share the work).
+ * @param onLost called when this process loses the SQLite lease (it stalled past the lease time)
+ * @throws InvalidInputError (exit 2) when another `serve` holds the SQLite store
+ */
+async function openServeStore(settings: Settings, onLost: (why: string) => void): Promise<ServeStore> {
+  const leaseMs = leaseMsOf(settings.env);
+  const store = await openDataStore(settings);
+  const { StoreScheduleSlots } = await import('../store/schedules.js');
+  const slots = new StoreScheduleSlots(store);
+  if (store.dialect === 'postgres' && store.url) {
+    const { openBoss } = await import('../store/boss.js');
+    const jobs = await openBoss({ url: store.url, expireMs: leaseMs, onError: log });
+    return { slots, jobs, release: async () => {} };
+  }
+  const { acquireLease, keepLease, thisProcessHolder } = await import('../store/leases.js');
+  const me = thisProcessHolder();
+  const got = await acquireLease(store, 'serve', me, leaseMs);
+  if (!got.ok) {
+    const who = got.holder ? `pid ${got.holder.pid} on ${got.holder.host}` : 'another process';
+    const wait = Math.max(1, Math.ceil((got.untilMs - Date.now()) / 1000));
+    throw new InvalidInputError(
+      `serve: another b24flow serve (${who}) is running on this store (${store.where}); one serve per SQLite store. ` +
+        `Stop it first, or set B24FLOW_DATABASE_URL to a PostgreSQL database to run several serve processes. ` +
+        `If that process is gone, its lease expires in ${wait} s.`,
+    );
+  }
+  const held = keepLease(store, 'serve', me, leaseMs, onLost);
+  return { slots, release: () => held.release() };
 }
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
@@ -35,7 +94,8 @@ async function chatApiRoutes(
   pipelinesDir: string,
   dataDir: string,
   env: NodeJS.ProcessEnv,
-  runOptions: PipelineRunSettings,
+  runOptions: StoreRunSettings,
+  deadLetters: TriggerStores['deadLetters'],
 ): Promise<Route[]> {
   const tokens = (env.HTTP_API_TOKENS ?? '')
     .split(',')
@@ -54,12 +114,77 @@ async function chatApiRoutes(
   }
   try {
     const { apiRoutes } = await import('../adapters/http/api.js');
-    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions });
+    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions, deadLetters });
     return apiRoutes({ agent, tokens, log, trustedProxies });
   } catch (err) {
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
     return [];
   }
+}
+
+/**
+ * What a newcomer needs to try events on the embedded sandbox (stderr, once at start): its URL and directory, the
+ * webhook URL to reach it from other tools, its application token, and a command that creates a deal there. These
+ * are the sandbox's own credentials, printed on purpose, here only and unredacted; a real portal's never are.
+ */
+function sandboxHint(conn: AppConnection, env: NodeJS.ProcessEnv, pipelinesDir: string, events: string[]): string {
+  const sb = conn.sandbox!;
+  // the commands must find the same sandbox: same data directory (and sandbox directory when one is named)
+  const prefix =
+    (env.B24FLOW_DATA_DIR ? `B24FLOW_DATA_DIR=${shellQuote(env.B24FLOW_DATA_DIR)} ` : '') +
+    (env.B24FLOW_SANDBOX_DIR ? `B24FLOW_SANDBOX_DIR=${shellQuote(env.B24FLOW_SANDBOX_DIR)} ` : '');
+  const lines = [
+    `b24flow serve: embedded sandbox portal at ${sb.baseUrl} (data in ${conn.sandboxDir ?? '?'}; b24flow commands with no portal configured and the same data directory use it too)`,
+    `  webhook URL (use as BITRIX_WEBHOOK_URL in other tools): ${sb.webhookUrl}`,
+    `  application token of its app (the sandbox's own, not a real secret; events carry it): ${sb.oauthApp.applicationToken}`,
+    ...(events.length
+      ? [
+          `  to see events flow (${events.join(', ')}), bind them once from another terminal, then create a deal (serve picks it up within --sync-every seconds):`,
+          `    ${prefix}b24flow events bind --pipelines ${shellQuote(pipelinesDir)}`,
+          `    ${prefix}b24flow call crm.deal.add --confirm-write -p '{"fields":{"TITLE":"Sandbox deal"}}'`,
+        ]
+      : [
+          `  create a deal there: ${prefix}b24flow call crm.deal.add --confirm-write -p '{"fields":{"TITLE":"Sandbox deal"}}'`,
+        ]),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** A value for a POSIX shell command line: bare when it is plain, else single-quoted. */
+function shellQuote(v: string): string {
+  return /^[\w./:@%+=,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Retention while serving: `collectGarbage` a minute after start, then every 24 h (the same deletes as `b24flow gc`;
+ * several `serve` processes on one PostgreSQL may each run it: the deletes are idempotent). A failure is logged.
+ */
+function startDailyGc(settings: Settings): () => void {
+  const collect = async () => {
+    try {
+      const { collectGarbage } = await import('../store/retention.js');
+      const { retentionOf } = await import('./retention.js');
+      const n = await collectGarbage(await openDataStore(settings), retentionOf(settings.env));
+      const total = Object.values(n).reduce((a, x) => a + x, 0);
+      if (total)
+        log(
+          `serve: retention deleted ${Object.entries(n)
+            .filter(([, v]) => v)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(', ')}`,
+        );
+    } catch (err) {
+      log(`serve: retention failed (${err instanceof Error ? err.message : String(err)})`);
+    }
+  };
+  const first = setTimeout(collect, 60_000);
+  first.unref();
+  const every = setInterval(collect, 24 * 3600_000);
+  every.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
+  };
 }
 
 /**
@@ -70,21 +195,40 @@ export async function serve(o: ServeOptions): Promise<void> {
   const settings = readSettings();
   const { env, dataDir } = settings;
   const pipelines = await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone });
-  const conn = await connectApp({ env });
+  let lost: ((why: string) => void) | undefined;
+  const shared = await openServeStore(settings, (why) => lost?.(why)).catch(async (err: unknown) => {
+    await closeDataStore();
+    throw err;
+  });
+  const conn = await connectApp({ env }).catch(async (err: unknown) => {
+    await shared.release();
+    await shared.jobs?.stop();
+    await closeDataStore();
+    throw err;
+  });
   const wantsEvents = pipelines.some((p) => (p.def.triggers ?? []).some((t) => t.event));
   let offline = o.offline && wantsEvents;
   if (offline && conn.kind === 'webhook') {
     log(`serve: offline events disabled — ${APP_AUTH_HELP.replace(/\n/g, '\n  ')}`);
     offline = false;
   }
-  const runOptions = pipelineRunSettings(settings);
-  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions);
+  const runOptions = await storeRunSettings(settings);
+  let stores: TriggerStores;
+  try {
+    // the offline worker's state is kept per portal: passes of one portal may run on any process on the store
+    stores = await openTriggerStores(settings, { offlineName: `offline:${conn.client.portal.id}` });
+  } catch (err) {
+    await conn.close();
+    throw new RuntimeFailure(`serve: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores.deadLetters);
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {
     svc = await startTriggerService({
       client: conn.client,
       pipelines,
       dataDir,
+      stores,
       port: o.port,
       host: o.host,
       tokens: conn.tokens,
@@ -99,9 +243,16 @@ export async function serve(o: ServeOptions): Promise<void> {
       runOptions,
       timezone: settings.timezone,
       log,
+      slots: shared.slots,
+      ...(shared.jobs ? { jobs: shared.jobs } : {}),
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      portalKey: conn.client.portal.id,
     });
   } catch (err) {
     await conn.close();
+    await shared.release();
+    await shared.jobs?.stop();
+    await closeDataStore();
     const code = (err as NodeJS.ErrnoException).code;
     throw new RuntimeFailure(`serve: cannot listen on ${o.host}:${o.port} (${code ?? (err as Error).message})`);
   }
@@ -113,20 +264,31 @@ export async function serve(o: ServeOptions): Promise<void> {
     offlineSync: !!svc.worker,
     pid: process.pid,
   };
-  if (o.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
-  else
-    process.stdout.write(
-      `b24flow serve: listening on ${svc.url} — ${pipelines.length} pipelines, ${ready.schedules} schedules, events ${ready.events.join(', ') || 'none'}${svc.worker ? ', offline sync on' : ''}\n`,
-    );
-  await new Promise<void>((resolve) => {
+  // the stop handlers are in place before the ready line: a supervisor may signal as soon as it reads it
+  const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log(`serve: ${sig} received, stopping (running steps finish, unprocessed offline events stay reserved)`);
       resolve();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    lost = (why) => {
+      log(`serve: stopping — ${why}`);
+      resolve();
+    };
   });
+  if (conn.sandbox) process.stderr.write(sandboxHint(conn, env, o.pipelinesDir, ready.events));
+  if (o.json) process.stdout.write(`${JSON.stringify(ready)}\n`);
+  else
+    process.stdout.write(
+      `b24flow serve: listening on ${svc.url} — ${pipelines.length} pipelines, ${ready.schedules} schedules, events ${ready.events.join(', ') || 'none'}${svc.worker ? ', offline sync on' : ''}\n`,
+    );
+  const stopGc = startDailyGc(settings);
+  await stopped;
+  stopGc();
   await svc.close(Number(env.B24FLOW_SHUTDOWN_GRACE_MS ?? 30_000));
+  await shared.release();
   await conn.close();
+  await closeDataStore();
   log('serve: stopped');
 }

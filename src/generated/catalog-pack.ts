@@ -31,6 +31,7 @@ export interface CatalogPack {
    */
   scopes: string[];
   vocabulary?: PackVocabulary;
+  synonyms?: NameSynonyms;
   reference?: ReferenceInfo;
   methods: MethodEntry[];
 }
@@ -53,6 +54,15 @@ export interface LocalizedText {
 export interface PackVocabulary {
   en: string[];
   ru: string[];
+}
+/**
+ * Search words for parts of method names: key = a lower-case part of a method name (`delete`, `complete`, `duplicate`, `task`), value = en/ru words or phrases, in any inflected form (both sides are stemmed), that ask for it. Merged over every pack and applied to every method name, curated or reference; a key may be listed by one pack only (rule `synonym-duplicate`).
+ *
+ * This interface was referenced by `CatalogPack`'s JSON-Schema
+ * via the `definition` "Synonyms".
+ */
+export interface NameSynonyms {
+  [k: string]: PackVocabulary;
 }
 /**
  * Provenance of an imported reference shard.
@@ -129,6 +139,10 @@ export interface MethodEntry {
    * Our own notes for integrators (pitfalls).
    */
   notes?: string;
+  /**
+   * Why a curated method that Bitrix24 documents (see `doc`) is missing from the imported reference set. Without it `catalog validate` refuses a curated name the reference lacks (rule `not-in-reference`), which catches invented or misspelt names.
+   */
+  reference_gap?: string;
 }
 /**
  * One param-dependent effect of a method. The value of `param` is the one sent (name matched case-insensitively), else `default`; with neither, the effect does not apply. It applies when the value equals one of `when`, or equals none of `unless` (an effect has at most one of the two; `catalog validate` checks it), or (with neither list) whenever a value is there; an expression (`${{ ... }}`) may take any value, so it counts as applying. Values compare loosely, as Bitrix24 reads them: true/1/"1"/"Y"/"true" are one value, false/0/"0"/"N"/"false"/"" another, numeric strings compare as numbers, other strings case-insensitively.

@@ -22,16 +22,19 @@ export {
 } from './compile/index.js';
 export { type CostEstimate, estimateCost } from './cost.js';
 export { Evaluator, formatDateTime, normalizePhone } from './expr.js';
-export { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from './idempotency.js';
+export { type IdempotencyStore, type KeyClaim, MemoryIdempotencyStore } from './idempotency.js';
 export { coerceInput, parseInputFlags, resolveInputs } from './inputs.js';
 export {
+  asSeen,
+  currentOwner,
   dataDir,
-  FileJournal,
   type Journal,
   MemoryJournal,
+  ownerGone,
+  type RunListOptions,
+  type RunOwner,
   type RunRecord,
   type RunStatus,
-  readRun,
   type StepRecord,
   type WriteEntry,
 } from './journal.js';
@@ -49,8 +52,10 @@ export { isSafeCreate, type RunMode, refusalReason } from './modes.js';
 export {
   type ApplyOptions,
   applyPlan,
-  defaultPlanStore,
-  FilePlanStore,
+  MemoryPlanStore,
+  newPlanKey,
+  PLAN_ID,
+  PLAN_KEY_BYTES,
   type Plan,
   type PlannedWrite,
   type PlanOptions,
@@ -58,6 +63,7 @@ export {
   type PlanStore,
   type PlanStoreLike,
   type ProgressEvent,
+  planNonce,
   planPipeline,
   planTtlMs,
   type RunOptions,
@@ -65,7 +71,10 @@ export {
   type RunTrigger,
   resumeRun,
   runPipeline,
+  type SealedContent,
   type StoredPlan,
+  sealedPlanId,
+  verifySeal,
 } from './run/index.js';
 export { donePhrase, summarize, userLanguage } from './summary.js';
 export { isInteractive, pipelineEvents, pipelineTriggers, triggerApprovesWrite, triggerKind } from './triggers.js';

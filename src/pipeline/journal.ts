@@ -2,30 +2,14 @@
  * The run journal: what each run did, step by step, so that `b24flow runs` can list runs and `b24flow resume`
  * can continue a killed run without repeating a completed write.
  *
- * Embedded default {@link FileJournal}: files under `$B24FLOW_DATA_DIR/runs/<run-id>/` (default `./data`):
- * - `run.json`: the run record (pipeline, inputs, mode, step statuses), always replaced atomically (temporary file +
- *   rename), fsynced when the run ends;
- * - `writes.jsonl`: append-only log of write intents and outcomes (`intent` before a request is sent, `done` or
- *   `failed` after), plus copies of the run record and of completed steps' results as the run goes; unparsable
- *   lines (a torn tail after a crash) are ignored. (Older journals kept step results in `steps/<step>.json`.)
- *
- * Durability (what resume depends on): a batch of `intent` entries is fsynced before `recordWrites` returns, i.e.
- * before the request goes out, and that fsync also makes every earlier line of the log durable — so a completed
- * write is durable before the next write is sent. The run record's progress and completed steps' results are kept in
- * memory and logged with the next intent (same fsync), so the record resume starts from and the results it reloads
- * always agree; outcomes (`done`/`failed`) are appended without an fsync of their own. A crash can only lose facts
- * that resume re-derives safely: a lost `done` leaves an `intent`, which resume resolves by the `ORIGIN_ID` lookup or
- * a keyed resend; steps finished after the last logged intent run again (reads) or skip their done keys (writes).
- * The final run record is fsynced when the run ends (after the write log, when the run did not complete).
- * A shared store (database) can implement {@link Journal} later.
+ * This module holds the interface ({@link Journal}), the record shapes and {@link MemoryJournal} (unit tests, runs
+ * that should leave nothing behind). The durable implementation is the store's (src/store/journal.ts: tables runs,
+ * run_steps, step_results, run_writes), which the composition root (src/cli) passes in; the library never chooses a
+ * store itself.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { appendFile, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
 
-/** Status of a whole run. */
 /**
  * Status of a run. `interrupted` is never written: it is how a `running` record reads once the process that owned it
  * is gone (killed, crashed, machine restarted) — resume it with `b24flow resume <run-id>`.
@@ -85,7 +69,7 @@ export interface StepRecord {
   response?: string;
 }
 
-/** The run record in `run.json`. */
+/** The run record (what `b24flow runs show` prints, what `resume` continues). */
 export interface RunRecord {
   runId: string;
   pipeline: { name: string; file?: string; path?: string; hash: string; object: unknown };
@@ -105,7 +89,7 @@ export interface RunRecord {
   error?: string;
   resumedFrom?: string[];
   planId?: string;
-  /** The process that runs it (written by the file journal while the run is `running`). */
+  /** The process that runs it (stamped by the journal while the run is `running`). */
   owner?: RunOwner;
 }
 
@@ -128,8 +112,8 @@ function processStart(pid: number): string | undefined {
   }
 }
 
-/** This process as a run owner. */
-function currentOwner(): RunOwner {
+/** This process as a run owner (a journal stamps `running` records with it). */
+export function currentOwner(): RunOwner {
   const start = processStart(process.pid);
   return { host: hostname(), pid: process.pid, ...(start ? { start } : {}) };
 }
@@ -149,7 +133,7 @@ export function ownerGone(owner: RunOwner | undefined): boolean {
 }
 
 /** How a stored record reads: a `running` run whose owner is gone is `interrupted`. */
-function asSeen(run: RunRecord): RunRecord {
+export function asSeen(run: RunRecord): RunRecord {
   return run.status === 'running' && ownerGone(run.owner) ? { ...run, status: 'interrupted' } : run;
 }
 
@@ -167,6 +151,16 @@ export interface WriteEntry {
   at: string;
 }
 
+/** Filters of {@link Journal.list}. */
+export interface RunListOptions {
+  /** At most this many runs (the newest). */
+  limit?: number;
+  /** Only runs of this pipeline (its name). */
+  pipeline?: string;
+  /** Only runs with this status (as read: `interrupted` is a `running` run whose owner is gone). */
+  status?: RunStatus;
+}
+
 /**
  * Storage of run records, step results and write logs. Durability contract: `recordWrites` with `intent` entries
  * is durable when it resolves (together with everything recorded before it); `update` of a finished run (status
@@ -177,8 +171,8 @@ export interface Journal {
   begin(run: RunRecord): Promise<void>;
   update(run: RunRecord): Promise<void>;
   get(runId: string): Promise<RunRecord | undefined>;
-  /** All runs, newest first. */
-  list(): Promise<RunRecord[]>;
+  /** Runs, newest first (all of them without a `limit`). */
+  list(o?: RunListOptions): Promise<RunRecord[]>;
   saveStepResult(runId: string, stepId: string, value: unknown): Promise<void>;
   loadStepResult(runId: string, stepId: string): Promise<unknown>;
   recordWrites(runId: string, entries: WriteEntry[]): Promise<void>;
@@ -192,232 +186,6 @@ export interface Journal {
  */
 export function dataDir(env: NodeJS.ProcessEnv = {}): string {
   return env.B24FLOW_DATA_DIR ?? './data';
-}
-
-const SAFE_ID = /^[A-Za-z0-9_.-]{1,128}$/;
-
-function check(id: string, what: string): string {
-  if (!SAFE_ID.test(id) || id.startsWith('.')) throw new Error(`invalid ${what} "${id.slice(0, 40)}"`);
-  return id;
-}
-
-/**
- * Replaces `path` atomically (temporary sibling + rename): readers never see half a file. With `durable` the data is
- * fsynced before the rename (and survives a power loss once this resolves).
- */
-async function replaceFile(path: string, data: string, durable: boolean): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(data);
-    if (durable) await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      // the run directory was removed under us (or never created): create it and retry once
-      await mkdir(dirname(path), { recursive: true });
-      return replaceFile(path, data, durable);
-    }
-    throw err;
-  }
-}
-
-/** File-backed journal (see module doc for the files and what is fsynced when). */
-export class FileJournal implements Journal {
-  readonly dir: string;
-  /**
-   * What a running run has not put on disk yet: its latest record and the results of steps finished since its last
-   * write intent (compact JSON). Logged, fsynced, with the run's next write intent, so that the record resume starts
-   * from and the results it reloads always agree.
-   */
-  private pending = new Map<string, { record?: string; results: Map<string, string> }>();
-  /** Runs whose run.json on disk says `running` (written by this journal). */
-  private running = new Set<string>();
-  constructor(dir = join(dataDir(), 'runs')) {
-    this.dir = dir;
-  }
-
-  private runDir(runId: string): string {
-    return join(this.dir, check(runId, 'run id'));
-  }
-
-  private log(runId: string): string {
-    return join(this.runDir(runId), 'writes.jsonl');
-  }
-
-  private pendingOf(runId: string) {
-    let p = this.pending.get(runId);
-    if (!p) {
-      p = { results: new Map() };
-      this.pending.set(runId, p);
-    }
-    return p;
-  }
-
-  /** Pending record and results as log lines (and forgets them). */
-  private takePending(runId: string): string {
-    const p = this.pending.get(runId);
-    if (!p) return '';
-    this.pending.delete(runId);
-    let out = '';
-    for (const [step, value] of p.results) out += `{"result":${JSON.stringify(step)},"value":${value}}\n`;
-    if (p.record) out += `{"run":${p.record}}\n`;
-    return out;
-  }
-
-  async begin(run: RunRecord): Promise<void> {
-    run.owner = currentOwner();
-    await mkdir(this.runDir(run.runId), { recursive: true });
-    await replaceFile(join(this.runDir(run.runId), 'run.json'), `${JSON.stringify(run, null, 1)}\n`, false);
-    this.pendingOf(run.runId).record = JSON.stringify(run);
-    this.running.add(run.runId);
-  }
-
-  async update(run: RunRecord): Promise<void> {
-    if (run.status === 'running') {
-      run.owner = currentOwner(); // a resumed run is owned by the process that resumes it
-      // progress of a running run: kept in memory, logged with the next write intent — resume needs the state as
-      // of the last write; steps finished after it run again (reads) or skip their done keys (writes)
-      this.pendingOf(run.runId).record = JSON.stringify(run);
-      if (!this.running.has(run.runId)) {
-        // a resumed run: run.json stops saying it finished
-        await replaceFile(join(this.runDir(run.runId), 'run.json'), `${JSON.stringify(run, null, 1)}\n`, false);
-        this.running.add(run.runId);
-      }
-      return;
-    }
-    this.running.delete(run.runId);
-    if (run.status === 'completed') this.pending.delete(run.runId);
-    else {
-      // a run that may be resumed: its step results and outcomes are durable before the record that says so
-      const lines = this.takePending(run.runId);
-      const fh = await open(this.log(run.runId), 'a');
-      try {
-        if (lines) await fh.writeFile(lines);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }
-    await replaceFile(join(this.runDir(run.runId), 'run.json'), `${JSON.stringify(run, null, 1)}\n`, true);
-  }
-
-  /**
-   * The run record: `run.json` once the run has finished; for a running (or killed) run the newest of `run.json`
-   * (written at the start) and the last record copy in the write log (logged with each write intent).
-   */
-  async get(runId: string): Promise<RunRecord | undefined> {
-    let file: RunRecord | undefined;
-    try {
-      file = JSON.parse(await readFile(join(this.runDir(runId), 'run.json'), 'utf8')) as RunRecord;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
-    }
-    if (file && file.status !== 'running') return file;
-    let last: RunRecord | undefined;
-    for (const e of await this.logLines(runId)) if ('run' in e) last = e.run as RunRecord;
-    const seen = last ?? file;
-    return seen && asSeen({ ...seen, owner: seen.owner ?? file?.owner });
-  }
-
-  private async logLines(runId: string): Promise<Record<string, unknown>[]> {
-    let text: string;
-    try {
-      text = await readFile(this.log(runId), 'utf8');
-    } catch {
-      return [];
-    }
-    const out: Record<string, unknown>[] = [];
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        out.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // torn line after a crash
-      }
-    }
-    return out;
-  }
-
-  async list(): Promise<RunRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch {
-      return [];
-    }
-    const out: RunRecord[] = [];
-    for (const n of names) {
-      if (!SAFE_ID.test(n)) continue;
-      const r = await this.get(n).catch(() => undefined);
-      if (r) out.push(r);
-    }
-    return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
-  }
-
-  /** Kept in memory until the run's next write intent (or its end when it did not complete), then logged. */
-  async saveStepResult(runId: string, stepId: string, value: unknown): Promise<void> {
-    this.pendingOf(runId).results.set(check(stepId, 'step id'), JSON.stringify(value ?? null));
-  }
-
-  /**
-   * A step's saved result: the last copy in the write log (or `steps/<step>.json` of journals written before the
-   * log held results).
-   * @throws Error when the result is not on disk (resume then runs the step again)
-   */
-  async loadStepResult(runId: string, stepId: string): Promise<unknown> {
-    check(stepId, 'step id');
-    const pending = this.pending.get(runId)?.results.get(stepId);
-    if (pending !== undefined) return JSON.parse(pending);
-    let found = false;
-    let value: unknown;
-    for (const e of await this.logLines(runId))
-      if (e.result === stepId) {
-        found = true;
-        value = e.value;
-      }
-    if (found) return value;
-    return JSON.parse(await readFile(join(this.runDir(runId), 'steps', `${stepId}.json`), 'utf8'));
-  }
-
-  /**
-   * Appends entries to the write log. Entries with an `intent` are fsynced (with everything logged before, and with
-   * the run's pending record and step results) before this resolves; outcomes alone are only appended.
-   */
-  async recordWrites(runId: string, entries: WriteEntry[]): Promise<void> {
-    if (!entries.length) return;
-    const file = this.log(runId);
-    const lines = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
-    if (!entries.some((e) => e.state === 'intent')) {
-      // outcomes: durable with the next intent (before the next write is sent) or when the run ends
-      await appendFile(file, lines);
-      return;
-    }
-    const fh = await open(file, 'a');
-    try {
-      await fh.writeFile(this.takePending(runId) + lines);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
-
-  async loadWrites(runId: string): Promise<Map<string, WriteEntry>> {
-    const out = new Map<string, WriteEntry>();
-    for (const line of await this.logLines(runId)) {
-      if (typeof line.key !== 'string') continue; // run records and step results
-      const e = line as unknown as WriteEntry;
-      const prev = out.get(e.key);
-      // a done entry is final: a later intent (resume re-check) never downgrades it
-      if (prev?.state === 'done' && e.state !== 'done') continue;
-      out.set(e.key, e);
-    }
-    return out;
-  }
 }
 
 /** In-memory journal (tests, embedded sandbox runs that should leave nothing behind). */
@@ -435,8 +203,12 @@ export class MemoryJournal implements Journal {
     const r = this.runs.get(runId);
     return r ? structuredClone(r) : undefined;
   }
-  async list() {
-    return [...this.runs.values()].sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  async list(o: RunListOptions = {}) {
+    const all = [...this.runs.values()]
+      .map((r) => asSeen(structuredClone(r)))
+      .filter((r) => (!o.pipeline || r.pipeline.name === o.pipeline) && (!o.status || r.status === o.status))
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    return o.limit !== undefined ? all.slice(0, o.limit) : all;
   }
   async saveStepResult(runId: string, stepId: string, value: unknown) {
     this.results.set(`${runId}/${stepId}`, structuredClone(value));
@@ -455,13 +227,4 @@ export class MemoryJournal implements Journal {
   async loadWrites(runId: string) {
     return new Map(this.writes.get(runId) ?? []);
   }
-}
-
-/**
- * Reads one run from the journal in the data dir (for `b24flow runs`, the bot's /status and the HTTP API).
- * @returns undefined when there is no such run
- */
-export async function readRun(runId: string, opts: { dataDir?: string } = {}): Promise<RunRecord | undefined> {
-  if (!SAFE_ID.test(runId)) return undefined;
-  return new FileJournal(join(opts.dataDir ?? dataDir(), 'runs')).get(runId);
 }

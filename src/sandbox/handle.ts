@@ -95,8 +95,11 @@ export interface SandboxAdmin {
   outgoingWebhook(req: { event: string; handler: string }): Promise<{ id: number; applicationToken: string }>;
 }
 
-/** A running sandbox. */
-export interface SandboxHandle {
+/**
+ * A running sandbox as seen over HTTP: what a process needs to use a sandbox it did not start (its URLs, OAuth app
+ * and control client). {@link SandboxHandle} adds the in-process parts of one this process started.
+ */
+export interface SandboxEndpoint {
   /** `http://127.0.0.1:PORT/rest/1/<code>/` (trailing slash; the method is appended) */
   webhookUrl: string;
   /** `http://127.0.0.1:PORT` */
@@ -116,10 +119,30 @@ export interface SandboxHandle {
     install(opts?: { handler?: string; userId?: number }): Promise<OAuthTokens>;
   };
   admin: SandboxAdmin;
+  /** Whether the sandbox answers (`GET /sandbox/stats`) within `timeoutMs`; never throws. */
+  ping(timeoutMs: number): Promise<boolean>;
+  /** release what this view holds (the TLS agent); the sandbox itself keeps running */
+  close(): Promise<void>;
+}
+
+/** A sandbox this process started. */
+export interface SandboxHandle extends SandboxEndpoint {
   /** the in-process portal (tests/benchmarks only; not part of the HTTP contract) */
   portal: Portal;
   /** the in-process request handler (benchmarks attach `onTiming` to it) */
   server: SandboxServer;
-  /** stop serving, wait for event deliveries, write pending state, release the data-dir lock */
-  close(): Promise<void>;
+  /**
+   * Stop serving, wait for event deliveries, write pending state, release the data-dir lock. With `graceMs`, first
+   * wait (at most that long) until no request is in flight and none came for a moment, so that other processes
+   * using the sandbox are not cut off in the middle of a request; without, connections are dropped at once.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
+}
+
+/** What a process needs to reach a running sandbox: {@link SandboxEndpoint} minus its functions. */
+export interface SandboxAddress {
+  baseUrl: string;
+  webhookUrl: string;
+  caFile?: string;
+  oauthApp: Omit<SandboxEndpoint['oauthApp'], 'install'>;
 }

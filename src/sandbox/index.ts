@@ -21,8 +21,17 @@
  * business-process execution, REST 3.0 beyond tasks.task.* and rest.scope.list, `rest.documentation.openapi`, the 60 s hard request
  * timeout, OVERLOAD_LIMIT, METHOD_CONFIRM_*, delivery from a remote queue (events go out at once, in process).
  *
- * This module only re-exports: start.ts starts a portal, handle.ts holds the shapes of a running one.
+ * This module only re-exports: start.ts starts a portal, remote.ts reaches a running one over HTTP, handle.ts holds
+ * the shapes of a running one.
  */
-export type { OAuthTokens, SandboxAdmin, SandboxHandle, SandboxOptions } from './handle.js';
+export type {
+  OAuthTokens,
+  SandboxAddress,
+  SandboxAdmin,
+  SandboxEndpoint,
+  SandboxHandle,
+  SandboxOptions,
+} from './handle.js';
 export type { Plan } from './limits.js';
+export { sandboxEndpoint } from './remote.js';
 export { dealsFor, startSandbox } from './start.js';

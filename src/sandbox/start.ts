@@ -11,9 +11,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { registerSecret } from '../lib/redact.js';
-import type { OAuthTokens, SandboxAdmin, SandboxHandle, SandboxOptions } from './handle.js';
+import type { SandboxHandle, SandboxOptions } from './handle.js';
 import { Portal } from './portal.js';
+import { sandboxEndpoint } from './remote.js';
 import { seedPortal } from './seed.js';
 import { SandboxServer } from './server.js';
 
@@ -77,124 +77,114 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
   } else server = createHttpServer(app.handle);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 70_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
+  const traffic: Traffic = { inFlight: 0, lastAt: 0 };
+  server.on('request', (_req, res) => {
+    traffic.inFlight++;
+    traffic.lastAt = Date.now();
+    res.once('close', () => {
+      traffic.inFlight--;
+      traffic.lastAt = Date.now();
+    });
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, host, () => resolve());
+    });
+  } catch (err) {
+    // the port is taken: the data dir is not ours to keep
+    portal.releaseLock();
+    if (caFile) rmSync(dirname(caFile), { recursive: true, force: true });
+    throw err;
+  }
   const addr = server.address() as AddressInfo;
   const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const baseUrl = `${opts.tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
   portal.baseUrl = baseUrl;
   const webhookUrl = `${baseUrl}/rest/1/${portal.defaultWebhookCode}/`;
-  // the embedded portal's credentials are this process's secrets too: redaction masks them everywhere
-  registerSecret(portal.defaultWebhookCode);
-  registerSecret(portal.oauth.app.clientSecret);
-  registerSecret(portal.oauth.app.applicationToken);
-
-  const dispatcher = caFile ? await tlsDispatcher(caFile) : undefined;
-  const ctl = async (path: string, body?: unknown): Promise<any> => {
-    const res = await fetch(baseUrl + path, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      ...(dispatcher ? { dispatcher } : {}),
-    } as RequestInit);
-    const json = await res.json();
-    if (!res.ok) throw new Error(`sandbox control ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-  const admin: SandboxAdmin = {
-    simulate: (req) => ctl('/sandbox/simulate', req),
-    faults: async (req) => void (await ctl('/sandbox/faults', req)),
-    limits: (req) => ctl('/sandbox/limits', req),
-    webhook: async (req) => {
-      const out = await ctl('/sandbox/webhooks', req);
-      registerSecret(/\/rest\/\d+\/([^/]+)/.exec(String(out?.webhookUrl ?? ''))?.[1]);
-      return out;
-    },
-    expireTokens: async () => void (await ctl('/sandbox/tokens/expire', {})),
-    stats: () => ctl('/sandbox/stats'),
-    resetStats: async () => void (await ctl('/sandbox/stats/reset', {})),
-    advanceTime: async (seconds) => void (await ctl('/sandbox/time', { advanceSeconds: seconds })),
-    drainEvents: async () => void (await ctl('/sandbox/events/drain', {})),
-    outgoingWebhook: (req) => ctl('/sandbox/outgoing', req),
-  };
+  // the embedded portal's credentials are this process's secrets too: redaction masks them everywhere (the endpoint
+  // registers them)
   const oauth = portal.oauth.app;
-  const handle: SandboxHandle = {
-    webhookUrl,
-    baseUrl,
-    caFile,
-    portal,
-    server: app,
-    admin,
-    oauthApp: {
-      clientId: oauth.clientId,
-      clientSecret: oauth.clientSecret,
-      memberId: oauth.memberId,
-      domain: portal.domain(),
-      applicationToken: oauth.applicationToken,
-      install: async (o = {}) => {
-        const q = new URLSearchParams({
-          client_id: oauth.clientId,
-          state: 'install',
-          ...(o.userId ? { user_id: String(o.userId) } : {}),
-        });
-        const auth = await fetch(`${baseUrl}/oauth/authorize/?${q}`, {
-          redirect: 'manual',
-          ...(dispatcher ? { dispatcher } : {}),
-        } as RequestInit);
-        const loc = auth.headers.get('location');
-        if (auth.status !== 302 || !loc) throw new Error(`sandbox authorize failed: HTTP ${auth.status}`);
-        const code = new URL(loc).searchParams.get('code')!;
-        const tq = new URLSearchParams({
-          grant_type: 'authorization_code',
-          client_id: oauth.clientId,
-          client_secret: oauth.clientSecret,
-          code,
-        });
-        const tr = await fetch(`${baseUrl}/oauth/token/?${tq}`, {
-          ...(dispatcher ? { dispatcher } : {}),
-        } as RequestInit);
-        const t = (await tr.json()) as any;
-        if (!tr.ok) throw new Error(`sandbox token exchange failed: HTTP ${tr.status} ${t.error}`);
-        registerSecret(t.access_token);
-        registerSecret(t.refresh_token);
-        const tokens: OAuthTokens = {
-          access_token: t.access_token,
-          refresh_token: t.refresh_token,
-          expires_in: t.expires_in,
-          member_id: t.member_id,
-          domain: t.domain,
-          client_endpoint: t.client_endpoint,
-          server_endpoint: t.server_endpoint,
-          application_token: oauth.applicationToken,
-          scope: t.scope,
-        };
-        const data = { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: 'ru' };
-        if (o.handler)
-          portal.events.deliver({ ID: 0, handler: o.handler, authType: t.user_id }, 'ONAPPINSTALL', data, true);
-        for (const b of portal.events.bindings)
-          if (b.event === 'ONAPPINSTALL' && !b.offline) portal.events.deliver(b, 'ONAPPINSTALL', data, true);
-        return tokens;
+  const endpoint = await sandboxEndpoint(
+    {
+      baseUrl,
+      webhookUrl,
+      ...(caFile ? { caFile } : {}),
+      oauthApp: {
+        clientId: oauth.clientId,
+        clientSecret: oauth.clientSecret,
+        memberId: oauth.memberId,
+        domain: portal.domain(),
+        applicationToken: oauth.applicationToken,
       },
     },
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections?.();
-      });
+    {
+      // ONAPPINSTALL goes out from the in-process portal: to the install's handler, and to every online binding
+      installed: (userId, o) => {
+        const data = { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: 'ru' };
+        if (o.handler)
+          portal.events.deliver({ ID: 0, handler: o.handler, authType: userId }, 'ONAPPINSTALL', data, true);
+        for (const b of portal.events.bindings)
+          if (b.event === 'ONAPPINSTALL' && !b.offline) portal.events.deliver(b, 'ONAPPINSTALL', data, true);
+      },
+    },
+  );
+  const handle: SandboxHandle = {
+    ...endpoint,
+    portal,
+    server: app,
+    close: async (o = {}) => {
+      await stopServer(server, traffic, o.graceMs ?? 0);
       await portal.events.drain();
       await portal.flush();
       portal.releaseLock();
-      await (dispatcher as any)?.close?.();
+      await endpoint.close();
       if (caFile) rmSync(dirname(caFile), { recursive: true, force: true });
     },
   };
   return handle;
 }
 
-async function tlsDispatcher(caFile: string): Promise<unknown> {
-  const { Agent } = await import('undici');
-  const { readFileSync } = await import('node:fs');
-  return new Agent({ connect: { ca: readFileSync(caFile, 'utf8') } });
+/** Requests in flight and when the last one started or ended (ms since epoch). */
+interface Traffic {
+  inFlight: number;
+  lastAt: number;
+}
+
+/** A pause without requests that counts as "nobody is using the sandbox right now", ms. */
+const QUIET_MS = 200;
+/** How long a connection accepted just before the listener closed gets to send its request, ms. */
+const SETTLE_MS = 100;
+
+/**
+ * Stops the server. Without grace, every connection is dropped at once. With grace (at most `graceMs` in all):
+ * waits for a quiet moment (nothing in flight, nothing new for {@link QUIET_MS}), stops accepting connections while
+ * keeping the ones already accepted — Node's `close()` would drop a connection whose request has not arrived yet as
+ * idle, which its client sees as "other side closed" on a request of unknown outcome — lets their requests finish,
+ * then drops what is left. A client connecting after that is refused, which is safe to retry.
+ */
+async function stopServer(server: Server, traffic: Traffic, graceMs: number): Promise<void> {
+  if (graceMs <= 0) {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections?.();
+    });
+    return;
+  }
+  const until = Date.now() + graceMs;
+  await quiet(traffic, until, QUIET_MS);
+  const closeIdle = server.closeIdleConnections;
+  server.closeIdleConnections = () => {};
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections = closeIdle;
+  traffic.lastAt = Date.now();
+  await quiet(traffic, Math.max(until, Date.now() + SETTLE_MS), SETTLE_MS);
+  server.closeAllConnections?.();
+  await closed;
+}
+
+/** Resolves when no request is in flight and none started or ended for `quietMs`, or at `until` (ms since epoch). */
+async function quiet(traffic: Traffic, until: number, quietMs: number): Promise<void> {
+  while (Date.now() < until && (traffic.inFlight > 0 || Date.now() - traffic.lastAt < quietMs))
+    await new Promise((r) => setTimeout(r, 20));
 }

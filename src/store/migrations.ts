@@ -58,6 +58,8 @@ const v1: Migration = {
       .createTable('idempotency')
       .addColumn('scope', 'text', (c) => c.notNull())
       .addColumn('idem_key', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull().defaultTo('done'))
+      .addColumn('holder', 'text')
       .addColumn('result_json', 'text')
       .addColumn('at_ms', MS, (c) => c.notNull())
       .addPrimaryKeyConstraint('idempotency_pk', ['scope', 'idem_key'])
@@ -68,6 +70,7 @@ const v1: Migration = {
       .addColumn('plan_id', 'text', (c) => c.primaryKey())
       .addColumn('body_json', 'text', (c) => c.notNull())
       .addColumn('created_ms', MS, (c) => c.notNull())
+      .addColumn('expires_ms', MS, (c) => c.notNull())
       .addColumn('used_ms', MS)
       .execute();
     await db.schema
@@ -85,9 +88,16 @@ const v1: Migration = {
       .addColumn('due_ms', MS, (c) => c.notNull())
       .addColumn('leased_by', 'text')
       .addColumn('lease_until_ms', MS)
+      .addColumn('last_error', 'text')
       .addColumn('first_seen_ms', MS, (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('events_due').on('events').column('due_ms').execute();
+    await db.schema.createIndex('events_due').on('events').columns(['due_ms', 'first_seen_ms']).execute();
+    await db.schema
+      .createTable('offline_sync')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('state_json', 'text', (c) => c.notNull())
+      .addColumn('updated_ms', MS, (c) => c.notNull())
+      .execute();
     await db.schema
       .createTable('processed_events')
       .addColumn('event_key', 'text', (c) => c.primaryKey())
@@ -105,6 +115,11 @@ const v1: Migration = {
       .addColumn('last_seen_ms', MS, (c) => c.notNull())
       .execute();
     await db.schema
+      .createIndex('dead_letters_first_seen')
+      .on('dead_letters')
+      .columns(['first_seen_ms', 'letter_id'])
+      .execute();
+    await db.schema
       .createTable('tokens')
       .addColumn('member_id', 'text', (c) => c.primaryKey())
       .addColumn('sealed', 'text', (c) => c.notNull())
@@ -118,13 +133,24 @@ const v1: Migration = {
       .execute();
     await db.schema
       .createTable('schedule_slots')
-      .addColumn('pipeline', 'text', (c) => c.notNull())
+      .addColumn('schedule_id', 'text', (c) => c.notNull())
       .addColumn('slot_ms', MS, (c) => c.notNull())
+      .addColumn('pipeline', 'text', (c) => c.notNull())
       .addColumn('claimed_by', 'text', (c) => c.notNull())
       .addColumn('run_id', 'text')
       .addColumn('at_ms', MS, (c) => c.notNull())
-      .addPrimaryKeyConstraint('schedule_slots_pk', ['pipeline', 'slot_ms'])
+      .addPrimaryKeyConstraint('schedule_slots_pk', ['schedule_id', 'slot_ms'])
       .execute();
+    await db.schema
+      .createTable('schedule_log')
+      .addColumn('log_id', 'text', (c) => c.primaryKey())
+      .addColumn('at_ms', MS, (c) => c.notNull())
+      .addColumn('pipeline', 'text', (c) => c.notNull())
+      .addColumn('scheduled_ms', MS, (c) => c.notNull())
+      .addColumn('what', 'text', (c) => c.notNull())
+      .addColumn('line_json', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('schedule_log_at').on('schedule_log').column('at_ms').execute();
     await db.schema
       .createTable('limiter')
       .addColumn('portal', 'text', (c) => c.primaryKey())

@@ -7,7 +7,7 @@
  */
 import type { Generated } from 'kysely';
 
-/** A pipeline run: its record (RunRecord JSON) and the columns history queries filter and sort by. */
+/** A pipeline run: its record (RunRecord JSON without its steps) and the columns history queries filter and sort by. */
 export interface RunsTable {
   run_id: string;
   pipeline: string;
@@ -51,10 +51,14 @@ export interface RunWritesTable {
   at_ms: number;
 }
 
-/** Completed keyed writes across runs: scope = portal + pipeline + step. */
+/** Keyed writes across runs: scope = portal + pipeline + step; claimed by a run, then done with its result. */
 export interface IdempotencyTable {
   scope: string;
   idem_key: string;
+  /** `claimed` (a run is writing it) or `done`. */
+  state: Generated<string>;
+  /** The run that claimed it (run id). */
+  holder: string | null;
   result_json: string | null;
   at_ms: number;
 }
@@ -64,6 +68,8 @@ export interface PlansTable {
   plan_id: string;
   body_json: string;
   created_ms: number;
+  /** After this the plan is refused as expired (and `gc` deletes it). */
+  expires_ms: number;
   used_ms: number | null;
 }
 
@@ -82,10 +88,19 @@ export interface EventsTable {
   attempts: number;
   /** Not before this time (retry backoff), ms. */
   due_ms: number;
-  /** Lease of the worker processing it (null: free). */
+  /** Lease of the worker processing it (null: free); another worker may claim it once `lease_until_ms` passed. */
   leased_by: string | null;
   lease_until_ms: number | null;
+  /** Reason of the last failed attempt. */
+  last_error: string | null;
   first_seen_ms: number;
+}
+
+/** The offline worker's state (process ids holding its reservations, attempts of failed rows), by worker name. */
+export interface OfflineSyncTable {
+  name: string;
+  state_json: string;
+  updated_ms: number;
 }
 
 /** Keys of events whose pipelines ran: the same event delivered again is skipped. */
@@ -94,7 +109,10 @@ export interface ProcessedEventsTable {
   at_ms: number;
 }
 
-/** The dead-letter queue: events that failed every attempt, one row per event key. */
+/**
+ * The dead-letter queue: events that failed every attempt, one row per event key; `body_json` is the whole entry
+ * (src/triggers/dlq.ts `DeadLetter`), the other columns are copies for queries. Never deleted by retention.
+ */
 export interface DeadLettersTable {
   letter_id: string;
   event_key: string;
@@ -119,13 +137,31 @@ export interface AgentStateTable {
   updated_ms: number;
 }
 
-/** Cron slots claimed: the first process to insert (pipeline, slot) runs it, every other one skips it. */
+/**
+ * Cron slots claimed: the first process to insert (schedule, slot) runs it, every other one skips it. The newest
+ * row of a schedule is its last-fired time (`missed: catch-up-once` after downtime).
+ */
 export interface ScheduleSlotsTable {
-  pipeline: string;
+  /** `<pipeline>#<trigger index>`. */
+  schedule_id: string;
+  /** The slot (the cron time), Unix ms. */
   slot_ms: number;
+  pipeline: string;
+  /** `host:pid` of the claiming process (`missed` for a slot skipped after downtime). */
   claimed_by: string;
   run_id: string | null;
   at_ms: number;
+}
+
+/** The schedule log: one row per decision (started, finished, failed, skipped, missed, queued, cancelled). */
+export interface ScheduleLogTable {
+  log_id: string;
+  at_ms: number;
+  pipeline: string;
+  scheduled_ms: number;
+  what: string;
+  /** The whole ScheduleLogLine (src/triggers/scheduleSlots.ts). */
+  line_json: string;
 }
 
 /** The limiter of one portal, shared by every process and machine: token bucket and learned limits. */
@@ -155,11 +191,13 @@ export interface StoreSchema {
   plans: PlansTable;
   settings: SettingsTable;
   events: EventsTable;
+  offline_sync: OfflineSyncTable;
   processed_events: ProcessedEventsTable;
   dead_letters: DeadLettersTable;
   tokens: TokensTable;
   agent_state: AgentStateTable;
   schedule_slots: ScheduleSlotsTable;
+  schedule_log: ScheduleLogTable;
   limiter: LimiterTable;
   leases: LeasesTable;
 }

@@ -3,7 +3,7 @@
  * `inputs: { event }` in `full` mode, writes pre-approved only when the trigger says `approve: [write]`.
  *
  * Online events, offline rows and DLQ replays all go through {@link Dispatcher.dispatch}. Per pipeline, a change is
- * run once: the pair (dedupe key, pipeline) is recorded in the {@link ProcessedStore} after the run succeeded, so a
+ * run once: the pair (dedupe key, pipeline) is recorded in the {@link ProcessedKeys} after the run succeeded, so a
  * retry after a partial failure only re-runs the pipelines that failed.
  */
 import { evaluate } from '@marcbachmann/cel-js';
@@ -11,7 +11,7 @@ import type { Pipeline } from '../generated/pipeline.js';
 import { ConcurrencyRefused, RunLanes } from './concurrency.js';
 import type { OwnWrites } from './loopGuard.js';
 import type { Metrics } from './metrics.js';
-import type { ProcessedStore } from './processed.js';
+import type { ProcessedKeys } from './processed.js';
 import type { B24Event, LogFn } from './types.js';
 
 /** A loaded pipeline as the trigger runtime sees it: its document plus what `runPipeline` takes. */
@@ -96,7 +96,7 @@ export class Dispatcher {
     private readonly o: {
       pipelines: TriggerPipeline[];
       run: PipelineRunner;
-      processed: ProcessedStore;
+      processed: ProcessedKeys;
       metrics: Metrics;
       own?: OwnWrites;
       log?: LogFn;
@@ -129,6 +129,12 @@ export class Dispatcher {
     return (this.byEvent.get(name.toUpperCase()) ?? []).map((x) => x.p);
   }
 
+  /** True when every matching pipeline ran for this change already. */
+  private async allProcessed(key: string, matches: { p: TriggerPipeline }[]): Promise<boolean> {
+    for (const { p } of matches) if (!(await this.o.processed.has(`${key}#${p.name}`))) return false;
+    return true;
+  }
+
   /**
    * Runs every matching pipeline not yet run for this change.
    * @param opts.only restrict to these pipeline names (DLQ replay)
@@ -148,7 +154,7 @@ export class Dispatcher {
       const pk = `${ev.key}#${p.name}`;
       while (this.inflight.has(pk)) await this.inflight.get(pk);
     }
-    if (!opts.force && matches.every(({ p }) => this.o.processed.has(`${ev.key}#${p.name}`))) {
+    if (!opts.force && (await this.allProcessed(ev.key, matches))) {
       m.inc('b24flow_events_processed_total', { source: ev.source, result: 'duplicate' });
       return { outcome: 'duplicate', ran: [], failures: [] };
     }
@@ -164,10 +170,7 @@ export class Dispatcher {
       const pk = `${ev.key}#${p.name}`;
       // the same change arriving on both paths at once: wait for the first copy, then look again
       while (this.inflight.has(pk)) await this.inflight.get(pk);
-      if (!opts.force && this.o.processed.has(pk)) {
-        skipped++;
-        continue;
-      }
+      // held from here (no await in between), so a second copy waits while this one looks up the key
       let done!: () => void;
       this.inflight.set(
         pk,
@@ -176,6 +179,10 @@ export class Dispatcher {
         }),
       );
       try {
+        if (!opts.force && (await this.o.processed.has(pk))) {
+          skipped++;
+          continue;
+        }
         const inputs = {
           event: { name: ev.name, data: ev.data, ts: ev.ts, objectId: ev.objectId ?? null, source: ev.source },
         };
@@ -188,7 +195,7 @@ export class Dispatcher {
             continue;
           }
           if (!pass) {
-            this.o.processed.add(pk);
+            await this.o.processed.add(pk);
             skipped++;
             continue;
           }
@@ -225,7 +232,7 @@ export class Dispatcher {
         }
         m.inc('b24flow_runs_total', { pipeline: p.name, trigger: 'event', status: out.ok ? 'succeeded' : 'failed' });
         if (out.ok) {
-          this.o.processed.add(pk);
+          await this.o.processed.add(pk);
           ran.push(p.name);
         } else {
           m.inc('b24flow_run_failures_total', { pipeline: p.name });

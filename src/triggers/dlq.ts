@@ -1,11 +1,10 @@
 /**
- * The dead-letter queue: events that failed every attempt, persisted one file per entry under
- * `<dataDir>/dlq/<id>.json` (atomic writes), so that nothing is lost and `b24flow dlq replay` can run them again.
+ * The dead-letter queue: events that failed every attempt, kept so that nothing is lost and `b24flow dlq replay` can
+ * run them again. This module holds the entry's shape and the pure logic (how a new failure merges into an existing
+ * entry of the same event key, what a well-formed entry is); the storage is the {@link DeadLetterStore} interface,
+ * implemented on the durable store by src/store/dlq.ts (one row per event key, an O(1) upsert).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomicSync } from '../lib/atomic.js';
 import type { B24Event } from './types.js';
 
 /**
@@ -32,6 +31,15 @@ export interface DeadLetter {
   lastSeen: string;
 }
 
+/** What a failed event adds to the queue: the reason, the attempts it took, the pipelines that failed. */
+export interface DeadLetterInfo {
+  error: string;
+  attempts: number;
+  pipelines: string[];
+  /** When the event was first accepted (default: now). */
+  firstSeen?: Date;
+}
+
 /** sha256 hex of the JSON text of a payload. */
 export function payloadHash(payload: unknown): string {
   return createHash('sha256')
@@ -40,19 +48,52 @@ export function payloadHash(payload: unknown): string {
 }
 
 /**
- * A file in the queue's directory that is not a dead letter (unparsable JSON, or a JSON value without the fields
- * of a {@link DeadLetter}): `id` is its file name without `.json`, `file` its path, `error` why it was refused.
+ * A stored entry that is not a dead letter (unparsable JSON, or a JSON value without the fields of a
+ * {@link DeadLetter}): `id` is its id, `file` where it is (`<store>#dead_letters/<id>`), `error` why it was refused,
+ * `text` its raw stored text (for `dlq show`).
  */
 export interface MalformedDeadLetter {
   id: string;
   file: string;
   error: string;
+  text?: string;
+}
+
+/** A scan of the queue: every entry, oldest first, and every stored value that is not one. */
+export interface DeadLetterScan {
+  entries: DeadLetter[];
+  malformed: MalformedDeadLetter[];
+}
+
+/**
+ * Where dead letters are kept (src/store/dlq.ts on SQLite or PostgreSQL). Every method is committed before it
+ * resolves; errors are the database's.
+ */
+export interface DeadLetterStore {
+  /**
+   * Adds an event that failed `info.attempts` times. An entry with the same event key is updated (attempts added,
+   * lastSeen, error, pipelines merged; see {@link mergeDeadLetter}) instead of duplicated: one row per key, O(1).
+   * @returns the stored entry
+   */
+  add(ev: B24Event, info: DeadLetterInfo): Promise<DeadLetter>;
+  /** Every entry, oldest first, and every malformed one (so one bad row neither hides nor breaks the rest). */
+  scan(): Promise<DeadLetterScan>;
+  /** Every well-formed entry, oldest first. */
+  list(): Promise<DeadLetter[]>;
+  /** One entry by id (or a unique id prefix); undefined when absent or malformed. */
+  get(id: string): Promise<DeadLetter | undefined>;
+  /** A malformed entry by id (or a unique id prefix); undefined when absent. */
+  getMalformed(id: string): Promise<MalformedDeadLetter | undefined>;
+  /** Number of entries, malformed ones included (for `/metrics`). */
+  size(): Promise<number>;
+  /** Removes an entry by its exact id (malformed ones too); false when it did not exist. */
+  drop(id: string): Promise<boolean>;
 }
 
 const STRING_FIELDS = ['id', 'event', 'key', 'error', 'firstSeen', 'lastSeen'] as const;
 
 /** Why a parsed value is not a {@link DeadLetter}, or undefined when it is one. */
-function shapeError(v: unknown): string | undefined {
+export function deadLetterShapeError(v: unknown): string | undefined {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
   const d = v as Record<string, unknown>;
   for (const f of STRING_FIELDS) if (typeof d[f] !== 'string') return `field ${f} is missing or not a string`;
@@ -63,141 +104,58 @@ function shapeError(v: unknown): string | undefined {
   return undefined;
 }
 
-/** Persisted dead-letter queue in `<dataDir>/dlq`. All methods are synchronous and crash-safe (atomic writes). */
-export class DeadLetterQueue {
-  readonly dir: string;
-  constructor(dataDir: string) {
-    this.dir = join(dataDir, 'dlq');
-  }
+/** A new dead-letter id: time-ordered base36 ms, then 8 random hex digits (`[a-z0-9-]`). */
+export function newDeadLetterId(now = Date.now()): string {
+  return `${now.toString(36)}-${randomBytes(4).toString('hex')}`;
+}
 
-  private file(id: string): string {
-    if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`invalid dead-letter id: ${id}`);
-    return join(this.dir, `${id}.json`);
-  }
-
-  /**
-   * Adds an event that failed `attempts` times. An entry with the same dedupe key is updated (attempts, lastSeen,
-   * error) instead of duplicated.
-   * @returns the stored entry
-   */
-  add(ev: B24Event, info: { error: string; attempts: number; pipelines: string[]; firstSeen?: Date }): DeadLetter {
-    const now = new Date().toISOString();
-    const existing = this.list().find((d) => d.key === ev.key);
-    const entry: DeadLetter = existing
-      ? {
-          ...existing,
-          error: info.error,
-          attempts: existing.attempts + info.attempts,
-          lastSeen: now,
-          pipelines: [...new Set([...existing.pipelines, ...info.pipelines])],
-        }
-      : {
-          id: `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
-          event: ev.name,
-          payload: ev.data,
-          payloadHash: payloadHash(ev.data),
-          key: ev.key,
-          source: ev.source,
-          ts: ev.ts,
-          pipelines: info.pipelines,
-          error: info.error,
-          attempts: info.attempts,
-          firstSeen: (info.firstSeen ?? new Date()).toISOString(),
-          lastSeen: now,
-          ...(ev.objectId !== undefined ? { objectId: ev.objectId } : {}),
-          ...(ev.messageId !== undefined ? { messageId: ev.messageId } : {}),
-          ...(ev.rowId !== undefined ? { rowId: ev.rowId } : {}),
-        };
-    mkdirSync(this.dir, { recursive: true });
-    writeFileAtomicSync(this.file(entry.id), `${JSON.stringify(entry, null, 2)}\n`);
-    return entry;
-  }
-
-  /**
-   * Every entry, oldest first, and every `.json` file that is not one (named, with the parse or shape error), so
-   * one bad file neither hides nor breaks the rest. A crashed writer leaves only `.tmp` files, which are ignored.
-   */
-  scan(): { entries: DeadLetter[]; malformed: MalformedDeadLetter[] } {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
-    } catch {
-      return { entries: [], malformed: [] };
-    }
-    const entries: DeadLetter[] = [];
-    const malformed: MalformedDeadLetter[] = [];
-    for (const n of names.sort()) {
-      const file = join(this.dir, n);
-      const id = n.slice(0, -'.json'.length);
-      let v: unknown;
-      try {
-        v = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (err) {
-        malformed.push({ id, file, error: err instanceof Error ? err.message : String(err) });
-        continue;
-      }
-      const bad = shapeError(v);
-      if (bad) malformed.push({ id, file, error: bad });
-      else if ((v as DeadLetter).id !== id)
-        malformed.push({ id, file, error: `its id ${(v as DeadLetter).id} is not its file name` });
-      else entries.push(v as DeadLetter);
-    }
-    entries.sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id));
-    return { entries, malformed };
-  }
-
-  /** Every well-formed entry, oldest first (see {@link scan} for the malformed files). */
-  list(): DeadLetter[] {
-    return this.scan().entries;
-  }
-
-  /** A malformed file by id (its file name without `.json`, or a unique prefix of it); undefined when absent. */
-  getMalformed(id: string): MalformedDeadLetter | undefined {
-    const all = this.scan().malformed;
-    const exact = all.find((d) => d.id === id);
-    if (exact) return exact;
-    const pref = all.filter((d) => d.id.startsWith(id));
-    return pref.length === 1 ? pref[0] : undefined;
-  }
-
-  /** Number of entries (for `/metrics`). */
-  size(): number {
-    try {
-      return readdirSync(this.dir).filter((n) => n.endsWith('.json')).length;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** One entry by id (or unique id prefix); undefined when absent. */
-  get(id: string): DeadLetter | undefined {
-    const all = this.list();
-    const exact = all.find((d) => d.id === id);
-    if (exact) return exact;
-    const pref = all.filter((d) => d.id.startsWith(id));
-    return pref.length === 1 ? pref[0] : undefined;
-  }
-
-  /** Removes an entry (or a malformed file, by its file name without `.json`); returns false when it did not exist. */
-  drop(id: string): boolean {
-    try {
-      unlinkSync(this.file(id));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Turns a dead letter back into an event for replay. */
-  static toEvent(d: DeadLetter): B24Event {
+/**
+ * The entry after a failure of `ev`: `existing` (same event key) updated — attempts added, error and lastSeen
+ * replaced, pipelines merged — or a new entry.
+ * @param now ISO-8601 time of this failure
+ */
+export function mergeDeadLetter(
+  existing: DeadLetter | undefined,
+  ev: B24Event,
+  info: DeadLetterInfo,
+  now = new Date().toISOString(),
+): DeadLetter {
+  if (existing)
     return {
-      name: d.event,
-      data: d.payload,
-      ts: d.ts,
-      key: d.key,
-      source: 'replay',
-      ...(d.objectId !== undefined ? { objectId: d.objectId } : {}),
-      ...(d.messageId !== undefined ? { messageId: d.messageId } : {}),
+      ...existing,
+      error: info.error,
+      attempts: existing.attempts + info.attempts,
+      lastSeen: now,
+      pipelines: [...new Set([...existing.pipelines, ...info.pipelines])],
     };
-  }
+  return {
+    id: newDeadLetterId(),
+    event: ev.name,
+    payload: ev.data,
+    payloadHash: payloadHash(ev.data),
+    key: ev.key,
+    source: ev.source,
+    ts: ev.ts,
+    pipelines: info.pipelines,
+    error: info.error,
+    attempts: info.attempts,
+    firstSeen: (info.firstSeen ?? new Date()).toISOString(),
+    lastSeen: now,
+    ...(ev.objectId !== undefined ? { objectId: ev.objectId } : {}),
+    ...(ev.messageId !== undefined ? { messageId: ev.messageId } : {}),
+    ...(ev.rowId !== undefined ? { rowId: ev.rowId } : {}),
+  };
+}
+
+/** Turns a dead letter back into an event for replay (`source: 'replay'`). */
+export function replayEvent(d: DeadLetter): B24Event {
+  return {
+    name: d.event,
+    data: d.payload,
+    ts: d.ts,
+    key: d.key,
+    source: 'replay',
+    ...(d.objectId !== undefined ? { objectId: d.objectId } : {}),
+    ...(d.messageId !== undefined ? { messageId: d.messageId } : {}),
+  };
 }

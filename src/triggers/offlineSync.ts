@@ -17,11 +17,8 @@
  * {@link AppAuthRequired} with setup instructions.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomicSync } from '../lib/atomic.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { DeadLetterQueue } from './dlq.js';
+import type { DeadLetterStore } from './dlq.js';
 import { payloadHash } from './dlq.js';
 import { attemptEvent, deadLetterEvent } from './intake.js';
 import type { Metrics } from './metrics.js';
@@ -67,27 +64,42 @@ export interface OfflineRow {
   MESSAGE_ID?: string | number;
 }
 
-interface AttemptState {
+/** Failed attempts of one offline row: count, first failure and next retry (Unix ms), last reason. */
+export interface OfflineAttempt {
   attempts: number;
   firstSeen: number;
   nextAt: number;
   lastError: string;
 }
 
-interface PersistedState {
-  /** Process ids holding our reservations, oldest first. */
+/**
+ * What the offline worker keeps across restarts: the process ids holding its reservations (oldest first), the
+ * attempts of failed rows by row id, and the rows it dead-lettered (`<rowId>:<key>` → Unix ms; kept 30 days).
+ */
+export interface OfflineSyncState {
   processIds: string[];
-  attempts: Record<string, AttemptState>;
+  attempts: Record<string, OfflineAttempt>;
   dead: Record<string, number>;
+}
+
+/**
+ * Where the offline worker's state lives (src/store/events.ts: table offline_sync, one row per worker name).
+ * `save` is committed before it resolves.
+ */
+export interface OfflineStateStore {
+  /** The saved state, or undefined before the first save. */
+  load(): Promise<OfflineSyncState | undefined>;
+  save(state: OfflineSyncState): Promise<void>;
 }
 
 /** Options of {@link OfflineSyncWorker}. */
 export interface OfflineSyncOptions {
   client: RestCaller;
   dispatcher: Dispatcher;
-  dlq: DeadLetterQueue;
+  dlq: DeadLetterStore;
   metrics: Metrics;
-  dataDir: string;
+  /** The worker's durable state (process ids, attempts). */
+  state: OfflineStateStore;
   log?: LogFn;
   /** Attempts before an event goes to the DLQ (default 5). */
   maxAttempts?: number;
@@ -104,6 +116,12 @@ export interface OfflineSyncOptions {
   adoptOrphans?: boolean;
   /** Wall clock, ms (injectable for tests). */
   now?: () => number;
+  /**
+   * Asks for a pass through a job queue instead of running it here (`offline-fetch`, one active per portal across
+   * processes; src/triggers/jobs.ts); the queue's worker then calls {@link OfflineSyncWorker.passNow}. The persisted
+   * state is re-read at the start of each pass, since the previous pass may have run in another process.
+   */
+  requestPass?: () => void;
 }
 
 /** Totals of one pass. */
@@ -134,8 +152,8 @@ export function rowToEvent(row: OfflineRow, hash: (s: string) => string = payloa
 
 /** The offline queue worker (see module doc). */
 export class OfflineSyncWorker {
-  private readonly stateFile: string;
-  private state: PersistedState;
+  private state: OfflineSyncState = { attempts: {}, dead: {}, processIds: [] };
+  private loaded = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SyncPassResult> | undefined;
   private again = false;
@@ -144,31 +162,27 @@ export class OfflineSyncWorker {
   authError: AppAuthRequired | undefined;
   lastPassAt: number | undefined;
 
-  constructor(private readonly o: OfflineSyncOptions) {
-    this.stateFile = join(o.dataDir, 'triggers', 'offline-state.json');
-    this.state = this.load();
-  }
+  constructor(private readonly o: OfflineSyncOptions) {}
 
   private now(): number {
     return this.o.now ? this.o.now() : Date.now();
   }
 
-  private load(): PersistedState {
-    try {
-      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as PersistedState;
-      return { attempts: s.attempts ?? {}, dead: s.dead ?? {}, processIds: s.processIds ?? [] };
-    } catch {
-      return { attempts: {}, dead: {}, processIds: [] };
-    }
+  /** Loads the saved state once (before the first pass). */
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    const s = await this.o.state.load();
+    this.state = { attempts: s?.attempts ?? {}, dead: s?.dead ?? {}, processIds: s?.processIds ?? [] };
+    this.loaded = true;
   }
 
-  private save(): void {
+  private async save(): Promise<void> {
     const cutoff = this.now() - 30 * 24 * 3600_000;
     for (const [k, t] of Object.entries(this.state.dead)) if (t < cutoff) delete this.state.dead[k];
-    writeFileAtomicSync(this.stateFile, JSON.stringify(this.state));
+    await this.o.state.save(this.state);
   }
 
-  /** The newest process id reserving our rows (persisted). */
+  /** The newest process id reserving our rows (persisted; undefined before the first pass). */
   get processId(): string | undefined {
     return this.state.processIds.at(-1);
   }
@@ -182,6 +196,22 @@ export class OfflineSyncWorker {
 
   /** Requests a pass as soon as possible (coalesced with one in progress). Never throws; errors are logged. */
   kick(): void {
+    if (this.stopping || this.authError) return;
+    if (this.o.requestPass) this.o.requestPass();
+    else this.kickLocal();
+  }
+
+  /** Runs a pass in this process now (the `offline-fetch` job's handler); resolves when no pass is running. */
+  async passNow(): Promise<void> {
+    if (this.stopping || this.authError) return;
+    // the previous pass may have run in another process: start from the state it saved
+    this.loaded = false;
+    await this.load();
+    this.kickLocal();
+    await this.idle();
+  }
+
+  private kickLocal(): void {
     if (this.stopping || this.authError) return;
     if (this.running) {
       this.again = true;
@@ -201,7 +231,7 @@ export class OfflineSyncWorker {
         this.running = undefined;
         if (this.again && !this.stopping) {
           this.again = false;
-          this.kick();
+          this.kickLocal();
           return;
         }
         this.scheduleRetry();
@@ -242,6 +272,7 @@ export class OfflineSyncWorker {
    */
   async pass(): Promise<SyncPassResult> {
     const total: SyncPassResult = { batches: 0, processed: 0, failed: 0, deadLettered: 0, deferred: 0 };
+    await this.load();
     while (!this.stopping) {
       const r = await this.batch();
       total.batches++;
@@ -273,7 +304,7 @@ export class OfflineSyncWorker {
   private async reserve(): Promise<{ row: OfflineRow; pid: string }[]> {
     if (!this.state.processIds.length) {
       this.state.processIds.push(`b24flow-${randomBytes(8).toString('hex')}`);
-      this.save();
+      await this.save();
     }
     if (!this.adopted) {
       this.adopted = true;
@@ -292,7 +323,7 @@ export class OfflineSyncWorker {
       const realPid = got?.process_id || pid;
       if (realPid !== pid && !this.state.processIds.includes(realPid)) {
         this.state.processIds.push(realPid);
-        this.save();
+        await this.save();
       }
       if (!rows.length) empty.push(pid);
       for (const row of rows) out.set(String(row.ID), { row, pid: realPid });
@@ -309,7 +340,7 @@ export class OfflineSyncWorker {
       const rows = Array.isArray(got?.events) ? got.events : [];
       if (got?.process_id && rows.length) {
         if (!this.state.processIds.includes(got.process_id)) this.state.processIds.push(got.process_id);
-        this.save();
+        await this.save();
         for (const row of rows) out.set(String(row.ID), { row, pid: got.process_id });
       }
     }
@@ -319,7 +350,7 @@ export class OfflineSyncWorker {
     );
     if (keep.length !== this.state.processIds.length) {
       this.state.processIds = keep;
-      this.save();
+      await this.save();
     }
     return [...out.values()];
   }
@@ -350,7 +381,7 @@ export class OfflineSyncWorker {
       }
       if (found.size) {
         this.state.processIds.unshift(...found);
-        this.save();
+        await this.save();
         this.o.log?.(`offline sync: adopted ${found.size} orphaned reservation(s)`);
       }
     } catch {}
@@ -402,7 +433,7 @@ export class OfflineSyncWorker {
       const attempts = (prev?.attempts ?? 0) + 1;
       const firstSeen = prev?.firstSeen ?? this.now();
       if (attempts >= maxAttempts) {
-        deadLetterEvent(this.o.dlq, ev, r, attempts, new Date(firstSeen));
+        await deadLetterEvent(this.o.dlq, ev, r, attempts, new Date(firstSeen));
         this.o.metrics.inc('b24flow_events_dead_lettered_total', { source: ev.source });
         delete this.state.attempts[id];
         this.state.dead[`${id}:${ev.key}`] = this.now();
@@ -439,7 +470,7 @@ export class OfflineSyncWorker {
       const ids = toError.filter((x) => x.pid === pid).map((x) => x.messageId);
       await this.call('event.offline.error', { process_id: pid, message_id: ids });
     }
-    this.save();
+    await this.save();
     this.o.metrics.inc('b24flow_offline_sync_batches_total');
     return res;
   }

@@ -4,7 +4,7 @@
  * Bitrix24 posts `application/x-www-form-urlencoded` bodies with PHP-style brackets
  * (`event=ONCRMDEALADD&data[FIELDS][ID]=7405&ts=1766047124&auth[application_token]=…&auth[member_id]=…`).
  * The handler parses the body, checks `auth.application_token` against the token known for `auth.member_id`
- * (constant-time comparison), stores the event durably in the {@link EventIntake} (fsynced), answers 200, and lets
+ * (constant-time comparison), stores the event durably in the {@link EventIntake} (committed), answers 200, and lets
  * the intake process it in the background — a failure there goes to the dead-letter queue with its reason.
  * `ONOFFLINEEVENT` only wakes the offline sync worker. Anything else — no token, wrong token, unknown portal,
  * malformed body — gets 401 and a log line (reason and client address, never the token); a body over the limit 413.
@@ -176,9 +176,9 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
       portal: { memberId, ...(typeof auth.domain === 'string' ? { domain: auth.domain } : {}) },
       ...(objectId !== undefined ? { objectId } : {}),
     };
-    let stored: ReturnType<EventIntake['store']>;
+    let stored: Awaited<ReturnType<EventIntake['store']>>;
     try {
-      stored = o.intake.store(ev);
+      stored = await o.intake.store(ev);
     } catch (err) {
       // not stored, so not accepted: say so rather than acknowledge an event we would lose
       o.metrics.inc('b24flow_events_rejected_total', { reason: 'store-failed' });

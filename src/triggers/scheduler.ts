@@ -5,20 +5,21 @@
  * scheduler wakes at every whole second of that clock and asks each schedule whether it matches. Rules:
  * - one pipeline never runs twice at once: while a scheduled run is going, a due run is skipped (mode `fail`, the
  *   default), queued once (`concurrency.mode: queue`) or replaces it (`cancel`);
- * - the last time each schedule fired is persisted (`<dataDir>/triggers/schedule-state.json`); on start, runs
- *   missed while b24flow was down are skipped (`missed: skip`, default) or run once (`missed: catch-up-once`);
- * - every decision (started, finished, skipped, missed) is appended to `<dataDir>/triggers/schedule-log.jsonl`, and
- *   each run goes through the runner (which writes the run journal).
+ * - each due slot is claimed in the {@link ScheduleSlots} first (a unique (schedule, slot) row in the store): with
+ *   several `serve` processes on one store, the one that claims it runs it and the others skip it silently;
+ * - the newest claimed slot is the schedule's last-fired time; on start, runs missed while b24flow was down are
+ *   skipped (`missed: skip`, default) or run once (`missed: catch-up-once`);
+ * - every decision (started, finished, skipped, missed) goes to the schedule log (the store), and each run goes
+ *   through the runner (which writes the run journal).
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
-import { writeFileAtomicSync } from '../lib/atomic.js';
 import { InvalidInputError } from '../lib/failures.js';
 import { ConcurrencyRefused, RunLanes } from './concurrency.js';
 import type { PipelineRunner, RunOutcome, TriggerPipeline } from './dispatcher.js';
 import type { Metrics } from './metrics.js';
 import { type Clock, systemClock } from './scheduleClock.js';
+import { MemoryScheduleSlots, type ScheduleLogLine, type ScheduleSlots } from './scheduleSlots.js';
 import type { LogFn } from './types.js';
 
 /** One schedule of one pipeline. */
@@ -37,7 +38,10 @@ export interface ScheduleEntry {
 export interface SchedulerOptions {
   pipelines: TriggerPipeline[];
   run: PipelineRunner;
-  dataDir: string;
+  /** Claimed slots, last-fired times and the schedule log (default: in memory, this process only). */
+  slots?: ScheduleSlots;
+  /** Who claims the slots (default `host:pid`). */
+  holder?: string;
   metrics: Metrics;
   clock?: Clock;
   log?: LogFn;
@@ -48,16 +52,7 @@ export interface SchedulerOptions {
   maxLookbackMs?: number;
 }
 
-/** One line of the schedule log. */
-export interface ScheduleLogLine {
-  at: string;
-  pipeline: string;
-  schedule: string;
-  scheduledFor: string;
-  what: 'started' | 'finished' | 'failed' | 'skipped' | 'missed' | 'queued' | 'cancelled';
-  reason?: string;
-  runId?: string;
-}
+export type { ScheduleLogLine } from './scheduleSlots.js';
 
 /**
  * Validates and collects the schedules of the pipelines.
@@ -100,9 +95,9 @@ export class Scheduler {
   readonly entries: ScheduleEntry[];
   private readonly clock: Clock;
   private readonly lanes: RunLanes;
-  private readonly stateFile: string;
-  private readonly logFile: string;
-  private readonly state: Record<string, string>;
+  private readonly slots: ScheduleSlots;
+  private readonly holder: string;
+  private readonly notes = new Set<Promise<void>>();
   private timer: unknown;
   private lastSecond = 0;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -118,20 +113,18 @@ export class Scheduler {
       ...e,
       task: cron.createTask(e.cron, () => {}, { timezone: e.timezone, name: e.id }),
     }));
-    const dir = join(o.dataDir, 'triggers');
-    mkdirSync(dir, { recursive: true });
-    this.stateFile = join(dir, 'schedule-state.json');
-    this.logFile = join(dir, 'schedule-log.jsonl');
-    try {
-      this.state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as Record<string, string>;
-    } catch {
-      this.state = {};
-    }
+    this.slots = o.slots ?? new MemoryScheduleSlots();
+    this.holder = o.holder ?? `${hostname()}:${process.pid}`;
   }
 
   private note(line: Omit<ScheduleLogLine, 'at'>): void {
     const full: ScheduleLogLine = { at: new Date(this.clock.now()).toISOString(), ...line };
-    appendFileSync(this.logFile, `${JSON.stringify(full)}\n`);
+    // written in the background (a tick never waits on the database); readLog() and stop() wait for the writes
+    const p = this.slots.log(full).catch((err: unknown) => {
+      this.o.log?.(`schedule log: cannot write (${err instanceof Error ? err.message : String(err)})`);
+    });
+    this.notes.add(p);
+    void p.finally(() => this.notes.delete(p));
     if (line.what === 'skipped' || line.what === 'missed' || line.what === 'failed' || line.what === 'cancelled') {
       this.o.log?.(
         `schedule ${line.pipeline} ${line.scheduledFor}: ${line.what}${line.reason ? ` (${line.reason})` : ''}`,
@@ -139,27 +132,27 @@ export class Scheduler {
     }
   }
 
-  /** Schedule log lines written so far (for tests and `serve --json`). */
-  readLog(): ScheduleLogLine[] {
-    try {
-      return readFileSync(this.logFile, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as ScheduleLogLine);
-    } catch {
-      return [];
-    }
+  /** The schedule log (every process on the store), after this scheduler's pending writes. */
+  async readLog(): Promise<ScheduleLogLine[]> {
+    await Promise.all([...this.notes]);
+    return this.slots.readLog();
   }
 
-  /** Handles runs missed while down, then starts ticking. */
-  start(): void {
+  /**
+   * Handles runs missed while down (each missed slot is claimed too, so with several processes one of them
+   * catches up or logs it), then starts ticking.
+   * @throws the store's error when the last-fired times cannot be read
+   */
+  async start(): Promise<void> {
     const now = this.clock.now();
     this.lastSecond = Math.floor(now / 1000);
     const maxBack = this.o.maxLookbackMs ?? 31 * 24 * 3600_000;
-    for (const e of this.entries) {
-      const last = this.state[e.id];
-      if (!last) continue;
-      const from = Math.max(Date.parse(last) + 1000, now - maxBack);
+    const lasts = await Promise.all(this.entries.map((e) => this.slots.lastFired(e.id)));
+    this.arm();
+    for (const [i, e] of this.entries.entries()) {
+      const last = lasts[i];
+      if (last === undefined) continue;
+      const from = Math.max(last + 1000, now - maxBack);
       let missedAt: number | undefined;
       let count = 0;
       const sixFields = e.cron.trim().split(/\s+/).length === 6;
@@ -174,6 +167,8 @@ export class Scheduler {
       }
       if (missedAt === undefined) continue;
       const iso = new Date(missedAt).toISOString();
+      // another process on the store caught it up (or logged it) already
+      if (!(await this.slots.claim(e.id, e.pipeline.name, missedAt, this.holder))) continue;
       if (e.missed === 'catch-up-once') {
         this.note({
           pipeline: e.pipeline.name,
@@ -182,7 +177,7 @@ export class Scheduler {
           what: 'missed',
           reason: `${count} missed, catching up once`,
         });
-        this.fire(e, missedAt, true);
+        this.fire(e, missedAt, true, true);
       } else {
         this.note({
           pipeline: e.pipeline.name,
@@ -191,15 +186,8 @@ export class Scheduler {
           what: 'missed',
           reason: `${count} missed, skipped (missed: skip)`,
         });
-        this.state[e.id] = iso;
-        this.save();
       }
     }
-    this.arm();
-  }
-
-  private save(): void {
-    writeFileAtomicSync(this.stateFile, JSON.stringify(this.state, null, 2));
   }
 
   private arm(): void {
@@ -222,30 +210,43 @@ export class Scheduler {
     this.arm();
   }
 
-  private fire(e: ScheduleEntry, at: number, catchUp: boolean): void {
+  /** Claims the slot (unless already claimed by the caller), then runs it; tracked until the run settles. */
+  private fire(e: ScheduleEntry, at: number, catchUp: boolean, claimed = false): void {
+    const p = (async () => {
+      if (!claimed && !(await this.slots.claim(e.id, e.pipeline.name, at, this.holder))) return;
+      if (this.stopped) return;
+      await this.runSlot(e, at, catchUp);
+    })().catch((err: unknown) => {
+      this.o.log?.(
+        `schedule ${e.pipeline.name} ${new Date(at).toISOString()}: cannot claim the slot (${err instanceof Error ? err.message : String(err)})`,
+      );
+    });
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  private runSlot(e: ScheduleEntry, at: number, catchUp: boolean): Promise<unknown> {
     const scheduledFor = new Date(at).toISOString();
     const lane = e.pipeline.name;
     const mode = e.pipeline.def.concurrency?.mode ?? 'fail';
     const base = { pipeline: e.pipeline.name, schedule: e.cron, scheduledFor };
-    this.state[e.id] = scheduledFor;
-    this.save();
     if (this.lanes.busy(lane)) {
       if (mode === 'fail') {
         this.o.metrics.inc('b24flow_schedule_skipped_total', { pipeline: e.pipeline.name, reason: 'overlap' });
         this.note({ ...base, what: 'skipped', reason: 'previous run still in progress' });
-        return;
+        return Promise.resolve();
       }
       if (mode === 'queue') {
         if (this.queued.has(lane)) {
           this.o.metrics.inc('b24flow_schedule_skipped_total', { pipeline: e.pipeline.name, reason: 'overlap' });
           this.note({ ...base, what: 'skipped', reason: 'a run is already queued' });
-          return;
+          return Promise.resolve();
         }
         this.queued.add(lane);
         this.note({ ...base, what: 'queued' });
       }
     }
-    const p = this.lanes
+    return this.lanes
       .run(
         lane,
         mode,
@@ -289,8 +290,6 @@ export class Scheduler {
         if (err instanceof ConcurrencyRefused) this.note({ ...base, what: 'skipped', reason: err.message });
         else this.note({ ...base, what: 'failed', reason: err instanceof Error ? err.message : String(err) });
       });
-    this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
   }
 
   /** Number of scheduled runs in progress. */
@@ -309,6 +308,7 @@ export class Scheduler {
     t.unref?.();
     await all;
     clearTimeout(t);
+    await Promise.all([...this.notes]);
     for (const e of this.entries) await e.task.destroy();
   }
 }

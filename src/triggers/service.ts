@@ -16,20 +16,35 @@ import { redact } from '../lib/redact.js';
 import { type LoadedPipeline, type RunOptions, runPipeline } from '../pipeline/index.js';
 import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
-import { DeadLetterQueue } from './dlq.js';
+import type { DeadLetterStore } from './dlq.js';
 import type { InstallVerifier } from './install.js';
-import { EventIntake } from './intake.js';
+import { EventIntake, type EventStore, type IntakeOptions } from './intake.js';
+import { deadLetterJob, InProcessJobQueue, type JobQueue, type PipelineRunJob, queuedRunner } from './jobs.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
 import { Metrics } from './metrics.js';
-import { OfflineSyncWorker } from './offlineSync.js';
+import { type OfflineStateStore, OfflineSyncWorker } from './offlineSync.js';
 import { onlineEventRoutes, type PortalTokens } from './online.js';
-import { ProcessedStore } from './processed.js';
+import type { ProcessedKeys } from './processed.js';
 import type { Clock } from './scheduleClock.js';
 import { Scheduler } from './scheduler.js';
+import type { ScheduleSlots } from './scheduleSlots.js';
 import type { LogFn, RestCaller } from './types.js';
+
+/**
+ * The durable state of the event side, implemented on the store by src/store (`triggerStores(store)`): the
+ * dead-letter queue, the intake of accepted events, the processed-event keys and the offline worker's state.
+ */
+export interface TriggerStores {
+  deadLetters: DeadLetterStore;
+  events: EventStore;
+  processed: ProcessedKeys;
+  offline: OfflineStateStore;
+}
 
 /** Options of {@link startTriggerService}. */
 export interface TriggerServiceOptions {
+  /** Where the event side keeps its durable state (see {@link TriggerStores}). */
+  stores: TriggerStores;
   /** A connected client (`B24Client`); `stats()` is read for limiter waits when present. */
   client: RestCaller & { stats?: () => { limiterWaitMs?: number } };
   pipelines: TriggerPipeline[];
@@ -49,6 +64,8 @@ export interface TriggerServiceOptions {
   limit?: number;
   /** Parallel dispatches per offline batch (default 4). */
   parallel?: number;
+  /** Leases of the online intake (src/triggers/intake.ts): length, renewal, look for other workers' due events. */
+  intake?: Pick<IntakeOptions, 'leaseMs' | 'renewLeases' | 'pollMs'>;
   /** IANA time zone of schedules without their own (default UTC; the CLI passes `B24FLOW_TZ`). */
   timezone?: string;
   /** Run the scheduler (default true). */
@@ -66,6 +83,17 @@ export interface TriggerServiceOptions {
   /** Verifies ONAPPINSTALL of a portal whose application token is not known yet (src/triggers/install.ts). */
   verifyInstall?: InstallVerifier;
   log?: LogFn;
+  /**
+   * The job queue (src/triggers/jobs.ts; default in this process). A shared one (pg-boss on PostgreSQL) runs every
+   * pipeline run as a `pipeline-run` job any process may take, and the offline passes as `offline-fetch` jobs.
+   */
+  jobs?: JobQueue;
+  /** `pipeline-run` jobs this process runs at once (default 4; only with a shared queue). */
+  workers?: number;
+  /** The portal the offline passes are for (the `offline-fetch` singleton key; default `default`). */
+  portalKey?: string;
+  /** Claimed cron slots and the schedule log (src/store/schedules.ts; default in memory). */
+  slots?: ScheduleSlots;
 }
 
 /** A running trigger service. */
@@ -74,7 +102,7 @@ export interface TriggerService {
   http: HttpServerHandle;
   metrics: Metrics;
   dispatcher: Dispatcher;
-  dlq: DeadLetterQueue;
+  dlq: DeadLetterStore;
   /** The durable intake of accepted online events (src/triggers/intake.ts). */
   intake: EventIntake;
   worker?: OfflineSyncWorker;
@@ -147,8 +175,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   // every log line of the service (dispatcher, scheduler, worker, online endpoint, loop guard) is redacted here
   const log = (l: string) => sink(redact(l));
   const metrics = new Metrics();
-  const dlq = new DeadLetterQueue(o.dataDir);
-  const processed = new ProcessedStore(o.dataDir);
+  const dlq = o.stores.deadLetters;
+  const processed = o.stores.processed;
   const own = new OwnWrites();
   const lanes = new RunLanes();
   const shutdown = new AbortController();
@@ -159,7 +187,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     own,
     log,
   });
-  const run = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
+  const localRun = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
+  const jobs = o.jobs ?? new InProcessJobQueue();
+  // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
+  const run = jobs.shared ? queuedRunner(jobs) : localRun;
   const dispatcher = new Dispatcher({
     pipelines: o.pipelines,
     run,
@@ -173,7 +204,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   const scheduler = new Scheduler({
     pipelines: o.pipelines,
     run,
-    dataDir: o.dataDir,
+    ...(o.slots ? { slots: o.slots } : {}),
     metrics,
     lanes,
     log,
@@ -181,7 +212,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.clock ? { clock: o.clock } : {}),
   });
   const intake = new EventIntake({
-    dataDir: o.dataDir,
+    events: o.stores.events,
     dispatcher,
     dlq,
     metrics,
@@ -190,6 +221,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
     ...(o.maxBackoffMs !== undefined ? { maxBackoffMs: o.maxBackoffMs } : {}),
     ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
+    ...o.intake,
   });
   const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;
   const worker = wantOffline
@@ -198,7 +230,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         dispatcher,
         dlq,
         metrics,
-        dataDir: o.dataDir,
+        state: o.stores.offline,
         log,
         ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
         ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
@@ -206,8 +238,49 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         ...(o.limit !== undefined ? { limit: o.limit } : {}),
         ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
         ...(o.syncEveryMs !== undefined ? { syncEveryMs: o.syncEveryMs } : {}),
+        // one pass per portal at a time across every process on the queue
+        requestPass: () => {
+          jobs.send('offline-fetch', {}, { singletonKey: o.portalKey ?? 'default' }).catch((err: unknown) => {
+            log(`offline sync: cannot queue a pass (${err instanceof Error ? err.message : String(err)})`);
+          });
+        },
       })
     : undefined;
+  if (worker) {
+    await jobs.work('offline-fetch', 1, async () => {
+      await worker.passNow();
+      return undefined;
+    });
+  }
+  if (jobs.shared) {
+    const byName = new Map(o.pipelines.map((p) => [p.name, p]));
+    await jobs.work<PipelineRunJob>('pipeline-run', o.workers ?? 4, async (job) => {
+      const p = byName.get(job.data.pipeline);
+      // a process with another pipelines folder: fail the attempt, a process that has the pipeline retries it
+      if (!p) throw new Error(`pipeline ${job.data.pipeline} is not loaded by this process`);
+      const out = await localRun({
+        pipeline: p,
+        inputs: job.data.inputs,
+        trigger: job.data.trigger,
+        confirmWrite: job.data.confirmWrite,
+        signal: shutdown.signal,
+      });
+      // stopped by our shutdown (checkpointed in the journal): fail the attempt so that another process resumes it
+      if (!out.ok && shutdown.signal.aborted)
+        throw new Error(`run interrupted by a shutdown: ${out.error ?? out.status}`);
+      return { ...out };
+    });
+    await jobs.work<PipelineRunJob>('pipeline-run-dead', 1, async (job) => {
+      await deadLetterJob(
+        dlq,
+        job,
+        'the run job failed past its retries (worker killed or crashed)',
+        job.retryCount + 1,
+      );
+      log(`run job ${job.data.pipeline} ${job.id} moved to the dead-letter queue`);
+      return undefined;
+    });
+  }
   const online = onlineEventRoutes({
     intake,
     tokens: o.tokens ?? new Map(),
@@ -217,7 +290,17 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.verifyInstall ? { verifyInstall: o.verifyInstall } : {}),
   });
 
-  metrics.gauge('b24flow_dlq_size', () => dlq.size());
+  // the gauge reads the size fetched by the scrape (the queue lives in the store, shared with `b24flow dlq`)
+  let dlqSize = 0;
+  const refreshDlqSize = async () => {
+    try {
+      dlqSize = await dlq.size();
+    } catch (err) {
+      log(`dead-letter queue size unavailable (${err instanceof Error ? err.message : String(err)})`);
+    }
+    return dlqSize;
+  };
+  metrics.gauge('b24flow_dlq_size', () => dlqSize);
   metrics.gauge('b24flow_limiter_wait_seconds_total', () => (o.client.stats?.().limiterWaitMs ?? 0) / 1000);
   metrics.gauge('b24flow_up', () => 1);
   const startedAt = Date.now();
@@ -226,7 +309,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     {
       method: 'GET',
       path: '/healthz',
-      handler: (_req: IncomingMessage, res: ServerResponse) => {
+      handler: async (_req: IncomingMessage, res: ServerResponse) => {
+        const size = await refreshDlqSize();
         const body = {
           status: worker?.authError ? 'degraded' : 'ok',
           uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
@@ -240,7 +324,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
                 ...(worker.authError ? { error: 'WRONG_AUTH_TYPE: application auth required' } : {}),
               }
             : null,
-          dlqSize: dlq.size(),
+          dlqSize: size,
         };
         sendJson(res, 200, body);
       },
@@ -248,8 +332,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     {
       method: 'GET',
       path: '/metrics',
-      handler: (_req: IncomingMessage, res: ServerResponse) =>
-        sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+      handler: async (_req: IncomingMessage, res: ServerResponse) => {
+        await refreshDlqSize();
+        sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
+      },
     },
     ...online.routes,
     ...(o.extraRoutes ?? []),
@@ -262,8 +348,11 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     log,
   });
   // events accepted (and maybe acknowledged) by an earlier process that it did not settle: the store is their only copy
-  intake.recover();
-  if (o.schedules !== false) scheduler.start();
+  // a store that does not answer now is logged; the intake looks again every `pollMs`
+  await intake
+    .recover()
+    .catch((err: unknown) => log(`intake: recovery failed (${err instanceof Error ? err.message : String(err)})`));
+  if (o.schedules !== false) await scheduler.start();
   worker?.start();
 
   let closing: Promise<void> | undefined;
@@ -282,6 +371,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         timer.unref?.();
         await http.close();
         await Promise.all([worker?.stop(), scheduler.stop(graceMs), intake.stop()]);
+        await jobs.stop();
         clearTimeout(timer);
       })();
       return closing;

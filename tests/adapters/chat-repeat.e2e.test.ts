@@ -13,6 +13,7 @@ import { connect } from '../../src/cli/compose.js';
 import { type HttpServerHandle, startHttpServer } from '../../src/lib/http.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { makeAgent, tempDataDir } from '../agent/support/setup.js';
+import { storesOf } from '../support/stores.js';
 
 const KEY = 'api-token-repeat-0123456789abcdef';
 
@@ -69,7 +70,11 @@ describe('chat: the same request twice, read-only results', () => {
         '',
       ].join('\n'),
     );
-    const engine = await createRuntimeEngine({ client: conn.client, dataDir, pipelinesDir: dir });
+    const engine = await createRuntimeEngine({
+      client: conn.client,
+      ...(await storesOf(dataDir)),
+      pipelinesDir: dir,
+    });
     agent = makeAgent(engine, { dataDir, requireLink: false });
     srv = await startHttpServer({ routes: apiRoutes({ agent, tokens: [KEY] }) });
   });

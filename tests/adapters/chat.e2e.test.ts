@@ -15,6 +15,7 @@ import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
 import { FakeTelegram, type SentMessage } from '../agent/support/fakeTelegram.js';
 import { findSecrets } from '../agent/support/secrets.js';
 import { FAKE_OPENAI_KEY, TEST_SECRETS, tempDataDir } from '../agent/support/setup.js';
+import { storesOf } from '../support/stores.js';
 
 /**
  * End to end: the real grammY bot (long polling against a fake Bot API), the real openai SDK (against a fake
@@ -86,7 +87,11 @@ describe('chat end to end: Telegram → planner → plan → Confirm → sandbox
         '',
       ].join('\n'),
     );
-    const engine = await createRuntimeEngine({ client: conn.client, dataDir, pipelinesDir });
+    const engine = await createRuntimeEngine({
+      client: conn.client,
+      ...(await storesOf(dataDir)),
+      pipelinesDir,
+    });
     agent = new ChatAgent({
       engine,
       planner: new Planner({ engine, apiKey: FAKE_OPENAI_KEY, baseURL: ai.baseURL, model: 'fake-model' }),

@@ -12,6 +12,7 @@ import { connect } from '../../src/cli/compose.js';
 import { type HttpServerHandle, startHttpServer } from '../../src/lib/http.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { makeAgent, tempDataDir } from '../agent/support/setup.js';
+import { storesOf } from '../support/stores.js';
 
 const ALICE = 'api-token-alice-0123456789abcdef';
 const BOB = 'api-token-bob-0123456789abcdef';
@@ -57,7 +58,11 @@ describe('HTTP API: a plan is applied by the principal that made it', () => {
         '',
       ].join('\n'),
     );
-    const engine = await createRuntimeEngine({ client: conn.client, dataDir, pipelinesDir });
+    const engine = await createRuntimeEngine({
+      client: conn.client,
+      ...(await storesOf(dataDir)),
+      pipelinesDir,
+    });
     const agent = makeAgent(engine, { dataDir, requireLink: false });
     srv = await startHttpServer({ routes: apiRoutes({ agent, tokens: [ALICE, BOB] }) });
   });

@@ -3,9 +3,10 @@
  * refused on drift and after the TTL; `b24flow runs` lists the journal.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../src/store/index.js';
 import { all, cli, startPortal, type TestPortal } from './helpers.js';
 
 let p: TestPortal;
@@ -98,10 +99,12 @@ describe('plan and apply', () => {
  */
 describe('a plan is bound to its content', () => {
   let q: TestPortal;
+  let store: Store | undefined;
   beforeAll(async () => {
     q = await startPortal({ size: 60, seed: 11 });
   });
   afterAll(async () => {
+    await store?.close();
     await q?.close();
   });
 
@@ -123,12 +126,27 @@ describe('a plan is bound to its content', () => {
     const [to, evil] = ['WON', 'LOSE', 'PREPARATION'].filter((x) => x !== from) as [string, string];
     return { from, moving, other, others, to, evil };
   };
-  const planFile = (id: string) => join(q.dataDir, 'plans', `${id}.json`);
+  // the plans as stored (the store's `plans` table), edited behind b24flow's back as a file could be
+  const db = async () => {
+    store ??= await openStore({ dataDir: q.dataDir });
+    return store.db;
+  };
   type StoredFile = {
     plan: { id: string; inputs: Record<string, unknown>; writes: { params: { id: unknown } }[] };
   };
-  const readPlan = (id: string) => JSON.parse(readFileSync(planFile(id), 'utf8')) as StoredFile;
-  const writePlan = (id: string, s: StoredFile) => writeFileSync(planFile(id), JSON.stringify(s));
+  const readPlan = async (id: string) =>
+    JSON.parse(
+      (await (await db()).selectFrom('plans').select('body_json').where('plan_id', '=', id).executeTakeFirstOrThrow())
+        .body_json,
+    ) as StoredFile;
+  const writePlan = async (id: string, s: StoredFile) => {
+    const body_json = JSON.stringify(s);
+    await (await db())
+      .insertInto('plans')
+      .values({ plan_id: id, body_json, created_ms: Date.now(), expires_ms: Date.now() + 600_000, used_ms: null })
+      .onConflict((oc) => oc.column('plan_id').doUpdateSet({ body_json }))
+      .execute();
+  };
   const makePlan = async (from: string, to: string) => {
     const r = await cli(
       ['plan', 'pipelines/bulk-stage-move.yaml', '--input', `from=${from}`, '--input', `to=${to}`, '--json'],
@@ -143,9 +161,9 @@ describe('a plan is bound to its content', () => {
     const pl = await makePlan(from, to);
     expect(pl.writes).toHaveLength(moving.length);
     const before = await stages();
-    const s = readPlan(pl.id);
+    const s = await readPlan(pl.id);
     s.plan.writes[0]!.params.id = others[0];
-    writePlan(pl.id, s);
+    await writePlan(pl.id, s);
     const r = await cli(['apply', pl.id, '--confirm-write'], q.env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`plan ${pl.id} was changed after it was made`);
@@ -157,14 +175,14 @@ describe('a plan is bound to its content', () => {
     const { from, to, evil } = await twoStages();
     const pl = await makePlan(from, to);
     const before = await stages();
-    const s = readPlan(pl.id);
+    const s = await readPlan(pl.id);
     s.plan.inputs.to = evil;
-    writePlan(pl.id, s);
+    await writePlan(pl.id, s);
     const first = await cli(['apply', pl.id, '--confirm-write'], q.env);
     expect(first.code).toBe(2);
     // before the seal, the drift message printed the id of the edited plan: writing it into the file applied it
     const named = /new plan (p[0-9a-f]+)/.exec(first.stderr)?.[1];
-    if (named) writePlan(pl.id, { ...s, plan: { ...s.plan, id: named } });
+    if (named) await writePlan(pl.id, { ...s, plan: { ...s.plan, id: named } });
     const second = await cli(['apply', pl.id, '--confirm-write'], q.env);
     expect(second.code).toBe(2);
     expect(second.stderr).toContain('was changed after it was made');
@@ -173,8 +191,8 @@ describe('a plan is bound to its content', () => {
     // a plan file under an id of the attacker's choosing, with content that was planned honestly
     const honest = await makePlan(from, to);
     const forged = `p${randomBytes(16).toString('hex')}`;
-    const h = readPlan(honest.id);
-    writePlan(forged, { ...h, plan: { ...h.plan, id: forged } });
+    const h = await readPlan(honest.id);
+    await writePlan(forged, { ...h, plan: { ...h.plan, id: forged } });
     const r = await cli(['apply', forged, '--confirm-write'], q.env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`plan ${forged} was changed after it was made`);
@@ -201,9 +219,13 @@ describe('a plan is bound to its content', () => {
     expect(drift.stdout).toContain(`Plan ${named} — bulk-stage-move`);
   });
 
-  it('keeps the plan key in the data dir, 0600, 32 bytes', () => {
-    const key = join(q.dataDir, 'plan-key');
-    expect(statSync(key).size).toBe(32);
-    expect(statSync(key).mode & 0o777).toBe(0o600);
+  it('keeps the plan key in the store (settings row plan-key, 32 bytes), the store file 0600', async () => {
+    const row = await (await db())
+      .selectFrom('settings')
+      .select('value')
+      .where('name', '=', 'plan-key')
+      .executeTakeFirstOrThrow();
+    expect(Buffer.from(row.value, 'base64')).toHaveLength(32);
+    expect(statSync(join(q.dataDir, 'b24flow.db')).mode & 0o777).toBe(0o600);
   });
 });

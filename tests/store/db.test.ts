@@ -55,7 +55,14 @@ describe.each(backends)('store on $name', (b) => {
         Array.from({ length: 5 }, (_, j) =>
           s.db
             .insertInto('schedule_slots')
-            .values({ pipeline: 'p', slot_ms: 1000, claimed_by: `w${i}.${j}`, run_id: null, at_ms: Date.now() })
+            .values({
+              schedule_id: 'p#0',
+              pipeline: 'p',
+              slot_ms: 1000,
+              claimed_by: `w${i}.${j}`,
+              run_id: null,
+              at_ms: Date.now(),
+            })
             .onConflict((oc) => oc.doNothing())
             .executeTakeFirst()
             .then((r) => Number(r.numInsertedOrUpdatedRows ?? 0)),
@@ -94,7 +101,7 @@ describe('sqlite across processes', () => {
       let won = 0;
       for (let i = 0; i < 50; i++) {
         const r = await s.db.insertInto('schedule_slots')
-          .values({ pipeline: 'p', slot_ms: i, claimed_by: String(process.pid), run_id: null, at_ms: Date.now() })
+          .values({ schedule_id: 'p#0', pipeline: 'p', slot_ms: i, claimed_by: String(process.pid), run_id: null, at_ms: Date.now() })
           .onConflict((oc) => oc.doNothing()).executeTakeFirst();
         won += Number(r.numInsertedOrUpdatedRows ?? 0);
       }

@@ -6,11 +6,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../../src/triggers/dispatcher.js';
-import { DeadLetterQueue } from '../../src/triggers/dlq.js';
 import { Metrics } from '../../src/triggers/metrics.js';
 import { OfflineSyncWorker } from '../../src/triggers/offlineSync.js';
-import { ProcessedStore } from '../../src/triggers/processed.js';
-import { pipelineFromYaml, tempDir } from './helpers.js';
+import { pipelineFromYaml, storesFor, tempDir } from './helpers.js';
 import { createDeals, type SandboxApp, startSandboxApp } from './sandboxApp.js';
 
 let sb: SandboxApp;
@@ -40,9 +38,10 @@ describe('orphaned reservations', () => {
     const seen: string[] = [];
     const logs: string[] = [];
     const dir = join(t.dir, 'worker');
+    const stores = await storesFor(dir);
     const dispatcher = new Dispatcher({
       pipelines: [p],
-      processed: new ProcessedStore(dir),
+      processed: stores.processed,
       metrics: new Metrics(),
       run: async (r) => {
         seen.push(String((r.inputs.event as { objectId: string }).objectId));
@@ -52,9 +51,9 @@ describe('orphaned reservations', () => {
     const w = new OfflineSyncWorker({
       client: sb.app,
       dispatcher,
-      dlq: new DeadLetterQueue(dir),
+      dlq: stores.deadLetters,
       metrics: new Metrics(),
-      dataDir: dir,
+      state: stores.offline,
       log: (l) => logs.push(l),
     });
     await w.pass();

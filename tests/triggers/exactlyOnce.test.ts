@@ -3,10 +3,10 @@
  * SIGKILL at random moments three times during the offline sync and restarted; in the end every change was processed
  * exactly once by the reacting pipeline (counted from its side effects: one lead per deal), none lost, DLQ empty.
  */
-import { cpSync, readdirSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { storesFor, tempDir } from './helpers.js';
 import { childEnv, runCli, startServe } from './processes.js';
 import { createDeals, leadOrigins, type SandboxApp, startSandboxApp } from './sandboxApp.js';
 
@@ -108,11 +108,8 @@ describe('offline sync survives SIGKILL', () => {
     // the queue is empty, nothing in error, nothing dead-lettered
     const left = await sb.app.call<unknown[]>('event.offline.list', { start: 0 });
     expect(left.total ?? 0).toBe(0);
-    let dlq: string[] = [];
-    try {
-      dlq = readdirSync(join(dataDir, 'dlq'));
-    } catch {}
-    expect(dlq).toEqual([]);
+    const { deadLetters } = await storesFor(dataDir);
+    expect(await deadLetters.scan()).toEqual({ entries: [], malformed: [] });
     const list = await runCli(['dlq', 'list', '--json'], env);
     expect(JSON.parse(list.stdout)).toMatchObject({ size: 0 });
   }, 180_000);

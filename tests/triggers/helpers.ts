@@ -2,7 +2,10 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPipelineFile } from '../../src/pipeline/load.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { triggerStores } from '../../src/store/triggers.js';
 import type { TriggerPipeline } from '../../src/triggers/dispatcher.js';
+import type { TriggerStores } from '../../src/triggers/service.js';
 import { scanPending, testDir } from '../support/testRoot.js';
 
 /**
@@ -22,4 +25,13 @@ export async function pipelineFromYaml(dir: string, name: string, yaml: string):
   writeFileSync(file, yaml);
   const loaded = await loadPipelineFile(file);
   return { name: loaded.pipeline.name, file, def: loaded.pipeline, loaded };
+}
+
+/**
+ * The trigger stores on the SQLite store of a data directory (the same file the CLI processes open), and the store
+ * itself (for direct queries). One connection per file per process: opening a directory twice shares it.
+ */
+export async function storesFor(dataDir: string): Promise<TriggerStores & { store: Store }> {
+  const store = await openStore({ dataDir });
+  return { ...triggerStores(store), store };
 }

@@ -10,7 +10,7 @@ import { startSandbox } from '../../src/sandbox/index.js';
 import type { RunRequest } from '../../src/triggers/dispatcher.js';
 import { appInstallVerifier } from '../../src/triggers/install.js';
 import { startTriggerService, type TriggerService } from '../../src/triggers/service.js';
-import { pipelineFromYaml, tempDir } from './helpers.js';
+import { pipelineFromYaml, storesFor, tempDir } from './helpers.js';
 
 let sb: Awaited<ReturnType<typeof startSandbox>>;
 let svc: TriggerService;
@@ -60,6 +60,7 @@ steps:
     client: hook,
     pipelines: [p],
     dataDir: t.dir,
+    stores: await storesFor(t.dir),
     port: 0,
     tokens: new Map(),
     offline: false,

@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dispatcher, type RunRequest } from '../../src/triggers/dispatcher.js';
-import { DeadLetterQueue } from '../../src/triggers/dlq.js';
 import { Metrics } from '../../src/triggers/metrics.js';
 import { AppAuthRequired, OfflineSyncWorker } from '../../src/triggers/offlineSync.js';
-import { ProcessedStore } from '../../src/triggers/processed.js';
 import { FakeOfflineQueue } from './fakeQueue.js';
-import { pipelineFromYaml, tempDir } from './helpers.js';
+import { pipelineFromYaml, storesFor, tempDir } from './helpers.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -31,11 +29,12 @@ steps:
   const runs: RunRequest[] = [];
   let clock = 1_000_000;
   const metrics = new Metrics();
-  const dlq = new DeadLetterQueue(t.dir);
+  const stores = await storesFor(t.dir);
+  const dlq = stores.deadLetters;
   const make = () => {
     const dispatcher = new Dispatcher({
       pipelines: [p],
-      processed: new ProcessedStore(t.dir),
+      processed: stores.processed,
       metrics,
       run: async (req) => {
         runs.push(req);
@@ -49,7 +48,7 @@ steps:
       dispatcher,
       dlq,
       metrics,
-      dataDir: t.dir,
+      state: stores.offline,
       maxAttempts: 3,
       backoffMs: 1000,
       now: () => clock,
@@ -90,7 +89,7 @@ describe('offline sync worker', () => {
     s.tick(2000);
     const r3 = await w.pass();
     expect(r3.deadLettered).toBe(1);
-    const dl = s.dlq.list();
+    const dl = await s.dlq.list();
     expect(dl).toHaveLength(1);
     expect(dl[0]).toMatchObject({
       event: 'ONCRMDEALADD',

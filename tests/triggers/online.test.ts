@@ -4,7 +4,7 @@ import type { RunRequest } from '../../src/triggers/dispatcher.js';
 import { parseBracketForm } from '../../src/triggers/online.js';
 import { startTriggerService, type TriggerService } from '../../src/triggers/service.js';
 import type { RestCaller } from '../../src/triggers/types.js';
-import { pipelineFromYaml, tempDir } from './helpers.js';
+import { pipelineFromYaml, storesFor, tempDir } from './helpers.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -77,6 +77,7 @@ steps:
     client,
     pipelines: [p],
     dataDir: t.dir,
+    stores: await storesFor(t.dir),
     tokens: new Map([[MEMBER, TOKEN]]),
     offline: false,
     run: async (req) => {

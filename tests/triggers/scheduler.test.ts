@@ -3,6 +3,7 @@ import type { RunRequest } from '../../src/triggers/dispatcher.js';
 import { Metrics } from '../../src/triggers/metrics.js';
 import { ManualClock } from '../../src/triggers/scheduleClock.js';
 import { Scheduler } from '../../src/triggers/scheduler.js';
+import { MemoryScheduleSlots } from '../../src/triggers/scheduleSlots.js';
 import { pipelineFromYaml, tempDir } from './helpers.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -56,8 +57,8 @@ steps:
     );
     const clock = new ManualClock(new Date('2026-03-02T03:12:30Z')); // 08:57:30 in Kathmandu
     const r = clockRunner(clock, 1_000);
-    const s = new Scheduler({ pipelines: [p], run: r.run, dataDir: t.dir, metrics: new Metrics(), clock });
-    s.start();
+    const s = new Scheduler({ pipelines: [p], run: r.run, metrics: new Metrics(), clock });
+    await s.start();
     cleanups.push(() => s.stop(0));
     await clock.advance(6 * 60_000); // until 03:18:30 UTC
     expect(r.runs.map((x) => iso(x.start))).toEqual([
@@ -73,7 +74,7 @@ steps:
       scheduledFor: '2026-03-02T03:15:00.000Z',
     });
     // every run is logged
-    expect(s.readLog().filter((l) => l.what === 'finished')).toHaveLength(4);
+    expect((await s.readLog()).filter((l) => l.what === 'finished')).toHaveLength(4);
     // 10:00 in Kathmandu (04:15 UTC) is outside the hour: the last run is at 09:59 local = 04:14 UTC
     await clock.advance(60 * 60_000);
     expect(r.runs).toHaveLength(60);
@@ -97,8 +98,8 @@ steps:
     const clock = new ManualClock(new Date('2026-03-02T10:00:30Z'));
     const r = clockRunner(clock, 150_000); // each run lasts 2.5 minutes
     const metrics = new Metrics();
-    const s = new Scheduler({ pipelines: [p], run: r.run, dataDir: t.dir, metrics, clock });
-    s.start();
+    const s = new Scheduler({ pipelines: [p], run: r.run, metrics, clock });
+    await s.start();
     cleanups.push(() => s.stop(0));
     await clock.advance(10 * 60_000);
     expect(r.peak()).toBe(1);
@@ -108,7 +109,7 @@ steps:
       '2026-03-02T10:07:00.000Z',
       '2026-03-02T10:10:00.000Z',
     ]);
-    const skipped = s.readLog().filter((l) => l.what === 'skipped');
+    const skipped = (await s.readLog()).filter((l) => l.what === 'skipped');
     expect(skipped.map((l) => l.scheduledFor)).toContain('2026-03-02T10:02:00.000Z');
     expect(skipped.length).toBe(6);
     expect(metrics.get('b24flow_schedule_skipped_total', { pipeline: 'slow', reason: 'overlap' })).toBe(6);
@@ -127,15 +128,17 @@ steps:
     const skip = await pipelineFromYaml(t.dir, 'skipper', yaml('skipper', 'skip'));
     const catchUp = await pipelineFromYaml(t.dir, 'catcher', yaml('catcher', 'catch-up-once'));
     const clock = new ManualClock(new Date('2026-03-02T10:04:30Z'));
+    // the store of both schedulers (claimed slots survive the restart)
+    const slots = new MemoryScheduleSlots();
     const r1 = clockRunner(clock, 1000);
     const s1 = new Scheduler({
       pipelines: [skip, catchUp],
       run: r1.run,
-      dataDir: t.dir,
+      slots,
       metrics: new Metrics(),
       clock,
     });
-    s1.start();
+    await s1.start();
     await clock.advance(60_000);
     expect(r1.runs.map((x) => x.req.pipeline.name).sort()).toEqual(['catcher', 'skipper']);
     await s1.stop(0);
@@ -146,16 +149,16 @@ steps:
     const s2 = new Scheduler({
       pipelines: [skip, catchUp],
       run: r2.run,
-      dataDir: t.dir,
+      slots,
       metrics: new Metrics(),
       clock,
     });
-    s2.start();
+    await s2.start();
     cleanups.push(() => s2.stop(0));
     await clock.advance(2_000);
     expect(r2.runs.map((x) => x.req.pipeline.name)).toEqual(['catcher']);
     expect(r2.runs[0]!.req.trigger).toMatchObject({ catchUp: true, scheduledFor: '2026-03-02T11:05:00.000Z' });
-    const missed = s2.readLog().filter((l) => l.what === 'missed');
+    const missed = (await s2.readLog()).filter((l) => l.what === 'missed');
     expect(missed.map((l) => `${l.pipeline}:${l.reason}`).sort()).toEqual([
       'catcher:12 missed, catching up once',
       'skipper:12 missed, skipped (missed: skip)',
@@ -189,7 +192,6 @@ steps:
         new Scheduler({
           pipelines: [p],
           run: async () => ({ ok: true, status: 'succeeded' }),
-          dataDir: t.dir,
           metrics: new Metrics(),
         }),
     ).toThrow(/bad\.yaml: triggers\[0\]\.schedule\.cron: 61/);

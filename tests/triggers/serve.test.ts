@@ -2,9 +2,11 @@
  * `b24flow serve` as a real process: refuses invalid pipelines by name; with no configuration it runs on the embedded
  * sandbox, serves /healthz and /metrics, rejects forged online events with a log line, and exits 0 on SIGTERM.
  */
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.js';
+import { StoreScheduleSlots } from '../../src/store/schedules.js';
 import { tempDir } from './helpers.js';
 import { runCli, startServe } from './processes.js';
 
@@ -91,10 +93,10 @@ steps:
     await new Promise((r) => setTimeout(r, 3200));
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);
-    const log = readFileSync(join(data, 'triggers', 'schedule-log.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { what: string; runId?: string; scheduledFor: string });
+    // the schedule log is in the store (SQLite in the data dir)
+    const store = await openStore({ dataDir: data });
+    const log = await new StoreScheduleSlots(store).readLog();
+    await store.close();
     const finished = log.filter((l) => l.what === 'finished');
     expect(finished.length).toBeGreaterThanOrEqual(2);
     // one run per second, never two for the same second

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 
 /**
  * Registers `b24flow dlq list|show|replay|drop`: the dead-letter queue of events that failed every attempt
- * (`$B24FLOW_DATA_DIR/dlq`). `replay <id>|--all` runs the failed pipelines again and removes the entries that
+ * (in the store: SQLite in `$B24FLOW_DATA_DIR`, or PostgreSQL with `B24FLOW_DATABASE_URL`). `replay <id>|--all` runs the failed pipelines again and removes the entries that
  * succeed (exit 1 when some still fail); `drop <id>|--all` deletes entries.
  */
 export function register(program: Command): void {
@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .option('--json', 'machine output')
     .action(async (o: Record<string, any>) => {
       const { dlqList } = await import('../present/triggers.js');
-      process.stdout.write(dlqList(o));
+      process.stdout.write(await dlqList(o));
     });
   dlq
     .command('show <id>')
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option('--json', 'machine output')
     .action(async (id: string, o: Record<string, any>) => {
       const { dlqShow } = await import('../present/triggers.js');
-      process.stdout.write(dlqShow(id, o));
+      process.stdout.write(await dlqShow(id, o));
     });
   dlq
     .command('replay [id]')
@@ -40,6 +40,6 @@ export function register(program: Command): void {
     .option('--json', 'machine output')
     .action(async (id: string | undefined, o: Record<string, any>) => {
       const { dlqDrop } = await import('../present/triggers.js');
-      process.stdout.write(dlqDrop(id, o));
+      process.stdout.write(await dlqDrop(id, o));
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/failures.js';
 
 /**
- * Registers `b24flow serve [--pipelines DIR] [--port N] [--host H] [--sync-every S] [--max-attempts N]`:
+ * Registers `b24flow serve [--pipelines DIR] [--port N] [--host H] [--sync-every S] [--max-attempts N] [--workers N]`:
  * loads every pipeline (refuses to start on an invalid one and names it), runs cron schedules, the offline event
  * sync and the online event endpoint, the chat HTTP API when available, `/healthz` and `/metrics`.
  * Without configuration it runs against the embedded sandbox portal. SIGTERM/SIGINT stop it gracefully (exit 0).
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .option('--max-attempts <n>', 'attempts before an event goes to the dead-letter queue', '5')
     .option('--backoff <ms>', 'first retry delay in ms (doubles per attempt, max 60 s)', '1000')
     .option('--parallel <n>', 'events dispatched in parallel per offline batch', '8')
+    .option('--workers <n>', 'pipeline runs this process takes at once from the shared queue (PostgreSQL)', '4')
     .option('--no-offline', 'do not run the offline event sync')
     .option('--json', 'print the ready line as JSON')
     .action(async (o: Record<string, any>) => {
@@ -33,6 +34,7 @@ export function register(program: Command): void {
       const maxAttempts = int('max-attempts', o.maxAttempts, 1);
       const backoff = int('backoff', o.backoff, 0);
       const parallel = int('parallel', o.parallel, 1);
+      const workers = int('workers', o.workers, 1);
       const { serve } = await import('../serve.js');
       await serve({
         pipelinesDir: o.pipelines,
@@ -42,6 +44,7 @@ export function register(program: Command): void {
         maxAttempts,
         backoffMs: backoff,
         parallel,
+        workers,
         offline: o.offline !== false,
         json: !!o.json,
       });

@@ -14,7 +14,6 @@ import {
   checkPipeline,
   compile,
   defaultCatalog,
-  FileJournal,
   type LoadedPipeline,
   loadPipelineFile,
   MemoryIdempotencyStore,
@@ -34,7 +33,7 @@ import {
   runPipeline,
   userLanguage,
 } from '../../pipeline/index.js';
-import type { PipelineRunSettings } from '../runSettings.js';
+import type { StoreRunSettings } from '../runSettings.js';
 
 /** The composition root, loaded when a command needs the environment or a portal (keeps `check`/`graph` quick). */
 const composition = () => import('../compose.js');
@@ -43,9 +42,9 @@ const composition = () => import('../compose.js');
  * What src/pipeline takes from the configuration (environment + `.env`, through the composition root): data
  * directory, summary language, default time zone, plan lifetime, and the values of the pipeline's `env:` allow-list.
  */
-async function runEnvironment(): Promise<PipelineRunSettings> {
-  const [{ readSettings }, { pipelineRunSettings }] = await Promise.all([composition(), import('../runSettings.js')]);
-  return pipelineRunSettings(readSettings());
+async function runEnvironment(): Promise<StoreRunSettings> {
+  const [{ readSettings }, { storeRunSettings }] = await Promise.all([composition(), import('../runSettings.js')]);
+  return storeRunSettings(readSettings());
 }
 
 /** Portal facts for the checker when a portal is configured (webhook or OAuth env), else undefined. */
@@ -456,35 +455,6 @@ export async function runResumeCommand(runId: string, flags: RunFlags): Promise<
   } finally {
     await conn.close();
   }
-}
-
-/** `b24flow runs [--json] [--limit n]`. */
-export async function runRunsCommand(flags: { json?: boolean; limit?: string }): Promise<void> {
-  const runs = (await new FileJournal(join((await runEnvironment()).dataDir, 'runs')).list()).slice(
-    0,
-    Number(flags.limit ?? 50) || 50,
-  );
-  if (flags.json) {
-    out(
-      `${JSON.stringify(
-        runs.map((r) => ({
-          runId: r.runId,
-          pipeline: r.pipeline.name,
-          file: r.pipeline.file,
-          mode: r.mode,
-          status: r.status,
-          startedAt: r.startedAt,
-          finishedAt: r.finishedAt,
-          steps: Object.values(r.steps).map((s) => ({ id: s.id, status: s.status, done: s.done, failed: s.failed })),
-          summary: r.summary,
-          error: r.error,
-        })),
-        null,
-        2,
-      )}\n`,
-    );
-  } else if (!runs.length) out('No runs yet.\n');
-  else for (const r of runs) out(`${formatRunRecord(r)}\n`);
 }
 
 /**

@@ -3,21 +3,21 @@
  * text for stdout; notices go to stderr. Settings (data dir, schedule time zone, `auth_connector`) and the
  * application connection come from the composition root (src/cli/compose.ts).
  */
-import { readFileSync } from 'node:fs';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 import { redact } from '../../lib/redact.js';
 import type { RunOptions } from '../../pipeline/index.js';
 import { Dispatcher } from '../../triggers/dispatcher.js';
-import { type DeadLetter, DeadLetterQueue, type MalformedDeadLetter } from '../../triggers/dlq.js';
+import { type DeadLetter, type DeadLetterStore, type MalformedDeadLetter, replayEvent } from '../../triggers/dlq.js';
 import { attemptEvent } from '../../triggers/intake.js';
 import { guardClient, OwnWrites } from '../../triggers/loopGuard.js';
 import { Metrics } from '../../triggers/metrics.js';
 import { APP_AUTH_HELP, isWrongAuthType } from '../../triggers/offlineSync.js';
-import { ProcessedStore } from '../../triggers/processed.js';
-import { pipelineRunner } from '../../triggers/service.js';
+import { pipelineRunner, type TriggerStores } from '../../triggers/service.js';
 import { loadPipelinesDir } from '../../triggers/setup.js';
 import { connectApp, readSettings } from '../compose.js';
-import { pipelineRunSettings } from '../runSettings.js';
+import { closeDataStore } from '../dataStore.js';
+import { storeRunSettings } from '../runSettings.js';
+import { openTriggerStores } from '../triggerStores.js';
 
 const say = (l: string) => process.stderr.write(`${redact(l)}\n`);
 
@@ -95,8 +95,40 @@ export async function listBindingsCommand(o: { json?: boolean }): Promise<string
   }
 }
 
-function queue(): DeadLetterQueue {
-  return new DeadLetterQueue(readSettings().dataDir);
+/** Runs `fn` on the trigger stores of the data store (the same queue on SQLite and PostgreSQL), then closes it. */
+async function withStores<T>(fn: (stores: TriggerStores) => Promise<T>): Promise<T> {
+  try {
+    return await fn(await openTriggerStores(readSettings()));
+  } finally {
+    await closeDataStore();
+  }
+}
+
+/**
+ * `events pending`: accepted online events not settled yet (the intake store), oldest first, with attempts, when
+ * they are due and which worker holds them. `--json`: `{ count, items: HeldEvent[] }` (at most `--limit`, 100).
+ */
+export function pendingEventsCommand(o: { json?: boolean; limit?: string }): Promise<string> {
+  const limit = o.limit === undefined ? 100 : Number(o.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidInputError('--limit must be a positive integer');
+  return withStores(async ({ events }) => {
+    const [count, items] = [await events.count(), await events.list(limit)];
+    if (o.json) return `${JSON.stringify({ count, items }, null, 2)}\n`;
+    if (!count) return 'No accepted event is waiting.\n';
+    const now = Date.now();
+    const lines = items.map((e) => {
+      const held =
+        e.leasedBy && (e.leaseUntilMs ?? 0) >= now
+          ? `held by ${e.leasedBy} until ${new Date(e.leaseUntilMs!).toISOString()}`
+          : 'free';
+      const err = e.lastError
+        ? `  last error: ${e.lastError.length > 80 ? `${e.lastError.slice(0, 77)}...` : e.lastError}`
+        : '';
+      return `${e.id}  ${e.event.name}${e.event.objectId ? ` #${e.event.objectId}` : ''}  attempts ${e.attempts}  due ${new Date(e.dueMs).toISOString()}  ${held}${err}`;
+    });
+    const more = count > items.length ? ` (${items.length} shown)` : '';
+    return `${lines.join('\n')}\n${count} accepted event${count === 1 ? '' : 's'} waiting${more}\n`;
+  });
 }
 
 function oneLine(d: DeadLetter): string {
@@ -109,11 +141,19 @@ function badLine(m: MalformedDeadLetter): string {
 }
 
 /**
- * `dlq list`: the entries, then the files that are not entries (`MALFORMED`, with their path and the parse error),
- * so one bad file neither breaks nor hides the rest. `--json`: `{ size, items, malformed: [{ id, file, error }] }`.
+ * `dlq list`: the entries, then the stored values that are not entries (`MALFORMED`, with where they are —
+ * `<store>#dead_letters/<id>` — and the parse error), so one bad entry neither breaks nor hides the rest.
+ * `--json`: `{ size, items, malformed: [{ id, file, error }] }`.
  */
-export function dlqList(o: { json?: boolean }): string {
-  const { entries: all, malformed } = queue().scan();
+export function dlqList(o: { json?: boolean }): Promise<string> {
+  return withStores(async ({ deadLetters }) => {
+    const { entries: all, malformed: bad } = await deadLetters.scan();
+    const malformed = bad.map(({ text: _, ...m }) => m);
+    return listText(all, malformed, o);
+  });
+}
+
+function listText(all: DeadLetter[], malformed: MalformedDeadLetter[], o: { json?: boolean }): string {
   if (o.json) return `${JSON.stringify({ size: all.length, items: all, malformed }, null, 2)}\n`;
   if (!all.length && !malformed.length) return 'The dead-letter queue is empty.\n';
   const lines = [...all.map(oneLine), ...malformed.map(badLine)];
@@ -123,10 +163,9 @@ export function dlqList(o: { json?: boolean }): string {
   return `${lines.join('\n')}\n${all.length} dead letter${all.length === 1 ? '' : 's'}${bad}\n`;
 }
 
-/** An entry by id, or the malformed file of that id; throws when neither exists. */
-function findAny(id: string): DeadLetter | MalformedDeadLetter {
-  const q = queue();
-  const d = q.get(id) ?? q.getMalformed(id);
+/** An entry by id, or the malformed entry of that id; throws when neither exists. */
+async function findAny(q: DeadLetterStore, id: string): Promise<DeadLetter | MalformedDeadLetter> {
+  const d = (await q.get(id)) ?? (await q.getMalformed(id));
   if (!d) throw new InvalidInputError(`no dead letter with id ${id} (see \`b24flow dlq list\`)`);
   return d;
 }
@@ -135,25 +174,25 @@ function isMalformed(d: DeadLetter | MalformedDeadLetter): d is MalformedDeadLet
   return 'file' in d && !('event' in d);
 }
 
-/** A well-formed entry by id; a malformed one is refused with its file and error. */
-function find(id: string): DeadLetter {
-  const d = findAny(id);
+/** A well-formed entry by id; a malformed one is refused with where it is and its error. */
+async function find(q: DeadLetterStore, id: string): Promise<DeadLetter> {
+  const d = await findAny(q, id);
   if (isMalformed(d))
     throw new InvalidInputError(
-      `dead letter ${d.id} is malformed and cannot be replayed (${d.file}: ${d.error}); fix the file or \`b24flow dlq drop ${d.id}\``,
+      `dead letter ${d.id} is malformed and cannot be replayed (${d.file}: ${d.error}); \`b24flow dlq drop ${d.id}\` it`,
     );
   return d;
 }
 
-/** `dlq show <id>`: an entry, or a malformed file (its path, the error and its raw text). */
-export function dlqShow(id: string, o: { json?: boolean }): string {
-  const d = findAny(id);
+/** `dlq show <id>`: an entry, or a malformed one (where it is, the error and its raw text). */
+export function dlqShow(id: string, o: { json?: boolean }): Promise<string> {
+  return withStores(async ({ deadLetters }) => showText(await findAny(deadLetters, id), o));
+}
+
+function showText(d: DeadLetter | MalformedDeadLetter, o: { json?: boolean }): string {
   if (isMalformed(d)) {
-    let text = '';
-    try {
-      text = readFileSync(d.file, 'utf8');
-    } catch {}
-    if (o.json) return `${JSON.stringify({ ...d, malformed: true, text }, null, 2)}\n`;
+    const { text = '', ...m } = d;
+    if (o.json) return `${JSON.stringify({ ...m, malformed: true, text }, null, 2)}\n`;
     return [
       `id:          ${d.id}`,
       'status:      MALFORMED',
@@ -190,9 +229,17 @@ export async function dlqReplay(
   o: { all?: boolean; pipelines: string; json?: boolean },
 ): Promise<string> {
   if (!id && !o.all) throw new InvalidInputError('give a dead-letter id or --all');
-  const q = queue();
-  const scanned = o.all ? q.scan() : undefined;
-  const entries = scanned ? scanned.entries : [find(id!)];
+  return withStores((stores) => replay(stores, id, o));
+}
+
+async function replay(
+  stores: TriggerStores,
+  id: string | undefined,
+  o: { all?: boolean; pipelines: string; json?: boolean },
+): Promise<string> {
+  const q = stores.deadLetters;
+  const scanned = o.all ? await q.scan() : undefined;
+  const entries = scanned ? scanned.entries : [await find(q, id!)];
   if (scanned?.malformed.length)
     say(
       `dlq replay: ${scanned.malformed.length} malformed entr${scanned.malformed.length === 1 ? 'y' : 'ies'} skipped (${scanned.malformed.map((m) => m.file).join(', ')})`,
@@ -210,8 +257,8 @@ export async function dlqReplay(
     });
     const dispatcher = new Dispatcher({
       pipelines,
-      run: pipelineRunner(client as RunOptions['client'], pipelineRunSettings(settings)),
-      processed: new ProcessedStore(settings.dataDir),
+      run: pipelineRunner(client as RunOptions['client'], await storeRunSettings(settings)),
+      processed: stores.processed,
       metrics: new Metrics(),
       own,
       log: say,
@@ -228,13 +275,13 @@ export async function dlqReplay(
         continue;
       }
       // the same settle step as the service's intake: a handler that throws is a failure with its reason
-      const r = await attemptEvent(dispatcher, DeadLetterQueue.toEvent(d), { only: known, force: true });
+      const r = await attemptEvent(dispatcher, replayEvent(d), { only: known, force: true });
       if (!r.ok) {
         const error = r.error ?? 'failed';
-        q.add(DeadLetterQueue.toEvent(d), { error, attempts: 1, pipelines: r.pipelines });
+        await q.add(replayEvent(d), { error, attempts: 1, pipelines: r.pipelines });
         results.push({ id: d.id, event: d.event, ok: false, error });
       } else {
-        q.drop(d.id);
+        await q.drop(d.id);
         results.push({ id: d.id, event: d.event, ok: true });
       }
     }
@@ -254,13 +301,15 @@ export async function dlqReplay(
   return out;
 }
 
-/** `dlq drop <id>|--all` (malformed files included). */
-export function dlqDrop(id: string | undefined, o: { all?: boolean; json?: boolean }): string {
+/** `dlq drop <id>|--all` (malformed entries included). */
+export async function dlqDrop(id: string | undefined, o: { all?: boolean; json?: boolean }): Promise<string> {
   if (!id && !o.all) throw new InvalidInputError('give a dead-letter id or --all');
-  const q = queue();
-  const scan = o.all ? q.scan() : undefined;
-  const ids = scan ? [...scan.entries, ...scan.malformed].map((d) => d.id) : [findAny(id!).id];
-  for (const i of ids) q.drop(i);
+  const ids = await withStores(async ({ deadLetters: q }) => {
+    const scan = o.all ? await q.scan() : undefined;
+    const ids = scan ? [...scan.entries, ...scan.malformed].map((d) => d.id) : [(await findAny(q, id!)).id];
+    for (const i of ids) await q.drop(i);
+    return ids;
+  });
   return o.json
     ? `${JSON.stringify({ dropped: ids })}\n`
     : `Dropped ${ids.length} dead letter${ids.length === 1 ? '' : 's'}.\n`;

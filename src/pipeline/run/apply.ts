@@ -10,13 +10,16 @@ import { compile } from '../compile/program.js';
 import type { Journal } from '../journal.js';
 import { hashOf, loadPipelineObject } from '../load.js';
 import { resolvedWrites } from './plan.js';
-import { defaultPlanStore, PlanRefused, type PlanStore } from './planStore.js';
+import { PlanRefused, type PlanStore } from './planStore.js';
 import { planPipeline, runPipeline } from './runner.js';
 import type { RunOptions, RunResult } from './types.js';
 
-/** Options of {@link applyPlan}. `principal` must be the plan's (see {@link RunOptions.principal}). */
+/**
+ * Options of {@link applyPlan}. `principal` must be the plan's (see {@link RunOptions.principal}); `store` is the plan
+ * store the plan was saved in (src/cli passes the store's).
+ */
 export interface ApplyOptions extends Omit<RunOptions, 'mode' | 'inputs' | 'now' | 'resume' | 'planId'> {
-  store?: PlanStore;
+  store: PlanStore;
   journal?: Journal | false;
 }
 
@@ -33,7 +36,7 @@ function who(principal: string | undefined): string {
  *   portal; for drifted, `plan` is the new stored plan
  */
 export async function applyPlan(planId: string, o: ApplyOptions): Promise<RunResult> {
-  const store = o.store ?? (await defaultPlanStore(o.dataDir));
+  const store = o.store;
   const stored = await store.get(planId);
   if (!stored) throw new PlanRefused('unknown', `unknown plan "${planId}" (no such plan)`);
   // nothing in the file is trusted before the seal is checked

@@ -2,10 +2,10 @@
 export { type ApplyOptions, applyPlan } from './apply.js';
 export { Execution, type ExecutionOptions } from './execution.js';
 export { planTtlMs } from './plan.js';
-export { PlanKey, type SealedContent, sealedPlanId, verifySeal } from './planSeal.js';
+export { newPlanKey, PLAN_KEY_BYTES, planNonce, type SealedContent, sealedPlanId, verifySeal } from './planSeal.js';
 export {
-  defaultPlanStore,
-  FilePlanStore,
+  MemoryPlanStore,
+  PLAN_ID,
   PlanRefused,
   type PlanStore,
   type PlanStoreLike,

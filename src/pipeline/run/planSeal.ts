@@ -8,14 +8,10 @@
  * principal, data and even the same millisecond) get two plans with two ids, each applied once, while each id still
  * binds the content that was reviewed.
  *
- * The key: `<data dir>/plan-key`, 32 random bytes, mode 0600 (data dir created 0700 when missing), made on first
- * use. Two processes making it at once end with one key: each writes a complete temporary file and hard-links it
- * to the final name, which fails with EEXIST for the loser (O_EXCL semantics), who then reads the winner's key.
+ * The key: 32 random bytes ({@link newPlanKey}), kept by the plan store (src/store/plans.ts: the `settings` row
+ * `plan-key`, shared by every process and machine on one store).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { RuntimeFailure } from '../../lib/failures.js';
 import { canonicalJson, hashOf } from '../load.js';
 import type { Plan } from './types.js';
 
@@ -38,53 +34,13 @@ export interface SealedContent {
   nonce?: string;
 }
 
-/** The plan key file (`<data dir>/plan-key`), created on first use. */
-export class PlanKey {
-  /** @param file path of the key file, normally `<data dir>/plan-key` */
-  constructor(readonly file: string) {}
-
-  /**
-   * The key, created when missing (0600; its directory 0700 when created here).
-   * @throws RuntimeFailure when the file exists with a length other than 32 bytes; fs errors (EACCES, ...)
-   */
-  async get(): Promise<Buffer> {
-    const existing = await this.read();
-    if (existing) return existing;
-    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(randomBytes(KEY_BYTES));
-      await fh.sync();
-      await fh.close();
-      // link() creates the name exclusively: a racing process that linked first wins, its key is read below
-      await link(tmp, this.file).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
-    } finally {
-      await fh.close().catch(() => {});
-      await unlink(tmp).catch(() => {});
-    }
-    const key = await this.read();
-    if (!key) throw new RuntimeFailure(`plan key ${this.file} could not be created`);
-    return key;
-  }
-
-  private async read(): Promise<Buffer | undefined> {
-    let key: Buffer;
-    try {
-      key = await readFile(this.file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    if (key.length !== KEY_BYTES)
-      throw new RuntimeFailure(
-        `plan key ${this.file} is damaged (${key.length} bytes, expected ${KEY_BYTES}); delete it and make the plans again`,
-      );
-    return key;
-  }
+/** A fresh plan key (32 random bytes). */
+export function newPlanKey(): Buffer {
+  return randomBytes(KEY_BYTES);
 }
+
+/** Bytes of a plan key (a stored key of another length is damaged). */
+export const PLAN_KEY_BYTES = KEY_BYTES;
 
 /**
  * The canonical JSON that a plan id seals: the plan without its id (as it is stored: JSON values only), the hash of

@@ -2,15 +2,12 @@
  * Stored plans: `b24flow plan` saves the plan (TTL 30 min by default), `b24flow apply <plan-id>` applies it once
  * (see run/apply.ts).
  *
- * Files: `<data dir>/plans/<id>.json` (atomic), single use claimed by creating `<id>.used` exclusively. The id is
- * the plan's seal (./planSeal.ts): a keyed hash of its content and a per-save nonce under `<data dir>/plan-key`.
+ * The id is the plan's seal (./planSeal.ts): a keyed hash of its content and a per-save nonce. The durable store is
+ * src/store/plans.ts (table `plans`, the key in `settings`, shared by every process on the store), passed in by the
+ * composition root; {@link MemoryPlanStore} serves unit tests.
  */
-import { open, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../../lib/atomic.js';
 import { InvalidInputError } from '../../lib/failures.js';
-import { dataDir } from '../journal.js';
-import { PlanKey, planNonce, type SealedContent, sealedPlanId, verifySeal } from './planSeal.js';
+import { newPlanKey, planNonce, type SealedContent, sealedPlanId, verifySeal } from './planSeal.js';
 import type { Plan } from './types.js';
 
 /** A stored plan with what is needed to re-plan it (the pipeline object, its file and path). */
@@ -40,7 +37,8 @@ export interface PlanStore extends PlanStoreLike {
   isUsed(id: string): Promise<boolean>;
 }
 
-const ID = /^p[0-9a-f]{8,64}$/;
+/** The shape of a plan id (`p` + hex). */
+export const PLAN_ID = /^p[0-9a-f]{8,64}$/;
 
 /** Where a plan is saved for `apply` (the part of {@link PlanStore} that planning needs). */
 export interface PlanStoreLike {
@@ -52,57 +50,30 @@ export interface PlanStoreLike {
   save(plan: Plan, extra: { pipeline: unknown; file?: string; path?: string }): Promise<string>;
 }
 
-/**
- * File plan store under `<dir>` (default `<dataDir()>/plans`; callers pass the data dir they configured), sealed
- * with the key `<dir>/../plan-key` unless another key is given.
- */
-export class FilePlanStore implements PlanStore {
-  constructor(
-    readonly dir = join(dataDir(), 'plans'),
-    readonly key = new PlanKey(join(dirname(dir), 'plan-key')),
-  ) {}
+/** Plans in memory, sealed with a key of their own (unit tests; one process). */
+export class MemoryPlanStore implements PlanStore {
+  private plans = new Map<string, string>();
+  private used = new Set<string>();
+  constructor(readonly key: Buffer = newPlanKey()) {}
   async save(plan: Plan, extra: { pipeline: unknown; file?: string; path?: string }): Promise<string> {
     const stored: StoredPlan = { plan, ...extra, nonce: planNonce() };
-    plan.id = sealedPlanId(await this.key.get(), stored);
-    await writeFileAtomic(join(this.dir, `${plan.id}.json`), JSON.stringify(stored), 0o600);
+    plan.id = sealedPlanId(this.key, stored);
+    this.plans.set(plan.id, JSON.stringify(stored));
     return plan.id;
   }
   async verify(id: string, stored: StoredPlan): Promise<boolean> {
-    return typeof stored?.plan === 'object' && stored.plan?.id === id && verifySeal(await this.key.get(), id, stored);
+    return typeof stored?.plan === 'object' && stored.plan?.id === id && verifySeal(this.key, id, stored);
   }
   async get(id: string): Promise<StoredPlan | undefined> {
-    if (!ID.test(id)) return undefined;
-    try {
-      return JSON.parse(await readFile(join(this.dir, `${id}.json`), 'utf8')) as StoredPlan;
-    } catch {
-      return undefined;
-    }
+    const s = PLAN_ID.test(id) ? this.plans.get(id) : undefined;
+    return s ? (JSON.parse(s) as StoredPlan) : undefined;
   }
   async claim(id: string): Promise<boolean> {
-    try {
-      const fh = await open(join(this.dir, `${id}.used`), 'wx');
-      await fh.writeFile(new Date().toISOString());
-      await fh.close();
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw err;
-    }
+    if (this.used.has(id)) return false;
+    this.used.add(id);
+    return true;
   }
   async isUsed(id: string): Promise<boolean> {
-    try {
-      await readFile(join(this.dir, `${id}.used`));
-      return true;
-    } catch {
-      return false;
-    }
+    return this.used.has(id);
   }
-}
-
-/**
- * The default store: the file store under `<dir>/plans`.
- * @param dir data directory (default {@link dataDir}() without an environment, `./data`)
- */
-export async function defaultPlanStore(dir: string = dataDir()): Promise<PlanStore> {
-  return new FilePlanStore(join(dir, 'plans'));
 }

@@ -3,19 +3,16 @@
  * and `resumeRun`. Each compiles the pipeline once (src/pipeline/compile) unless the caller passes the program,
  * then runs one {@link Execution} over it.
  */
-import { dirname, join } from 'node:path';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 import { type CatalogView, defaultCatalog } from '../catalog.js';
 import { compile, type Program } from '../compile/program.js';
-import { FileIdempotencyStore } from '../idempotency.js';
 import { resolveInputs } from '../inputs.js';
-import { dataDir, FileJournal, type Journal, type RunRecord, type RunStatus } from '../journal.js';
+import type { Journal, RunRecord, RunStatus } from '../journal.js';
 import { type LoadedPipeline, loadPipelineObject } from '../load.js';
 import type { RunMode } from '../modes.js';
 import { summarize } from '../summary.js';
 import { Execution } from './execution.js';
 import { buildPlan, staticRefusals } from './plan.js';
-import { defaultPlanStore } from './planStore.js';
 import { newRunId } from './results.js';
 import type { Plan, PlanOptions, RunOptions, RunResult, RunTrigger } from './types.js';
 
@@ -29,11 +26,8 @@ async function execute(program: Program, o: RunOptions, mode: RunMode, journalOn
   const p = program.pipeline;
   const catalog = program.catalog;
   const inputs = o.resume ? o.resume.inputs : resolveInputs(p, o.inputs ?? {});
-  const journal = journalOn
-    ? o.journal === undefined
-      ? new FileJournal(join(o.dataDir ?? dataDir(), 'runs'))
-      : o.journal || undefined
-    : undefined;
+  // the caller chooses the store (src/cli passes the store's journal); none given: no journal
+  const journal = journalOn ? o.journal || undefined : undefined;
   const run: RunRecord = o.resume ?? {
     runId: newRunId(),
     pipeline: { name: p.pipeline.name, file: p.file, path: p.path, hash: p.hash, object: p.pipeline },
@@ -54,14 +48,7 @@ async function execute(program: Program, o: RunOptions, mode: RunMode, journalOn
     run.resumedFrom = [...(run.resumedFrom ?? []), new Date().toISOString()];
   }
   if (journal) await (o.resume ? journal.update(run) : journal.begin(run));
-  const idem =
-    o.idempotency === false || mode === 'shadow'
-      ? undefined
-      : (o.idempotency ??
-        // next to the file journal's runs/ (its data dir) unless the data dir is given
-        (journal instanceof FileJournal
-          ? FileIdempotencyStore.shared(join(o.dataDir ?? dirname(journal.dir), 'idempotency'))
-          : undefined));
+  const idem = o.idempotency === false || mode === 'shadow' ? undefined : o.idempotency;
   const ex = new Execution(program, { ...o, mode, client: o.client }, inputs, run, journal, '', idem);
   await ex.init();
   let error: string | undefined;
@@ -174,8 +161,8 @@ export async function runPipeline(p: LoadedPipeline, o: RunOptions): Promise<Run
 }
 
 /**
- * Runs the reads and resolves every write into a plan (nothing is written). The plan is stored with a TTL
- * (30 min) for a single `applyPlan`.
+ * Runs the reads and resolves every write into a plan (nothing is written). With a plan `store` the plan is sealed
+ * and stored with a TTL (30 min) for a single `applyPlan`; without one its id is a plain hash and it cannot be applied.
  * @throws InvalidInputError for bad inputs
  */
 export async function planPipeline(p: LoadedPipeline, o: PlanOptions): Promise<Plan> {
@@ -183,7 +170,7 @@ export async function planPipeline(p: LoadedPipeline, o: PlanOptions): Promise<P
   const { ex } = await execute(program, { ...o, mode: 'shadow', journal: false }, 'shadow', false);
   const plan = await buildPlan(ex, o);
   if (ex.failed) throw new RuntimeFailure(`cannot plan: ${ex.failed}`);
-  const store = o.store === undefined ? await defaultPlanStore(o.dataDir) : o.store;
+  const store = o.store || undefined;
   // saving seals the plan: its id becomes the keyed hash of its content
   if (store) plan.id = await store.save(plan, { pipeline: p.pipeline, file: p.file, path: p.path });
   if (o.withReads) Object.defineProperty(plan, 'reads', { value: ex.reads, enumerable: false });
@@ -192,14 +179,15 @@ export async function planPipeline(p: LoadedPipeline, o: PlanOptions): Promise<P
 
 /**
  * Continues a run that stopped (killed, crashed, failed): completed steps are not repeated, completed writes are
- * skipped by key, uncertain legacy CRM creates are looked up by ORIGIN_ID.
+ * skipped by key, uncertain legacy CRM creates are looked up by ORIGIN_ID. `journal` is the one the run was
+ * recorded in (the store's).
  * @throws InvalidInputError when the run does not exist or already completed
  */
 export async function resumeRun(
   runId: string,
-  o: Omit<RunOptions, 'resume' | 'mode' | 'inputs'> & { journal?: Journal },
+  o: Omit<RunOptions, 'resume' | 'mode' | 'inputs' | 'journal'> & { journal: Journal },
 ): Promise<RunResult> {
-  const journal = o.journal ?? new FileJournal(join(o.dataDir ?? dataDir(), 'runs'));
+  const journal = o.journal;
   const rec = await journal.get(runId);
   if (!rec) throw new InvalidInputError(`unknown run "${runId}"`);
   if (rec.status === 'completed') throw new InvalidInputError(`run ${runId} already completed`);

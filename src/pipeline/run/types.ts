@@ -33,7 +33,10 @@ export interface RunOptions {
   mode?: RunMode;
   confirmWrite?: boolean;
   confirmDestructive?: boolean;
-  /** Default: a FileJournal under the data dir; false = no journal. */
+  /**
+   * Where the run is recorded (src/cli passes the store's journal, src/store/journal.ts); absent or false: not
+   * recorded (no `runs` entry, no resume).
+   */
   journal?: Journal | false;
   trigger?: RunTrigger;
   onProgress?: (e: ProgressEvent) => void;
@@ -45,11 +48,6 @@ export interface RunOptions {
   now?: number;
   /** Summary and refusal language (default en; the CLI passes `userLanguage(process.env)`). */
   lang?: 'en' | 'ru';
-  /**
-   * Data directory for the default file journal, idempotency store and plan store (default {@link dataDir}() =
-   * `./data`; the CLI and services pass `dataDir(process.env)`).
-   */
-  dataDir?: string;
   /**
    * Values of the variables the pipeline's `env:` allow-list names (missing ones read as ""); the caller passes them
    * (the CLI passes `process.env`). Default: none.
@@ -63,9 +61,8 @@ export interface RunOptions {
   program?: Program;
   verbose?: boolean;
   /**
-   * Cross-run memory of keyed writes (steps with `idempotency_key`). Default: when the journal is a file journal,
-   * the file store `<dataDir>/idempotency` (`dataDir` option, else the journal's data dir: the parent of its
-   * `runs/`), else none; false = none.
+   * Cross-run memory and claims of keyed writes (steps with `idempotency_key`): src/cli passes the store's
+   * (src/store/idempotency.ts). Absent or false: none (keys are then only reconciled with the portal).
    */
   idempotency?: IdempotencyStore | false;
   /** Internal: continue this run record (resume). */
@@ -150,7 +147,10 @@ export interface RunResult {
 
 /** Options of {@link planPipeline}. */
 export interface PlanOptions extends Omit<RunOptions, 'mode'> {
-  /** Where to store the plan for `apply` (default: the file store under the data dir); false = do not store. */
+  /**
+   * Where to store the plan for `apply` (src/cli passes the store's, src/store/plans.ts); absent or false: not
+   * stored (its id is then a plain hash that `apply` does not know).
+   */
   store?: PlanStoreLike | false;
   /** Attach the read results (`plan.reads`) for a run that follows at once (`RunOptions.planReads`). */
   withReads?: boolean;

@@ -72,9 +72,40 @@ async function fusedFanOut(
   if (pairs.some((x) => containsBatchSyntax(x.a.params) || containsBatchSyntax(x.b.params))) return false;
   const scopeA = ex.scopeOf(a);
   const scopeB = ex.scopeOf(b);
-  const earlierA = a.idempotency_key !== undefined && ex.idem ? await ex.idem.load(scopeA) : undefined;
-  const earlierB = b.idempotency_key !== undefined && ex.idem ? await ex.idem.load(scopeB) : undefined;
+  const earlierA =
+    a.idempotency_key !== undefined && ex.idem
+      ? await ex.idem.load(
+          scopeA,
+          pairs.map((x) => x.a.key),
+        )
+      : undefined;
+  const earlierB =
+    b.idempotency_key !== undefined && ex.idem
+      ? await ex.idem.load(
+          scopeB,
+          pairs.map((x) => x.b.key),
+        )
+      : undefined;
   if (pairs.some((x) => earlierA?.has(x.a.key) || earlierB?.has(x.b.key))) return false;
+  // keys claimed in a shared store before anything is sent; any key another run holds (or left): not fused — the
+  // step-by-step path waits for it or reconciles it
+  const claims: [string, string[]][] = [];
+  const giveBack = async () => {
+    for (const [sc, ks] of claims) await ex.idem!.release?.(sc, ks, ex.run.runId);
+  };
+  if (ex.idem?.claim)
+    for (const [s, scope, keys] of [
+      [a, scopeA, pairs.map((x) => x.a.key)],
+      [b, scopeB, pairs.map((x) => x.b.key)],
+    ] as const) {
+      if (s.idempotency_key === undefined) continue;
+      const got = await ex.idem.claim(scope, keys, ex.run.runId);
+      claims.push([scope, keys]);
+      if (keys.some((k) => got.get(k)?.state !== 'mine')) {
+        await giveBack();
+        return false;
+      }
+    }
   const origin = (s: Step, key: string) =>
     `b24flow-${hashOf([ex.p.pipeline.name, ex.prefix + s.id, key]).slice(0, 24)}`;
   if (LEGACY_CRM_ADD.test(am.name))
@@ -192,6 +223,8 @@ async function fusedFanOut(
     ex.setResult(s.id, res, s);
     await ex.saveResult(s, res);
   }
+  // the keys done stay done; the claims of failed or unsent ones are given back (another run may send them)
+  await giveBack();
   for (const [s, sm] of [
     [a, am],
     [b, bm],

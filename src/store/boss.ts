@@ -1,0 +1,189 @@
+/**
+ * The shared job queue on PostgreSQL: pg-boss 12 (https://github.com/timgit/pg-boss) in the store's database
+ * (its own schema `pgboss`), behind the {@link JobQueue} of src/triggers/jobs.ts. Every `serve` process on the
+ * database works the same queues:
+ * - `pipeline-run` (policy `standard`): runs are sent with a deterministic id (a second send of the same run is
+ *   refused by the primary key); `retryLimit` retries; a job that fails past them is copied by pg-boss into
+ *   `pipeline-run-dead`, which every process works by filing it in the dead-letter queue;
+ * - `offline-fetch` (policy `stately`, singleton key = the portal): at most one pass per portal active and one
+ *   queued, across all processes — two processes never call `event.offline.get` for one portal at once.
+ * A job whose worker dies stays `active` until `expireInSeconds`; pg-boss's supervisor then fails it into a retry
+ * that another worker takes.
+ */
+import { PgBoss } from 'pg-boss';
+import {
+  type JobName,
+  type JobQueue,
+  type JobSendOptions,
+  type JobState,
+  type QueuedJob,
+  RUN_DEAD_QUEUE,
+} from '../triggers/jobs.js';
+import { safeUrl } from './db.js';
+
+/** Options of {@link openBoss}. */
+export interface BossOptions {
+  /** The PostgreSQL URL of the store. */
+  url: string;
+  /** How long a job may stay active before another worker retries it, ms (default 60 000; min 1 000). */
+  expireMs?: number;
+  /** Retries of a failed `pipeline-run` job before it is dead-lettered (default 2). */
+  retryLimit?: number;
+  /** How often an idle worker polls, ms (default 500; min 50). */
+  pollMs?: number;
+  /** Connections of pg-boss's pool (default 4). */
+  poolSize?: number;
+  /** Receives pg-boss's errors (a dropped connection is retried by pg-boss). */
+  onError?: (message: string) => void;
+}
+
+const STATES: Record<string, JobState> = {
+  created: 'queued',
+  retry: 'queued',
+  active: 'active',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'failed',
+};
+
+/** pg-boss as a {@link JobQueue} (see module doc). */
+export class BossJobQueue implements JobQueue {
+  readonly shared = true;
+  private stopping = false;
+  private readonly loops = new Set<Promise<void>>();
+  private readonly wake = new Set<() => void>();
+  constructor(
+    private readonly boss: PgBoss,
+    private readonly pollSeconds: number,
+    private readonly onError?: (message: string) => void,
+  ) {}
+
+  async send<T extends object>(name: JobName, data: T, opts: JobSendOptions = {}): Promise<string | null> {
+    return this.boss.send(name, data, {
+      ...(opts.id ? { id: opts.id } : {}),
+      ...(opts.singletonKey ? { singletonKey: opts.singletonKey } : {}),
+    });
+  }
+
+  /**
+   * `concurrency` fetch loops: each takes one job, runs it, completes or fails it, and fetches again at once while
+   * there is work (pg-boss's own `work()` waits its polling interval between jobs); an idle loop sleeps `pollSeconds`.
+   */
+  async work<T>(
+    name: JobName,
+    concurrency: number,
+    handler: (job: QueuedJob<T>) => Promise<object | undefined>,
+  ): Promise<void> {
+    for (let i = 0; i < Math.max(1, concurrency); i++) {
+      const loop = (async () => {
+        while (!this.stopping) {
+          let jobs: Awaited<ReturnType<PgBoss['fetch']>> = [];
+          try {
+            jobs = await this.boss.fetch<T>(name, { batchSize: 1 });
+          } catch (err) {
+            this.onError?.(`job queue: cannot fetch ${name} (${(err as Error).message})`);
+          }
+          const j = jobs[0];
+          if (!j) {
+            await this.idle();
+            continue;
+          }
+          try {
+            const out = await handler({ id: j.id, name, data: j.data as T, retryCount: j.retryCount });
+            await this.boss.complete(name, j.id, (out ?? null) as object | null);
+          } catch (err) {
+            await this.boss
+              .fail(name, j.id, { message: err instanceof Error ? err.message : String(err) })
+              .catch(() => {});
+          }
+        }
+      })();
+      this.loops.add(loop);
+    }
+  }
+
+  /** Sleeps one poll interval, or less when stop() is called. */
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.wake.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, this.pollSeconds * 1000);
+      this.wake.add(done);
+    });
+  }
+
+  async state(name: JobName, id: string): Promise<{ state: JobState; output?: Record<string, unknown> }> {
+    const j = await this.boss.getJobById<unknown>(name, id);
+    if (!j) return { state: 'gone' };
+    const output = j.output as Record<string, unknown> | null | undefined;
+    return { state: STATES[j.state] ?? 'queued', ...(output ? { output } : {}) };
+  }
+
+  async remove(name: JobName, id: string): Promise<void> {
+    await this.boss.deleteJob(name, id);
+  }
+
+  /** Stops fetching, waits for the jobs in hand (their runs finish or checkpoint on the shutdown signal), closes. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const w of this.wake) w();
+    // a job still running after the timeout stays active in the database: it is retried after its expiry
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.loops]),
+      new Promise((r) => {
+        timer = setTimeout(r, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.boss.stop({ graceful: false, close: true, timeout: 1000 });
+  }
+}
+
+/**
+ * Starts pg-boss on the store's database (installs or migrates its schema; several processes starting at once
+ * migrate once) and creates the queues.
+ * @throws Error naming the database (password redacted) when it cannot be reached
+ */
+export async function openBoss(o: BossOptions): Promise<BossJobQueue> {
+  const expire = Math.max(1, Math.ceil((o.expireMs ?? 60_000) / 1000));
+  // the supervisor notices expired jobs: check several times per expiry so that a dead worker's job moves on soon
+  const supervise = Math.max(1, Math.floor(expire / 2));
+  const boss = new PgBoss({
+    connectionString: o.url,
+    max: o.poolSize ?? 4,
+    superviseIntervalSeconds: supervise,
+    monitorIntervalSeconds: supervise,
+    queueCacheIntervalSeconds: supervise,
+    application_name: 'b24flow',
+  });
+  boss.on('error', (err: Error) => o.onError?.(`pg-boss: ${err.message}`));
+  try {
+    await boss.start({ attempts: 3 });
+  } catch (err) {
+    throw new Error(`cannot start the job queue on ${safeUrl(o.url)}: ${(err as Error).message}`);
+  }
+  const ensure = async (name: string, opts: Parameters<PgBoss['createQueue']>[1]) => {
+    try {
+      await boss.createQueue(name, opts);
+    } catch (err) {
+      // another process created it at the same moment
+      if (!/exists|duplicate/i.test((err as Error).message)) throw err;
+    }
+    await boss.updateQueue(name, opts as Parameters<PgBoss['updateQueue']>[1]).catch(() => {});
+  };
+  await ensure(RUN_DEAD_QUEUE, { policy: 'standard', expireInSeconds: expire, retryLimit: 5 });
+  await ensure('pipeline-run', {
+    policy: 'standard',
+    expireInSeconds: expire,
+    retryLimit: o.retryLimit ?? 2,
+    retryDelay: 1,
+    deadLetter: RUN_DEAD_QUEUE,
+  });
+  await ensure('offline-fetch', { policy: 'stately', expireInSeconds: expire, retryLimit: 1 });
+  return new BossJobQueue(boss, Math.max(0.05, (o.pollMs ?? 500) / 1000), o.onError);
+}
