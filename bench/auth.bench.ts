@@ -8,9 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type B24Client, FileTokenStore, tokensFromAnswer } from '../src/bitrix/index.js';
+import { type B24Client, tokensFromAnswer } from '../src/bitrix/index.js';
 import { connect, connectApp } from '../src/cli/compose.js';
 import { startSandbox } from '../src/sandbox/index.js';
+import { openStore } from '../src/store/index.js';
+import { loadStoreKey, StoreTokenStore } from '../src/store/tokens.js';
 
 const N = Number(process.env.AUTH_BENCH_CALLS ?? 1000);
 
@@ -25,7 +27,9 @@ const dir = mkdtempSync(join(tmpdir(), 'b24flow-authbench-'));
 const sb = await startSandbox({ plan: 'unlimited', operatingLimit: 0, quiet: true, size: 10 });
 try {
   const t = tokensFromAnswer((await sb.oauthApp.install()) as unknown as Record<string, unknown>);
-  await new FileTokenStore(join(dir, 'tokens.json')).set(t.member_id, t);
+  const db = await openStore({ dataDir: dir });
+  await new StoreTokenStore(db, await loadStoreKey(dir)).set(t.member_id, t);
+  await db.close();
   const common = { B24FLOW_DATA_DIR: dir, B24_PLAN: 'enterprise', B24_CLOCK_FACTOR: '1000' };
   const hook = await connect({ env: { ...common, BITRIX_WEBHOOK_URL: sb.webhookUrl }, dotenv: false });
   const oauth = await connect({
@@ -34,7 +38,7 @@ try {
   });
   const rows: Array<[string, number[]]> = [
     ['webhook (connect, audit on)', []],
-    ['OAuth, file token store (connect, audit on)', []],
+    ['OAuth, store token store (connect, audit on)', []],
   ];
   for (let round = 0; round < 3; round++) {
     rows[0]![1].push(await perCall(hook.client));

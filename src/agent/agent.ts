@@ -13,7 +13,7 @@ import { cancelPlan, confirmPlan, presentPlan } from './planFlow.js';
 import { Planner, type PlannerResult } from './planner.js';
 import { KeyedQueue } from './queue.js';
 import { type AgentReply, degraded, missingFields, normalize, type PlannerLike, t } from './replies.js';
-import { type AgentState, addGoal, countMissing, nowIso, StateStore, selfCheck } from './state.js';
+import { type AgentState, addGoal, countMissing, nowIso, type StateStore, selfCheck } from './state.js';
 
 export type { AgentReply, PlannerLike, ReplyButton } from './replies.js';
 
@@ -22,8 +22,10 @@ export interface ChatAgentOptions {
   engine: ChatEngine;
   /** Default: a planner without a model key (degraded mode: free-text planning off); the CLI passes the configured one. */
   planner?: PlannerLike;
-  /** b24flow data dir (state, logs, link codes). */
+  /** b24flow data dir (logs, link codes). */
   dataDir: string;
+  /** Where users' states live (the CLI passes the store's, src/store/agentState.ts; tests a MemoryStateStore). */
+  state: StateStore;
   /** Upper bound on a chat plan's validity in ms (the engine's TTL also applies; default 30 min). */
   planTtlMs?: number;
   /** Clock in ms since epoch for plan expiry (default `Date.now`; tests move it forward). */
@@ -55,7 +57,7 @@ export class ChatAgent {
     this.engine = opts.engine;
     // No planner given: one without a model key, i.e. degraded mode (the composition root passes the configured one).
     this.planner = opts.planner ?? new Planner({ engine: opts.engine });
-    this.store = new StateStore(opts.dataDir);
+    this.store = opts.state;
     this.log = opts.log ?? new InteractionLog(opts.dataDir);
     this.links = new LinkCodes(opts.dataDir);
     this.onError = opts.onError ?? (() => {});

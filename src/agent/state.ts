@@ -1,7 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../lib/atomic.js';
 
 /**
  * Per-user memory of the chat agent: what the user wants, which CRM objects the conversation is about,
@@ -80,47 +77,43 @@ export function userFileKey(userId: string): string {
 }
 
 /**
- * Persists agent states as one JSON file per user under `<dataDir>/agent/state/`, written atomically.
- * Callers serialise access per user (see {@link KeyedQueue}); the store keeps no cache so two processes
- * reading the same data dir see each other's last complete write.
+ * Where agent states live: the store's `agent_state` table in the CLI (src/store/agentState.ts, one row per user,
+ * shared by every process on the store), {@link MemoryStateStore} in tests. Callers serialise access per user (see
+ * {@link KeyedQueue}); implementations keep no cache, so two processes see each other's last complete write.
  */
-export class StateStore {
-  readonly dir: string;
+export interface StateStore {
+  /** A user's state; {@link emptyState} when none is stored (an unreadable one counts as none). */
+  load(userId: string): Promise<AgentState>;
+  /** Stores a user's state (sets `updatedAt`), durable when the promise resolves. */
+  save(state: AgentState): Promise<void>;
+}
 
-  /** @param dataDir b24flow data directory (`B24FLOW_DATA_DIR`, default `./data`) */
-  constructor(dataDir: string) {
-    this.dir = join(dataDir, 'agent', 'state');
+/**
+ * A stored state document merged over {@link emptyState}: fields added by later versions get their defaults; a
+ * document that does not parse counts as missing rather than blocking the user forever.
+ */
+export function reviveState(userId: string, json: string | undefined): AgentState {
+  if (json === undefined) return emptyState(userId);
+  let raw: Partial<AgentState>;
+  try {
+    raw = JSON.parse(json) as Partial<AgentState>;
+  } catch {
+    return emptyState(userId);
   }
+  if (!raw || typeof raw !== 'object') return emptyState(userId);
+  const base = emptyState(userId);
+  return { ...base, ...raw, userId, metrics: { ...base.metrics, ...(raw.metrics ?? {}) } } as AgentState;
+}
 
-  /** Path of one user's state file. */
-  file(userId: string): string {
-    return join(this.dir, `${userFileKey(userId)}.json`);
-  }
-
-  /**
-   * Loads a user's state; a missing file yields {@link emptyState}. A corrupt file (which atomic writes should
-   * make impossible) is treated as missing rather than blocking the user forever.
-   */
+/** States in memory (tests, one-shot runs). */
+export class MemoryStateStore implements StateStore {
+  private readonly docs = new Map<string, string>();
   async load(userId: string): Promise<AgentState> {
-    try {
-      const raw = JSON.parse(await readFile(this.file(userId), 'utf8')) as Partial<AgentState>;
-      const base = emptyState(userId);
-      return {
-        ...base,
-        ...raw,
-        userId,
-        metrics: { ...base.metrics, ...(raw.metrics ?? {}) },
-      } as AgentState;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return emptyState(userId);
-      throw err;
-    }
+    return reviveState(userId, this.docs.get(userId));
   }
-
-  /** Writes a user's state atomically (temp file + fsync + rename). */
   async save(state: AgentState): Promise<void> {
     state.updatedAt = nowIso();
-    await writeFileAtomic(this.file(state.userId), `${JSON.stringify(state, null, 2)}\n`, 0o600);
+    this.docs.set(state.userId, JSON.stringify(state));
   }
 }
 

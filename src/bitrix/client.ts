@@ -362,7 +362,6 @@ export class B24Client {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.limiter.saveState();
     await this.dispatcher.close().catch(() => {});
   }
 

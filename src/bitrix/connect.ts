@@ -6,12 +6,12 @@
  * webhook URL, or an OAuth application whose tokens are in a token store (`memberId` picks the portal when several
  * are installed). This module reads no environment and starts nothing but the client.
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { type AuditSink, FileAudit } from './audit.js';
 import type { OAuthApp } from './auth/oauth.js';
 import { PortalRegistry } from './auth/registry.js';
-import { FileTokenStore, type TokenStore } from './auth/tokenStore.js';
+import type { TokenStore } from './auth/tokenStore.js';
 import { WebhookAuth } from './auth/webhook.js';
 import { B24Client } from './client.js';
 import type { LimiterConfig } from './limiter/index.js';
@@ -29,11 +29,12 @@ export interface PortalSettings {
    * (`B24_MEMBER_ID`; optional when exactly one portal is installed).
    */
   oauth?: { app: OAuthApp; memberId?: string };
-  /** Data directory: the limiter's shared request counter, the default audit file and token file. */
+  /** Data directory: the default audit file. */
   dataDir: string;
-  /** Token file of the OAuth application (`B24_TOKEN_FILE`); default `<dataDir>/tokens.json`. */
-  tokenFile?: string;
-  /** Limiter settings (`B24_PLAN`, `B24_OPERATING_LIMIT`, `B24_MAX_CONCURRENCY`, `B24_CLOCK_FACTOR`). */
+  /**
+   * Limiter settings (`B24_PLAN`, `B24_OPERATING_LIMIT`, `B24_MAX_CONCURRENCY`, `B24_CLOCK_FACTOR`; `shared`: the
+   * store's bucket, so that every process on the store shares the portal's request budget).
+   */
   limiter?: LimiterConfig;
   /** Extra CA certificate(s) to trust (the contents of `B24_CA_FILE`, or the sandbox's own CA). */
   ca?: string | Buffer;
@@ -45,13 +46,8 @@ export interface ConnectOptions {
   audit?: string | false;
   /** Limiter overrides, applied over {@link PortalSettings.limiter}. */
   limiter?: LimiterConfig;
-  /** Token store for OAuth (default: the file store of {@link PortalSettings.tokenFile}). */
+  /** Token store of the OAuth application (required with `settings.oauth`; src/cli passes the store's). */
   tokenStore?: TokenStore;
-  /**
-   * Share the portal's request counter with later processes through `<dataDir>/limiter/<portal>.json` (default
-   * true; the embedded sandbox, which lives as long as this process, does not need it).
-   */
-  sharedLimiterState?: boolean;
 }
 
 /** A connected client and one `close()` for it and its audit sink. */
@@ -78,27 +74,23 @@ export async function connect(settings: PortalSettings, opts: ConnectOptions = {
   const audit: AuditSink | false =
     opts.audit === false ? false : new FileAudit(opts.audit ?? join(dataDir, 'audit', 'calls.jsonl'));
   const limiter: LimiterConfig = { ...(settings.limiter ?? {}), ...(opts.limiter ?? {}) };
-  // successive commands share the portal's request counter through the data dir
-  const limiterOf = (portalId: string): LimiterConfig =>
-    opts.sharedLimiterState === false
-      ? limiter
-      : {
-          ...limiter,
-          stateFile: limiter.stateFile ?? join(dataDir, 'limiter', `${portalId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`),
-        };
   const base = { audit, ...(settings.ca ? { ca: settings.ca } : {}) };
 
   const webhook = settings.webhookUrl?.trim();
   if (webhook) {
     const auth = new WebhookAuth(webhook);
-    const client = new B24Client({ auth, ...base, limiter: limiterOf(auth.portalId) });
+    const client = new B24Client({ auth, ...base, limiter });
     return { client, limiter, close: () => closeAll(client, audit) };
   }
 
   if (settings.oauth) {
     const { app } = settings.oauth;
     registerSecret(app.clientSecret);
-    const store = opts.tokenStore ?? new FileTokenStore(settings.tokenFile ?? join(dataDir, 'tokens.json'));
+    const store = opts.tokenStore;
+    if (!store) {
+      if (audit) await audit.close();
+      throw new InvalidInputError('an OAuth application needs a token store (connect options: tokenStore)');
+    }
     const registry = registryFor(app, store);
     const portals = await registry.portals();
     let memberId = settings.oauth.memberId;
@@ -115,7 +107,7 @@ export async function connect(settings: PortalSettings, opts: ConnectOptions = {
     } else if (!portals.includes(memberId)) {
       throw new RuntimeFailure(`no stored tokens for portal B24_MEMBER_ID=${memberId}; install the application there`);
     }
-    const client = new B24Client({ auth: registry.auth(memberId!), ...base, limiter: limiterOf(memberId!) });
+    const client = new B24Client({ auth: registry.auth(memberId!), ...base, limiter });
     return { client, limiter, close: () => closeAll(client, audit) };
   }
 
@@ -128,23 +120,13 @@ async function closeAll(client: B24Client, audit: AuditSink | false): Promise<vo
   if (audit) await audit.close();
 }
 
-const fileRegistries = new Map<string, PortalRegistry>();
 const storeRegistries = new WeakMap<TokenStore, Map<string, PortalRegistry>>();
 
 /**
- * One registry per (client_id, token store) in the process — file stores are identified by their path — so all
- * clients of a portal share one auth provider and one single-flight refresh.
+ * One registry per (client_id, token store object) in the process, so all clients of a portal share one auth provider
+ * and one single-flight refresh (src/cli keeps one token store per process).
  */
 export function registryFor(app: OAuthApp, store: TokenStore): PortalRegistry {
-  if (store instanceof FileTokenStore) {
-    const key = `${app.clientId}\u0000${resolve(store.path)}`;
-    let r = fileRegistries.get(key);
-    if (!r) {
-      r = new PortalRegistry(app, store);
-      fileRegistries.set(key, r);
-    }
-    return r;
-  }
   let m = storeRegistries.get(store);
   if (!m) {
     m = new Map();

@@ -6,7 +6,12 @@ export { type AuditRecord, type AuditSink, FileAudit, MemoryAudit, paramKeys } f
 export { type OAuthApp, OAuthAuth, tokensFromAnswer } from './auth/oauth.js';
 export type { AuthCredentials, AuthProvider } from './auth/provider.js';
 export { PortalRegistry } from './auth/registry.js';
-export { FileTokenStore, MemoryTokenStore, type PortalTokens, type TokenStore } from './auth/tokenStore.js';
+export {
+  MemoryTokenStore,
+  type PortalTokens,
+  registerTokenSecrets,
+  type TokenStore,
+} from './auth/tokenStore.js';
 export { parseWebhookUrl, WebhookAuth } from './auth/webhook.js';
 export {
   BATCH_LIMIT,
@@ -37,7 +42,17 @@ export {
 } from './connect.js';
 export { decodeParams, encodeParams } from './encode.js';
 export type { ExportOptions, ExportProgress } from './export.js';
-export { forgetLimiter, type LimiterConfig, limiterFor, PortalLimiter } from './limiter/index.js';
+export {
+  forgetLimiter,
+  type LeaseGrant,
+  type LeaseRequest,
+  type LimiterConfig,
+  type LimiterEvent,
+  limiterFor,
+  PortalLimiter,
+  type SharedLearned,
+  type SharedLimiterState,
+} from './limiter/index.js';
 export type { ListOptions, ListParams, ListProgress } from './list.js';
 export { redact, redactDeep, registerSecret } from './redact.js';
 export * from './restErrors.js';

@@ -7,8 +7,9 @@ import { resolve } from 'node:path';
 import type { ChatAgent } from '../agent/agent.js';
 import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
+import type { StateStore } from '../agent/state.js';
 import { connect, readSettings } from './compose.js';
-import { closeDataStore } from './dataStore.js';
+import { closeDataStore, openDataStore } from './dataStore.js';
 import type { StoreRunSettings } from './runSettings.js';
 import { openTriggerStores } from './triggerStores.js';
 
@@ -38,6 +39,8 @@ export async function buildChatAgent(o: {
   /** The run options with the store's plans, journal and keys ({@link storeRunSettings}). */
   runOptions: StoreRunSettings;
   onError?: (userId: string, details: string) => void;
+  /** Users' states (default: the process's store, `B24FLOW_DATABASE_URL` or SQLite in `dataDir`). */
+  state?: StateStore;
 }): Promise<ChatAgent> {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
   const { ChatAgent } = await import('../agent/agent.js');
@@ -50,10 +53,16 @@ export async function buildChatAgent(o: {
     runOptions: o.runOptions,
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
+  let state = o.state;
+  if (!state) {
+    const { StoreStateStore } = await import('../store/agentState.js');
+    state = new StoreStateStore(await openDataStore({ env: o.env, dataDir: o.dataDir }));
+  }
   return new ChatAgent({
     engine,
     planner: Planner.fromConfig(engine, plannerConfig(o.env)),
     dataDir: o.dataDir,
+    state,
     ...(o.onError ? { onError: o.onError } : {}),
   });
 }

@@ -8,11 +8,12 @@
  * sandbox and the trigger modules are imported lazily, inside the functions that need them.
  *
  * Variables read here: `BITRIX_WEBHOOK_URL` (incoming webhook) → `B24_CLIENT_ID` + `B24_CLIENT_SECRET` with stored
- * tokens (OAuth; `B24_MEMBER_ID` picks the portal when several are installed, `B24_OAUTH_TOKEN_URL`,
- * `B24_TOKEN_FILE`) → neither: the embedded sandbox portal, one per data directory, shared by the processes using it
- * and kept in `<data dir>/sandbox/` (`B24FLOW_SANDBOX_DIR` names another directory; see src/cli/sandboxHost.ts).
- * There is never a default real portal. Also `B24FLOW_DATA_DIR` (tokens, audit, plans, journal, DLQ; default
- * `./data`), `B24_PLAN` (`standard`|`enterprise`), `B24_OPERATING_LIMIT` (s), `B24_MAX_CONCURRENCY`,
+ * tokens (OAuth; `B24_MEMBER_ID` picks the portal when several are installed, `B24_OAUTH_TOKEN_URL`; the tokens live
+ * in the store, encrypted with `B24FLOW_STORE_KEY` or `<data dir>/store-key`) → neither: the embedded sandbox portal
+ * (one per data directory, shared by the processes using it and kept in `<data dir>/sandbox/`; `B24FLOW_SANDBOX_DIR`
+ * names another directory; see src/cli/sandboxHost.ts). There is never a default real portal. Every client draws its
+ * request slots from the store's shared bucket of its portal (src/store/limiter.ts), so CLI runs, workers and machines
+ * on one store share the portal's limits. Also `B24FLOW_DATA_DIR` (store, audit; default `./data`), `B24_PLAN` (`standard`|`enterprise`), `B24_OPERATING_LIMIT` (s), `B24_MAX_CONCURRENCY`,
  * `B24_CLOCK_FACTOR`, `B24_CA_FILE`, `B24FLOW_TZ` (schedules; default UTC), `B24FLOW_AUTH_CONNECTOR`,
  * `B24_APPLICATION_TOKEN`, `B24FLOW_CATALOG_DIR`. `.env` in the working directory fills keys the environment lacks.
  */
@@ -22,13 +23,14 @@ import { parse as parseDotenv } from 'dotenv';
 import type { TokenStore } from '../bitrix/auth/tokenStore.js';
 import type { B24Client } from '../bitrix/client.js';
 import type { Connection, ConnectOptions, PortalSettings } from '../bitrix/connect.js';
-import type { LimiterConfig } from '../bitrix/limiter/index.js';
+import type { LimiterConfig, SharedLimiterState } from '../bitrix/limiter/index.js';
 import { setDefaultCatalogDir } from '../catalog/store.js';
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { registerEnvSecrets } from '../lib/redact.js';
 import type { SandboxEndpoint, SandboxOptions } from '../sandbox/index.js';
 import type { InstallVerifier } from '../triggers/install.js';
 import type { PortalTokens } from '../triggers/online.js';
+import { openDataStore } from './dataStore.js';
 import type { SandboxPacing } from './sandboxHost.js';
 
 export type { Connection, ConnectOptions, PortalSettings };
@@ -134,12 +136,7 @@ export function portalSettings(env: NodeJS.ProcessEnv): PortalSettings | undefin
   const limiter = limiterFromEnv(env);
   const dataDir = env.B24FLOW_DATA_DIR ?? './data';
   const ca = env.B24_CA_FILE ? readFileSync(env.B24_CA_FILE) : undefined;
-  const base: PortalSettings = {
-    dataDir,
-    limiter,
-    ...(ca ? { ca } : {}),
-    ...(env.B24_TOKEN_FILE ? { tokenFile: env.B24_TOKEN_FILE } : {}),
-  };
+  const base: PortalSettings = { dataDir, limiter, ...(ca ? { ca } : {}) };
   const webhookUrl = env.BITRIX_WEBHOOK_URL?.trim();
   if (webhookUrl) return { ...base, webhookUrl };
   if (env.B24_CLIENT_ID && env.B24_CLIENT_SECRET) {
@@ -176,8 +173,66 @@ export interface PortalOptions {
   stderr?: (line: string) => void;
   /** Limiter overrides (else from env / sandbox settings). */
   limiter?: LimiterConfig;
-  /** Token store for OAuth (default file store in the data dir). */
+  /** Token store for OAuth (default: the store's, encrypted; see {@link portalStores}). */
   tokenStore?: TokenStore;
+}
+
+/** The store-backed pieces every portal client of a process shares. */
+export interface PortalStores {
+  /** The shared request bucket of every portal (src/store/limiter.ts). */
+  limiter: SharedLimiterState;
+  /** The OAuth token store (encrypted rows; the key is read on first use). */
+  tokens(): Promise<TokenStore>;
+}
+
+const portalStoresCache = new WeakMap<object, PortalStores>();
+
+/**
+ * The process's shared limiter state and token store on the store of `env` (`B24FLOW_DATABASE_URL`, else SQLite in
+ * the data dir), created once per open store. The store key is `B24FLOW_STORE_KEY` (base64 of 32 bytes; wins, and
+ * must be the same on every machine of one PostgreSQL) or `<data dir>/store-key`.
+ * @throws Error naming the database when the store cannot be opened; RuntimeFailure for a malformed key
+ */
+export async function portalStores(env: NodeJS.ProcessEnv): Promise<PortalStores> {
+  const dataDir = env.B24FLOW_DATA_DIR ?? './data';
+  const store = await openDataStore({ env, dataDir });
+  let hit = portalStoresCache.get(store);
+  if (!hit) {
+    const { StoreLimiterState } = await import('../store/limiter.js');
+    const { StoreTokenStore, loadStoreKey } = await import('../store/tokens.js');
+    // a concurrent caller may have built them while the modules loaded: one token store per store, one registry
+    const again = portalStoresCache.get(store);
+    if (again) return again;
+    let tokens: Promise<TokenStore> | undefined;
+    hit = {
+      limiter: new StoreLimiterState(store),
+      tokens: () => {
+        tokens ??= loadStoreKey(dataDir, env.B24FLOW_STORE_KEY).then((k) => new StoreTokenStore(store, k));
+        tokens.catch(() => {
+          tokens = undefined;
+        });
+        return tokens;
+      },
+    };
+    portalStoresCache.set(store, hit);
+  }
+  return hit;
+}
+
+/** The limiter settings with the store's shared bucket, and a one-time warning should the store fail mid-run. */
+function sharedLimiter(limiter: LimiterConfig, stores: PortalStores, say: (line: string) => void): LimiterConfig {
+  let warned = false;
+  return {
+    ...limiter,
+    shared: stores.limiter,
+    onSharedError: (err) => {
+      if (warned) return;
+      warned = true;
+      say(
+        `b24flow: the shared limiter state is unavailable (${(err as Error)?.message ?? err}); pacing this process alone`,
+      );
+    },
+  };
 }
 
 /** A connected client, the embedded sandbox when no portal is configured, and one `close()` for both. */
@@ -199,12 +254,15 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
   const say = opts.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
   const settings = portalSettings(env);
   const bitrix = await import('../bitrix/connect.js');
-  const connectOpts: ConnectOptions = {
-    ...(opts.audit !== undefined ? { audit: opts.audit } : {}),
-    ...(opts.limiter ? { limiter: opts.limiter } : {}),
-    ...(opts.tokenStore ? { tokenStore: opts.tokenStore } : {}),
-  };
-  if (settings) return bitrix.connect(settings, connectOpts);
+  const stores = await portalStores(env);
+  if (settings) {
+    const connectOpts: ConnectOptions = {
+      ...(opts.audit !== undefined ? { audit: opts.audit } : {}),
+      limiter: sharedLimiter({ ...(settings.limiter ?? {}), ...(opts.limiter ?? {}) }, stores, say),
+      ...(settings.oauth ? { tokenStore: opts.tokenStore ?? (await stores.tokens()) } : {}),
+    };
+    return bitrix.connect(settings, connectOpts);
+  }
 
   // Neither configured: the embedded sandbox portal, one per data directory (see sandboxHost.ts).
   let host: typeof import('./sandboxHost.js');
@@ -231,14 +289,18 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
       {
         webhookUrl: sandbox.webhookUrl,
         dataDir,
-        limiter: sandboxLimiter({ ...limiterFromEnv(env), ...(opts.limiter ?? {}) }, shared.pacing),
+        limiter: sharedLimiter(
+          sandboxLimiter({ ...limiterFromEnv(env), ...(opts.limiter ?? {}) }, shared.pacing),
+          stores,
+          say,
+        ),
         ...(sandbox.caFile
           ? { ca: readFileSync(sandbox.caFile) }
           : env.B24_CA_FILE
             ? { ca: readFileSync(env.B24_CA_FILE) }
             : {}),
       },
-      { ...(opts.audit !== undefined ? { audit: opts.audit } : {}), sharedLimiterState: false },
+      opts.audit !== undefined ? { audit: opts.audit } : {},
     );
   } catch (err) {
     await shared.close();
@@ -338,8 +400,7 @@ export async function connectApp(
   let verifyInstall: InstallVerifier | undefined;
   if (conn.client.portal.kind === 'oauth' && env.B24_CLIENT_ID) {
     try {
-      const { FileTokenStore } = await import('../bitrix/auth/tokenStore.js');
-      const store = new FileTokenStore(env.B24_TOKEN_FILE ?? join(env.B24FLOW_DATA_DIR ?? './data', 'tokens.json'));
+      const store = await (await portalStores(env)).tokens();
       for (const t of await store.list()) if (t.application_token) tokens.set(t.member_id, t.application_token);
       if (env.B24_CLIENT_SECRET) {
         const { appInstallVerifier } = await import('../triggers/install.js');

@@ -10,7 +10,7 @@ import type { Settings } from './compose.js';
 let opened: { key: string; store: Promise<Store> } | undefined;
 
 /** The database URL of the settings (`B24FLOW_DATABASE_URL`), or undefined for the embedded SQLite store. */
-export function databaseUrlOf(s: Settings): string | undefined {
+export function databaseUrlOf(s: Pick<Settings, 'env'>): string | undefined {
   return s.env.B24FLOW_DATABASE_URL?.trim() || undefined;
 }
 
@@ -18,7 +18,7 @@ export function databaseUrlOf(s: Settings): string | undefined {
  * The process's store (see module doc).
  * @throws Error naming the database (password redacted) when it cannot be opened or migrated
  */
-export function openDataStore(s: Settings): Promise<Store> {
+export function openDataStore(s: Pick<Settings, 'env' | 'dataDir'>): Promise<Store> {
   const url = databaseUrlOf(s);
   const key = url ?? `sqlite:${s.dataDir}`;
   if (opened?.key === key) return opened.store;

@@ -91,6 +91,6 @@ try {
     process.exitCode = exitCodeOf(err);
   }
 } finally {
-  // the store's connections (SQLite file, PostgreSQL pool) would keep the process alive: closed with the command
+  // the store ends with the command: an idle PostgreSQL pool would keep the process alive for its idle timeout
   await closeDataStore().catch(() => {});
 }

@@ -119,6 +119,7 @@ export function registerEnvSecrets(env: NodeJS.ProcessEnv): void {
     env.B24_CLIENT_SECRET,
     env.TELEGRAM_WEBHOOK_SECRET,
     env.B24_APPLICATION_TOKEN,
+    env.B24FLOW_STORE_KEY,
     hook,
   ]);
 }

@@ -34,6 +34,7 @@ export interface GarbageCollected {
   plans: number;
   schedule_slots: number;
   schedule_log: number;
+  limiter: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -55,6 +56,7 @@ export async function collectGarbage(store: Store, o: RetentionOptions): Promise
     plans: 0,
     schedule_slots: 0,
     schedule_log: 0,
+    limiter: 0,
   };
 
   // finished runs: by the time they finished (the start time when an old record has none)
@@ -139,6 +141,11 @@ export async function collectGarbage(store: Store, o: RetentionOptions): Promise
   const logBefore = now - Math.max(0, o.logDays ?? 7) * DAY_MS;
   out.schedule_log = Number(
     (await db.deleteFrom('schedule_log').where('at_ms', '<', logBefore).executeTakeFirst()).numDeletedRows,
+  );
+  // limiter rows of portals no client used for a week (a sandbox's old ports; a portal's learned limits are stale
+  // by then and are learned again)
+  out.limiter = Number(
+    (await db.deleteFrom('limiter').where('updated_ms', '<', now - 7 * DAY_MS).executeTakeFirst()).numDeletedRows,
   );
   return out;
 }

@@ -6,6 +6,7 @@ import { createTelegramBot, type TelegramBotHandle } from '../../src/adapters/te
 import { ChatAgent } from '../../src/agent/agent.js';
 import { Planner } from '../../src/agent/planner.js';
 import { createRuntimeEngine } from '../../src/agent/runtime.js';
+import { MemoryStateStore } from '../../src/agent/state.js';
 import { connect } from '../../src/cli/compose.js';
 import { startHttpServer } from '../../src/lib/http.js';
 import { registerSecrets } from '../../src/lib/redact.js';
@@ -95,6 +96,7 @@ describe('chat end to end: Telegram → planner → plan → Confirm → sandbox
       engine,
       planner: new Planner({ engine, apiKey: FAKE_OPENAI_KEY, baseURL: ai.baseURL, model: 'fake-model' }),
       dataDir,
+      state: new MemoryStateStore(),
       clock: () => Date.now() + clockShift,
       onError: (u, d) => void bot.reportError(u, d),
     });

@@ -1,15 +1,17 @@
 /**
  * OAuth against the sandbox over real HTTP: the refresh race (single flight per portal across transports and
- * clients), rotation, the file token store, and strict tenant isolation between two portals.
+ * clients), rotation, the store's token store (encrypted rows in the data dir's SQLite file), and strict tenant isolation between two portals.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tokensFromAnswer } from '../../src/bitrix/auth/oauth.js';
 import { PortalRegistry } from '../../src/bitrix/auth/registry.js';
-import { FileTokenStore, MemoryTokenStore } from '../../src/bitrix/auth/tokenStore.js';
+import { MemoryTokenStore } from '../../src/bitrix/auth/tokenStore.js';
 import { B24Client } from '../../src/bitrix/client.js';
 import { OAuthError, TenantIsolationError } from '../../src/bitrix/restErrors.js';
+import { openStore } from '../../src/store/index.js';
+import { loadStoreKey, StoreTokenStore } from '../../src/store/tokens.js';
 import { admin, type Sandbox, sandbox, stats, tmp } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -29,14 +31,17 @@ describe('OAuth refresh', () => {
   it('50 concurrent calls on an expired token → exactly one refresh, shared by every client and batch', async () => {
     const sb = await portal();
     const dir = tmp();
-    const store = new FileTokenStore(join(dir, 'tokens.json'));
+    const db = await openStore({ dataDir: dir });
+    open.push(db);
+    const store = new StoreTokenStore(db, await loadStoreKey(dir));
     const registry = new PortalRegistry(
       { clientId: sb.oauthApp.clientId, clientSecret: sb.oauthApp.clientSecret },
       store,
     );
     const installed = tokensFromAnswer(await sb.oauthApp.install());
     await registry.install(installed);
-    expect(statSync(store.path).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'b24flow.db')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'store-key')).mode & 0o777).toBe(0o600);
 
     const a = new B24Client({ auth: registry.auth(installed.member_id), limiter: fast });
     const b = new B24Client({ auth: registry.auth(installed.member_id), limiter: fast });

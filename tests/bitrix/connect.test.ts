@@ -6,9 +6,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tokensFromAnswer } from '../../src/bitrix/auth/oauth.js';
-import { FileTokenStore } from '../../src/bitrix/auth/tokenStore.js';
 import { forgetLimiter } from '../../src/bitrix/limiter/index.js';
 import { connect, loadEnv } from '../../src/cli/compose.js';
+import { storeTokens } from '../support/storedTokens.js';
 import { type Sandbox, sandbox, stats, tmp } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -54,7 +54,7 @@ describe('connect()', () => {
     );
   });
 
-  it('connects an OAuth app to its installed portal from the file token store', async () => {
+  it('connects an OAuth app to its installed portal from the store (encrypted tokens)', async () => {
     const sb: Sandbox = await sandbox();
     open.push(sb);
     const dir = tmp();
@@ -65,7 +65,7 @@ describe('connect()', () => {
     };
     await expect(connect({ env, dotenv: false })).rejects.toThrow(/no portal tokens are stored/);
     const t = tokensFromAnswer(await sb.oauthApp.install());
-    await new FileTokenStore(join(dir, 'tokens.json')).set(t.member_id, t);
+    await storeTokens(dir, t);
     const conn = await connect({ env, dotenv: false });
     open.push(conn);
     expect(conn.client.portal).toMatchObject({ id: t.member_id, kind: 'oauth' });
@@ -73,7 +73,7 @@ describe('connect()', () => {
     expect(res.result.length).toBeGreaterThan(0);
   });
 
-  it('successive processes share the portal request counter through the data dir (no burst spent twice)', async () => {
+  it('successive processes share the portal request counter through the store (no burst spent twice)', async () => {
     const sb: Sandbox = await sandbox({ plan: 'standard', clockFactor: 4 });
     open.push(sb);
     const env = { BITRIX_WEBHOOK_URL: sb.webhookUrl, B24FLOW_DATA_DIR: tmp(), B24_CLOCK_FACTOR: '4' };

@@ -172,7 +172,12 @@ describe('one embedded sandbox per data directory', () => {
     try {
       const urlA = notice(a.stderr()).url;
       const { id } = await addDeal(env, 'before the host ended');
-      b = await startServe(['--pipelines', pipelines], env);
+      // one serve per store: the second serve keeps its store in another data dir and shares only the sandbox's
+      b = await startServe(['--pipelines', pipelines], {
+        ...env,
+        B24FLOW_DATA_DIR: join(root, 'data-b'),
+        B24FLOW_SANDBOX_DIR: join(data, 'sandbox'),
+      });
       expect(notice(b.stderr())).toEqual({ url: urlA, hostPid: a.child.pid });
       expect(await stop(a)).toBe(0);
       const bPid = b.child.pid;
@@ -194,7 +199,7 @@ describe('one embedded sandbox per data directory', () => {
     await first.close();
     const conn = await connect(
       { webhookUrl: first.webhookUrl, dataDir: join(root, 'data'), limiter: { drain: 1000, burst: 1000 } },
-      { audit: false, sharedLimiterState: false },
+      { audit: false },
     );
     try {
       const pending = conn.client.call<number>('crm.deal.add', {

@@ -4,8 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { B24Client, FileTokenStore, tokensFromAnswer, WebhookAuth } from '../../src/bitrix/index.js';
+import { B24Client, tokensFromAnswer, WebhookAuth } from '../../src/bitrix/index.js';
 import { type SandboxHandle, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
+import { storeTokens } from '../support/storedTokens.js';
 import { testDir } from '../support/testRoot.js';
 
 export const root = join(import.meta.dirname, '..', '..');
@@ -52,7 +53,7 @@ export async function startPortal(opts: SandboxOptions = {}): Promise<TestPortal
 /** Installs the sandbox's OAuth app and returns env for a child that must use app auth (event.*). */
 export async function appEnv(p: TestPortal): Promise<NodeJS.ProcessEnv> {
   const tokens = tokensFromAnswer((await p.sb.oauthApp.install()) as unknown as Record<string, unknown>);
-  await new FileTokenStore(join(p.dataDir, 'tokens.json')).set(tokens.member_id, tokens);
+  await storeTokens(p.dataDir, tokens);
   return {
     ...p.env,
     BITRIX_WEBHOOK_URL: '',

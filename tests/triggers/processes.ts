@@ -75,7 +75,7 @@ export function runCli(
   });
 }
 
-/** Environment for child processes: OAuth app of the sandbox, tokens in `dataDir/tokens.json`, no .env surprises. */
+/** Environment for child processes: OAuth app of the sandbox, tokens in the store of `dataDir`, no .env surprises. */
 export function childEnv(
   dataDir: string,
   app: { clientId: string; clientSecret: string },

@@ -1,17 +1,10 @@
 /**
  * The sandbox portal in the test process (it outlives every `serve` child), with its OAuth application installed
- * and the tokens written where child processes find them (`<dataDir>/tokens.json`).
+ * and the tokens written where child processes find them (the store of `<dataDir>`).
  */
-import { join } from 'node:path';
 import { clientForPortal } from '../../src/bitrix/connect.js';
-import {
-  B24Client,
-  FileTokenStore,
-  MemoryTokenStore,
-  registryFor,
-  tokensFromAnswer,
-  WebhookAuth,
-} from '../../src/bitrix/index.js';
+import { B24Client, MemoryTokenStore, registryFor, tokensFromAnswer, WebhookAuth } from '../../src/bitrix/index.js';
+import { storeTokens } from '../support/storedTokens.js';
 
 // a variable specifier keeps this file compiling while the sandbox is written in parallel
 const SANDBOX = '../../src/sandbox/index.js';
@@ -33,7 +26,7 @@ export async function startSandboxApp(dataDir: string, opts: Record<string, unkn
   const handle = await startSandbox({ plan: 'unlimited', operatingLimit: 0, quiet: true, size: 10, ...opts });
   const answer = await handle.oauthApp.install();
   const tokens = tokensFromAnswer(answer);
-  await new FileTokenStore(join(dataDir, 'tokens.json')).set(tokens.member_id, tokens);
+  await storeTokens(dataDir, tokens);
   const reg = registryFor(
     { clientId: handle.oauthApp.clientId, clientSecret: handle.oauthApp.clientSecret },
     new MemoryTokenStore(),

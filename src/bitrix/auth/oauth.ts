@@ -119,7 +119,17 @@ export class OAuthAuth implements AuthProvider {
     return new URL('/oauth/token/', server).toString();
   }
 
-  private async doRefresh(cur: PortalTokens): Promise<void> {
+  /**
+   * One refresh, single-flight across processes when the store can lock the portal (`TokenStore.exclusive`): the
+   * holder refreshes, the others wait for its lock and then find the rotated record in the store.
+   */
+  private doRefresh(cur: PortalTokens): Promise<void> {
+    return this.store.exclusive
+      ? this.store.exclusive(this.portalId, () => this.refreshNow(cur))
+      : this.refreshNow(cur);
+  }
+
+  private async refreshNow(cur: PortalTokens): Promise<void> {
     // Another process may have rotated the tokens already: prefer the stored record when it is newer.
     const stored = await this.store.get(this.portalId);
     if (stored) {

@@ -2,8 +2,6 @@
  * OAuth token storage per portal (`member_id`). Source: settings/oauth/index.md, settings/oauth/auto-renewal.md
  * (access token 1 h, refresh token 180 days, a new refresh token on every refresh — store it before using it).
  */
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../../lib/atomic.js';
 import { registerSecret } from '../redact.js';
 
 /** Tokens and endpoints of one installed portal. Times are Unix seconds. */
@@ -26,15 +24,26 @@ export interface PortalTokens {
   updated_at?: number;
 }
 
-/** Storage of {@link PortalTokens}, keyed by `member_id`. Implementations must persist `set` before resolving. */
+/**
+ * Storage of {@link PortalTokens}, keyed by `member_id`. Implementations must persist `set` before resolving. The
+ * durable one is the store's (src/store/tokens.ts: encrypted at rest, shared by every process on the store).
+ */
 export interface TokenStore {
   get(memberId: string): Promise<PortalTokens | undefined>;
   set(memberId: string, tokens: PortalTokens): Promise<void>;
   delete(memberId: string): Promise<void>;
   list(): Promise<PortalTokens[]>;
+  /**
+   * Runs `fn` while no other process holds the same portal's refresh (a lock across processes and machines), so a
+   * refresh is single-flight per member_id everywhere, not only in one process. Optional: stores of one process
+   * (memory) need no lock.
+   * @throws what `fn` throws
+   */
+  exclusive?<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
 }
 
-function registerAll(t: PortalTokens): void {
+/** Registers a record's secrets for redaction (every store does so for what it reads and writes). */
+export function registerTokenSecrets(t: PortalTokens): void {
   registerSecret(t.access_token);
   registerSecret(t.refresh_token);
   registerSecret(t.application_token);
@@ -48,7 +57,7 @@ export class MemoryTokenStore implements TokenStore {
     return t ? { ...t } : undefined;
   }
   async set(memberId: string, tokens: PortalTokens): Promise<void> {
-    registerAll(tokens);
+    registerTokenSecrets(tokens);
     this.map.set(memberId, { ...tokens, updated_at: Date.now() });
   }
   async delete(memberId: string): Promise<void> {
@@ -56,70 +65,5 @@ export class MemoryTokenStore implements TokenStore {
   }
   async list(): Promise<PortalTokens[]> {
     return [...this.map.values()].map((t) => ({ ...t }));
-  }
-}
-
-interface FileShape {
-  version: 1;
-  portals: Record<string, PortalTokens>;
-}
-
-/**
- * File-backed store: one JSON file (default `$B24FLOW_DATA_DIR/tokens.json`, else `./data/tokens.json`), written
- * atomically (temp file + fsync + rename) with mode 0600. Every read goes to the file, so several processes see each
- * other's rotations.
- */
-export class FileTokenStore implements TokenStore {
-  readonly path: string;
-  private chain: Promise<unknown> = Promise.resolve();
-
-  /** @param path file path (the composition root passes `tokens.json` in the data directory, or `B24_TOKEN_FILE`) */
-  constructor(path: string) {
-    this.path = path;
-  }
-
-  private async read(): Promise<FileShape> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err: any) {
-      if (err?.code === 'ENOENT') return { version: 1, portals: {} };
-      throw err;
-    }
-    const data = JSON.parse(text) as FileShape;
-    if (!data || typeof data !== 'object' || !data.portals) return { version: 1, portals: {} };
-    for (const t of Object.values(data.portals)) registerAll(t);
-    return data;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => {});
-    return run;
-  }
-
-  async get(memberId: string): Promise<PortalTokens | undefined> {
-    return this.serial(async () => (await this.read()).portals[memberId]);
-  }
-
-  async set(memberId: string, tokens: PortalTokens): Promise<void> {
-    registerAll(tokens);
-    await this.serial(async () => {
-      const data = await this.read();
-      data.portals[memberId] = { ...tokens, updated_at: Date.now() };
-      await writeFileAtomic(this.path, `${JSON.stringify(data, null, 2)}\n`, 0o600);
-    });
-  }
-
-  async delete(memberId: string): Promise<void> {
-    await this.serial(async () => {
-      const data = await this.read();
-      delete data.portals[memberId];
-      await writeFileAtomic(this.path, `${JSON.stringify(data, null, 2)}\n`, 0o600);
-    });
-  }
-
-  async list(): Promise<PortalTokens[]> {
-    return this.serial(async () => Object.values((await this.read()).portals));
   }
 }

@@ -13,4 +13,15 @@ export {
 } from './manager.js';
 export { type OperatingTicket, OperatingTracker } from './operating.js';
 export { PortalClock, sleep } from './portalClock.js';
-export { PLAN_PRESETS, type PlanName, TokenBucket } from './tokenBucket.js';
+export {
+  LeasedBucket,
+  type LeaseGrant,
+  type LeaseRequest,
+  type LimiterEvent,
+  leasePortalSeconds,
+  leaseReserve,
+  SCHEDULING_DELAY_S,
+  type SharedLearned,
+  type SharedLimiterState,
+} from './shared.js';
+export { PLAN_PRESETS, type PlanName, type RequestBucket, TokenBucket } from './tokenBucket.js';

@@ -3,11 +3,10 @@
  * process that talks to that portal: a token bucket for the request rate, a per-method operating tracker and a
  * concurrency cap. Source: settings/performance/limits.md.
  */
-import { readFileSync } from 'node:fs';
-import { writeFileAtomicSync } from '../../lib/atomic.js';
 import { type OperatingTicket, OperatingTracker } from './operating.js';
 import { PortalClock, sleep } from './portalClock.js';
-import { PLAN_PRESETS, type PlanName, TokenBucket } from './tokenBucket.js';
+import { LeasedBucket, leaseReserve, type SharedLearned, type SharedLimiterState } from './shared.js';
+import { PLAN_PRESETS, type PlanName, type RequestBucket, TokenBucket } from './tokenBucket.js';
 
 /** Limiter settings. Rates are portal-clock values. */
 export interface LimiterConfig {
@@ -23,11 +22,13 @@ export interface LimiterConfig {
   /** Maximum requests in flight for the portal (default 6). */
   maxConcurrency?: number;
   /**
-   * File where the request counter is shared with other processes (e.g. successive `b24flow` commands): read when the
-   * limiter is created, written when a client closes. Best effort: concurrent processes each see the other's last
-   * snapshot, not every request.
+   * The store's shared bucket (src/store/limiter.ts, wired by src/cli): every process and machine on the store draws
+   * the portal's request slots from one row, in leases (see ./shared.ts), and shares learned limits. Without it the
+   * bucket is this process's own estimate.
    */
-  stateFile?: string;
+  shared?: SharedLimiterState;
+  /** Called once when the shared state fails and the limiter falls back to local pacing (a warning for the user). */
+  onSharedError?: (err: unknown) => void;
   /**
    * Bucket slots kept free (default 2). The portal counts a request when it arrives, we count it when we send it; a
    * request that arrives late while the portal's counter sits at zero gets no drain credit there, so the portal can
@@ -88,68 +89,94 @@ export interface ResponseTime {
 
 export class PortalLimiter {
   readonly clock: PortalClock;
-  readonly bucket: TokenBucket;
+  /** The request bucket: this process's own estimate, or leases of the store's shared row (`config.shared`). */
+  bucket: RequestBucket;
   readonly operating: OperatingTracker;
   private readonly sem: Semaphore;
   plan: PlanName;
   private backoffUntil = 0;
-  private stateFile: string | undefined;
+  /** Slots kept free for timing skew (the lease reserve comes on top in shared mode). */
+  private baseReserve: number;
+  private shared: SharedLimiterState | undefined;
+  private onSharedError: ((err: unknown) => void) | undefined;
 
-  constructor(config: LimiterConfig = {}) {
+  /** @param portalKey the limiter key (`webhook:<host>`, `oauth:<member_id>`): the shared row's name */
+  constructor(
+    config: LimiterConfig = {},
+    readonly portalKey = 'portal',
+  ) {
     this.clock = new PortalClock(config.clockFactor ?? 1);
     this.plan = config.plan ?? 'standard';
     const preset = PLAN_PRESETS[this.plan];
+    this.baseReserve = config.reserve ?? 2;
     this.bucket = new TokenBucket(
       this.clock,
       config.drain ?? preset.drain,
       config.burst ?? preset.burst,
-      config.reserve ?? 2,
+      this.baseReserve,
     );
     this.operating = new OperatingTracker(this.clock, config.operatingLimit ?? 480);
     this.sem = new Semaphore(config.maxConcurrency ?? 6);
-    if (config.stateFile) this.shareState(config.stateFile);
+    this.onSharedError = config.onSharedError;
+    if (config.shared) this.share(config.shared);
   }
 
-  /** Starts sharing the request counter through `file` (reads the last snapshot now). */
-  shareState(file: string): void {
-    this.stateFile = file;
-    try {
-      const snap = JSON.parse(readFileSync(file, 'utf8')) as { level: number; at: number; plan?: PlanName };
-      if (snap.plan === 'standard' && this.plan !== 'standard') {
-        // another process learned that the portal is on the standard plan
-        this.plan = 'standard';
-        this.bucket.setRates(PLAN_PRESETS.standard.drain, PLAN_PRESETS.standard.burst);
-      }
-      this.bucket.adopt(snap);
-    } catch {
-      // no snapshot yet, or unreadable: start empty
-    }
+  /** Draws the portal's request slots from a shared bucket from now on (see ./shared.ts). */
+  private share(shared: SharedLimiterState): void {
+    this.shared = shared;
+    const { drain, burst } = this.bucket;
+    this.bucket = new LeasedBucket(
+      this.clock,
+      shared,
+      this.portalKey,
+      {
+        plan: () => this.plan,
+        learned: (l) => this.adopt(l),
+        fallback: (err) => this.onSharedError?.(err),
+      },
+      drain,
+      burst,
+      this.baseReserve + leaseReserve(drain, burst, this.clock.factor),
+    );
   }
 
-  /** Writes the request counter for later processes (no-op without a state file). Never throws. */
-  saveState(): void {
-    if (!this.stateFile) return;
-    try {
-      writeFileAtomicSync(this.stateFile, JSON.stringify({ ...this.bucket.snapshot(), plan: this.plan }), 0o600);
-    } catch {
-      // sharing is best effort
+  /** Switches the bucket's rates (the lease reserve follows the drain). */
+  private setRates(drain: number, burst: number): void {
+    this.bucket.setRates(drain, burst);
+    this.bucket.reserve = this.baseReserve + (this.shared ? leaseReserve(drain, burst, this.clock.factor) : 0);
+  }
+
+  /** Applies limits another process learned (shared mode). */
+  private adopt(l: SharedLearned): void {
+    if (l.plan === 'standard' && this.plan !== 'standard') {
+      const std = PLAN_PRESETS.standard;
+      this.plan = 'standard';
+      this.setRates(Math.min(this.bucket.drain, std.drain), Math.min(this.bucket.burst, std.burst));
     }
+    if (l.backoffUntilMs && l.backoffUntilMs > Date.now()) {
+      const until = this.clock.now() + ((l.backoffUntilMs - Date.now()) / 1000) * this.clock.factor;
+      this.backoffUntil = Math.max(this.backoffUntil, until);
+    }
+    if (l.parked)
+      for (const [method, until] of Object.entries(l.parked))
+        if (until > this.clock.now() && this.operating.parkedUntil(method) < until) this.operating.park(method, until);
   }
 
   /** Applies new settings to a live limiter (e.g. a second client asking for the same portal with a clock factor). */
   configure(config: LimiterConfig): void {
     if (config.clockFactor !== undefined) this.clock.factor = config.clockFactor;
+    if (config.reserve !== undefined) this.baseReserve = config.reserve;
     if (config.plan !== undefined) {
       this.plan = config.plan;
       const p = PLAN_PRESETS[config.plan];
-      this.bucket.setRates(config.drain ?? p.drain, config.burst ?? p.burst);
-    } else if (config.drain !== undefined || config.burst !== undefined) {
-      this.bucket.setRates(config.drain ?? this.bucket.drain, config.burst ?? this.bucket.burst);
+      this.setRates(config.drain ?? p.drain, config.burst ?? p.burst);
+    } else {
+      this.setRates(config.drain ?? this.bucket.drain, config.burst ?? this.bucket.burst);
     }
     if (config.operatingLimit !== undefined) this.operating.limit = config.operatingLimit;
     if (config.maxConcurrency !== undefined) this.sem.max = config.maxConcurrency;
-    if (config.reserve !== undefined) this.bucket.reserve = config.reserve;
-    if (config.stateFile !== undefined && config.stateFile !== this.stateFile) this.shareState(config.stateFile);
+    if (config.onSharedError !== undefined) this.onSharedError = config.onSharedError;
+    if (config.shared !== undefined && config.shared !== this.shared) this.share(config.shared);
   }
 
   /**
@@ -210,18 +237,30 @@ export class PortalLimiter {
       (this.bucket.burst > std.burst || this.bucket.drain > std.drain)
     ) {
       this.plan = 'standard';
-      this.bucket.setRates(Math.min(this.bucket.drain, std.drain), Math.min(this.bucket.burst, std.burst));
+      this.setRates(Math.min(this.bucket.drain, std.drain), Math.min(this.bucket.burst, std.burst));
     }
     this.bucket.onOverflow();
     const base = Math.min(16, 2 ** attempt) / this.bucket.drain; // portal seconds
     const wait = base * (0.5 + Math.random());
     this.backoffUntil = Math.max(this.backoffUntil, this.clock.now() + wait);
-    return this.clock.toRealMs(wait);
+    const waitMs = this.clock.toRealMs(wait);
+    if (this.bucket instanceof LeasedBucket) this.bucket.reportOverflow(Date.now() + waitMs);
+    return waitMs;
   }
 
   /** A 429 `OPERATION_TIME_LIMIT` for `method`: park it until `resetAt` (portal Unix s). Returns the portal time. */
   onOperationLimit(method: string, resetAt?: number): number {
-    return this.operating.park(method, resetAt);
+    const until = this.operating.park(method, resetAt);
+    if (this.bucket instanceof LeasedBucket) this.bucket.reportParked(method, until);
+    return until;
+  }
+
+  /** Database round trips, slots granted and slots dropped unused of the shared bucket (zeros in local mode). */
+  leaseStats(): { takes: number; granted: number; expired: number; degraded: boolean } {
+    const b = this.bucket;
+    return b instanceof LeasedBucket
+      ? { takes: b.takes, granted: b.granted, expired: b.expired, degraded: b.degraded }
+      : { takes: 0, granted: 0, expired: 0, degraded: false };
   }
 }
 
@@ -234,7 +273,7 @@ const registry = new Map<string, PortalLimiter>();
 export function limiterFor(portalKey: string, config?: LimiterConfig): PortalLimiter {
   let l = registry.get(portalKey);
   if (!l) {
-    l = new PortalLimiter(config);
+    l = new PortalLimiter(config, portalKey);
     registry.set(portalKey, l);
   } else if (config) {
     l.configure(config);

@@ -205,6 +205,11 @@ export class OperatingTracker {
     this.cancel(ticket);
   }
 
+  /** Portal time (Unix s) a method is parked until; 0 when it is not parked. */
+  parkedUntil(method: string): number {
+    return this.methods.get(method.toLowerCase())?.parkedUntil ?? 0;
+  }
+
   /** Parks a method after a 429 until `resetAt` (portal Unix s), or for `fallbackSeconds` when unknown. */
   park(method: string, resetAt?: number, fallbackSeconds = 60): number {
     const s = this.state(method);

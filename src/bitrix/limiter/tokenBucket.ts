@@ -15,7 +15,25 @@ export const PLAN_PRESETS = {
 /** A named plan preset. */
 export type PlanName = keyof typeof PLAN_PRESETS;
 
-export class TokenBucket {
+/** The bucket surface the portal limiter uses (the local {@link TokenBucket} or the shared `LeasedBucket` of ./shared.ts). */
+export interface RequestBucket {
+  drain: number;
+  burst: number;
+  reserve: number;
+  /** Total real ms callers spent waiting for a slot. */
+  waitedMs: number;
+  /** Current estimated fill of the portal counter. */
+  current(): number;
+  /** Takes one request slot, waiting (FIFO). @throws the signal's reason when aborted */
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** A 503 arrived: the portal's counter is full now. */
+  onOverflow(): void;
+  /** Switches presets. */
+  setRates(drain: number, burst: number): void;
+}
+
+/** The bucket of one process (no store): its own estimate of the portal's counter. */
+export class TokenBucket implements RequestBucket {
   private level = 0;
   private last: number;
   private tail: Promise<void> = Promise.resolve();
@@ -71,22 +89,6 @@ export class TokenBucket {
   onOverflow(): void {
     this.refill();
     this.level = Math.max(this.level, this.burst);
-  }
-
-  /** The counter as a wall-clock snapshot `{level, at}` (at = Unix ms), for sharing with later processes. */
-  snapshot(): { level: number; at: number } {
-    return { level: this.refill(), at: Date.now() };
-  }
-
-  /**
-   * Adopts a snapshot written by another process (drained by the wall time passed since): the counter becomes the
-   * larger of ours and theirs, so a process started right after another one does not spend a burst that is gone.
-   */
-  adopt(snap: { level: number; at: number }): void {
-    if (!Number.isFinite(snap.level) || !Number.isFinite(snap.at)) return;
-    const elapsedPortal = (Math.max(0, Date.now() - snap.at) / 1000) * this.clock.factor;
-    const theirs = Math.max(0, snap.level - elapsedPortal * this.drain);
-    this.level = Math.max(this.refill(), Math.min(theirs, this.burst));
   }
 
   /** Switches presets (e.g. after learning the plan from a 503). */

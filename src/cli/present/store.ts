@@ -50,7 +50,11 @@ export async function runMigrateCommand(flags: { dataDir?: string; json?: boolea
   const { settings, store } = await settingsAndStore();
   const dir = resolve(flags.dataDir ?? settings.dataDir);
   const { importDataDir } = await import('../../store/import/index.js');
-  const results = await importDataDir(store, dir);
+  // tokens are sealed with the store key: B24FLOW_STORE_KEY when set, else the key file of the data dir
+  const { loadStoreKey } = await import('../../store/tokens.js');
+  const results = await importDataDir(store, dir, {
+    storeKey: await loadStoreKey(settings.dataDir, settings.env.B24FLOW_STORE_KEY),
+  });
   if (flags.json) {
     out(`${JSON.stringify({ dataDir: dir, store: store.where, results }, null, 2)}\n`);
     return;

@@ -5,11 +5,13 @@
  * line to {@link IMPORTERS}.
  */
 import type { Store } from '../db.js';
+import { importAgentState } from './agentState.js';
 import { importDeadLetters } from './dlq.js';
 import { importEvents } from './events.js';
 import { importIdempotency } from './idempotency.js';
 import { importPlans } from './plans.js';
 import { importRuns } from './runs.js';
+import { importTokens } from './tokens.js';
 
 /** What one importer did: items imported, and items skipped (already in the store, or unreadable). */
 export interface ImportResult {
@@ -17,11 +19,16 @@ export interface ImportResult {
   skipped: number;
 }
 
+/** What importers may need besides the data dir: the store key that seals tokens (`B24FLOW_STORE_KEY`, decoded). */
+export interface ImportContext {
+  storeKey?: Buffer;
+}
+
 /** One importer: its name, the files it reads (relative to the data dir, for messages) and the function. */
 export interface Importer {
   name: string;
   files: string;
-  run(store: Store, dataDir: string): Promise<ImportResult>;
+  run(store: Store, dataDir: string, ctx: ImportContext): Promise<ImportResult>;
 }
 
 /** Every importer, in the order `migrate` runs them (one line each). */
@@ -35,6 +42,12 @@ export const IMPORTERS: Importer[] = [
     files: 'triggers/intake/, triggers/processed.jsonl, triggers/offline-state.json',
     run: (s, d) => importEvents(s, d),
   },
+  {
+    name: 'OAuth tokens',
+    files: 'tokens.json',
+    run: (s, d, c) => importTokens(s, d, c.storeKey ? { key: c.storeKey } : {}),
+  },
+  { name: 'agent state', files: 'agent/state/', run: (s, d) => importAgentState(s, d) },
 ];
 
 /**
@@ -45,8 +58,9 @@ export const IMPORTERS: Importer[] = [
 export async function importDataDir(
   store: Store,
   dataDir: string,
+  ctx: ImportContext = {},
 ): Promise<{ name: string; files: string; imported: number; skipped: number }[]> {
   const out = [];
-  for (const i of IMPORTERS) out.push({ name: i.name, files: i.files, ...(await i.run(store, dataDir)) });
+  for (const i of IMPORTERS) out.push({ name: i.name, files: i.files, ...(await i.run(store, dataDir, ctx)) });
   return out;
 }

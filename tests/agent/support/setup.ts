@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ChatAgent, type ChatAgentOptions } from '../../../src/agent/agent.js';
 import type { ChatEngine } from '../../../src/agent/engine.js';
 import { Planner } from '../../../src/agent/planner.js';
+import { MemoryStateStore } from '../../../src/agent/state.js';
 import { FIXED_TEST_SECRETS } from '../../support/fakeSecrets.js';
 import { testRoot } from '../../support/testRoot.js';
 
@@ -37,5 +38,11 @@ export function makeAgent(
     model: 'fake-model',
     timeoutMs: 5000,
   });
-  return new ChatAgent({ engine, planner, dataDir: opts.dataDir ?? tempDataDir(), ...opts });
+  return new ChatAgent({
+    engine,
+    planner,
+    dataDir: opts.dataDir ?? tempDataDir(),
+    state: opts.state ?? new MemoryStateStore(),
+    ...opts,
+  } as ChatAgentOptions);
 }
