@@ -539,7 +539,7 @@ function checkReconcile(src: YamlSource, m: MethodEntry, ptr: string, known: Map
     out.push(at(src, `${ptr}/reconcile/by`, `${m.name} is not a REST 3.0 method: "header" cannot apply`, 'reconcile'));
   else if (r.by === 'lookup' && r.lookup) {
     const read = known.get(r.lookup.method.toLowerCase());
-    if (!read || read.entry?.risk !== 'read')
+    if (read?.entry?.risk !== 'read')
       out.push(at(src, `${ptr}/reconcile/lookup/method`, `${r.lookup.method} is not a known read method`, 'reconcile'));
   }
   return out;
