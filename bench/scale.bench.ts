@@ -9,7 +9,9 @@
  * on that server and dropped); without it they are skipped with a line saying so. Sizes: SCALE_BENCH_EVENTS (2000),
  * SCALE_BENCH_PORTAL_EVENTS (1000 per portal), SCALE_BENCH_CRON_S (60); SCALE_BENCH_PARTS=portals,kills,cron picks parts.
  */
+
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,8 +54,15 @@ async function queueLeft(sb: SandboxApp): Promise<number> {
 async function portal(name: string, n: number, extra: NodeJS.ProcessEnv = {}) {
   const dir = join(root, name);
   cpSync(fixture, join(dir, 'pipelines'), { recursive: true });
-  const sb = await startSandboxApp(join(dir, 'data'));
-  const env = childEnv(join(dir, 'data'), sb.handle.oauthApp, { ...sb.env, ...extra });
+  // on PostgreSQL the tokens live in the shared database, sealed with a key every process is given
+  const url = extra.B24FLOW_DATABASE_URL || undefined;
+  const storeKey = randomBytes(32).toString('base64');
+  const sb = await startSandboxApp(join(dir, 'data'), {}, url ? { url, storeKey } : {});
+  const env = childEnv(join(dir, 'data'), sb.handle.oauthApp, {
+    ...sb.env,
+    ...extra,
+    ...(url ? { B24FLOW_STORE_KEY: storeKey } : {}),
+  });
   const bind = await runCli(['events', 'bind', '--pipelines', join(dir, 'pipelines')], env);
   if (bind.code !== 0) throw new Error(`events bind failed: ${bind.stderr}`);
   const baseline = await leadsOf(sb);

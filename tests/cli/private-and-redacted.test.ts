@@ -36,7 +36,13 @@ describe('files under the data directory are private', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     const entries = walk(dataDir);
-    expect(entries.filter((e) => !e.dir).length).toBeGreaterThan(2); // journal, writes, audit at least
+    // the store (journal, writes, keys) and the audit log at least
+    const files = entries.filter((e) => !e.dir).map((e) => e.path);
+    expect(
+      files.some((f) => f.endsWith('b24flow.db')),
+      files.join(', '),
+    ).toBe(true);
+    expect(files.length).toBeGreaterThanOrEqual(2);
     const open = entries.filter((e) => (e.dir ? e.mode !== 0o700 : e.mode !== 0o600));
     expect(open.map((e) => `${e.path} ${e.mode.toString(8)}`)).toEqual([]);
   });

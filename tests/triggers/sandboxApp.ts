@@ -21,12 +21,20 @@ export interface SandboxApp {
 
 const fast = { plan: 'enterprise' as const, clockFactor: 1000 };
 
-export async function startSandboxApp(dataDir: string, opts: Record<string, unknown> = {}): Promise<SandboxApp> {
+/**
+ * A sandbox with the OAuth app installed; its tokens stored in `dataDir`'s store, or (with `at.url`) in that
+ * PostgreSQL store sealed with `at.storeKey` (pass the same key to the children as `B24FLOW_STORE_KEY`).
+ */
+export async function startSandboxApp(
+  dataDir: string,
+  opts: Record<string, unknown> = {},
+  at: { url?: string; storeKey?: string } = {},
+): Promise<SandboxApp> {
   const { startSandbox } = (await import(SANDBOX)) as { startSandbox(o: unknown): Promise<any> };
   const handle = await startSandbox({ plan: 'unlimited', operatingLimit: 0, quiet: true, size: 10, ...opts });
   const answer = await handle.oauthApp.install();
   const tokens = tokensFromAnswer(answer);
-  await storeTokens(dataDir, tokens);
+  await storeTokens(dataDir, tokens, at);
   const reg = registryFor(
     { clientId: handle.oauthApp.clientId, clientSecret: handle.oauthApp.clientSecret },
     new MemoryTokenStore(),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * `serve` on several processes (issue 12): real `b24flow serve` children.
  * - SQLite: one serve per store — a second one refuses (exit 2) naming the first one's pid and host; after the
@@ -150,19 +151,21 @@ steps:
     const dataDir = join(t.dir, 'offline-data');
     const pipelines = join(t.dir, 'offline-pipelines');
     cpSync(join(import.meta.dirname, 'fixtures', 'kill'), pipelines, { recursive: true });
-    const sb = await startSandboxApp(dataDir);
+    // the processes share the database, so the tokens are sealed with a key they all have (as on three machines)
+    const storeKey = randomBytes(32).toString('base64');
+    const sb = await startSandboxApp(dataDir, {}, { url: db.url, storeKey });
     const procs: ServeProcess[] = [];
     try {
       const env = childEnv(dataDir, sb.handle.oauthApp, {
         ...sb.env,
         B24FLOW_DATABASE_URL: db.url,
         B24FLOW_LEASE_MS: '3000',
-        B24_TOKEN_FILE: join(dataDir, 'tokens.json'),
+        B24FLOW_STORE_KEY: storeKey,
       });
       // each process has its own data directory, as on three machines: what they share is the database
       const envOf = (i: number) => ({ ...env, B24FLOW_DATA_DIR: join(t.dir, `offline-data-${i}`) });
       const bind = await runCli(['events', 'bind', '--pipelines', pipelines], env);
-      expect(bind.code).toBe(0);
+      expect(bind.code, bind.stderr).toBe(0);
       const baseline = (await sb.hook.call<unknown[]>('crm.lead.list', { select: ['ID'], start: 0 })).total ?? 0;
       const processed = async () =>
         ((await sb.hook.call<unknown[]>('crm.lead.list', { select: ['ID'], start: 0 })).total ?? 0) - baseline;
