@@ -214,7 +214,9 @@ export class B24Client {
         // the portal has no REST 3.0 for the method: nothing ran; remember it and send over REST 2 once
         this.v3Memory.rememberV2Only(this.portal.id, method);
         this.v3Counters.fallbacks++;
-        body = await this.send(v2Spec());
+        // REST 2 ignores Idempotency-Key: the resend is as unsafe as any REST 2 write (never resent blindly)
+        const { idempotencyKey: _unused, ...spec } = v2Spec();
+        body = await this.send({ ...spec, resendable: risk === 'read' });
       }
     } else body = await this.send(v2Spec());
     const out: CallResult<T> = { result: body.result as T };

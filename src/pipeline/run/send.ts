@@ -17,8 +17,8 @@ export type CallAnswers = Map<string, { result?: unknown; error?: { code?: strin
 /**
  * Sends commands: in batches of ≤ 50 (the one splitter, {@link chunked}), or as single calls when batching is off,
  * for a lone command, for commands whose params carry batch syntax, and when `single` is asked (REST 3.0 creates
- * with an `Idempotency-Key`, methods that cannot sit in a batch). `idempotencyKeys` go out only with `version: 3`
- * (REST 2 ignores the header). Counts the requests on the execution.
+ * with an `Idempotency-Key`, methods that cannot sit in a batch). `idempotencyKeys` go out only over REST 3.0
+ * (`version: 3`, or a call the client routes over REST 3.0 by default; REST 2 ignores the header). Counts the requests on the execution.
  * A `batch` call (a `method: batch` step) goes out only with structured commands, each encoded by the client's
  * encoder (src/pipeline/batchStep.ts); one whose commands are text is answered `BATCH_COMMAND_REFUSED` unsent.
  * @returns per command key its result or its error (`NOT_RUN` when a batch skipped it)
@@ -27,7 +27,7 @@ export type CallAnswers = Map<string, { result?: unknown; error?: { code?: strin
 /** Options of {@link sendCommands}. */
 export interface SendOptions {
   single?: boolean;
-  /** Per command key its `Idempotency-Key` (sent only with `version: 3`). */
+  /** Per command key its `Idempotency-Key` (sent only over REST 3.0: `version: 3`, or the client's own routing). */
   idempotencyKeys?: Record<string, string>;
   /** 3: single calls over REST 3.0 (`/rest/api/`); default 2. */
   version?: 2 | 3;
@@ -74,7 +74,9 @@ export async function sendCommands(
   }
   for (const [k, c] of singles) {
     try {
-      const key = opts.version === 3 ? opts.idempotencyKeys?.[k] : undefined;
+      // a key goes with an explicit REST 3.0 call, or with a call the client routes over REST 3.0 by default
+      const v3 = opts.version === 3 || ex.o.client.routeOf?.(c.method, c.params ?? {}) === 3;
+      const key = v3 ? opts.idempotencyKeys?.[k] : undefined;
       const r = await ex.o.client.call(c.method, c.params, {
         signal: ex.signal,
         ...(opts.version === 3 ? { version: 3 as const } : {}),

@@ -23,6 +23,7 @@ import {
   markerOf,
   reconcileOf,
   uncertainMessage,
+  v3KeyOf,
   withMarker,
 } from '../reconcile.js';
 import { compactResult, errorInfo, sleep } from '../results.js';
@@ -212,8 +213,16 @@ export async function runCalls(
             );
           const idKeys: Record<string, string> = {};
           if (headerSend) for (const w of part) idKeys[w.key] = headerKeyOf(ex, s, w.key);
+          // writes the client routes over REST 3.0 (catalog `rest_v3`) go as single calls with their own
+          // Idempotency-Key: a resend after a lost answer is replayed by the portal, not run twice
+          const overV3 =
+            isWrite &&
+            !headerSend &&
+            !!m.rest_v3 &&
+            ex.o.client.routeOf?.(m.name, (part[0]?.params ?? {}) as any) === 3;
+          if (overV3) for (const w of part) idKeys[w.key] = v3KeyOf(ex, s, w.key);
           // a method that cannot sit inside a batch (batch itself) goes as single calls
-          const single = headerSend || m.batchable === false;
+          const single = headerSend || overV3 || m.batchable === false;
           const before = ex.requests;
           let res: CallAnswers;
           try {
