@@ -1,0 +1,164 @@
+/**
+ * REST 3.0 routing of the client against the sandbox over real HTTP: catalog `rest_v3` methods go over `/rest/api/`
+ * with an Idempotency-Key, a lost answer is replayed under the same key, a portal without REST 3.0 falls back to
+ * REST 2 once per method and is remembered; `call --idempotency-key` without a REST 3.0 route is refused.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebhookAuth } from '../../src/bitrix/auth/webhook.js';
+import { B24Client } from '../../src/bitrix/client.js';
+import { MethodNotFound } from '../../src/bitrix/restErrors.js';
+import { isV3Missing, toV3Call, type V3Memory } from '../../src/bitrix/restV3.js';
+import { admin, type Sandbox, sandbox, tmp } from './helpers.js';
+
+interface V3Stats {
+  requests: number;
+  byMethod: Record<string, number>;
+  writes: Record<string, number>;
+  v3: { requests: number; keyed: number; byMethod: Record<string, number> };
+}
+const stats = (sb: Sandbox): Promise<V3Stats> => admin(sb, '/sandbox/stats');
+const memory = (): V3Memory => {
+  const s = new Set<string>();
+  return { isV2Only: (p, m) => s.has(`${p}|${m}`), rememberV2Only: (p, m) => void s.add(`${p}|${m}`) };
+};
+const fields = { TITLE: 'v3 routed', RESPONSIBLE_ID: 1 };
+
+describe('REST 3.0 routing', () => {
+  let sb: Sandbox;
+  let client: B24Client;
+  beforeAll(async () => {
+    sb = await sandbox();
+    client = new B24Client({ auth: new WebhookAuth(sb.webhookUrl), v3Memory: memory(), maxRetries: 2 });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await sb?.close();
+  });
+
+  it('sends tasks.task.add over /rest/api/ with an Idempotency-Key and answers in the REST 2 shape', async () => {
+    await admin(sb, '/sandbox/stats/reset', {});
+    const r = await client.call<{ task: { id: number; title: string } }>('tasks.task.add', { fields });
+    expect(r.result.task.title).toBe('v3 routed');
+    expect(Number(r.result.task.id)).toBeGreaterThan(0);
+    const s = await stats(sb);
+    expect(s.v3).toEqual({ requests: 1, keyed: 1, byMethod: { 'tasks.task.add': 1 } });
+    expect(client.stats().restV3).toEqual({ calls: 1, fallbacks: 0 });
+    // update and delete as well; reads and untranslatable params stay on REST 2
+    await client.call('tasks.task.update', { taskId: r.result.task.id, fields: { TITLE: 'renamed' } });
+    await client.call('tasks.task.list', { filter: { ID: r.result.task.id } });
+    await client.call('tasks.task.add', { fields: { ...fields, UF_CRM_TASK: ['D_1'] } });
+    const s2 = await stats(sb);
+    expect(s2.v3.byMethod).toEqual({ 'tasks.task.add': 1, 'tasks.task.update': 1 });
+    expect(s2.v3.keyed).toBe(2);
+    expect(s2.requests - s2.v3.requests).toBe(2);
+  });
+
+  it('resends a write whose answer was lost under the same key: the portal replays it, one record', async () => {
+    await admin(sb, '/sandbox/stats/reset', {});
+    await admin(sb, '/sandbox/faults', { method: 'tasks.task.add', kind: 'reset_after', count: 1 });
+    const r = await client.call<{ task: { id: number } }>('tasks.task.add', {
+      fields: { ...fields, TITLE: 'lost once' },
+    });
+    const s = await stats(sb);
+    expect(s.v3.requests).toBe(2); // the lost one and its resend
+    expect(s.v3.keyed).toBe(2);
+    expect(s.writes['tasks.task.add']).toBe(1); // the resend was replayed, not run
+    const found = await client.call<{ tasks: unknown[] }>('tasks.task.list', { filter: { TITLE: 'lost once' } });
+    expect(found.result.tasks).toHaveLength(1);
+    expect(Number(r.result.task.id)).toBeGreaterThan(0);
+  });
+
+  it('translates only what has a REST 3.0 form', () => {
+    expect(toV3Call('tasks.task.add', { fields: { TITLE: 'a', RESPONSIBLE_ID: 1, STATUS: 2 } })?.params).toEqual({
+      fields: { title: 'a', responsibleId: 1, status: 'pending' },
+    });
+    expect(toV3Call('tasks.task.update', { taskId: '5', fields: { DEADLINE: 'x' } })?.params).toEqual({
+      id: 5,
+      fields: { deadline: 'x' },
+    });
+    expect(toV3Call('tasks.task.add', { fields: { UF_X: 1 } })).toBeUndefined();
+    expect(toV3Call('crm.deal.add', { fields: {} })).toBeUndefined();
+    expect(isV3Missing(new MethodNotFound({ code: 'ERROR_METHOD_NOT_FOUND', status: 404, method: 'x' }))).toBe(true);
+  });
+});
+
+describe('a portal without REST 3.0', () => {
+  let sb: Sandbox;
+  let client: B24Client;
+  beforeAll(async () => {
+    sb = await sandbox({ restV3: false });
+    client = new B24Client({ auth: new WebhookAuth(sb.webhookUrl), v3Memory: memory() });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await sb?.close();
+  });
+
+  it('falls back to REST 2 once and goes straight to REST 2 afterwards', async () => {
+    await admin(sb, '/sandbox/stats/reset', {});
+    for (let i = 0; i < 3; i++) await client.call('tasks.task.add', { fields: { ...fields, TITLE: `fb ${i}` } });
+    const s = await stats(sb);
+    expect(s.v3.requests).toBe(1); // the one that found REST 3.0 missing
+    expect(s.requests).toBe(4); // + 3 over REST 2
+    expect(s.writes['tasks.task.add']).toBe(3);
+    expect(client.stats().restV3).toEqual({ calls: 1, fallbacks: 1 });
+    expect(client.routeOf('tasks.task.add', { fields })).toBe(2);
+  });
+});
+
+describe('b24flow call --idempotency-key', () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = await sandbox();
+  });
+  afterAll(async () => {
+    await sb?.close();
+  });
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'b24flow.js');
+  /** The CLI as a real process (async: the sandbox lives in this process). */
+  const cli = (...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      const dir = tmp('b24flow-v3-cli-');
+      const child = spawn(process.execPath, [bin, 'call', ...args], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', HOME: dir, B24FLOW_DATA_DIR: dir, BITRIX_WEBHOOK_URL: sb.webhookUrl },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    });
+
+  it('refuses a key on a method without a REST 3.0 route', async () => {
+    const r = await cli(
+      'crm.deal.add',
+      '--params',
+      '{"fields":{"TITLE":"x"}}',
+      '--confirm-write',
+      '--idempotency-key',
+      'k1',
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('has no REST 3.0 route; the key would do nothing');
+  });
+
+  it('sends the key with a REST 3.0 method', async () => {
+    await admin(sb, '/sandbox/stats/reset', {});
+    const args = ['tasks.task.add', '--params', JSON.stringify({ fields }), '--confirm-write'];
+    const a = await cli(...args, '--idempotency-key', 'cli-key-1');
+    expect(a.status, a.stderr).toBe(0);
+    const b = await cli(...args, '--idempotency-key', 'cli-key-1');
+    expect(b.status, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout)).toEqual(JSON.parse(a.stdout)); // replayed
+    const s = await stats(sb);
+    expect(s.v3.keyed).toBe(2);
+    expect(s.writes['tasks.task.add']).toBe(1);
+  });
+});
