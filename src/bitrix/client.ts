@@ -208,7 +208,8 @@ export class B24Client {
           ...(key ? { idempotencyKey: key } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
-        body = { ...body, result: v3.answer(body.result) };
+        const next = v3.next?.(body.result);
+        body = { ...body, result: v3.answer(body.result), ...(next !== undefined ? { next } : {}) };
       } catch (err) {
         if (!isV3Missing(err)) throw err;
         // the portal has no REST 3.0 for the method: nothing ran; remember it and send over REST 2 once

@@ -15,6 +15,8 @@ export interface V3Call {
   params: Record<string, unknown>;
   /** The REST 3.0 `result` → the REST 2 `result` of the same method. */
   answer: (result: unknown) => unknown;
+  /** A list's REST 2 `next` (REST 3.0 answers no `next`/`total`): the next offset after a full page. */
+  next?: (result: unknown) => number | undefined;
 }
 
 /** REST 2 task field (`UPPER_SNAKE`) → REST 3.0 DTO property (tasks-task-add-rest-v3.md). */
@@ -65,6 +67,59 @@ function taskId(p: Record<string, unknown>): unknown {
   return undefined;
 }
 
+/** REST 2 task field names usable in a REST 3.0 list's select / filter / order (tasks-task-list-rest-v3.md). */
+const TASK_LIST_FIELDS: Record<string, string> = {
+  ...TASK_FIELDS,
+  ID: 'id',
+  STATUS: 'status',
+  PRIORITY: 'priority',
+  CREATED_DATE: 'createdDate',
+  CHANGED_DATE: 'changedDate',
+};
+const FILTER_OPS: Array<[string, string]> = [
+  ['>=', '>='],
+  ['<=', '<='],
+  ['!=', '!='],
+  ['>', '>'],
+  ['<', '<'],
+  ['!', '!='],
+  ['@', 'in'],
+  ['=', '='],
+];
+
+/** A REST 2 task field name → its REST 3.0 name (case-insensitive), or undefined. */
+function listField(name: string): string | undefined {
+  const up = name.toUpperCase();
+  return TASK_LIST_FIELDS[up] ?? Object.values(TASK_LIST_FIELDS).find((v) => v === name);
+}
+
+/** A REST 2 filter map → REST 3.0 triples; undefined for an operator or field without a REST 3.0 form. */
+function taskFilter(f: unknown): unknown[] | undefined {
+  if (f === undefined) return [];
+  if (!f || typeof f !== 'object' || Array.isArray(f)) return undefined;
+  const out: unknown[] = [];
+  for (const [k, v] of Object.entries(f as Record<string, unknown>)) {
+    const [prefix, op] = FILTER_OPS.find(([p]) => k.startsWith(p)) ?? ['', Array.isArray(v) ? 'in' : '='];
+    const field = listField(k.slice(prefix.length));
+    if (!field || (v !== null && typeof v === 'object' && !Array.isArray(v))) return undefined;
+    if (Array.isArray(v) && op !== 'in' && op !== '=') return undefined;
+    out.push([field, Array.isArray(v) ? 'in' : op, v]);
+  }
+  return out;
+}
+
+/** A REST 3.0 task row in the REST 2 value form: status / priority as codes, numbers as strings. */
+function v2TaskRow(row: unknown): unknown {
+  if (!row || typeof row !== 'object' || Array.isArray(row)) return row;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row as Record<string, unknown>)) {
+    const words = k === 'status' ? STATUS_WORDS : k === 'priority' ? PRIORITY_WORDS : undefined;
+    const code = words ? Object.entries(words).find(([, w]) => w === v)?.[0] : undefined;
+    out[k] = code ?? (typeof v === 'number' ? String(v) : v);
+  }
+  return out;
+}
+
 /** Only these top-level params (case-insensitive) may be present; anything else keeps the call on REST 2. */
 function onlyKeys(p: Record<string, unknown>, allowed: string[]): boolean {
   return Object.keys(p).every((k) => allowed.includes(k.toLowerCase()));
@@ -84,6 +139,40 @@ const TRANSLATORS: Record<string, (p: Record<string, unknown>) => V3Call | undef
     if (id === undefined || !fields) return undefined;
     // REST 2 answers the task; REST 3.0 answers `{result: true}`: the id is what callers can rely on
     return { params: { id: Number(id), fields }, answer: () => ({ task: { id: String(id) } }) };
+  },
+  'tasks.task.list': (p) => {
+    // one page of 50 (the REST 2 page: list.ts's keyset stops on a short page); `start` is the REST 2 offset
+    if (!onlyKeys(p, ['filter', 'select', 'order', 'start'])) return undefined;
+    const start = Number(p.start ?? 0);
+    if (!Number.isInteger(start)) return undefined;
+    const filter = taskFilter(p.filter);
+    if (!filter) return undefined;
+    const params: Record<string, unknown> = { pagination: { limit: 50, offset: Math.max(0, start) } };
+    if (filter.length) params.filter = filter;
+    if (p.select !== undefined) {
+      if (!Array.isArray(p.select)) return undefined;
+      if (!p.select.includes('*')) {
+        const sel = p.select.map((f) => listField(String(f)));
+        if (sel.some((f) => !f)) return undefined;
+        params.select = sel;
+      }
+    }
+    if (p.order !== undefined) {
+      if (!p.order || typeof p.order !== 'object' || Array.isArray(p.order)) return undefined;
+      const order: Record<string, string> = {};
+      for (const [k, dir] of Object.entries(p.order as Record<string, unknown>)) {
+        const f = listField(k);
+        if (!f || !/^(asc|desc)$/i.test(String(dir))) return undefined;
+        order[f] = String(dir).toLowerCase();
+      }
+      params.order = order;
+    }
+    const items = (r: unknown) => (r as { items?: unknown[] })?.items ?? [];
+    return {
+      params,
+      answer: (r) => ({ tasks: items(r).map(v2TaskRow) }),
+      next: (r) => (items(r).length >= 50 ? Math.max(0, start) + 50 : undefined),
+    };
   },
   'tasks.task.delete': (p) => {
     if (!onlyKeys(p, ['taskid', 'id'])) return undefined;
