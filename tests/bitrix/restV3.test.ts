@@ -188,3 +188,32 @@ describe('b24flow call --idempotency-key', () => {
     expect(s.writes['tasks.task.add']).toBe(1);
   });
 });
+
+describe('b24flow sandbox --no-rest-v3', () => {
+  it('serves a portal whose /rest/api/ answers 404 ERROR_METHOD_NOT_FOUND while REST 2 works', async () => {
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'b24flow.js');
+    const child = spawn(process.execPath, [bin, 'sandbox', '--no-rest-v3', '--quiet', '--plan', 'unlimited']);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /^BITRIX_WEBHOOK_URL=(\S+)$/m.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
+      });
+      const v3 = await fetch(url.replace('/rest/', '/rest/api/') + 'tasks.task.list', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(v3.status).toBe(404);
+      expect(((await v3.json()) as { error: string }).error).toBe('ERROR_METHOD_NOT_FOUND');
+      const v2 = await fetch(`${url}tasks.task.list`, { method: 'POST' });
+      expect(v2.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
