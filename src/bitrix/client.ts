@@ -7,7 +7,7 @@
  * api-reference/rest-v3.md (REST 3.0 URL and Idempotency-Key).
  */
 import { randomUUID } from 'node:crypto';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { commandParams } from '../catalog/index.js';
 import { type AuditSink, paramKeys } from './audit.js';
 import type { AuthProvider } from './auth/provider.js';
@@ -29,7 +29,6 @@ import type { CallOptions, CallResult, ClientStats, PortalInfo } from './clientT
 import { type ExportOptions, exportAll } from './export.js';
 import { type LimiterConfig, limiterFor, type PortalLimiter, type ResponseTime, sleep } from './limiter/index.js';
 import { type ListOptions, type ListParams, listAll } from './list.js';
-import { backoffMs, connectionRefused, describeNetError, netInit } from './netErrors.js';
 import {
   B24Error,
   ExpiredToken,
@@ -41,7 +40,16 @@ import {
   ServerError,
   TenantIsolationError,
 } from './restErrors.js';
-import { hasV3Translation, isV3Missing, processV3Memory, toV3Call, type V3Call, type V3Memory } from './restV3.js';
+import {
+  hasV3Translation,
+  isV3Missing,
+  processV3Memory,
+  readV3Batch,
+  toV3Call,
+  type V3Call,
+  type V3Memory,
+} from './restV3.js';
+import { backoffMs, connectionRefused, describeNetError, exchange, netInit, type RawAnswer } from './transport.js';
 
 export type { ResponseTime } from './limiter/index.js';
 export type { CallOptions, CallResult, ClientStats, PortalInfo };
@@ -82,14 +90,6 @@ interface RequestSpec {
   batchMethods?: Record<string, string>;
   /** Top-level parameter names per batch sub-command. */
   batchKeys?: Record<string, string[]>;
-}
-
-interface RawAnswer {
-  status: number;
-  /** Parsed JSON, or undefined when the body was not JSON. */
-  body: any;
-  raw: string;
-  location?: string;
 }
 
 let uaVersion = '0.1.0';
@@ -177,10 +177,7 @@ export class B24Client {
     params: Record<string, unknown> | unknown[] = {},
     opts: CallOptions = {},
   ): Promise<CallResult<T>> {
-    if (!this.lookupLoaded) {
-      this.lookup = await catalogLookup();
-      this.lookupLoaded = true;
-    }
+    await this.loadLookup();
     const risk = this.riskOf(method, params);
     const v3 = opts.version === undefined ? this.v3CallOf(method, params) : undefined;
     const v2Spec = (): RequestSpec => ({
@@ -380,6 +377,51 @@ export class B24Client {
     return exportAll<T>(this, method, params, opts);
   }
 
+  /**
+   * Sends REST 2-shaped commands (≤ 50) as one REST 3.0 batch (`/rest/api/batch`, a JSON array of `{method, query}`,
+   * api-reference/rest-v3.md) with one `Idempotency-Key` (the caller's, else one per logical batch when it writes).
+   * @returns per key the result (REST 2 shape) or error; undefined when a command has no REST 3.0 form or the portal
+   *   has no REST 3.0 (remembered; nothing ran): send them over REST 2 then
+   * @throws B24Error for request-level failures
+   */
+  async batchV3(
+    commands: Array<[string, BatchCommand]>,
+    opts: { idempotencyKey?: string; signal?: AbortSignal } = {},
+  ): Promise<{ results: Record<string, unknown>; errors: Record<string, B24Error> } | undefined> {
+    await this.loadLookup();
+    const cmds = commands.map(([key, c]) => ({ key, method: c.method, call: this.v3CallOf(c.method, c.params ?? {}) }));
+    if (!cmds.length || cmds.length > 50 || cmds.some((c) => !c.call)) return undefined;
+    const writes = commands.some(([, c]) => this.riskOf(c.method, c.params) !== 'read');
+    const key = opts.idempotencyKey ?? (writes ? `b24flow-${randomUUID()}` : undefined);
+    const sub = new Map<string, number>();
+    for (const c of cmds) sub.set(c.method.toLowerCase(), (sub.get(c.method.toLowerCase()) ?? 0) + 1);
+    let body: any;
+    try {
+      body = await this.send({
+        method: 'batch',
+        params: cmds.map((c) => ({ method: c.method, query: c.call!.params })),
+        version: 3,
+        sub: [...sub].map(([method, calls]) => ({ method, calls })),
+        resendable: !writes || !!key,
+        ...(key ? { idempotencyKey: key } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      if (!isV3Missing(err)) throw err;
+      for (const c of cmds) this.v3Memory.rememberV2Only(this.portal.id, c.method);
+      this.v3Counters.fallbacks++;
+      return undefined;
+    }
+    this.v3Counters.calls++;
+    const toError = (method: string, b: unknown) =>
+      errorFromResponse(400, b, JSON.stringify(b), { method, authKind: this.auth.kind });
+    return readV3Batch(
+      body.result,
+      cmds.map((c) => ({ key: c.key, method: c.method, call: c.call! })),
+      toError,
+    );
+  }
+
   /** Releases the HTTP connections (the shared limiter stays for other clients of the portal). */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -461,13 +503,16 @@ export class B24Client {
     });
   }
 
+  /** Waits for the catalog once: risk classes (audit, retry policy) and REST 3.0 routes come from it. */
+  private async loadLookup(): Promise<void> {
+    if (this.lookupLoaded) return;
+    this.lookup = await catalogLookup();
+    this.lookupLoaded = true;
+  }
+
   /** Sends one HTTP request with pacing, retries, refresh and redirects; returns the JSON envelope. */
   private async send(spec: RequestSpec): Promise<any> {
-    if (!this.lookupLoaded) {
-      // risk classes (audit, retry policy) come from the catalog; wait for it once
-      this.lookup = await catalogLookup();
-      this.lookupLoaded = true;
-    }
+    await this.loadLookup();
     let attempt = 0;
     let refreshed = false;
     let redirects = 0;
@@ -625,46 +670,14 @@ export class B24Client {
     }
   }
 
-  /** One HTTP exchange. Redirects are returned (status 3xx, body `{location}`), never followed blindly. */
-  private async http(base: string, spec: RequestSpec, token: string | undefined, attempt: number): Promise<RawAnswer> {
+  /** One HTTP exchange (src/bitrix/transport.ts). */
+  private http(base: string, spec: RequestSpec, token: string | undefined, _attempt: number): Promise<RawAnswer> {
     this.counters.requests++;
-    let url = base + spec.method;
-    let payload: unknown = spec.params;
-    if (token) {
-      if (Array.isArray(spec.params)) url += `?auth=${encodeURIComponent(token)}`;
-      else payload = { ...spec.params, auth: token };
-    }
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/json',
-      'user-agent': this.userAgent,
-    };
-    if (spec.idempotencyKey) headers['idempotency-key'] = spec.idempotencyKey;
-    void attempt;
-    const res = await request(url, {
-      method: 'POST',
-      body: JSON.stringify(payload),
-      headers,
+    return exchange(base, spec, token, {
       dispatcher: this.dispatcher,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-      ...(spec.signal ? { signal: spec.signal } : {}),
+      userAgent: this.userAgent,
+      timeoutMs: this.timeoutMs,
     });
-    if (res.statusCode >= 300 && res.statusCode < 400) {
-      await res.body.dump();
-      const loc = res.headers.location;
-      const location = Array.isArray(loc) ? loc[0] : loc;
-      return { status: res.statusCode, body: undefined, raw: '', ...(location ? { location } : {}) };
-    }
-    const text = await res.body.text();
-    let body: any;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    if (body === null || typeof body !== 'object') body = undefined;
-    return { status: res.statusCode, body, raw: text };
   }
 }
 

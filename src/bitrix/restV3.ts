@@ -229,3 +229,23 @@ export const processV3Memory: V3Memory = {
     missing.set(portal, s);
   },
 };
+
+/**
+ * Reads a REST 3.0 batch answer (`result` is an array in command order; a failed command holds its error body):
+ * per command key its result in the REST 2 shape, or the typed error `toError` makes of its error body.
+ */
+export function readV3Batch<E>(
+  result: unknown,
+  commands: Array<{ key: string; method: string; call: V3Call }>,
+  toError: (method: string, body: unknown) => E,
+): { results: Record<string, unknown>; errors: Record<string, E> } {
+  const arr = Array.isArray(result) ? result : [];
+  const results: Record<string, unknown> = {};
+  const errors: Record<string, E> = {};
+  commands.forEach(({ key, method, call }, i) => {
+    const r = arr[i];
+    if (r === undefined || (r && typeof r === 'object' && 'error' in r)) errors[key] = toError(method, r ?? {});
+    else results[key] = call.answer(r);
+  });
+  return { results, errors };
+}

@@ -203,7 +203,8 @@ function lostAnswerFault(p: Portal, method: string, params: unknown): string | u
   };
   if (has(method)) return method;
   if (method !== 'batch' || !params || typeof params !== 'object') return undefined;
-  const cmd = (params as { cmd?: unknown }).cmd;
+  // REST 3.0 batch: a bare array of {method, query}
+  const cmd = Array.isArray(params) ? params : (params as { cmd?: unknown }).cmd;
   if (!cmd || typeof cmd !== 'object') return undefined;
   for (const c of Object.values(cmd as Record<string, unknown>)) {
     const name = (typeof c === 'string' ? (c.split('?')[0] ?? '') : String((c as { method?: unknown })?.method ?? ''))

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookAuth } from '../../src/bitrix/auth/webhook.js';
 import { B24Client } from '../../src/bitrix/client.js';
-import { MethodNotFound } from '../../src/bitrix/restErrors.js';
+import { B24Error, MethodNotFound } from '../../src/bitrix/restErrors.js';
 import { isV3Missing, toV3Call, type V3Memory } from '../../src/bitrix/restV3.js';
 import { admin, type Sandbox, sandbox, tmp } from './helpers.js';
 
@@ -92,6 +92,21 @@ describe('REST 3.0 routing', () => {
     const found = await client.call<{ tasks: unknown[] }>('tasks.task.list', { filter: { TITLE: 'lost once' } });
     expect(found.result.tasks).toHaveLength(1);
     expect(Number(r.result.task.id)).toBeGreaterThan(0);
+  });
+
+  it('batchV3: one REST 3.0 batch with one key, per-command results and typed errors', async () => {
+    await admin(sb, '/sandbox/stats/reset', {});
+    const r = await client.batchV3([
+      ['a', { method: 'tasks.task.add', params: { fields: { ...fields, TITLE: 'batched' } } }],
+      ['b', { method: 'tasks.task.add', params: { fields: { TITLE: 'no responsible' } } }],
+    ]);
+    expect((r?.results.a as { task: { title: string } }).task.title).toBe('batched');
+    expect(r?.errors.b).toBeInstanceOf(B24Error);
+    expect(r?.errors.b?.code).toMatch(/VALIDATION/);
+    const s = await stats(sb);
+    expect(s.v3).toEqual({ requests: 1, keyed: 1, byMethod: { batch: 1 } });
+    // a command without a REST 3.0 form: nothing sent, the caller uses REST 2
+    expect(await client.batchV3([['c', { method: 'crm.deal.add', params: { fields: {} } }]])).toBeUndefined();
   });
 
   it('translates only what has a REST 3.0 form', () => {
