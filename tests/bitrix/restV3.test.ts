@@ -100,9 +100,10 @@ describe('REST 3.0 routing', () => {
       ['a', { method: 'tasks.task.add', params: { fields: { ...fields, TITLE: 'batched' } } }],
       ['b', { method: 'tasks.task.add', params: { fields: { TITLE: 'no responsible' } } }],
     ]);
-    expect((r?.results.a as { task: { title: string } }).task.title).toBe('batched');
-    expect(r?.errors.b).toBeInstanceOf(B24Error);
-    expect(r?.errors.b?.code).toMatch(/VALIDATION/);
+    if (!r) throw new Error('expected a REST 3.0 batch answer');
+    expect((r.results.a as { task: { title: string } }).task.title).toBe('batched');
+    expect(r.errors.b).toBeInstanceOf(B24Error);
+    expect(r.errors.b?.code).toMatch(/VALIDATION/);
     const s = await stats(sb);
     expect(s.v3).toEqual({ requests: 1, keyed: 1, byMethod: { batch: 1 } });
     // a command without a REST 3.0 form: nothing sent, the caller uses REST 2
