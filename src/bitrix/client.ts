@@ -6,7 +6,8 @@
  * (503 / 429), settings/oauth/index.md (401 expired_token), settings/how-to-call-rest-api/change-domen.md (302),
  * api-reference/rest-v3.md (REST 3.0 URL and Idempotency-Key).
  */
-import { Agent, type Dispatcher, request } from 'undici';
+import { randomUUID } from 'node:crypto';
+import { Agent, type Dispatcher } from 'undici';
 import { commandParams } from '../catalog/index.js';
 import { type AuditSink, paramKeys } from './audit.js';
 import type { AuthProvider } from './auth/provider.js';
@@ -24,10 +25,10 @@ import {
   resolveRefs,
 } from './batch.js';
 import { catalogLookup, heuristicRisk, type MethodInfo, methodRiskSync } from './catalogInfo.js';
+import type { CallOptions, CallResult, ClientStats, PortalInfo } from './clientTypes.js';
 import { type ExportOptions, exportAll } from './export.js';
 import { type LimiterConfig, limiterFor, type PortalLimiter, type ResponseTime, sleep } from './limiter/index.js';
 import { type ListOptions, type ListParams, listAll } from './list.js';
-import { redact } from './redact.js';
 import {
   B24Error,
   ExpiredToken,
@@ -39,53 +40,19 @@ import {
   ServerError,
   TenantIsolationError,
 } from './restErrors.js';
+import {
+  hasV3Translation,
+  isV3Missing,
+  processV3Memory,
+  readV3Batch,
+  toV3Call,
+  type V3Call,
+  type V3Memory,
+} from './restV3.js';
+import { backoffMs, connectionRefused, describeNetError, exchange, netInit, type RawAnswer } from './transport.js';
 
 export type { ResponseTime } from './limiter/index.js';
-
-/** Which portal a client talks to. */
-export interface PortalInfo {
-  /** member_id (OAuth) or host of the webhook (`example.bitrix24.com`). */
-  id: string;
-  kind: 'webhook' | 'oauth';
-  /** Plan the limiter currently assumes. */
-  plan?: 'standard' | 'enterprise';
-}
-
-/** The answer of one call. `total`/`next` only on list methods; `time` in seconds. */
-export interface CallResult<T = unknown> {
-  result: T;
-  total?: number;
-  next?: number;
-  time?: ResponseTime;
-}
-
-/** Options of one call. */
-export interface CallOptions {
-  signal?: AbortSignal;
-  /**
-   * Idempotency key (1–255 printable ASCII). Sent as `Idempotency-Key` (REST 3.0 caches the answer 24 h); with it a
-   * write is retried after a network error or a 5xx — without it a write is never resent after it may have run.
-   */
-  idempotencyKey?: string;
-  /** 3 = REST 3.0 (`/rest/api/`); default 2. */
-  version?: 2 | 3;
-}
-
-/** Counters of one client. */
-export interface ClientStats {
-  /** HTTP requests sent (a batch counts once). */
-  requests: number;
-  /** Requests that were resends of an earlier one. */
-  retries: number;
-  /** 503 `QUERY_LIMIT_EXCEEDED` answers received. */
-  status503: number;
-  /** 429 `OPERATION_TIME_LIMIT` answers received (HTTP or batch sub-call). */
-  status429: number;
-  /** Real ms spent waiting in the limiter (bucket + operating pacing). */
-  limiterWaitMs: number;
-  /** Token refreshes performed for this portal. */
-  refreshes: number;
-}
+export type { CallOptions, CallResult, ClientStats, PortalInfo };
 
 /** How a client is built; usually through `connect()` (src/bitrix/connect.ts). */
 export interface ClientOptions {
@@ -102,6 +69,10 @@ export interface ClientOptions {
   maxRetries?: number;
   /** User-Agent header. */
   userAgent?: string;
+  /** false: never route calls over REST 3.0 by default (`version: 3` still works); default true. */
+  restV3?: boolean;
+  /** Where portals without REST 3.0 are remembered; default the process-wide memory. */
+  v3Memory?: V3Memory;
 }
 
 interface RequestSpec {
@@ -119,14 +90,6 @@ interface RequestSpec {
   batchMethods?: Record<string, string>;
   /** Top-level parameter names per batch sub-command. */
   batchKeys?: Record<string, string[]>;
-}
-
-interface RawAnswer {
-  status: number;
-  /** Parsed JSON, or undefined when the body was not JSON. */
-  body: any;
-  raw: string;
-  location?: string;
 }
 
 let uaVersion = '0.1.0';
@@ -147,6 +110,9 @@ export class B24Client {
   private lookup: ((name: string) => any) | null = null;
   private lookupLoaded = false;
   private readonly counters = { requests: 0, retries: 0, status503: 0, status429: 0 };
+  private readonly v3Counters = { calls: 0, fallbacks: 0 };
+  private readonly restV3: boolean;
+  private readonly v3Memory: V3Memory;
   private closed = false;
 
   constructor(opts: ClientOptions) {
@@ -157,6 +123,8 @@ export class B24Client {
     this.timeoutMs = opts.timeoutMs ?? 65_000;
     this.maxRetries = opts.maxRetries ?? 6;
     this.userAgent = opts.userAgent ?? `b24flow/${uaVersion}`;
+    this.restV3 = opts.restV3 !== false;
+    this.v3Memory = opts.v3Memory ?? processV3Memory;
     this.dispatcher = new Agent({
       connections: 16,
       keepAliveTimeout: 10_000,
@@ -174,7 +142,28 @@ export class B24Client {
       ...this.counters,
       limiterWaitMs: this.limiter.bucket.waitedMs + this.limiter.operating.waitedMs,
       refreshes: this.auth.refreshes,
+      restV3: { ...this.v3Counters },
     };
+  }
+
+  /**
+   * The transport a call of `method` with `params` takes by default: 3 when the catalog marks the method `rest_v3`,
+   * its params translate to REST 3.0 and the portal has not answered that REST 3.0 is missing for it; else 2.
+   */
+  routeOf(method: string, params: Record<string, unknown> | unknown[] = {}): 2 | 3 {
+    return this.v3CallOf(method, params) ? 3 : 2;
+  }
+
+  /** Whether `method` has a REST 3.0 route at all (catalog `rest_v3` + a translation), whatever the portal says. */
+  hasV3Route(method: string): boolean {
+    const e = this.lookup?.(method);
+    return !!(e && typeof e === 'object' && e.rest_v3) && hasV3Translation(method);
+  }
+
+  private v3CallOf(method: string, params: Record<string, unknown> | unknown[]): V3Call | undefined {
+    if (!this.restV3 || !this.hasV3Route(method)) return undefined;
+    if (this.v3Memory.isV2Only(this.portal.id, method)) return undefined;
+    return toV3Call(method, params);
   }
 
   /**
@@ -188,8 +177,10 @@ export class B24Client {
     params: Record<string, unknown> | unknown[] = {},
     opts: CallOptions = {},
   ): Promise<CallResult<T>> {
+    await this.loadLookup();
     const risk = this.riskOf(method, params);
-    const body = await this.send({
+    const v3 = opts.version === undefined ? this.v3CallOf(method, params) : undefined;
+    const v2Spec = (): RequestSpec => ({
       method,
       params,
       version: opts.version ?? 2,
@@ -198,6 +189,34 @@ export class B24Client {
       ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    let body: any;
+    if (v3) {
+      // every REST 3.0 write carries a key: the caller's, else one per logical call, so a resend after a lost
+      // answer is replayed by the portal instead of run twice (api-reference/rest-v3.md, Idempotency-Key)
+      const key = opts.idempotencyKey ?? (risk === 'read' ? undefined : `b24flow-${randomUUID()}`);
+      this.v3Counters.calls++;
+      try {
+        body = await this.send({
+          method,
+          params: v3.params,
+          version: 3,
+          sub: [{ method, calls: 1 }],
+          resendable: risk === 'read' || !!key,
+          ...(key ? { idempotencyKey: key } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+        const next = v3.next?.(body.result);
+        body = { ...body, result: v3.answer(body.result), ...(next !== undefined ? { next } : {}) };
+      } catch (err) {
+        if (!isV3Missing(err)) throw err;
+        // the portal has no REST 3.0 for the method: nothing ran; remember it and send over REST 2 once
+        this.v3Memory.rememberV2Only(this.portal.id, method);
+        this.v3Counters.fallbacks++;
+        // REST 2 ignores Idempotency-Key: the resend is as unsafe as any REST 2 write (never resent blindly)
+        const { idempotencyKey: _unused, ...spec } = v2Spec();
+        body = await this.send({ ...spec, resendable: risk === 'read' });
+      }
+    } else body = await this.send(v2Spec());
     const out: CallResult<T> = { result: body.result as T };
     if (body.total !== undefined && body.total !== null) out.total = Number(body.total);
     if (body.next !== undefined && body.next !== null) out.next = Number(body.next);
@@ -358,6 +377,51 @@ export class B24Client {
     return exportAll<T>(this, method, params, opts);
   }
 
+  /**
+   * Sends REST 2-shaped commands (≤ 50) as one REST 3.0 batch (`/rest/api/batch`, a JSON array of `{method, query}`,
+   * api-reference/rest-v3.md) with one `Idempotency-Key` (the caller's, else one per logical batch when it writes).
+   * @returns per key the result (REST 2 shape) or error; undefined when a command has no REST 3.0 form or the portal
+   *   has no REST 3.0 (remembered; nothing ran): send them over REST 2 then
+   * @throws B24Error for request-level failures
+   */
+  async batchV3(
+    commands: Array<[string, BatchCommand]>,
+    opts: { idempotencyKey?: string; signal?: AbortSignal } = {},
+  ): Promise<{ results: Record<string, unknown>; errors: Record<string, B24Error> } | undefined> {
+    await this.loadLookup();
+    const cmds = commands.map(([key, c]) => ({ key, method: c.method, call: this.v3CallOf(c.method, c.params ?? {}) }));
+    if (!cmds.length || cmds.length > 50 || cmds.some((c) => !c.call)) return undefined;
+    const writes = commands.some(([, c]) => this.riskOf(c.method, c.params) !== 'read');
+    const key = opts.idempotencyKey ?? (writes ? `b24flow-${randomUUID()}` : undefined);
+    const sub = new Map<string, number>();
+    for (const c of cmds) sub.set(c.method.toLowerCase(), (sub.get(c.method.toLowerCase()) ?? 0) + 1);
+    let body: any;
+    try {
+      body = await this.send({
+        method: 'batch',
+        params: cmds.map((c) => ({ method: c.method, query: c.call!.params })),
+        version: 3,
+        sub: [...sub].map(([method, calls]) => ({ method, calls })),
+        resendable: !writes || !!key,
+        ...(key ? { idempotencyKey: key } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      if (!isV3Missing(err)) throw err;
+      for (const c of cmds) this.v3Memory.rememberV2Only(this.portal.id, c.method);
+      this.v3Counters.fallbacks++;
+      return undefined;
+    }
+    this.v3Counters.calls++;
+    const toError = (method: string, b: unknown) =>
+      errorFromResponse(400, b, JSON.stringify(b), { method, authKind: this.auth.kind });
+    return readV3Batch(
+      body.result,
+      cmds.map((c) => ({ key: c.key, method: c.method, call: c.call! })),
+      toError,
+    );
+  }
+
   /** Releases the HTTP connections (the shared limiter stays for other clients of the portal). */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -439,13 +503,16 @@ export class B24Client {
     });
   }
 
+  /** Waits for the catalog once: risk classes (audit, retry policy) and REST 3.0 routes come from it. */
+  private async loadLookup(): Promise<void> {
+    if (this.lookupLoaded) return;
+    this.lookup = await catalogLookup();
+    this.lookupLoaded = true;
+  }
+
   /** Sends one HTTP request with pacing, retries, refresh and redirects; returns the JSON envelope. */
   private async send(spec: RequestSpec): Promise<any> {
-    if (!this.lookupLoaded) {
-      // risk classes (audit, retry policy) come from the catalog; wait for it once
-      this.lookup = await catalogLookup();
-      this.lookupLoaded = true;
-    }
+    await this.loadLookup();
     let attempt = 0;
     let refreshed = false;
     let redirects = 0;
@@ -603,86 +670,15 @@ export class B24Client {
     }
   }
 
-  /** One HTTP exchange. Redirects are returned (status 3xx, body `{location}`), never followed blindly. */
-  private async http(base: string, spec: RequestSpec, token: string | undefined, attempt: number): Promise<RawAnswer> {
+  /** One HTTP exchange (src/bitrix/transport.ts). */
+  private http(base: string, spec: RequestSpec, token: string | undefined, _attempt: number): Promise<RawAnswer> {
     this.counters.requests++;
-    let url = base + spec.method;
-    let payload: unknown = spec.params;
-    if (token) {
-      if (Array.isArray(spec.params)) url += `?auth=${encodeURIComponent(token)}`;
-      else payload = { ...spec.params, auth: token };
-    }
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/json',
-      'user-agent': this.userAgent,
-    };
-    if (spec.idempotencyKey) headers['idempotency-key'] = spec.idempotencyKey;
-    void attempt;
-    const res = await request(url, {
-      method: 'POST',
-      body: JSON.stringify(payload),
-      headers,
+    return exchange(base, spec, token, {
       dispatcher: this.dispatcher,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-      ...(spec.signal ? { signal: spec.signal } : {}),
+      userAgent: this.userAgent,
+      timeoutMs: this.timeoutMs,
     });
-    if (res.statusCode >= 300 && res.statusCode < 400) {
-      await res.body.dump();
-      const loc = res.headers.location;
-      const location = Array.isArray(loc) ? loc[0] : loc;
-      return { status: res.statusCode, body: undefined, raw: '', ...(location ? { location } : {}) };
-    }
-    const text = await res.body.text();
-    let body: any;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    if (body === null || typeof body !== 'object') body = undefined;
-    return { status: res.statusCode, body, raw: text };
   }
-}
-
-function netInit(method: string, description: string, cause?: unknown) {
-  // The raw error may carry the request URL (webhook code, `auth=` token): keep only a redacted copy as the cause.
-  const c = cause as { name?: string; code?: string; message?: string } | undefined;
-  const safeCause = c
-    ? { name: c.name ?? 'Error', ...(c.code ? { code: c.code } : {}), message: redact(String(c.message ?? c)) }
-    : undefined;
-  return {
-    code: 'NETWORK',
-    status: 0,
-    method,
-    dialect: 'http' as const,
-    description,
-    retryable: true,
-    ...(safeCause ? { cause: safeCause } : {}),
-  };
-}
-
-function describeNetError(err: unknown): string {
-  const e = err as any;
-  const code = e?.code ?? e?.cause?.code;
-  return redact(`${code ? `${code}: ` : ''}${e?.message ?? String(err)}`);
-}
-
-/**
- * Whether a failure happened before the connection was made (ECONNREFUSED, or a reset while connecting, e.g. a
- * server that stopped listening with the connection still in its accept queue): the request was never sent.
- */
-function connectionRefused(err: B24Error): boolean {
-  if (!(err instanceof NetworkError)) return false;
-  const c = err.cause as { code?: string; message?: string } | undefined;
-  return c?.code === 'ECONNREFUSED' || (c?.code === 'ECONNRESET' && /^connect ECONNRESET/.test(c.message ?? ''));
-}
-
-/** Exponential backoff with full jitter for 5xx / network retries, real ms. */
-function backoffMs(attempt: number): number {
-  const cap = Math.min(8000, 250 * 2 ** attempt);
-  return cap / 2 + Math.random() * (cap / 2);
 }
 
 /** Sets the version reported in the User-Agent (the CLI sets its package version). */

@@ -56,3 +56,4 @@ export {
 export type { ListOptions, ListParams, ListProgress } from './list.js';
 export { redact, redactDeep, registerSecret } from './redact.js';
 export * from './restErrors.js';
+export { hasV3Translation, isV3Missing, processV3Memory, toV3Call, type V3Call, type V3Memory } from './restV3.js';

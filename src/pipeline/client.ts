@@ -33,4 +33,8 @@ export interface PipelineClient {
   list?: B24Client['list'];
   exportAll?: B24Client['exportAll'];
   stats?(): Pick<ClientStats, 'requests'>;
+  /** The transport a call takes by default (3 = REST 3.0); absent = always REST 2 (see `B24Client.routeOf`). */
+  routeOf?: B24Client['routeOf'];
+  /** A REST 3.0 batch of REST 2-shaped commands; undefined answer = send them over REST 2 (`B24Client.batchV3`). */
+  batchV3?: B24Client['batchV3'];
 }

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendEnvelope } from './envelope.js';
 import { PLANS, type Plan } from './limits.js';
-import type { Portal } from './portal.js';
+import { emptyStats, type Portal } from './portal.js';
 import { readBody } from './request.js';
 import { runSimulation } from './simulate.js';
 
@@ -83,7 +83,7 @@ export async function control(portal: Portal, req: IncomingMessage, res: ServerR
     case '/sandbox/stats':
       return json(200, { ...p.stats, events: p.events.stats, offlineQueue: p.events.offline.length });
     case '/sandbox/stats/reset':
-      p.stats = { requests: 0, byMethod: {}, status: {}, writes: {} };
+      p.stats = emptyStats();
       return json(200, { ok: true });
     case '/sandbox/faults': {
       const kinds = ['reset', '500', 'html', 'timeout', 'reset_after', 'lost-answer', '503', '429', '401'];

@@ -29,6 +29,8 @@ export interface SandboxOptions {
   tls?: boolean;
   /** no progress lines on stderr */
   quiet?: boolean;
+  /** false: a portal without REST 3.0 (`/rest/api/…` answers 404 `ERROR_METHOD_NOT_FOUND`); default true */
+  restV3?: boolean;
 }
 
 /** Tokens returned by the OAuth install flow. */

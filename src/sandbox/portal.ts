@@ -88,6 +88,13 @@ export interface SandboxStats {
   byMethod: Record<string, number>;
   status: Record<string, number>;
   writes: Record<string, number>;
+  /** REST 3.0 (`/rest/api/…`) requests: all, those carrying an `Idempotency-Key`, and per method. */
+  v3: { requests: number; keyed: number; byMethod: Record<string, number> };
+}
+
+/** Fresh, zeroed counters. */
+export function emptyStats(): SandboxStats {
+  return { requests: 0, byMethod: {}, status: {}, writes: {}, v3: { requests: 0, keyed: 0, byMethod: {} } };
 }
 
 /** Constructor options (the defaults are chosen by startSandbox). */
@@ -111,6 +118,11 @@ export interface PortalOptions {
    * passes the seeded generator of seed.ts here, so the portal state does not depend on how it is populated.
    */
   populate: (portal: Portal) => void;
+  /**
+   * false: the portal has no REST 3.0 — every `/rest/api/…` call is answered 404 `ERROR_METHOD_NOT_FOUND` like an
+   * unknown method (an older or on-premise portal); default true.
+   */
+  restV3?: boolean;
 }
 
 const SNAPSHOT_VERSION = 1;
@@ -127,7 +139,7 @@ export class Portal {
   readonly events: EventHub;
   readonly bucket: LeakyBucket;
   readonly budget: OperatingBudget;
-  stats: SandboxStats = { requests: 0, byMethod: {}, status: {}, writes: {} };
+  stats: SandboxStats = emptyStats();
   readonly faults = new Map<string, Fault>();
   /** REST 3.0 Idempotency-Key cache: key → { hash, body, at } */
   readonly idempotency = new Map<string, { hash: string; body: string; status: number; at: number }>();

@@ -88,6 +88,19 @@ export class SandboxServer {
     }
     p.stats.requests++;
     p.stats.byMethod[method] = (p.stats.byMethod[method] ?? 0) + 1;
+    if (route.v3) {
+      p.stats.v3.requests++;
+      p.stats.v3.byMethod[method] = (p.stats.v3.byMethod[method] ?? 0) + 1;
+      if (req.headers['idempotency-key'] !== undefined) p.stats.v3.keyed++;
+      if (p.opts.restV3 === false) {
+        // a portal without REST 3.0: `/rest/api/` is not a route, the method is unknown (rest-protocol.md §8, §9)
+        await drain(req);
+        return this.send(res, {
+          status: 404,
+          body: errBody(new ApiError(404, 'ERROR_METHOD_NOT_FOUND', 'Method not found!')),
+        });
+      }
+    }
     const fault = p.faults.get(method);
     if (fault && fault.count > 0 && fault.kind !== 'reset_after' && fault.kind !== 'lost-answer') {
       if (--fault.count <= 0) p.faults.delete(method);
@@ -190,7 +203,8 @@ function lostAnswerFault(p: Portal, method: string, params: unknown): string | u
   };
   if (has(method)) return method;
   if (method !== 'batch' || !params || typeof params !== 'object') return undefined;
-  const cmd = (params as { cmd?: unknown }).cmd;
+  // REST 3.0 batch: a bare array of {method, query}
+  const cmd = Array.isArray(params) ? params : (params as { cmd?: unknown }).cmd;
   if (!cmd || typeof cmd !== 'object') return undefined;
   for (const c of Object.values(cmd as Record<string, unknown>)) {
     const name = (typeof c === 'string' ? (c.split('?')[0] ?? '') : String((c as { method?: unknown })?.method ?? ''))
@@ -199,4 +213,11 @@ function lostAnswerFault(p: Portal, method: string, params: unknown): string | u
     if (has(name)) return name;
   }
   return undefined;
+}
+
+/** Reads and drops a request body (an answer before the body is read could reset a keep-alive connection). */
+async function drain(req: IncomingMessage): Promise<void> {
+  for await (const _ of req) {
+    // discard
+  }
 }

@@ -64,6 +64,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<SandboxHa
     operatingLimit: opts.operatingLimit ?? 480,
     clockFactor: opts.clockFactor ?? 1,
     dataDir: opts.dataDir,
+    ...(opts.restV3 === false ? { restV3: false } : {}),
     log,
     populate: (p) => seedPortal(p, p.opts.seed, p.opts.deals, p.clock.now()),
   });

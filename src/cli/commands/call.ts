@@ -28,8 +28,14 @@ export function register(program: Command): void {
     .option('--confirm-write', 'allow a method that changes data')
     .option('--confirm-destructive', 'allow a method that deletes or detaches data')
     .option('--packs <list>', 'allowed method packs, comma-separated ("all" = any catalogued method)', 'core')
-    .option('--idempotency-key <key>', 'idempotency key (REST 3.0 Idempotency-Key; makes a write safe to retry)')
-    .option('--v3', 'call through REST 3.0 (/rest/api/)')
+    .option(
+      '--idempotency-key <key>',
+      'REST 3.0 Idempotency-Key (makes a write safe to retry); an error for a method without a REST 3.0 route',
+    )
+    .option(
+      '--v3',
+      'call through REST 3.0 (/rest/api/) with the params as given (default: REST 3.0 where the method has it)',
+    )
     .option('--json', 'print the full answer envelope as JSON')
     .action(async (method: string, flags: CallFlags) => {
       let params: Record<string, unknown> | unknown[] = {};
@@ -106,6 +112,14 @@ export function register(program: Command): void {
       if (info.risk === 'write' && !flags.confirmWrite && !flags.confirmDestructive)
         throw new InvalidInputError(`${method} changes data${why}; re-run with --confirm-write to allow it`);
 
+      if (flags.idempotencyKey !== undefined && !flags.v3) {
+        // the key exists only in REST 3.0: over REST 2 it would silently do nothing
+        const { toV3Call } = await import('../../bitrix/restV3.js');
+        if (!info.rest_v3 || !toV3Call(method, params))
+          throw new InvalidInputError(
+            `${method}${info.rest_v3 ? ' with these params' : ''} has no REST 3.0 route; the key would do nothing (use --v3 to send REST 3.0 params as given)`,
+          );
+      }
       const { connect } = await import('../compose.js');
       const { B24Error } = await import('../../bitrix/restErrors.js');
       const { redactDeep, redact } = await import('../../bitrix/redact.js');

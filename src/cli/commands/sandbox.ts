@@ -36,6 +36,7 @@ export function register(program: Command): void {
     .option('--data <dir>', 'persist the portal in this directory')
     .option('--tls', 'serve HTTPS with a self-signed certificate')
     .option('--quiet', 'no log lines on stderr')
+    .option('--no-rest-v3', 'act as a portal without REST 3.0 (/rest/api/ answers 404 ERROR_METHOD_NOT_FOUND)')
     .action(async (o) => {
       if (!PLANS.includes(o.plan))
         throw new InvalidInputError(`--plan must be one of ${PLANS.join(', ')} (got "${o.plan}")`);
@@ -56,6 +57,7 @@ export function register(program: Command): void {
         dataDir: o.data,
         tls: Boolean(o.tls),
         quiet: Boolean(o.quiet),
+        ...(o.restV3 === false ? { restV3: false } : {}),
       });
       process.stdout.write(`BITRIX_WEBHOOK_URL=${sb.webhookUrl}\n`);
       if (sb.caFile) process.stdout.write(`SANDBOX_CA_FILE=${sb.caFile}\n`);

@@ -41,6 +41,16 @@ export function headerKeyOf(ex: Execution, s: Step, key: string): string {
   return `b24flow-${hashOf(`${ex.prefix}${s.id}#${key}`).slice(0, 32)}`;
 }
 
+/**
+ * The `Idempotency-Key` of a write the client sends over REST 3.0: a keyed step's is {@link headerKeyOf} (the same
+ * in every run, so another folder's create is replayed, not repeated); an unkeyed step's also names the run, so a
+ * resume of the run replays its own writes while a new run writes again.
+ */
+export function v3KeyOf(ex: Execution, s: Step, key: string): string {
+  if (s.idempotency_key !== undefined) return headerKeyOf(ex, s, key);
+  return `b24flow-${hashOf(`${ex.run.runId}|${ex.prefix}${s.id}#${key}`).slice(0, 32)}`;
+}
+
 /** Params with the `origin_id` marker set in `fields[field]` (a value the pipeline sets itself is kept). */
 export function withMarker(params: unknown, field: string, marker: string): unknown {
   const p = params as { fields?: Record<string, unknown> };

@@ -23,6 +23,7 @@ import {
   markerOf,
   reconcileOf,
   uncertainMessage,
+  v3KeyOf,
   withMarker,
 } from '../reconcile.js';
 import { compactResult, errorInfo, sleep } from '../results.js';
@@ -212,14 +213,29 @@ export async function runCalls(
             );
           const idKeys: Record<string, string> = {};
           if (headerSend) for (const w of part) idKeys[w.key] = headerKeyOf(ex, s, w.key);
+          // writes the client routes over REST 3.0 (catalog `rest_v3`) carry an Idempotency-Key (per call, or per
+          // REST 3.0 batch from its calls' keys): a resend after a lost answer is replayed by the portal, not run twice
+          const overV3 =
+            isWrite &&
+            !headerSend &&
+            !!m.rest_v3 &&
+            ex.o.client.routeOf?.(m.name, (part[0]?.params ?? {}) as any) === 3;
+          if (overV3) for (const w of part) idKeys[w.key] = v3KeyOf(ex, s, w.key);
           // a method that cannot sit inside a batch (batch itself) goes as single calls
-          const single = headerSend || m.batchable === false;
+          // (REST 3.0 writes go as REST 3.0 batches; what falls back to REST 2 is batched the REST 2 way)
+          const v3Batch = overV3 && m.batchable !== false;
+          const single = headerSend || (overV3 && !v3Batch) || m.batchable === false;
           const before = ex.requests;
           let res: CallAnswers;
           try {
             res = await ex.send(
               part.map((w) => [w.key, { method: m.name, params: w.params as Record<string, unknown> }]),
-              { single, idempotencyKeys: idKeys, ...(headerSend ? { version: 3 as const } : {}) },
+              {
+                single,
+                idempotencyKeys: idKeys,
+                ...(headerSend ? { version: 3 as const } : {}),
+                ...(v3Batch ? { v3Batch: true } : {}),
+              },
             );
           } catch (err) {
             // the batch went out and its answer was lost: the portal may have run any of its writes

@@ -1,0 +1,54 @@
+/**
+ * Shapes of the client's calls and counters (src/bitrix/client.ts re-exports them).
+ */
+import type { ResponseTime } from './limiter/index.js';
+
+/** Which portal a client talks to. */
+export interface PortalInfo {
+  /** member_id (OAuth) or host of the webhook (`example.bitrix24.com`). */
+  id: string;
+  kind: 'webhook' | 'oauth';
+  /** Plan the limiter currently assumes. */
+  plan?: 'standard' | 'enterprise';
+}
+
+/** The answer of one call. `total`/`next` only on list methods; `time` in seconds. */
+export interface CallResult<T = unknown> {
+  result: T;
+  total?: number;
+  next?: number;
+  time?: ResponseTime;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /**
+   * Idempotency key (1–255 printable ASCII). Sent as `Idempotency-Key` (REST 3.0 caches the answer 24 h); with it a
+   * write is retried after a network error or a 5xx — without it a write is never resent after it may have run.
+   */
+  idempotencyKey?: string;
+  /**
+   * 3 = REST 3.0 (`/rest/api/`) with the params as given; 2 = REST 2 only. Default: REST 3.0 where the catalog
+   * marks the method `rest_v3` and its params translate (src/bitrix/restV3.ts), else REST 2.
+   */
+  version?: 2 | 3;
+}
+
+/** Counters of one client. */
+export interface ClientStats {
+  /** HTTP requests sent (a batch counts once). */
+  requests: number;
+  /** Requests that were resends of an earlier one. */
+  retries: number;
+  /** 503 `QUERY_LIMIT_EXCEEDED` answers received. */
+  status503: number;
+  /** 429 `OPERATION_TIME_LIMIT` answers received (HTTP or batch sub-call). */
+  status429: number;
+  /** Real ms spent waiting in the limiter (bucket + operating pacing). */
+  limiterWaitMs: number;
+  /** Token refreshes performed for this portal. */
+  refreshes: number;
+  /** Calls sent over REST 3.0 by default routing, and those that fell back to REST 2 (the portal had no REST 3.0). */
+  restV3: { calls: number; fallbacks: number };
+}
