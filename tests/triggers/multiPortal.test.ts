@@ -52,8 +52,8 @@ async function leadCounts(sb: SandboxApp): Promise<Map<string, number>> {
   return counts;
 }
 
-/** Binds the offline events on each portal, creates `n` deals on each, and waits until both are processed. */
-async function dealsOnBoth(portals: SandboxApp[], pipelines: string, env: NodeJS.ProcessEnv, n: number) {
+/** Binds the offline events of the pipelines on each portal (`events bind` with `B24_MEMBER_ID` picking it). */
+async function bindAll(portals: SandboxApp[], pipelines: string, env: NodeJS.ProcessEnv): Promise<void> {
   for (const sb of portals) {
     const bind = await runCli(['events', 'bind', '--pipelines', pipelines], {
       ...env,
@@ -61,24 +61,21 @@ async function dealsOnBoth(portals: SandboxApp[], pipelines: string, env: NodeJS
     });
     expect(bind.code, bind.stderr).toBe(0);
   }
-  const deals = await Promise.all(portals.map((sb, i) => createDeals(sb.hook, n, (j) => `Portal ${i} deal ${j}`)));
-  return {
-    deals,
-    /** Waits until every portal has a lead per deal and an empty offline queue (at most `ms`). */
-    settle: async (ms: number) => {
-      const until = Date.now() + ms;
-      while (Date.now() < until) {
-        const done = await Promise.all(
-          portals.map(async (sb) => {
-            const left = await sb.app.call<unknown[]>('event.offline.list', { start: 0 });
-            return (await leadCounts(sb)).size >= n && !left.total;
-          }),
-        );
-        if (done.every(Boolean)) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-  };
+}
+
+/** Waits until every portal has `n` leads of the pipeline and an empty offline queue (at most `ms`). */
+async function settle(portals: SandboxApp[], n: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const done = await Promise.all(
+      portals.map(async (sb) => {
+        const left = await sb.app.call<unknown[]>('event.offline.list', { start: 0 });
+        return (await leadCounts(sb)).size >= n && !left.total;
+      }),
+    );
+    if (done.every(Boolean)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Each portal has exactly one lead per deal of its own, and nothing left in its offline queue. */
@@ -110,12 +107,17 @@ describe('one OAuth application on two portals', () => {
     try {
       expect(a.handle.oauthApp.memberId).not.toBe(b.handle.oauthApp.memberId);
       const env = childEnv(dataDir, a.handle.oauthApp, a.env);
-      const run = await dealsOnBoth([a, b], pipelines, env, N);
+      await bindAll([a, b], pipelines, env);
       procs.push(await startServe(['--pipelines', pipelines, '--sync-every', '0.3', '--parallel', '8'], env));
-      await run.settle(60_000);
+      // portal a's deals first, then portal b's: the same deal ids (same seed), seen after a's are recorded
+      const dealsA = await createDeals(a.hook, N, (j) => `Portal a deal ${j}`);
+      await settle([a], N, 30_000);
+      const dealsB = await createDeals(b.hook, N, (j) => `Portal b deal ${j}`);
+      expect(dealsB).toEqual(dealsA);
+      await settle([a, b], N, 30_000);
       await stopAll(procs);
       expect((await procs[0]!.exited).code, procs[0]!.stderr()).toBe(0);
-      await expectExactlyOnce([a, b], run.deals);
+      await expectExactlyOnce([a, b], [dealsA, dealsB]);
       const other = [a, b].map((sb) => sb.handle.oauthApp.memberId).sort()[1]!;
       expect(procs[0]!.stderr()).toContain(`serving portal ${other}`);
     } finally {
@@ -143,15 +145,16 @@ describe('one OAuth application on two portals', () => {
           B24FLOW_STORE_KEY: key,
           B24FLOW_LEASE_MS: '3000',
         });
-        const run = await dealsOnBoth([a, b], pipelines, env, N);
+        await bindAll([a, b], pipelines, env);
+        const deals = await Promise.all([a, b].map((sb) => createDeals(sb.hook, N)));
         const args = ['--pipelines', pipelines, '--sync-every', '0.3', '--parallel', '8', '--workers', '2'];
         // each process with its own data directory, as on two machines: what they share is the database (and key)
         for (let i = 0; i < 2; i++)
           procs.push(await startServe(args, { ...env, B24FLOW_DATA_DIR: join(t.dir, `pg-data-${i}`) }));
-        await run.settle(90_000);
+        await settle([a, b], N, 90_000);
         await stopAll(procs);
         for (const p of procs) expect((await p.exited).code, p.stderr()).toBe(0);
-        await expectExactlyOnce([a, b], run.deals);
+        await expectExactlyOnce([a, b], deals);
         const dlq = await runCli(['dlq', 'list', '--json'], env);
         expect(JSON.parse(dlq.stdout)).toMatchObject({ size: 0 });
       } finally {
