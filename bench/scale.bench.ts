@@ -13,8 +13,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/store/index.js';
 import { StoreScheduleSlots } from '../src/store/schedules.js';
@@ -77,6 +77,18 @@ function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds of every `postgres` process on this machine (the database server the serve processes share). */
+function postgresCpuSeconds(): number {
+  let sum = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') sum += cpuSecondsOf(Number(pid));
+    } catch {}
+  }
+  return sum;
+}
+
 /**
  * Drains `count` portals (one OAuth app installed on each, standard plan, the portal's clock and the clients' limiter
  * sped up by PORTAL_CLOCK) with `procs` multi-portal `serve` processes on one store (PostgreSQL with pg-boss when a
@@ -118,9 +130,15 @@ async function drainPortals(count: number, procs: number, n: number) {
     const statsBefore = await Promise.all(sbs.map((sb) => sb.handle.admin.stats()));
     const args = ['--pipelines', pipelines, '--sync-every', '0.2', '--parallel', '16', '--workers', '16'];
     const cpu0 = process.cpuUsage();
+    const pg0 = postgresCpuSeconds();
     const t0 = performance.now();
-    for (let i = 0; i < procs; i++)
-      list.push(await startServe(args, { ...env, B24FLOW_DATA_DIR: join(dir, `serve-${i}`) }, 60_000));
+    list.push(
+      ...(await Promise.all(
+        Array.from({ length: procs }, (_, i) =>
+          startServe(args, { ...env, B24FLOW_DATA_DIR: join(dir, `serve-${i}`) }, 60_000),
+        ),
+      )),
+    );
     // progress is read through the webhook (its own bucket at the portal), the app's queue only at the end: polling
     // with the app's credentials would draw on the very budget the serve processes use
     for (;;) {
@@ -136,6 +154,8 @@ async function drainPortals(count: number, procs: number, n: number) {
     }
     const serveCpu = list.reduce((a, p) => a + cpuSecondsOf(p.child.pid), 0);
     const own = process.cpuUsage(cpu0);
+    const pgCpu = postgresCpuSeconds() - pg0;
+    const load = loadavg()[0]!;
     const statsAfter = await Promise.all(sbs.map((sb) => sb.handle.admin.stats()));
     let s503 = 0;
     let s429 = 0;
@@ -151,6 +171,8 @@ async function drainPortals(count: number, procs: number, n: number) {
       secs,
       serveCores: serveCpu / secs,
       benchCores: (own.user + own.system) / 1e6 / secs,
+      pgCores: pgCpu / secs,
+      load,
       s503,
       s429,
       leads: leads.reduce((a, x) => a + x, 0),
@@ -166,7 +188,7 @@ async function drainPortals(count: number, procs: number, n: number) {
 async function partPortals(): Promise<void> {
   const show = (label: string, r: Awaited<ReturnType<typeof drainPortals>>, events: number) =>
     `${label} (${r.store}): ${events} events in ${r.secs.toFixed(1)} s → ${r.rate.toFixed(1)} events/s; ` +
-    `CPU: serve ${r.serveCores.toFixed(2)} cores, sandboxes + bench ${r.benchCores.toFixed(2)} cores (of ${cpus().length}); ` +
+    `CPU: serve ${r.serveCores.toFixed(2)} cores, sandboxes + bench ${r.benchCores.toFixed(2)}, postgres ${r.pgCores.toFixed(2)} (of ${cpus().length} cores; load average ${r.load.toFixed(1)}); ` +
     `503: ${r.s503}, 429: ${r.s429}; leads written ${r.leads}`;
   const one = await drainPortals(1, 1, PORTAL_EVENTS);
   console.log(show('1 portal, 1 serve', one, PORTAL_EVENTS));
