@@ -57,8 +57,15 @@ async function queueLeft(sb: SandboxApp): Promise<number> {
 async function portal(name: string, n: number, extra: NodeJS.ProcessEnv = {}) {
   const dir = join(root, name);
   cpSync(fixture, join(dir, 'pipelines'), { recursive: true });
-  const sb = await startSandboxApp(join(dir, 'data'));
-  const env = childEnv(join(dir, 'data'), sb.handle.oauthApp, { ...sb.env, ...extra });
+  // on PostgreSQL the tokens go in the database, sealed with the key every process gets
+  const url = extra.B24FLOW_DATABASE_URL || undefined;
+  const key = randomBytes(32).toString('base64');
+  const sb = await startSandboxApp(join(dir, 'data'), {}, url ? { url, key } : {});
+  const env = childEnv(join(dir, 'data'), sb.handle.oauthApp, {
+    ...sb.env,
+    ...(url ? { B24FLOW_STORE_KEY: key } : {}),
+    ...extra,
+  });
   const bind = await runCli(['events', 'bind', '--pipelines', join(dir, 'pipelines')], env);
   if (bind.code !== 0) throw new Error(`events bind failed: ${bind.stderr}`);
   const baseline = await leadsOf(sb);

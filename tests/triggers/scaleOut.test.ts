@@ -6,6 +6,7 @@
  *   machines: a seconds-level schedule on 3 serve processes fires once per slot; 3 serve processes process N offline
  *   events exactly once while one of them is SIGKILLed midway.
  */
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -150,12 +151,15 @@ steps:
     const dataDir = join(t.dir, 'offline-data');
     const pipelines = join(t.dir, 'offline-pipelines');
     cpSync(join(import.meta.dirname, 'fixtures', 'kill'), pipelines, { recursive: true });
-    const sb = await startSandboxApp(dataDir);
+    // the tokens in the database, sealed with the key every process gets (as on three machines)
+    const key = randomBytes(32).toString('base64');
+    const sb = await startSandboxApp(dataDir, {}, { url: db.url, key });
     const procs: ServeProcess[] = [];
     try {
       const env = childEnv(dataDir, sb.handle.oauthApp, {
         ...sb.env,
         B24FLOW_DATABASE_URL: db.url,
+        B24FLOW_STORE_KEY: key,
         B24FLOW_LEASE_MS: '3000',
         B24_TOKEN_FILE: join(dataDir, 'tokens.json'),
       });
