@@ -58,14 +58,14 @@ export interface ServedPortal {
 
 /**
  * The installed portals of an OAuth application (multi-portal `serve`): `list()` is read at start, on a verified
- * ONAPPINSTALL, every minute, and for an event or job of a portal not served yet. Returns the same client object
+ * ONAPPINSTALL, every ten offline intervals (5 s to a minute), and for an event or job of a portal not served yet. Returns the same client object
  * for a portal on every call.
  */
 export interface PortalDirectory {
   list(): Promise<ServedPortal[]>;
 }
 
-/** How often the installed portals are read again (ms). */
+/** How often at most the installed portals are read again (ms); sooner with a short offline interval. */
 const PORTAL_REFRESH_MS = 60_000;
 
 /** What serves one portal inside the service. */
@@ -454,8 +454,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   worker?.start();
   for (const ctx of others.values()) ctx.worker?.start();
   started = true;
-  // a portal installed while serving (ONAPPINSTALL at another process, `b24flow` install) is picked up within a minute
-  const portalTimer = multi ? setInterval(() => void refreshPortals(), PORTAL_REFRESH_MS) : undefined;
+  // a portal installed while serving (ONAPPINSTALL at another process, `b24flow` install) is picked up within ten
+  // offline intervals (at least 5 s, at most a minute)
+  const refreshMs = Math.min(PORTAL_REFRESH_MS, Math.max(5_000, 10 * (o.syncEveryMs ?? 10_000)));
+  const portalTimer = multi ? setInterval(() => void refreshPortals(), refreshMs) : undefined;
   portalTimer?.unref();
 
   let closing: Promise<void> | undefined;
