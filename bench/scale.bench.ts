@@ -25,8 +25,9 @@ const EVENTS = Number(process.env.SCALE_BENCH_EVENTS ?? 2000);
 const PORTAL_EVENTS = Number(process.env.SCALE_BENCH_PORTAL_EVENTS ?? 300);
 /** Speed-up of the standard-plan portals' clocks (and of the serve limiter's pacing): 2 req/s become 2×this. */
 const PORTAL_CLOCK = Number(process.env.SCALE_BENCH_PORTAL_CLOCK ?? 10);
-/** `--parallel` and `--workers` of the serve processes of the portals part. */
+/** `--parallel` (events in flight per portal) and `--workers` (run jobs per process) of the portals part's serve. */
 const PARALLEL = process.env.SCALE_BENCH_PARALLEL ?? '48';
+const WORKERS = process.env.SCALE_BENCH_WORKERS ?? '16';
 const CRON_S = Number(process.env.SCALE_BENCH_CRON_S ?? 60);
 const adminUrl = process.env.B24FLOW_DATABASE_URL || process.env.B24FLOW_TEST_DATABASE_URL || undefined;
 const root = mkdtempSync(join(tmpdir(), 'b24flow-scalebench-'));
@@ -137,7 +138,7 @@ async function drainPortals(count: number, procs: number, n: number) {
     // the creations drew on the portals' buckets too: let them drain before the clock starts
     await sleep(30_000 / PORTAL_CLOCK + 200);
     const statsBefore = await Promise.all(sbs.map((sb) => sb.handle.admin.stats()));
-    const args = ['--pipelines', pipelines, '--sync-every', '0.2', '--parallel', PARALLEL, '--workers', PARALLEL];
+    const args = ['--pipelines', pipelines, '--sync-every', '0.2', '--parallel', PARALLEL, '--workers', WORKERS];
     const cpu0 = process.cpuUsage();
     const pg0 = postgresCpuSeconds();
     const t0 = performance.now();
@@ -214,7 +215,7 @@ async function partPortals(): Promise<void> {
   console.log(show(`8 portals, ${procs} serve (each serves every portal)`, eight, 8 * PORTAL_EVENTS));
   console.log(
     `8 portals / 1 portal: ${(eight.steady / one.steady).toFixed(1)}× from the first processed event, ` +
-      `${(eight.rate / one.rate).toFixed(1)}× with start-up (target ≥ 6×; standard plan per portal, clock ×${PORTAL_CLOCK}, --parallel ${PARALLEL})`,
+      `${(eight.rate / one.rate).toFixed(1)}× with start-up (target ≥ 6×; standard plan per portal, clock ×${PORTAL_CLOCK}, --parallel ${PARALLEL}, --workers ${WORKERS})`,
   );
 }
 
