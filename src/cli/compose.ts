@@ -220,7 +220,11 @@ export async function portalStores(env: NodeJS.ProcessEnv): Promise<PortalStores
 }
 
 /** The limiter settings with the store's shared bucket, and a one-time warning should the store fail mid-run. */
-function sharedLimiter(limiter: LimiterConfig, stores: PortalStores, say: (line: string) => void): LimiterConfig {
+export function sharedLimiter(
+  limiter: LimiterConfig,
+  stores: PortalStores,
+  say: (line: string) => void,
+): LimiterConfig {
   let warned = false;
   return {
     ...limiter,

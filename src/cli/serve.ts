@@ -200,7 +200,12 @@ export async function serve(o: ServeOptions): Promise<void> {
     await closeDataStore();
     throw err;
   });
-  const conn = await connectApp({ env }).catch(async (err: unknown) => {
+  // an OAuth application installed on several portals serves all of them; the first one (or B24_MEMBER_ID) is the
+  // default portal (schedules, chat API): pick it here, since connecting needs one portal when several are installed
+  const { appPortals, defaultAppPortal } = await import('./appPortals.js');
+  const first = await defaultAppPortal(settings).catch(() => undefined);
+  const connEnv = first && !env.B24_MEMBER_ID ? { ...env, B24_MEMBER_ID: first } : env;
+  const conn = await connectApp({ env: connEnv }).catch(async (err: unknown) => {
     await shared.release();
     await shared.jobs?.stop();
     await closeDataStore();
@@ -221,6 +226,10 @@ export async function serve(o: ServeOptions): Promise<void> {
     await conn.close();
     throw new RuntimeFailure(`serve: ${err instanceof Error ? err.message : String(err)}`);
   }
+  const portals =
+    conn.kind === 'oauth' && !conn.sandbox
+      ? await appPortals(settings, { memberId: conn.client.portal.id, client: conn.client }, log)
+      : undefined;
   const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores.deadLetters);
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {
@@ -247,8 +256,10 @@ export async function serve(o: ServeOptions): Promise<void> {
       ...(shared.jobs ? { jobs: shared.jobs } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       portalKey: conn.client.portal.id,
+      ...(portals ? { portals } : {}),
     });
   } catch (err) {
+    await portals?.close();
     await conn.close();
     await shared.release();
     await shared.jobs?.stop();
@@ -288,6 +299,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   stopGc();
   await svc.close(Number(env.B24FLOW_SHUTDOWN_GRACE_MS ?? 30_000));
   await shared.release();
+  await portals?.close();
   await conn.close();
   await closeDataStore();
   log('serve: stopped');

@@ -46,7 +46,7 @@ export interface AttemptOutcome {
  * Never throws.
  */
 export async function attemptEvent(
-  dispatcher: Dispatcher,
+  dispatcher: Pick<Dispatcher, 'dispatch' | 'pipelinesFor'>,
   ev: B24Event,
   opts: { only?: string[]; force?: boolean } = {},
 ): Promise<AttemptOutcome> {
@@ -161,7 +161,8 @@ export function leaseHolder(): string {
 export interface IntakeOptions {
   /** The durable store of accepted events. */
   events: EventStore;
-  dispatcher: Dispatcher;
+  /** The dispatcher (with several portals served: one that routes each event to its portal's dispatcher). */
+  dispatcher: Pick<Dispatcher, 'dispatch' | 'pipelinesFor'>;
   dlq: DeadLetterStore;
   metrics: Metrics;
   log?: LogFn;

@@ -71,6 +71,11 @@ export interface PipelineRunJob {
   inputs: Record<string, unknown>;
   trigger: RunTrigger;
   confirmWrite: boolean;
+  /**
+   * The portal (`member_id`) whose client runs it, when the service serves several portals of an OAuth application;
+   * absent: the service's one portal.
+   */
+  portal?: string;
 }
 
 /** A UUID (v4 layout) derived from a text: the same text gives the same id on every machine. */
@@ -81,11 +86,14 @@ export function uuidOf(text: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${v}-${r}-${h.slice(20, 32)}`;
 }
 
-/** The id of the `pipeline-run` job of one run request: pipeline + event key, or pipeline + schedule slot. */
-export function runJobId(req: Pick<RunRequest, 'trigger'> & { pipeline: string }): string {
+/**
+ * The id of the `pipeline-run` job of one run request: pipeline + event key, or pipeline + schedule slot, and the
+ * portal when one is named (the same change on two portals is two runs).
+ */
+export function runJobId(req: Pick<RunRequest, 'trigger'> & { pipeline: string; portal?: string }): string {
   const t = req.trigger;
   const what = t.kind === 'event' ? `event:${t.event.key}` : `schedule:${t.cron}@${t.scheduledFor}`;
-  return uuidOf(`pipeline-run|${req.pipeline}|${what}`);
+  return uuidOf(`pipeline-run|${req.portal !== undefined ? `${req.portal}|` : ''}${req.pipeline}|${what}`);
 }
 
 /** The outcome a `pipeline-run` job stored, or undefined when its output is not one. */
@@ -100,16 +108,22 @@ function outcomeOf(output: Record<string, unknown> | undefined): RunOutcome | un
  * is one job: an existing job that succeeded answers at once, one in progress is waited for, one that failed is
  * replaced by a new attempt.
  * @param pollMs how often the job's state is read while waiting (default 200 ms)
+ * @param portal the portal (`member_id`) the jobs run on, when the service serves several (see {@link PipelineRunJob})
  */
-export function queuedRunner(jobs: JobQueue, pollMs = 200): (req: RunRequest) => Promise<RunOutcome> {
+export function queuedRunner(jobs: JobQueue, pollMs = 200, portal?: string): (req: RunRequest) => Promise<RunOutcome> {
   return async (req) => {
     const data: PipelineRunJob = {
       pipeline: req.pipeline.name,
       inputs: req.inputs,
       trigger: req.trigger,
       confirmWrite: req.confirmWrite,
+      ...(portal !== undefined ? { portal } : {}),
     };
-    const id = runJobId({ pipeline: req.pipeline.name, trigger: req.trigger });
+    const id = runJobId({
+      pipeline: req.pipeline.name,
+      trigger: req.trigger,
+      ...(portal !== undefined ? { portal } : {}),
+    });
     try {
       if ((await jobs.send('pipeline-run', data, { id })) === null) {
         const s = await jobs.state('pipeline-run', id);

@@ -88,6 +88,8 @@ export interface OnlineEventsOptions {
    * success the portal's `application_token` joins {@link tokens}. Without it such an install is rejected.
    */
   verifyInstall?: InstallVerifier;
+  /** Called with the `member_id` of a portal whose ONAPPINSTALL was verified (serve then starts serving it). */
+  onInstall?: (memberId: string) => void;
   /** Largest accepted body, bytes (default 256 KiB). */
   maxBodyBytes?: number;
 }
@@ -151,6 +153,7 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
       o.tokens.set(verdict.memberId, verdict.applicationToken);
       o.metrics.inc('b24flow_app_installs_total');
       o.log(`online event ONAPPINSTALL: portal ${verdict.memberId} installed, its events are verified from now on`);
+      o.onInstall?.(verdict.memberId);
     }
     const expected = o.tokens.get(memberId);
     // compare even when the portal is unknown, so timing does not tell known portals apart

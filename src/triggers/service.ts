@@ -41,12 +41,48 @@ export interface TriggerStores {
   offline: OfflineStateStore;
 }
 
+/** The client the service calls a portal with (`B24Client`); `stats()` is read for limiter waits when present. */
+export type ServiceClient = RestCaller & { stats?: () => { limiterWaitMs?: number } };
+
+/** One installed portal of an OAuth application that the service serves (see {@link PortalDirectory}). */
+export interface ServedPortal {
+  /** The portal's `member_id`. */
+  memberId: string;
+  /** A client of that portal, paced by that portal's own limiter. */
+  client: ServiceClient;
+  /** The portal's offline worker state (named per portal in the store). */
+  offline: OfflineStateStore;
+  /** The application token its online events carry, when known. */
+  applicationToken?: string;
+}
+
+/**
+ * The installed portals of an OAuth application (multi-portal `serve`): `list()` is read at start, on a verified
+ * ONAPPINSTALL, every ten offline intervals (5 s to a minute), and for an event or job of a portal not served yet. Returns the same client object
+ * for a portal on every call.
+ */
+export interface PortalDirectory {
+  list(): Promise<ServedPortal[]>;
+}
+
+/** How often at most the installed portals are read again (ms); sooner with a short offline interval. */
+const PORTAL_REFRESH_MS = 60_000;
+
+/** What serves one portal inside the service. */
+interface PortalContext {
+  client: ServiceClient;
+  localRun: PipelineRunner;
+  dispatcher: Dispatcher;
+  lanes: RunLanes;
+  worker?: OfflineSyncWorker;
+}
+
 /** Options of {@link startTriggerService}. */
 export interface TriggerServiceOptions {
   /** Where the event side keeps its durable state (see {@link TriggerStores}). */
   stores: TriggerStores;
   /** A connected client (`B24Client`); `stats()` is read for limiter waits when present. */
-  client: RestCaller & { stats?: () => { limiterWaitMs?: number } };
+  client: ServiceClient;
   pipelines: TriggerPipeline[];
   dataDir: string;
   port?: number;
@@ -92,6 +128,13 @@ export interface TriggerServiceOptions {
   workers?: number;
   /** The portal the offline passes are for (the `offline-fetch` singleton key; default `default`). */
   portalKey?: string;
+  /**
+   * Serve every installed portal of an OAuth application (`client`, `stores.offline` and `portalKey` are then the
+   * default portal's: its member_id, which also runs the schedules). Each portal's events run through that portal's
+   * client, with its own offline worker and `offline-fetch` singleton; `pipeline-run` jobs carry the portal, so any
+   * process runs them with the right client. Processed keys of the other portals carry their member_id.
+   */
+  portals?: PortalDirectory;
   /** Claimed cron slots and the schedule log (src/store/schedules.ts; default in memory). */
   slots?: ScheduleSlots;
 }
@@ -176,34 +219,110 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   const log = (l: string) => sink(redact(l));
   const metrics = new Metrics();
   const dlq = o.stores.deadLetters;
-  const processed = o.stores.processed;
-  const own = new OwnWrites();
-  const lanes = new RunLanes();
   const shutdown = new AbortController();
   // every run in flight listens on it (parallel dispatches + schedules)
   setMaxListeners(0, shutdown.signal);
-  const guarded = guardClient(o.client, {
-    authConnector: o.authConnector ?? DEFAULT_AUTH_CONNECTOR,
-    own,
-    log,
-  });
-  const localRun = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
   const jobs = o.jobs ?? new InProcessJobQueue();
-  // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
-  const run = jobs.shared ? queuedRunner(jobs) : localRun;
-  const dispatcher = new Dispatcher({
-    pipelines: o.pipelines,
-    run,
-    processed,
-    metrics,
-    own,
-    log,
-    lanes,
-    signal: shutdown.signal,
-  });
+  const multi = !!o.portals;
+  const defaultKey = o.portalKey ?? 'default';
+
+  /**
+   * What serves one portal: its loop-guarded client and runner, its dispatcher (processed keys of a further portal
+   * carry its member_id, so the same change on two portals is two events) and its offline worker.
+   */
+  const portalContext = (client: ServiceClient, offline: OfflineStateStore, memberId?: string): PortalContext => {
+    const own = new OwnWrites();
+    const lanes = new RunLanes();
+    const guarded = guardClient(client, { authConnector: o.authConnector ?? DEFAULT_AUTH_CONNECTOR, own, log });
+    const localRun = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
+    // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
+    const run = jobs.shared ? queuedRunner(jobs, undefined, multi ? memberId : undefined) : localRun;
+    const prefix = multi && memberId !== undefined && memberId !== o.portalKey ? `${memberId}|` : '';
+    const processed: ProcessedKeys = prefix
+      ? { has: (k) => o.stores.processed.has(prefix + k), add: (k) => o.stores.processed.add(prefix + k) }
+      : o.stores.processed;
+    const dispatcher = new Dispatcher({
+      pipelines: o.pipelines,
+      run,
+      processed,
+      metrics,
+      own,
+      log,
+      lanes,
+      signal: shutdown.signal,
+    });
+    const key = memberId ?? defaultKey;
+    const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;
+    const worker = wantOffline
+      ? new OfflineSyncWorker({
+          client,
+          dispatcher,
+          dlq,
+          metrics,
+          state: offline,
+          log: multi ? (l: string) => log(`${l} [portal ${key}]`) : log,
+          ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+          ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
+          ...(o.maxBackoffMs !== undefined ? { maxBackoffMs: o.maxBackoffMs } : {}),
+          ...(o.limit !== undefined ? { limit: o.limit } : {}),
+          ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
+          ...(o.syncEveryMs !== undefined ? { syncEveryMs: o.syncEveryMs } : {}),
+          // one pass per portal at a time across every process on the queue
+          requestPass: () => {
+            jobs.send('offline-fetch', multi ? { portal: key } : {}, { singletonKey: key }).catch((err: unknown) => {
+              log(`offline sync: cannot queue a pass (${err instanceof Error ? err.message : String(err)})`);
+            });
+          },
+        })
+      : undefined;
+    return { client, localRun, dispatcher, lanes, ...(worker ? { worker } : {}) };
+  };
+
+  const main = portalContext(o.client, o.stores.offline, o.portalKey);
+  const { dispatcher, lanes, localRun } = main;
+  const worker = main.worker;
+  // the further portals of an OAuth application (multi-portal serve), by member_id
+  const others = new Map<string, PortalContext>();
+  let started = false;
+  let refreshing: Promise<void> | undefined;
+  const refreshPortals = (): Promise<void> => {
+    if (!o.portals) return Promise.resolve();
+    refreshing ??= (async () => {
+      try {
+        for (const p of await o.portals!.list()) {
+          if (p.applicationToken && o.tokens) o.tokens.set(p.memberId, p.applicationToken);
+          if (p.memberId === o.portalKey || others.has(p.memberId)) continue;
+          const ctx = portalContext(p.client, p.offline, p.memberId);
+          others.set(p.memberId, ctx);
+          log(`serve: serving portal ${p.memberId}`);
+          if (started) ctx.worker?.start();
+        }
+      } catch (err) {
+        log(`serve: cannot list the installed portals (${err instanceof Error ? err.message : String(err)})`);
+      } finally {
+        refreshing = undefined;
+      }
+    })();
+    return refreshing;
+  };
+  /** The context of a portal; an unknown one is looked up among the installed portals once. */
+  const contextOf = async (memberId: string | undefined): Promise<PortalContext> => {
+    if (!multi || memberId === undefined || memberId === '' || memberId === o.portalKey) return main;
+    if (!others.has(memberId)) await refreshPortals();
+    const ctx = others.get(memberId);
+    if (!ctx) throw new Error(`portal ${memberId} is not installed (no stored tokens)`);
+    return ctx;
+  };
+  await refreshPortals();
+  const router: Pick<Dispatcher, 'dispatch' | 'pipelinesFor'> = multi
+    ? {
+        dispatch: async (ev, opts) => (await contextOf(ev.memberId)).dispatcher.dispatch(ev, opts),
+        pipelinesFor: (name) => dispatcher.pipelinesFor(name),
+      }
+    : dispatcher;
   const scheduler = new Scheduler({
     pipelines: o.pipelines,
-    run,
+    run: jobs.shared ? queuedRunner(jobs, undefined, multi ? o.portalKey : undefined) : localRun,
     ...(o.slots ? { slots: o.slots } : {}),
     metrics,
     lanes,
@@ -213,7 +332,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   });
   const intake = new EventIntake({
     events: o.stores.events,
-    dispatcher,
+    dispatcher: router,
     dlq,
     metrics,
     log,
@@ -223,32 +342,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
     ...o.intake,
   });
-  const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;
-  const worker = wantOffline
-    ? new OfflineSyncWorker({
-        client: o.client,
-        dispatcher,
-        dlq,
-        metrics,
-        state: o.stores.offline,
-        log,
-        ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
-        ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
-        ...(o.maxBackoffMs !== undefined ? { maxBackoffMs: o.maxBackoffMs } : {}),
-        ...(o.limit !== undefined ? { limit: o.limit } : {}),
-        ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
-        ...(o.syncEveryMs !== undefined ? { syncEveryMs: o.syncEveryMs } : {}),
-        // one pass per portal at a time across every process on the queue
-        requestPass: () => {
-          jobs.send('offline-fetch', {}, { singletonKey: o.portalKey ?? 'default' }).catch((err: unknown) => {
-            log(`offline sync: cannot queue a pass (${err instanceof Error ? err.message : String(err)})`);
-          });
-        },
-      })
-    : undefined;
   if (worker) {
-    await jobs.work('offline-fetch', 1, async () => {
-      await worker.passNow();
+    // several portals: their passes run side by side (each paced by its own portal's limits)
+    await jobs.work<{ portal?: string }>('offline-fetch', multi ? 8 : 1, async (job) => {
+      await (await contextOf(job.data.portal)).worker?.passNow();
       return undefined;
     });
   }
@@ -258,7 +355,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       const p = byName.get(job.data.pipeline);
       // a process with another pipelines folder: fail the attempt, a process that has the pipeline retries it
       if (!p) throw new Error(`pipeline ${job.data.pipeline} is not loaded by this process`);
-      const out = await localRun({
+      const out = await (await contextOf(job.data.portal)).localRun({
         pipeline: p,
         inputs: job.data.inputs,
         trigger: job.data.trigger,
@@ -288,6 +385,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     log,
     ...(worker ? { onOfflineEvent: () => worker.kick() } : {}),
     ...(o.verifyInstall ? { verifyInstall: o.verifyInstall } : {}),
+    ...(multi ? { onInstall: () => void refreshPortals() } : {}),
   });
 
   // the gauge reads the size fetched by the scrape (the queue lives in the store, shared with `b24flow dlq`)
@@ -354,6 +452,13 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     .catch((err: unknown) => log(`intake: recovery failed (${err instanceof Error ? err.message : String(err)})`));
   if (o.schedules !== false) await scheduler.start();
   worker?.start();
+  for (const ctx of others.values()) ctx.worker?.start();
+  started = true;
+  // a portal installed while serving (ONAPPINSTALL at another process, `b24flow` install) is picked up within ten
+  // offline intervals (at least 5 s, at most a minute)
+  const refreshMs = Math.min(PORTAL_REFRESH_MS, Math.max(5_000, 10 * (o.syncEveryMs ?? 10_000)));
+  const portalTimer = multi ? setInterval(() => void refreshPortals(), refreshMs) : undefined;
+  portalTimer?.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -370,7 +475,13 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         const timer = setTimeout(() => shutdown.abort(new Error('shutting down')), graceMs);
         timer.unref?.();
         await http.close();
-        await Promise.all([worker?.stop(), scheduler.stop(graceMs), intake.stop()]);
+        clearInterval(portalTimer);
+        await Promise.all([
+          worker?.stop(),
+          ...[...others.values()].map((c) => c.worker?.stop()),
+          scheduler.stop(graceMs),
+          intake.stop(),
+        ]);
         await jobs.stop();
         clearTimeout(timer);
       })();

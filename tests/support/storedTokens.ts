@@ -7,17 +7,17 @@ import { openStore } from '../../src/store/index.js';
 import { loadStoreKey, StoreTokenStore } from '../../src/store/tokens.js';
 
 /**
- * Stores `tokens` in the data directory's store (and closes it again); with `at.url`, in that PostgreSQL store,
- * sealed with `at.storeKey` (base64, what `B24FLOW_STORE_KEY` gives the child processes).
+ * Stores `tokens` in the data directory's store (and closes it again); with `o.url`, in that PostgreSQL database,
+ * sealed with `o.key` (the base64 `B24FLOW_STORE_KEY` the processes get) or the data directory's key file.
  */
 export async function storeTokens(
   dataDir: string,
   tokens: PortalTokens,
-  at: { url?: string; storeKey?: string } = {},
+  o: { url?: string; key?: string } = {},
 ): Promise<void> {
-  const store = await openStore({ dataDir, ...(at.url ? { url: at.url } : {}) });
+  const store = await openStore({ dataDir, ...(o.url ? { url: o.url } : {}) });
   try {
-    await new StoreTokenStore(store, await loadStoreKey(dataDir, at.storeKey)).set(tokens.member_id, tokens);
+    await new StoreTokenStore(store, await loadStoreKey(dataDir, o.key)).set(tokens.member_id, tokens);
   } finally {
     await store.close();
   }

@@ -22,19 +22,27 @@ export interface SandboxApp {
 const fast = { plan: 'enterprise' as const, clockFactor: 1000 };
 
 /**
- * A sandbox with the OAuth app installed; its tokens stored in `dataDir`'s store, or (with `at.url`) in that
- * PostgreSQL store sealed with `at.storeKey` (pass the same key to the children as `B24FLOW_STORE_KEY`).
+ * Starts a sandbox portal and installs its OAuth app, the tokens stored in the store of `dataDir` (or of `at.url`,
+ * sealed with `at.key`). With `at.app`, the installed app is that one (another sandbox's client id and secret), as
+ * when one Bitrix24 application is installed on several portals: each portal keeps its own OAuth server and member_id.
  */
 export async function startSandboxApp(
   dataDir: string,
   opts: Record<string, unknown> = {},
-  at: { url?: string; storeKey?: string } = {},
+  at: { app?: { clientId: string; clientSecret: string }; url?: string; key?: string } = {},
 ): Promise<SandboxApp> {
   const { startSandbox } = (await import(SANDBOX)) as { startSandbox(o: unknown): Promise<any> };
   const handle = await startSandbox({ plan: 'unlimited', operatingLimit: 0, quiet: true, size: 10, ...opts });
   const answer = await handle.oauthApp.install();
   const tokens = tokensFromAnswer(answer);
-  await storeTokens(dataDir, tokens, at);
+  if (at.app) {
+    // the portal's app registration becomes the shared app's (its tokens stay valid; refreshes need the shared id)
+    handle.portal.oauth.app.clientId = at.app.clientId;
+    handle.portal.oauth.app.clientSecret = at.app.clientSecret;
+    handle.oauthApp.clientId = at.app.clientId;
+    handle.oauthApp.clientSecret = at.app.clientSecret;
+  }
+  await storeTokens(dataDir, tokens, { ...(at.url ? { url: at.url } : {}), ...(at.key ? { key: at.key } : {}) });
   const reg = registryFor(
     { clientId: handle.oauthApp.clientId, clientSecret: handle.oauthApp.clientSecret },
     new MemoryTokenStore(),

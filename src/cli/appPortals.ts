@@ -1,0 +1,86 @@
+/**
+ * The installed portals of the configured OAuth application, for a `serve` that serves all of them (issue 12): one
+ * client per portal (`member_id` row of the store's token store), each drawing from its own portal's shared bucket in
+ * the store, and its offline worker state named per portal. Webhook and embedded-sandbox modes serve one portal and
+ * do not use this.
+ */
+import type { B24Client } from '../bitrix/client.js';
+import type { ServedPortal } from '../triggers/service.js';
+import { portalSettings, portalStores, type Settings, sharedLimiter } from './compose.js';
+import { openTriggerStores } from './triggerStores.js';
+
+/** The portals of an OAuth application as the trigger service reads them, and one `close()` for their clients. */
+export interface AppPortals {
+  /** The installed portals now (tokens in the store), the same client per portal on every call. */
+  list(): Promise<ServedPortal[]>;
+  /** Closes every client made here. */
+  close(): Promise<void>;
+}
+
+/**
+ * The OAuth application's installed portals when `serve` runs as an OAuth application (`B24_CLIENT_ID` and
+ * `B24_CLIENT_SECRET`, no webhook, no `B24_MEMBER_ID` pinning one portal); undefined otherwise.
+ * @param skip the member_id whose client the caller already has (the default portal); it is listed with `client`
+ * @throws InvalidInputError for a bad `B24_PLAN`
+ */
+export async function appPortals(
+  settings: Settings,
+  main: { memberId: string; client: B24Client },
+  say: (line: string) => void,
+): Promise<AppPortals | undefined> {
+  const { env } = settings;
+  const ps = portalSettings(env);
+  if (!ps?.oauth || ps.webhookUrl || env.B24_MEMBER_ID) return undefined;
+  const stores = await portalStores(env);
+  const tokenStore = await stores.tokens();
+  const { registryFor, clientForPortal } = await import('../bitrix/connect.js');
+  const { FileAudit } = await import('../bitrix/audit.js');
+  const { join } = await import('node:path');
+  const registry = registryFor(ps.oauth.app, tokenStore);
+  const limiter = sharedLimiter(ps.limiter ?? {}, stores, say);
+  // one audit sink for the further portals' clients (the default portal's client has its own, same file)
+  const audit = new FileAudit(join(ps.dataDir, 'audit', 'calls.jsonl'));
+  const served = new Map<string, ServedPortal>();
+  const made: B24Client[] = [];
+  return {
+    list: async () => {
+      for (const t of await tokenStore.list()) {
+        const known = served.get(t.member_id);
+        if (known) {
+          if (t.application_token) known.applicationToken = t.application_token;
+          continue;
+        }
+        let client = main.client;
+        if (t.member_id !== main.memberId) {
+          client = clientForPortal(registry, t.member_id, { audit, limiter, ...(ps.ca ? { ca: ps.ca } : {}) });
+          made.push(client);
+        }
+        const { offline } = await openTriggerStores(settings, { offlineName: `offline:${client.portal.id}` });
+        served.set(t.member_id, {
+          memberId: t.member_id,
+          client,
+          offline,
+          ...(t.application_token ? { applicationToken: t.application_token } : {}),
+        });
+      }
+      return [...served.values()];
+    },
+    close: async () => {
+      await Promise.all(made.map((c) => c.close()));
+      await audit.close();
+    },
+  };
+}
+
+/**
+ * The portal a multi-portal `serve` treats as its default (schedules, the chat API, `/healthz`): `B24_MEMBER_ID`, else
+ * the first installed portal in member_id order (every process on one store picks the same one); undefined when the
+ * application is not configured or no portal is installed.
+ */
+export async function defaultAppPortal(settings: Settings): Promise<string | undefined> {
+  const ps = portalSettings(settings.env);
+  if (!ps?.oauth || ps.webhookUrl) return undefined;
+  if (settings.env.B24_MEMBER_ID) return settings.env.B24_MEMBER_ID;
+  const ids = (await (await (await portalStores(settings.env)).tokens()).list()).map((t) => t.member_id).sort();
+  return ids[0];
+}
