@@ -145,7 +145,12 @@ export async function collectGarbage(store: Store, o: RetentionOptions): Promise
   // limiter rows of portals no client used for a week (a sandbox's old ports; a portal's learned limits are stale
   // by then and are learned again)
   out.limiter = Number(
-    (await db.deleteFrom('limiter').where('updated_ms', '<', now - 7 * DAY_MS).executeTakeFirst()).numDeletedRows,
+    (
+      await db
+        .deleteFrom('limiter')
+        .where('updated_ms', '<', now - 7 * DAY_MS)
+        .executeTakeFirst()
+    ).numDeletedRows,
   );
   return out;
 }

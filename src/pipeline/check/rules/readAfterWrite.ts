@@ -12,10 +12,12 @@ export const readAfterWrite: Rule = {
     const steps = ctx.p.pipeline.steps;
     const byId = new Map(steps.map((s) => [s.id, s]));
     const writes = new Set(
-      steps.filter((s) => {
-        const m = ctx.methodOf(s);
-        return (m && m.risk !== 'read') || s.use !== undefined || s.pipeline !== undefined;
-      }).map((s) => s.id),
+      steps
+        .filter((s) => {
+          const m = ctx.methodOf(s);
+          return (m && m.risk !== 'read') || s.use !== undefined || s.pipeline !== undefined;
+        })
+        .map((s) => s.id),
     );
     const out: ReturnType<Rule['check']> = [];
     steps.forEach((s, i) => {
