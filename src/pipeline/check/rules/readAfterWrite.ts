@@ -15,16 +15,15 @@ export const readAfterWrite: Rule = {
       steps
         .filter((s) => {
           const m = ctx.methodOf(s);
-          return (m && m.risk !== 'read') || s.use !== undefined || s.pipeline !== undefined;
+          return (m !== undefined && m.risk !== 'read') || s.use !== undefined || s.pipeline !== undefined;
         })
         .map((s) => s.id),
     );
     const out: ReturnType<Rule['check']> = [];
-    steps.forEach((s, i) => {
-      const m = ctx.methodOf(s);
-      if (!m || m.risk !== 'read') return;
+    for (const s of steps) {
+      if (ctx.methodOf(s)?.risk !== 'read') continue;
       const ref = (ctx.graph.refs.get(s.id) ?? []).find((r) => writes.has(r.id) && byId.has(r.id));
-      if (!ref) return;
+      if (!ref) continue;
       out.push({
         ...ctx.at(
           ref.path,
@@ -33,7 +32,7 @@ export const readAfterWrite: Rule = {
         ),
         severity: 'info',
       });
-    });
+    }
     return out;
   },
 };
