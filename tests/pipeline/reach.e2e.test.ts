@@ -108,13 +108,15 @@ describe('newly curated methods', () => {
   it('smart process: crm.type.* and crm.item.productrow.list run in a pipeline', async () => {
     const r = await runJson('smart-process', '--confirm-write', '--confirm-destructive');
     expect(r.status).toBe('completed');
-    expect(r.steps.map((s) => [s.id, s.status])).toEqual([
-      ['type', 'done'],
-      ['types', 'done'],
-      ['type_get', 'done'],
-      ['type_upd', 'done'],
-      ['rows_back', 'done'],
-      ['type_del', 'done'],
-    ]);
+    expect(Object.fromEntries(r.steps.map((s) => [s.id, s.status]))).toEqual({
+      type: 'done',
+      types: 'done',
+      type_get: 'done',
+      type_upd: 'done',
+      rows_back: 'done',
+      type_del: 'done',
+    });
+    expect(await writes('crm.type.add')).toBe(1);
+    expect(await writes('crm.type.delete')).toBe(1);
   });
 });
