@@ -80,6 +80,20 @@ describe('read after write', () => {
     expect(r.status).toBe('completed');
     expect(r.outputs).toEqual({ title: 'Read after write' });
   });
+
+  it('a stored plan lists the deferred read; apply sends it after the write', async () => {
+    const planned = await cli(['plan', fx('read-after-write'), '--json'], p.env);
+    expect(planned.code, planned.stderr).toBe(0);
+    const pl = JSON.parse(planned.stdout) as { id: string; deferred?: unknown[] };
+    expect(pl.deferred).toEqual([{ step: 'back', method: 'crm.deal.get', after: 'mk' }]);
+    const adds = await writes('crm.deal.add');
+    const applied = await cli(['apply', pl.id, '--confirm-write', '--json'], p.env);
+    expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+    const r = JSON.parse(applied.stdout) as { status: string; outputs?: Record<string, unknown> };
+    expect(r.status).toBe('completed');
+    expect(r.outputs).toEqual({ title: 'Read after write' });
+    expect(await writes('crm.deal.add')).toBe(adds + 1);
+  });
 });
 
 describe('newly curated methods', () => {
