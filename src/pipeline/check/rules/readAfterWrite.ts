@@ -1,8 +1,9 @@
 import type { Rule } from '../rule.js';
 
 /**
- * Explains (severity `info`, never fails `check`) a read step whose params use the result of an earlier write
- * (`crm.deal.add` → `crm.deal.get id: ${{ steps.mk.result }}`): the value exists only after the write, so `plan`
+ * Explains (severity `info`, never fails `check`) a read step whose expressions use the result of an earlier write,
+ * or of a read deferred behind one (`crm.deal.add` → `crm.deal.get id: ${{ steps.mk.result }}`): the value exists
+ * only after the write, so `plan`
  * and shadow runs show the read as deferred (`<after step mk>`) and do not send it; `run` sends it after the write.
  */
 export const readAfterWrite: Rule = {
@@ -11,27 +12,28 @@ export const readAfterWrite: Rule = {
   check(ctx) {
     const steps = ctx.p.pipeline.steps;
     const byId = new Map(steps.map((s) => [s.id, s]));
-    const writes = new Set(
-      steps
-        .filter((s) => {
-          const m = ctx.methodOf(s);
-          return (m !== undefined && m.risk !== 'read') || s.use !== undefined || s.pipeline !== undefined;
-        })
-        .map((s) => s.id),
-    );
-    const out: ReturnType<Rule['check']> = [];
+    // step id → the write it waits for: writes themselves, then (in graph order) the reads using one of them
+    const waits = new Map<string, string>();
     for (const s of steps) {
-      if (ctx.methodOf(s)?.risk !== 'read') continue;
-      const ref = (ctx.graph.refs.get(s.id) ?? []).find((r) => writes.has(r.id) && byId.has(r.id));
+      const m = ctx.methodOf(s);
+      if (m && m.risk !== 'read') waits.set(s.id, s.id);
+    }
+    const order = ctx.graph.order.length === steps.length ? ctx.graph.order : steps.map((s) => s.id);
+    const out: ReturnType<Rule['check']> = [];
+    for (const id of order) {
+      const s = byId.get(id);
+      if (!s || ctx.methodOf(s)?.risk !== 'read') continue;
+      const ref = (ctx.graph.refs.get(s.id) ?? []).find((r) => waits.has(r.id));
       if (!ref) continue;
-      out.push({
-        ...ctx.at(
+      const after = waits.get(ref.id)!;
+      waits.set(s.id, after);
+      out.push(
+        ctx.at(
           ref.path,
-          `step "${s.id}" reads the result of write step "${ref.id}": plan and shadow runs show it as <after step ${ref.id}> without sending it; run sends it after the write`,
-          { offset: ref.offset },
+          `step "${s.id}" reads the result of ${after === ref.id ? 'write step' : `step "${ref.id}", after write step`} "${after}": plan and shadow runs show it as <after step ${after}> without sending it; run sends it after the write`,
+          { offset: ref.offset, severity: 'info' },
         ),
-        severity: 'info',
-      });
+      );
     }
     return out;
   },
