@@ -73,25 +73,29 @@ describe('read after write', () => {
     const plan = await cli(['plan', fx('read-after-write')], p.env);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toContain('Deferred read: back (crm.deal.get) <after step mk>');
+    expect(plan.stdout).toContain('Deferred read: stage (crm.status.list) <after step mk>');
     const shadow = await cli(['run', fx('read-after-write')], p.env);
     expect(shadow.code, shadow.stderr).toBe(0);
     expect(shadow.stdout).toContain('<after step mk>');
     const r = await runJson('read-after-write', '--confirm-write');
     expect(r.status).toBe('completed');
-    expect(r.outputs).toEqual({ title: 'Read after write' });
+    expect(r.outputs).toEqual({ title: 'Read after write', stages: 1 });
   });
 
   it('a stored plan lists the deferred read; apply sends it after the write', async () => {
     const planned = await cli(['plan', fx('read-after-write'), '--json'], p.env);
     expect(planned.code, planned.stderr).toBe(0);
     const pl = JSON.parse(planned.stdout) as { id: string; deferred?: unknown[] };
-    expect(pl.deferred).toEqual([{ step: 'back', method: 'crm.deal.get', after: 'mk' }]);
+    expect(pl.deferred).toEqual([
+      { step: 'back', method: 'crm.deal.get', after: 'mk' },
+      { step: 'stage', method: 'crm.status.list', after: 'mk' },
+    ]);
     const adds = await writes('crm.deal.add');
     const applied = await cli(['apply', pl.id, '--confirm-write', '--json'], p.env);
     expect(applied.code, applied.stderr + applied.stdout).toBe(0);
     const r = JSON.parse(applied.stdout) as { status: string; outputs?: Record<string, unknown> };
     expect(r.status).toBe('completed');
-    expect(r.outputs).toEqual({ title: 'Read after write' });
+    expect(r.outputs).toEqual({ title: 'Read after write', stages: 1 });
     expect(await writes('crm.deal.add')).toBe(adds + 1);
   });
 });
