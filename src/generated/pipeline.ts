@@ -91,6 +91,13 @@ export interface Pipeline {
    */
   packs?: string[];
   /**
+   * Reference-only methods (documented, in no curated pack) the pipeline calls, each with the risk the author acknowledges; `check` refuses a call to such a method without an entry, or with an entry whose risk is below the reference's risk (rule reference-risk). Curated methods need no entry.
+   */
+  allow?: {
+    method: string;
+    risk: 'read' | 'write' | 'destructive';
+  }[];
+  /**
    * Portal time zone (IANA name, e.g. Europe/Moscow) for date helpers; default B24FLOW_TZ or UTC.
    */
   timezone?: string;

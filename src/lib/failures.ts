@@ -21,13 +21,13 @@ export interface Finding {
   message: string;
   /** Rule or check that produced it, e.g. `schema`, `unknown-method`. */
   rule: string;
-  severity: 'error' | 'warning';
+  severity: 'error' | 'warning' | 'info';
 }
 
 /** Formats a finding as `file:line:col: message [rule]` (actionlint style). */
 export function formatFinding(f: Finding): string {
   const field = f.field ? ` (field ${f.field})` : '';
-  return `${f.file}:${f.line}:${f.col}: ${f.severity === 'warning' ? 'warning: ' : ''}${f.message}${field} [${f.rule}]`;
+  return `${f.file}:${f.line}:${f.col}: ${f.severity === 'error' ? '' : `${f.severity}: `}${f.message}${field} [${f.rule}]`;
 }
 
 /** Bad input from the user (file, flag, parameter). The CLI exits with code 2. */

@@ -223,7 +223,7 @@ describe('reference catalog', () => {
     expect(cat.referenceSize).toBeGreaterThanOrEqual(1500);
     const m = cat.method('crm.automation.trigger.add');
     expect(m).toMatchObject({ curated: false, risk_source: 'heuristic', scope: 'crm' });
-    expect(cat.method('tasks.task.delete')).toMatchObject({ curated: false, risk: 'destructive', scope: 'task' });
+    expect(cat.method('task.commentitem.delete')).toMatchObject({ curated: false, risk: 'destructive', scope: 'task' });
     expect(cat.method('sonet_group.user.add')?.scope).toBe('sonet_group');
     expect(cat.method('CRM.DEAL.ADD')?.name).toBe('crm.deal.add');
     expect(cat.method('disk.folder.uploadfile')?.name).toBe('disk.folder.uploadFile');

@@ -65,7 +65,7 @@ async function envFor(spec: PortalSpec | undefined): Promise<NodeJS.ProcessEnv> 
 }
 
 /** A finding line that is an error: `file:line:col: message` without `warning: `. */
-const ERROR_LINE = /^\S+:\d+:\d+: (?!warning: )/m;
+const ERROR_LINE = /^\S+:\d+:\d+: (?!warning: |info: )/m;
 
 describe('b24flow check goldens (tests/fixtures/check)', () => {
   it.each(cases)('%s', async (name) => {

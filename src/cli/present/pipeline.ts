@@ -209,6 +209,7 @@ export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number
     for (const w of ws.slice(0, limit)) out.push(`    ${w.refused ? '✗ ' : '• '}${writeLine(w, !!opts.verbose)}`);
     if (ws.length > limit) out.push(`    … ${ws.length - limit} more (--verbose shows all)`);
   }
+  for (const d of plan.deferred ?? []) out.push(`  Deferred read: ${d.step} (${d.method}) <after step ${d.after}>`);
   out.push(
     `  Risk: ${plan.risk}${plan.riskFields.length ? ` · risk fields touched: ${plan.riskFields.join(', ')}` : ''}`,
   );

@@ -36,7 +36,7 @@ export interface RuleContext extends CheckContext {
   at(
     path: DocPath,
     message: string,
-    opts?: { key?: boolean; offset?: number; severity?: 'error' | 'warning' },
+    opts?: { key?: boolean; offset?: number; severity?: 'error' | 'warning' | 'info' },
   ): Omit<Finding, 'rule'>;
 }
 

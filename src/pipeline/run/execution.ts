@@ -44,6 +44,13 @@ export class Execution {
   readonly reads: Record<string, unknown> = {};
   readonly itemCounts: Record<string, number> = {};
   readonly results = new Map<string, unknown[]>();
+  /**
+   * Steps whose result does not exist in this mode (writes refused or only planned, and the reads deferred behind
+   * them) → the write step they wait for. A read using one of them is deferred (see steps/read.ts `deferRead`).
+   */
+  readonly unperformed = new Map<string, string>();
+  /** Reads shown as deferred in the plan: they use results of writes that did not run (`<after step mk>`). */
+  readonly deferred: { step: string; method: string; after: string }[] = [];
   requests = 0;
   checksDone = false;
   blocked = false;

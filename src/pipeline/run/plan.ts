@@ -93,6 +93,7 @@ export async function buildPlan(ex: Execution, o: RunOptions): Promise<Plan> {
     createdAt: new Date(created).toISOString(),
     expiresAt: new Date(created + ttl).toISOString(),
     writes: ex.writes,
+    ...(ex.deferred.length ? { deferred: ex.deferred } : {}),
     risk: highestRisk(ex.writes),
     riskFields: [...new Set(ex.writes.flatMap((w) => w.riskFields))],
     cost: { ...cost, batchRequests: cost.requests, wallSeconds: cost.seconds, text: costText(cost) },

@@ -111,6 +111,11 @@ export interface Plan {
   createdAt: string;
   expiresAt: string;
   writes: PlannedWrite[];
+  /**
+   * Reads not sent while planning because they use results of writes that only a run makes (read after write):
+   * `after` is the write step; `run` sends them after it. Absent when none.
+   */
+  deferred?: { step: string; method: string; after: string }[];
   /** Highest risk among the writes: none | write | destructive. */
   risk: 'none' | 'write' | 'destructive';
   riskFields: string[];

@@ -1,6 +1,6 @@
 import type { Rule } from '../rule.js';
 
-/** Methods are allowed only from the pipeline's `packs` (default `[core]`). */
+/** Curated methods are allowed only from the pipeline's `packs` (default `[core]`); reference-only ones: see referenceRisk.ts. */
 export const methodOutsidePacks: Rule = {
   name: 'method-outside-packs',
   description: 'method not in the packs the pipeline declares',
@@ -12,15 +12,9 @@ export const methodOutsidePacks: Rule = {
     );
     ctx.p.pipeline.steps.forEach((s, i) => {
       const m = ctx.methodOf(s);
-      if (!m) return;
-      if (!m.pack)
-        out.push(
-          ctx.at(
-            ['steps', i, 'method'],
-            `"${m.name}" is not in any curated pack; pipelines may call curated methods only`,
-          ),
-        );
-      else if (!packs.includes(m.pack))
+      // reference-only methods (no pack) need an `allow` acknowledgement instead (rule reference-risk)
+      if (!m?.pack) return;
+      if (!packs.includes(m.pack))
         out.push(
           ctx.at(
             ['steps', i, 'method'],

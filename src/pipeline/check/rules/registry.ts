@@ -15,6 +15,8 @@ import { inputDefaults } from './inputDefaults.js';
 import { methodOutsidePacks } from './methodOutsidePacks.js';
 import { paramTypes } from './paramTypes.js';
 import { partialInterpolation } from './partialInterpolation.js';
+import { readAfterWrite } from './readAfterWrite.js';
+import { referenceRiskRule } from './referenceRisk.js';
 import { requiredParams } from './requiredParams.js';
 import { scopes } from './scopes.js';
 import { triggerSyntax } from './triggerSyntax.js';
@@ -28,6 +30,7 @@ export const rules: Rule[] = [
   cycle,
   unknownMethod,
   methodOutsidePacks,
+  referenceRiskRule,
   requiredParams,
   paramTypes,
   expressionTypes,
@@ -42,6 +45,7 @@ export const rules: Rule[] = [
   inputDefaults,
   useTarget,
   checksBeforeWrites,
+  readAfterWrite,
   triggerSyntax,
   costBudget,
 ];

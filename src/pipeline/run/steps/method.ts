@@ -12,7 +12,7 @@ import type { Execution } from '../execution.js';
 import { rowsOf, touches } from '../results.js';
 import { runCalls, type Work } from './calls.js';
 import { fusedStep } from './fused.js';
-import { readAll, singleReads } from './read.js';
+import { deferRead, readAll, singleReads } from './read.js';
 
 /**
  * A method step that is not a packed single read: a fan-out, a write (fused with its compiled partner when the run
@@ -37,6 +37,7 @@ export async function methodStep(ex: Execution, s: Step, m: StepMethod): Promise
 async function methodStepInner(ex: Execution, s: Step, m: StepMethod, timeout: number | undefined): Promise<void> {
   const t0 = Date.now();
   if (m.risk === 'read') {
+    if (deferRead(ex, s)) return;
     if (s.all && m.list) return readAll(ex, s, m);
     if (!s.foreach) return singleReads(ex, [s]);
   }
@@ -101,6 +102,7 @@ async function methodStepInner(ex: Execution, s: Step, m: StepMethod, timeout: n
       ...(w.pending ? { pending: true } : {}),
     });
   if (reason) {
+    ex.unperformed.set(s.id, s.id);
     const placeholder = works.map((w) => `⟨${s.id}[${w.index}]⟩`);
     ex.setResult(s.id, s.foreach ? placeholder : placeholder[0], s);
     if (ex.o.mode === 'shadow') ex.record(s, { status: 'planned', finishedAt: new Date().toISOString() });

@@ -18,6 +18,7 @@ import { rowsOf } from '../results.js';
  */
 export async function readStep(ex: Execution, cs: CompiledStep): Promise<string[]> {
   const s = cs.step;
+  if (deferRead(ex, s)) return [];
   if (ex.o.batching === false) {
     await ex.withTimeout(s, () => singleReads(ex, [s]));
     return [];
@@ -27,7 +28,7 @@ export async function readStep(ex: Execution, cs: CompiledStep): Promise<string[
   for (const id of ex.program.readGroupOf(s.id)?.steps ?? []) {
     if (id === s.id || ex.order.indexOf(id) <= at) continue;
     if (ex.o.resume?.steps[ex.prefix + id]?.status === 'done') continue;
-    if (ex.depsDone(id)) group.push(ex.stepById(id));
+    if (ex.depsDone(id) && !waitsFor(ex, ex.stepById(id))) group.push(ex.stepById(id));
   }
   await singleReads(ex, group);
   return group.slice(1).map((t) => t.id);
@@ -138,5 +139,32 @@ export async function reusePlanRead(ex: Execution, s: Step): Promise<boolean> {
     requests: 0,
     finishedAt: new Date().toISOString(),
   });
+  return true;
+}
+
+/** The write step a read waits for: one of the steps its expressions use has no result in this mode. */
+function waitsFor(ex: Execution, s: Step): string | undefined {
+  if (!ex.unperformed.size) return undefined;
+  for (const r of ex.graph.refs.get(s.id) ?? []) {
+    const after = ex.unperformed.get(r.id);
+    if (after) return after;
+  }
+  return undefined;
+}
+
+/**
+ * Read after write: in a mode where an earlier write did not run (shadow/plan, canary refusals), a read whose
+ * expressions use its result (or a read deferred behind it) is not sent: it is recorded as planned with the reason
+ * `<after step mk>`, listed in the plan's `deferred`, and its result is that text. `run` sends it after the write.
+ * @returns true when the read was deferred
+ */
+export function deferRead(ex: Execution, s: Step): boolean {
+  const after = waitsFor(ex, s);
+  if (!after) return false;
+  const reason = `<after step ${after}>`;
+  ex.unperformed.set(s.id, after);
+  ex.deferred.push({ step: ex.prefix + s.id, method: ex.method(s)?.name ?? s.method ?? '', after: ex.prefix + after });
+  ex.setResult(s.id, reason, s);
+  ex.record(s, { status: 'planned', reason, finishedAt: new Date().toISOString() });
   return true;
 }
