@@ -68,7 +68,17 @@ export async function openStore(o: StoreOptions): Promise<Store> {
     // the pool's 'error' event would end the process
     pool.on('error', () => {});
     const db = new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
-    store = { db, dialect: 'postgres', where: safeUrl(o.url), url: o.url, close: () => db.destroy() };
+    let closing: Promise<void> | undefined;
+    store = {
+      db,
+      dialect: 'postgres',
+      where: safeUrl(o.url),
+      url: o.url,
+      close: () => {
+        closing ??= db.destroy();
+        return closing;
+      },
+    };
   } else if (o.url) {
     throw new Error(`B24FLOW_DATABASE_URL must be a postgres:// URL (got ${safeUrl(o.url)})`);
   } else {
@@ -96,39 +106,41 @@ const sqliteStores = new Map<string, { store: Promise<Store>; refs: number }>();
  * of one connection; other processes wait on the file lock (busy timeout).
  */
 function openSqliteStore(file: string, migrate: boolean): Promise<Store> {
-  const hit = sqliteStores.get(file);
-  if (hit) {
-    hit.refs++;
-    return hit.store;
+  let entry = sqliteStores.get(file);
+  if (entry) entry.refs++;
+  else {
+    const created = { refs: 1, store: Promise.resolve() as unknown as Promise<Store> };
+    created.store = (async () => {
+      const db = new Kysely<StoreSchema>({ dialect: new NodeSqliteDialect(openSqlite({ file })) });
+      const store: Store = { db, dialect: 'sqlite', where: `sqlite:${file}`, close: () => db.destroy() };
+      if (migrate)
+        try {
+          await migrateStore(store);
+        } catch (err) {
+          await db.destroy().catch(() => {});
+          throw new Error(`cannot open the store at ${store.where}: ${redact((err as Error).message)}`);
+        }
+      return store;
+    })();
+    created.store.catch(() => sqliteStores.delete(file));
+    sqliteStores.set(file, created);
+    entry = created;
   }
-  const entry = { refs: 1, store: Promise.resolve() as unknown as Promise<Store> };
-  entry.store = (async () => {
-    const db = new Kysely<StoreSchema>({ dialect: new NodeSqliteDialect(openSqlite({ file })) });
-    let closed = false;
-    const store: Store = {
-      db,
-      dialect: 'sqlite',
-      where: `sqlite:${file}`,
+  const shared = entry;
+  // each opener gets its own handle: its close() releases its reference once, however often it is called
+  return shared.store.then((base) => {
+    let released = false;
+    return {
+      ...base,
       close: async () => {
-        if (closed || --entry.refs > 0) return;
-        closed = true;
+        if (released) return;
+        released = true;
+        if (--shared.refs > 0) return;
         sqliteStores.delete(file);
-        await db.destroy();
+        await base.close();
       },
     };
-    if (migrate)
-      try {
-        await migrateStore(store);
-      } catch (err) {
-        sqliteStores.delete(file);
-        await db.destroy().catch(() => {});
-        throw new Error(`cannot open the store at ${store.where}: ${redact((err as Error).message)}`);
-      }
-    return store;
-  })();
-  sqliteStores.set(file, entry);
-  entry.store.catch(() => sqliteStores.delete(file));
-  return entry.store;
+  });
 }
 
 /** Runs the pending migrations. @throws the migration's error */

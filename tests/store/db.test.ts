@@ -4,34 +4,14 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../../src/store/index.js';
-import { freshDatabase, postgresUrl } from '../support/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.js';
 import { testDir } from '../support/testRoot.js';
+import { backends } from './backends.js';
 
-type Backend = { name: string; open: () => Promise<Store>; cleanup: () => Promise<void> };
+const all = backends('b24flow-store');
 
-const backends: Backend[] = [];
-{
-  const dir = testDir('b24flow-store-');
-  backends.push({ name: 'sqlite', open: () => openStore({ dataDir: dir }), cleanup: async () => {} });
-}
-let pgDb: ReturnType<typeof freshDatabase> | undefined;
-if (postgresUrl)
-  backends.push({
-    name: 'postgres',
-    open: async () => {
-      pgDb ??= freshDatabase();
-      return openStore({ dataDir: testDir('b24flow-store-pg-'), url: (await pgDb).url });
-    },
-    cleanup: async () => (await pgDb)?.drop(),
-  });
-
-afterAll(async () => {
-  for (const b of backends) await b.cleanup();
-});
-
-describe.each(backends)('store on $name', (b) => {
+describe.each(all)('store on $name', (b) => {
   it('migrates once when four processes-worth of openers start at once, and round-trips numbers and text', async () => {
     const stores = await Promise.all([b.open(), b.open(), b.open(), b.open()]);
     const [s] = stores;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { SqlIdempotencyStore } from '../../src/store/idempotency.js';
 import { SqlJournal } from '../../src/store/journal.js';
-import { backends } from './runBackends.js';
+import { backends } from './backends.js';
 
 const run = (runId: string, status: 'running' | 'failed') => ({
   runId,

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/pipeline/index.js';
 import { SqlJournal } from '../../src/store/journal.js';
-import { backends } from './runBackends.js';
+import { backends } from './backends.js';
 
 function record(runId: string, o: Partial<RunRecord> = {}): RunRecord {
   return {

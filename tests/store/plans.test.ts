@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/pipeline/index.js';
 import { PLAN_KEY_SETTING, planKeyOf, SqlPlanStore } from '../../src/store/plans.js';
-import { backends } from './runBackends.js';
+import { backends } from './backends.js';
 
 const plan = (): Plan => ({
   id: '',

@@ -4,36 +4,16 @@
  * schedule log reads back in order; a lease has one holder, is renewed by it, refused to others until it expires.
  * Plus the in-process job queue and the queued runner of src/triggers/jobs.ts.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../../src/store/index.js';
+import { describe, expect, it } from 'vitest';
 import { acquireLease, releaseLease } from '../../src/store/leases.js';
 import { StoreScheduleSlots } from '../../src/store/schedules.js';
 import type { RunRequest } from '../../src/triggers/dispatcher.js';
 import { InProcessJobQueue, type PipelineRunJob, queuedRunner, runJobId, uuidOf } from '../../src/triggers/jobs.js';
-import { freshDatabase, postgresUrl } from '../support/postgres.js';
-import { testDir } from '../support/testRoot.js';
+import { backends } from './backends.js';
 
-type Backend = { name: string; open: () => Promise<Store>; cleanup: () => Promise<void> };
-const backends: Backend[] = [];
-{
-  const dir = testDir('b24flow-sched-');
-  backends.push({ name: 'sqlite', open: () => openStore({ dataDir: dir }), cleanup: async () => {} });
-}
-let pgDb: ReturnType<typeof freshDatabase> | undefined;
-if (postgresUrl)
-  backends.push({
-    name: 'postgres',
-    open: async () => {
-      pgDb ??= freshDatabase();
-      return openStore({ dataDir: testDir('b24flow-sched-pg-'), url: (await pgDb).url });
-    },
-    cleanup: async () => (await pgDb)?.drop(),
-  });
-afterAll(async () => {
-  for (const b of backends) await b.cleanup();
-});
+const all = backends('b24flow-sched');
 
-describe.each(backends)('schedule slots and leases on $name', (b) => {
+describe.each(all)('schedule slots and leases on $name', (b) => {
   it('one claim per slot among concurrent claimers; last fired; the log in order', async () => {
     const stores = await Promise.all([b.open(), b.open(), b.open()]);
     const slots = stores.map((s) => new StoreScheduleSlots(s));
