@@ -9,7 +9,7 @@
  * 3. A seconds-level schedule (`*\/2 * * * * *`, every 2 s) on 3 `serve` processes for 60 s → runs per slot.
  * Parts 2 and 3 need PostgreSQL (`B24FLOW_DATABASE_URL` or `B24FLOW_TEST_DATABASE_URL`: a fresh database is created
  * on that server and dropped); without it they are skipped with a line saying so. Sizes: SCALE_BENCH_EVENTS (2000),
- * SCALE_BENCH_PORTAL_EVENTS (300 per portal), SCALE_BENCH_PORTAL_CLOCK (10), SCALE_BENCH_CRON_S (60); SCALE_BENCH_PARTS=portals,kills,cron picks parts.
+ * SCALE_BENCH_PORTAL_EVENTS (300 per portal), SCALE_BENCH_PORTAL_CLOCK (10), SCALE_BENCH_CRON_S (60), SCALE_BENCH_PROCS (4 serve for the 8 portals); SCALE_BENCH_PARTS=portals,kills,cron picks parts.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -210,7 +210,7 @@ async function partPortals(): Promise<void> {
     `503: ${r.s503}, 429: ${r.s429}; leads written ${r.leads}`;
   const one = await drainPortals(1, 1, PORTAL_EVENTS);
   console.log(show('1 portal, 1 serve', one, PORTAL_EVENTS));
-  const procs = adminUrl ? 4 : 1;
+  const procs = adminUrl ? Number(process.env.SCALE_BENCH_PROCS ?? 4) : 1;
   const eight = await drainPortals(8, procs, PORTAL_EVENTS);
   console.log(show(`8 portals, ${procs} serve (each serves every portal)`, eight, 8 * PORTAL_EVENTS));
   console.log(

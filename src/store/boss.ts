@@ -20,6 +20,7 @@ import {
   RUN_DEAD_QUEUE,
 } from '../triggers/jobs.js';
 import { safeUrl } from './db.js';
+import { type JobNotice, JobNotices } from './notices.js';
 
 /** Options of {@link openBoss}. */
 export interface BossOptions {
@@ -29,7 +30,7 @@ export interface BossOptions {
   expireMs?: number;
   /** Retries of a failed `pipeline-run` job before it is dead-lettered (default 2). */
   retryLimit?: number;
-  /** How often an idle worker polls, ms (default 500; min 50). */
+  /** How often an idle worker polls, ms, when no notice of a new job wakes it (default 2 000; min 50). */
   pollMs?: number;
   /** Connections of pg-boss's pool (default 4). */
   poolSize?: number;
@@ -46,23 +47,69 @@ const STATES: Record<string, JobState> = {
   cancelled: 'failed',
 };
 
-/** pg-boss as a {@link JobQueue} (see module doc). */
+/** Finished jobs' outcomes kept for a waiter of this process (the newest this many). */
+const RECENT = 2000;
+
+/**
+ * pg-boss as a {@link JobQueue} (see module doc). Processes tell each other of new and finished jobs through
+ * {@link JobNotices}, so an idle worker starts a new job and a waiting run learns its job's end within milliseconds,
+ * without polling; the polls that remain (idle workers, waiters) only cover a missed notice.
+ */
 export class BossJobQueue implements JobQueue {
   readonly shared = true;
   private stopping = false;
   private readonly loops = new Set<Promise<void>>();
-  private readonly wake = new Set<() => void>();
+  /** Idle fetch loops by queue: a `sent` notice wakes one. */
+  private readonly idlers = new Map<string, Set<() => void>>();
+  /** Waiters of {@link settled} by job id: a `done` notice wakes them. */
+  private readonly waiters = new Map<string, Set<() => void>>();
+  /** Outcomes of jobs completed in this process, for its own waiters (no read of the job back). */
+  private readonly recent = new Map<string, Record<string, unknown> | undefined>();
+  /** When a job was last sent or refused per queue and singleton key, by any process (for `notMoreOftenThanMs`). */
+  private readonly lastSent = new Map<string, number>();
+  private readonly unsubscribe: () => void;
   constructor(
     private readonly boss: PgBoss,
+    private readonly notices: JobNotices,
     private readonly pollSeconds: number,
     private readonly onError?: (message: string) => void,
-  ) {}
+  ) {
+    this.unsubscribe = notices.on((n) => this.noticed(n));
+  }
 
+  private noticed(n: JobNotice): void {
+    if (n.kind === 'done') {
+      for (const w of this.waiters.get(n.id) ?? []) w();
+      return;
+    }
+    if (n.key !== undefined) {
+      const k = `${n.queue}\0${n.key}`;
+      // one entry per queue and key (portals): delete first so that the oldest stay first
+      this.lastSent.delete(k);
+      this.lastSent.set(k, Date.now());
+      if (this.lastSent.size > RECENT) this.lastSent.delete(this.lastSent.keys().next().value as string);
+    }
+    if (n.kind === 'sent') this.idlers.get(n.queue)?.values().next().value?.();
+  }
+
+  /**
+   * Sends a job. A new job wakes an idle worker of this process when it has one (the job then usually runs where it
+   * was sent: a run of an offline pass next to the pass, with that portal's limiter at hand), else one of every other
+   * process through a notice.
+   */
   async send<T extends object>(name: JobName, data: T, opts: JobSendOptions = {}): Promise<string | null> {
-    return this.boss.send(name, data, {
+    const key = opts.singletonKey;
+    if (key !== undefined && opts.notMoreOftenThanMs !== undefined) {
+      const last = this.lastSent.get(`${name}\0${key}`) ?? 0;
+      if (Date.now() - last < opts.notMoreOftenThanMs) return null;
+    }
+    const id = await this.boss.send(name, data, {
       ...(opts.id ? { id: opts.id } : {}),
-      ...(opts.singletonKey ? { singletonKey: opts.singletonKey } : {}),
+      ...(key !== undefined ? { singletonKey: key } : {}),
     });
+    if (key !== undefined) this.notices.notify({ kind: id !== null ? 'sent' : 'held', queue: name, key });
+    else if (id !== null) this.notices.notify({ kind: 'sent', queue: name }, (this.idlers.get(name)?.size ?? 0) > 0);
+    return id;
   }
 
   /**
@@ -85,34 +132,81 @@ export class BossJobQueue implements JobQueue {
           }
           const j = jobs[0];
           if (!j) {
-            await this.idle();
+            await this.idle(name);
             continue;
           }
           try {
             const out = await handler({ id: j.id, name, data: j.data as T, retryCount: j.retryCount });
             await this.boss.complete(name, j.id, (out ?? null) as object | null);
+            this.recent.set(j.id, out as Record<string, unknown> | undefined);
+            if (this.recent.size > RECENT) this.recent.delete(this.recent.keys().next().value as string);
           } catch (err) {
             await this.boss
               .fail(name, j.id, { message: err instanceof Error ? err.message : String(err) })
               .catch(() => {});
           }
+          this.notices.notify({ kind: 'done', queue: name, id: j.id });
         }
       })();
       this.loops.add(loop);
     }
   }
 
-  /** Sleeps one poll interval, or less when stop() is called. */
-  private idle(): Promise<void> {
+  /** Sleeps one poll interval, or less when a job is sent to `queue` or stop() is called. */
+  private idle(queue: string): Promise<void> {
     return new Promise((resolve) => {
+      const set = this.idlers.get(queue) ?? new Set();
+      this.idlers.set(queue, set);
       const done = () => {
         clearTimeout(t);
-        this.wake.delete(done);
+        set.delete(done);
         resolve();
       };
       const t = setTimeout(done, this.pollSeconds * 1000);
-      this.wake.add(done);
+      set.add(done);
     });
+  }
+
+  async settled(
+    name: JobName,
+    id: string,
+    signal: AbortSignal,
+    pollMs: number,
+  ): Promise<{ state: JobState; output?: Record<string, unknown> }> {
+    const set = this.waiters.get(id) ?? new Set();
+    this.waiters.set(id, set);
+    let noticed = false;
+    let wake = () => {};
+    const ping = () => {
+      noticed = true;
+      wake();
+    };
+    set.add(ping);
+    signal.addEventListener('abort', ping, { once: true });
+    try {
+      for (;;) {
+        noticed = false;
+        if (this.recent.has(id)) {
+          const output = this.recent.get(id);
+          this.recent.delete(id);
+          return { state: 'completed', ...(output ? { output } : {}) };
+        }
+        const s = await this.state(name, id);
+        if ((s.state !== 'queued' && s.state !== 'active') || signal.aborted) return s;
+        if (noticed) continue;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      set.delete(ping);
+      if (!set.size) this.waiters.delete(id);
+      signal.removeEventListener('abort', ping);
+    }
   }
 
   async state(name: JobName, id: string): Promise<{ state: JobState; output?: Record<string, unknown> }> {
@@ -130,7 +224,7 @@ export class BossJobQueue implements JobQueue {
   async stop(timeoutMs = 30_000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const w of this.wake) w();
+    for (const set of this.idlers.values()) for (const w of [...set]) w();
     // a job still running after the timeout stays active in the database: it is retried after its expiry
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -140,6 +234,8 @@ export class BossJobQueue implements JobQueue {
       }),
     ]);
     clearTimeout(timer);
+    this.unsubscribe();
+    await this.notices.close();
     await this.boss.stop({ graceful: false, close: true, timeout: 1000 });
   }
 }
@@ -185,5 +281,12 @@ export async function openBoss(o: BossOptions): Promise<BossJobQueue> {
     deadLetter: RUN_DEAD_QUEUE,
   });
   await ensure('offline-fetch', { policy: 'stately', expireInSeconds: expire, retryLimit: 1 });
-  return new BossJobQueue(boss, Math.max(0.05, (o.pollMs ?? 500) / 1000), o.onError);
+  let notices: JobNotices;
+  try {
+    notices = await JobNotices.open(o.url, o.onError);
+  } catch (err) {
+    await boss.stop({ graceful: false, close: true, timeout: 1000 }).catch(() => {});
+    throw new Error(`cannot listen for job notices on ${safeUrl(o.url)}: ${(err as Error).message}`);
+  }
+  return new BossJobQueue(boss, notices, Math.max(0.05, (o.pollMs ?? 2000) / 1000), o.onError);
 }

@@ -28,6 +28,12 @@ export interface JobSendOptions {
   id?: string;
   /** At most one job per key queued and one active (the queue's policy decides; see src/store/boss.ts). */
   singletonKey?: string;
+  /**
+   * With `singletonKey`: skip the send (resolve null) when a job with this key was sent — or refused because one is
+   * queued — by any process sharing the queue within this many ms. Periodic requests of several processes (offline
+   * passes) then cost one attempt per period in all, not one per process.
+   */
+  notMoreOftenThanMs?: number;
 }
 
 /** A job handed to a worker. */
@@ -59,6 +65,18 @@ export interface JobQueue {
   ): Promise<void>;
   /** The state of a job and its output (what the handler returned, or `{ message }` of its failure). */
   state(name: JobName, id: string): Promise<{ state: JobState; output?: Record<string, unknown> }>;
+  /**
+   * Resolves when the job is finished (`completed`, `failed` or `gone`) or `signal` aborts (then with its current
+   * state). The in-process queue answers when the handler ends; the shared one when a worker of any process reports
+   * the job done (PostgreSQL NOTIFY), reading the state again every `pollMs` in case a notice was missed.
+   * @param pollMs the longest wait between two reads of the state, ms
+   */
+  settled(
+    name: JobName,
+    id: string,
+    signal: AbortSignal,
+    pollMs: number,
+  ): Promise<{ state: JobState; output?: Record<string, unknown> }>;
   /** Deletes a finished job so that the same id can be sent again (a new attempt of a failed run). */
   remove(name: JobName, id: string): Promise<void>;
   /** Stops the workers (running handlers finish, at most `timeoutMs`, default 30 s) and closes the queue. */
@@ -107,10 +125,11 @@ function outcomeOf(output: Record<string, unknown> | undefined): RunOutcome | un
  * bookkeeping — processed keys, the schedule log, `event.offline.clear` — stays where it is). The same request twice
  * is one job: an existing job that succeeded answers at once, one in progress is waited for, one that failed is
  * replaced by a new attempt.
- * @param pollMs how often the job's state is read while waiting (default 200 ms)
+ * @param pollMs the longest wait between two reads of the job's state while no notice of its end arrives (default
+ *   2 000 ms; a worker's notice usually answers within milliseconds)
  * @param portal the portal (`member_id`) the jobs run on, when the service serves several (see {@link PipelineRunJob})
  */
-export function queuedRunner(jobs: JobQueue, pollMs = 200, portal?: string): (req: RunRequest) => Promise<RunOutcome> {
+export function queuedRunner(jobs: JobQueue, pollMs = 2000, portal?: string): (req: RunRequest) => Promise<RunOutcome> {
   return async (req) => {
     const data: PipelineRunJob = {
       pipeline: req.pipeline.name,
@@ -134,18 +153,13 @@ export function queuedRunner(jobs: JobQueue, pollMs = 200, portal?: string): (re
           await jobs.send('pipeline-run', data, { id });
         }
       }
-      let polls = 0;
-      for (;;) {
-        const s = await jobs.state('pipeline-run', id);
-        if (s.state === 'completed')
-          return outcomeOf(s.output) ?? { ok: false, status: 'failed', error: 'the run job returned no outcome' };
-        if (s.state === 'failed')
-          return { ok: false, status: 'failed', error: String(s.output?.message ?? 'the run job failed') };
-        if (s.state === 'gone') return { ok: false, status: 'failed', error: 'the run job disappeared' };
-        if (req.signal.aborted) return { ok: false, status: 'interrupted', error: 'shutting down' };
-        // short runs answer within tens of ms: poll fast first, then every pollMs
-        await new Promise((r) => setTimeout(r, Math.min(pollMs, 20 * 2 ** polls++)));
-      }
+      const s = await jobs.settled('pipeline-run', id, req.signal, pollMs);
+      if (s.state === 'completed')
+        return outcomeOf(s.output) ?? { ok: false, status: 'failed', error: 'the run job returned no outcome' };
+      if (s.state === 'failed')
+        return { ok: false, status: 'failed', error: String(s.output?.message ?? 'the run job failed') };
+      if (s.state === 'gone') return { ok: false, status: 'failed', error: 'the run job disappeared' };
+      return { ok: false, status: 'interrupted', error: 'shutting down' };
     } catch (err) {
       return { ok: false, status: 'failed', error: err instanceof Error ? err.message : String(err) };
     }
@@ -167,12 +181,21 @@ export class InProcessJobQueue implements JobQueue {
   private readonly waiting: { name: JobName; job: QueuedJob<any>; key?: string }[] = [];
   private readonly jobs = new Map<string, { state: JobState; output?: Record<string, unknown>; key?: string }>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Waiters of {@link settled} by job id. */
+  private readonly settle = new Map<string, Set<() => void>>();
+  /** When a job was last sent per queue and singleton key (for `notMoreOftenThanMs`). */
+  private readonly lastSent = new Map<string, number>();
   private seq = 0;
   private stopped = false;
 
   async send<T extends object>(name: JobName, data: T, opts: JobSendOptions = {}): Promise<string | null> {
     if (this.stopped) return null;
     if (opts.id && this.jobs.has(opts.id)) return null;
+    if (opts.singletonKey && opts.notMoreOftenThanMs) {
+      const k = `${name}\0${opts.singletonKey}`;
+      if (Date.now() - (this.lastSent.get(k) ?? 0) < opts.notMoreOftenThanMs) return null;
+      this.lastSent.set(k, Date.now());
+    }
     if (opts.singletonKey) {
       const queued = this.waiting.some((w) => w.name === name && w.key === opts.singletonKey);
       if (queued) return null;
@@ -231,6 +254,7 @@ export class InProcessJobQueue implements JobQueue {
           h.running--;
           delete rec.key;
           this.inflight.delete(p);
+          for (const f of this.settle.get(w.job.id) ?? []) f();
           this.pump();
         });
       this.inflight.add(p);
@@ -240,6 +264,28 @@ export class InProcessJobQueue implements JobQueue {
   async state(_name: JobName, id: string): Promise<{ state: JobState; output?: Record<string, unknown> }> {
     const j = this.jobs.get(id);
     return j ? { state: j.state, ...(j.output ? { output: j.output } : {}) } : { state: 'gone' };
+  }
+
+  async settled(
+    name: JobName,
+    id: string,
+    signal: AbortSignal,
+  ): Promise<{ state: JobState; output?: Record<string, unknown> }> {
+    const now = await this.state(name, id);
+    if (now.state !== 'queued' && now.state !== 'active') return now;
+    await new Promise<void>((resolve) => {
+      const set = this.settle.get(id) ?? new Set();
+      this.settle.set(id, set);
+      const done = () => {
+        set.delete(done);
+        if (!set.size) this.settle.delete(id);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      set.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+    return this.state(name, id);
   }
 
   async remove(_name: JobName, id: string): Promise<void> {

@@ -120,8 +120,9 @@ export interface OfflineSyncOptions {
    * Asks for a pass through a job queue instead of running it here (`offline-fetch`, one active per portal across
    * processes; src/triggers/jobs.ts); the queue's worker then calls {@link OfflineSyncWorker.passNow}. The persisted
    * state is re-read at the start of each pass, since the previous pass may have run in another process.
+   * `periodic`: asked by the `syncEveryMs` timer (every process has one), not by an event or a retry.
    */
-  requestPass?: () => void;
+  requestPass?: (periodic: boolean) => void;
 }
 
 /** Totals of one pass. */
@@ -191,13 +192,16 @@ export class OfflineSyncWorker {
   start(): void {
     this.kick();
     const every = this.o.syncEveryMs ?? 10_000;
-    if (every > 0) this.timer = setInterval(() => this.kick(), every);
+    if (every > 0) this.timer = setInterval(() => this.kick(true), every);
   }
 
-  /** Requests a pass as soon as possible (coalesced with one in progress). Never throws; errors are logged. */
-  kick(): void {
+  /**
+   * Requests a pass as soon as possible (coalesced with one in progress). Never throws; errors are logged.
+   * @param periodic asked by the `syncEveryMs` timer (see {@link OfflineSyncOptions.requestPass})
+   */
+  kick(periodic = false): void {
     if (this.stopping || this.authError) return;
-    if (this.o.requestPass) this.o.requestPass();
+    if (this.o.requestPass) this.o.requestPass(periodic);
     else this.kickLocal();
   }
 

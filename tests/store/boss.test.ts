@@ -16,9 +16,9 @@ const until = async (ok: () => boolean, ms: number) => {
 describe.skipIf(!postgresUrl)('pg-boss job queue', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   const queues: BossJobQueue[] = [];
-  const open = async () => {
+  const open = async (pollMs = 100) => {
     db ??= await freshDatabase();
-    const q = await openBoss({ url: db.url, expireMs: 1000, retryLimit: 1, pollMs: 100 });
+    const q = await openBoss({ url: db.url, expireMs: 1000, retryLimit: 1, pollMs });
     queues.push(q);
     return q;
   };
@@ -26,6 +26,22 @@ describe.skipIf(!postgresUrl)('pg-boss job queue', () => {
     for (const q of queues) await q.stop(300).catch(() => {});
     await db?.drop();
   });
+
+  it("another process's idle worker starts a sent job, and the sender learns its end, by notice (no polling)", async () => {
+    // both pollers are a minute long: only the notices can make this finish within the test's seconds
+    const [a, b] = [await open(60_000), await open(60_000)];
+    await b.work<{ n: number }>('pipeline-run', 2, async (job) => ({ doubled: job.data.n * 2, by: 'b' }));
+    await sleep(300); // b's loops found nothing and sleep
+    const id = uuidOf('noticed-run');
+    const t0 = Date.now();
+    expect(await a.send('pipeline-run', { n: 21 }, { id })).toBe(id);
+    const s = await a.settled('pipeline-run', id, new AbortController().signal, 60_000);
+    expect(s).toEqual({ state: 'completed', output: { doubled: 42, by: 'b' } });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    // b must not take the later tests' jobs
+    await a.stop(300);
+    await b.stop(300);
+  }, 30_000);
 
   it('one job per id; one offline pass per portal at a time across two processes', async () => {
     const [a, b] = [await open(), await open()];
