@@ -59,8 +59,8 @@ export class BossJobQueue implements JobQueue {
   readonly shared = true;
   private stopping = false;
   private readonly loops = new Set<Promise<void>>();
-  /** Idle fetch loops by queue: a `sent` notice wakes one. */
-  private readonly idlers = new Map<string, Set<() => void>>();
+  /** The fetcher of each queue this process works (see {@link work}). */
+  private readonly fetchers = new Map<string, Fetcher>();
   /** Waiters of {@link settled} by job id: a `done` notice wakes them. */
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Outcomes of jobs completed in this process, for its own waiters (no read of the job back). */
@@ -89,13 +89,13 @@ export class BossJobQueue implements JobQueue {
       this.lastSent.set(k, Date.now());
       if (this.lastSent.size > RECENT) this.lastSent.delete(this.lastSent.keys().next().value as string);
     }
-    if (n.kind === 'sent') this.idlers.get(n.queue)?.values().next().value?.();
+    if (n.kind === 'sent') this.fetchers.get(n.queue)?.poke();
   }
 
   /**
-   * Sends a job. A new job wakes an idle worker of this process when it has one (the job then usually runs where it
-   * was sent: a run of an offline pass next to the pass, with that portal's limiter at hand), else one of every other
-   * process through a notice.
+   * Sends a job. A new job is left to this process's worker when it has a free slot (the job then usually runs where
+   * it was sent: a run of an offline pass next to the pass, with that portal's limiter at hand); else every other
+   * process is told through a notice.
    */
   async send<T extends object>(name: JobName, data: T, opts: JobSendOptions = {}): Promise<string | null> {
     const key = opts.singletonKey;
@@ -108,63 +108,65 @@ export class BossJobQueue implements JobQueue {
       ...(key !== undefined ? { singletonKey: key } : {}),
     });
     if (key !== undefined) this.notices.notify({ kind: id !== null ? 'sent' : 'held', queue: name, key });
-    else if (id !== null) this.notices.notify({ kind: 'sent', queue: name }, (this.idlers.get(name)?.size ?? 0) > 0);
+    else if (id !== null) this.notices.notify({ kind: 'sent', queue: name }, this.fetchers.get(name)?.free() === true);
     return id;
   }
 
   /**
-   * `concurrency` fetch loops: each takes one job, runs it, completes or fails it, and fetches again at once while
-   * there is work (pg-boss's own `work()` waits its polling interval between jobs); an idle loop sleeps `pollSeconds`.
+   * Works a queue: one fetch loop per queue in this process takes as many jobs as it has free slots (up to
+   * `concurrency` running at once), runs them side by side, completes or fails each, and fetches again when a slot
+   * frees or a notice says a job was sent; with nothing to do it sleeps `pollSeconds` (a missed notice costs at most
+   * that). One loop instead of one per slot: an idle process polls once per queue, not once per slot.
    */
   async work<T>(
     name: JobName,
     concurrency: number,
     handler: (job: QueuedJob<T>) => Promise<object | undefined>,
   ): Promise<void> {
-    for (let i = 0; i < Math.max(1, concurrency); i++) {
-      const loop = (async () => {
-        while (!this.stopping) {
-          let jobs: Awaited<ReturnType<PgBoss['fetch']>> = [];
-          try {
-            jobs = await this.boss.fetch<T>(name, { batchSize: 1 });
-          } catch (err) {
-            this.onError?.(`job queue: cannot fetch ${name} (${(err as Error).message})`);
-          }
-          const j = jobs[0];
-          if (!j) {
-            await this.idle(name);
-            continue;
-          }
-          try {
-            const out = await handler({ id: j.id, name, data: j.data as T, retryCount: j.retryCount });
-            await this.boss.complete(name, j.id, (out ?? null) as object | null);
-            this.recent.set(j.id, out as Record<string, unknown> | undefined);
-            if (this.recent.size > RECENT) this.recent.delete(this.recent.keys().next().value as string);
-          } catch (err) {
-            await this.boss
-              .fail(name, j.id, { message: err instanceof Error ? err.message : String(err) })
-              .catch(() => {});
-          }
-          this.notices.notify({ kind: 'done', queue: name, id: j.id });
+    const f = new Fetcher(Math.max(1, concurrency), this.pollSeconds * 1000);
+    this.fetchers.set(name, f);
+    const runOne = async (j: { id: string; data: unknown; retryCount: number }) => {
+      try {
+        const out = await handler({ id: j.id, name, data: j.data as T, retryCount: j.retryCount });
+        await this.boss.complete(name, j.id, (out ?? null) as object | null);
+        this.recent.set(j.id, out as Record<string, unknown> | undefined);
+        if (this.recent.size > RECENT) this.recent.delete(this.recent.keys().next().value as string);
+      } catch (err) {
+        await this.boss.fail(name, j.id, { message: err instanceof Error ? err.message : String(err) }).catch(() => {});
+      }
+      // a waiter in this process hears it at once; the other processes only when none waits here
+      this.notices.notify({ kind: 'done', queue: name, id: j.id }, this.waiters.has(j.id));
+    };
+    const loop = (async () => {
+      const running = new Set<Promise<void>>();
+      while (!this.stopping) {
+        if (!f.free()) {
+          await f.slotFreed();
+          continue;
         }
-      })();
-      this.loops.add(loop);
-    }
-  }
-
-  /** Sleeps one poll interval, or less when a job is sent to `queue` or stop() is called. */
-  private idle(queue: string): Promise<void> {
-    return new Promise((resolve) => {
-      const set = this.idlers.get(queue) ?? new Set();
-      this.idlers.set(queue, set);
-      const done = () => {
-        clearTimeout(t);
-        set.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, this.pollSeconds * 1000);
-      set.add(done);
-    });
+        f.fetched();
+        const want = f.concurrency - f.running;
+        let jobs: Awaited<ReturnType<PgBoss['fetch']>> = [];
+        try {
+          jobs = await this.boss.fetch<T>(name, { batchSize: want });
+        } catch (err) {
+          this.onError?.(`job queue: cannot fetch ${name} (${(err as Error).message})`);
+        }
+        for (const j of jobs) {
+          f.running++;
+          const p = runOne(j).finally(() => {
+            f.running--;
+            running.delete(p);
+            f.release();
+          });
+          running.add(p);
+        }
+        // fewer than asked: the queue is empty for now; sleep until a notice, the poll interval, or stop()
+        if (jobs.length < want) await f.idle();
+      }
+      await Promise.all([...running]);
+    })();
+    this.loops.add(loop);
   }
 
   async settled(
@@ -224,7 +226,7 @@ export class BossJobQueue implements JobQueue {
   async stop(timeoutMs = 30_000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const set of this.idlers.values()) for (const w of [...set]) w();
+    for (const f of this.fetchers.values()) f.stop();
     // a job still running after the timeout stays active in the database: it is retried after its expiry
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -237,6 +239,75 @@ export class BossJobQueue implements JobQueue {
     this.unsubscribe();
     await this.notices.close();
     await this.boss.stop({ graceful: false, close: true, timeout: 1000 });
+  }
+}
+
+/**
+ * The bookkeeping of one queue's fetch loop in one process: slots in use, and the wake-ups of the loop (a slot freed,
+ * a notice of a sent job, the poll timer, stop). A notice that comes while the loop is fetching is kept, so the loop
+ * fetches again instead of sleeping through it.
+ */
+class Fetcher {
+  running = 0;
+  private woken = false;
+  private wake: (() => void) | undefined;
+  /** The current sleep is {@link idle} (true) or {@link slotFreed} (false). */
+  private timed = false;
+  private stopped = false;
+  constructor(
+    readonly concurrency: number,
+    private readonly pollMs: number,
+  ) {}
+
+  /** True when a slot is free. */
+  free(): boolean {
+    return this.running < this.concurrency;
+  }
+
+  /** A job may be waiting: wake the loop (or make its next sleep return at once). */
+  poke(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  /** A slot freed: wake the loop if it waits for one (an idle loop has free slots already). */
+  release(): void {
+    if (!this.timed) this.wake?.();
+  }
+
+  /** The loop is about to fetch: notices from here on count for its next sleep. */
+  fetched(): void {
+    this.woken = false;
+  }
+
+  /** Stops the loop's sleeps. */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  /** Sleeps until a slot frees (or stop). */
+  slotFreed(): Promise<void> {
+    return this.sleep(false);
+  }
+
+  /** Sleeps until a notice, the poll interval, or stop: at once when a notice came during the last fetch. */
+  idle(): Promise<void> {
+    return this.sleep(true);
+  }
+
+  private sleep(timed: boolean): Promise<void> {
+    if (this.stopped || (timed && this.woken)) return Promise.resolve();
+    this.timed = timed;
+    return new Promise((resolve) => {
+      const t = timed ? setTimeout(() => done(), this.pollMs) : undefined;
+      const done = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = done;
+    });
   }
 }
 

@@ -268,13 +268,13 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
           ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
           ...(o.syncEveryMs !== undefined ? { syncEveryMs: o.syncEveryMs } : {}),
           // one pass per portal at a time across every process on the queue; the timers of all processes together
-          // ask about once per period (half of it: timers drift), events and retries at once
+          // ask about once per period (timers drift: 0.9 of it), events and retries at once
           requestPass: (periodic) => {
             const every = o.syncEveryMs ?? 10_000;
             jobs
               .send('offline-fetch', multi ? { portal: key } : {}, {
                 singletonKey: key,
-                ...(periodic && every > 0 ? { notMoreOftenThanMs: every / 2 } : {}),
+                ...(periodic && every > 0 ? { notMoreOftenThanMs: every * 0.9 } : {}),
               })
               .catch((err: unknown) => {
                 log(`offline sync: cannot queue a pass (${err instanceof Error ? err.message : String(err)})`);
