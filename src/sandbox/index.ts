@@ -33,5 +33,7 @@ export type {
   SandboxOptions,
 } from './handle.js';
 export type { Plan } from './limits.js';
+export type { InstallKind, InstallRequest, OAuthHub, OAuthHubOptions } from './oauthHub.js';
+export { startOAuthHub } from './oauthHub.js';
 export { sandboxEndpoint } from './remote.js';
 export { dealsFor, startSandbox } from './start.js';
