@@ -115,3 +115,28 @@ export async function defaultAppPortal(settings: Settings): Promise<string | und
   const ids = (await (await (await portalStores(settings.env)).tokens()).list()).map((t) => t.member_id).sort();
   return ids[0];
 }
+
+/**
+ * The refresh-before-expiry timer of a `serve` pinned to one portal (`B24_MEMBER_ID`) of an OAuth application, which
+ * does not serve the others ({@link appPortals} keeps every portal fresh otherwise); undefined without an
+ * OAuth application.
+ * @throws InvalidInputError for a bad `B24FLOW_TOKEN_REFRESH_MARGIN_S`
+ */
+export async function keepPinnedPortalFresh(
+  settings: Settings,
+  say: (line: string) => void,
+): Promise<TokenKeeper | undefined> {
+  const ps = portalSettings(settings.env);
+  if (!ps?.oauth || ps.webhookUrl) return undefined;
+  const margin = refreshMarginOf(settings.env);
+  const tokenStore = await (await portalStores(settings.env)).tokens();
+  const { registryFor } = await import('../bitrix/connect.js');
+  const { keepTokensFresh } = await import('../bitrix/auth/keeper.js');
+  const only = ps.oauth.memberId;
+  // a pinned serve refreshes only its own portal
+  return keepTokensFresh(registryFor(ps.oauth.app, tokenStore), {
+    marginSec: margin,
+    log: say,
+    ...(only ? { portals: (m: string) => m === only } : {}),
+  });
+}

@@ -229,7 +229,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   });
   // an OAuth application installed on several portals serves all of them; the first one (or B24_MEMBER_ID) is the
   // default portal (schedules, chat API): pick it here, since connecting needs one portal when several are installed
-  const { appPortals, defaultAppPortal } = await import('./appPortals.js');
+  const { appPortals, defaultAppPortal, keepPinnedPortalFresh } = await import('./appPortals.js');
   const first = await defaultAppPortal(settings).catch(() => undefined);
   const connEnv = first && !env.B24_MEMBER_ID ? { ...env, B24_MEMBER_ID: first } : env;
   // an OAuth application no portal has installed yet: serve waits for the first install (no default portal)
@@ -263,6 +263,9 @@ export async function serve(o: ServeOptions): Promise<void> {
     conn.kind === 'oauth' && !conn.sandbox
       ? await appPortals(settings, awaiting ? undefined : { memberId: conn.client.portal.id, client: conn.client }, log)
       : undefined;
+  // a serve pinned to one portal of an OAuth application keeps that portal's tokens fresh itself
+  const pinnedKeeper =
+    conn.kind === 'oauth' && !conn.sandbox && !portals ? await keepPinnedPortalFresh(settings, log) : undefined;
   if (awaiting)
     log(
       `serve: no portal has installed the application yet — install it on a portal (the install path is ` +
@@ -313,6 +316,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       ...(portals ? { portals } : {}),
     });
   } catch (err) {
+    pinnedKeeper?.stop();
     await portals?.close();
     await conn.close();
     await shared.release();
@@ -353,6 +357,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   stopGc();
   await svc.close(Number(env.B24FLOW_SHUTDOWN_GRACE_MS ?? 30_000));
   await shared.release();
+  pinnedKeeper?.stop();
   await portals?.close();
   await conn.close();
   await closeDataStore();

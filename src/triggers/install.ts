@@ -7,7 +7,8 @@
  * the portal issued to this very app passes, the server's answer names the portal (`member_id`), and the tokens it
  * returns — never the payload's — are stored (rotation-safe: persisted before any use). Only then is the portal's
  * `application_token` accepted for its later events. The token URL comes from configuration, never from the payload
- * (`server_endpoint` is attacker-controlled in a forged event).
+ * (`server_endpoint` is attacker-controlled in a forged event). The same verifier serves the install path
+ * (src/triggers/installPage.ts), whose install page may carry no application token: the one stored before is kept.
  */
 import { request } from 'undici';
 import { tokensFromAnswer } from '../bitrix/auth/oauth.js';

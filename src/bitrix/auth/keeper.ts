@@ -17,6 +17,8 @@ export interface TokenKeeperOptions {
   marginSec?: number;
   /** How often the stored records are looked at, ms (default: a fifth of the margin, between 1 s and 60 s). */
   everyMs?: number;
+  /** Which portals this keeper keeps (default: every portal in the store). */
+  portals?: (memberId: string) => boolean;
   /** Notices (a refresh done, a refresh that failed); never a token. */
   log?: (line: string) => void;
 }
@@ -41,7 +43,7 @@ export function keepTokensFresh(registry: PortalRegistry, opts: TokenKeeperOptio
     const done: string[] = [];
     const now = Date.now() / 1000;
     for (const t of await registry.store.list()) {
-      if (!t.expires_at || t.expires_at - now > margin) continue;
+      if (!t.expires_at || t.expires_at - now > margin || (opts.portals && !opts.portals(t.member_id))) continue;
       try {
         if (await registry.auth(t.member_id).refreshIfExpiring(margin)) {
           done.push(t.member_id);
