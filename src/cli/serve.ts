@@ -230,18 +230,23 @@ export async function serve(o: ServeOptions): Promise<void> {
   // an OAuth application installed on several portals serves all of them; the first one (or B24_MEMBER_ID) is the
   // default portal (schedules, chat API): pick it here, since connecting needs one portal when several are installed
   const { appPortals, defaultAppPortal, keepPinnedPortalFresh } = await import('./appPortals.js');
-  const first = await defaultAppPortal(settings).catch(() => undefined);
+  const giveUp = async (err: unknown): Promise<never> => {
+    await shared.release();
+    await shared.jobs?.stop();
+    await closeDataStore();
+    throw err;
+  };
+  // an application serving every portal must read the stored tokens (a wrong store key is an error, not "none")
+  const appOnly = await Promise.resolve()
+    .then(() => isAppOnly(env))
+    .catch(giveUp);
+  const first = appOnly
+    ? await defaultAppPortal(settings).catch(giveUp)
+    : await defaultAppPortal(settings).catch(() => undefined);
   const connEnv = first && !env.B24_MEMBER_ID ? { ...env, B24_MEMBER_ID: first } : env;
   // an OAuth application no portal has installed yet: serve waits for the first install (no default portal)
-  const awaiting = !first && isAppOnly(env);
-  const conn: AppConnection = awaiting
-    ? awaitingInstall(env)
-    : await connectApp({ env: connEnv }).catch(async (err: unknown) => {
-        await shared.release();
-        await shared.jobs?.stop();
-        await closeDataStore();
-        throw err;
-      });
+  const awaiting = !first && appOnly;
+  const conn: AppConnection = awaiting ? awaitingInstall(env) : await connectApp({ env: connEnv }).catch(giveUp);
   const wantsEvents = pipelines.some((p) => (p.def.triggers ?? []).some((t) => t.event));
   let offline = o.offline && wantsEvents;
   if (offline && conn.kind === 'webhook') {

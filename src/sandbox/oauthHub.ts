@@ -64,6 +64,8 @@ export interface OAuthHub {
    * installation path) and returns the application's answer.
    */
   install(handle: SandboxHandle, url: string, kind?: InstallKind): Promise<{ status: number; body: string }>;
+  /** Grants answered so far: refreshes per portal (`member_id`), and refusals (any error answer). */
+  stats(): { refreshes: Record<string, number>; refused: number };
   close(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function startOAuthHub(opts: OAuthHubOptions = {}): Promise<OAuthHu
   const app = opts.app ?? { clientId: `local.${hex(7)}.${String(Date.now()).slice(-8)}`, clientSecret: hex(24) };
   registerSecret(app.clientSecret);
   const portals: Portal[] = [];
+  const counts = { refreshes: {} as Record<string, number>, refused: 0 };
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://hub');
     const send = (status: number, body: unknown) => {
@@ -94,6 +97,7 @@ export async function startOAuthHub(opts: OAuthHubOptions = {}): Promise<OAuthHu
             : p.oauth.codes[String(q.code)] !== undefined,
         );
         if (!issuer) {
+          counts.refused++;
           if (q.client_id !== app.clientId || q.client_secret !== app.clientSecret)
             return send(401, { error: 'invalid_client', error_description: 'Invalid client credentials' });
           return send(400, { error: 'invalid_grant', error_description: 'Invalid grant' });
@@ -101,6 +105,11 @@ export async function startOAuthHub(opts: OAuthHubOptions = {}): Promise<OAuthHu
         const answer = tokenGrant(issuer, q);
         // the OAuth server names itself as `domain` (rest-protocol.md §7); the portal is in client_endpoint
         if (answer.status === 200) answer.body.domain = new URL(hubUrl).host;
+        else counts.refused++;
+        if (answer.status === 200 && q.grant_type === 'refresh_token') {
+          const m = issuer.oauth.app.memberId;
+          counts.refreshes[m] = (counts.refreshes[m] ?? 0) + 1;
+        }
         send(answer.status, answer.body);
       })
       .catch(() => send(400, { error: 'invalid_request', error_description: 'Malformed request' }));
@@ -192,6 +201,7 @@ export async function startOAuthHub(opts: OAuthHubOptions = {}): Promise<OAuthHu
       });
       return { status: res.status, body: await res.text() };
     },
+    stats: () => ({ refreshes: { ...counts.refreshes }, refused: counts.refused }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -7,7 +7,10 @@
  * (an invented refresh token, a real one under another portal's member_id) are refused and store nothing. serve binds
  * the pipelines' events on each portal, and a deal created on each portal runs the pipeline on that portal, once.
  * `b24flow app` prints the form's URLs and the installed portals without a secret. A second test gives the
- * OAuth server a 12 s access-token lifetime: serve refreshes each token before it expires, not after a 401.
+ * OAuth server a 12 s access-token lifetime: serve refreshes each token before it expires, not after a 401. On one
+ * PostgreSQL (skipped without B24FLOW_TEST_DATABASE_URL), two serve processes take installs at either one, both serve
+ * both portals, each deal runs once, and each expiry is refreshed by one process (the OAuth server never sees a used
+ * refresh token again).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { B24Client, WebhookAuth } from '../../src/bitrix/index.js';
 import { type OAuthHub, type SandboxHandle, startOAuthHub, startSandbox } from '../../src/sandbox/index.js';
+import { freshDatabase, postgresUrl } from '../support/postgres.js';
 import { tempDir } from './helpers.js';
 import { childEnv, runCli, type ServeProcess, startServe } from './processes.js';
 import { createDeals, leadOrigins } from './sandboxApp.js';
@@ -246,6 +250,22 @@ describe('a real portal app, installed while serve runs', () => {
     }
   }, 120_000);
 
+  it('`b24flow app` without a public URL or an application says what to do; a bad public URL is refused', async () => {
+    const env = {
+      ...childEnv(join(t.dir, 'data-none'), { clientId: '', clientSecret: '' }),
+      B24FLOW_PUBLIC_URL: '',
+    };
+    const r = await runCli(['app'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Initial installation path:  <public URL>/bitrix/install');
+    expect(r.stdout).toContain('The public URL is not set: pass --public-url');
+    expect(r.stdout).toContain('B24_CLIENT_ID');
+    expect(await appReport(env)).toEqual({ publicUrl: null, urls: null, configured: false, portals: [] });
+    const bad = await runCli(['app', '--public-url', 'ftp://x'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('the public URL must be an http(s) URL');
+  });
+
   it('refreshes every portal’s token before it expires (12 s access tokens, 6 s margin)', async () => {
     const hub = await startOAuthHub({ accessTtlSec: 12 });
     const portals = await startPortals(hub, 2);
@@ -305,4 +325,80 @@ describe('a real portal app, installed while serve runs', () => {
       await hub.close();
     }
   }, 120_000);
+
+  it.skipIf(!postgresUrl)(
+    'two serve on one PostgreSQL: an install at either is served by both, each deal runs once, one refresh per expiry',
+    async () => {
+      const hub = await startOAuthHub({ accessTtlSec: 12 });
+      const portals = await startPortals(hub, 2);
+      const db = await freshDatabase();
+      const dataDir = join(t.dir, 'data-pg');
+      const pipelines = writePipelines(join(t.dir, 'pipelines-pg'));
+      const env = childEnv(dataDir, hub.app, {
+        B24_OAUTH_TOKEN_URL: hub.tokenUrl,
+        B24_PLAN: 'enterprise',
+        B24_CLOCK_FACTOR: '1000',
+        B24FLOW_DATABASE_URL: db.url,
+        B24FLOW_STORE_KEY: randomBytes(32).toString('base64'),
+        B24FLOW_TOKEN_REFRESH_MARGIN_S: '6',
+      });
+      const procs: ServeProcess[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          const port = await freePort();
+          procs.push(
+            await startServe(
+              [
+                ...['--pipelines', pipelines, '--sync-every', '0.3', '--port', String(port)],
+                ...['--public-url', `http://127.0.0.1:${port}`],
+              ],
+              env,
+            ),
+          );
+        }
+        const started = Date.now();
+        // portal 0 installs at the first process, portal 1 at the second; both processes serve both
+        for (const [i, p] of portals.entries())
+          expect((await hub.install(p.handle, `${procs[i]!.url}/bitrix/install`)).status).toBe(200);
+        for (const proc of procs)
+          for (const p of portals)
+            await waitFor(() => proc.stderr().includes(`serving portal ${p.memberId}`), 20_000, 'both portals served');
+        const deals = [] as string[][];
+        for (const [i, p] of portals.entries()) deals.push(await createDeals(p.hook, 4, (j) => `PG ${i} deal ${j}`));
+        for (const [i, p] of portals.entries())
+          await waitFor(
+            async () => (await leadOrigins(p.hook)).filter((o) => o.startsWith('deal-')).length >= deals[i]!.length,
+            30_000,
+            `the leads of portal ${i}`,
+          );
+        // past the first tokens' lifetime: each expiry refreshed by one process, the other adopts (no invalid_grant)
+        await new Promise((r) => setTimeout(r, Math.max(0, 16_000 - (Date.now() - started))));
+        const stats = hub.stats();
+        expect(stats.refused).toBe(0);
+        const elapsed = (Date.now() - started) / 1000;
+        for (const p of portals) {
+          const n = stats.refreshes[p.memberId] ?? 0;
+          // one refresh at the install, then one per 6 s (12 s tokens, 6 s margin) — not one per process
+          expect(n, `refreshes of portal ${p.memberId}`).toBeGreaterThanOrEqual(2);
+          expect(n, `refreshes of portal ${p.memberId}`).toBeLessThanOrEqual(Math.ceil(elapsed / 6) + 2);
+        }
+        for (const [i, p] of portals.entries()) {
+          const origins = (await leadOrigins(p.hook)).filter((o) => o.startsWith('deal-')).sort();
+          expect(origins, `portal ${i}`).toEqual(deals[i]!.map((id) => `deal-${id}`).sort());
+        }
+        for (const proc of procs) expect(proc.stderr()).not.toContain('cannot refresh');
+        for (const proc of procs) await stop(proc);
+        for (const proc of procs) expect((await proc.exited)?.code, proc.stderr()).toBe(0);
+      } finally {
+        for (const proc of procs) await stop(proc, 'SIGKILL');
+        for (const p of portals) {
+          await p.hook.close();
+          await p.handle.close();
+        }
+        await hub.close();
+        await db.drop();
+      }
+    },
+    120_000,
+  );
 });
