@@ -10,7 +10,7 @@ import { clientAddressOf, type Route } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
 import { bindPortalEvents, declaredEvents } from '../triggers/bindings.js';
 import { APP_AUTH_HELP } from '../triggers/offlineSync.js';
-import { startTriggerService, type TriggerStores } from '../triggers/service.js';
+import { type ServiceClient, startTriggerService, type TriggerStores } from '../triggers/service.js';
 import { loadPipelinesDir } from '../triggers/setup.js';
 import { buildChatAgent } from './chatRuntime.js';
 import { type AppConnection, connectApp, portalSettings, readSettings, type Settings } from './compose.js';
@@ -283,7 +283,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const declared = declaredEvents(pipelines);
   // a verified install: bind the events the pipelines declare on that portal (offline, with our auth_connector;
   // ONOFFLINEEVENT to our public URL when it is known)
-  const bindOnInstall = async (memberId: string, client: import('../triggers/service.js').ServiceClient) => {
+  const bindOnInstall = async (memberId: string, client: ServiceClient) => {
     if (!declared.length) return;
     const bound = await bindPortalEvents(client, declared, {
       authConnector: settings.authConnector,
@@ -303,7 +303,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       host: o.host,
       tokens: conn.tokens,
       ...(verifyInstall ? { verifyInstall } : {}),
-      ...(portals ? { onInstalled: bindOnInstall } : {}),
+      ...(conn.kind === 'oauth' && !conn.sandbox ? { onInstalled: bindOnInstall } : {}),
       offline,
       syncEveryMs: o.syncEveryMs,
       maxAttempts: o.maxAttempts,

@@ -413,6 +413,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     void (async () => {
       await refreshPortals();
       if (!o.onInstalled) return;
+      // one portal served: only its own install concerns it (another portal's tokens are stored, not served)
+      if (!multi && o.portalKey !== undefined && memberId !== o.portalKey) return;
       const ctx = multi && (noDefault || memberId !== o.portalKey) ? others.get(memberId) : main;
       if (!ctx) return log(`serve: portal ${memberId} installed but not served (no stored tokens)`);
       await o.onInstalled(memberId, ctx.client);
