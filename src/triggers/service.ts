@@ -141,9 +141,10 @@ export interface TriggerServiceOptions {
    * Serve every installed portal of an OAuth application (`client`, `stores.offline` and `portalKey` are then the
    * default portal's: its member_id, which also runs the schedules). Without `portalKey` no portal is the default
    * one yet (an application no portal had installed when serve started): every installed portal is served from the
-   * directory, `client` only runs the schedules, and no offline worker runs for it. Each portal's events run through that portal's
-   * client, with its own offline worker and `offline-fetch` singleton; `pipeline-run` jobs carry the portal, so any
-   * process runs them with the right client. Processed keys of the other portals carry their member_id.
+   * directory, schedules run on the first installed portal (member_id order), and `client` is not called. Each
+   * portal's events run through that portal's client, with its own offline worker and `offline-fetch` singleton;
+   * `pipeline-run` jobs carry the portal, so any process runs them with the right client. Processed keys of the other
+   * portals carry their member_id.
    */
   portals?: PortalDirectory;
   /** Claimed cron slots and the schedule log (src/store/schedules.ts; default in memory). */

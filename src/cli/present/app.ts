@@ -126,7 +126,8 @@ function render(r: AppReport): string {
     "The portal's local application form (Developer resources → Other → Local application, server-side):",
     `  Your handler path:          ${at ? at.handler : '<public URL>/bitrix/app'}`,
     `  Initial installation path:  ${at ? at.install : '<public URL>/bitrix/install'}`,
-    '  Script only (no user interface): either works; with an interface the install page finishes the install.',
+    '  Script only (no user interface): either works. With an interface, open the application once after serve runs:',
+    '  the install page finishes the install. Script only: the portal posts the install when the form is saved.',
     '  Permissions: the scopes your pipelines use (crm, task, user, …).',
   ];
   if (!r.publicUrl)
@@ -137,9 +138,9 @@ function render(r: AppReport): string {
   if (!r.configured) {
     lines.push(
       '',
-      'Then copy the application code (client_id) and key (client_secret) from the form into B24_CLIENT_ID and',
-      'B24_CLIENT_SECRET on this machine and run `b24flow serve --public-url …` before you save the form: the portal',
-      'installs the application right away.',
+      'Then set the application code (client_id) and key (client_secret) the portal shows as B24_CLIENT_ID and',
+      'B24_CLIENT_SECRET on this machine, run `b24flow serve --public-url …`, and install the application (open it',
+      'once; a "Script only" application installs when the form is saved, so serve must run by then, or reinstall).',
     );
     return `${lines.join('\n')}\n`;
   }
