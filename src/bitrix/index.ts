@@ -3,6 +3,7 @@
  * and fast exports, typed errors, redaction and the shared per-portal limiter.
  */
 export { type AuditRecord, type AuditSink, FileAudit, MemoryAudit, paramKeys } from './audit.js';
+export { keepTokensFresh, type TokenKeeper, type TokenKeeperOptions } from './auth/keeper.js';
 export { type OAuthApp, OAuthAuth, tokensFromAnswer } from './auth/oauth.js';
 export type { AuthCredentials, AuthProvider } from './auth/provider.js';
 export { PortalRegistry } from './auth/registry.js';

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, formatFinding, InvalidInputError } from '../lib/failures.js';
 import { redact } from '../lib/redact.js';
+import * as app from './commands/app.js';
 import * as apply from './commands/apply.js';
 import * as bot from './commands/bot.js';
 import * as call from './commands/call.js';
@@ -58,6 +59,7 @@ for (const mod of [
   gc,
   migrate,
   serve,
+  app,
   events,
   dlq,
   bot,

@@ -8,12 +8,14 @@
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { clientAddressOf, type Route } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
+import { bindPortalEvents, declaredEvents } from '../triggers/bindings.js';
 import { APP_AUTH_HELP } from '../triggers/offlineSync.js';
-import { startTriggerService, type TriggerStores } from '../triggers/service.js';
+import { type ServiceClient, startTriggerService, type TriggerStores } from '../triggers/service.js';
 import { loadPipelinesDir } from '../triggers/setup.js';
 import { buildChatAgent } from './chatRuntime.js';
-import { type AppConnection, connectApp, readSettings, type Settings } from './compose.js';
+import { type AppConnection, connectApp, portalSettings, readSettings, type Settings } from './compose.js';
 import { closeDataStore, openDataStore } from './dataStore.js';
+import { appUrls, publicUrlOf } from './publicUrl.js';
 import { type StoreRunSettings, storeRunSettings } from './runSettings.js';
 import { openTriggerStores } from './triggerStores.js';
 
@@ -31,6 +33,8 @@ export interface ServeOptions {
   json: boolean;
   /** `pipeline-run` jobs this process runs at once on PostgreSQL (`--workers`, default 4). */
   workers?: number;
+  /** The public URL the portal reaches this serve at (`--public-url`, else `B24FLOW_PUBLIC_URL`). */
+  publicUrl?: string;
 }
 
 /** The shared state of a `serve`: the store's schedule slots, the job queue, and on SQLite the `serve` lease. */
@@ -84,6 +88,28 @@ async function openServeStore(settings: Settings, onLost: (why: string) => void)
   }
   const held = keepLease(store, 'serve', me, leaseMs, onLost);
   return { slots, release: () => held.release() };
+}
+
+/** True when the configuration is an OAuth application serving every portal that installs it (no webhook, no pin). */
+function isAppOnly(env: NodeJS.ProcessEnv): boolean {
+  const ps = portalSettings(env);
+  return !!ps?.oauth && !ps.webhookUrl && !env.B24_MEMBER_ID;
+}
+
+/**
+ * The connection of an OAuth application that no portal has installed yet: no client of its own (a call says so),
+ * application tokens from `B24_APPLICATION_TOKEN` only; the installs bring the portals.
+ */
+function awaitingInstall(env: NodeJS.ProcessEnv): AppConnection {
+  const none = async (): Promise<never> => {
+    throw new RuntimeFailure('no portal has installed the application yet');
+  };
+  return {
+    client: { call: none, batch: none, portal: { id: 'none', kind: 'oauth' } } as unknown as AppConnection['client'],
+    kind: 'oauth',
+    tokens: new Map(env.B24_APPLICATION_TOKEN ? [[env.B24_MEMBER_ID ?? '', env.B24_APPLICATION_TOKEN]] : []),
+    close: async () => {},
+  };
 }
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
@@ -194,6 +220,7 @@ function startDailyGc(settings: Settings): () => void {
 export async function serve(o: ServeOptions): Promise<void> {
   const settings = readSettings();
   const { env, dataDir } = settings;
+  const publicUrl = publicUrlOf(o.publicUrl ?? env.B24FLOW_PUBLIC_URL);
   const pipelines = await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone });
   let lost: ((why: string) => void) | undefined;
   const shared = await openServeStore(settings, (why) => lost?.(why)).catch(async (err: unknown) => {
@@ -202,15 +229,24 @@ export async function serve(o: ServeOptions): Promise<void> {
   });
   // an OAuth application installed on several portals serves all of them; the first one (or B24_MEMBER_ID) is the
   // default portal (schedules, chat API): pick it here, since connecting needs one portal when several are installed
-  const { appPortals, defaultAppPortal } = await import('./appPortals.js');
-  const first = await defaultAppPortal(settings).catch(() => undefined);
-  const connEnv = first && !env.B24_MEMBER_ID ? { ...env, B24_MEMBER_ID: first } : env;
-  const conn = await connectApp({ env: connEnv }).catch(async (err: unknown) => {
+  const { appPortals, defaultAppPortal, keepPinnedPortalFresh } = await import('./appPortals.js');
+  const giveUp = async (err: unknown): Promise<never> => {
     await shared.release();
     await shared.jobs?.stop();
     await closeDataStore();
     throw err;
-  });
+  };
+  // an application serving every portal must read the stored tokens (a wrong store key is an error, not "none")
+  const appOnly = await Promise.resolve()
+    .then(() => isAppOnly(env))
+    .catch(giveUp);
+  const first = appOnly
+    ? await defaultAppPortal(settings).catch(giveUp)
+    : await defaultAppPortal(settings).catch(() => undefined);
+  const connEnv = first && !env.B24_MEMBER_ID ? { ...env, B24_MEMBER_ID: first } : env;
+  // an OAuth application no portal has installed yet: serve waits for the first install (no default portal)
+  const awaiting = !first && appOnly;
+  const conn: AppConnection = awaiting ? awaitingInstall(env) : await connectApp({ env: connEnv }).catch(giveUp);
   const wantsEvents = pipelines.some((p) => (p.def.triggers ?? []).some((t) => t.event));
   let offline = o.offline && wantsEvents;
   if (offline && conn.kind === 'webhook') {
@@ -221,16 +257,41 @@ export async function serve(o: ServeOptions): Promise<void> {
   let stores: TriggerStores;
   try {
     // the offline worker's state is kept per portal: passes of one portal may run on any process on the store
-    stores = await openTriggerStores(settings, { offlineName: `offline:${conn.client.portal.id}` });
+    stores = await openTriggerStores(settings, {
+      offlineName: awaiting ? 'offline:default' : `offline:${conn.client.portal.id}`,
+    });
   } catch (err) {
     await conn.close();
     throw new RuntimeFailure(`serve: ${err instanceof Error ? err.message : String(err)}`);
   }
   const portals =
     conn.kind === 'oauth' && !conn.sandbox
-      ? await appPortals(settings, { memberId: conn.client.portal.id, client: conn.client }, log)
+      ? await appPortals(settings, awaiting ? undefined : { memberId: conn.client.portal.id, client: conn.client }, log)
       : undefined;
-  const extraRoutes = await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores.deadLetters);
+  // a serve pinned to one portal of an OAuth application keeps that portal's tokens fresh itself
+  const pinnedKeeper =
+    conn.kind === 'oauth' && !conn.sandbox && !portals ? await keepPinnedPortalFresh(settings, log) : undefined;
+  if (awaiting)
+    log(
+      `serve: no portal has installed the application yet — install it on a portal (the install path is ` +
+        `${publicUrl ?? '<public URL>'}/bitrix/install; \`b24flow app\` prints what to paste into the portal's form); ` +
+        'the chat HTTP API is mounted once a portal is installed and serve restarted',
+    );
+  const extraRoutes = awaiting
+    ? []
+    : await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores.deadLetters);
+  const declared = declaredEvents(pipelines);
+  // a verified install: bind the events the pipelines declare on that portal (offline, with our auth_connector;
+  // ONOFFLINEEVENT to our public URL when it is known)
+  const bindOnInstall = async (memberId: string, client: ServiceClient) => {
+    if (!declared.length) return;
+    const bound = await bindPortalEvents(client, declared, {
+      authConnector: settings.authConnector,
+      ...(publicUrl ? { handler: appUrls(publicUrl).events } : {}),
+    });
+    log(`serve: portal ${memberId}: ${bound.map((b) => `${b.event} (${b.type}) ${b.status}`).join(', ')}`);
+  };
+  const verifyInstall = portals?.verifyInstall ?? conn.verifyInstall;
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {
     svc = await startTriggerService({
@@ -241,7 +302,8 @@ export async function serve(o: ServeOptions): Promise<void> {
       port: o.port,
       host: o.host,
       tokens: conn.tokens,
-      ...(conn.verifyInstall ? { verifyInstall: conn.verifyInstall } : {}),
+      ...(verifyInstall ? { verifyInstall } : {}),
+      ...(conn.kind === 'oauth' && !conn.sandbox ? { onInstalled: bindOnInstall } : {}),
       offline,
       syncEveryMs: o.syncEveryMs,
       maxAttempts: o.maxAttempts,
@@ -255,10 +317,11 @@ export async function serve(o: ServeOptions): Promise<void> {
       slots: shared.slots,
       ...(shared.jobs ? { jobs: shared.jobs } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
-      portalKey: conn.client.portal.id,
+      ...(awaiting ? {} : { portalKey: conn.client.portal.id }),
       ...(portals ? { portals } : {}),
     });
   } catch (err) {
+    pinnedKeeper?.stop();
     await portals?.close();
     await conn.close();
     await shared.release();
@@ -299,6 +362,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   stopGc();
   await svc.close(Number(env.B24FLOW_SHUTDOWN_GRACE_MS ?? 30_000));
   await shared.release();
+  pinnedKeeper?.stop();
   await portals?.close();
   await conn.close();
   await closeDataStore();

@@ -12,7 +12,8 @@
  * start=-1 / keyset; batch (≤ 50, halt, `$result[…]`, result_* sections, nested batch refused); event.bind/unbind/
  * get (app only), online form-encoded delivery without retries, outgoing webhooks, offline queue (latest state per
  * object, clear=0 + process_id, clear, error, list, 30-day reservations, auth_connector, ONOFFLINEEVENT); OAuth
- * authorize/token with rotating refresh tokens and expiring access tokens, ONAPPINSTALL; simulated activity;
+ * authorize/token with rotating refresh tokens and expiring access tokens, ONAPPINSTALL; one OAuth server in front
+ * of several portals that installs one application on each (oauthHub.ts: install callback or install page); simulated activity;
  * injected faults; --data persistence (atomic NDJSON snapshot); https with a self-signed certificate.
  *
  * Knowingly not emulated: user permissions / access rights (every user sees everything), per-scope field sets of
@@ -22,7 +23,7 @@
  * timeout, OVERLOAD_LIMIT, METHOD_CONFIRM_*, delivery from a remote queue (events go out at once, in process).
  *
  * This module only re-exports: start.ts starts a portal, remote.ts reaches a running one over HTTP, handle.ts holds
- * the shapes of a running one.
+ * the shapes of a running one, oauthHub.ts is the shared OAuth server of several.
  */
 export type {
   OAuthTokens,
@@ -33,5 +34,7 @@ export type {
   SandboxOptions,
 } from './handle.js';
 export type { Plan } from './limits.js';
+export type { InstallKind, InstallRequest, OAuthHub, OAuthHubOptions } from './oauthHub.js';
+export { startOAuthHub } from './oauthHub.js';
 export { sandboxEndpoint } from './remote.js';
 export { dealsFor, startSandbox } from './start.js';

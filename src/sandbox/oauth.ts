@@ -28,6 +28,13 @@ export interface OAuthState {
   access: Record<string, AccessToken>;
   refresh: Record<string, { userId: number; expires: number; used: boolean; scope: string[] }>;
   codes: Record<string, { userId: number; expires: number }>;
+  /** Access-token lifetime override, ms (tests of refresh-before-expiry; default {@link ACCESS_TTL}). */
+  accessTtlMs?: number;
+  /**
+   * The OAuth server the portal names as `server_endpoint` (`<url>/rest/`): an {@link startOAuthHub} that fronts
+   * several sandbox portals, as oauth.bitrix.info does for real ones; default the portal's own address.
+   */
+  serverUrl?: string;
 }
 
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -56,13 +63,19 @@ export const REFRESH_TTL = 180 * 86_400_000;
 /** Authorization-code lifetime, ms (30 s). */
 export const CODE_TTL = 30_000;
 
-/** Issues an access/refresh pair. */
+/** Issues an access/refresh pair; `expires_in` in seconds (3600 unless {@link OAuthState.accessTtlMs} says). */
 export function issueTokens(s: OAuthState, userId: number, now: number, scope = s.app.scope) {
   const access_token = hex(32);
   const refresh_token = hex(32);
-  s.access[access_token] = { userId, expires: now + ACCESS_TTL, scope };
+  const ttl = s.accessTtlMs ?? ACCESS_TTL;
+  s.access[access_token] = { userId, expires: now + ttl, scope };
   s.refresh[refresh_token] = { userId, expires: now + REFRESH_TTL, used: false, scope };
-  return { access_token, refresh_token, expires: Math.floor((now + ACCESS_TTL) / 1000) };
+  return { access_token, refresh_token, expires: Math.floor((now + ttl) / 1000), expires_in: Math.round(ttl / 1000) };
+}
+
+/** The `server_endpoint` a portal names in token answers and event auth: its OAuth server's `/rest/`. */
+export function serverEndpoint(s: OAuthState, baseUrl: string): string {
+  return `${s.serverUrl ?? baseUrl}/rest/`;
 }
 
 /** Drops expired entries so the maps do not grow without bound. */

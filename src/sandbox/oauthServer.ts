@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendEnvelope } from './envelope.js';
-import { issueTokens, newCode, pruneTokens } from './oauth.js';
+import { issueTokens, newCode, pruneTokens, serverEndpoint } from './oauth.js';
 import { type Params, parseQuery } from './params.js';
 import type { Portal } from './portal.js';
 import { readBody } from './request.js';
@@ -36,12 +36,14 @@ export function authorize(portal: Portal, res: ServerResponse, url: URL): void {
   res.end();
 }
 
-/**
- * `/oauth/token/` (query, form or JSON body): wrong client credentials → 401 invalid_client, a bad or used code /
- * refresh token → 400 invalid_grant, another grant_type → 400 invalid_request; otherwise a new token pair.
- */
-export async function token(portal: Portal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  const p = portal;
+/** The body of an `/oauth/token/` answer and its HTTP status. */
+export interface TokenAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Reads the parameters of an `/oauth/token/` request: query, then a form or JSON body. */
+export async function tokenParams(req: IncomingMessage, url: URL): Promise<Params> {
   const raw = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
   const q: Params = parseQuery(url.search.slice(1));
   if (raw.length) {
@@ -49,8 +51,20 @@ export async function token(portal: Portal, req: IncomingMessage, res: ServerRes
     if (type.includes('json')) Object.assign(q, JSON.parse(raw.toString('utf8')));
     else parseQuery(raw.toString('utf8'), q);
   }
-  const bad = (status: number, error: string, description: string) =>
-    sendEnvelope(portal, res, { status, body: { error, error_description: description } });
+  return q;
+}
+
+/**
+ * One token grant of a portal's application (settings/oauth/index.md): wrong client credentials → 401
+ * invalid_client, a bad or used code / refresh token → 400 invalid_grant, another grant_type → 400 invalid_request;
+ * otherwise a new token pair (`expires_in` from the portal's access-token lifetime).
+ */
+export function tokenGrant(portal: Portal, q: Params): TokenAnswer {
+  const p = portal;
+  const bad = (status: number, error: string, description: string): TokenAnswer => ({
+    status,
+    body: { error, error_description: description },
+  });
   const app = p.oauth.app;
   if (q.client_id !== app.clientId || q.client_secret !== app.clientSecret)
     return bad(401, 'invalid_client', 'Invalid client credentials');
@@ -71,20 +85,25 @@ export async function token(portal: Portal, req: IncomingMessage, res: ServerRes
   } else return bad(400, 'invalid_request', 'Unsupported grant_type');
   const t = issueTokens(p.oauth, userId, now);
   p.dirty();
-  sendEnvelope(portal, res, {
+  return {
     status: 200,
     body: {
       access_token: t.access_token,
       expires: t.expires,
-      expires_in: 3600,
+      expires_in: t.expires_in,
       scope: app.scope.join(','),
       domain: p.domain(),
-      server_endpoint: p.baseUrl + '/rest/',
+      server_endpoint: serverEndpoint(p.oauth, p.baseUrl),
       status: 'L',
       client_endpoint: p.baseUrl + '/rest/',
       member_id: app.memberId,
       user_id: userId,
       refresh_token: t.refresh_token,
     },
-  });
+  };
+}
+
+/** `/oauth/token/` (query, form or JSON body): {@link tokenGrant} of this portal. */
+export async function token(portal: Portal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  sendEnvelope(portal, res, tokenGrant(portal, await tokenParams(req, url)));
 }

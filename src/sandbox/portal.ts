@@ -12,7 +12,7 @@ import { ENTITIES, type EntityDef, type FieldDef } from './entities.js';
 import { EventHub } from './events.js';
 import { allFields, type UserFieldDef } from './fieldViews.js';
 import { LeakyBucket, OperatingBudget, type Plan } from './limits.js';
-import { issueTokens, newOAuthState, type OAuthState, pruneTokens } from './oauth.js';
+import { issueTokens, newOAuthState, type OAuthState, pruneTokens, serverEndpoint } from './oauth.js';
 import { isoDate, SandboxClock } from './portalTime.js';
 import { type Row, Table } from './store.js';
 
@@ -295,10 +295,10 @@ export class Portal {
     const a: Record<string, unknown> = {
       access_token: tokens.access_token,
       expires: String(tokens.expires),
-      expires_in: '3600',
+      expires_in: String(tokens.expires_in),
       scope: this.oauth.app.scope.join(','),
       domain: this.domain(),
-      server_endpoint: this.baseUrl + '/rest/',
+      server_endpoint: serverEndpoint(this.oauth, this.baseUrl),
       status: 'L',
       client_endpoint: this.baseUrl + '/rest/',
       member_id: this.oauth.app.memberId,

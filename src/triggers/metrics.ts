@@ -19,6 +19,8 @@ const HELP: Record<string, [string, 'counter' | 'gauge']> = {
   b24flow_events_dead_lettered_total: ['Accepted events moved to the dead-letter queue, by source', 'counter'],
   b24flow_limiter_wait_seconds_total: ['Seconds REST calls waited in the rate limiter', 'counter'],
   b24flow_up: ['1 while the service runs', 'gauge'],
+  b24flow_app_installs_total: ['Verified installs of the application on a portal', 'counter'],
+  b24flow_app_installs_refused_total: ['Install requests refused, by reason', 'counter'],
 };
 
 function esc(v: string): string {

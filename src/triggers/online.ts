@@ -81,8 +81,8 @@ export interface OnlineEventsOptions {
   tokens: PortalTokens;
   metrics: Metrics;
   log: LogFn;
-  /** Called for ONOFFLINEEVENT (wake the offline worker). */
-  onOfflineEvent?: () => void;
+  /** Called for ONOFFLINEEVENT with the portal it came from (wake that portal's offline worker). */
+  onOfflineEvent?: (memberId: string) => void;
   /**
    * Verifies an `ONAPPINSTALL` whose portal or application token is not known yet (src/triggers/install.ts); on
    * success the portal's `application_token` joins {@link tokens}. Without it such an install is rejected.
@@ -150,7 +150,7 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
         verdict = { ok: false, reason: 'install-unverified' };
       }
       if (!verdict.ok) return reject(req, res, 401, verdict.reason);
-      o.tokens.set(verdict.memberId, verdict.applicationToken);
+      o.tokens.set(verdict.memberId, verdict.applicationToken ?? token);
       o.metrics.inc('b24flow_app_installs_total');
       o.log(`online event ONAPPINSTALL: portal ${verdict.memberId} installed, its events are verified from now on`);
       o.onInstall?.(verdict.memberId);
@@ -163,7 +163,7 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
     if (event === 'ONOFFLINEEVENT') {
       sendJson(res, 200, { result: true });
       o.metrics.inc('b24flow_events_processed_total', { source: 'online', result: 'offline-wakeup' });
-      o.onOfflineEvent?.();
+      o.onOfflineEvent?.(memberId);
       return;
     }
     const data = payload.data ?? null;

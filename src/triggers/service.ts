@@ -18,6 +18,7 @@ import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
 import type { DeadLetterStore } from './dlq.js';
 import type { InstallVerifier } from './install.js';
+import { installRoutes } from './installPage.js';
 import { EventIntake, type EventStore, type IntakeOptions } from './intake.js';
 import { deadLetterJob, InProcessJobQueue, type JobQueue, type PipelineRunJob, queuedRunner } from './jobs.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
@@ -116,8 +117,16 @@ export interface TriggerServiceOptions {
   /** More routes for the same server (chat HTTP API). */
   extraRoutes?: Route[];
   maxBodyBytes?: number;
-  /** Verifies ONAPPINSTALL of a portal whose application token is not known yet (src/triggers/install.ts). */
+  /**
+   * Verifies an install: ONAPPINSTALL of a portal whose application token is not known yet at `/bitrix/events`, and
+   * the install path `POST /bitrix/install` (src/triggers/install.ts, installPage.ts).
+   */
   verifyInstall?: InstallVerifier;
+  /**
+   * Called once a verified install's portal is served (multi-portal: after its context exists), with its client
+   * (serve binds the pipelines' events there). A failure is logged.
+   */
+  onInstalled?: (memberId: string, client: ServiceClient) => Promise<void>;
   log?: LogFn;
   /**
    * The job queue (src/triggers/jobs.ts; default in this process). A shared one (pg-boss on PostgreSQL) runs every
@@ -130,9 +139,12 @@ export interface TriggerServiceOptions {
   portalKey?: string;
   /**
    * Serve every installed portal of an OAuth application (`client`, `stores.offline` and `portalKey` are then the
-   * default portal's: its member_id, which also runs the schedules). Each portal's events run through that portal's
-   * client, with its own offline worker and `offline-fetch` singleton; `pipeline-run` jobs carry the portal, so any
-   * process runs them with the right client. Processed keys of the other portals carry their member_id.
+   * default portal's: its member_id, which also runs the schedules). Without `portalKey` no portal is the default
+   * one yet (an application no portal had installed when serve started): every installed portal is served from the
+   * directory, schedules run on the first installed portal (member_id order), and `client` is not called. Each
+   * portal's events run through that portal's client, with its own offline worker and `offline-fetch` singleton;
+   * `pipeline-run` jobs carry the portal, so any process runs them with the right client. Processed keys of the other
+   * portals carry their member_id.
    */
   portals?: PortalDirectory;
   /** Claimed cron slots and the schedule log (src/store/schedules.ts; default in memory). */
@@ -230,7 +242,12 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
    * What serves one portal: its loop-guarded client and runner, its dispatcher (processed keys of a further portal
    * carry its member_id, so the same change on two portals is two events) and its offline worker.
    */
-  const portalContext = (client: ServiceClient, offline: OfflineStateStore, memberId?: string): PortalContext => {
+  const portalContext = (
+    client: ServiceClient,
+    offline: OfflineStateStore,
+    memberId?: string,
+    noWorker = false,
+  ): PortalContext => {
     const own = new OwnWrites();
     const lanes = new RunLanes();
     const guarded = guardClient(client, { authConnector: o.authConnector ?? DEFAULT_AUTH_CONNECTOR, own, log });
@@ -252,7 +269,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       signal: shutdown.signal,
     });
     const key = memberId ?? defaultKey;
-    const wantOffline = o.offline ?? dispatcher.eventNames().length > 0;
+    const wantOffline = !noWorker && (o.offline ?? dispatcher.eventNames().length > 0);
     const worker = wantOffline
       ? new OfflineSyncWorker({
           client,
@@ -285,9 +302,13 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     return { client, localRun, dispatcher, lanes, ...(worker ? { worker } : {}) };
   };
 
-  const main = portalContext(o.client, o.stores.offline, o.portalKey);
+  // an application with no default portal yet: the portals come from the directory, the main context only schedules
+  const noDefault = multi && o.portalKey === undefined;
+  const main = portalContext(o.client, o.stores.offline, o.portalKey, noDefault);
   const { dispatcher, lanes, localRun } = main;
   const worker = main.worker;
+  // application tokens per portal (online events and installs verify against them)
+  const tokens = o.tokens ?? new Map<string, string>();
   // the further portals of an OAuth application (multi-portal serve), by member_id
   const others = new Map<string, PortalContext>();
   let started = false;
@@ -297,8 +318,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     refreshing ??= (async () => {
       try {
         for (const p of await o.portals!.list()) {
-          if (p.applicationToken && o.tokens) o.tokens.set(p.memberId, p.applicationToken);
-          if (p.memberId === o.portalKey || others.has(p.memberId)) continue;
+          if (p.applicationToken) tokens.set(p.memberId, p.applicationToken);
+          if ((!noDefault && p.memberId === o.portalKey) || others.has(p.memberId)) continue;
           const ctx = portalContext(p.client, p.offline, p.memberId);
           others.set(p.memberId, ctx);
           log(`serve: serving portal ${p.memberId}`);
@@ -314,7 +335,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   };
   /** The context of a portal; an unknown one is looked up among the installed portals once. */
   const contextOf = async (memberId: string | undefined): Promise<PortalContext> => {
-    if (!multi || memberId === undefined || memberId === '' || memberId === o.portalKey) return main;
+    if (!multi || memberId === undefined || memberId === '' || (!noDefault && memberId === o.portalKey)) return main;
     if (!others.has(memberId)) await refreshPortals();
     const ctx = others.get(memberId);
     if (!ctx) throw new Error(`portal ${memberId} is not installed (no stored tokens)`);
@@ -329,7 +350,17 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     : dispatcher;
   const scheduler = new Scheduler({
     pipelines: o.pipelines,
-    run: jobs.shared ? queuedRunner(jobs, undefined, multi ? o.portalKey : undefined) : localRun,
+    run: noDefault
+      ? // the default portal is the first installed one (member_id order), looked up at each run
+        async (req) => {
+          if (!others.size) await refreshPortals();
+          const first = [...others.keys()].sort()[0];
+          if (!first) return { ok: false, status: 'failed', error: 'no portal has installed the application yet' };
+          return jobs.shared ? queuedRunner(jobs, undefined, first)(req) : others.get(first)!.localRun(req);
+        }
+      : jobs.shared
+        ? queuedRunner(jobs, undefined, multi ? o.portalKey : undefined)
+        : localRun,
     ...(o.slots ? { slots: o.slots } : {}),
     metrics,
     lanes,
@@ -349,7 +380,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
     ...o.intake,
   });
-  if (worker) {
+  if (worker || (multi && (o.offline ?? dispatcher.eventNames().length > 0))) {
     // several portals: their passes run side by side (each paced by its own portal's limits)
     await jobs.work<{ portal?: string }>('offline-fetch', multi ? 8 : 1, async (job) => {
       await (await contextOf(job.data.portal)).worker?.passNow();
@@ -385,14 +416,45 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       return undefined;
     });
   }
+  /** A verified install: serve the portal (multi-portal), then the caller's hook with the portal's client. */
+  const installed = (memberId: string) => {
+    void (async () => {
+      await refreshPortals();
+      if (!o.onInstalled) return;
+      // one portal served: only its own install concerns it (another portal's tokens are stored, not served)
+      if (!multi && o.portalKey !== undefined && memberId !== o.portalKey) return;
+      const ctx = multi && (noDefault || memberId !== o.portalKey) ? others.get(memberId) : main;
+      if (!ctx) return log(`serve: portal ${memberId} installed but not served (no stored tokens)`);
+      await o.onInstalled(memberId, ctx.client);
+    })().catch((err: unknown) => {
+      log(`serve: after the install of portal ${memberId}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  };
   const online = onlineEventRoutes({
     intake,
-    tokens: o.tokens ?? new Map(),
+    tokens,
     metrics,
     log,
-    ...(worker ? { onOfflineEvent: () => worker.kick() } : {}),
+    // ONOFFLINEEVENT wakes the worker of the portal it comes from
+    ...(worker || multi
+      ? {
+          onOfflineEvent: (memberId?: string) => {
+            if (!multi) return worker?.kick();
+            contextOf(memberId)
+              .then((ctx) => ctx.worker?.kick())
+              .catch(() => {});
+          },
+        }
+      : {}),
     ...(o.verifyInstall ? { verifyInstall: o.verifyInstall } : {}),
-    ...(multi ? { onInstall: () => void refreshPortals() } : {}),
+    ...(multi || o.onInstalled ? { onInstall: installed } : {}),
+  });
+  const install = installRoutes({
+    tokens,
+    metrics,
+    log,
+    ...(o.verifyInstall ? { verifyInstall: o.verifyInstall } : {}),
+    onInstall: installed,
   });
 
   // the gauge reads the size fetched by the scrape (the queue lives in the store, shared with `b24flow dlq`)
@@ -443,6 +505,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       },
     },
     ...online.routes,
+    ...install,
     ...(o.extraRoutes ?? []),
   ];
   const http = await startHttpServer({

@@ -191,6 +191,24 @@ export class OAuthAuth implements AuthProvider {
     this.current = next;
   }
 
+  /**
+   * Refreshes ahead of expiry: re-reads the stored record (another process may have rotated it) and refreshes when
+   * its access token expires within `marginSec` (settings/oauth/auto-renewal.md: every refresh rotates the refresh
+   * token, which is stored before use). Across processes it is single-flight through `TokenStore.exclusive`: the
+   * holder refreshes, the others find the rotated record inside the lease and adopt it instead of refreshing.
+   * @param nowSec the current time, Unix seconds
+   * @returns true when this call refreshed (false: not due, no expiry known, or another process had refreshed)
+   * @throws OAuthError (`invalid_grant` when the refresh token is no longer valid, NO_TOKENS when none is stored)
+   */
+  async refreshIfExpiring(marginSec: number, nowSec = Date.now() / 1000): Promise<boolean> {
+    this.current = undefined;
+    const cur = await this.load();
+    if (!cur.expires_at || cur.expires_at - nowSec > marginSec) return false;
+    const before = this.refreshes;
+    await this.refresh(cur.access_token);
+    return this.refreshes > before;
+  }
+
   /** Forgets the cached record (the next call re-reads the store). */
   invalidate(): void {
     this.current = undefined;

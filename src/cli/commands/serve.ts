@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/failures.js';
 
 /**
- * Registers `b24flow serve [--pipelines DIR] [--port N] [--host H] [--sync-every S] [--max-attempts N] [--workers N]`:
- * loads every pipeline (refuses to start on an invalid one and names it), runs cron schedules, the offline event
- * sync and the online event endpoint, the chat HTTP API when available, `/healthz` and `/metrics`.
+ * Registers `b24flow serve [--pipelines DIR] [--port N] [--host H] [--sync-every S] [--max-attempts N] [--workers N]
+ * [--public-url URL]`: loads every pipeline (refuses to start on an invalid one and names it), runs cron schedules,
+ * the offline event sync and the online event endpoint, the install path of the OAuth application (`/bitrix/install`:
+ * a verified install stores the portal's tokens and binds the pipelines' events there), the chat HTTP API when
+ * available, `/healthz` and `/metrics`.
  * Without configuration it runs against the embedded sandbox portal. SIGTERM/SIGINT stop it gracefully (exit 0).
  */
 export function register(program: Command): void {
@@ -20,6 +22,7 @@ export function register(program: Command): void {
     .option('--parallel <n>', 'events dispatched in parallel per offline batch', '8')
     .option('--workers <n>', 'pipeline runs this process takes at once from the shared queue (PostgreSQL)', '4')
     .option('--no-offline', 'do not run the offline event sync')
+    .option('--public-url <url>', 'public URL the portal reaches this serve at (default B24FLOW_PUBLIC_URL)')
     .option('--json', 'print the ready line as JSON')
     .action(async (o: Record<string, any>) => {
       const int = (name: string, v: string, min: number) => {
@@ -47,6 +50,7 @@ export function register(program: Command): void {
         workers,
         offline: o.offline !== false,
         json: !!o.json,
+        ...(o.publicUrl ? { publicUrl: String(o.publicUrl) } : {}),
       });
     });
 }

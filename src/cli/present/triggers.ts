@@ -6,6 +6,7 @@
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 import { redact } from '../../lib/redact.js';
 import type { RunOptions } from '../../pipeline/index.js';
+import { type BindingResult, bindPortalEvents, declaredEvents } from '../../triggers/bindings.js';
 import { Dispatcher } from '../../triggers/dispatcher.js';
 import { type DeadLetter, type DeadLetterStore, type MalformedDeadLetter, replayEvent } from '../../triggers/dlq.js';
 import { attemptEvent } from '../../triggers/intake.js';
@@ -38,37 +39,18 @@ export async function bindCommand(o: {
 }): Promise<string> {
   const settings = readSettings();
   const pipelines = await loadPipelinesDir(o.pipelines, { check: false, timezone: settings.timezone });
-  const names = [
-    ...new Set(
-      pipelines
-        .flatMap((p) => (p.def.triggers ?? []).flatMap((t) => t.event?.events ?? []))
-        .map((e) => e.toUpperCase()),
-    ),
-  ].sort();
+  const names = declaredEvents(pipelines);
   if (o.handler && !/^https?:\/\//.test(o.handler)) throw new InvalidInputError(`--handler must be an http(s) URL`);
   const conn = await connectApp();
-  const connector = settings.authConnector;
-  const results: { event: string; type: string; status: 'bound' | 'already bound' }[] = [];
+  let results: BindingResult[];
   try {
-    const bind = async (params: Record<string, unknown>, type: string) => {
-      try {
-        await conn.client.call('event.bind', params);
-        results.push({ event: String(params.event), type, status: 'bound' });
-      } catch (err) {
-        if (isWrongAuthType(err)) throw appAuthFailure('event.bind');
-        const msg = `${(err as { code?: string }).code ?? ''} ${(err as Error).message}`;
-        if (/ALREADY|Unable to set event handler|already exist/i.test(msg)) {
-          results.push({ event: String(params.event), type, status: 'already bound' });
-        } else throw err;
-      }
-    };
-    for (const event of names) await bind({ event, event_type: 'offline', auth_connector: connector }, 'offline');
-    if (o.handler) {
-      await bind(
-        { event: 'ONOFFLINEEVENT', handler: o.handler, options: { minTimeout: Number(o.minTimeout ?? 1) } },
-        'online',
-      );
-    }
+    results = await bindPortalEvents(conn.client, names, {
+      authConnector: settings.authConnector,
+      ...(o.handler ? { handler: o.handler, minTimeout: Number(o.minTimeout ?? 1) } : {}),
+    });
+  } catch (err) {
+    if (isWrongAuthType(err)) throw appAuthFailure('event.bind');
+    throw err;
   } finally {
     await conn.close();
   }
