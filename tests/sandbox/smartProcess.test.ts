@@ -150,3 +150,33 @@ describe('user fields: LANG and SETTINGS', () => {
     expect(en[0].EDIT_FORM_LABEL).toBe(full.EDIT_FORM_LABEL.en);
   });
 });
+
+describe('seed: staff, departments and CRM user fields', () => {
+  it('≥ 50 users with every documented user.get key ("" not null), departments with heads', async () => {
+    const first = await call('user.get', {});
+    expect(first.total).toBeGreaterThanOrEqual(50);
+    const u = first.result[0];
+    expect(Object.keys(u).slice(0, 22)).toEqual([
+      'ID', 'ACTIVE', 'NAME', 'LAST_NAME', 'SECOND_NAME', 'EMAIL', 'LAST_LOGIN', 'DATE_REGISTER', 'TIME_ZONE',
+      'IS_ONLINE', 'TIMESTAMP_X', 'LAST_ACTIVITY_DATE', 'PERSONAL_GENDER', 'PERSONAL_WWW', 'PERSONAL_BIRTHDAY',
+      'PERSONAL_MOBILE', 'PERSONAL_CITY', 'WORK_PHONE', 'WORK_POSITION', 'UF_EMPLOYMENT_DATE', 'UF_DEPARTMENT', 'USER_TYPE',
+    ]);
+    expect(u.TIMESTAMP_X).toEqual({});
+    for (const x of first.result) for (const [k, v] of Object.entries(x)) expect(v, k).not.toBeNull();
+    const depts = (await call('department.get', {})).result;
+    expect(depts.length).toBeGreaterThanOrEqual(10);
+    for (const d of depts) expect(Number(d.UF_HEAD), d.NAME).toBeGreaterThan(0);
+    expect(depts.some((d: any) => Number(d.PARENT) > 1)).toBe(true);
+  });
+
+  it('user fields on deals, contacts and companies, with values', async () => {
+    for (const [entity, min] of [['deal', 5], ['contact', 3], ['company', 3]] as const) {
+      const ufs = (await call(`crm.${entity}.userfield.list`, {})).result;
+      expect(ufs.length, entity).toBeGreaterThanOrEqual(min);
+    }
+    const deal = (await call('crm.deal.get', { id: 1 })).result;
+    expect(['101', '102', '103']).toContain(deal.UF_CRM_1700000000005);
+    const company = (await call('crm.company.get', { id: 1 })).result;
+    expect(company.UF_CRM_1700000000010).toMatch(/^\d{10}$/);
+  });
+});
