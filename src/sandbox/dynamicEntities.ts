@@ -41,7 +41,8 @@ export function dynamicTypeId(entity: string): number | null {
 }
 
 /** Whether an entityTypeId may be given to a new smart process (even ≥ 1030, or 128–192). */
-export const validDynamicTypeId = (n: number) => Number.isInteger(n) && ((n >= 1030 && n % 2 === 0) || (n >= 128 && n <= 192));
+export const validDynamicTypeId = (n: number) =>
+  Number.isInteger(n) && ((n >= 1030 && n % 2 === 0) || (n >= 128 && n <= 192));
 
 /** Status reference (crm.status ENTITY_ID) of a smart process pipeline's stages. */
 export const dynamicStageEntity = (entityTypeId: number, categoryId: number) =>
@@ -53,7 +54,11 @@ export const dynamicStagePrefix = (entityTypeId: number, categoryId: number) => 
 /** Short symbolic code of a type (`T406` for 1030), the `ownerType` of its product rows. */
 export const shortTypeCode = (entityTypeId: number) => `T${entityTypeId.toString(16)}`;
 
-const f = (type: FieldDef['type'], title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type, title, ...extra });
+const f = (type: FieldDef['type'], title: string, extra: Partial<FieldDef> = {}): FieldDef => ({
+  type,
+  title,
+  ...extra,
+});
 
 /**
  * Fields of a smart process item, legacy UPPER names with their camelCase view names (`crm.item.fields` of an
@@ -97,7 +102,8 @@ export function dynamicDef(type: Row): EntityDef {
   const etid = Number(type.entityTypeId);
   const fields: Record<string, FieldDef> = {};
   for (const [k, v] of Object.entries(DYNAMIC_FIELDS)) {
-    fields[k] = k === 'STAGE_ID' ? { ...v, statusType: dynamicStageEntity(etid, Number(type.defaultCategory ?? 0)) } : v;
+    fields[k] =
+      k === 'STAGE_ID' ? { ...v, statusType: dynamicStageEntity(etid, Number(type.defaultCategory ?? 0)) } : v;
   }
   return { name: dynamicName(etid), entityTypeId: etid, ufEntityId: `CRM_${type.ID}`, fields };
 }

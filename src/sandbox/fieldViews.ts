@@ -197,7 +197,9 @@ function fileView(v: unknown, legacy: boolean): unknown {
   if (Array.isArray(v)) return v.map((x) => fileView(x, legacy));
   if (!v || typeof v !== 'object') return v;
   const f = v as { id: number; url: string; urlMachine: string };
-  return legacy ? { id: f.id, showUrl: f.url, downloadUrl: f.urlMachine } : { id: f.id, url: f.url, urlMachine: f.urlMachine };
+  return legacy
+    ? { id: f.id, showUrl: f.url, downloadUrl: f.urlMachine }
+    : { id: f.id, url: f.url, urlMachine: f.urlMachine };
 }
 
 /** Legacy select: `*` (standard non-multiple), `UF_*` (user fields), explicit names (case-insensitive). */

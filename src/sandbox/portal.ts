@@ -11,9 +11,9 @@ import { writeFileAtomic, writeFileAtomicSync } from '../lib/atomic.js';
 import { dynamicDef, dynamicName, dynamicStageEntity, dynamicTypeId } from './dynamicEntities.js';
 import { ENTITIES, ENTITY_TYPE_IDS, type EntityDef, type FieldDef } from './entities.js';
 import { EventHub } from './events.js';
-import { labelIn, labelMap, settingsFor } from './methods/userfields.js';
 import { allFields, type UserFieldDef } from './fieldViews.js';
 import { LeakyBucket, OperatingBudget, type Plan } from './limits.js';
+import { labelIn, labelMap, settingsFor } from './methods/userfields.js';
 import { issueTokens, newOAuthState, type OAuthState, pruneTokens } from './oauth.js';
 import { isoDate, SandboxClock } from './portalTime.js';
 import { type Row, Table } from './store.js';
@@ -231,7 +231,8 @@ export class Portal {
     };
     row.SETTINGS ??= settingsFor(f.USER_TYPE_ID, undefined);
     const label = labelIn(row.EDIT_FORM_LABEL) || f.FIELD_NAME;
-    for (const k of ['EDIT_FORM_LABEL', 'LIST_COLUMN_LABEL', 'LIST_FILTER_LABEL']) row[k] = labelMap(row[k] ?? label, label);
+    for (const k of ['EDIT_FORM_LABEL', 'LIST_COLUMN_LABEL', 'LIST_FILTER_LABEL'])
+      row[k] = labelMap(row[k] ?? label, label);
     row.ERROR_MESSAGE ??= null;
     row.HELP_MESSAGE ??= null;
     return this.t.userfield.insert(row);

@@ -117,14 +117,64 @@ function seedUserFields(p: Portal, seed: number): void {
     { ID: 113, VALUE: 'Мессенджер', DEF: 'N', SORT: 30 },
   ];
   const label = (ru: string, en: string) => ({ ru, en });
-  p.ufAdd({ ENTITY_ID: 'CRM_DEAL', FIELD_NAME: 'UF_CRM_1700000000005', USER_TYPE_ID: 'enumeration', EDIT_FORM_LABEL: label('Приоритет', 'Priority'), LIST: priority, SORT: 200 });
-  p.ufAdd({ ENTITY_ID: 'CRM_DEAL', FIELD_NAME: 'UF_CRM_1700000000006', USER_TYPE_ID: 'date', EDIT_FORM_LABEL: label('Дата подписания', 'Signing date'), SORT: 300 });
-  p.ufAdd({ ENTITY_ID: 'CRM_DEAL', FIELD_NAME: 'UF_CRM_1700000000007', USER_TYPE_ID: 'boolean', EDIT_FORM_LABEL: label('Тендер', 'Tender'), SORT: 400 });
-  p.ufAdd({ ENTITY_ID: 'CRM_CONTACT', FIELD_NAME: 'UF_CRM_1700000000008', USER_TYPE_ID: 'enumeration', EDIT_FORM_LABEL: label('Канал связи', 'Preferred channel'), LIST: channel, SORT: 200 });
-  p.ufAdd({ ENTITY_ID: 'CRM_CONTACT', FIELD_NAME: 'UF_CRM_1700000000009', USER_TYPE_ID: 'date', EDIT_FORM_LABEL: label('Первый контакт', 'First contact'), SORT: 300 });
-  p.ufAdd({ ENTITY_ID: 'CRM_COMPANY', FIELD_NAME: 'UF_CRM_1700000000010', USER_TYPE_ID: 'string', EDIT_FORM_LABEL: label('ИНН', 'Tax ID'), SORT: 100 });
-  p.ufAdd({ ENTITY_ID: 'CRM_COMPANY', FIELD_NAME: 'UF_CRM_1700000000011', USER_TYPE_ID: 'url', EDIT_FORM_LABEL: label('Сайт', 'Website'), SORT: 200 });
-  p.ufAdd({ ENTITY_ID: 'CRM_COMPANY', FIELD_NAME: 'UF_CRM_1700000000012', USER_TYPE_ID: 'money', EDIT_FORM_LABEL: label('Кредитный лимит', 'Credit limit'), SORT: 300 });
+  p.ufAdd({
+    ENTITY_ID: 'CRM_DEAL',
+    FIELD_NAME: 'UF_CRM_1700000000005',
+    USER_TYPE_ID: 'enumeration',
+    EDIT_FORM_LABEL: label('Приоритет', 'Priority'),
+    LIST: priority,
+    SORT: 200,
+  });
+  p.ufAdd({
+    ENTITY_ID: 'CRM_DEAL',
+    FIELD_NAME: 'UF_CRM_1700000000006',
+    USER_TYPE_ID: 'date',
+    EDIT_FORM_LABEL: label('Дата подписания', 'Signing date'),
+    SORT: 300,
+  });
+  p.ufAdd({
+    ENTITY_ID: 'CRM_DEAL',
+    FIELD_NAME: 'UF_CRM_1700000000007',
+    USER_TYPE_ID: 'boolean',
+    EDIT_FORM_LABEL: label('Тендер', 'Tender'),
+    SORT: 400,
+  });
+  p.ufAdd({
+    ENTITY_ID: 'CRM_CONTACT',
+    FIELD_NAME: 'UF_CRM_1700000000008',
+    USER_TYPE_ID: 'enumeration',
+    EDIT_FORM_LABEL: label('Канал связи', 'Preferred channel'),
+    LIST: channel,
+    SORT: 200,
+  });
+  p.ufAdd({
+    ENTITY_ID: 'CRM_CONTACT',
+    FIELD_NAME: 'UF_CRM_1700000000009',
+    USER_TYPE_ID: 'date',
+    EDIT_FORM_LABEL: label('Первый контакт', 'First contact'),
+    SORT: 300,
+  });
+  p.ufAdd({
+    ENTITY_ID: 'CRM_COMPANY',
+    FIELD_NAME: 'UF_CRM_1700000000010',
+    USER_TYPE_ID: 'string',
+    EDIT_FORM_LABEL: label('ИНН', 'Tax ID'),
+    SORT: 100,
+  });
+  p.ufAdd({
+    ENTITY_ID: 'CRM_COMPANY',
+    FIELD_NAME: 'UF_CRM_1700000000011',
+    USER_TYPE_ID: 'url',
+    EDIT_FORM_LABEL: label('Сайт', 'Website'),
+    SORT: 200,
+  });
+  p.ufAdd({
+    ENTITY_ID: 'CRM_COMPANY',
+    FIELD_NAME: 'UF_CRM_1700000000012',
+    USER_TYPE_ID: 'money',
+    EDIT_FORM_LABEL: label('Кредитный лимит', 'Credit limit'),
+    SORT: 300,
+  });
   for (const d of p.t.deal.rows) {
     const h = hash(d.ID, seed);
     d.UF_CRM_1700000000005 = priority[h % 3]!.ID;
@@ -139,7 +189,8 @@ function seedUserFields(p: Portal, seed: number): void {
   for (const c of p.t.company.rows) {
     const h = hash(c.ID, seed + 2);
     c.UF_CRM_1700000000010 = String(7_700_000_000 + (h % 99_999_999));
-    c.UF_CRM_1700000000011 = h % 3 === 0 ? null : `https://${String(c.EMAIL?.[0]?.VALUE ?? 'example.com').split('@')[1]}`;
+    c.UF_CRM_1700000000011 =
+      h % 3 === 0 ? null : `https://${String(c.EMAIL?.[0]?.VALUE ?? 'example.com').split('@')[1]}`;
     c.UF_CRM_1700000000012 = h % 2 ? `${(h % 50) * 100_000}|RUB` : null;
   }
 }

@@ -21,9 +21,16 @@ const PIXEL = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QD
 describe('smart processes', () => {
   let type: any;
   it('crm.type.add creates a type with an entityTypeId ≥ 1030, a default pipeline and stages', async () => {
-    const r = await call('crm.type.add', { fields: { title: 'Orders', isStagesEnabled: 'Y', isCategoriesEnabled: 'Y' } });
+    const r = await call('crm.type.add', {
+      fields: { title: 'Orders', isStagesEnabled: 'Y', isCategoriesEnabled: 'Y' },
+    });
     type = r.result.type;
-    expect(type).toMatchObject({ title: 'Orders', isStagesEnabled: 'Y', isCategoriesEnabled: 'Y', isClientEnabled: 'N' });
+    expect(type).toMatchObject({
+      title: 'Orders',
+      isStagesEnabled: 'Y',
+      isCategoriesEnabled: 'Y',
+      isClientEnabled: 'N',
+    });
     expect(type.entityTypeId).toBeGreaterThanOrEqual(1030);
     expect(type.entityTypeId % 2).toBe(0);
     expect(type.createdTime).toMatch(ISO);
@@ -31,10 +38,15 @@ describe('smart processes', () => {
     const second = (await call('crm.type.add', { fields: { title: 'Second' } })).result.type;
     expect(second.entityTypeId).toBe(type.entityTypeId + 2);
     const bad = await call('crm.type.add', { fields: { title: 'Bad', entityTypeId: 1031 } });
-    expect(bad).toMatchObject({ error: 'INVALID_ARG_VALUE', error_description: 'entityTypeId is out of allowed range' });
+    expect(bad).toMatchObject({
+      error: 'INVALID_ARG_VALUE',
+      error_description: 'entityTypeId is out of allowed range',
+    });
     const list = (await call('crm.type.list', { filter: { title: 'Orders' } })).result.types;
     expect(list.map((t: any) => t.id)).toEqual([type.id]);
-    expect((await call('crm.type.getByEntityTypeId', { entityTypeId: type.entityTypeId })).result.type.id).toBe(type.id);
+    expect((await call('crm.type.getByEntityTypeId', { entityTypeId: type.entityTypeId })).result.type.id).toBe(
+      type.id,
+    );
     expect((await call('crm.type.get', { id: 9999 })).error).toBe('0');
     expect((await call('crm.type.delete', { id: second.id })).result).toEqual([]);
   });
@@ -43,14 +55,15 @@ describe('smart processes', () => {
     const cats = (await call('crm.category.list', { entityTypeId: type.entityTypeId })).result.categories;
     expect(cats).toHaveLength(1);
     expect(cats[0]).toMatchObject({ entityTypeId: type.entityTypeId, isDefault: 'Y' });
-    const stages = (await call('crm.status.list', { filter: { ENTITY_ID: `DYNAMIC_${type.entityTypeId}_STAGE_${cats[0].id}` } }))
-      .result;
+    const stages = (
+      await call('crm.status.list', { filter: { ENTITY_ID: `DYNAMIC_${type.entityTypeId}_STAGE_${cats[0].id}` } })
+    ).result;
     expect(stages.map((s: any) => s.STATUS_ID)).toEqual(
       ['NEW', 'PREPARATION', 'CLIENT', 'SUCCESS', 'FAIL'].map((c) => `DT${type.entityTypeId}_${cats[0].id}:${c}`),
     );
     expect(stages[3].EXTRA).toEqual({ SEMANTICS: 'success', COLOR: '#7BD500' });
-    const extra = (await call('crm.category.add', { entityTypeId: type.entityTypeId, fields: { name: 'Wholesale' } })).result
-      .category;
+    const extra = (await call('crm.category.add', { entityTypeId: type.entityTypeId, fields: { name: 'Wholesale' } }))
+      .result.category;
     expect(extra).toMatchObject({ name: 'Wholesale', entityTypeId: type.entityTypeId, isDefault: 'N' });
     // deals keep their own pipelines
     const deals = (await call('crm.category.list', { entityTypeId: 2 })).result.categories;
@@ -61,9 +74,18 @@ describe('smart processes', () => {
     const etid = type.entityTypeId;
     const uf = await call('userfieldconfig.add', {
       moduleId: 'crm',
-      field: { entityId: `CRM_${type.id}`, fieldName: `UF_CRM_${type.id}_WEIGHT`, userTypeId: 'double', editFormLabel: { en: 'Weight' } },
+      field: {
+        entityId: `CRM_${type.id}`,
+        fieldName: `UF_CRM_${type.id}_WEIGHT`,
+        userTypeId: 'double',
+        editFormLabel: { en: 'Weight' },
+      },
     });
-    expect(uf.result.field).toMatchObject({ entityId: `CRM_${type.id}`, fieldName: `UF_CRM_${type.id}_WEIGHT`, userTypeId: 'double' });
+    expect(uf.result.field).toMatchObject({
+      entityId: `CRM_${type.id}`,
+      fieldName: `UF_CRM_${type.id}_WEIGHT`,
+      userTypeId: 'double',
+    });
     await call('userfieldconfig.add', {
       moduleId: 'crm',
       field: { entityId: `CRM_${type.id}`, fieldName: `UF_CRM_${type.id}_1721812898903`, userTypeId: 'file' },
@@ -82,18 +104,40 @@ describe('smart processes', () => {
       },
     });
     const item = add.result.item;
-    expect(item).toMatchObject({ title: 'Order 1', entityTypeId: etid, opportunity: 500, [`ufCrm${type.id}Weight`]: 12.5 });
+    expect(item).toMatchObject({
+      title: 'Order 1',
+      entityTypeId: etid,
+      opportunity: 500,
+      [`ufCrm${type.id}Weight`]: 12.5,
+    });
     expect(item).not.toHaveProperty('noSuchField');
     expect(item.stageId).toMatch(new RegExp(`^DT${etid}_\\d+:NEW$`));
     const file = item[`ufCrm${type.id}_1721812898903`];
-    expect(file).toEqual({ id: expect.any(Number), url: expect.stringMatching(/^http/), urlMachine: expect.stringMatching(/^http/) });
+    expect(file).toEqual({
+      id: expect.any(Number),
+      url: expect.stringMatching(/^http/),
+      urlMachine: expect.stringMatching(/^http/),
+    });
     const cat = item.categoryId;
-    const moved = await call('crm.item.update', { entityTypeId: etid, id: item.id, fields: { stageId: `DT${etid}_${cat}:CLIENT` } });
-    expect(moved.result.item).toMatchObject({ stageId: `DT${etid}_${cat}:CLIENT`, previousStageId: `DT${etid}_${cat}:NEW` });
+    const moved = await call('crm.item.update', {
+      entityTypeId: etid,
+      id: item.id,
+      fields: { stageId: `DT${etid}_${cat}:CLIENT` },
+    });
+    expect(moved.result.item).toMatchObject({
+      stageId: `DT${etid}_${cat}:CLIENT`,
+      previousStageId: `DT${etid}_${cat}:NEW`,
+    });
     const wrong = await call('crm.item.update', { entityTypeId: etid, id: item.id, fields: { stageId: 'C1:NEW' } });
     expect(wrong.error).toBe('INVALID_ARG_VALUE');
-    const list = await call('crm.item.list', { entityTypeId: etid, filter: { '>opportunity': 100 }, select: ['id', 'title', 'stageId'] });
-    expect(list.result.items).toEqual([{ id: item.id, title: 'Order 1', stageId: `DT${etid}_${cat}:CLIENT`, entityTypeId: etid }]);
+    const list = await call('crm.item.list', {
+      entityTypeId: etid,
+      filter: { '>opportunity': 100 },
+      select: ['id', 'title', 'stageId'],
+    });
+    expect(list.result.items).toEqual([
+      { id: item.id, title: 'Order 1', stageId: `DT${etid}_${cat}:CLIENT`, entityTypeId: etid },
+    ]);
     const orig = await call('crm.item.get', { entityTypeId: etid, id: item.id, useOriginalUfNames: 'Y' });
     expect(orig.result.item[`UF_CRM_${type.id}_WEIGHT`]).toBe(12.5);
     // a type with items cannot be deleted
@@ -104,12 +148,24 @@ describe('smart processes', () => {
     const etid = type.entityTypeId;
     const item = (await call('crm.item.add', { entityTypeId: etid, fields: { title: 'With rows' } })).result.item;
     const ownerType = `T${etid.toString(16)}`;
-    const set = (rows: unknown[]) => call('crm.item.productrow.set', { ownerType, ownerId: item.id, productRows: rows });
-    await set([{ productName: 'A', price: 10, quantity: 1 }, { productName: 'B', price: 5, quantity: 2 }]);
+    const set = (rows: unknown[]) =>
+      call('crm.item.productrow.set', { ownerType, ownerId: item.id, productRows: rows });
+    await set([
+      { productName: 'A', price: 10, quantity: 1 },
+      { productName: 'B', price: 5, quantity: 2 },
+    ]);
     const second = await set([{ productName: 'C', price: 7, quantity: 3 }]);
     expect(second.result.productRows).toHaveLength(1);
-    expect(second.result.productRows[0]).toMatchObject({ ownerType, ownerId: item.id, productName: 'C', price: 7, quantity: 3 });
-    const added = await call('crm.item.productrow.add', { fields: { ownerType, ownerId: item.id, productName: 'D', price: 1 } });
+    expect(second.result.productRows[0]).toMatchObject({
+      ownerType,
+      ownerId: item.id,
+      productName: 'C',
+      price: 7,
+      quantity: 3,
+    });
+    const added = await call('crm.item.productrow.add', {
+      fields: { ownerType, ownerId: item.id, productName: 'D', price: 1 },
+    });
     expect(added.result.productRow).toMatchObject({ productName: 'D', quantity: 1 });
     const list = await call('crm.item.productrow.list', { filter: { '=ownerType': ownerType, '=ownerId': item.id } });
     expect(list.result.productRows.map((r: any) => r.productName)).toEqual(['C', 'D']);
@@ -118,13 +174,18 @@ describe('smart processes', () => {
     const missing = await call('crm.item.productrow.set', { ownerType: 'D', ownerId: 999999, productRows: [] });
     expect(missing).toMatchObject({ error: 'OWNER_NOT_FOUND', error_description: 'Owner was not found' });
     // deals: crm.item.productrow.set is what crm.deal.productrows.get reads
-    await call('crm.item.productrow.set', { ownerType: 'D', ownerId: 1, productRows: [{ productName: 'X', price: 3 }] });
+    await call('crm.item.productrow.set', {
+      ownerType: 'D',
+      ownerId: 1,
+      productRows: [{ productName: 'X', price: 3 }],
+    });
     const legacy = (await call('crm.deal.productrows.get', { id: 1 })).result;
     expect(legacy.map((r: any) => r.PRODUCT_NAME)).toEqual(['X']);
   });
 
   it('legacy file fields: fileData is stored and read back as {id, showUrl, downloadUrl}', async () => {
-    const id = (await call('crm.contact.add', { fields: { NAME: 'Photo', PHOTO: { fileData: ['me.png', PIXEL] } } })).result;
+    const id = (await call('crm.contact.add', { fields: { NAME: 'Photo', PHOTO: { fileData: ['me.png', PIXEL] } } }))
+      .result;
     const c = (await call('crm.contact.get', { id })).result;
     expect(c.PHOTO).toEqual({ id: expect.any(Number), showUrl: expect.any(String), downloadUrl: expect.any(String) });
     const item = (await call('crm.item.get', { entityTypeId: 3, id })).result.item;
@@ -157,9 +218,28 @@ describe('seed: staff, departments and CRM user fields', () => {
     expect(first.total).toBeGreaterThanOrEqual(50);
     const u = first.result[0];
     expect(Object.keys(u).slice(0, 22)).toEqual([
-      'ID', 'ACTIVE', 'NAME', 'LAST_NAME', 'SECOND_NAME', 'EMAIL', 'LAST_LOGIN', 'DATE_REGISTER', 'TIME_ZONE',
-      'IS_ONLINE', 'TIMESTAMP_X', 'LAST_ACTIVITY_DATE', 'PERSONAL_GENDER', 'PERSONAL_WWW', 'PERSONAL_BIRTHDAY',
-      'PERSONAL_MOBILE', 'PERSONAL_CITY', 'WORK_PHONE', 'WORK_POSITION', 'UF_EMPLOYMENT_DATE', 'UF_DEPARTMENT', 'USER_TYPE',
+      'ID',
+      'ACTIVE',
+      'NAME',
+      'LAST_NAME',
+      'SECOND_NAME',
+      'EMAIL',
+      'LAST_LOGIN',
+      'DATE_REGISTER',
+      'TIME_ZONE',
+      'IS_ONLINE',
+      'TIMESTAMP_X',
+      'LAST_ACTIVITY_DATE',
+      'PERSONAL_GENDER',
+      'PERSONAL_WWW',
+      'PERSONAL_BIRTHDAY',
+      'PERSONAL_MOBILE',
+      'PERSONAL_CITY',
+      'WORK_PHONE',
+      'WORK_POSITION',
+      'UF_EMPLOYMENT_DATE',
+      'UF_DEPARTMENT',
+      'USER_TYPE',
     ]);
     expect(u.TIMESTAMP_X).toEqual({});
     for (const x of first.result) for (const [k, v] of Object.entries(x)) expect(v, k).not.toBeNull();
@@ -170,7 +250,11 @@ describe('seed: staff, departments and CRM user fields', () => {
   });
 
   it('user fields on deals, contacts and companies, with values', async () => {
-    for (const [entity, min] of [['deal', 5], ['contact', 3], ['company', 3]] as const) {
+    for (const [entity, min] of [
+      ['deal', 5],
+      ['contact', 3],
+      ['company', 3],
+    ] as const) {
       const ufs = (await call(`crm.${entity}.userfield.list`, {})).result;
       expect(ufs.length, entity).toBeGreaterThanOrEqual(min);
     }

@@ -14,12 +14,12 @@ import type { Row } from '../store.js';
 import { readId, readObject } from './common.js';
 import { categoryMethods } from './crmCategories.js';
 import { itemMethods } from './crmItems.js';
-import { PRODUCT_ROWS, productRowItemMethods } from './crmProductRows.js';
 import { legacyCrud } from './crmLegacy.js';
+import { PRODUCT_ROWS, productRowItemMethods } from './crmProductRows.js';
 import { activityMethods, timelineCommentMethods } from './crmTimeline.js';
 import { typeMethods } from './crmTypes.js';
-import { userfieldConfigMethods } from './userfields.js';
 import { badFields, badId, notFound, update } from './crmWrites.js';
+import { userfieldConfigMethods } from './userfields.js';
 
 /** Registers `crm.deal.contact.items.get/set` and `crm.deal.contact.add`. */
 function dealContactMethods(r: Registry): void {

@@ -7,13 +7,13 @@
  * category-old/crm-deal-category-stage-list.html (b24-spec spec/index.json maps each method to its page).
  */
 import { d7Error, legacyError, missingParam } from '../apiError.js';
-import { type Params, pick } from '../params.js';
 import { dynamicName, dynamicStageEntity } from '../dynamicEntities.js';
+import { type Params, pick } from '../params.js';
 import type { CallCtx, Registry } from '../registry.js';
 import type { Row } from '../store.js';
 import { fieldsMeta, legacyList, readId, readObject } from './common.js';
-import { badFields, badId, notFound } from './crmWrites.js';
 import { addDynamicCategory } from './crmTypes.js';
+import { badFields, badId, notFound } from './crmWrites.js';
 
 const catView = (c: Row) => ({
   id: c.ID,
@@ -89,7 +89,8 @@ export function categoryMethods(r: Registry): void {
       const etid = readType(ctx, p);
       const cats = ctx.portal.t.category.rows
         .filter((c) => c.ENTITY_TYPE_ID === etid)
-        .sort((a, b) => a.SORT - b.SORT || a.ID - b.ID).map(catView);
+        .sort((a, b) => a.SORT - b.SORT || a.ID - b.ID)
+        .map(catView);
       return { result: { categories: cats }, total: cats.length };
     },
     'crm.category.get': (ctx, p) => {

@@ -63,7 +63,9 @@ export function legacyCrud(r: Registry, entity: 'deal' | 'lead' | 'contact' | 'c
       const out = rows.filter((u) => Object.entries(f).every(([k, v]) => String(u[k.toUpperCase()]) === String(v)));
       const order = pick(p, 'order') as Record<string, string> | undefined;
       if (order && typeof order === 'object') {
-        const terms = Object.entries(order).map(([k, d]) => [k.toUpperCase(), String(d).toUpperCase() === 'DESC' ? -1 : 1] as const);
+        const terms = Object.entries(order).map(
+          ([k, d]) => [k.toUpperCase(), String(d).toUpperCase() === 'DESC' ? -1 : 1] as const,
+        );
         out.sort((a, b) => {
           for (const [k, d] of terms) if (a[k] !== b[k]) return (a[k] < b[k] ? -1 : 1) * d;
           return a.ID - b.ID;
@@ -108,7 +110,8 @@ export function legacyCrud(r: Registry, entity: 'deal' | 'lead' | 'contact' | 'c
       for (const k of ['SORT', 'MANDATORY', 'SHOW_FILTER', 'SHOW_IN_LIST', 'EDIT_IN_LIST', 'XML_ID', 'IS_SEARCHABLE']) {
         if (f[k] !== undefined) u[k] = f[k];
       }
-      if (f.SETTINGS !== undefined) u.SETTINGS = settingsFor(u.USER_TYPE_ID, { ...u.SETTINGS, ...(f.SETTINGS as object) });
+      if (f.SETTINGS !== undefined)
+        u.SETTINGS = settingsFor(u.USER_TYPE_ID, { ...u.SETTINGS, ...(f.SETTINGS as object) });
       for (const k of LABEL_KEYS) {
         if (f[k] !== undefined || f.LABEL !== undefined) u[k] = labelMap(f[k] ?? f.LABEL, labelIn(u[k] ?? f.LABEL));
       }

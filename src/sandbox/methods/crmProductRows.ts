@@ -87,7 +87,14 @@ function rowFields(input: Record<string, unknown>): Row {
   return out;
 }
 
-const DEFAULTS: Row = { PRODUCT_ID: 0, PRODUCT_NAME: '', PRICE: 0, QUANTITY: 1, DISCOUNT_TYPE_ID: 2, TAX_INCLUDED: 'N' };
+const DEFAULTS: Row = {
+  PRODUCT_ID: 0,
+  PRODUCT_NAME: '',
+  PRICE: 0,
+  QUANTITY: 1,
+  DISCOUNT_TYPE_ID: 2,
+  TAX_INCLUDED: 'N',
+};
 
 /** Registers `crm.item.productrow.*`. */
 export function productRowItemMethods(r: Registry): void {
@@ -121,7 +128,12 @@ export function productRowItemMethods(r: Registry): void {
       const fields: Record<string, unknown> = {};
       for (const [k, [, kind]] of Object.entries(KEYS)) {
         fields[k] = {
-          type: kind === 'num' ? (['price', 'discountRate', 'discountSum', 'taxRate', 'quantity'].includes(k) ? 'double' : 'integer') : 'string',
+          type:
+            kind === 'num'
+              ? ['price', 'discountRate', 'discountSum', 'taxRate', 'quantity'].includes(k)
+                ? 'double'
+                : 'integer'
+              : 'string',
           isRequired: k === 'ownerId' || k === 'ownerType',
           isReadOnly: k === 'id',
           isImmutable: k === 'ownerId' || k === 'ownerType',
@@ -140,7 +152,13 @@ export function productRowItemMethods(r: Registry): void {
       const t = rows(ctx);
       for (const x of t.rows.filter((x) => x.OWNER_TYPE === o.code && x.OWNER_ID === o.id)) t.delete(x.ID);
       const out = list.map((x, i) =>
-        t.insert({ ...DEFAULTS, SORT: (i + 1) * 10, ...rowFields(readObject(x, () => missingParam('productRows'))), OWNER_TYPE: o.code, OWNER_ID: o.id }),
+        t.insert({
+          ...DEFAULTS,
+          SORT: (i + 1) * 10,
+          ...rowFields(readObject(x, () => missingParam('productRows'))),
+          OWNER_TYPE: o.code,
+          OWNER_ID: o.id,
+        }),
       );
       resum(ctx, o);
       return { result: { productRows: out.map(productRowView) }, write: true };

@@ -15,9 +15,9 @@ import {
   TYPE_FLAGS,
   validDynamicTypeId,
 } from '../dynamicEntities.js';
-import { isoDate } from '../portalTime.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
+import { isoDate } from '../portalTime.js';
 import type { Registry } from '../registry.js';
 import { compileFilter, compileOrder, type Row, runQuery } from '../store.js';
 import { readObject } from './common.js';
@@ -184,11 +184,25 @@ export function typeMethods(r: Registry): void {
     },
     'crm.type.list': (ctx, p) => {
       const table = ctx.portal.t.crm_type;
-      const keys = new Set(['id', 'title', 'code', 'createdBy', 'entityTypeId', 'createdTime', 'updatedTime', 'updatedBy', ...Object.keys(TYPE_FLAGS)]);
+      const keys = new Set([
+        'id',
+        'title',
+        'code',
+        'createdBy',
+        'entityTypeId',
+        'createdTime',
+        'updatedTime',
+        'updatedBy',
+        ...Object.keys(TYPE_FLAGS),
+      ]);
       const resolve = (name: string) => {
         if (!keys.has(name)) return null;
         if (name === 'id') return { key: 'ID', kind: 'num' as const };
-        const kind = ['createdBy', 'entityTypeId', 'updatedBy'].includes(name) ? 'num' : name.endsWith('Time') ? 'date' : 'str';
+        const kind = ['createdBy', 'entityTypeId', 'updatedBy'].includes(name)
+          ? 'num'
+          : name.endsWith('Time')
+            ? 'date'
+            : 'str';
         return { key: name, kind: kind as 'num' | 'str' | 'date' };
       };
       const filter = compileFilter(pick(p, 'filter'), resolve, {

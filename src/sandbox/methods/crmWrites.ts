@@ -43,7 +43,14 @@ function stageDefaults(p: Portal, row: Row, creating: boolean, changed: string[]
  * Pipeline and stage of a smart process item: the type's default pipeline when none is given, the pipeline's first
  * stage when none is given (or the pipeline changed), a stage of another pipeline refused; PREVIOUS_STAGE_ID follows.
  */
-function dynamicStageDefaults(p: Portal, etid: number, row: Row, creating: boolean, changed: string[], prev: unknown): void {
+function dynamicStageDefaults(
+  p: Portal,
+  etid: number,
+  row: Row,
+  creating: boolean,
+  changed: string[],
+  prev: unknown,
+): void {
   const cats = p.t.category.rows.filter((c) => c.ENTITY_TYPE_ID === etid);
   if (row.CATEGORY_ID === null || row.CATEGORY_ID === undefined) {
     row.CATEGORY_ID = (cats.find((c) => c.IS_DEFAULT === 'Y') ?? cats[0])?.ID ?? null;
@@ -205,7 +212,10 @@ export function remove(ctx: CallCtx, entity: string, id: number): void {
  */
 function fire(p: Portal, entity: string, action: 'ADD' | 'UPDATE' | 'DELETE', id: number, connector: string): void {
   const etid = dynamicTypeId(entity);
-  if (etid === null) return fireCrm(p, entity, action, id, connector);
+  if (etid === null) {
+    fireCrm(p, entity, action, id, connector);
+    return;
+  }
   const data = { FIELDS: { ID: id, ENTITY_TYPE_ID: etid } };
   p.events.fire(`ONCRMDYNAMICITEM${action}`, data, `${entity}:${id}`, connector);
   p.events.fire(`ONCRMDYNAMICITEM${action}_${etid}`, data, `${entity}:${id}`, connector);

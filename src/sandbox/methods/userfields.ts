@@ -19,11 +19,37 @@ import type { Row } from '../store.js';
 
 /** Language ids of a label map, as `crm.deal.userfield.get` shows them. */
 export const LANGS = [
-  'ar', 'br', 'de', 'en', 'fr', 'hi', 'id', 'in', 'it', 'ja', 'kz', 'la', 'ms', 'pl', 'ru', 'sc', 'tc', 'th', 'tr', 'ua', 'vn',
+  'ar',
+  'br',
+  'de',
+  'en',
+  'fr',
+  'hi',
+  'id',
+  'in',
+  'it',
+  'ja',
+  'kz',
+  'la',
+  'ms',
+  'pl',
+  'ru',
+  'sc',
+  'tc',
+  'th',
+  'tr',
+  'ua',
+  'vn',
 ];
 
 /** The label keys of a user field. */
-export const LABEL_KEYS = ['EDIT_FORM_LABEL', 'LIST_COLUMN_LABEL', 'LIST_FILTER_LABEL', 'ERROR_MESSAGE', 'HELP_MESSAGE'];
+export const LABEL_KEYS = [
+  'EDIT_FORM_LABEL',
+  'LIST_COLUMN_LABEL',
+  'LIST_FILTER_LABEL',
+  'ERROR_MESSAGE',
+  'HELP_MESSAGE',
+];
 
 /** A label map from a string or a partial map (the rest from `fallback`). */
 export function labelMap(v: unknown, fallback: string): Record<string, string> {
@@ -61,7 +87,15 @@ export function defaultSettings(type: string): Record<string, unknown> {
     case 'enumeration':
       return { DISPLAY: 'LIST', LIST_HEIGHT: 1, CAPTION_NO_VALUE: '', SHOW_NO_VALUE: 'Y' };
     case 'file':
-      return { SIZE: 20, LIST_WIDTH: 200, LIST_HEIGHT: 200, MAX_SHOW_SIZE: 0, MAX_ALLOWED_SIZE: 0, EXTENSIONS: [], TARGET_BLANK: 'Y' };
+      return {
+        SIZE: 20,
+        LIST_WIDTH: 200,
+        LIST_HEIGHT: 200,
+        MAX_SHOW_SIZE: 0,
+        MAX_ALLOWED_SIZE: 0,
+        EXTENSIONS: [],
+        TARGET_BLANK: 'Y',
+      };
     case 'money':
       return { DEFAULT_VALUE: '' };
     case 'url':
@@ -103,7 +137,14 @@ export function ufView(u: Row, lang: string | null | undefined): Record<string, 
   if (lang !== null) {
     for (const k of LABEL_KEYS) {
       const v = u[k] ?? (k === 'ERROR_MESSAGE' || k === 'HELP_MESSAGE' ? null : u.EDIT_FORM_LABEL);
-      o[k] = lang === undefined ? (v === null ? labelMap('', '') : labelMap(v, labelIn(v))) : v === null ? null : labelIn(v, lang) || null;
+      o[k] =
+        lang === undefined
+          ? v === null
+            ? labelMap('', '')
+            : labelMap(v, labelIn(v))
+          : v === null
+            ? null
+            : labelIn(v, lang) || null;
     }
   }
   if (u.USER_TYPE_ID === 'enumeration') {
@@ -133,7 +174,8 @@ export function labelsFrom(f: Record<string, unknown>, fallback: string): Record
 /** The userfieldconfig view (camelCase, strings, label maps restricted to the portal's languages). */
 function configView(u: Row): Record<string, unknown> {
   const langs = ['en', 'ru'];
-  const map = (v: unknown) => Object.fromEntries(langs.map((l) => [l, v === null || v === undefined ? null : labelIn(v, l) || null]));
+  const map = (v: unknown) =>
+    Object.fromEntries(langs.map((l) => [l, v === null || v === undefined ? null : labelIn(v, l) || null]));
   const o: Record<string, unknown> = {
     id: String(u.ID),
     entityId: u.ENTITY_ID,
@@ -212,7 +254,8 @@ export function userfieldConfigMethods(r: Registry): void {
       if (f[k] === undefined) continue;
       u[key] = key === 'SORT' ? Number(f[k]) : key === 'XML_ID' ? String(f[k]) : truthy(f[k]) ? 'Y' : 'N';
     }
-    if (f.settings !== undefined) u.SETTINGS = settingsFor(u.USER_TYPE_ID, { ...u.SETTINGS, ...(f.settings as object) });
+    if (f.settings !== undefined)
+      u.SETTINGS = settingsFor(u.USER_TYPE_ID, { ...u.SETTINGS, ...(f.settings as object) });
     if (f.editFormLabel !== undefined) u.EDIT_FORM_LABEL = labelMap(f.editFormLabel, labelIn(f.editFormLabel));
     if (f.helpMessage !== undefined) u.HELP_MESSAGE = labelMap(f.helpMessage, labelIn(f.helpMessage));
   };

@@ -28,7 +28,8 @@ function userView(o: Record<string, unknown>): Record<string, unknown> {
 /** Registers `user.*`. */
 export function userMethods(r: Registry): void {
   const userFields = (ctx: CallCtx) => ctx.portal.def('user').fields;
-  const view = (ctx: CallCtx, u: Row, keys = Object.keys(userFields(ctx))) => userView(legacyRow(userFields(ctx), u, keys));
+  const view = (ctx: CallCtx, u: Row, keys = Object.keys(userFields(ctx))) =>
+    userView(legacyRow(userFields(ctx), u, keys));
   const userList = (ctx: CallCtx, p: Params): MethodResult => {
     let filter = pick(p, 'FILTER', 'filter');
     if (!filter) {
