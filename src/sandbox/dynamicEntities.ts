@@ -44,9 +44,18 @@ export function dynamicTypeId(entity: string): number | null {
 export const validDynamicTypeId = (n: number) =>
   Number.isInteger(n) && ((n >= 1030 && n % 2 === 0) || (n >= 128 && n <= 192));
 
-/** Status reference (crm.status ENTITY_ID) of a smart process pipeline's stages. */
+/** entityTypeId of smart invoices: a built-in type served like a smart process (not listed by crm.type.list). */
+export const SMART_INVOICE = 31;
+
+/**
+ * Status reference (crm.status ENTITY_ID) of a smart process pipeline's stages; smart invoices use
+ * `SMART_INVOICE_STAGE_<categoryId>` (api-reference/crm/universal/crm-item-add.html, stageId).
+ */
 export const dynamicStageEntity = (entityTypeId: number, categoryId: number) =>
-  `DYNAMIC_${entityTypeId}_STAGE_${categoryId}`;
+  entityTypeId === SMART_INVOICE ? `SMART_INVOICE_STAGE_${categoryId}` : `DYNAMIC_${entityTypeId}_STAGE_${categoryId}`;
+
+/** Whether a crm.status ENTITY_ID is the stage list of a smart process or smart invoice pipeline. */
+export const isDynamicStageEntity = (entity: string) => /^(?:DYNAMIC_\d+_STAGE|SMART_INVOICE_STAGE)_\d+$/.test(entity);
 
 /** Stage id prefix of a smart process pipeline (`DT1030_7:`). */
 export const dynamicStagePrefix = (entityTypeId: number, categoryId: number) => `DT${entityTypeId}_${categoryId}:`;
@@ -105,5 +114,6 @@ export function dynamicDef(type: Row): EntityDef {
     fields[k] =
       k === 'STAGE_ID' ? { ...v, statusType: dynamicStageEntity(etid, Number(type.defaultCategory ?? 0)) } : v;
   }
-  return { name: dynamicName(etid), entityTypeId: etid, ufEntityId: `CRM_${type.ID}`, fields };
+  const ufEntityId = etid === SMART_INVOICE ? 'CRM_SMART_INVOICE' : `CRM_${type.ID}`;
+  return { name: dynamicName(etid), entityTypeId: etid, ufEntityId, fields };
 }

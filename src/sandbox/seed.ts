@@ -10,6 +10,7 @@ import { faker as fakerRu } from '@faker-js/faker/locale/ru';
 import type { Portal } from './portal.js';
 import { prng } from './prng.js';
 import { CATEGORIES, LEAD_STATUSES, REFS, STAGES } from './referenceLists.js';
+import { seedCrmTypes } from './seedCrmTypes.js';
 import { seedStaff } from './seedStaff.js';
 import type { Row } from './store.js';
 
@@ -507,6 +508,8 @@ export function seedPortal(p: Portal, seed: number, deals: number, nowMs: number
       DATE: ago(5),
     });
   }
-  // departments' heads, more staff, CRM user fields: their own generators, so the rows above stay as they are
+  // departments' heads, more staff, CRM user fields, smart processes: their own generators or none, so the rows above
+  // stay as they are
   seedStaff(p, seed, n.users, now);
+  seedCrmTypes(p, now, userIds);
 }

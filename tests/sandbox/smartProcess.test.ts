@@ -264,3 +264,24 @@ describe('seed: staff, departments and CRM user fields', () => {
     expect(company.UF_CRM_1700000000010).toMatch(/^\d{10}$/);
   });
 });
+
+describe('seeded smart processes', () => {
+  it('smart invoices (31) and the seeded smart process answer crm.item.*; crm.type.list lists only the latter', async () => {
+    const inv = await call('crm.item.list', { entityTypeId: 31, select: ['id', 'title', 'stageId'] });
+    expect(inv.total).toBe(12);
+    expect(inv.result.items[0].stageId).toMatch(/^DT31_\d+:[NSPD]$/);
+    const cat = inv.result.items[0].stageId.replace(/^DT31_(\d+):.*$/, '$1');
+    const stages = (await call('crm.status.list', { filter: { ENTITY_ID: `SMART_INVOICE_STAGE_${cat}` } })).result;
+    expect(stages.map((s: any) => s.STATUS_ID)).toEqual(['N', 'S', 'P', 'D'].map((c) => `DT31_${cat}:${c}`));
+    const spa = (await call('crm.type.getByEntityTypeId', { entityTypeId: 1100 })).result.type;
+    expect(spa.title).toBe('Договоры');
+    expect((await call('crm.type.getByEntityTypeId', { entityTypeId: 31 })).error).toBe('0');
+    const titles = (await call('crm.type.list', {})).result.types.map((t: any) => t.entityTypeId);
+    expect(titles).toContain(1100);
+    expect(titles).not.toContain(31);
+    const items = await call('crm.item.list', { entityTypeId: 1100, filter: { '!=categoryId': 0 }, select: ['*'] });
+    expect(items.total).toBe(24);
+    expect(items.result.items[0][`ufCrm${spa.id}ContractNo`]).toMatch(/^Д-\d{4}$/);
+    expect((await call('crm.category.list', { entityTypeId: 1100 })).result.categories).toHaveLength(2);
+  });
+});

@@ -7,7 +7,7 @@
  * category-old/crm-deal-category-stage-list.html (b24-spec spec/index.json maps each method to its page).
  */
 import { d7Error, legacyError, missingParam } from '../apiError.js';
-import { dynamicName, dynamicStageEntity } from '../dynamicEntities.js';
+import { dynamicName, dynamicStageEntity, isDynamicStageEntity } from '../dynamicEntities.js';
 import { type Params, pick } from '../params.js';
 import type { CallCtx, Registry } from '../registry.js';
 import type { Row } from '../store.js';
@@ -36,7 +36,7 @@ const statusView = (s: Row) => ({
   CATEGORY_ID: s.CATEGORY_ID === null || s.CATEGORY_ID === undefined ? null : String(s.CATEGORY_ID),
   COLOR: s.COLOR,
   SEMANTICS: s.SEMANTICS,
-  ...(s.ENTITY_ID.startsWith('DEAL_STAGE') || s.ENTITY_ID === 'STATUS' || /^DYNAMIC_\d+_STAGE_/.test(s.ENTITY_ID)
+  ...(s.ENTITY_ID.startsWith('DEAL_STAGE') || s.ENTITY_ID === 'STATUS' || isDynamicStageEntity(s.ENTITY_ID)
     ? {
         EXTRA: {
           SEMANTICS: s.SEMANTICS === 'S' ? 'success' : s.SEMANTICS === 'F' ? 'failure' : 'process',
@@ -185,7 +185,7 @@ export function categoryMethods(r: Registry): void {
     'crm.status.add': (ctx, p) => {
       const f = readObject(pick(p, 'fields'), badFields);
       if (!f.ENTITY_ID || !f.STATUS_ID || !f.NAME) throw legacyError('ENTITY_ID, STATUS_ID and NAME are required.');
-      const m = /^(?:DEAL_STAGE|DYNAMIC_\d+_STAGE)(?:_(\d+))?$/.exec(String(f.ENTITY_ID));
+      const m = /^(?:DEAL_STAGE|DYNAMIC_\d+_STAGE|SMART_INVOICE_STAGE)(?:_(\d+))?$/.exec(String(f.ENTITY_ID));
       const cat = m ? Number(m[1] ?? 0) : null;
       const sem = f.SEMANTICS ? String(f.SEMANTICS) : null;
       const s = ctx.portal.addStatus(

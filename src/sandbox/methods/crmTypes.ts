@@ -12,6 +12,7 @@ import {
   dynamicName,
   dynamicStageEntity,
   dynamicStagePrefix,
+  SMART_INVOICE,
   TYPE_FLAGS,
   validDynamicTypeId,
 } from '../dynamicEntities.js';
@@ -31,6 +32,14 @@ const DEFAULT_STAGES: [string, string, string, string | null][] = [
   ['FAIL', 'Провал', '#FF5752', 'F'],
 ];
 
+/** The stages of a new smart invoice pipeline (`DT31_<cat>:N` …). */
+const INVOICE_STAGES: [string, string, string, string | null][] = [
+  ['N', 'Новый', '#22B9FF', null],
+  ['S', 'Отправлен клиенту', '#2FC6F6', null],
+  ['P', 'Оплачен', '#7BD500', 'S'],
+  ['D', 'Отклонён', '#FF5752', 'F'],
+];
+
 /** Adds a pipeline of a smart process with the default stages; returns the category row. */
 export function addDynamicCategory(portal: Portal, etid: number, name: string, sort: number, isDefault: boolean): Row {
   const c = portal.t.category.insert({
@@ -42,11 +51,37 @@ export function addDynamicCategory(portal: Portal, etid: number, name: string, s
     ORIGINATOR_ID: '',
   });
   const prefix = dynamicStagePrefix(etid, c.ID);
-  DEFAULT_STAGES.forEach(([code, stage, color, sem], i) => {
+  const first = etid === SMART_INVOICE ? 'N' : 'NEW';
+  (etid === SMART_INVOICE ? INVOICE_STAGES : DEFAULT_STAGES).forEach(([code, stage, color, sem], i) => {
     const s = portal.addStatus(dynamicStageEntity(etid, c.ID), prefix + code, stage, (i + 1) * 10, color, sem, c.ID);
-    s.SYSTEM = code === 'NEW' || sem ? 'Y' : 'N';
+    s.SYSTEM = code === first || sem ? 'Y' : 'N';
   });
   return c;
+}
+
+/**
+ * Stores a new type (every flag at its default) with its default pipeline and stages; returns the type row.
+ * `now` in ms. Used by crm.type.add and the seed.
+ */
+export function addDynamicType(portal: Portal, etid: number, title: string, userId: number, now: number): Row {
+  const t = portal.t.crm_type.insert({
+    entityTypeId: etid,
+    title,
+    code: '',
+    createdBy: userId,
+    updatedBy: userId,
+    createdTime: now,
+    updatedTime: now,
+    ...TYPE_FLAGS,
+    relations: { parent: [], child: [] },
+    linkedUserFields: {
+      'CALENDAR_EVENT|UF_CRM_CAL_EVENT': 'N',
+      'TASKS_TASK|UF_CRM_TASK': 'N',
+      'TASKS_TASK_TEMPLATE|UF_CRM_TASK': 'N',
+    },
+  });
+  t.defaultCategory = addDynamicCategory(portal, etid, etid === SMART_INVOICE ? 'Счета' : 'Общая', 500, true).ID;
+  return t;
 }
 
 const yn = (v: unknown): 'Y' | 'N' =>
@@ -99,7 +134,7 @@ export function typeMethods(r: Registry): void {
     const v = pick(p, 'id');
     if (v === undefined || v === '') throw missingParam('id');
     const t = portal.t.crm_type.get(v);
-    if (!t) throw notFound();
+    if (!t || t.system) throw notFound();
     return t;
   };
   const setFields = (t: Row, f: Record<string, unknown>) => {
@@ -148,29 +183,12 @@ export function typeMethods(r: Registry): void {
         if (!validDynamicTypeId(etid)) throw d7Error('INVALID_ARG_VALUE', 'entityTypeId is out of allowed range');
         if (portal.dynamicType(etid)) throw d7Error('INVALID_ARG_VALUE', `entityTypeId ${etid} is already used`);
       } else {
+        // the smallest free even id from 1030 on
         etid = 1030;
-        for (const t of portal.t.crm_type.rows) if (t.entityTypeId >= etid) etid = t.entityTypeId + 2;
-        if (etid % 2) etid++;
+        while (portal.dynamicType(etid)) etid += 2;
       }
-      const now = portal.clock.now();
-      const t = portal.t.crm_type.insert({
-        entityTypeId: etid,
-        title: '',
-        code: '',
-        createdBy: ctx.userId,
-        updatedBy: ctx.userId,
-        createdTime: now,
-        updatedTime: now,
-        ...TYPE_FLAGS,
-        relations: { parent: [], child: [] },
-        linkedUserFields: {
-          'CALENDAR_EVENT|UF_CRM_CAL_EVENT': 'N',
-          'TASKS_TASK|UF_CRM_TASK': 'N',
-          'TASKS_TASK_TEMPLATE|UF_CRM_TASK': 'N',
-        },
-      });
+      const t = addDynamicType(portal, etid, '', ctx.userId, portal.clock.now());
       setFields(t, f);
-      t.defaultCategory = addDynamicCategory(portal, etid, 'Общая', 500, true).ID;
       portal.dirty();
       return { result: { type: typeView(t, true) }, write: true };
     },
@@ -179,7 +197,7 @@ export function typeMethods(r: Registry): void {
       const v = pick(p, 'entityTypeId');
       if (v === undefined || v === '') throw missingParam('entityTypeId');
       const t = ctx.portal.dynamicType(Number(v));
-      if (!t) throw d7Error('0', 'Smart process not found');
+      if (!t || t.system) throw d7Error('0', 'Smart process not found');
       return { result: { type: typeView(t, true) } };
     },
     'crm.type.list': (ctx, p) => {
@@ -213,6 +231,10 @@ export function typeMethods(r: Registry): void {
         d7Error('INVALID_ARG_VALUE', 'Invalid order: allowed sort directions are ASC, DESC'),
       );
       const start = Math.max(0, Number(pick(p, 'start') ?? 0) || 0);
+      // smart invoices (31) are served like a type but are no smart process of the list
+      const own = filter.pred;
+      filter.pred = own ? (t) => !t.system && own(t) : (t) => !t.system;
+      filter.other++;
       const q = runQuery(table, filter, order, start, 50, true);
       const out: { result: unknown; total: number; next?: number } = {
         result: { types: q.rows.map((t) => typeView(t, false)) },
