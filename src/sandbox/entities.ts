@@ -319,12 +319,14 @@ export const STATUS: EntityDef = {
   },
 };
 
-/** Portal user (user.get view). */
+/**
+ * Portal user (user.get view), the keys in the documented order (api-reference/user/user-get.md); the last three
+ * are keys portals answer beyond the example. Empty values read `""`, not null (methods/users.ts).
+ */
 export const USER: EntityDef = {
   name: 'user',
   fields: {
     ID: idF(),
-    XML_ID: str('External ID'),
     ACTIVE: { type: 'boolean', title: 'Active' },
     NAME: str('First name'),
     LAST_NAME: str('Last name'),
@@ -334,8 +336,10 @@ export const USER: EntityDef = {
     DATE_REGISTER: dt('Registered'),
     TIME_ZONE: str('Time zone'),
     IS_ONLINE: chr('Online'),
-    TIME_ZONE_OFFSET: str('Time zone offset'),
+    TIMESTAMP_X: dt('Changed', { ro: true }),
+    LAST_ACTIVITY_DATE: dt('Last activity', { ro: true }),
     PERSONAL_GENDER: str('Gender'),
+    PERSONAL_WWW: str('Personal website'),
     PERSONAL_BIRTHDAY: { type: 'date', title: 'Birthday' },
     PERSONAL_MOBILE: str('Mobile'),
     PERSONAL_CITY: str('City'),
@@ -343,8 +347,10 @@ export const USER: EntityDef = {
     WORK_POSITION: str('Position'),
     UF_EMPLOYMENT_DATE: { type: 'date', title: 'Employment date' },
     UF_DEPARTMENT: { type: 'int_raw', title: 'Departments', multi: true },
-    UF_PHONE_INNER: str('Extension'),
     USER_TYPE: str('User type'),
+    XML_ID: str('External ID'),
+    TIME_ZONE_OFFSET: str('Time zone offset'),
+    UF_PHONE_INNER: str('Extension'),
   },
 };
 

@@ -53,7 +53,8 @@ export interface UserFieldDef {
   EDIT_IN_LIST: string;
   IS_SEARCHABLE: string;
   SETTINGS: Record<string, unknown>;
-  EDIT_FORM_LABEL?: string;
+  /** a string, or a language map `{ru: …, en: …}` (methods/userfields.ts) */
+  EDIT_FORM_LABEL?: string | Record<string, string>;
   LIST: { ID: number; VALUE: string; DEF: string; SORT: number }[] | undefined;
 }
 
@@ -69,13 +70,20 @@ const UF_TYPES: Record<string, FieldType> = {
   crm_status: 'crm_status',
   money: 'string',
   url: 'string',
+  file: 'file',
 };
+
+/** The label of a user field in the portal's language (ru, then en, then any). */
+function labelOf(v: string | Record<string, string> | undefined): string {
+  if (!v || typeof v === 'string') return v ?? '';
+  return v.ru || v.en || Object.values(v).find(Boolean) || '';
+}
 
 /** Field type of a user field. */
 export function ufFieldDef(uf: UserFieldDef): FieldDef {
   return {
     type: UF_TYPES[uf.USER_TYPE_ID] ?? 'string',
-    title: uf.EDIT_FORM_LABEL ?? uf.FIELD_NAME,
+    title: labelOf(uf.EDIT_FORM_LABEL) || uf.FIELD_NAME,
     multi: uf.MULTIPLE === 'Y',
     req: uf.MANDATORY === 'Y',
   };
@@ -96,7 +104,11 @@ export function camelName(key: string, f?: FieldDef): string {
 
 function computeCamel(key: string): string {
   const uf = /^UF_CRM_(\d+)_(.+)$/.exec(key);
-  if (uf) return 'ufCrm' + uf[1] + computeCamel(uf[2]!).replace(/^./, (c) => c.toUpperCase());
+  // UF_CRM_44_1721812760630 → ufCrm44_1721812760630 (a digit after the type id keeps its underscore, as documented)
+  if (uf) {
+    const tail = computeCamel(uf[2]!);
+    return 'ufCrm' + uf[1] + (/^\d/.test(tail) ? '_' + tail : tail.replace(/^./, (c) => c.toUpperCase()));
+  }
   const ufn = /^UF_CRM_(\d+)$/.exec(key);
   if (ufn) return 'ufCrm_' + ufn[1];
   return key.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -151,10 +163,11 @@ export function legacyValue(f: FieldDef, v: unknown, key: string): unknown {
       return typeof v === 'number' ? (Number.isInteger(v * 100) ? v.toFixed(2) : String(v)) : String(v);
     case 'crm_multifield':
       return (v as any[]).map((x) => ({ ID: sv(x.ID), VALUE_TYPE: x.VALUE_TYPE, VALUE: x.VALUE, TYPE_ID: key }));
+    case 'file':
+      return fileView(v, true);
     case 'boolean':
     case 'int_raw':
     case 'object':
-    case 'file':
       return v;
     default:
       if (Array.isArray(v)) return v.map(sv);
@@ -169,9 +182,24 @@ export function typedValue(f: FieldDef, v: unknown): unknown {
     case 'date':
     case 'datetime':
       return typeof v === 'number' ? isoDate(v) : v;
+    case 'file':
+      return fileView(v, false);
     default:
       return v;
   }
+}
+
+/**
+ * A stored file value (`{id, url, urlMachine}`, see methods/crmFiles.ts) as a read shows it: `{id, url, urlMachine}`
+ * in crm.item.*, `{id, showUrl, downloadUrl}` in the legacy methods; a list for a multiple field.
+ */
+function fileView(v: unknown, legacy: boolean): unknown {
+  if (Array.isArray(v)) return v.map((x) => fileView(x, legacy));
+  if (!v || typeof v !== 'object') return v;
+  const f = v as { id: number; url: string; urlMachine: string };
+  return legacy
+    ? { id: f.id, showUrl: f.url, downloadUrl: f.urlMachine }
+    : { id: f.id, url: f.url, urlMachine: f.urlMachine };
 }
 
 /** Legacy select: `*` (standard non-multiple), `UF_*` (user fields), explicit names (case-insensitive). */

@@ -8,11 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeFileAtomicSync } from '../lib/atomic.js';
-import { ENTITIES, type EntityDef, type FieldDef } from './entities.js';
+import { dynamicDef, dynamicName, dynamicStageEntity, dynamicTypeId } from './dynamicEntities.js';
+import { ENTITIES, ENTITY_TYPE_IDS, type EntityDef, type FieldDef } from './entities.js';
 import { EventHub } from './events.js';
 import { allFields, type UserFieldDef } from './fieldViews.js';
 import { LeakyBucket, OperatingBudget, type Plan } from './limits.js';
+import { labelIn, labelMap, settingsFor } from './methods/userfields.js';
 import { issueTokens, newOAuthState, type OAuthState, pruneTokens, serverEndpoint } from './oauth.js';
+import { encodeSnapshot, readSnapshot } from './portalSnapshot.js';
 import { isoDate, SandboxClock } from './portalTime.js';
 import { type Row, Table } from './store.js';
 
@@ -36,6 +39,7 @@ export const TABLES = [
   'im_message',
   'notification',
   'userfield',
+  'crm_type',
 ] as const;
 
 /** A built-in table name. */
@@ -207,9 +211,13 @@ export class Portal {
     });
   }
 
-  /** Adds a user field definition. */
-  ufAdd(f: Partial<UserFieldDef> & { ENTITY_ID: string; FIELD_NAME: string; USER_TYPE_ID: string }): Row {
-    return this.t.userfield.insert({
+  /**
+   * Adds a user field definition (UPPER keys as crm.*.userfield.add takes them). A string label becomes a language
+   * map (`{ru: …, en: …, …}`, every language the same) and SETTINGS defaults to the type's documented keys
+   * (methods/userfields.ts renders both).
+   */
+  ufAdd(f: Record<string, unknown> & { ENTITY_ID: string; FIELD_NAME: string; USER_TYPE_ID: string }): Row {
+    const row: Row = {
       XML_ID: null,
       SORT: 100,
       MULTIPLE: 'N',
@@ -218,10 +226,17 @@ export class Portal {
       SHOW_IN_LIST: 'Y',
       EDIT_IN_LIST: 'Y',
       IS_SEARCHABLE: 'N',
-      SETTINGS: {},
+      SETTINGS: undefined,
       LIST: undefined,
       ...f,
-    });
+    };
+    row.SETTINGS ??= settingsFor(f.USER_TYPE_ID, undefined);
+    const label = labelIn(row.EDIT_FORM_LABEL) || f.FIELD_NAME;
+    for (const k of ['EDIT_FORM_LABEL', 'LIST_COLUMN_LABEL', 'LIST_FILTER_LABEL'])
+      row[k] = labelMap(row[k] ?? label, label);
+    row.ERROR_MESSAGE ??= null;
+    row.HELP_MESSAGE ??= null;
+    return this.t.userfield.insert(row);
   }
 
   /** User fields of an entity (`CRM_DEAL`, …). */
@@ -237,7 +252,7 @@ export class Portal {
   /** Fields of an entity including its user fields (cached until the user-field table changes). */
   fields(def: EntityDef): Record<string, FieldDef> {
     const uf = this.t.userfield;
-    const key = `${uf.size}|${uf.nextId}|${this.ufEpoch}`;
+    const key = `${uf.size}|${uf.nextId}|${this.ufEpoch}|${this.t.crm_type.nextId}`;
     const hit = this.fieldCache.get(def.name);
     if (hit && hit.key === key) return hit.fields;
     const fields = allFields(def, this.ufs(def.ufEntityId));
@@ -245,14 +260,39 @@ export class Portal {
     return fields;
   }
 
-  /** Entity definition by name. */
+  /** Entity definition by name (a built-in entity, or `dynamic_<entityTypeId>` of an existing smart process). */
   def(name: string): EntityDef {
-    return ENTITIES[name]!;
+    const builtIn = ENTITIES[name];
+    if (builtIn) return builtIn;
+    const type = this.dynamicType(dynamicTypeId(name) ?? -1);
+    if (!type) throw new Error(`sandbox: unknown entity ${name}`);
+    return dynamicDef(type);
+  }
+
+  /** The stored smart process type (`crm_type` row) of an entityTypeId, if it exists. */
+  dynamicType(entityTypeId: number): Row | undefined {
+    return this.t.crm_type.rows.find((r) => r.entityTypeId === entityTypeId);
+  }
+
+  /** Entity name of a `crm.item.*` entityTypeId: lead/deal/contact/company or an existing smart process. */
+  entityOfType(entityTypeId: number): string | undefined {
+    return ENTITY_TYPE_IDS[entityTypeId] ?? (this.dynamicType(entityTypeId) ? dynamicName(entityTypeId) : undefined);
+  }
+
+  /** Rows of an entity: its built-in table, or the item table of a smart process (kept with the generic tables). */
+  table(entity: string): Table {
+    return dynamicTypeId(entity) === null ? this.t[entity as TableName] : this.genericTable(entity);
   }
 
   /** Stages of a deal pipeline, in sort order. */
   stages(categoryId: number): Row[] {
     const entity = categoryId === 0 ? 'DEAL_STAGE' : `DEAL_STAGE_${categoryId}`;
+    return this.t.status.rows.filter((r) => r.ENTITY_ID === entity).sort((a, b) => a.SORT - b.SORT);
+  }
+
+  /** Stages of a smart process pipeline (`DYNAMIC_<entityTypeId>_STAGE_<categoryId>`), in sort order. */
+  dynamicStages(entityTypeId: number, categoryId: number): Row[] {
+    const entity = dynamicStageEntity(entityTypeId, categoryId);
     return this.t.status.rows.filter((r) => r.ENTITY_ID === entity).sort((a, b) => a.SORT - b.SORT);
   }
 
@@ -425,53 +465,6 @@ export class Portal {
     this.events.nextBindingId = s.events.nextBindingId;
     this.events.nextOfflineId = s.events.nextOfflineId;
   }
-}
-
-const CHUNK = 2000;
-
-/**
- * Snapshot file format (NDJSON, so a 1,000,000-deal portal never needs one giant JSON string): line 1 is the
- * state without table rows; every further line is `{"t": table, "g": generic?, "rows": [...]}` with ≤ 2,000 rows.
- * The file holds webhook codes and tokens, so it is written with mode 0600.
- */
-export function encodeSnapshot(s: Record<string, any>): Buffer {
-  const parts: Buffer[] = [];
-  const head = { ...s, tables: {} as Record<string, unknown>, generic: {} as Record<string, unknown> };
-  for (const [n, t] of Object.entries<any>(s.tables)) head.tables[n] = { nextId: t.nextId };
-  for (const [n, t] of Object.entries<any>(s.generic)) head.generic[n] = { nextId: t.nextId };
-  parts.push(Buffer.from(JSON.stringify(head) + '\n'));
-  const emit = (name: string, generic: boolean, rows: Row[]) => {
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      parts.push(Buffer.from(JSON.stringify({ t: name, g: generic, rows: rows.slice(i, i + CHUNK) }) + '\n'));
-    }
-  };
-  for (const [n, t] of Object.entries<any>(s.tables)) emit(n, false, t.rows);
-  for (const [n, t] of Object.entries<any>(s.generic)) emit(n, true, t.rows);
-  return Buffer.concat(parts);
-}
-
-/** Reads a snapshot written by {@link encodeSnapshot}. @throws on a malformed file */
-export function readSnapshot(buf: Buffer): Record<string, any> {
-  let pos = buf.indexOf(10);
-  if (pos < 0) pos = buf.length;
-  const head = JSON.parse(buf.subarray(0, pos).toString('utf8'));
-  for (const t of Object.values<any>(head.tables)) t.rows = [];
-  for (const t of Object.values<any>(head.generic ?? {})) t.rows = [];
-  head.generic ??= {};
-  let start = pos + 1;
-  while (start < buf.length) {
-    let end = buf.indexOf(10, start);
-    if (end < 0) end = buf.length;
-    if (end > start) {
-      const line = JSON.parse(buf.subarray(start, end).toString('utf8'));
-      const bag = line.g ? head.generic : head.tables;
-      bag[line.t] ??= { nextId: 1, rows: [] };
-      const rows = bag[line.t].rows as Row[];
-      for (const r of line.rows) rows.push(r);
-    }
-    start = end + 1;
-  }
-  return head;
 }
 
 function pidAlive(pid: number): boolean {

@@ -10,6 +10,8 @@ import { faker as fakerRu } from '@faker-js/faker/locale/ru';
 import type { Portal } from './portal.js';
 import { prng } from './prng.js';
 import { CATEGORIES, LEAD_STATUSES, REFS, STAGES } from './referenceLists.js';
+import { seedCrmTypes } from './seedCrmTypes.js';
+import { seedStaff } from './seedStaff.js';
 import type { Row } from './store.js';
 
 /** Number of rows per table for a deal count. */
@@ -150,25 +152,25 @@ export function seedPortal(p: Portal, seed: number, deals: number, nowMs: number
     ENTITY_ID: 'CRM_DEAL',
     FIELD_NAME: 'UF_CRM_1700000000001',
     USER_TYPE_ID: 'string',
-    EDIT_FORM_LABEL: 'Канал продаж',
+    EDIT_FORM_LABEL: { ru: 'Канал продаж', en: 'Sales channel' },
   });
   p.ufAdd({
     ENTITY_ID: 'CRM_DEAL',
     FIELD_NAME: 'UF_CRM_1700000000002',
     USER_TYPE_ID: 'double',
-    EDIT_FORM_LABEL: 'Маржа',
+    EDIT_FORM_LABEL: { ru: 'Маржа', en: 'Margin' },
   });
   p.ufAdd({
     ENTITY_ID: 'CRM_CONTACT',
     FIELD_NAME: 'UF_CRM_1700000000003',
     USER_TYPE_ID: 'string',
-    EDIT_FORM_LABEL: 'Telegram',
+    EDIT_FORM_LABEL: { ru: 'Telegram', en: 'Telegram' },
   });
   p.ufAdd({
     ENTITY_ID: 'CRM_LEAD',
     FIELD_NAME: 'UF_CRM_1700000000004',
     USER_TYPE_ID: 'string',
-    EDIT_FORM_LABEL: 'Форма',
+    EDIT_FORM_LABEL: { ru: 'Форма', en: 'Form' },
   });
 
   // companies
@@ -506,4 +508,8 @@ export function seedPortal(p: Portal, seed: number, deals: number, nowMs: number
       DATE: ago(5),
     });
   }
+  // departments' heads, more staff, CRM user fields, smart processes: their own generators or none, so the rows above
+  // stay as they are
+  seedStaff(p, seed, n.users, now);
+  seedCrmTypes(p, now, userIds);
 }

@@ -140,6 +140,45 @@ describe('example pipelines against the sandbox', () => {
     expect((await p.sb.admin.stats()).writes).toEqual(writesBefore);
   });
 
+  it('smart-process: creates a type, adds items, moves them to the next stage and reads them back', async () => {
+    const check = await cli(['check', 'pipelines/smart-process.yaml'], p.env);
+    expect(check.code, check.stdout).toBe(0);
+    const r = await cli(['run', 'pipelines/smart-process.yaml', '--mode', 'full', '--confirm-write', '--json'], p.env);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.status).toBe('completed');
+    const etid = out.outputs.entityTypeId as number;
+    expect(etid).toBeGreaterThanOrEqual(1030);
+    expect(out.outputs.moved).toBe(3);
+    const type = (
+      await p.client.call<{ type: { title: string } }>('crm.type.getByEntityTypeId', { entityTypeId: etid })
+    ).result.type;
+    expect(type.title).toBe('Supply orders');
+    const items = (
+      await p.client.call<{ items: { title: string; stageId: string; previousStageId: string }[] }>('crm.item.list', {
+        entityTypeId: etid,
+        select: ['title', 'stageId', 'previousStageId'],
+      })
+    ).result.items;
+    expect(items.map((i) => i.title)).toEqual(['Cement', 'Rebar', 'Timber']);
+    for (const i of items) {
+      expect(i.stageId).toMatch(new RegExp(`^DT${etid}_\\d+:PREPARATION$`));
+      expect(i.previousStageId).toMatch(new RegExp(`^DT${etid}_\\d+:NEW$`));
+    }
+    // every run sets up a new smart process; its item writes are keyed by the new type
+    const again = await cli(
+      ['run', 'pipelines/smart-process.yaml', '--mode', 'full', '--confirm-write', '--json'],
+      p.env,
+    );
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    const second = JSON.parse(again.stdout).outputs;
+    expect(second.entityTypeId).toBe(etid + 2);
+    expect(second.moved).toBe(3);
+    expect(
+      (await p.client.call<{ types: unknown[] }>('crm.type.list', { filter: { title: 'Supply orders' } })).result.types,
+    ).toHaveLength(2);
+  });
+
   it('offline-events-bootstrap: binds the missing offline handlers once (app auth)', async () => {
     const hook = await run('offline-events-bootstrap');
     expect(hook.code).toBe(2);

@@ -118,12 +118,32 @@ describe('newly curated methods', () => {
       expect(await writes(m), m).toBe(1);
   });
 
-  // the sandbox's crm.type.add is a generic stub (answers 1, creates no entity type): crm.item.add on the new type
-  // answers "SPA not found" until issue 13 item 4 emulates smart processes
-  it.todo('smart process: crm.item.add on the entityTypeId crm.type.add made (sandbox stub, issue 13 item 4)');
-  it.todo('crm.item.productrow.set in a pipeline (sandbox fallback reads "set" as an update by id, issue 13 item 4)');
+  it('smart process: crm.item.add on the entityTypeId crm.type.add made, moved to another stage, read back', async () => {
+    const r = await runJson('smart-items', '--confirm-write');
+    expect(r.status).toBe('completed');
+    expect(r.outputs).toEqual({
+      entityTypeId: 1040,
+      firstStage: expect.stringMatching(/^DT1040_\d+:NEW$/),
+      stage: expect.stringMatching(/^DT1040_\d+:CLIENT$/),
+      title: 'First item',
+    });
+    const cat = String(r.outputs!.stage).replace(/^DT1040_(\d+):.*$/, '$1');
+    const stages = await p.client.call<{ STATUS_ID: string }[]>('crm.status.list', {
+      filter: { ENTITY_ID: `DYNAMIC_1040_STAGE_${cat}` },
+    });
+    expect(stages.result.map((s) => s.STATUS_ID)).toContain(r.outputs!.stage);
+  });
+
+  it('crm.item.productrow.set in a pipeline replaces the rows; the amount follows', async () => {
+    const sets = await writes('crm.item.productrow.set');
+    const r = await runJson('productrows-set', '--confirm-write', '--confirm-destructive');
+    expect(r.status).toBe('completed');
+    expect(r.outputs).toEqual({ rows: ['Bolt'], amount: 21 });
+    expect(await writes('crm.item.productrow.set')).toBe(sets + 2);
+  });
 
   it('smart process: crm.type.* and crm.item.productrow.list run in a pipeline', async () => {
+    const [adds, deletes] = [await writes('crm.type.add'), await writes('crm.type.delete')];
     const r = await runJson('smart-process', '--confirm-write', '--confirm-destructive');
     expect(r.status).toBe('completed');
     expect(Object.fromEntries(r.steps.map((s) => [s.id, s.status]))).toEqual({
@@ -134,7 +154,7 @@ describe('newly curated methods', () => {
       rows_back: 'done',
       type_del: 'done',
     });
-    expect(await writes('crm.type.add')).toBe(1);
-    expect(await writes('crm.type.delete')).toBe(1);
+    expect(await writes('crm.type.add')).toBe(adds + 1);
+    expect(await writes('crm.type.delete')).toBe(deletes + 1);
   });
 });

@@ -2,7 +2,7 @@
  * Every CRM method of the sandbox, registered in one order (the order `methods` lists them in): duplicates,
  * product rows, the legacy CRUD of deals/leads/contacts/companies (crmLegacy.ts), `crm.item.*` (crmItems.ts),
  * pipelines and statuses (crmCategories.ts), activities and timeline comments (crmTimeline.ts), the contacts of a
- * deal. Defined here: `crm.duplicate.findbycomm`, `crm.{deal,lead}.productrows.get/set`, `crm.deal.contact.*`.
+ * deal; smart process types (crmTypes.ts) and the product rows of any owner (crmProductRows.ts). Defined here: `crm.duplicate.findbycomm`, `crm.{deal,lead}.productrows.get/set`, `crm.deal.contact.*`.
  * Sources: apidocs.bitrix24.com/api-reference/crm/duplicates/crm-duplicate-find-by-comm.html,
  * api-reference/crm/leads/crm-lead-productrows-set.html, api-reference/crm/deals/contacts/
  * crm-deal-contact-items-set.html (b24-spec spec/index.json maps each method to its page); rest-protocol.md §10.2.
@@ -15,8 +15,11 @@ import { readId, readObject } from './common.js';
 import { categoryMethods } from './crmCategories.js';
 import { itemMethods } from './crmItems.js';
 import { legacyCrud } from './crmLegacy.js';
+import { PRODUCT_ROWS, productRowItemMethods } from './crmProductRows.js';
 import { activityMethods, timelineCommentMethods } from './crmTimeline.js';
+import { typeMethods } from './crmTypes.js';
 import { badFields, badId, notFound, update } from './crmWrites.js';
+import { userfieldConfigMethods } from './userfields.js';
 
 /** Registers `crm.deal.contact.items.get/set` and `crm.deal.contact.add`. */
 function dealContactMethods(r: Registry): void {
@@ -118,7 +121,7 @@ function productRowMethods(r: Registry): void {
         const id = readId(p, badId);
         if (!ctx.portal.t[entity].get(id)) throw notFound();
         const rows = ctx.portal
-          .genericTable('crm.productrow')
+          .genericTable(PRODUCT_ROWS)
           .rows.filter((x) => x.OWNER_TYPE === ownerType && x.OWNER_ID === id);
         return { result: rows.map(view) };
       },
@@ -128,7 +131,7 @@ function productRowMethods(r: Registry): void {
         if (!owner) throw notFound();
         const raw = pick(p, 'rows');
         const list = Array.isArray(raw) ? raw : raw && typeof raw === 'object' ? Object.values(raw) : [];
-        const t = ctx.portal.genericTable('crm.productrow');
+        const t = ctx.portal.genericTable(PRODUCT_ROWS);
         for (const x of t.rows.filter((x) => x.OWNER_TYPE === ownerType && x.OWNER_ID === id)) t.delete(x.ID);
         let sum = 0;
         list.forEach((x: any, i) => {
@@ -162,6 +165,9 @@ export function registerCrm(r: Registry): void {
   legacyCrud(r, 'contact');
   legacyCrud(r, 'company');
   itemMethods(r);
+  typeMethods(r);
+  productRowItemMethods(r);
+  userfieldConfigMethods(r);
   categoryMethods(r);
   activityMethods(r);
   timelineCommentMethods(r);

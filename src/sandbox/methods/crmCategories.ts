@@ -1,15 +1,18 @@
 /**
- * Deal pipelines and stages: `crm.category.*` (entityTypeId 2 only; a new pipeline gets NEW/WON/LOSE stages),
+ * Pipelines and stages: `crm.category.*` (deals, entityTypeId 2: a new pipeline gets NEW/WON/LOSE stages; smart
+ * processes: the stages of crmTypes.ts in `DYNAMIC_<entityTypeId>_STAGE_<id>`),
  * the deprecated `crm.dealcategory.*`, and the status reference `crm.status.*` (stages, lead statuses, sources, …).
  * Sources: apidocs.bitrix24.com/api-reference/crm/universal/category/crm-category-list.html (and -add, -update,
  * -delete), api-reference/crm/status/crm-status-list.html (and -add, -update, -delete), api-reference/crm/outdated/
  * category-old/crm-deal-category-stage-list.html (b24-spec spec/index.json maps each method to its page).
  */
 import { d7Error, legacyError, missingParam } from '../apiError.js';
+import { dynamicName, dynamicStageEntity, isDynamicStageEntity } from '../dynamicEntities.js';
 import { type Params, pick } from '../params.js';
-import type { Registry } from '../registry.js';
+import type { CallCtx, Registry } from '../registry.js';
 import type { Row } from '../store.js';
 import { fieldsMeta, legacyList, readId, readObject } from './common.js';
+import { addDynamicCategory } from './crmTypes.js';
 import { badFields, badId, notFound } from './crmWrites.js';
 
 const catView = (c: Row) => ({
@@ -33,7 +36,7 @@ const statusView = (s: Row) => ({
   CATEGORY_ID: s.CATEGORY_ID === null || s.CATEGORY_ID === undefined ? null : String(s.CATEGORY_ID),
   COLOR: s.COLOR,
   SEMANTICS: s.SEMANTICS,
-  ...(s.ENTITY_ID.startsWith('DEAL_STAGE') || s.ENTITY_ID === 'STATUS'
+  ...(s.ENTITY_ID.startsWith('DEAL_STAGE') || s.ENTITY_ID === 'STATUS' || isDynamicStageEntity(s.ENTITY_ID)
     ? {
         EXTRA: {
           SEMANTICS: s.SEMANTICS === 'S' ? 'success' : s.SEMANTICS === 'F' ? 'failure' : 'process',
@@ -45,15 +48,22 @@ const statusView = (s: Row) => ({
 
 /** Registers `crm.category.*`, `crm.dealcategory.*` and `crm.status.*`. */
 export function categoryMethods(r: Registry): void {
-  const readType = (p: Params) => {
+  /** entityTypeId of a type with pipelines: deals (2) or an existing smart process. */
+  const readType = (ctx: CallCtx, p: Params) => {
     const v = pick(p, 'entityTypeId');
     if (v === undefined || v === '') throw missingParam('entityTypeId');
-    if (Number(v) !== 2) throw d7Error('NOT_FOUND', 'SPA not found');
-    return 2;
+    const etid = Number(v);
+    if (etid !== 2 && !ctx.portal.dynamicType(etid)) throw d7Error('NOT_FOUND', 'SPA not found');
+    return etid;
+  };
+  const catOf = (ctx: CallCtx, p: Params, etid: number) => {
+    const c = ctx.portal.t.category.get(pick(p, 'id'));
+    if (!c || c.ENTITY_TYPE_ID !== etid) throw d7Error('NOT_FOUND', 'Category not found');
+    return c;
   };
   r.many('crm', {
-    'crm.category.fields': (_ctx, p) => {
-      readType(p);
+    'crm.category.fields': (ctx, p) => {
+      readType(ctx, p);
       const f = (type: string, title: string, ro = false) => ({
         type,
         isRequired: false,
@@ -76,21 +86,27 @@ export function categoryMethods(r: Registry): void {
       };
     },
     'crm.category.list': (ctx, p) => {
-      readType(p);
-      const cats = [...ctx.portal.t.category.rows].sort((a, b) => a.SORT - b.SORT || a.ID - b.ID).map(catView);
+      const etid = readType(ctx, p);
+      const cats = ctx.portal.t.category.rows
+        .filter((c) => c.ENTITY_TYPE_ID === etid)
+        .sort((a, b) => a.SORT - b.SORT || a.ID - b.ID)
+        .map(catView);
       return { result: { categories: cats }, total: cats.length };
     },
     'crm.category.get': (ctx, p) => {
-      readType(p);
-      const c = ctx.portal.t.category.get(pick(p, 'id'));
-      if (!c) throw d7Error('NOT_FOUND', 'Category not found');
+      const c = catOf(ctx, p, readType(ctx, p));
       return { result: { category: catView(c) } };
     },
     'crm.category.add': (ctx, p) => {
-      readType(p);
+      const etid = readType(ctx, p);
       const f = readObject(pick(p, 'fields'), () => missingParam('fields'));
       if (!f.name) throw d7Error('INVALID_ARG_VALUE', "Field 'name' is required");
       const portal = ctx.portal;
+      if (etid !== 2) {
+        const dc = addDynamicCategory(portal, etid, String(f.name), Number(f.sort ?? 500), f.isDefault === 'Y');
+        portal.dirty();
+        return { result: { category: catView(dc) }, write: true };
+      }
       const c = portal.t.category.insert({
         NAME: String(f.name),
         SORT: Number(f.sort ?? 500),
@@ -107,9 +123,7 @@ export function categoryMethods(r: Registry): void {
       return { result: { category: catView(c) }, write: true };
     },
     'crm.category.update': (ctx, p) => {
-      readType(p);
-      const c = ctx.portal.t.category.get(pick(p, 'id'));
-      if (!c) throw d7Error('NOT_FOUND', 'Category not found');
+      const c = catOf(ctx, p, readType(ctx, p));
       const f = readObject(pick(p, 'fields'), () => missingParam('fields'));
       if (f.name !== undefined) c.NAME = String(f.name);
       if (f.sort !== undefined) c.SORT = Number(f.sort);
@@ -117,20 +131,21 @@ export function categoryMethods(r: Registry): void {
       return { result: { category: catView(c) }, write: true };
     },
     'crm.category.delete': (ctx, p) => {
-      readType(p);
-      const id = Number(pick(p, 'id'));
-      const c = ctx.portal.t.category.get(id);
-      if (!c) throw d7Error('NOT_FOUND', 'Category not found');
+      const etid = readType(ctx, p);
+      const c = catOf(ctx, p, etid);
+      const id = c.ID as number;
       if (c.IS_DEFAULT === 'Y') throw d7Error('ACCESS_DENIED', 'Default category cannot be deleted', 400);
-      if (ctx.portal.t.deal.rows.some((d) => d.CATEGORY_ID === id))
-        throw d7Error('CATEGORY_NOT_EMPTY', 'Category has deals');
+      const items = etid === 2 ? ctx.portal.t.deal : ctx.portal.table(dynamicName(etid));
+      if (items.rows.some((d) => d.CATEGORY_ID === id)) throw d7Error('CATEGORY_NOT_EMPTY', 'Category has items');
       ctx.portal.t.category.delete(id);
+      const stages = etid === 2 ? `DEAL_STAGE_${id}` : dynamicStageEntity(etid, id);
+      for (const s of ctx.portal.t.status.rows.filter((s) => s.ENTITY_ID === stages)) ctx.portal.t.status.delete(s.ID);
       ctx.portal.dirty();
       return { result: [], write: true };
     },
     // legacy names (deprecated) the MVP-era code uses
     'crm.dealcategory.list': (ctx) => {
-      const rows = ctx.portal.t.category.rows.filter((c) => c.ID > 0);
+      const rows = ctx.portal.t.category.rows.filter((c) => c.ID > 0 && c.ENTITY_TYPE_ID === 2);
       const result = rows.map((c) => ({
         ID: String(c.ID),
         CREATED_DATE: ctx.portal.nowIso(),
@@ -170,7 +185,7 @@ export function categoryMethods(r: Registry): void {
     'crm.status.add': (ctx, p) => {
       const f = readObject(pick(p, 'fields'), badFields);
       if (!f.ENTITY_ID || !f.STATUS_ID || !f.NAME) throw legacyError('ENTITY_ID, STATUS_ID and NAME are required.');
-      const m = /^DEAL_STAGE(?:_(\d+))?$/.exec(String(f.ENTITY_ID));
+      const m = /^(?:DEAL_STAGE|DYNAMIC_\d+_STAGE|SMART_INVOICE_STAGE)(?:_(\d+))?$/.exec(String(f.ENTITY_ID));
       const cat = m ? Number(m[1] ?? 0) : null;
       const sem = f.SEMANTICS ? String(f.SEMANTICS) : null;
       const s = ctx.portal.addStatus(

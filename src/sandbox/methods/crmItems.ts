@@ -1,28 +1,30 @@
 /**
- * The universal CRM dialect `crm.item.*` for entityTypeId 1 (lead), 2 (deal), 3 (contact), 4 (company): a second,
- * typed camelCase view of the same rows (`ufCrm…` user fields unless useOriginalUfNames=Y, `fm` multifields,
- * filter with `logic: OR`), D7 errors. Smart processes (≥ 1030) are not emulated. Sources:
+ * The universal CRM dialect `crm.item.*` for entityTypeId 1 (lead), 2 (deal), 3 (contact), 4 (company) and every
+ * smart process `crm.type.add` created (dynamicEntities.ts): a second, typed camelCase view of the same rows
+ * (`ufCrm…` user fields unless useOriginalUfNames=Y, `fm` multifields, filter with `logic: OR`, file fields as
+ * `{id, url, urlMachine}`), D7 errors; unknown keys in `fields` are ignored, as the docs say. Quotes (7) and
+ * invoices (31) are not emulated ("SPA not found"). Sources:
  * apidocs.bitrix24.com/api-reference/crm/universal/crm-item-add.html, …/crm-item-list.html, …/crm-item-update.html
  * (b24-spec spec/index.json maps each method to its page).
  */
 import { ApiError, d7Error, missingParam } from '../apiError.js';
-import { ENTITY_TYPE_IDS, type EntityDef } from '../entities.js';
+import type { EntityDef } from '../entities.js';
 import { camelMap, camelName, camelResolver, itemRow } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
-import { listOut, PAGE, type Registry, readStart } from '../registry.js';
+import { type CallCtx, listOut, PAGE, type Registry, readStart } from '../registry.js';
 import { compileFilter, compileOrder, type Row, runQuery } from '../store.js';
 import { fieldsMeta } from './common.js';
 import { insert, remove, update } from './crmWrites.js';
 
 /** Registers `crm.item.fields/list/get/add/update/delete`. */
 export function itemMethods(r: Registry): void {
-  const entityOf = (p: Params): { entity: string; def: EntityDef } & { portal?: never } => {
+  const entityOf = (ctx: CallCtx, p: Params): { entity: string } => {
     const v = pick(p, 'entityTypeId');
     if (v === undefined || v === '') throw missingParam('entityTypeId');
-    const entity = ENTITY_TYPE_IDS[Number(v)];
+    const entity = ctx.portal.entityOfType(Number(v));
     if (!entity) throw d7Error('NOT_FOUND', 'SPA not found');
-    return { entity, def: undefined as unknown as EntityDef };
+    return { entity };
   };
   const readItemId = (p: Params) => {
     const v = pick(p, 'id');
@@ -61,7 +63,7 @@ export function itemMethods(r: Registry): void {
     );
   r.many('crm', {
     'crm.item.fields': (ctx, p) => {
-      const { entity } = entityOf(p);
+      const { entity } = entityOf(ctx, p);
       const def = ctx.portal.def(entity);
       const fields = ctx.portal.fields(def);
       const out: Record<string, unknown> = {};
@@ -71,7 +73,7 @@ export function itemMethods(r: Registry): void {
       return { result: { fields: out } };
     },
     'crm.item.list': (ctx, p) => {
-      const { entity } = entityOf(p);
+      const { entity } = entityOf(ctx, p);
       const portal = ctx.portal;
       const def = portal.def(entity);
       const fields = portal.fields(def);
@@ -99,20 +101,20 @@ export function itemMethods(r: Registry): void {
           if (f && !keys.includes(f.key)) keys.push(f.key);
         }
       }
-      const q = runQuery(portal.t[entity as 'deal'], filter, order, Math.max(0, start), PAGE, start >= 0);
+      const q = runQuery(portal.table(entity), filter, order, Math.max(0, start), PAGE, start >= 0);
       const items = q.rows.map((row) => view(portal, def, row, keys, p));
       const out = listOut({ items }, items.length, q.total, start);
       out.counted = start >= 0 ? Math.max(q.scanned, q.total) : 0;
       return out;
     },
     'crm.item.get': (ctx, p) => {
-      const { entity } = entityOf(p);
-      const row = ctx.portal.t[entity as 'deal'].get(readItemId(p));
+      const { entity } = entityOf(ctx, p);
+      const row = ctx.portal.table(entity).get(readItemId(p));
       if (!row) throw d7Error('NOT_FOUND', 'Element not found');
       return { result: { item: view(ctx.portal, ctx.portal.def(entity), row, null, p) }, rows: 1 };
     },
     'crm.item.add': (ctx, p) => {
-      const { entity } = entityOf(p);
+      const { entity } = entityOf(ctx, p);
       const def = ctx.portal.def(entity);
       const input = pick(p, 'fields');
       if (!input || typeof input !== 'object') throw missingParam('fields');
@@ -120,9 +122,9 @@ export function itemMethods(r: Registry): void {
       return { result: { item: view(ctx.portal, def, row, null, p) }, write: true };
     },
     'crm.item.update': (ctx, p) => {
-      const { entity } = entityOf(p);
+      const { entity } = entityOf(ctx, p);
       const def = ctx.portal.def(entity);
-      const row = ctx.portal.t[entity as 'deal'].get(readItemId(p));
+      const row = ctx.portal.table(entity).get(readItemId(p));
       if (!row) throw d7Error('NOT_FOUND', 'Element not found');
       const input = pick(p, 'fields');
       if (!input || typeof input !== 'object') throw missingParam('fields');
@@ -130,9 +132,9 @@ export function itemMethods(r: Registry): void {
       return { result: { item: view(ctx.portal, def, row, null, p) }, write: true };
     },
     'crm.item.delete': (ctx, p) => {
-      const { entity } = entityOf(p);
+      const { entity } = entityOf(ctx, p);
       const id = readItemId(p);
-      if (!ctx.portal.t[entity as 'deal'].get(id)) throw d7Error('NOT_FOUND', 'Element not found');
+      if (!ctx.portal.table(entity).get(id)) throw d7Error('NOT_FOUND', 'Element not found');
       remove(ctx, entity, id);
       return { result: [], write: true };
     },

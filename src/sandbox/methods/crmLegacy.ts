@@ -1,7 +1,7 @@
 /**
  * The legacy CRM dialect of deals, leads, contacts and companies: `crm.{deal,lead,contact,company}.fields/list/
  * get/add/update/delete` (UPPER keys, string scalars, errors with an empty code) and their user fields
- * `crm.<entity>.userfield.*` (names prefixed UF_CRM_). Sources: apidocs.bitrix24.com/api-reference/crm/deals/
+ * `crm.<entity>.userfield.*` (names prefixed UF_CRM_; LANG, labels and SETTINGS as methods/userfields.ts says). Sources: apidocs.bitrix24.com/api-reference/crm/deals/
  * (crm-deal-add.html, crm-deal-list.html, …), api-reference/crm/leads/, api-reference/crm/contacts/,
  * api-reference/crm/companies/, api-reference/crm/deals/user-defined-fields/crm-deal-userfield-add.html
  * (b24-spec spec/index.json maps each method to its page).
@@ -10,9 +10,9 @@ import { legacyError } from '../apiError.js';
 import { legacyRow } from '../fieldViews.js';
 import { pick, truthy } from '../params.js';
 import type { Registry } from '../registry.js';
-import type { Row } from '../store.js';
 import { fieldsMeta, legacyList, readId, readObject } from './common.js';
 import { badFields, badId, insert, notFound, remove, update } from './crmWrites.js';
+import { enumItems, LABEL_KEYS, labelIn, labelMap, labelsFrom, settingsFor, ufView } from './userfields.js';
 
 /** Registers `crm.<entity>.*` and `crm.<entity>.userfield.*` in the legacy dialect. */
 export function legacyCrud(r: Registry, entity: 'deal' | 'lead' | 'contact' | 'company'): void {
@@ -55,14 +55,28 @@ export function legacyCrud(r: Registry, entity: 'deal' | 'lead' | 'contact' | 'c
   r.many('crm', {
     [m + 'userfield.list']: (ctx, p) => {
       const rows = ctx.portal.t.userfield.rows.filter((u) => u.ENTITY_ID === ufEntity);
-      const f = pick(p, 'filter') ?? {};
+      // LANG picks the language of the labels; it is no condition on the rows
+      const f = { ...((pick(p, 'filter') ?? {}) as Record<string, unknown>) };
+      const langKey = Object.keys(f).find((k) => k.toUpperCase() === 'LANG');
+      const lang = langKey ? String(f[langKey]) : null;
+      if (langKey) delete f[langKey];
       const out = rows.filter((u) => Object.entries(f).every(([k, v]) => String(u[k.toUpperCase()]) === String(v)));
-      return { result: out.map(ufView), total: out.length };
+      const order = pick(p, 'order') as Record<string, string> | undefined;
+      if (order && typeof order === 'object') {
+        const terms = Object.entries(order).map(
+          ([k, d]) => [k.toUpperCase(), String(d).toUpperCase() === 'DESC' ? -1 : 1] as const,
+        );
+        out.sort((a, b) => {
+          for (const [k, d] of terms) if (a[k] !== b[k]) return (a[k] < b[k] ? -1 : 1) * d;
+          return a.ID - b.ID;
+        });
+      }
+      return { result: out.map((u) => ufView(u, lang)), total: out.length };
     },
     [m + 'userfield.get']: (ctx, p) => {
       const u = ctx.portal.t.userfield.get(readId(p, badId));
       if (!u || u.ENTITY_ID !== ufEntity) throw notFound();
-      return { result: ufView(u) };
+      return { result: ufView(u, undefined) };
     },
     [m + 'userfield.add']: (ctx, p) => {
       const f = readObject(pick(p, 'fields'), badFields);
@@ -72,14 +86,19 @@ export function legacyCrud(r: Registry, entity: 'deal' | 'lead' | 'contact' | 'c
       if (ctx.portal.t.userfield.rows.some((u) => u.ENTITY_ID === ufEntity && u.FIELD_NAME === full)) {
         throw legacyError(`Field '${full}' already exists.`);
       }
-      const label = f.EDIT_FORM_LABEL ?? f.LABEL ?? full;
+      const type = String(f.USER_TYPE_ID ?? 'string');
       const row = ctx.portal.ufAdd({
         ENTITY_ID: ufEntity,
         FIELD_NAME: full,
-        USER_TYPE_ID: String(f.USER_TYPE_ID ?? 'string'),
+        USER_TYPE_ID: type,
+        XML_ID: f.XML_ID === undefined ? null : String(f.XML_ID),
+        SORT: Number(f.SORT ?? 100),
         MULTIPLE: truthy(f.MULTIPLE) ? 'Y' : 'N',
         MANDATORY: truthy(f.MANDATORY) ? 'Y' : 'N',
-        EDIT_FORM_LABEL: typeof label === 'object' ? String(Object.values(label as object)[0] ?? full) : String(label),
+        SHOW_FILTER: f.SHOW_FILTER === undefined ? 'N' : String(f.SHOW_FILTER),
+        SETTINGS: settingsFor(type, f.SETTINGS),
+        LIST: type === 'enumeration' ? enumItems(f.LIST, ctx.portal.t.userfield.nextId * 100) : undefined,
+        ...labelsFrom(f, full),
       });
       ctx.portal.dirty();
       return { result: row.ID, write: true };
@@ -88,16 +107,13 @@ export function legacyCrud(r: Registry, entity: 'deal' | 'lead' | 'contact' | 'c
       const u = ctx.portal.t.userfield.get(readId(p, badId));
       if (!u || u.ENTITY_ID !== ufEntity) throw notFound();
       const f = readObject(pick(p, 'fields'), badFields);
-      for (const k of [
-        'SORT',
-        'MANDATORY',
-        'SHOW_FILTER',
-        'SHOW_IN_LIST',
-        'EDIT_IN_LIST',
-        'XML_ID',
-        'EDIT_FORM_LABEL',
-      ]) {
+      for (const k of ['SORT', 'MANDATORY', 'SHOW_FILTER', 'SHOW_IN_LIST', 'EDIT_IN_LIST', 'XML_ID', 'IS_SEARCHABLE']) {
         if (f[k] !== undefined) u[k] = f[k];
+      }
+      if (f.SETTINGS !== undefined)
+        u.SETTINGS = settingsFor(u.USER_TYPE_ID, { ...u.SETTINGS, ...(f.SETTINGS as object) });
+      for (const k of LABEL_KEYS) {
+        if (f[k] !== undefined || f.LABEL !== undefined) u[k] = labelMap(f[k] ?? f.LABEL, labelIn(u[k] ?? f.LABEL));
       }
       ctx.portal.ufEpoch++;
       ctx.portal.dirty();
@@ -115,22 +131,3 @@ export function legacyCrud(r: Registry, entity: 'deal' | 'lead' | 'contact' | 'c
 }
 
 const ctx2uf = (entity: string) => 'CRM_' + entity.toUpperCase();
-
-function ufView(u: Row): Record<string, unknown> {
-  return {
-    ID: String(u.ID),
-    ENTITY_ID: u.ENTITY_ID,
-    FIELD_NAME: u.FIELD_NAME,
-    USER_TYPE_ID: u.USER_TYPE_ID,
-    XML_ID: u.XML_ID,
-    SORT: String(u.SORT),
-    MULTIPLE: u.MULTIPLE,
-    MANDATORY: u.MANDATORY,
-    SHOW_FILTER: u.SHOW_FILTER,
-    SHOW_IN_LIST: u.SHOW_IN_LIST,
-    EDIT_IN_LIST: u.EDIT_IN_LIST,
-    IS_SEARCHABLE: u.IS_SEARCHABLE,
-    SETTINGS: u.SETTINGS && Object.keys(u.SETTINGS).length ? u.SETTINGS : [],
-    EDIT_FORM_LABEL: u.EDIT_FORM_LABEL ?? u.FIELD_NAME,
-  };
-}

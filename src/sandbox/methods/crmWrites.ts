@@ -8,10 +8,12 @@
  * api-reference/crm/companies/crm-company-add.html (b24-spec spec/index.json maps each method to its page).
  */
 import { legacyError } from '../apiError.js';
+import { dynamicStageEntity, dynamicTypeId } from '../dynamicEntities.js';
 import type { Portal } from '../portal.js';
 import type { CallCtx } from '../registry.js';
 import type { Row } from '../store.js';
 import { applyFields, fireCrm } from './common.js';
+import { applyFiles, takeFiles } from './crmFiles.js';
 
 /** Legacy "ID is not defined or invalid." (empty code, 400). */
 export const badId = () => legacyError('ID is not defined or invalid.');
@@ -23,7 +25,7 @@ export const badFields = () => legacyError("Parameter 'fields' must be array.");
 function stageDefaults(p: Portal, row: Row, creating: boolean, changed: string[]): void {
   if (creating || changed.includes('CATEGORY_ID')) row.CATEGORY_ID ??= 0;
   const cat = row.CATEGORY_ID ?? 0;
-  if (!p.t.category.get(cat)) throw legacyError(`Category ${cat} not found.`);
+  if (p.t.category.get(cat)?.ENTITY_TYPE_ID !== 2) throw legacyError(`Category ${cat} not found.`);
   const stages = p.stages(cat);
   if (!row.STAGE_ID || (!creating && changed.includes('CATEGORY_ID') && !changed.includes('STAGE_ID'))) {
     row.STAGE_ID = stages[0]?.STATUS_ID ?? 'NEW';
@@ -35,6 +37,34 @@ function stageDefaults(p: Portal, row: Row, creating: boolean, changed: string[]
   row.STAGE_SEMANTIC_ID = p.semantic(entity, row.STAGE_ID);
   row.CLOSED = row.STAGE_SEMANTIC_ID === 'P' ? 'N' : 'Y';
   row.IS_NEW = /(^|:)NEW$/.test(row.STAGE_ID) ? 'Y' : 'N';
+}
+
+/**
+ * Pipeline and stage of a smart process item: the type's default pipeline when none is given, the pipeline's first
+ * stage when none is given (or the pipeline changed), a stage of another pipeline refused; PREVIOUS_STAGE_ID follows.
+ */
+function dynamicStageDefaults(
+  p: Portal,
+  etid: number,
+  row: Row,
+  creating: boolean,
+  changed: string[],
+  prev: unknown,
+): void {
+  const cats = p.t.category.rows.filter((c) => c.ENTITY_TYPE_ID === etid);
+  if (row.CATEGORY_ID === null || row.CATEGORY_ID === undefined) {
+    row.CATEGORY_ID = (cats.find((c) => c.IS_DEFAULT === 'Y') ?? cats[0])?.ID ?? null;
+  }
+  const cat = row.CATEGORY_ID;
+  if (!cats.some((c) => c.ID === cat)) throw legacyError(`Category ${cat} not found.`);
+  const stages = p.dynamicStages(etid, cat);
+  if (!row.STAGE_ID || (!creating && changed.includes('CATEGORY_ID') && !changed.includes('STAGE_ID'))) {
+    row.STAGE_ID = stages[0]?.STATUS_ID ?? null;
+  }
+  if (row.STAGE_ID && !stages.some((s) => s.STATUS_ID === row.STAGE_ID)) {
+    throw legacyError(`Stage '${row.STAGE_ID}' does not belong to pipeline ${cat} (${dynamicStageEntity(etid, cat)}).`);
+  }
+  if (!creating && row.STAGE_ID !== prev) row.PREVIOUS_STAGE_ID = prev ?? null;
 }
 
 /** Create/update with the entity's derived fields (stages, HAS_PHONE, …). */
@@ -55,7 +85,24 @@ function write(
     for (const [k, f] of Object.entries(fields)) if (!(k in row)) row[k] = f.multi ? [] : null;
   }
   // legacy crm.deal.update ignores CATEGORY_ID (immutable); crm.item.update may move a deal to another pipeline
-  const changed = applyFields(p, fields, row, input, { creating: creating || moveCategory });
+  const files = takeFiles(fields, input);
+  const changed = applyFields(p, fields, row, files.rest, { creating: creating || moveCategory });
+  changed.push(...applyFiles(p, fields, row, files.values, entity));
+  const etid = dynamicTypeId(entity);
+  if (etid !== null) {
+    dynamicStageDefaults(p, etid, row, creating, changed, prevStage);
+    row.CURRENCY_ID ??= 'RUB';
+    row.OPPORTUNITY ??= 0;
+    row.IS_MANUAL_OPPORTUNITY ??= 'N';
+    row.TAX_VALUE ??= 0;
+    row.OPENED ??= 'Y';
+    if (changed.includes('CONTACT_IDS')) row.CONTACT_ID = row.CONTACT_IDS[0] ?? null;
+    else if (changed.includes('CONTACT_ID')) row.CONTACT_IDS = row.CONTACT_ID ? [row.CONTACT_ID] : [];
+    if (creating || row.STAGE_ID !== prevStage) {
+      row.MOVED_TIME = now;
+      row.MOVED_BY_ID = ctx.userId;
+    }
+  }
   if (entity === 'deal') {
     stageDefaults(p, row, creating, changed);
     row.CURRENCY_ID ??= 'RUB';
@@ -115,17 +162,19 @@ function write(
   return changed;
 }
 
-/** Creates a deal/lead/contact/company row from legacy (UPPER) input; fires ONCRM<ENTITY>ADD. @throws legacy ApiError */
+/** Creates a deal/lead/contact/company/smart process item row from legacy (UPPER) input; fires ONCRM<ENTITY>ADD. @throws legacy ApiError */
 export function insert(ctx: CallCtx, entity: string, input: Record<string, unknown>): Row {
   const p = ctx.portal;
-  const table = p.t[entity as 'deal'];
+  const table = p.table(entity);
   const row: Row = {};
   write(ctx, entity, row, input, true);
   table.insert(row);
+  const etid = dynamicTypeId(entity);
+  if (!row.TITLE && etid !== null) row.TITLE = `${p.dynamicType(etid)?.title ?? 'Smart process'} #${row.ID}`;
   if (!row.TITLE && entity === 'deal') row.TITLE = `Сделка #${row.ID}`;
   if (!row.TITLE && entity === 'lead') row.TITLE = `Лид #${row.ID}`;
   if (!row.TITLE && entity === 'company') row.TITLE = `Компания #${row.ID}`;
-  fireCrm(p, entity, 'ADD', row.ID, ctx.connector);
+  fire(p, entity, 'ADD', row.ID, ctx.connector);
   return row;
 }
 
@@ -147,13 +196,30 @@ export function update(
     Object.assign(row, backup);
     throw e;
   }
-  fireCrm(ctx.portal, entity, 'UPDATE', row.ID, ctx.connector);
+  fire(ctx.portal, entity, 'UPDATE', row.ID, ctx.connector);
 }
 
 /** Deletes a row; fires ONCRM<ENTITY>DELETE. */
 export function remove(ctx: CallCtx, entity: string, id: number): void {
-  ctx.portal.t[entity as 'deal'].delete(id);
-  fireCrm(ctx.portal, entity, 'DELETE', id, ctx.connector);
+  ctx.portal.table(entity).delete(id);
+  fire(ctx.portal, entity, 'DELETE', id, ctx.connector);
+}
+
+/**
+ * The change event: ONCRM<ENTITY><ACTION> for the built-in entities; for a smart process item both
+ * ONCRMDYNAMICITEM<ACTION> and ONCRMDYNAMICITEM<ACTION>_<entityTypeId> with `{FIELDS: {ID, ENTITY_TYPE_ID}}`
+ * (api-reference/crm/universal/events/on-crm-dynamic-item-add.md).
+ */
+function fire(p: Portal, entity: string, action: 'ADD' | 'UPDATE' | 'DELETE', id: number, connector: string): void {
+  const etid = dynamicTypeId(entity);
+  if (etid === null) {
+    fireCrm(p, entity, action, id, connector);
+    return;
+  }
+  const data = { FIELDS: { ID: id, ENTITY_TYPE_ID: etid } };
+  p.events.fire(`ONCRMDYNAMICITEM${action}`, data, `${entity}:${id}`, connector);
+  p.events.fire(`ONCRMDYNAMICITEM${action}_${etid}`, data, `${entity}:${id}`, connector);
+  p.dirty();
 }
 
 /** Exposed for the simulator: create/update rows the way the API does (fires events). */

@@ -12,10 +12,24 @@ import type { CallCtx, MethodResult, Registry } from '../registry.js';
 import type { Row } from '../store.js';
 import { applyFields, legacyList, readId } from './common.js';
 
+/**
+ * The user record as user.get shows it: an empty value is `""`, never null (UF_DEPARTMENT stays a list, ACTIVE a
+ * boolean); TIMESTAMP_X and LAST_ACTIVITY_DATE are the `{}` the documented example shows (a date object the portal
+ * serializes empty). Source: apidocs.bitrix24.com/api-reference/user/user-get.html (response example).
+ */
+function userView(o: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'TIMESTAMP_X' || k === 'LAST_ACTIVITY_DATE') o[k] = {};
+    else if (v === null || v === undefined) o[k] = '';
+  }
+  return o;
+}
+
 /** Registers `user.*`. */
 export function userMethods(r: Registry): void {
   const userFields = (ctx: CallCtx) => ctx.portal.def('user').fields;
-  const view = (ctx: CallCtx, u: Row) => legacyRow(userFields(ctx), u, Object.keys(userFields(ctx)));
+  const view = (ctx: CallCtx, u: Row, keys = Object.keys(userFields(ctx))) =>
+    userView(legacyRow(userFields(ctx), u, keys));
   const userList = (ctx: CallCtx, p: Params): MethodResult => {
     let filter = pick(p, 'FILTER', 'filter');
     if (!filter) {
@@ -41,6 +55,7 @@ export function userMethods(r: Registry): void {
           ? (u) => `${u.NAME} ${u.LAST_NAME} ${u.EMAIL} ${u.WORK_POSITION}`.toLowerCase().includes(needle)
           : undefined,
         selectDefaultAll: false,
+        render: (u, keys) => view(ctx, u, keys),
       },
     );
   };
@@ -69,6 +84,7 @@ export function userMethods(r: Registry): void {
         IS_ONLINE: 'N',
         USER_TYPE: 'employee',
         DATE_REGISTER: ctx.portal.clock.now(),
+        TIMESTAMP_X: ctx.portal.clock.now(),
         UF_DEPARTMENT: asList(p.UF_DEPARTMENT)?.map(Number) ?? [1],
       });
       ctx.portal.t.user.insert(row);
@@ -83,6 +99,7 @@ export function userMethods(r: Registry): void {
       const u = ctx.portal.t.user.get(readId(p, () => argError('User ID is required', 'ERROR_CORE')));
       if (!u) throw argError('User not found', 'ERROR_CORE');
       applyFields(ctx.portal, userFields(ctx), u, p, { creating: false });
+      u.TIMESTAMP_X = ctx.portal.clock.now();
       ctx.portal.dirty();
       return { result: true, write: true };
     },
