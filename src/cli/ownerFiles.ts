@@ -7,7 +7,7 @@
 import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ownerGone, type RunOwner } from '../pipeline/journal.js';
+import { currentOwner, ownerGone, type RunOwner } from '../pipeline/journal.js';
 
 /** Creates the lock with this process as owner, atomically with its content; false when it exists. */
 export function takeLock(lockPath: string): boolean {
@@ -155,17 +155,4 @@ export function hostGone(owner: RunOwner): boolean {
 /** Same host, pid and process start time. */
 export function sameOwner(a: RunOwner, b: RunOwner): boolean {
   return a.host === b.host && a.pid === b.pid && a.start === b.start;
-}
-
-/**
- * This process as an owner, like the journal's run owner (src/pipeline/journal.ts keeps its own private): host
- * name, pid and start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`; absent without /proc).
- */
-export function currentOwner(): RunOwner {
-  let start: string | undefined;
-  try {
-    const stat = readFileSync(`/proc/${process.pid}/stat`, 'utf8');
-    start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {}
-  return { host: hostname(), pid: process.pid, ...(start ? { start } : {}) };
 }

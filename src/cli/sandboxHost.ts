@@ -33,7 +33,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../lib/atomic.js';
 import { RuntimeFailure } from '../lib/failures.js';
-import type { RunOwner } from '../pipeline/journal.js';
+import { currentOwner, type RunOwner } from '../pipeline/journal.js';
 import {
   type SandboxAddress,
   type SandboxEndpoint,
@@ -44,7 +44,6 @@ import {
 } from '../sandbox/index.js';
 import {
   breakStale,
-  currentOwner,
   existsFile,
   hostGone,
   lockFresh,

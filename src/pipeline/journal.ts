@@ -112,10 +112,19 @@ function processStart(pid: number): string | undefined {
   }
 }
 
-/** This process as a run owner (a journal stamps `running` records with it). */
+let me: RunOwner | undefined;
+
+/**
+ * This process as a run owner (a journal stamps `running` records with it): host name, pid and start time in clock
+ * ticks since boot (field 22 of `/proc/<pid>/stat`; absent without /proc). Read once per process (a journal asks on
+ * every update); a fresh copy each call.
+ */
 export function currentOwner(): RunOwner {
-  const start = processStart(process.pid);
-  return { host: hostname(), pid: process.pid, ...(start ? { start } : {}) };
+  if (!me) {
+    const start = processStart(process.pid);
+    me = { host: hostname(), pid: process.pid, ...(start ? { start } : {}) };
+  }
+  return { ...me };
 }
 
 /**

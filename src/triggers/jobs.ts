@@ -126,10 +126,15 @@ function outcomeOf(output: Record<string, unknown> | undefined): RunOutcome | un
  * is one job: an existing job that succeeded answers at once, one in progress is waited for, one that failed is
  * replaced by a new attempt.
  * @param pollMs the longest wait between two reads of the job's state while no notice of its end arrives (default
- *   2 000 ms; a worker's notice usually answers within milliseconds)
+ *   15 000 ms: only a missed notice waits that long; a worker's notice usually answers within milliseconds, and runs
+ *   queued behind busy workers would otherwise read their state again and again)
  * @param portal the portal (`member_id`) the jobs run on, when the service serves several (see {@link PipelineRunJob})
  */
-export function queuedRunner(jobs: JobQueue, pollMs = 2000, portal?: string): (req: RunRequest) => Promise<RunOutcome> {
+export function queuedRunner(
+  jobs: JobQueue,
+  pollMs = 15_000,
+  portal?: string,
+): (req: RunRequest) => Promise<RunOutcome> {
   return async (req) => {
     const data: PipelineRunJob = {
       pipeline: req.pipeline.name,
