@@ -1,0 +1,249 @@
+/**
+ * Replays the documented examples (tests/fixtures/conformance/cases.json, built by extract.ts) against a running
+ * sandbox over real HTTP and compares each answer's shape with the documented one (docShapes.ts). Webhook examples
+ * go to the webhook URL, OAuth examples to `/rest/{method}` with the app's token in the JSON body, REST 3.0 examples
+ * under `/rest/api/`. The docs' ids rarely exist in the seeded portal, so when an example fails or lists nothing the
+ * replay maps ids generically (never per case): an id key (`id`, `ID`, `taskId`, `TASKID`, …) is replaced by an
+ * existing entity of the method's family (found with the family's list method, or created with the family's own
+ * documented add example), and a list that stays empty is retried without its filter.
+ */
+import { readFileSync } from 'node:fs';
+import { type Shape, type ShapeDiff, compareShape } from './docShapes.js';
+
+/** One replayable case as the fixture stores it (see extract.ts ConformanceCase). */
+export interface Case {
+  id: string;
+  method: string;
+  v3: boolean;
+  family: string;
+  docPage: string;
+  oauth: boolean;
+  params: unknown;
+  expect: Record<string, Shape>;
+}
+
+/** The outcome of one case. */
+export interface CaseResult {
+  case: Case;
+  status: number;
+  ok: boolean;
+  diffs: ShapeDiff[];
+  /** error code of a failed call */
+  error?: string;
+}
+
+/** Where and how to call the sandbox. */
+export interface Target {
+  webhookUrl: string;
+  baseUrl: string;
+  accessToken: string;
+}
+
+/** The committed cases. */
+export function loadCases(): Case[] {
+  const url = new URL('../../tests/fixtures/conformance/cases.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { cases: Case[] }).cases;
+}
+
+type Answer = { status: number; body: any };
+
+async function call(t: Target, method: string, params: unknown, v3: boolean, oauth: boolean): Promise<Answer> {
+  const base = oauth ? `${t.baseUrl}/rest/` : t.webhookUrl;
+  const url = (v3 ? base.replace('/rest/', '/rest/api/') : base) + method;
+  const body =
+    oauth && params && typeof params === 'object' && !Array.isArray(params)
+      ? { ...(params as object), auth: t.accessToken }
+      : params;
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(body ?? {}),
+  });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
+
+/** Keys naming the entity a method works on, and keys naming a parent task. */
+const OWN_ID = ['id', 'ID', 'Id', 'itemId', 'ITEMID', 'MESSAGE_ID', 'messageId'];
+const TASK_ID = ['taskId', 'TASKID', 'TASK_ID'];
+
+/** Rows of a list answer: a bare array or the first array-valued property (`items`, `tasks`, `categories`…). */
+function rowsOf(result: unknown): any[] {
+  if (Array.isArray(result)) return result;
+  if (result && typeof result === 'object') {
+    for (const v of Object.values(result)) if (Array.isArray(v)) return v;
+  }
+  return [];
+}
+
+/** The id an add-like answer created: a number/string result or `{item|task|…:{id}}` / `{id}`. */
+function createdId(result: unknown): unknown {
+  if (typeof result === 'number' || typeof result === 'string') return result;
+  if (result && typeof result === 'object') {
+    const r = result as Record<string, any>;
+    if (r.id ?? r.ID) return r.id ?? r.ID;
+    for (const v of Object.values(r)) if (v && typeof v === 'object' && (v.id ?? v.ID)) return v.id ?? v.ID;
+  }
+  return undefined;
+}
+
+/** Replays cases in order against one sandbox. */
+export class Replayer {
+  private readonly known = new Map<string, unknown>();
+
+  constructor(
+    private readonly t: Target,
+    private readonly cases: Case[],
+  ) {}
+
+  private readonly busy = new Set<string>();
+
+  /**
+   * An existing entity id of `family`: the first row of its list method (`list`, `getlist` or a bare `get`), else
+   * of a parent family's (`crm.deal.contact` → `crm.deal`), else the id its own documented add example creates;
+   * cached per family and scope params.
+   */
+  private async entityOf(family: string, scopeParams: Record<string, unknown>, v3: boolean): Promise<unknown> {
+    const key = `${v3}|${family}|${JSON.stringify(scopeParams)}`;
+    if (this.known.has(key)) return this.known.get(key);
+    if (this.busy.has(key)) return undefined;
+    this.busy.add(key);
+    let id: unknown;
+    const parts = family.split('.');
+    const chain = parts.map((_, i) => parts.slice(0, parts.length - i).join('.'));
+    for (const fam of chain) {
+      for (const verb of ['list', 'getlist', 'get']) {
+        const a = await call(this.t, `${fam}.${verb}`, scopeParams, v3, false);
+        if (a.status !== 200) continue;
+        const row = rowsOf(a.body.result)[0];
+        id = row?.id ?? row?.ID;
+        if (id !== undefined) break;
+      }
+      if (id !== undefined) break;
+    }
+    for (const fam of chain) {
+      if (id !== undefined) break;
+      const adds = this.cases.filter((c) => c.family === fam && c.v3 === v3 && /\.(add|create)$/.test(c.method));
+      for (const add of adds) {
+        const params = await this.mapIds(add, structuredClone(add.params));
+        const a = await call(this.t, add.method, params, v3, false);
+        if (a.status === 200) {
+          id = createdId(a.body.result);
+          if (id !== undefined) break;
+        }
+      }
+    }
+    this.busy.delete(key);
+    this.known.set(key, id);
+    return id;
+  }
+
+  /** Params with id keys pointing at existing entities of the method's family (and parent tasks). */
+  private async mapIds(c: Case, params: unknown): Promise<unknown> {
+    if (!params || typeof params !== 'object' || Array.isArray(params)) return params;
+    const p = params as Record<string, unknown>;
+    const scope: Record<string, unknown> = {};
+    for (const k of ['entityTypeId', 'ENTITY_TYPE_ID']) if (k in p) scope[k] = p[k];
+    for (const k of TASK_ID) {
+      if (k in p && c.family !== 'tasks.task') {
+        const task = await this.entityOf('tasks.task', {}, c.v3);
+        if (task !== undefined) {
+          p[k] = Number(task);
+          scope[k] = p[k];
+        }
+      }
+    }
+    const own = c.family === 'tasks.task' ? [...OWN_ID, ...TASK_ID] : OWN_ID;
+    for (const k of own) {
+      if (!(k in p) || typeof p[k] === 'object') continue;
+      const id = await this.entityOf(c.family, scope, c.v3);
+      if (id !== undefined) p[k] = typeof p[k] === 'string' ? String(id) : Number(id);
+    }
+    return p;
+  }
+
+  /** Replays one case: as documented, then with mapped ids, then (lists) without the filter. */
+  async run(c: Case): Promise<CaseResult> {
+    let params: unknown = structuredClone(c.params);
+    let a = await call(this.t, c.method, params, c.v3, c.oauth);
+    if (a.status !== 200 || (rowsOf(a.body?.result).length === 0 && rowsOf(shapeRoot(c)).length > 0)) {
+      params = await this.mapIds(c, params);
+      a = await call(this.t, c.method, params, c.v3, c.oauth);
+    }
+    if (a.status === 200 && rowsOf(a.body.result).length === 0 && rowsOf(shapeRoot(c)).length > 0) {
+      const p = params as Record<string, unknown>;
+      for (const k of ['filter', 'FILTER', 'Filter']) delete p[k];
+      a = await call(this.t, c.method, p, c.v3, c.oauth);
+    }
+    if (a.status !== 200 || !a.body || typeof a.body !== 'object') {
+      const e = a.body?.error;
+      const error = typeof e === 'object' ? `${e?.code} ${e?.message}` : `${e} ${a.body?.error_description ?? ''}`;
+      return { case: c, status: a.status, ok: false, diffs: [], error };
+    }
+    const diffs: ShapeDiff[] = [];
+    for (const [k, s] of Object.entries(c.expect)) {
+      if (k === 'next' && !('next' in a.body)) continue; // only when more rows exist than one page
+      if (!(k in a.body)) diffs.push({ path: k, doc: typeof s === 'string' ? s : 'object', got: 'missing' });
+      else compareShape(s, a.body[k], k, diffs);
+    }
+    return { case: c, status: a.status, ok: diffs.length === 0, diffs };
+  }
+}
+
+/** A documented result with a non-empty list: replays expect rows too. */
+function shapeRoot(c: Case): unknown {
+  const r = c.expect.result;
+  if (Array.isArray(r)) return r;
+  if (r && typeof r === 'object') for (const v of Object.values(r)) if (Array.isArray(v)) return v;
+  return [];
+}
+
+/** Replays every case in fixture order. */
+export async function replayAll(t: Target, cases: Case[] = loadCases()): Promise<CaseResult[]> {
+  const r = new Replayer(t, cases);
+  const out: CaseResult[] = [];
+  for (const c of cases) {
+    if (process.env.CONFORMANCE_TRACE) process.stderr.write(c.id + "\n");
+    out.push(await r.run(c));
+  }
+  return out;
+}
+
+/** The per-family table (family, cases, matching, %) plus a total line, as plain text. */
+export function familyTable(results: CaseResult[]): string {
+  const fam = new Map<string, { n: number; ok: number }>();
+  for (const r of results) {
+    const f = (r.case.v3 ? 'v3 ' : '') + r.case.family;
+    const e = fam.get(f) ?? { n: 0, ok: 0 };
+    e.n++;
+    if (r.ok) e.ok++;
+    fam.set(f, e);
+  }
+  const pct = (ok: number, n: number) => ((ok / n) * 100).toFixed(1) + ' %';
+  const lines = ['family'.padEnd(28) + 'cases'.padStart(6) + 'match'.padStart(7) + '%'.padStart(9)];
+  for (const [f, e] of [...fam].sort((a, b) => a[0].localeCompare(b[0])))
+    lines.push(f.padEnd(28) + String(e.n).padStart(6) + String(e.ok).padStart(7) + pct(e.ok, e.n).padStart(9));
+  const ok = results.filter((r) => r.ok).length;
+  lines.push('total'.padEnd(28) + String(results.length).padStart(6) + String(ok).padStart(7) + pct(ok, results.length).padStart(9));
+  return lines.join('\n');
+}
+
+/** One line per failing case: id, status/error or the first differences. */
+export function failures(results: CaseResult[], max = 6): string {
+  return results
+    .filter((r) => !r.ok)
+    .map((r) => {
+      const what = r.error
+        ? `${r.status} ${r.error}`
+        : r.diffs
+            .slice(0, max)
+            .map((d) => `${d.path}: docs ${d.doc}, sandbox ${d.got}`)
+            .join('; ') + (r.diffs.length > max ? ` (+${r.diffs.length - max})` : '');
+      return `${r.case.id} [${r.case.oauth ? 'oauth' : 'webhook'}] ${what}`;
+    })
+    .join('\n');
+}
