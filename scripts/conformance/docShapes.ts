@@ -16,6 +16,9 @@ export function shapeOf(v: unknown): Shape {
   if (v === null) return 'null';
   if (Array.isArray(v)) return v.length ? [shapeOf(v[0])] : [];
   if (typeof v === 'object') {
+    // an id-keyed map (`{"431": {...}, "433": {...}}`) has data for keys: keep the first value's shape under `*`
+    const keys = Object.keys(v as object);
+    if (keys.length && keys.every((k) => /^\d+$/.test(k))) return { '*': shapeOf((v as any)[keys[0]!]) };
     const o: Record<string, Shape> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) o[k] = shapeOf(x);
     return o;
@@ -43,7 +46,8 @@ function kind(s: Shape): string {
  * scalar accepts `null` (the example shows a set value; the seeded record leaves it unset), but a documented empty
  * string `""` needs a string: that is how the portal answers an unset value there. An empty documented array or
  * object (PHP serialises empty maps as `[]`) accepts an empty or non-empty array/object; arrays compare their
- * first elements when both have one; an actual empty list cannot be compared deeper and is accepted. Keys the
+ * first elements when both have one; an actual empty list cannot be compared deeper and is accepted; id-keyed maps
+ * (`*`) compare their first values. Keys the
  * sandbox adds beyond the docs are not differences.
  */
 export function compareShape(doc: Shape, actual: unknown, path = '', out: ShapeDiff[] = []): ShapeDiff[] {
@@ -65,6 +69,11 @@ export function compareShape(doc: Shape, actual: unknown, path = '', out: ShapeD
   }
   if (typeof doc === 'object') {
     const a = actual as Record<string, unknown>;
+    if ('*' in doc && Object.keys(doc).length === 1) {
+      const first = Object.values(a)[0];
+      if (first !== undefined) compareShape(doc['*']!, first, `${path}.*`, out);
+      return out;
+    }
     for (const [k, s] of Object.entries(doc)) {
       const p = path ? `${path}.${k}` : k;
       if (!(k in a)) out.push({ path: p, doc: kind(s), got: 'missing' });

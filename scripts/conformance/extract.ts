@@ -122,6 +122,12 @@ function responseExamples(text: string): Record<string, unknown>[] {
 /** The envelope shape of a documented answer: `result`, `time` and the list keys where the docs show them. */
 function envelopeShape(res: Record<string, unknown>): Record<string, Shape> {
   const e: Record<string, Shape> = {};
+  // a few pages (tasks.task.start/pause/…) nest the envelope's `time` inside `result` by mistake: lift it out
+  const r = res.result as Record<string, any> | null;
+  if (r && typeof r === 'object' && !('time' in res) && r.time && typeof r.time === 'object' && 'duration' in r.time) {
+    const { time, ...rest } = r;
+    res = { ...res, result: rest, time };
+  }
   for (const k of ['result', 'total', 'next', 'time']) if (k in res) e[k] = shapeOf(res[k]);
   return e;
 }
@@ -158,7 +164,14 @@ export function extract(docsDir: string): ConformanceCase[] {
     const responses = responseExamples(text);
     if (!responses.length) continue;
     for (const ex of examples) {
-      if (ex.url && !ex.url.toLowerCase().split(/[?]/)[0]!.endsWith('/' + method)) continue;
+      if (
+        ex.url &&
+        !ex.url
+          .toLowerCase()
+          .split(/[?]/)[0]!
+          .endsWith('/' + method)
+      )
+        continue;
       for (const res of responses) {
         const n = (seen.get(method + v3) ?? 0) + 1;
         seen.set(method + v3, n);
@@ -190,5 +203,7 @@ if (isMain) {
   writeFileSync(out, JSON.stringify({ source: 'bitrix24/b24restdocs', cases }, null, 1) + '\n');
   const fams = new Map<string, number>();
   for (const c of cases) fams.set(c.family, (fams.get(c.family) ?? 0) + 1);
-  process.stdout.write(`${cases.length} cases, ${fams.size} families, ${new Set(cases.map((c) => c.method)).size} methods\n`);
+  process.stdout.write(
+    `${cases.length} cases, ${fams.size} families, ${new Set(cases.map((c) => c.method)).size} methods\n`,
+  );
 }

@@ -8,7 +8,7 @@
  * documented add example), and a list that stays empty is retried without its filter.
  */
 import { readFileSync } from 'node:fs';
-import { type Shape, type ShapeDiff, compareShape } from './docShapes.js';
+import { compareShape, type Shape, type ShapeDiff } from './docShapes.js';
 
 /** One replayable case as the fixture stores it (see extract.ts ConformanceCase). */
 export interface Case {
@@ -70,6 +70,9 @@ async function call(t: Target, method: string, params: unknown, v3: boolean, oau
 /** Keys naming the entity a method works on, and keys naming a parent task. */
 const OWN_ID = ['id', 'ID', 'Id', 'itemId', 'ITEMID', 'MESSAGE_ID', 'messageId'];
 const TASK_ID = ['taskId', 'TASKID', 'TASK_ID'];
+/** Keys naming a user (in params or their `fields`). */
+const USER_KEY =
+  /^(RESPONSIBLE_ID|CREATED_BY|ASSIGNED_BY_ID|AUTHOR_ID|USER_ID|responsibleId|creatorId|assignedById|authorId|userId)$/;
 
 /** Rows of a list answer: a bare array or the first array-valued property (`items`, `tasks`, `categories`…). */
 function rowsOf(result: unknown): any[] {
@@ -93,8 +96,6 @@ function createdId(result: unknown): unknown {
 
 /** Replays cases in order against one sandbox. */
 export class Replayer {
-  private readonly known = new Map<string, unknown>();
-
   constructor(
     private readonly t: Target,
     private readonly cases: Case[],
@@ -104,12 +105,11 @@ export class Replayer {
 
   /**
    * An existing entity id of `family`: the first row of its list method (`list`, `getlist` or a bare `get`), else
-   * of a parent family's (`crm.deal.contact` → `crm.deal`), else the id its own documented add example creates;
-   * cached per family and scope params.
+   * of a parent family's (`crm.deal.contact` → `crm.deal`), else the id its own documented add example creates.
    */
   private async entityOf(family: string, scopeParams: Record<string, unknown>, v3: boolean): Promise<unknown> {
+    // not cached: an earlier case may have deleted the entity found before
     const key = `${v3}|${family}|${JSON.stringify(scopeParams)}`;
-    if (this.known.has(key)) return this.known.get(key);
     if (this.busy.has(key)) return undefined;
     this.busy.add(key);
     let id: unknown;
@@ -138,7 +138,6 @@ export class Replayer {
       }
     }
     this.busy.delete(key);
-    this.known.set(key, id);
     return id;
   }
 
@@ -156,6 +155,13 @@ export class Replayer {
           scope[k] = p[k];
         }
       }
+    }
+    // users the docs' portal had (responsible, author, …) become the calling user
+    for (const bag of [p, p.fields, p.FIELDS]) {
+      if (!bag || typeof bag !== 'object' || Array.isArray(bag)) continue;
+      for (const [k, v] of Object.entries(bag as Record<string, unknown>))
+        if (USER_KEY.test(k) && (typeof v === 'number' || /^\d+$/.test(String(v))))
+          (bag as Record<string, unknown>)[k] = typeof v === 'number' ? 1 : '1';
     }
     const own = c.family === 'tasks.task' ? [...OWN_ID, ...TASK_ID] : OWN_ID;
     for (const k of own) {
@@ -207,7 +213,7 @@ export async function replayAll(t: Target, cases: Case[] = loadCases()): Promise
   const r = new Replayer(t, cases);
   const out: CaseResult[] = [];
   for (const c of cases) {
-    if (process.env.CONFORMANCE_TRACE) process.stderr.write(c.id + "\n");
+    if (process.env.CONFORMANCE_TRACE) process.stderr.write(c.id + '\n');
     out.push(await r.run(c));
   }
   return out;
@@ -228,7 +234,12 @@ export function familyTable(results: CaseResult[]): string {
   for (const [f, e] of [...fam].sort((a, b) => a[0].localeCompare(b[0])))
     lines.push(f.padEnd(28) + String(e.n).padStart(6) + String(e.ok).padStart(7) + pct(e.ok, e.n).padStart(9));
   const ok = results.filter((r) => r.ok).length;
-  lines.push('total'.padEnd(28) + String(results.length).padStart(6) + String(ok).padStart(7) + pct(ok, results.length).padStart(9));
+  lines.push(
+    'total'.padEnd(28) +
+      String(results.length).padStart(6) +
+      String(ok).padStart(7) +
+      pct(ok, results.length).padStart(9),
+  );
   return lines.join('\n');
 }
 
