@@ -1,9 +1,10 @@
 /**
  * Conformance case generator: walks a checkout of the REST docs (repository bitrix24/b24restdocs, folder
  * `api-reference/`), keeps the method pages of methods the sandbox emulates (its method registry, v1 and REST 3.0
- * tables) and writes one case per documented cURL request example (webhook and OAuth tabs count separately) and
- * per response example of the page: `{id, method, v3, family, docPage, oauth, params, expect}` where `expect` is
- * the envelope's shape (keys and JSON types, see docShapes.ts), never the docs' values or text.
+ * tables) and writes one case per documented cURL request example (webhook and OAuth tabs count separately):
+ * `{id, method, v3, family, docPage, oauth, params, expect, alternatives}` where `expect` is the shape of the page's
+ * first success answer (keys and JSON types, see docShapes.ts) and `alternatives` those of its other answers (a
+ * page may document variants, e.g. one option vs all options), never the docs' values or text.
  *
  * Usage: `npm run conformance:extract -- [docsDir]` (or B24_DOCS_DIR); writes tests/fixtures/conformance/cases.json.
  * A dev tool: CI replays the committed fixture and never needs the docs.
@@ -30,8 +31,10 @@ export interface ConformanceCase {
   oauth: boolean;
   /** request params of the example (`auth` removed) */
   params: unknown;
-  /** documented success envelope shape: `result`, `time`, `total`/`next` where shown */
+  /** documented success envelope shape: `result`, `time`, `total`/`next` where shown (the page's first answer) */
   expect: Record<string, Shape>;
+  /** the page's other documented answers (variants of the same method): matching any one of them is a match */
+  alternatives?: Record<string, Shape>[];
 }
 
 /** Family of a method: everything before the verb; one-word methods are their own family. */
@@ -93,7 +96,8 @@ function curlExamples(examples: string): { params: unknown; oauth: boolean; url:
     // the request URL is the last one (a body may carry others, e.g. event.bind's handler)
     const urls = [...block.matchAll(/(https?:\/\/[^\s'"]+)/g)].map((m) => m[1]!);
     const url = urls.filter((u) => u.includes('/rest/')).pop() ?? urls.pop() ?? '';
-    const body = /(?:-d|--data(?:-raw)?)\s+'([\s\S]*?)'\s*\\?\s*$/m.exec(block)?.[1];
+    // the body ends at the quote before a line continuation, the URL or the next flag (one-line examples)
+    const body = /(?:-d|--data(?:-raw)?)\s+'([\s\S]*?)'(?=\s*(?:\\?\s*$|https?:\/\/|-))/m.exec(block)?.[1];
     let params: unknown = {};
     if (body !== undefined) params = parseLoose(body);
     else {
@@ -163,6 +167,7 @@ export function extract(docsDir: string): ConformanceCase[] {
     if (!(v3 ? table.v3 : table.v1).has(method)) continue;
     const responses = responseExamples(text);
     if (!responses.length) continue;
+    const shapes = responses.map(envelopeShape);
     for (const ex of examples) {
       if (
         ex.url &&
@@ -172,20 +177,19 @@ export function extract(docsDir: string): ConformanceCase[] {
           .endsWith('/' + method)
       )
         continue;
-      for (const res of responses) {
-        const n = (seen.get(method + v3) ?? 0) + 1;
-        seen.set(method + v3, n);
-        cases.push({
-          id: `${v3 ? 'v3:' : ''}${method}#${n}`,
-          method,
-          v3,
-          family: familyOf(method),
-          docPage: relative(docsDir, file),
-          oauth: ex.oauth,
-          params: ex.params,
-          expect: envelopeShape(res),
-        });
-      }
+      const n = (seen.get(method + v3) ?? 0) + 1;
+      seen.set(method + v3, n);
+      cases.push({
+        id: `${v3 ? 'v3:' : ''}${method}#${n}`,
+        method,
+        v3,
+        family: familyOf(method),
+        docPage: relative(docsDir, file),
+        oauth: ex.oauth,
+        params: ex.params,
+        expect: shapes[0]!,
+        ...(shapes.length > 1 ? { alternatives: shapes.slice(1) } : {}),
+      });
     }
   }
   return cases;
