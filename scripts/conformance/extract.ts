@@ -1,6 +1,6 @@
 /**
  * Conformance case generator: walks a checkout of the REST docs (repository bitrix24/b24restdocs, folder
- * `api-reference/`), keeps the method pages of methods the sandbox emulates (its method registry, v1 and REST 3.0
+ * `api-reference/` and the `batch` page under `settings/`), keeps the method pages of methods the sandbox emulates (its method registry, v1 and REST 3.0
  * tables) and writes one case per documented cURL request example (webhook and OAuth tabs count separately):
  * `{id, method, v3, family, docPage, oauth, params, expect, alternatives}` where `expect` is the shape of the page's
  * first success answer (keys and JSON types, see docShapes.ts) and `alternatives` those of its other answers (a
@@ -124,7 +124,7 @@ function responseExamples(text: string): Record<string, unknown>[] {
 }
 
 /** The envelope shape of a documented answer: `result`, `time` and the list keys where the docs show them. */
-function envelopeShape(res: Record<string, unknown>): Record<string, Shape> {
+function envelopeShape(res: Record<string, unknown>, batch = false): Record<string, Shape> {
   const e: Record<string, Shape> = {};
   // a few pages (tasks.task.start/pause/…) nest the envelope's `time` inside `result` by mistake: lift it out
   const r = res.result as Record<string, any> | null;
@@ -133,6 +133,15 @@ function envelopeShape(res: Record<string, unknown>): Record<string, Shape> {
     res = { ...res, result: rest, time };
   }
   for (const k of ['result', 'total', 'next', 'time']) if (k in res) e[k] = shapeOf(res[k]);
+  // batch sections are keyed by the caller's command ids (data, not keys): keep their first entry under `*`
+  const b = e.result;
+  if (batch && b && typeof b === 'object' && !Array.isArray(b)) {
+    for (const [k, v] of Object.entries(b))
+      if (v && typeof v === 'object' && !Array.isArray(v) && !('*' in v)) {
+        const first = Object.values(v)[0];
+        b[k] = first === undefined ? {} : { '*': first };
+      }
+  }
   return e;
 }
 
@@ -156,7 +165,12 @@ export function extract(docsDir: string): ConformanceCase[] {
   const table = emulated();
   const cases: ConformanceCase[] = [];
   const seen = new Map<string, number>();
-  for (const file of walk(join(docsDir, 'api-reference')).sort()) {
+  // batch is documented under settings/, not api-reference/
+  const pages = [
+    ...walk(join(docsDir, 'api-reference')).sort(),
+    join(docsDir, 'settings/how-to-call-rest-api/batch.md'),
+  ];
+  for (const file of pages) {
     const text = readFileSync(file, 'utf8');
     const examplesText = section(text, /^## Code Examples\s*$/m) || text;
     const examples = curlExamples(examplesText);
@@ -167,7 +181,7 @@ export function extract(docsDir: string): ConformanceCase[] {
     if (!(v3 ? table.v3 : table.v1).has(method)) continue;
     const responses = responseExamples(text);
     if (!responses.length) continue;
-    const shapes = responses.map(envelopeShape);
+    const shapes = responses.map((r) => envelopeShape(r, method === 'batch'));
     for (const ex of examples) {
       if (
         ex.url &&

@@ -128,7 +128,7 @@ describe('newly curated methods', () => {
   it('smart process: crm.type.* and crm.item.productrow.list run in a pipeline', async (ctx) => {
     const needed = ['crm.type.add', 'crm.type.list', 'crm.type.get', 'crm.type.update', 'crm.type.delete'];
     for (const name of [...needed, 'crm.item.productrow.list']) {
-      const m = await (await fetch(`${p.sb.webhookUrl}method.get?name=${name}`)).json();
+      const m = (await (await fetch(`${p.sb.webhookUrl}method.get?name=${name}`)).json()) as any;
       if (!m.result?.isExisting) return ctx.skip(`${name} is not emulated by the sandbox yet`);
     }
     const r = await runJson('smart-process', '--confirm-write', '--confirm-destructive');
