@@ -9,13 +9,22 @@ import { type CaseResult, failures, familyTable, loadCases, replayAll } from '..
 import { type SandboxHandle, startSandbox } from '../../src/sandbox/index.js';
 
 /**
- * Families whose handlers this suite holds at 100 % (tasks, messenger, system, events, workgroups, departments).
- * CRM entities, user fields and users are held by the overall floor until their handlers match the docs.
+ * Families whose handlers this suite holds at 100 % (tasks, messenger, system, events, workgroups, departments,
+ * the CRM timeline). CRM entities, user fields and users are held by the overall floor until they match the docs.
  */
 const FULL =
-  /^(v3 )?(tasks\.task(\.field)?|task\.(checklistitem|commentitem)|im(\.|$)|imbot|app|access|event|events|feature|method|methods|profile|scope|server|sonet_group|department)/;
-/** Cases known to differ for a reason outside the sandbox: the docs' portal has a custom user field. */
-const KNOWN = new Set(['tasks.task.getfields#1', 'tasks.task.getfields#2']);
+  /^(v3 )?(tasks\.task(\.field)?|task\.(checklistitem|commentitem)|im(\.|$)|imbot|app|access|event|events|feature|method|methods|profile|scope|server|sonet_group|department|crm\.activity|crm\.timeline)/;
+/**
+ * Cases that differ for a reason outside the sandbox: the docs' portal has a custom task user field
+ * (UF_NEW_TASKS_FIELD); the crm.activity.list example prints `time.operating_reset_at` as a date string where every
+ * other page has a Unix time.
+ */
+const KNOWN = new Set([
+  'tasks.task.getfields#1',
+  'tasks.task.getfields#2',
+  'crm.activity.list#1',
+  'crm.activity.list#2',
+]);
 /** The overall match floor (issue 13 asks 95 %; raise this as the CRM and user handlers follow the docs). */
 const FLOOR = 0.75;
 
