@@ -73,8 +73,9 @@ const TASK_LIST_FIELDS: Record<string, string> = {
   ID: 'id',
   STATUS: 'status',
   PRIORITY: 'priority',
-  CREATED_DATE: 'createdDate',
-  CHANGED_DATE: 'changedDate',
+  CREATED_DATE: 'created',
+  CHANGED_DATE: 'changed',
+  CLOSED_DATE: 'closed',
 };
 const FILTER_OPS: Array<[string, string]> = [
   ['>=', '>='],

@@ -40,7 +40,9 @@ export function hasScope(ctx: CallCtx, scope: string): boolean {
 
 /**
  * Resolves the caller of a REST call into its {@link CallCtx}: a webhook route (`code` set) must name a known
- * webhook of that user; otherwise `params.auth` must be a live access token.
+ * webhook of that user; otherwise `params.auth` must be a live access token. REST 3.0 reads its params from the JSON
+ * body only, so a bare-array body (the REST 3.0 batch) has no `auth` member: there `queryAuth` (the URL's `auth`)
+ * stands in — an input not checked against a real portal. Token errors are the same on both APIs.
  * @throws ApiError 401 NO_AUTH_FOUND / invalid_token / expired_token
  */
 export function resolveAuth(
@@ -48,6 +50,7 @@ export function resolveAuth(
   route: { userId?: string; code?: string; v3: boolean },
   params: any,
   connector: string,
+  queryAuth?: string | null,
 ): CallCtx {
   const p = portal;
   if (route.code !== undefined) {
@@ -65,7 +68,7 @@ export function resolveAuth(
       connector,
     };
   }
-  const token = params && !Array.isArray(params) ? params.auth : undefined;
+  const token = (params && !Array.isArray(params) ? params.auth : undefined) ?? (route.v3 ? queryAuth : undefined);
   if (!token) throw new ApiError(401, 'NO_AUTH_FOUND', 'Wrong authorization data');
   const t = p.oauth.access[String(token)];
   if (!t) throw new ApiError(401, 'invalid_token', 'The access token provided is invalid.');

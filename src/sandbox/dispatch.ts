@@ -1,5 +1,6 @@
 /**
- * Running REST calls against the method table: method lookup (case-insensitive, generic CRUD fallback for v1),
+ * Running REST calls against the method table: method lookup (case-insensitive; a method without a handler answers
+ * 404 ERROR_METHOD_NOT_FOUND, "not emulated" for documented-looking names),
  * batch-only / app-only / scope checks, the per-method operating budget (429 OPERATION_TIME_LIMIT), the handler,
  * the envelope with `time` and `x-bitrix-rest-*` headers; and the two batches: v1 `batch` (≤ 50 commands,
  * `halt`, `$result[…]` references, result_* sections, no nested batch) and the REST 3.0 array batch.
@@ -7,12 +8,12 @@
  * settings/performance/limits.md, _includes/system-errors.md, api-reference/rest-v3.md; rest-protocol.md §2, §5,
  * §8, §9.
  */
-import { ApiError, argError, methodNotFound, v3Error } from './apiError.js';
+import { ApiError, argError, v3Error } from './apiError.js';
 import { hasScope } from './auth.js';
 import { type Envelope, errBody, timeBlock, v3Body } from './envelope.js';
 import { simulatedCost } from './limits.js';
 import { registerCrm } from './methods/crm.js';
-import { genericMethod } from './methods/generic.js';
+import { notEmulated } from './methods/generic.js';
 import { registerSystem } from './methods/system.js';
 import { registerTasks } from './methods/tasks.js';
 import { registerV3Service } from './methods/tasksV3.js';
@@ -50,10 +51,9 @@ export class Dispatcher {
   ): Promise<Envelope> {
     const p = this.portal;
     const wrap = (e: ApiError): Envelope => ({ status: e.status, body: ctx.v3 ? v3Body(e) : errBody(e) });
-    const spec: MethodSpec | undefined =
-      this.registry.get(method, ctx.v3) ?? (ctx.v3 ? undefined : genericMethod(method));
+    const spec: MethodSpec | undefined = this.registry.get(method, ctx.v3);
     if (!spec) {
-      return wrap(ctx.v3 ? v3Error(404, 'METHODNOTFOUNDEXCEPTION', 'Method not found') : methodNotFound());
+      return wrap(ctx.v3 ? v3Error(404, 'METHODNOTFOUNDEXCEPTION', 'Method not found') : notEmulated(method));
     }
     if (ctx.inBatch && spec.noBatch)
       return wrap(new ApiError(405, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage'));
@@ -178,9 +178,15 @@ export class Dispatcher {
   async v3batch(ctx: CallCtx, params: unknown): Promise<Envelope> {
     const started = this.portal.clock.now();
     if (!Array.isArray(params)) {
+      // the v1 form (`{cmd: {…}}` with "method?query" strings) is refused with INVALIDSELECTEXCEPTION (rest-v3.md)
+      const v1Form = !!params && typeof params === 'object' && 'cmd' in (params as object);
       return {
         status: 400,
-        body: v3Body(v3Error(400, 'VALIDATION_REQUESTVALIDATIONEXCEPTION', 'Batch body must be an array')),
+        body: v3Body(
+          v1Form
+            ? v3Error(400, 'INVALIDSELECTEXCEPTION', 'The cmd batch format is not supported by REST 3.0')
+            : v3Error(400, 'VALIDATION_REQUESTVALIDATIONEXCEPTION', 'Batch body must be an array'),
+        ),
       };
     }
     if (params.length > 50)
@@ -193,7 +199,11 @@ export class Dispatcher {
       const env = await this.invoke({ ...ctx, inBatch: true }, String(c?.method ?? '').toLowerCase(), c?.query ?? {});
       out.push(env.status === 200 ? (env.body as any).result : (env.body as any));
     }
-    return { status: 200, body: { result: out, time: timeBlock(started, this.portal.clock.now(), 0) } };
+    // the time block carries the operating fields as every REST 3.0 answer does (rest-v3.md); the outer batch
+    // itself is not charged (settings/performance/limits.md), its sub-calls are
+    const op = this.portal.budget.state(ctx.authKey + '|batch', this.portal.clock.nowSec());
+    const end = this.portal.clock.now();
+    return { status: 200, body: { result: out, time: timeBlock(started, end, end - started, op) } };
   }
 }
 

@@ -16,6 +16,9 @@
  * of several portals that installs one application on each (oauthHub.ts: install callback or install page); simulated activity;
  * injected faults; --data persistence (atomic NDJSON snapshot); https with a self-signed certificate.
  *
+ * Methods outside the method table answer 404 ERROR_METHOD_NOT_FOUND ("not emulated" for documented-looking names);
+ * docs conformance: scripts/conformance/ and tests/sandbox/conformance.test.ts (README "Docs conformance").
+ *
  * Knowingly not emulated: user permissions / access rights (every user sees everything), per-scope field sets of
  * user.current, webhook expiry dates, portal domain moves (302), phone-number normalisation beyond digits, LIKE
  * restrictions on typed CRM fields, smart processes (entityTypeId ≥ 1030) and invoices, files/disk content,

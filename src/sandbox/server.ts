@@ -119,7 +119,7 @@ export class SandboxServer {
     let ctx: CallCtx;
     try {
       const connector = !Array.isArray(params) ? String((params as Params).auth_connector ?? '') : '';
-      ctx = resolveAuth(p, route, params, connector);
+      ctx = resolveAuth(p, route, params, connector, url.searchParams.get('auth'));
       if (!Array.isArray(params)) {
         delete (params as Params).auth;
       }

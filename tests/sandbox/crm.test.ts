@@ -514,13 +514,16 @@ describe('reference data and timeline', () => {
     expect(e.status).toBe(400);
   });
 
-  it('other methods fall back to generic CRUD where the name fits', async () => {
-    const id = (await call('calendar.event.add', { fields: { NAME: 'Meet' } })).result;
-    expect(Number.isInteger(id)).toBe(true);
-    const list = await call('calendar.event.list', {});
-    expect(list.total).toBe(1);
-    expect((await call('calendar.event.update', { id, fields: { NAME: 'Meet 2' } })).result).toBe(true);
-    expect((await call('calendar.event.delete', { id })).result).toBe(true);
-    expect((await postJson(sb.webhookUrl + 'calendar.event.frob', {})).status).toBe(404);
+  it('a method the sandbox does not emulate answers 404 ERROR_METHOD_NOT_FOUND "not emulated", never a fake success', async () => {
+    for (const method of ['calendar.event.add', 'disk.folder.uploadfile', 'lists.element.get']) {
+      const r = await postJson(sb.webhookUrl + method, { fields: { NAME: 'Meet' } });
+      expect(r.status).toBe(404);
+      expect(r.body.error).toBe('ERROR_METHOD_NOT_FOUND');
+      expect(r.body.error_description).toContain('not emulated by the b24flow sandbox');
+      expect(r.body.result).toBeUndefined();
+    }
+    const frob = await postJson(sb.webhookUrl + 'calendar.event.frob', {});
+    expect(frob.status).toBe(404);
+    expect(frob.body.error_description).toBe('Method not found!');
   });
 });

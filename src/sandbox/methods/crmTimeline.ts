@@ -6,6 +6,7 @@
  * api-reference/crm/timeline/comments/crm-timeline-comment-add.html (b24-spec spec/index.json maps each method to its page).
  */
 import { legacyError, missingParam } from '../apiError.js';
+import type { FieldDef } from '../entities.js';
 import { legacyRow } from '../fieldViews.js';
 import { pick } from '../params.js';
 import type { CallCtx, Registry } from '../registry.js';
@@ -13,16 +14,72 @@ import type { Row } from '../store.js';
 import { applyFields, fieldsMeta, fireCrm, legacyList, readId, readObject } from './common.js';
 import { badFields, badId, notFound } from './crmWrites.js';
 
+/**
+ * Documented activity fields beyond the stored columns (crm-activity-fields.md, crm-activity-list.md): result,
+ * notification, origin and provider members, bindings and files; with the values a plain activity has.
+ */
+const ACTIVITY_EXTRA: Record<string, FieldDef> = {
+  PROVIDER_GROUP_ID: { type: 'string', title: 'Provider group' },
+  NOTIFY_TYPE: { type: 'integer', title: 'Notification type' },
+  NOTIFY_VALUE: { type: 'integer', title: 'Notification value' },
+  ORIGIN_ID: { type: 'string', title: 'Origin ID' },
+  ORIGINATOR_ID: { type: 'string', title: 'Originator ID' },
+  RESULT_STATUS: { type: 'integer', title: 'Result status' },
+  RESULT_STREAM: { type: 'integer', title: 'Result stream' },
+  RESULT_SOURCE_ID: { type: 'string', title: 'Result source' },
+  PROVIDER_PARAMS: { type: 'object', title: 'Provider parameters' },
+  PROVIDER_DATA: { type: 'string', title: 'Provider data' },
+  RESULT_MARK: { type: 'integer', title: 'Result mark' },
+  RESULT_VALUE: { type: 'double', title: 'Result value' },
+  RESULT_SUM: { type: 'double', title: 'Result sum' },
+  RESULT_CURRENCY_ID: { type: 'string', title: 'Result currency' },
+  AUTOCOMPLETE_RULE: { type: 'integer', title: 'Autocomplete rule' },
+  BINDINGS: { type: 'object', title: 'Bindings', multi: true, ro: true },
+  FILES: { type: 'file', title: 'Files', multi: true },
+  WEBDAV_ELEMENTS: { type: 'object', title: 'Disk files', multi: true },
+  IS_INCOMING_CHANNEL: { type: 'char', title: 'Incoming channel', ro: true },
+};
+/** Values of unset documented members (the portal's `""` / `0` / `[]`, not null). */
+const ACTIVITY_DEFAULTS: Record<string, unknown> = {
+  NOTIFY_TYPE: 1,
+  NOTIFY_VALUE: 0,
+  RESULT_STATUS: 0,
+  RESULT_STREAM: 0,
+  RESULT_MARK: 0,
+  AUTOCOMPLETE_RULE: 0,
+  PROVIDER_PARAMS: [],
+  LOCATION: '',
+  IS_INCOMING_CHANNEL: 'N',
+};
+
+/** An activity row with the documented defaults of its unset members and its owner binding. */
+function activityRow(row: Row): Row {
+  const o: Row = { ...row };
+  for (const [k, v] of Object.entries(ACTIVITY_DEFAULTS)) o[k] ??= v;
+  o.BINDINGS ??= [{ OWNER_ID: String(row.OWNER_ID), OWNER_TYPE_ID: String(row.OWNER_TYPE_ID) }];
+  return o;
+}
+
 /** Registers `crm.activity.*` (with `crm.activity.todo.add`). */
 export function activityMethods(r: Registry): void {
-  const act = (ctx: CallCtx) => ctx.portal.fields(ctx.portal.def('activity'));
+  const act = (ctx: CallCtx) => ({ ...ctx.portal.fields(ctx.portal.def('activity')), ...ACTIVITY_EXTRA });
   r.many('crm', {
-    'crm.activity.fields': (ctx) => ({ result: fieldsMeta(act(ctx)) }),
-    'crm.activity.list': (ctx, p) => legacyList(ctx.portal.t.activity, act(ctx), p),
+    'crm.activity.fields': (ctx) => {
+      // WEBDAV_ELEMENTS is kept for old integrations and marked deprecated (crm-activity-fields.md)
+      const meta = fieldsMeta(act(ctx)) as Record<string, Record<string, unknown>>;
+      meta.WEBDAV_ELEMENTS!.isDeprecated = true;
+      return { result: meta };
+    },
+    'crm.activity.list': (ctx, p) => {
+      const fields = act(ctx);
+      return legacyList(ctx.portal.t.activity, fields, p, {
+        render: (row, keys) => legacyRow(fields, activityRow(row), keys),
+      });
+    },
     'crm.activity.get': (ctx, p) => {
       const row = ctx.portal.t.activity.get(readId(p, badId));
       if (!row) throw notFound();
-      return { result: legacyRow(act(ctx), row, Object.keys(act(ctx))), rows: 1 };
+      return { result: legacyRow(act(ctx), activityRow(row), Object.keys(act(ctx))), rows: 1 };
     },
     'crm.activity.add': (ctx, p) => {
       const f = readObject(pick(p, 'fields'), badFields);
@@ -104,11 +161,15 @@ export function timelineCommentMethods(r: Registry): void {
   const tc = (ctx: CallCtx) => ctx.portal.def('timeline_comment').fields;
   r.many('crm', {
     'crm.timeline.comment.fields': (ctx) => ({ result: fieldsMeta(tc(ctx)) }),
-    'crm.timeline.comment.list': (ctx, p) => legacyList(ctx.portal.t.timeline_comment, tc(ctx), p),
+    // a comment without files answers FILES as PHP's empty map `[]` (files are not emulated), not null
+    'crm.timeline.comment.list': (ctx, p) =>
+      legacyList(ctx.portal.t.timeline_comment, tc(ctx), p, {
+        render: (row, keys) => legacyRow(tc(ctx), { ...row, FILES: row.FILES ?? [] }, keys),
+      }),
     'crm.timeline.comment.get': (ctx, p) => {
       const row = ctx.portal.t.timeline_comment.get(readId(p, badId));
       if (!row) throw notFound();
-      return { result: legacyRow(tc(ctx), row, Object.keys(tc(ctx))) };
+      return { result: legacyRow(tc(ctx), { ...row, FILES: row.FILES ?? [] }, Object.keys(tc(ctx))) };
     },
     'crm.timeline.comment.add': (ctx, p) => {
       const f = readObject(pick(p, 'fields'), badFields);

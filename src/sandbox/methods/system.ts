@@ -8,7 +8,7 @@
  */
 import { ApiError, argError } from '../apiError.js';
 import { asList, pick, truthy } from '../params.js';
-import { ALL_SCOPES } from '../portal.js';
+import { ALL_SCOPES, type Portal } from '../portal.js';
 import type { Registry } from '../registry.js';
 import { eventMethods } from './eventMethods.js';
 import { imMethods } from './messenger.js';
@@ -103,12 +103,31 @@ function systemMethods(r: Registry): void {
   r.add({
     name: 'access.name',
     scope: 'basic',
-    handler: (_ctx, p) => ({
+    handler: (ctx, p) => ({
       result: Object.fromEntries(
-        (asList(pick(p, 'ACCESS')) ?? []).map((a) => [String(a), { NAME: String(a), PROVIDER: 'user' }]),
+        (asList(pick(p, 'ACCESS')) ?? []).map((a) => [String(a), accessName(ctx.portal, String(a))]),
       ),
     }),
   });
+}
+
+/**
+ * One `access.name` entry `{provider, name, provider_id}` (common/system/access-name.md): `U<id>` a user, `D<id>` /
+ * `DR<id>` a department, `G2` every user, `AU` every authorised user; other codes name themselves.
+ */
+function accessName(p: Portal, code: string): { provider: string; name: string; provider_id: string } {
+  const m = /^(U|DR|D|G|SG)(\d+)/.exec(code);
+  if (m?.[1] === 'U') {
+    const u = p.t.user.get(Number(m[2]));
+    return { provider: 'Users', name: u ? `${u.NAME} ${u.LAST_NAME}`.trim() : code, provider_id: 'user' };
+  }
+  if (m?.[1] === 'D' || m?.[1] === 'DR') {
+    const d = p.t.department.get(Number(m[2]));
+    return { provider: 'Departments', name: String(d?.NAME ?? code), provider_id: 'intranet' };
+  }
+  if (code === 'G2') return { provider: '', name: 'All users', provider_id: 'group' };
+  if (code === 'AU') return { provider: '', name: 'All authorized users', provider_id: 'other' };
+  return { provider: '', name: code, provider_id: 'other' };
 }
 
 /** Registers users, departments, workgroups, messenger, events and system methods (in this order). */

@@ -35,6 +35,8 @@ export function taskItemMethods(r: Registry): void {
       AUTHOR_EMAIL: u?.EMAIL ?? '',
       POST_DATE: isoDate(c.POST_DATE),
       POST_MESSAGE: c.POST_MESSAGE,
+      // files are not emulated: no attachments, the PHP empty map
+      ATTACHED_OBJECTS: [],
     };
   };
   r.add({
@@ -121,7 +123,12 @@ export function taskItemMethods(r: Registry): void {
     },
   });
   const chkFields = (ctx: CallCtx) => ctx.portal.def('checklist_item').fields;
-  const chkView = (ctx: CallCtx, c: Row) => legacyRow(chkFields(ctx), c, Object.keys(chkFields(ctx)));
+  // an item never toggled answers TOGGLED_DATE "" (task-checklist-item-get.md), not null
+  const chkView = (ctx: CallCtx, c: Row) => {
+    const o = legacyRow(chkFields(ctx), c, Object.keys(chkFields(ctx)));
+    if (o.TOGGLED_DATE === null) o.TOGGLED_DATE = '';
+    return o;
+  };
   r.add({
     name: 'task.checklistitem.add',
     scope: 'task',

@@ -1,8 +1,8 @@
 /**
  * Task rows whatever the dialect of the call: creation (TITLE and an existing RESPONSIBLE_ID required, defaults
  * of a new task), changes (status dates, CLOSED_DATE on completion), ONTASKADD/UPDATE/DELETE with their
- * FIELDS_BEFORE/FIELDS_AFTER payloads, and the two read views — `tasks.task.*` (camelCase, string scalars) and
- * REST 3.0 (typed, status/priority words). Sources: apidocs.bitrix24.com/api-reference/tasks/tasks-task-add.html,
+ * FIELDS_BEFORE/FIELDS_AFTER payloads, and the `tasks.task.*` read view (camelCase, string scalars; the REST 3.0
+ * view is taskV3View.ts). Sources: apidocs.bitrix24.com/api-reference/tasks/tasks-task-add.html,
  * …/tasks-task-update.html, …/tasks-task-get.html, api-reference/tasks/events-tasks/on-task-add.html (b24-spec
  * spec/index.json maps each method to its page), doc api-reference/tasks/tasks-task-get-rest-v3.md.
  */
@@ -14,6 +14,7 @@ import { isoDate } from '../portalTime.js';
 import type { CallCtx } from '../registry.js';
 import type { Row } from '../store.js';
 import { applyFields } from './common.js';
+import { taskViewAlways, taskViewExtras } from './taskFields.js';
 
 /** D7 "Task not found or access denied" (code 0). */
 export const taskNotFound = () => d7Error('0', 'Task not found or access denied');
@@ -35,13 +36,24 @@ export function userCard(p: Portal, id: unknown) {
   };
 }
 
-/** The `tasks.task.*` view of a task (camelCase, string scalars). */
+/** The `{userId: card}` map of accomplices / auditors in task views (`[]` when empty, as PHP encodes it). */
+function cards(p: Portal, ids: unknown): Record<string, unknown> | unknown[] {
+  const list = Array.isArray(ids) ? ids : [];
+  if (!list.length) return [];
+  return Object.fromEntries(list.map((id) => [String(id), userCard(p, id)]));
+}
+
+/**
+ * The `tasks.task.*` view of a task (camelCase, string scalars): the stored columns, the documented read-only
+ * members (taskFields.ts), related cards (`creator`, `responsible`, `accomplicesData`, `auditorsData`, `group`) and
+ * the members every view carries (`action`, `checkListTree`); `select` (UPPER names) limits the columns.
+ */
 export function taskView(p: Portal, row: Row, select?: string[]): Record<string, unknown> {
   const fields = p.def('task').fields;
-  const keys =
-    select?.length && !select.includes('*')
-      ? ['ID', ...select.filter((s) => fields[s] && s !== 'ID')]
-      : Object.keys(fields);
+  const extras = taskViewExtras(p, row);
+  const all = select?.length && !select.includes('*') ? undefined : true;
+  const wanted = (k: string) => all || k === 'ID' || select!.includes(k);
+  const keys = Object.keys(fields).filter(wanted);
   const o: Record<string, unknown> = {};
   for (const k of keys) {
     const f = fields[k]!;
@@ -49,10 +61,14 @@ export function taskView(p: Portal, row: Row, select?: string[]): Record<string,
     const name = camelName(k, f);
     if (f.type === 'datetime' || f.type === 'date') o[name] = typeof v === 'number' ? isoDate(v) : null;
     else if (Array.isArray(v)) o[name] = v.map((x) => String(x));
+    else if (k === 'MARK' || k === 'DESCRIPTION') o[name] = v === null || v === undefined ? '' : String(v);
     else o[name] = sv(v);
+    if (k === 'DESCRIPTION') o.descriptionInBbcode = row.DESCRIPTION_IN_BBCODE ?? 'Y';
   }
+  for (const [k, [name, v]] of Object.entries(extras)) if (wanted(k)) o[name] = v;
   if (keys.includes('STATUS')) o.subStatus = sv(row.STATUS);
-  if (keys.includes('GROUP_ID')) {
+  {
+    // the portal adds the group card whatever the select (`[]` without a group)
     const g = p.t.workgroup.get(row.GROUP_ID);
     o.group = g
       ? {
@@ -67,46 +83,10 @@ export function taskView(p: Portal, row: Row, select?: string[]): Record<string,
   }
   if (keys.includes('CREATED_BY')) o.creator = userCard(p, row.CREATED_BY);
   if (keys.includes('RESPONSIBLE_ID')) o.responsible = userCard(p, row.RESPONSIBLE_ID);
+  if (keys.includes('ACCOMPLICES')) o.accomplicesData = cards(p, row.ACCOMPLICES);
+  if (keys.includes('AUDITORS')) o.auditorsData = cards(p, row.AUDITORS);
   o.favorite = 'N';
-  return o;
-}
-
-/** Status number → REST 3.0 word. */
-export const STATUS_WORDS: Record<number, string> = {
-  1: 'new',
-  2: 'pending',
-  3: 'in_progress',
-  4: 'supposedly_completed',
-  5: 'completed',
-  6: 'deferred',
-  7: 'declined',
-};
-/** Priority number → REST 3.0 word. */
-export const PRIORITY_WORDS: Record<number, string> = { 0: 'low', 1: 'average', 2: 'high' };
-
-/** The REST 3.0 view of a task (typed); `select` limits it to those keys (plus id). */
-export function taskV3(row: Row, select?: string[]): Record<string, unknown> {
-  const o: Record<string, unknown> = {
-    id: row.ID,
-    title: row.TITLE,
-    description: row.DESCRIPTION ?? '',
-    creatorId: row.CREATED_BY,
-    responsibleId: row.RESPONSIBLE_ID,
-    deadline: row.DEADLINE ? isoDate(row.DEADLINE) : null,
-    status: STATUS_WORDS[row.STATUS] ?? 'pending',
-    priority: PRIORITY_WORDS[row.PRIORITY] ?? 'average',
-    groupId: row.GROUP_ID ?? 0,
-    parentId: row.PARENT_ID ?? 0,
-    accomplices: row.ACCOMPLICES ?? [],
-    auditors: row.AUDITORS ?? [],
-    createdDate: row.CREATED_DATE ? isoDate(row.CREATED_DATE) : null,
-    changedDate: row.CHANGED_DATE ? isoDate(row.CHANGED_DATE) : null,
-    closedDate: row.CLOSED_DATE ? isoDate(row.CLOSED_DATE) : null,
-  };
-  if (!select?.length) return o;
-  const out: Record<string, unknown> = { id: o.id };
-  for (const s of select) if (s in o) out[s] = o[s];
-  return out;
+  return Object.assign(o, taskViewAlways(p, row));
 }
 
 /** Fires ONTASK<event> for a task and marks the portal changed. */

@@ -10,6 +10,7 @@ import { camelName, legacyResolver } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import { type CallCtx, type MethodResult, PAGE, type Registry, readStart } from '../registry.js';
 import { compileFilter, compileOrder, runQuery } from '../store.js';
+import { TASK_FIELD_META, taskListExtras } from './taskFields.js';
 import { coreErr, createTask, fireTask, getTask, readSelect, taskView, updateTask } from './taskRows.js';
 
 /** Task field input: accepts UPPER and camelCase keys. */
@@ -85,7 +86,11 @@ export function taskMethods(r: Registry, portalTaskFields: Record<string, unknow
       const start = readStart(pick(p, 'start'));
       const q = runQuery(ctx.portal.t.task, filter, order, Math.max(0, start), PAGE, start >= 0);
       const select = readSelect(pick(p, 'select'));
-      const tasks = q.rows.map((row) => taskView(ctx.portal, row, select));
+      const params = (pick(p, 'params') ?? {}) as Record<string, unknown>;
+      const tasks = q.rows.map((row) => ({
+        ...taskView(ctx.portal, row, select),
+        ...taskListExtras(row, params, select),
+      }));
       const out: MethodResult = {
         result: { tasks },
         total: start < 0 ? 0 : q.total,
@@ -109,10 +114,12 @@ export function taskMethods(r: Registry, portalTaskFields: Record<string, unknow
     'tasks.task.approve': transition(5),
     'tasks.task.disapprove': transition(2),
     'tasks.task.getFields': (ctx) => {
+      // the documented descriptions first, then the portal's other fields (tags, user fields)
       const fields = ctx.portal.def('task').fields;
       const out: Record<string, unknown> = {};
+      for (const [k, m] of Object.entries(TASK_FIELD_META)) out[k] = { title: fields[k]?.title ?? k, ...m };
       for (const [k, f] of Object.entries(fields))
-        out[k] = { title: f.title, type: f.type, ...(f.req ? { required: true } : {}) };
+        out[k] ??= { title: f.title, type: f.type, ...(f.req ? { required: true } : {}) };
       return { result: { fields: out } };
     },
   });

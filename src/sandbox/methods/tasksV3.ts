@@ -9,13 +9,15 @@ import { v3Error } from '../apiError.js';
 import type { Params } from '../params.js';
 import type { CallCtx, Registry } from '../registry.js';
 import { compileFilter, compileOrder, type Row, runQuery } from '../store.js';
-import { createTask, fireTask, PRIORITY_WORDS, STATUS_WORDS, taskV3, updateTask } from './taskRows.js';
+import { createTask, fireTask, updateTask } from './taskRows.js';
+import { PRIORITY_WORDS, STATUS_WORDS, taskV3, taskV3FieldList } from './taskV3View.js';
 
 /** Registers the REST 3.0 `tasks.task.*` methods. */
 export function taskV3Methods(r: Registry): void {
   const validation = (field: string, message: string) =>
     v3Error(400, 'VALIDATION_REQUESTVALIDATIONEXCEPTION', 'Request validation failed', [{ field, message }]);
   const fromV3 = (f: Record<string, unknown>): Record<string, unknown> => {
+    // writable DTO properties (fields-rest-v3.md); booleans become the stored Y/N
     const map: Record<string, string> = {
       title: 'TITLE',
       description: 'DESCRIPTION',
@@ -23,12 +25,27 @@ export function taskV3Methods(r: Registry): void {
       responsibleId: 'RESPONSIBLE_ID',
       deadline: 'DEADLINE',
       groupId: 'GROUP_ID',
+      stageId: 'STAGE_ID',
       parentId: 'PARENT_ID',
       accomplices: 'ACCOMPLICES',
       auditors: 'AUDITORS',
+      startPlan: 'START_DATE_PLAN',
+      endPlan: 'END_DATE_PLAN',
+      estimatedTime: 'TIME_ESTIMATE',
+      crmItemIds: 'UF_CRM_TASK',
+    };
+    const flags: Record<string, string> = {
+      needsControl: 'TASK_CONTROL',
+      allowsChangeDeadline: 'ALLOW_CHANGE_DEADLINE',
+      isMultitask: 'MULTITASK',
+      replicate: 'REPLICATE',
     };
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(f)) {
+      if (flags[k]) {
+        out[flags[k]] = v === true || v === 'Y' ? 'Y' : 'N';
+        continue;
+      }
       if (k === 'status') {
         const n = Object.entries(STATUS_WORDS).find(([, w]) => w === v)?.[0];
         if (!n) throw validation('status', `Unknown status '${String(v)}'`);
@@ -59,8 +76,10 @@ export function taskV3Methods(r: Registry): void {
     status: 'STATUS',
     priority: 'PRIORITY',
     groupId: 'GROUP_ID',
-    createdDate: 'CREATED_DATE',
-    changedDate: 'CHANGED_DATE',
+    created: 'CREATED_DATE',
+    changed: 'CHANGED_DATE',
+    closed: 'CLOSED_DATE',
+    parentId: 'PARENT_ID',
   };
   const kinds: Record<string, 'num' | 'str' | 'date'> = {
     ID: 'num',
@@ -73,6 +92,8 @@ export function taskV3Methods(r: Registry): void {
     GROUP_ID: 'num',
     CREATED_DATE: 'date',
     CHANGED_DATE: 'date',
+    CLOSED_DATE: 'date',
+    PARENT_ID: 'num',
   };
   const resolve = (name: string) => {
     const key = V3_FIELDS[name];
@@ -132,11 +153,11 @@ export function taskV3Methods(r: Registry): void {
         const row = createTask(ctx, fromV3(f), (field) =>
           validation(field === 'TITLE' ? 'title' : 'responsibleId', 'Field is required'),
         );
-        return { result: { item: taskV3(row) }, write: true };
+        return { result: { item: taskV3(ctx.portal, row) }, write: true };
       },
       'tasks.task.get': (ctx, p) => {
         const row = getRow(ctx, p);
-        return { result: { item: taskV3(row, Array.isArray(p.select) ? p.select : undefined) }, rows: 1 };
+        return { result: { item: taskV3(ctx.portal, row, Array.isArray(p.select) ? p.select : undefined) }, rows: 1 };
       },
       'tasks.task.update': (ctx, p) => {
         const row = getRow(ctx, p);
@@ -169,19 +190,9 @@ export function taskV3Methods(r: Registry): void {
         const offset = Number(pg.offset ?? 0) + (page > 1 ? (page - 1) * limit : 0);
         const q = runQuery(ctx.portal.t.task, filter, order, offset, limit, false);
         const select = Array.isArray(p.select) ? (p.select as string[]) : undefined;
-        return { result: { items: q.rows.map((row) => taskV3(row, select)) }, rows: q.rows.length };
+        return { result: { items: q.rows.map((row) => taskV3(ctx.portal, row, select)) }, rows: q.rows.length };
       },
-      'tasks.task.field.list': () => ({
-        result: {
-          items: Object.keys(V3_FIELDS).map((name) => ({
-            name,
-            type:
-              kinds[V3_FIELDS[name]!] === 'num' ? 'int' : kinds[V3_FIELDS[name]!] === 'date' ? 'datetime' : 'string',
-            filterable: true,
-            sortable: true,
-          })),
-        },
-      }),
+      'tasks.task.field.list': () => ({ result: { items: taskV3FieldList(new Set(Object.keys(V3_FIELDS))) } }),
     },
     { v3: true },
   );

@@ -81,23 +81,31 @@ export function sonetMethods(r: Registry): void {
       return { result: members(ctx, g.ID).map((m) => ({ USER_ID: String(m.USER_ID), ROLE: m.ROLE })) };
     },
     'sonet_group.user.add': (ctx, p) => {
+      // the answer lists the users added, as strings (sonet-group-user-add.md)
       const g = groupOf(ctx, pick(p, 'GROUP_ID'));
+      const added: string[] = [];
       for (const u of asList(pick(p, 'USER_ID')) ?? []) {
-        if (!members(ctx, g.ID).some((m) => m.USER_ID === Number(u)))
-          ctx.portal.t.workgroup_member.insert({ GROUP_ID: g.ID, USER_ID: Number(u), ROLE: 'K' });
+        if (!ctx.portal.t.user.get(Number(u)) || members(ctx, g.ID).some((m) => m.USER_ID === Number(u))) continue;
+        ctx.portal.t.workgroup_member.insert({ GROUP_ID: g.ID, USER_ID: Number(u), ROLE: 'K' });
+        added.push(String(u));
       }
       recount(ctx, g);
       ctx.portal.dirty();
-      return { result: true, write: true };
+      return { result: added, write: true };
     },
     'sonet_group.user.delete': (ctx, p) => {
       const g = groupOf(ctx, pick(p, 'GROUP_ID'));
+      // the answer lists the users removed (the owner is never removed: sonet-group-user-delete.md)
       const ids = (asList(pick(p, 'USER_ID')) ?? []).map(Number);
-      for (const m of members(ctx, g.ID))
-        if (ids.includes(m.USER_ID) && m.ROLE !== 'A') ctx.portal.t.workgroup_member.delete(m.ID);
+      const removed: string[] = [];
+      for (const m of members(ctx, g.ID)) {
+        if (!ids.includes(m.USER_ID) || m.ROLE === 'A') continue;
+        ctx.portal.t.workgroup_member.delete(m.ID);
+        removed.push(String(m.USER_ID));
+      }
       recount(ctx, g);
       ctx.portal.dirty();
-      return { result: true, write: true };
+      return { result: removed, write: true };
     },
     'sonet_group.user.groups': (ctx) => {
       const mine = ctx.portal.t.workgroup_member.rows.filter((m) => m.USER_ID === ctx.userId);
@@ -106,6 +114,9 @@ export function sonetMethods(r: Registry): void {
           GROUP_ID: String(m.GROUP_ID),
           GROUP_NAME: ctx.portal.t.workgroup.get(m.GROUP_ID)?.NAME ?? '',
           ROLE: m.ROLE,
+          // group avatars are not emulated: no image id, an empty image path (sonet-group-user-groups.md)
+          GROUP_IMAGE_ID: null,
+          GROUP_IMAGE: '',
         })),
       };
     },
