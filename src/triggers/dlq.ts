@@ -24,6 +24,8 @@ export interface DeadLetter {
   ts: number;
   messageId?: string;
   rowId?: string;
+  /** The portal (`member_id`) the event came from, when known (online events; offline rows of a multi-portal serve). */
+  memberId?: string;
   pipelines: string[];
   error: string;
   attempts: number;
@@ -144,6 +146,7 @@ export function mergeDeadLetter(
     ...(ev.objectId !== undefined ? { objectId: ev.objectId } : {}),
     ...(ev.messageId !== undefined ? { messageId: ev.messageId } : {}),
     ...(ev.rowId !== undefined ? { rowId: ev.rowId } : {}),
+    ...(ev.memberId ? { memberId: ev.memberId } : {}),
   };
 }
 
@@ -157,5 +160,6 @@ export function replayEvent(d: DeadLetter): B24Event {
     source: 'replay',
     ...(d.objectId !== undefined ? { objectId: d.objectId } : {}),
     ...(d.messageId !== undefined ? { messageId: d.messageId } : {}),
+    ...(d.memberId ? { memberId: d.memberId } : {}),
   };
 }

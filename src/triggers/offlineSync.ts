@@ -117,6 +117,11 @@ export interface OfflineSyncOptions {
   /** Wall clock, ms (injectable for tests). */
   now?: () => number;
   /**
+   * The portal (`member_id`) whose queue this worker reads, when the service serves several: stamped on its events,
+   * so that a dead letter records its portal and `b24flow dlq replay` runs it there.
+   */
+  memberId?: string;
+  /**
    * Asks for a pass through a job queue instead of running it here (`offline-fetch`, one active per portal across
    * processes; src/triggers/jobs.ts); the queue's worker then calls {@link OfflineSyncWorker.passNow}. The persisted
    * state is re-read at the start of each pass, since the previous pass may have run in another process.
@@ -405,6 +410,7 @@ export class OfflineSyncWorker {
     const groups = new Map<string, { row: OfflineRow; ev: B24Event }[]>();
     for (const row of rows) {
       const ev = rowToEvent(row);
+      if (this.o.memberId !== undefined) ev.memberId = this.o.memberId;
       const id = ev.rowId!;
       if (this.state.dead[`${id}:${ev.key}`]) {
         // already in the DLQ and reported; the portal still shows it to our process

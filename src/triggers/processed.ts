@@ -16,3 +16,19 @@ export interface ProcessedKeys {
    */
   add(key: string): Promise<boolean>;
 }
+
+/**
+ * The processed keys of one further portal of a multi-portal service: its keys carry `<member_id>|`, so the same change
+ * on two portals is two events. The default portal's keys carry no prefix (a service that served one portal before
+ * keeps its keys).
+ * @param memberId the portal; undefined or the default portal's id → `keys` unchanged
+ */
+export function portalKeys(
+  keys: ProcessedKeys,
+  memberId: string | undefined,
+  defaultPortal: string | undefined,
+): ProcessedKeys {
+  if (memberId === undefined || memberId === '' || memberId === defaultPortal) return keys;
+  const prefix = `${memberId}|`;
+  return { has: (k) => keys.has(prefix + k), add: (k) => keys.add(prefix + k) };
+}

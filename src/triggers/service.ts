@@ -25,7 +25,7 @@ import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
 import { Metrics } from './metrics.js';
 import { type OfflineStateStore, OfflineSyncWorker } from './offlineSync.js';
 import { onlineEventRoutes, type PortalTokens } from './online.js';
-import type { ProcessedKeys } from './processed.js';
+import { type ProcessedKeys, portalKeys } from './processed.js';
 import type { Clock } from './scheduleClock.js';
 import { Scheduler } from './scheduler.js';
 import type { ScheduleSlots } from './scheduleSlots.js';
@@ -254,10 +254,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     const localRun = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
     // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
     const run = jobs.shared ? queuedRunner(jobs, undefined, multi ? memberId : undefined) : localRun;
-    const prefix = multi && memberId !== undefined && memberId !== o.portalKey ? `${memberId}|` : '';
-    const processed: ProcessedKeys = prefix
-      ? { has: (k) => o.stores.processed.has(prefix + k), add: (k) => o.stores.processed.add(prefix + k) }
-      : o.stores.processed;
+    const processed = multi ? portalKeys(o.stores.processed, memberId, o.portalKey) : o.stores.processed;
     const dispatcher = new Dispatcher({
       pipelines: o.pipelines,
       run,
@@ -274,6 +271,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       ? new OfflineSyncWorker({
           client,
           dispatcher,
+          ...(multi && memberId !== undefined ? { memberId } : {}),
           dlq,
           metrics,
           state: offline,

@@ -13,6 +13,7 @@ import { attemptEvent } from '../../triggers/intake.js';
 import { guardClient, OwnWrites } from '../../triggers/loopGuard.js';
 import { Metrics } from '../../triggers/metrics.js';
 import { APP_AUTH_HELP, isWrongAuthType } from '../../triggers/offlineSync.js';
+import { portalKeys } from '../../triggers/processed.js';
 import { pipelineRunner, type TriggerStores } from '../../triggers/service.js';
 import { loadPipelinesDir } from '../../triggers/setup.js';
 import { connectApp, readSettings } from '../compose.js';
@@ -115,7 +116,7 @@ export function pendingEventsCommand(o: { json?: boolean; limit?: string }): Pro
 
 function oneLine(d: DeadLetter): string {
   const err = d.error.length > 100 ? `${d.error.slice(0, 97)}...` : d.error;
-  return `${d.id}  ${d.event}${d.objectId ? ` #${d.objectId}` : ''}  attempts ${d.attempts}  last ${d.lastSeen}  ${d.pipelines.join(',')}: ${err}`;
+  return `${d.id}  ${d.event}${d.objectId ? ` #${d.objectId}` : ''}${d.memberId ? `  portal ${d.memberId}` : ''}  attempts ${d.attempts}  last ${d.lastSeen}  ${d.pipelines.join(',')}: ${err}`;
 }
 
 function badLine(m: MalformedDeadLetter): string {
@@ -229,52 +230,60 @@ async function replay(
   if (!entries.length) return o.json ? '{"replayed":[]}\n' : 'The dead-letter queue is empty.\n';
   const settings = readSettings();
   const pipelines = await loadPipelinesDir(o.pipelines, { timezone: settings.timezone });
-  const conn = await connectApp();
-  const results: { id: string; event: string; ok: boolean; error?: string }[] = [];
-  try {
-    const own = new OwnWrites();
-    const client = guardClient(conn.client, {
-      authConnector: settings.authConnector,
-      own,
-    });
-    const dispatcher = new Dispatcher({
-      pipelines,
-      run: pipelineRunner(client as RunOptions['client'], await storeRunSettings(settings)),
-      processed: stores.processed,
-      metrics: new Metrics(),
-      own,
-      log: say,
-    });
-    for (const d of entries) {
-      const known = d.pipelines.filter((n) => pipelines.some((p) => p.name === n));
-      if (!known.length) {
-        results.push({
-          id: d.id,
-          event: d.event,
-          ok: false,
-          error: `pipeline ${d.pipelines.join(', ')} not found in ${o.pipelines}`,
-        });
-        continue;
+  const results: { id: string; event: string; ok: boolean; error?: string; memberId?: string }[] = [];
+  // each dead letter runs on the portal it came from (an OAuth application installed on several portals): one
+  // connection per portal; letters without one (a webhook, or older entries) on the configured portal
+  const { defaultAppPortal } = await import('../appPortals.js');
+  const byPortal = new Map<string, DeadLetter[]>();
+  for (const d of entries) byPortal.set(d.memberId ?? '', [...(byPortal.get(d.memberId ?? '') ?? []), d]);
+  const main = byPortal.size > 1 || !byPortal.has('') ? await defaultAppPortal(settings) : undefined;
+  for (const [memberId, letters] of byPortal) {
+    const conn = await connectApp(memberId ? { env: { ...settings.env, B24_MEMBER_ID: memberId } } : {});
+    try {
+      const own = new OwnWrites();
+      const client = guardClient(conn.client, { authConnector: settings.authConnector, own });
+      // processed keys as the multi-portal service keeps them: a further portal's carry its member_id
+      const processed = portalKeys(stores.processed, memberId || undefined, main);
+      const dispatcher = new Dispatcher({
+        pipelines,
+        run: pipelineRunner(client as RunOptions['client'], await storeRunSettings(settings)),
+        processed,
+        metrics: new Metrics(),
+        own,
+        log: say,
+      });
+      for (const d of letters) {
+        const at = memberId ? { memberId } : {};
+        const known = d.pipelines.filter((n) => pipelines.some((p) => p.name === n));
+        if (!known.length) {
+          const error = `pipeline ${d.pipelines.join(', ')} not found in ${o.pipelines}`;
+          results.push({ id: d.id, event: d.event, ok: false, error, ...at });
+          continue;
+        }
+        // the same settle step as the service's intake: a handler that throws is a failure with its reason
+        const r = await attemptEvent(dispatcher, replayEvent(d), { only: known, force: true });
+        if (!r.ok) {
+          const error = r.error ?? 'failed';
+          await q.add(replayEvent(d), { error, attempts: 1, pipelines: r.pipelines });
+          results.push({ id: d.id, event: d.event, ok: false, error, ...at });
+        } else {
+          await q.drop(d.id);
+          results.push({ id: d.id, event: d.event, ok: true, ...at });
+        }
       }
-      // the same settle step as the service's intake: a handler that throws is a failure with its reason
-      const r = await attemptEvent(dispatcher, replayEvent(d), { only: known, force: true });
-      if (!r.ok) {
-        const error = r.error ?? 'failed';
-        await q.add(replayEvent(d), { error, attempts: 1, pipelines: r.pipelines });
-        results.push({ id: d.id, event: d.event, ok: false, error });
-      } else {
-        await q.drop(d.id);
-        results.push({ id: d.id, event: d.event, ok: true });
-      }
+    } finally {
+      await conn.close();
     }
-  } finally {
-    await conn.close();
   }
   const failed = results.filter((r) => !r.ok);
   const out = o.json
     ? `${JSON.stringify({ replayed: results }, null, 2)}\n`
     : results
-        .map((r) => `${r.id} ${r.event}: ${r.ok ? 'processed, removed from the queue' : `failed again — ${r.error}`}\n`)
+        .map(
+          (r) =>
+            `${r.id} ${r.event}${r.memberId ? ` (portal ${r.memberId})` : ''}: ` +
+            `${r.ok ? 'processed, removed from the queue' : `failed again — ${r.error}`}\n`,
+        )
         .join('');
   if (failed.length) {
     process.stdout.write(out);
