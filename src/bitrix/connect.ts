@@ -16,6 +16,7 @@ import { WebhookAuth } from './auth/webhook.js';
 import { B24Client } from './client.js';
 import type { LimiterConfig } from './limiter/index.js';
 import { redact, registerSecret } from './redact.js';
+import type { V3Memory } from './restV3.js';
 
 /**
  * The portal settings, already read from the configuration by the composition root. Exactly one of `webhookUrl`
@@ -48,6 +49,8 @@ export interface ConnectOptions {
   limiter?: LimiterConfig;
   /** Token store of the OAuth application (required with `settings.oauth`; src/cli passes the store's). */
   tokenStore?: TokenStore;
+  /** Where the client remembers portals without a REST 3.0 route (default: this process only; src/cli: the store). */
+  v3Memory?: V3Memory;
 }
 
 /** A connected client and one `close()` for it and its audit sink. */
@@ -74,7 +77,11 @@ export async function connect(settings: PortalSettings, opts: ConnectOptions = {
   const audit: AuditSink | false =
     opts.audit === false ? false : new FileAudit(opts.audit ?? join(dataDir, 'audit', 'calls.jsonl'));
   const limiter: LimiterConfig = { ...(settings.limiter ?? {}), ...(opts.limiter ?? {}) };
-  const base = { audit, ...(settings.ca ? { ca: settings.ca } : {}) };
+  const base = {
+    audit,
+    ...(settings.ca ? { ca: settings.ca } : {}),
+    ...(opts.v3Memory ? { v3Memory: opts.v3Memory } : {}),
+  };
 
   const webhook = settings.webhookUrl?.trim();
   if (webhook) {
@@ -144,7 +151,7 @@ export function registryFor(app: OAuthApp, store: TokenStore): PortalRegistry {
 export function clientForPortal(
   registry: PortalRegistry,
   memberId: string,
-  opts: { audit?: AuditSink | false; limiter?: LimiterConfig; ca?: string | Buffer } = {},
+  opts: { audit?: AuditSink | false; limiter?: LimiterConfig; ca?: string | Buffer; v3Memory?: V3Memory } = {},
 ): B24Client {
   return new B24Client({ auth: registry.auth(memberId), ...opts });
 }

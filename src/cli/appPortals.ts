@@ -82,7 +82,12 @@ export async function appPortals(
         }
         let client = main?.client;
         if (!client || t.member_id !== main?.memberId) {
-          client = clientForPortal(registry, t.member_id, { audit, limiter, ...(ps.ca ? { ca: ps.ca } : {}) });
+          client = clientForPortal(registry, t.member_id, {
+            audit,
+            limiter,
+            v3Memory: stores.v3Memory,
+            ...(ps.ca ? { ca: ps.ca } : {}),
+          });
           made.push(client);
         }
         const { offline } = await openTriggerStores(settings, { offlineName: `offline:${client.portal.id}` });

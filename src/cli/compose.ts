@@ -24,6 +24,7 @@ import type { TokenStore } from '../bitrix/auth/tokenStore.js';
 import type { B24Client } from '../bitrix/client.js';
 import type { Connection, ConnectOptions, PortalSettings } from '../bitrix/connect.js';
 import type { LimiterConfig, SharedLimiterState } from '../bitrix/limiter/index.js';
+import type { V3Memory } from '../bitrix/restV3.js';
 import { setDefaultCatalogDir } from '../catalog/store.js';
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { registerEnvSecrets } from '../lib/redact.js';
@@ -183,6 +184,8 @@ export interface PortalStores {
   limiter: SharedLimiterState;
   /** The OAuth token store (encrypted rows; the key is read on first use). */
   tokens(): Promise<TokenStore>;
+  /** Portals without a REST 3.0 route, as every process on the store learned them (src/store/v3memory.ts). */
+  v3Memory: V3Memory;
 }
 
 const portalStoresCache = new WeakMap<object, PortalStores>();
@@ -200,12 +203,15 @@ export async function portalStores(env: NodeJS.ProcessEnv): Promise<PortalStores
   if (!hit) {
     const { StoreLimiterState } = await import('../store/limiter.js');
     const { StoreTokenStore, loadStoreKey } = await import('../store/tokens.js');
+    const { loadV3Memory } = await import('../store/v3memory.js');
+    const v3Memory = await loadV3Memory(store);
     // a concurrent caller may have built them while the modules loaded: one token store per store, one registry
     const again = portalStoresCache.get(store);
     if (again) return again;
     let tokens: Promise<TokenStore> | undefined;
     hit = {
       limiter: new StoreLimiterState(store),
+      v3Memory,
       tokens: () => {
         tokens ??= loadStoreKey(dataDir, env.B24FLOW_STORE_KEY).then((k) => new StoreTokenStore(store, k));
         tokens.catch(() => {
@@ -263,6 +269,7 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
     const connectOpts: ConnectOptions = {
       ...(opts.audit !== undefined ? { audit: opts.audit } : {}),
       limiter: sharedLimiter({ ...(settings.limiter ?? {}), ...(opts.limiter ?? {}) }, stores, say),
+      v3Memory: stores.v3Memory,
       ...(settings.oauth ? { tokenStore: opts.tokenStore ?? (await stores.tokens()) } : {}),
     };
     return bitrix.connect(settings, connectOpts);
@@ -304,7 +311,7 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
             ? { ca: readFileSync(env.B24_CA_FILE) }
             : {}),
       },
-      opts.audit !== undefined ? { audit: opts.audit } : {},
+      { v3Memory: stores.v3Memory, ...(opts.audit !== undefined ? { audit: opts.audit } : {}) },
     );
   } catch (err) {
     await shared.close();
@@ -386,7 +393,8 @@ export async function connectApp(
     const registry = registryFor({ clientId: sb.oauthApp.clientId, clientSecret: sb.oauthApp.clientSecret }, store);
     await registry.install(t);
     // pace like the connection's client: a default (standard-plan) limiter would throttle the app to 2 req/s
-    const client = clientForPortal(registry, t.member_id, { audit: false, limiter: conn.limiter ?? {} });
+    const v3Memory = (await portalStores(env)).v3Memory;
+    const client = clientForPortal(registry, t.member_id, { audit: false, limiter: conn.limiter ?? {}, v3Memory });
     tokens.set(t.member_id, t.application_token ?? sb.oauthApp.applicationToken);
     return {
       client,

@@ -1,7 +1,8 @@
 /**
  * REST 3.0 in a pipeline over real HTTP (the real CLI against the sandbox): `tasks.task.add` goes over `/rest/api/`
  * with an Idempotency-Key per task; a lost answer is replayed under the same key (one record); a portal without
- * REST 3.0 makes the first call fall back to REST 2 and the rest go straight to REST 2.
+ * REST 3.0 makes the first call fall back to REST 2 and the rest go straight to REST 2, in later processes too (the
+ * fallback is remembered in the store).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { all, cli, startPortal, type TestPortal } from './helpers.js';
@@ -73,5 +74,12 @@ describe('REST 3.0 in a pipeline', () => {
     expect(s.v3.requests).toBe(1); // the first REST 3.0 batch, refused: nothing ran
     expect(s.writes['tasks.task.add']).toBe(120); // then 3 REST 2 batches (50 + 50 + 20)
     expect(await titles(p, 'v2')).toHaveLength(120);
+    // the fallback is remembered in the store: the next process goes straight to REST 2
+    await p.sb.admin.resetStats();
+    const again = await run(p, '--input', 'tag=v2b', '--input', 'n=60');
+    expect(again.stderr + again.code).toMatch(/0$/);
+    const s2 = await stats(p);
+    expect(s2.v3.requests).toBe(0);
+    expect(s2.writes['tasks.task.add']).toBe(60);
   });
 });

@@ -76,6 +76,7 @@ async function installedPortals(env: NodeJS.ProcessEnv, events: boolean): Promis
       const client = clientForPortal(registry, p.memberId, {
         audit: false,
         limiter,
+        v3Memory: stores.v3Memory,
         ...(ps.ca ? { ca: ps.ca } : {}),
       });
       let timer: NodeJS.Timeout | undefined;
