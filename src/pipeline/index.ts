@@ -31,6 +31,8 @@ export {
   type Journal,
   MemoryJournal,
   ownerGone,
+  RUN_HEARTBEAT_MS,
+  RUN_STALE_MS,
   type RunListOptions,
   type RunOwner,
   type RunRecord,

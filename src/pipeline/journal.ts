@@ -127,12 +127,21 @@ export function currentOwner(): RunOwner {
   return { ...me };
 }
 
+/** How often a running run marks itself alive in its journal ({@link Journal.heartbeat}), ms. */
+export const RUN_HEARTBEAT_MS = 30_000;
+
+/** A running run of another host whose journal has not heard from it for this long is taken as gone, ms. */
+export const RUN_STALE_MS = 4 * RUN_HEARTBEAT_MS;
+
 /**
- * Whether the owner of a `running` record is gone: same host and its pid no longer runs (or runs a newer process).
- * A record from another host is taken as running (its owner cannot be seen from here).
+ * Whether the owner of a `running` record is gone: same host and its pid no longer runs (or runs a newer process);
+ * another host (its process cannot be seen from here) when the record was last updated or heartbeaten more than
+ * {@link RUN_STALE_MS} ago.
+ * @param lastSeenMs when the record was last written (Unix ms); unknown: a record of another host is taken as running
  */
-export function ownerGone(owner: RunOwner | undefined): boolean {
-  if (!owner || owner.host !== hostname()) return false;
+export function ownerGone(owner: RunOwner | undefined, lastSeenMs?: number): boolean {
+  if (!owner) return false;
+  if (owner.host !== hostname()) return lastSeenMs !== undefined && Date.now() - lastSeenMs > RUN_STALE_MS;
   try {
     process.kill(owner.pid, 0);
   } catch (err) {
@@ -141,9 +150,12 @@ export function ownerGone(owner: RunOwner | undefined): boolean {
   return owner.start !== undefined && processStart(owner.pid) !== owner.start;
 }
 
-/** How a stored record reads: a `running` run whose owner is gone is `interrupted`. */
-export function asSeen(run: RunRecord): RunRecord {
-  return run.status === 'running' && ownerGone(run.owner) ? { ...run, status: 'interrupted' } : run;
+/**
+ * How a stored record reads: a `running` run whose owner is gone is `interrupted`.
+ * @param lastSeenMs when the record was last written or heartbeaten (see {@link ownerGone})
+ */
+export function asSeen(run: RunRecord, lastSeenMs?: number): RunRecord {
+  return run.status === 'running' && ownerGone(run.owner, lastSeenMs) ? { ...run, status: 'interrupted' } : run;
 }
 
 /** One line of the write log. */
@@ -187,6 +199,12 @@ export interface Journal {
   recordWrites(runId: string, entries: WriteEntry[]): Promise<void>;
   /** Latest entry per key. */
   loadWrites(runId: string): Promise<Map<string, WriteEntry>>;
+  /**
+   * Marks a running run alive now (every {@link RUN_HEARTBEAT_MS} while it runs), so that other hosts can tell a
+   * run whose process died (see {@link ownerGone}) from one that is waiting. Optional: a journal of one process
+   * needs none.
+   */
+  heartbeat?(runId: string): Promise<void>;
 }
 
 /**

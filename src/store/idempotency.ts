@@ -6,7 +6,8 @@
  *
  * Claims are race-free: a claim is an insert that does nothing on conflict (the database's unique key decides), a
  * take-over of a dead holder's claim an update conditioned on that holder (one winner). A holder is dead when its run
- * is no longer `running` (finished, failed, or its owner process is gone: `ownerGone`), or — for a holder with no
+ * is no longer `running` (finished, failed, or its owner process is gone: `ownerGone`, on another host when its run's
+ * heartbeat stopped), or — for a holder with no
  * run row (a run without journal) — when its claim is older than {@link ORPHAN_AFTER_MS}.
  */
 import { type IdempotencyStore, type KeyClaim, ownerGone, type RunOwner } from '../pipeline/index.js';
@@ -161,11 +162,11 @@ export class SqlIdempotencyStore implements IdempotencyStore {
   /** Holders (run ids) that no longer run: see module doc. */
   private async deadHolders(others: Map<string, { at: number }>, now: number): Promise<Set<string>> {
     const ids = [...others.keys()].filter(Boolean);
-    const runs = new Map<string, { status: string; owner_json: string | null }>();
+    const runs = new Map<string, { status: string; owner_json: string | null; updated_ms: number }>();
     for (const part of chunks(ids))
       for (const r of await this.db
         .selectFrom('runs')
-        .select(['run_id', 'status', 'owner_json'])
+        .select(['run_id', 'status', 'owner_json', 'updated_ms'])
         .where('run_id', 'in', part)
         .execute())
         runs.set(r.run_id, r);
@@ -174,7 +175,11 @@ export class SqlIdempotencyStore implements IdempotencyStore {
       const run = runs.get(h);
       if (!run) {
         if (now - o.at > ORPHAN_AFTER_MS) dead.add(h);
-      } else if (run.status !== 'running' || ownerGone(parse(run.owner_json) as RunOwner | undefined)) dead.add(h);
+      } else if (
+        run.status !== 'running' ||
+        ownerGone(parse(run.owner_json) as RunOwner | undefined, Number(run.updated_ms))
+      )
+        dead.add(h);
     }
     return dead;
   }

@@ -65,6 +65,15 @@ export class SqlJournal implements Journal {
       .catch((err: unknown) => this.forget(run.runId, err));
   }
 
+  async heartbeat(runId: string): Promise<void> {
+    await this.db
+      .updateTable('runs')
+      .set({ updated_ms: Date.now() })
+      .where('run_id', '=', runId)
+      .where('status', '=', 'running')
+      .execute();
+  }
+
   async update(run: RunRecord): Promise<void> {
     // a resumed run is owned by the process that resumes it
     if (run.status === 'running') run.owner = currentOwner();
@@ -185,10 +194,11 @@ export class SqlJournal implements Journal {
       .where('run_id', '=', runId)
       .orderBy('ord')
       .execute();
-    return this.record(row.record_json, row.owner_json, steps);
+    return this.record(row.record_json, row.owner_json, steps, Number(row.updated_ms));
   }
 
-  private record(json: string, owner: string | null, steps: { record_json: string }[]): RunRecord {
+  /** @param lastSeenMs when the row was last written or heartbeaten (another host's run is gone when it is stale) */
+  private record(json: string, owner: string | null, steps: { record_json: string }[], lastSeenMs: number): RunRecord {
     const r = JSON.parse(json) as RunRecord;
     r.steps = {};
     for (const s of steps) {
@@ -196,7 +206,7 @@ export class SqlJournal implements Journal {
       r.steps[rec.id] = rec;
     }
     if (owner) r.owner = JSON.parse(owner) as RunOwner;
-    return asSeen(r);
+    return asSeen(r, lastSeenMs);
   }
 
   /**
@@ -204,7 +214,7 @@ export class SqlJournal implements Journal {
    * runs and one for their steps: fast with any number of runs in the table when a `limit` is given.
    */
   async list(o: RunListOptions = {}): Promise<RunRecord[]> {
-    let q = this.db.selectFrom('runs').select(['run_id', 'record_json', 'owner_json', 'status']);
+    let q = this.db.selectFrom('runs').select(['run_id', 'record_json', 'owner_json', 'status', 'updated_ms']);
     if (o.pipeline) q = q.where('pipeline', '=', o.pipeline);
     // interrupted is a running row whose owner is gone: filtered after reading
     if (o.status) q = q.where('status', '=', o.status === 'interrupted' ? 'running' : o.status);
@@ -231,7 +241,9 @@ export class SqlJournal implements Journal {
         else stepsOf.set(s.run_id, [s]);
       }
     }
-    let out = rows.map((r) => this.record(r.record_json, r.owner_json, stepsOf.get(r.run_id) ?? []));
+    let out = rows.map((r) =>
+      this.record(r.record_json, r.owner_json, stepsOf.get(r.run_id) ?? [], Number(r.updated_ms)),
+    );
     if (o.status) out = out.filter((r) => r.status === o.status);
     return limit !== undefined ? out.slice(0, Math.max(0, limit)) : out;
   }

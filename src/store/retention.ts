@@ -74,12 +74,12 @@ export async function collectGarbage(store: Store, o: RetentionOptions): Promise
   // `running` rows whose owner is gone (interrupted, never resumed) and that started before the cut-off
   const stale = await db
     .selectFrom('runs')
-    .select(['run_id', 'owner_json'])
+    .select(['run_id', 'owner_json', 'updated_ms'])
     .where('status', '=', 'running')
     .where('updated_ms', '<', runsBefore)
     .execute();
   const gone = stale
-    .filter((r) => r.owner_json && ownerGone(JSON.parse(r.owner_json) as RunOwner))
+    .filter((r) => r.owner_json && ownerGone(JSON.parse(r.owner_json) as RunOwner, Number(r.updated_ms)))
     .map((r) => r.run_id);
   for (const part of chunks(gone))
     out.runs += Number((await db.deleteFrom('runs').where('run_id', 'in', part).executeTakeFirst()).numDeletedRows);

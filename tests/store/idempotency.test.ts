@@ -5,6 +5,7 @@
  * again; done keys answer `done` with their result.
  */
 import { describe, expect, it } from 'vitest';
+import { RUN_STALE_MS } from '../../src/pipeline/index.js';
 import { SqlIdempotencyStore } from '../../src/store/idempotency.js';
 import { SqlJournal } from '../../src/store/journal.js';
 import { backends } from './backends.js';
@@ -85,5 +86,32 @@ describe.each(backends('b24flow-idem'))('SqlIdempotencyStore on $name', (b) => {
     const [c1, c2] = await Promise.all([s.claim('sc', ['z'], 'other'), s.claim('sc', ['z'], 'third')]);
     const states = [c1.get('z')!.state, c2.get('z')!.state].sort();
     expect(states).toEqual(['held', 'orphaned']);
+  });
+
+  it('a run of another host holds its claims while its heartbeat is fresh; once it stops, they are taken over', async () => {
+    const st = await b.open();
+    const s = new SqlIdempotencyStore(st);
+    const j = new SqlJournal(st);
+    await j.begin(run('far', 'running'));
+    await j.begin(run('near', 'running'));
+    // the run's process lives on another machine: this host cannot see whether it runs
+    await st.db
+      .updateTable('runs')
+      .set({ owner_json: JSON.stringify({ host: 'another-machine', pid: 4242 }) })
+      .where('run_id', '=', 'far')
+      .execute();
+    expect((await s.claim('sc', ['k'], 'far')).get('k')).toEqual({ state: 'mine' });
+    await j.heartbeat('far');
+    expect((await s.claim('sc', ['k'], 'near')).get('k')).toEqual({ state: 'held', holder: 'far' });
+    expect((await j.get('far'))?.status).toBe('running');
+    // no heartbeat for longer than RUN_STALE_MS: that machine's process is taken as gone
+    await st.db
+      .updateTable('runs')
+      .set({ updated_ms: Date.now() - RUN_STALE_MS - 1000 })
+      .where('run_id', '=', 'far')
+      .execute();
+    expect((await s.claim('sc', ['k'], 'near')).get('k')?.state).toBe('orphaned');
+    // and `b24flow runs` shows it as interrupted (to resume)
+    expect((await j.get('far'))?.status).toBe('interrupted');
   });
 });

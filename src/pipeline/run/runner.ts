@@ -7,7 +7,7 @@ import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 import { type CatalogView, defaultCatalog } from '../catalog.js';
 import { compile, type Program } from '../compile/program.js';
 import { resolveInputs } from '../inputs.js';
-import type { Journal, RunRecord, RunStatus } from '../journal.js';
+import { type Journal, RUN_HEARTBEAT_MS, type RunRecord, type RunStatus } from '../journal.js';
 import { type LoadedPipeline, loadPipelineObject } from '../load.js';
 import type { RunMode } from '../modes.js';
 import { summarize } from '../summary.js';
@@ -52,11 +52,18 @@ async function execute(program: Program, o: RunOptions, mode: RunMode, journalOn
   const ex = new Execution(program, { ...o, mode, client: o.client }, inputs, run, journal, '', idem);
   await ex.init();
   let error: string | undefined;
+  // other hosts take a running run whose heartbeat stopped as gone (its idempotency claims are then taken over)
+  const beat = journal?.heartbeat
+    ? setInterval(() => journal.heartbeat!(run.runId).catch(() => {}), RUN_HEARTBEAT_MS)
+    : undefined;
+  beat?.unref();
   try {
     await ex.execute();
   } catch (err) {
     if (err instanceof InvalidInputError) throw err;
     error = (err as Error).message;
+  } finally {
+    clearInterval(beat);
   }
   return { ex, run, journal, catalog, error };
 }
