@@ -55,6 +55,12 @@ export interface DispatchResult {
   outcome: 'processed' | 'duplicate' | 'own' | 'unmatched' | 'failed';
   ran: string[];
   failures: { pipeline: string; error: string }[];
+  /**
+   * The processed keys of the pipelines that ran, as the processed store holds them (with the portal, see
+   * `portalKeys`): what a caller that records them itself (the online intake, in the transaction that settles the
+   * event) must write.
+   */
+  processedKeys?: string[];
 }
 
 /** Evaluates a `${{ expr }}` string (or returns the literal) over `ctx`. */
@@ -246,6 +252,11 @@ export class Dispatcher {
     }
     const outcome = failures.length ? 'failed' : ran.length ? 'processed' : skipped ? 'duplicate' : 'processed';
     m.inc('b24flow_events_processed_total', { source: ev.source, result: outcome });
-    return { outcome, ran, failures };
+    return {
+      outcome,
+      ran,
+      failures,
+      processedKeys: ran.map((p) => this.o.processed.keyFor?.(`${ev.key}#${p}`) ?? `${ev.key}#${p}`),
+    };
   }
 }

@@ -310,7 +310,7 @@ export class EventIntake {
     const ev = s.event;
     const out = await attemptEvent(this.o.dispatcher, ev);
     if (out.ok) {
-      const keys = (out.result?.ran ?? []).map((p) => `${ev.key}#${p}`);
+      const keys = out.result?.processedKeys ?? (out.result?.ran ?? []).map((p) => `${ev.key}#${p}`);
       await this.o.events.complete(s.id, keys);
       return;
     }

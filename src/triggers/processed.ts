@@ -15,20 +15,23 @@ export interface ProcessedKeys {
    * @throws the store's error — then nothing is recorded, so a retry runs again
    */
   add(key: string): Promise<boolean>;
+  /** The key as this store records it (default: as given); see {@link portalKeys}. */
+  keyFor?(key: string): string;
 }
 
 /**
- * The processed keys of one further portal of a multi-portal service: its keys carry `<member_id>|`, so the same change
- * on two portals is two events. The default portal's keys carry no prefix (a service that served one portal before
- * keeps its keys).
- * @param memberId the portal; undefined or the default portal's id → `keys` unchanged
+ * The processed keys of one portal: recorded as `<portal>|<key>` (the portal's member_id, or the webhook's host), so
+ * the same change on two portals is two events and a portal keeps its keys whichever way `serve` runs it (alone,
+ * pinned, or as one of several portals, default or not). A key recorded without the portal (before keys carried it)
+ * still counts as processed.
+ * @param portal the portal's id; undefined or empty → `keys` unchanged
  */
-export function portalKeys(
-  keys: ProcessedKeys,
-  memberId: string | undefined,
-  defaultPortal: string | undefined,
-): ProcessedKeys {
-  if (memberId === undefined || memberId === '' || memberId === defaultPortal) return keys;
-  const prefix = `${memberId}|`;
-  return { has: (k) => keys.has(prefix + k), add: (k) => keys.add(prefix + k) };
+export function portalKeys(keys: ProcessedKeys, portal: string | undefined): ProcessedKeys {
+  if (!portal) return keys;
+  const prefix = `${portal}|`;
+  return {
+    has: async (k) => (await keys.has(prefix + k)) || keys.has(k),
+    add: (k) => keys.add(prefix + k),
+    keyFor: (k) => prefix + k,
+  };
 }

@@ -254,7 +254,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     const localRun = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
     // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
     const run = jobs.shared ? queuedRunner(jobs, undefined, multi ? memberId : undefined) : localRun;
-    const processed = multi ? portalKeys(o.stores.processed, memberId, o.portalKey) : o.stores.processed;
+    const processed = portalKeys(o.stores.processed, memberId);
     const dispatcher = new Dispatcher({
       pipelines: o.pipelines,
       run,

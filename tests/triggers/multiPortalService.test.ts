@@ -109,6 +109,9 @@ steps:
     expect((await post(dealAdd('8', A, TOKEN_B))).status).toBe(401);
     await until(() => a.calls.length >= 1 && b.calls.length >= 1);
     await svc.intake.drain();
+    // portal b's change delivered again: recorded as processed under portal b, so it does not run twice
+    expect((await post(dealAdd('7', B, TOKEN_B))).status).toBe(200);
+    await svc.intake.drain();
     expect(a.calls.filter((c) => c.startsWith('crm.deal.get'))).toEqual(['crm.deal.get {"id":"7"}']);
     expect(b.calls.filter((c) => c.startsWith('crm.deal.get'))).toEqual(['crm.deal.get {"id":"7"}']);
     expect(logs.some((l) => l.includes(`serving portal ${B}`))).toBe(true);

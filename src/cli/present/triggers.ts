@@ -233,17 +233,15 @@ async function replay(
   const results: { id: string; event: string; ok: boolean; error?: string; memberId?: string }[] = [];
   // each dead letter runs on the portal it came from (an OAuth application installed on several portals): one
   // connection per portal; letters without one (a webhook, or older entries) on the configured portal
-  const { defaultAppPortal } = await import('../appPortals.js');
   const byPortal = new Map<string, DeadLetter[]>();
   for (const d of entries) byPortal.set(d.memberId ?? '', [...(byPortal.get(d.memberId ?? '') ?? []), d]);
-  const main = byPortal.size > 1 || !byPortal.has('') ? await defaultAppPortal(settings) : undefined;
   for (const [memberId, letters] of byPortal) {
     const conn = await connectApp(memberId ? { env: { ...settings.env, B24_MEMBER_ID: memberId } } : {});
     try {
       const own = new OwnWrites();
       const client = guardClient(conn.client, { authConnector: settings.authConnector, own });
-      // processed keys as the multi-portal service keeps them: a further portal's carry its member_id
-      const processed = portalKeys(stores.processed, memberId || undefined, main);
+      // processed keys as the service keeps them: by portal
+      const processed = portalKeys(stores.processed, memberId || conn.client.portal.id);
       const dispatcher = new Dispatcher({
         pipelines,
         run: pipelineRunner(client as RunOptions['client'], await storeRunSettings(settings)),
