@@ -70,6 +70,8 @@ async function call(t: Target, method: string, params: unknown, v3: boolean, oau
 
 /** Keys naming the entity a method works on. */
 const OWN_ID = ['id', 'ID', 'Id', 'itemId', 'ITEMID', 'MESSAGE_ID', 'messageId'];
+/** Keys scoping a family's entities to one type (smart process, pipeline owner). */
+const SCOPE_KEYS = ['entityTypeId', 'ENTITY_TYPE_ID'];
 /** Keys naming a parent entity of another family. */
 const PARENT_KEYS: Record<string, string> = {
   taskId: 'tasks.task',
@@ -162,10 +164,15 @@ export class Replayer {
     return id;
   }
 
-  /** An entity made now by the family's documented add example (with a fresh name where it has one). */
-  private async fresh(family: string, v3: boolean): Promise<unknown> {
+  /**
+   * An entity made now by the family's documented add example (with a fresh name where it has one), in the scope
+   * (`entityTypeId`) of the case that needs it: the add example may document another type.
+   */
+  private async fresh(family: string, v3: boolean, scope: Record<string, unknown>): Promise<unknown> {
     for (const add of this.cases.filter((c) => c.family === family && c.v3 === v3 && /\.add$/.test(c.method))) {
       const params = await this.mapIds(add, structuredClone(add.params));
+      if (params && typeof params === 'object')
+        for (const [k, v] of Object.entries(scope)) if (k in params) (params as Record<string, unknown>)[k] = v;
       renameFields(params, `${add.id}-fresh-${++this.serial}`);
       const a = await call(this.t, add.method, params, v3, false);
       if (a.status === 200 && createdId(a.body.result) !== undefined) return createdId(a.body.result);
@@ -194,7 +201,7 @@ export class Replayer {
     if (!params || typeof params !== 'object' || Array.isArray(params)) return params;
     const p = params as Record<string, unknown>;
     const scope: Record<string, unknown> = {};
-    for (const k of ['entityTypeId', 'ENTITY_TYPE_ID']) if (k in p) scope[k] = p[k];
+    for (const k of SCOPE_KEYS) if (k in p) scope[k] = p[k];
     for (const [k, fam] of Object.entries(PARENT_KEYS)) {
       if (k in p && typeof p[k] !== 'object' && c.family !== fam) {
         const parent = await this.entityOf(fam, {}, c.v3);
@@ -247,8 +254,9 @@ export class Replayer {
     }
     // updating / deleting the first entity found may be refused (a system status): one made by the add example
     if (a.status !== 200 && /\.(update|delete)$/.test(c.method)) {
-      const id = await this.fresh(c.family, c.v3);
       const p = params as Record<string, unknown>;
+      const scope = Object.fromEntries(SCOPE_KEYS.filter((k) => p && k in p).map((k) => [k, p[k]]));
+      const id = await this.fresh(c.family, c.v3, scope);
       const key = id !== undefined && p && typeof p === 'object' ? OWN_ID.find((k) => k in p) : undefined;
       if (key) {
         p[key] = typeof p[key] === 'string' ? String(id) : Number(id);
