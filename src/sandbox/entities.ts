@@ -43,6 +43,12 @@ export interface FieldDef {
   camel?: string;
   /** excluded from `*` in legacy lists (multifields, multiple links) */
   noStar?: boolean;
+  /** an unset value reads as `""` in the legacy view, not null (the portal's empty dates of leads and contacts) */
+  emptyString?: boolean;
+  /** a single link kept for compatibility beside its multiple form (`CONTACT_ID` beside `CONTACT_IDS`): `isDeprecated` */
+  deprecated?: boolean;
+  /** the `settings` object `*.fields` shows (link fields: `parentEntityTypeId`, see fieldsMeta) */
+  settings?: Record<string, unknown>;
 }
 
 /** An entity: its fields (insertion order = output order). */
@@ -71,6 +77,30 @@ const utm = (): Record<string, FieldDef> => ({
   UTM_CAMPAIGN: str('UTM campaign'),
   UTM_CONTENT: str('UTM content'),
   UTM_TERM: str('UTM term'),
+});
+/** The address block of leads, contacts and companies (`ADDRESS`, `ADDRESS_2`, …, `ADDRESS_LOC_ADDR_ID`). */
+const address = (): Record<string, FieldDef> => ({
+  ADDRESS: str('Address'),
+  ADDRESS_2: str('Address (line 2)'),
+  ADDRESS_CITY: str('City'),
+  ADDRESS_POSTAL_CODE: str('Zip'),
+  ADDRESS_REGION: str('Region'),
+  ADDRESS_PROVINCE: str('State / Province'),
+  ADDRESS_COUNTRY: str('Country'),
+  ADDRESS_COUNTRY_CODE: str('Country code'),
+  ADDRESS_LOC_ADDR_ID: { type: 'integer', title: 'Location address ID' },
+});
+/** A company's legal address (`REG_ADDRESS*`). */
+const regAddress = (): Record<string, FieldDef> => ({
+  REG_ADDRESS: str('Legal address'),
+  REG_ADDRESS_2: str('Legal address: Address (line 2)'),
+  REG_ADDRESS_CITY: str('Legal address: City'),
+  REG_ADDRESS_POSTAL_CODE: str('Legal address: Zip'),
+  REG_ADDRESS_REGION: str('Legal address: Region'),
+  REG_ADDRESS_PROVINCE: str('Legal address: State / Province'),
+  REG_ADDRESS_COUNTRY: str('Legal address: Country'),
+  REG_ADDRESS_COUNTRY_CODE: str('Legal address: Country code'),
+  REG_ADDRESS_LOC_ADDR_ID: { type: 'integer', title: 'Legal address: Location address ID' },
 });
 const audit = (): Record<string, FieldDef> => ({
   ASSIGNED_BY_ID: usr('Responsible'),
@@ -102,7 +132,7 @@ export const DEAL: EntityDef = {
     IS_MANUAL_OPPORTUNITY: chr('Manual amount'),
     TAX_VALUE: { type: 'double', title: 'Tax rate' },
     COMPANY_ID: { type: 'crm_company', title: 'Company' },
-    CONTACT_ID: { type: 'crm_contact', title: 'Contact' },
+    CONTACT_ID: { type: 'crm_contact', title: 'Contact', deprecated: true },
     CONTACT_IDS: { type: 'crm_contact', title: 'Contacts', multi: true, noStar: true },
     QUOTE_ID: { type: 'crm_quote', title: 'Quote', ro: true },
     BEGINDATE: { type: 'date', title: 'Start date', camel: 'begindate' },
@@ -140,17 +170,17 @@ export const LEAD: EntityDef = {
     LAST_NAME: str('Last name'),
     COMPANY_TITLE: str('Company name'),
     COMPANY_ID: { type: 'crm_company', title: 'Company' },
-    CONTACT_ID: { type: 'crm_contact', title: 'Contact' },
+    CONTACT_ID: { type: 'crm_contact', title: 'Contact', deprecated: true },
+    CONTACT_IDS: { type: 'crm_contact', title: 'Contacts', multi: true, noStar: true },
     IS_RETURN_CUSTOMER: chr('Repeat lead', { ro: true }),
-    BIRTHDATE: { type: 'date', title: 'Date of birth' },
+    BIRTHDATE: { type: 'date', title: 'Date of birth', emptyString: true },
     SOURCE_ID: st('Source', 'SOURCE'),
     SOURCE_DESCRIPTION: str('Source information'),
     STATUS_ID: st('Stage', 'STATUS', { camel: 'stageId' }),
     STATUS_DESCRIPTION: str('Stage information', { camel: 'statusDescription' }),
     STATUS_SEMANTIC_ID: str('Status group', { ro: true, camel: 'stageSemanticId' }),
     POST: str('Position'),
-    ADDRESS: str('Address'),
-    ADDRESS_CITY: str('City'),
+    ...address(),
     CURRENCY_ID: { type: 'crm_currency', title: 'Currency' },
     OPPORTUNITY: { type: 'double', title: 'Amount' },
     IS_MANUAL_OPPORTUNITY: chr('Manual amount'),
@@ -160,7 +190,7 @@ export const LEAD: EntityDef = {
     HAS_EMAIL: chr('Has email', { ro: true }),
     HAS_IMOL: chr('Has open line', { ro: true }),
     ...audit(),
-    DATE_CLOSED: dt('Closed', { ro: true }),
+    DATE_CLOSED: dt('Closed', { ro: true, emptyString: true }),
     MOVED_BY_ID: usr('Moved by', { ro: true, camel: 'movedBy' }),
     MOVED_TIME: dt('Moved at', { ro: true }),
     ORIGINATOR_ID: str('External source'),
@@ -172,6 +202,7 @@ export const LEAD: EntityDef = {
     EMAIL: mf('E-mail'),
     WEB: mf('Website'),
     IM: mf('Messenger'),
+    LINK: mf('Link'),
   },
 };
 
@@ -187,7 +218,7 @@ export const CONTACT: EntityDef = {
     SECOND_NAME: str('Second name'),
     LAST_NAME: str('Last name'),
     PHOTO: { type: 'file', title: 'Photo' },
-    BIRTHDATE: { type: 'date', title: 'Date of birth' },
+    BIRTHDATE: { type: 'date', title: 'Date of birth', emptyString: true },
     TYPE_ID: st('Contact type', 'CONTACT_TYPE'),
     SOURCE_ID: st('Source', 'SOURCE'),
     SOURCE_DESCRIPTION: str('Source information'),
@@ -199,14 +230,14 @@ export const CONTACT: EntityDef = {
     HAS_EMAIL: chr('Has email', { ro: true }),
     HAS_IMOL: chr('Has open line', { ro: true }),
     ...audit(),
-    COMPANY_ID: { type: 'crm_company', title: 'Company' },
+    COMPANY_ID: { type: 'crm_company', title: 'Company', deprecated: true },
     COMPANY_IDS: { type: 'crm_company', title: 'Companies', multi: true, noStar: true },
     LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
     ORIGINATOR_ID: str('External source'),
     ORIGIN_ID: str('Item ID in data source'),
-    ADDRESS: str('Address'),
-    ADDRESS_CITY: str('City'),
-    ADDRESS_COUNTRY: str('Country'),
+    ORIGIN_VERSION: str('Original version'),
+    FACE_ID: { type: 'integer', title: 'Face ID', ro: true },
+    ...address(),
     LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
     LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
     ...utm(),
@@ -214,6 +245,7 @@ export const CONTACT: EntityDef = {
     EMAIL: mf('E-mail'),
     WEB: mf('Website'),
     IM: mf('Messenger'),
+    LINK: mf('Link'),
   },
 };
 
@@ -238,19 +270,24 @@ export const COMPANY: EntityDef = {
     HAS_EMAIL: chr('Has email', { ro: true }),
     HAS_IMOL: chr('Has open line', { ro: true }),
     ...audit(),
+    CONTACT_ID: { type: 'crm_contact', title: 'Contact', multi: true, noStar: true },
     LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
     ORIGINATOR_ID: str('External source'),
     ORIGIN_ID: str('Item ID in data source'),
-    ADDRESS: str('Address'),
-    ADDRESS_CITY: str('City'),
+    ORIGIN_VERSION: str('Original version'),
+    ...address(),
+    ADDRESS_LEGAL: str('Legal address'),
+    ...regAddress(),
     BANKING_DETAILS: str('Payment details'),
     LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
     LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
+    LAST_COMMUNICATION_TIME: str('Last communication', { ro: true }),
     ...utm(),
     PHONE: mf('Phone'),
     EMAIL: mf('E-mail'),
     WEB: mf('Website'),
     IM: mf('Messenger'),
+    LINK: mf('Link'),
   },
 };
 

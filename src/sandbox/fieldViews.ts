@@ -153,7 +153,7 @@ const sv = (v: unknown): string | null => (v === null || v === undefined ? null 
 
 /** Formats one value the legacy way: scalars as strings, dates ISO, multifields as `{ID,VALUE_TYPE,VALUE,TYPE_ID}`. */
 export function legacyValue(f: FieldDef, v: unknown, key: string): unknown {
-  if (v === null || v === undefined) return f.multi ? [] : null;
+  if (v === null || v === undefined) return f.multi ? [] : f.emptyString ? '' : null;
   switch (f.type) {
     case 'date':
     case 'datetime':
