@@ -249,14 +249,50 @@ export class Replayer {
     const own = [...OWN_ID, ...Object.keys(PARENT_KEYS).filter((k) => PARENT_KEYS[k] === c.family)];
     // a few examples of get/update/delete leave the id out (the portal would refuse them): name one
     if (/\.(get|update|delete)$/.test(c.method) && !c.v3 && 'fields' in p && !own.some((k) => k in p)) p.id = 0;
-    // a get names one record of the docs' portal: the existing record most like the documented one stands for it
-    const like = /\.get$/.test(c.method) ? recordShape(c.expect.result) : undefined;
+    // a get (or an update answering the record) names one record of the docs' portal: the existing record most like
+    // the documented one stands for it
+    const like = /\.(get|update)$/.test(c.method) ? recordShape(c.expect.result) : undefined;
     for (const k of own) {
       if (!(k in p) || typeof p[k] === 'object') continue;
       const id = await this.entityOf(c.family, scope, c.v3, like);
       if (id !== undefined) p[k] = typeof p[k] === 'string' ? String(id) : Number(id);
     }
+    await this.mapPipeline(c, p);
     return p;
+  }
+
+  /**
+   * A pipeline (`categoryId`) and stage (`stageId`) of the docs' portal in `fields` become one of this portal's
+   * pipelines of the same `entityTypeId` and a stage of it (found with crm.status.entity.types / .items); an update
+   * that names only a stage gets a stage of the record's own pipeline (read with the family's get).
+   */
+  private async mapPipeline(c: Case, p: Record<string, unknown>): Promise<void> {
+    const bag = (p.fields ?? p.FIELDS) as Record<string, unknown> | undefined;
+    const etid = Number(p.entityTypeId ?? p.ENTITY_TYPE_ID);
+    if (!bag || typeof bag !== 'object' || !Number.isInteger(etid)) return;
+    const catKey = ['categoryId', 'CATEGORY_ID'].find((k) => k in bag);
+    const stageKey = ['stageId', 'STAGE_ID'].find((k) => k in bag);
+    if (!catKey && !stageKey) return;
+    const types = (await call(this.t, 'crm.status.entity.types', {}, false, false)).body?.result;
+    const pipelines = (Array.isArray(types) ? types : []).filter(
+      (x: any) => Number(x.ENTITY_TYPE_ID) === etid && x.CATEGORY_ID !== undefined,
+    );
+    if (!pipelines.length) return;
+    let cat = catKey ? Number(bag[catKey]) : undefined;
+    if (cat === undefined && (p.id ?? p.ID) !== undefined) {
+      const got = await call(this.t, `${c.family}.get`, { entityTypeId: etid, id: p.id ?? p.ID }, c.v3, false);
+      const rec = got.body?.result?.item ?? got.body?.result;
+      cat = Number(rec?.categoryId ?? rec?.CATEGORY_ID);
+    }
+    let pipe = pipelines.find((x: any) => Number(x.CATEGORY_ID) === cat);
+    if (!pipe) {
+      pipe = pipelines.find((x: any) => Number(x.CATEGORY_ID) !== 0) ?? pipelines[0];
+      if (catKey) bag[catKey] = typeof bag[catKey] === 'string' ? String(pipe.CATEGORY_ID) : Number(pipe.CATEGORY_ID);
+    }
+    if (!stageKey) return;
+    const items = (await call(this.t, 'crm.status.entity.items', { entityId: pipe.ID }, false, false)).body?.result;
+    const stages = Array.isArray(items) ? items.map((x: any) => x.STATUS_ID as string) : [];
+    if (stages.length && !stages.includes(bag[stageKey] as string)) bag[stageKey] = stages[0];
   }
 
   /** Replays one case: as documented, then with mapped ids, then (lists) without the filter. */

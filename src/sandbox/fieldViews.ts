@@ -8,6 +8,7 @@
  * doc settings/how-to-call-rest-api/list-methods-pecularities.md; rest-protocol.md §4.
  */
 import type { EntityDef, FieldDef, FieldType } from './entities.js';
+import { itemExtras } from './itemExtras.js';
 import { isoDate } from './portalTime.js';
 import type { Kind, Resolver, Row } from './store.js';
 
@@ -252,6 +253,8 @@ export function itemRow(
     o[originalUf && k.startsWith('UF_') ? k : camelName(k, f)] = typedValue(f, row[k]);
   }
   if (fm) o.fm = fm;
+  // the full item also shows the portal's computed keys of deals and leads (itemExtras.ts)
+  if (!keys) for (const [k, v] of Object.entries(itemExtras(def, row))) if (!(k in o)) o[k] = v;
   if (def.entityTypeId) o.entityTypeId = def.entityTypeId;
   return o;
 }

@@ -82,7 +82,9 @@ function fileValue(p: Portal, x: unknown, entity: string, row: Row, key: string)
     }
   }
   if (!upload)
-    throw legacyError(`Field '${key}' expects a file: [name, base64], {fileData: [name, base64]} or {fileData: base64}.`);
+    throw legacyError(
+      `Field '${key}' expects a file: [name, base64], {fileData: [name, base64]} or {fileData: base64}.`,
+    );
   const [name, b64] = upload;
   if (!/^[A-Za-z0-9+/=\s]*$/.test(b64)) throw legacyError(`Field '${key}': file content is not base64.`);
   const bytes = Buffer.from(b64, 'base64');
