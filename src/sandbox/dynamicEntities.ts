@@ -8,7 +8,7 @@
  * …/crm-type-add.html, api-reference/crm/universal/crm-item-add.html (SPA fields), api-reference/crm/universal/
  * object-fields.html.
  */
-import type { EntityDef, FieldDef } from './entities.js';
+import type { EntityDef, FieldDef } from './entityFields.js';
 import type { Row } from './store.js';
 
 /** The flags of a type that `crm.type.add/update` accept and every type view shows, with their defaults. */

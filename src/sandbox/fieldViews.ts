@@ -7,7 +7,7 @@
  * api-reference/crm/deals/user-defined-fields/crm-deal-userfield-add.html (b24-spec spec/index.json maps each method to its page),
  * doc settings/how-to-call-rest-api/list-methods-pecularities.md; rest-protocol.md §4.
  */
-import type { EntityDef, FieldDef, FieldType } from './entities.js';
+import type { EntityDef, FieldDef, FieldType } from './entityFields.js';
 import { itemExtras } from './itemExtras.js';
 import { isoDate } from './portalTime.js';
 import type { Kind, Resolver, Row } from './store.js';

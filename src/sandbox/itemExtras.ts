@@ -7,7 +7,7 @@
  * only in the full item (no `select`). Sources: apidocs.bitrix24.com/api-reference/crm/universal/crm-item-add.html
  * (deal response), api-reference/crm/universal/crm-item-get.html (lead response).
  */
-import type { EntityDef } from './entities.js';
+import type { EntityDef } from './entityFields.js';
 import type { Row } from './store.js';
 
 /** A multifield entry as stored (`{ID, VALUE_TYPE, VALUE}`). */

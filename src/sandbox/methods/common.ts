@@ -6,7 +6,7 @@
  */
 
 import { type ApiError, legacyError } from '../apiError.js';
-import type { FieldDef } from '../entities.js';
+import type { FieldDef } from '../entityFields.js';
 import { legacyResolver, legacyRow, legacySelect } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';

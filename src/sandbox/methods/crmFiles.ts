@@ -10,7 +10,7 @@
  * api-reference/files/how-to-upload-files.html.
  */
 import { legacyError } from '../apiError.js';
-import type { FieldDef } from '../entities.js';
+import type { FieldDef } from '../entityFields.js';
 import type { Portal } from '../portal.js';
 import type { Row } from '../store.js';
 

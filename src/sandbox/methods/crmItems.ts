@@ -8,7 +8,7 @@
  * (b24-spec spec/index.json maps each method to its page).
  */
 import { ApiError, d7Error, missingParam } from '../apiError.js';
-import type { EntityDef } from '../entities.js';
+import type { EntityDef } from '../entityFields.js';
 import { camelMap, camelName, camelResolver, itemRow } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
