@@ -167,7 +167,7 @@ export const COMPANY: EntityDef = {
     HAS_EMAIL: chr('Has email', { ro: true }),
     HAS_IMOL: chr('Has open line', { ro: true }),
     ...audit(),
-    CONTACT_ID: { type: 'crm_contact', title: 'Contact', multi: true, noStar: true },
+    CONTACT_ID: { type: 'crm_contact', title: 'Contact', multi: true, noStar: true, camel: 'contactIds' },
     LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
     ORIGINATOR_ID: str('External source'),
     ORIGIN_ID: str('Item ID in data source'),

@@ -157,8 +157,8 @@ export function categoryMethods(r: Registry): void {
         SORT: Number(f.sort ?? 500),
         IS_DEFAULT: 'N',
         ENTITY_TYPE_ID: 2,
-        ORIGIN_ID: '',
-        ORIGINATOR_ID: '',
+        ORIGIN_ID: String(f.originId ?? ''),
+        ORIGINATOR_ID: String(f.originatorId ?? ''),
       });
       const entity = `DEAL_STAGE_${c.ID}`;
       portal.addStatus(entity, `C${c.ID}:NEW`, 'Новая', 10, '#39A8EF', null, c.ID);
@@ -172,6 +172,8 @@ export function categoryMethods(r: Registry): void {
       const f = readObject(pick(p, 'fields'), () => missingParam('fields'));
       if (f.name !== undefined) c.NAME = String(f.name);
       if (f.sort !== undefined) c.SORT = Number(f.sort);
+      if (f.originId !== undefined) c.ORIGIN_ID = String(f.originId ?? '');
+      if (f.originatorId !== undefined) c.ORIGINATOR_ID = String(f.originatorId ?? '');
       ctx.portal.dirty();
       return { result: { category: catView(c) }, write: true };
     },
