@@ -70,6 +70,8 @@ async function call(t: Target, method: string, params: unknown, v3: boolean, oau
 
 /** Keys naming the entity a method works on. */
 const OWN_ID = ['id', 'ID', 'Id', 'itemId', 'ITEMID', 'MESSAGE_ID', 'messageId'];
+/** Keys scoping a family's entities to one type (smart process, pipeline owner). */
+const SCOPE_KEYS = ['entityTypeId', 'ENTITY_TYPE_ID'];
 /** Keys naming a parent entity of another family. */
 const PARENT_KEYS: Record<string, string> = {
   taskId: 'tasks.task',
@@ -115,6 +117,25 @@ function createdId(result: unknown): unknown {
   return undefined;
 }
 
+/** The record a documented get answer shows: the result, or its one wrapped object (`{item: {…}}`). */
+function recordShape(result: Shape | undefined): Shape | undefined {
+  if (!result || typeof result !== 'object' || Array.isArray(result)) return undefined;
+  const keys = Object.keys(result);
+  const inner = keys.length === 1 ? result[keys[0]!] : undefined;
+  return inner && typeof inner === 'object' && !Array.isArray(inner) ? inner : result;
+}
+
+/** The row whose shape differs least from `like` (the first of equals). */
+function closest(like: Shape, rows: any[]): any {
+  let best: any;
+  let fewest = Infinity;
+  for (const row of rows) {
+    const n = compareShape(like, row).length;
+    if (n < fewest) [best, fewest] = [row, n];
+  }
+  return best;
+}
+
 /** Replays cases in order against one sandbox. */
 export class Replayer {
   constructor(
@@ -128,7 +149,12 @@ export class Replayer {
    * An existing entity id of `family`: the first row of its list method (`list`, `getlist` or a bare `get`), else
    * of a parent family's (`crm.deal.contact` → `crm.deal`), else the id its own documented add example creates.
    */
-  private async entityOf(family: string, scopeParams: Record<string, unknown>, v3: boolean): Promise<unknown> {
+  private async entityOf(
+    family: string,
+    scopeParams: Record<string, unknown>,
+    v3: boolean,
+    like?: Shape,
+  ): Promise<unknown> {
     // not cached: an earlier case may have deleted the entity found before
     const key = `${v3}|${family}|${JSON.stringify(scopeParams)}`;
     if (this.busy.has(key)) return undefined;
@@ -140,7 +166,8 @@ export class Replayer {
       for (const verb of ['list', 'getlist', 'get']) {
         const a = await call(this.t, `${fam}.${verb}`, scopeParams, v3, false);
         if (a.status !== 200) continue;
-        const row = rowsOf(a.body.result)[0];
+        const rows = rowsOf(a.body.result);
+        const row = like ? closest(like, rows) : rows[0];
         id = row?.id ?? row?.ID;
         if (id !== undefined) break;
       }
@@ -162,10 +189,15 @@ export class Replayer {
     return id;
   }
 
-  /** An entity made now by the family's documented add example (with a fresh name where it has one). */
-  private async fresh(family: string, v3: boolean): Promise<unknown> {
+  /**
+   * An entity made now by the family's documented add example (with a fresh name where it has one), in the scope
+   * (`entityTypeId`) of the case that needs it: the add example may document another type.
+   */
+  private async fresh(family: string, v3: boolean, scope: Record<string, unknown>): Promise<unknown> {
     for (const add of this.cases.filter((c) => c.family === family && c.v3 === v3 && /\.add$/.test(c.method))) {
       const params = await this.mapIds(add, structuredClone(add.params));
+      if (params && typeof params === 'object')
+        for (const [k, v] of Object.entries(scope)) if (k in params) (params as Record<string, unknown>)[k] = v;
       renameFields(params, `${add.id}-fresh-${++this.serial}`);
       const a = await call(this.t, add.method, params, v3, false);
       if (a.status === 200 && createdId(a.body.result) !== undefined) return createdId(a.body.result);
@@ -194,7 +226,7 @@ export class Replayer {
     if (!params || typeof params !== 'object' || Array.isArray(params)) return params;
     const p = params as Record<string, unknown>;
     const scope: Record<string, unknown> = {};
-    for (const k of ['entityTypeId', 'ENTITY_TYPE_ID']) if (k in p) scope[k] = p[k];
+    for (const k of SCOPE_KEYS) if (k in p) scope[k] = p[k];
     for (const [k, fam] of Object.entries(PARENT_KEYS)) {
       if (k in p && typeof p[k] !== 'object' && c.family !== fam) {
         const parent = await this.entityOf(fam, {}, c.v3);
@@ -217,12 +249,50 @@ export class Replayer {
     const own = [...OWN_ID, ...Object.keys(PARENT_KEYS).filter((k) => PARENT_KEYS[k] === c.family)];
     // a few examples of get/update/delete leave the id out (the portal would refuse them): name one
     if (/\.(get|update|delete)$/.test(c.method) && !c.v3 && 'fields' in p && !own.some((k) => k in p)) p.id = 0;
+    // a get (or an update answering the record) names one record of the docs' portal: the existing record most like
+    // the documented one stands for it
+    const like = /\.(get|update)$/.test(c.method) ? recordShape(c.expect.result) : undefined;
     for (const k of own) {
       if (!(k in p) || typeof p[k] === 'object') continue;
-      const id = await this.entityOf(c.family, scope, c.v3);
+      const id = await this.entityOf(c.family, scope, c.v3, like);
       if (id !== undefined) p[k] = typeof p[k] === 'string' ? String(id) : Number(id);
     }
+    await this.mapPipeline(c, p);
     return p;
+  }
+
+  /**
+   * A pipeline (`categoryId`) and stage (`stageId`) of the docs' portal in `fields` become one of this portal's
+   * pipelines of the same `entityTypeId` and a stage of it (found with crm.status.entity.types / .items); an update
+   * that names only a stage gets a stage of the record's own pipeline (read with the family's get).
+   */
+  private async mapPipeline(c: Case, p: Record<string, unknown>): Promise<void> {
+    const bag = (p.fields ?? p.FIELDS) as Record<string, unknown> | undefined;
+    const etid = Number(p.entityTypeId ?? p.ENTITY_TYPE_ID);
+    if (!bag || typeof bag !== 'object' || !Number.isInteger(etid)) return;
+    const catKey = ['categoryId', 'CATEGORY_ID'].find((k) => k in bag);
+    const stageKey = ['stageId', 'STAGE_ID'].find((k) => k in bag);
+    if (!catKey && !stageKey) return;
+    const types = (await call(this.t, 'crm.status.entity.types', {}, false, false)).body?.result;
+    const pipelines = (Array.isArray(types) ? types : []).filter(
+      (x: any) => Number(x.ENTITY_TYPE_ID) === etid && x.CATEGORY_ID !== undefined,
+    );
+    if (!pipelines.length) return;
+    let cat = catKey ? Number(bag[catKey]) : undefined;
+    if (cat === undefined && (p.id ?? p.ID) !== undefined) {
+      const got = await call(this.t, `${c.family}.get`, { entityTypeId: etid, id: p.id ?? p.ID }, c.v3, false);
+      const rec = got.body?.result?.item ?? got.body?.result;
+      cat = Number(rec?.categoryId ?? rec?.CATEGORY_ID);
+    }
+    let pipe = pipelines.find((x: any) => Number(x.CATEGORY_ID) === cat);
+    if (!pipe) {
+      pipe = pipelines.find((x: any) => Number(x.CATEGORY_ID) !== 0) ?? pipelines[0];
+      if (catKey) bag[catKey] = typeof bag[catKey] === 'string' ? String(pipe.CATEGORY_ID) : Number(pipe.CATEGORY_ID);
+    }
+    if (!stageKey) return;
+    const items = (await call(this.t, 'crm.status.entity.items', { entityId: pipe.ID }, false, false)).body?.result;
+    const stages = Array.isArray(items) ? items.map((x: any) => x.STATUS_ID as string) : [];
+    if (stages.length && !stages.includes(bag[stageKey] as string)) bag[stageKey] = stages[0];
   }
 
   /** Replays one case: as documented, then with mapped ids, then (lists) without the filter. */
@@ -247,8 +317,9 @@ export class Replayer {
     }
     // updating / deleting the first entity found may be refused (a system status): one made by the add example
     if (a.status !== 200 && /\.(update|delete)$/.test(c.method)) {
-      const id = await this.fresh(c.family, c.v3);
       const p = params as Record<string, unknown>;
+      const scope = Object.fromEntries(SCOPE_KEYS.filter((k) => p && k in p).map((k) => [k, p[k]]));
+      const id = await this.fresh(c.family, c.v3, scope);
       const key = id !== undefined && p && typeof p === 'object' ? OWN_ID.find((k) => k in p) : undefined;
       if (key) {
         p[key] = typeof p[key] === 'string' ? String(id) : Number(id);

@@ -8,7 +8,7 @@
  * …/crm-type-add.html, api-reference/crm/universal/crm-item-add.html (SPA fields), api-reference/crm/universal/
  * object-fields.html.
  */
-import type { EntityDef, FieldDef } from './entities.js';
+import type { EntityDef, FieldDef } from './entityFields.js';
 import type { Row } from './store.js';
 
 /** The flags of a type that `crm.type.add/update` accept and every type view shows, with their defaults. */
@@ -90,13 +90,16 @@ const DYNAMIC_FIELDS: Record<string, FieldDef> = {
   BEGINDATE: f('date', 'Start date', { camel: 'begindate' }),
   CLOSEDATE: f('date', 'End date', { camel: 'closedate' }),
   COMPANY_ID: f('crm_company', 'Company'),
-  CONTACT_ID: f('crm_contact', 'Contact'),
+  CONTACT_ID: f('crm_contact', 'Contact', { deprecated: true }),
   CONTACT_IDS: f('crm_contact', 'Contacts', { multi: true, noStar: true }),
   OPPORTUNITY: f('double', 'Amount'),
   IS_MANUAL_OPPORTUNITY: f('char', 'Manual amount'),
   TAX_VALUE: f('double', 'Tax amount'),
   CURRENCY_ID: f('crm_currency', 'Currency'),
-  MYCOMPANY_ID: f('crm_company', 'Your company details', { camel: 'mycompanyId' }),
+  MYCOMPANY_ID: f('crm_company', 'Your company details', {
+    camel: 'mycompanyId',
+    settings: { isMyCompany: true, isEmbeddedEditorEnabled: true },
+  }),
   SOURCE_ID: f('crm_status', 'Source', { statusType: 'SOURCE' }),
   SOURCE_DESCRIPTION: f('string', 'Source information'),
   ASSIGNED_BY_ID: f('user', 'Responsible person'),
@@ -112,7 +115,9 @@ export function dynamicDef(type: Row): EntityDef {
   const fields: Record<string, FieldDef> = {};
   for (const [k, v] of Object.entries(DYNAMIC_FIELDS)) {
     fields[k] =
-      k === 'STAGE_ID' ? { ...v, statusType: dynamicStageEntity(etid, Number(type.defaultCategory ?? 0)) } : v;
+      k === 'STAGE_ID' || k === 'PREVIOUS_STAGE_ID'
+        ? { ...v, statusType: dynamicStageEntity(etid, Number(type.defaultCategory ?? 0)) }
+        : v;
   }
   const ufEntityId = etid === SMART_INVOICE ? 'CRM_SMART_INVOICE' : `CRM_${type.ID}`;
   return { name: dynamicName(etid), entityTypeId: etid, ufEntityId, fields };

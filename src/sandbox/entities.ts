@@ -1,258 +1,13 @@
 /**
  * Entity field definitions: every table's fields with their legacy upper-case names, doc field types, titles and
- * flags (read-only, required, multiple, status reference), in the order `*.fields` and `*.get` list them. How the
- * fields are resolved and rendered lives in fieldViews.ts. Sources: apidocs.bitrix24.com/api-reference/crm/deals/
- * crm-deal-fields.html, api-reference/crm/leads/crm-lead-fields.html, api-reference/crm/companies/crm-company-fields.html, api-reference/user/user-get.html,
- * api-reference/tasks/tasks-task-get-fields.html (b24-spec spec/index.json maps each method to its page), doc api-reference/data-types.md.
+ * flags (read-only, required, multiple, status reference), in the order `*.fields` and `*.get` list them; the CRM
+ * entities (deal, lead, contact, company) live in crmEntities.ts, the field shapes and constructors in
+ * entityFields.ts, how fields are resolved and rendered in fieldViews.ts. Sources: apidocs.bitrix24.com/
+ * api-reference/user/user-get.html, api-reference/tasks/tasks-task-get-fields.html (b24-spec spec/index.json maps
+ * each method to its page), doc api-reference/data-types.md.
  */
-
-/** Doc field types used by `*.fields` and by the formatters. */
-export type FieldType =
-  | 'integer'
-  | 'double'
-  | 'string'
-  | 'char'
-  | 'date'
-  | 'datetime'
-  | 'crm_status'
-  | 'crm_currency'
-  | 'crm_company'
-  | 'crm_contact'
-  | 'crm_lead'
-  | 'crm_quote'
-  | 'crm_category'
-  | 'crm_multifield'
-  | 'user'
-  | 'location'
-  | 'boolean'
-  | 'int_raw'
-  | 'object'
-  | 'enumeration'
-  | 'file';
-
-/** One field's metadata. */
-export interface FieldDef {
-  type: FieldType;
-  title: string;
-  ro?: boolean;
-  req?: boolean;
-  immut?: boolean;
-  multi?: boolean;
-  statusType?: string;
-  /** camelCase name in crm.item / tasks views when it is not the mechanical one */
-  camel?: string;
-  /** excluded from `*` in legacy lists (multifields, multiple links) */
-  noStar?: boolean;
-}
-
-/** An entity: its fields (insertion order = output order). */
-export interface EntityDef {
-  name: string;
-  fields: Record<string, FieldDef>;
-  entityTypeId?: number;
-  ufEntityId?: string;
-}
-
-const idF = (title = 'ID'): FieldDef => ({ type: 'integer', title, ro: true });
-const str = (title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'string', title, ...extra });
-const chr = (title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'char', title, ...extra });
-const usr = (title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'user', title, ...extra });
-const dt = (title: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'datetime', title, ...extra });
-const st = (title: string, statusType: string, extra: Partial<FieldDef> = {}): FieldDef => ({
-  type: 'crm_status',
-  title,
-  statusType,
-  ...extra,
-});
-const mf = (title: string): FieldDef => ({ type: 'crm_multifield', title, multi: true, noStar: true });
-const utm = (): Record<string, FieldDef> => ({
-  UTM_SOURCE: str('UTM source'),
-  UTM_MEDIUM: str('UTM medium'),
-  UTM_CAMPAIGN: str('UTM campaign'),
-  UTM_CONTENT: str('UTM content'),
-  UTM_TERM: str('UTM term'),
-});
-const audit = (): Record<string, FieldDef> => ({
-  ASSIGNED_BY_ID: usr('Responsible'),
-  CREATED_BY_ID: usr('Created by', { ro: true, camel: 'createdBy' }),
-  MODIFY_BY_ID: usr('Modified by', { ro: true, camel: 'updatedBy' }),
-  DATE_CREATE: dt('Created', { ro: true, camel: 'createdTime' }),
-  DATE_MODIFY: dt('Modified', { ro: true, camel: 'updatedTime' }),
-});
-
-/** Deal (entityTypeId 2). */
-export const DEAL: EntityDef = {
-  name: 'deal',
-  entityTypeId: 2,
-  ufEntityId: 'CRM_DEAL',
-  fields: {
-    ID: idF(),
-    TITLE: str('Title'),
-    TYPE_ID: st('Type', 'DEAL_TYPE'),
-    CATEGORY_ID: { type: 'crm_category', title: 'Pipeline', immut: true },
-    STAGE_ID: st('Stage', 'DEAL_STAGE'),
-    STAGE_SEMANTIC_ID: str('Stage group', { ro: true }),
-    IS_NEW: chr('New deal', { ro: true }),
-    IS_RECURRING: chr('Recurring deal'),
-    IS_RETURN_CUSTOMER: chr('Repeat deal', { ro: true }),
-    IS_REPEATED_APPROACH: chr('Repeated inquiry', { ro: true }),
-    PROBABILITY: { type: 'integer', title: 'Probability' },
-    CURRENCY_ID: { type: 'crm_currency', title: 'Currency' },
-    OPPORTUNITY: { type: 'double', title: 'Amount' },
-    IS_MANUAL_OPPORTUNITY: chr('Manual amount'),
-    TAX_VALUE: { type: 'double', title: 'Tax rate' },
-    COMPANY_ID: { type: 'crm_company', title: 'Company' },
-    CONTACT_ID: { type: 'crm_contact', title: 'Contact' },
-    CONTACT_IDS: { type: 'crm_contact', title: 'Contacts', multi: true, noStar: true },
-    QUOTE_ID: { type: 'crm_quote', title: 'Quote', ro: true },
-    BEGINDATE: { type: 'date', title: 'Start date', camel: 'begindate' },
-    CLOSEDATE: { type: 'date', title: 'End date', camel: 'closedate' },
-    OPENED: chr('Available to everyone'),
-    CLOSED: chr('Closed'),
-    COMMENTS: str('Comment'),
-    ...audit(),
-    SOURCE_ID: st('Source', 'SOURCE'),
-    SOURCE_DESCRIPTION: str('Source information'),
-    LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
-    ADDITIONAL_INFO: str('Additional information'),
-    LOCATION_ID: { type: 'location', title: 'Location' },
-    ORIGINATOR_ID: str('External source'),
-    ORIGIN_ID: str('Item ID in data source'),
-    MOVED_BY_ID: usr('Moved by', { ro: true, camel: 'movedBy' }),
-    MOVED_TIME: dt('Moved at', { ro: true }),
-    LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
-    LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
-    ...utm(),
-  },
-};
-
-/** Lead (entityTypeId 1). */
-export const LEAD: EntityDef = {
-  name: 'lead',
-  entityTypeId: 1,
-  ufEntityId: 'CRM_LEAD',
-  fields: {
-    ID: idF(),
-    TITLE: str('Lead name'),
-    HONORIFIC: st('Salutation', 'HONORIFIC'),
-    NAME: str('First name'),
-    SECOND_NAME: str('Second name'),
-    LAST_NAME: str('Last name'),
-    COMPANY_TITLE: str('Company name'),
-    COMPANY_ID: { type: 'crm_company', title: 'Company' },
-    CONTACT_ID: { type: 'crm_contact', title: 'Contact' },
-    IS_RETURN_CUSTOMER: chr('Repeat lead', { ro: true }),
-    BIRTHDATE: { type: 'date', title: 'Date of birth' },
-    SOURCE_ID: st('Source', 'SOURCE'),
-    SOURCE_DESCRIPTION: str('Source information'),
-    STATUS_ID: st('Stage', 'STATUS', { camel: 'stageId' }),
-    STATUS_DESCRIPTION: str('Stage information', { camel: 'statusDescription' }),
-    STATUS_SEMANTIC_ID: str('Status group', { ro: true, camel: 'stageSemanticId' }),
-    POST: str('Position'),
-    ADDRESS: str('Address'),
-    ADDRESS_CITY: str('City'),
-    CURRENCY_ID: { type: 'crm_currency', title: 'Currency' },
-    OPPORTUNITY: { type: 'double', title: 'Amount' },
-    IS_MANUAL_OPPORTUNITY: chr('Manual amount'),
-    OPENED: chr('Available to everyone'),
-    COMMENTS: str('Comment'),
-    HAS_PHONE: chr('Has phone', { ro: true }),
-    HAS_EMAIL: chr('Has email', { ro: true }),
-    HAS_IMOL: chr('Has open line', { ro: true }),
-    ...audit(),
-    DATE_CLOSED: dt('Closed', { ro: true }),
-    MOVED_BY_ID: usr('Moved by', { ro: true, camel: 'movedBy' }),
-    MOVED_TIME: dt('Moved at', { ro: true }),
-    ORIGINATOR_ID: str('External source'),
-    ORIGIN_ID: str('Item ID in data source'),
-    LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
-    LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
-    ...utm(),
-    PHONE: mf('Phone'),
-    EMAIL: mf('E-mail'),
-    WEB: mf('Website'),
-    IM: mf('Messenger'),
-  },
-};
-
-/** Contact (entityTypeId 3). */
-export const CONTACT: EntityDef = {
-  name: 'contact',
-  entityTypeId: 3,
-  ufEntityId: 'CRM_CONTACT',
-  fields: {
-    ID: idF(),
-    HONORIFIC: st('Salutation', 'HONORIFIC'),
-    NAME: str('First name'),
-    SECOND_NAME: str('Second name'),
-    LAST_NAME: str('Last name'),
-    PHOTO: { type: 'file', title: 'Photo' },
-    BIRTHDATE: { type: 'date', title: 'Date of birth' },
-    TYPE_ID: st('Contact type', 'CONTACT_TYPE'),
-    SOURCE_ID: st('Source', 'SOURCE'),
-    SOURCE_DESCRIPTION: str('Source information'),
-    POST: str('Position'),
-    COMMENTS: str('Comment'),
-    OPENED: chr('Available to everyone'),
-    EXPORT: chr('Included in export'),
-    HAS_PHONE: chr('Has phone', { ro: true }),
-    HAS_EMAIL: chr('Has email', { ro: true }),
-    HAS_IMOL: chr('Has open line', { ro: true }),
-    ...audit(),
-    COMPANY_ID: { type: 'crm_company', title: 'Company' },
-    COMPANY_IDS: { type: 'crm_company', title: 'Companies', multi: true, noStar: true },
-    LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
-    ORIGINATOR_ID: str('External source'),
-    ORIGIN_ID: str('Item ID in data source'),
-    ADDRESS: str('Address'),
-    ADDRESS_CITY: str('City'),
-    ADDRESS_COUNTRY: str('Country'),
-    LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
-    LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
-    ...utm(),
-    PHONE: mf('Phone'),
-    EMAIL: mf('E-mail'),
-    WEB: mf('Website'),
-    IM: mf('Messenger'),
-  },
-};
-
-/** Company (entityTypeId 4). */
-export const COMPANY: EntityDef = {
-  name: 'company',
-  entityTypeId: 4,
-  ufEntityId: 'CRM_COMPANY',
-  fields: {
-    ID: idF(),
-    TITLE: str('Company name'),
-    COMPANY_TYPE: st('Company type', 'COMPANY_TYPE', { camel: 'typeId' }),
-    INDUSTRY: st('Industry', 'INDUSTRY'),
-    EMPLOYEES: st('Employees', 'EMPLOYEES'),
-    REVENUE: { type: 'double', title: 'Annual revenue' },
-    CURRENCY_ID: { type: 'crm_currency', title: 'Currency' },
-    LOGO: { type: 'file', title: 'Logo' },
-    COMMENTS: str('Comment'),
-    OPENED: chr('Available to everyone'),
-    IS_MY_COMPANY: chr('My company'),
-    HAS_PHONE: chr('Has phone', { ro: true }),
-    HAS_EMAIL: chr('Has email', { ro: true }),
-    HAS_IMOL: chr('Has open line', { ro: true }),
-    ...audit(),
-    LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
-    ORIGINATOR_ID: str('External source'),
-    ORIGIN_ID: str('Item ID in data source'),
-    ADDRESS: str('Address'),
-    ADDRESS_CITY: str('City'),
-    BANKING_DETAILS: str('Payment details'),
-    LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
-    LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
-    ...utm(),
-    PHONE: mf('Phone'),
-    EMAIL: mf('E-mail'),
-    WEB: mf('Website'),
-    IM: mf('Messenger'),
-  },
-};
+import { COMPANY, CONTACT, DEAL, LEAD } from './crmEntities.js';
+import { chr, dt, type EntityDef, idF, str, usr } from './entityFields.js';
 
 /** CRM activity. */
 export const ACTIVITY: EntityDef = {
@@ -351,6 +106,45 @@ export const USER: EntityDef = {
     XML_ID: str('External ID'),
     TIME_ZONE_OFFSET: str('Time zone offset'),
     UF_PHONE_INNER: str('Extension'),
+    // the rest of the profile `user.fields` lists (api-reference/user/user-fields.md); the seed leaves them empty
+    TITLE: str('Title'),
+    PERSONAL_PROFESSION: str('Profession'),
+    PERSONAL_PHOTO: str('Photo'),
+    PERSONAL_ICQ: str('ICQ'),
+    PERSONAL_PHONE: str('Phone'),
+    PERSONAL_FAX: str('Fax'),
+    PERSONAL_PAGER: str('Pager'),
+    PERSONAL_STREET: str('Street address'),
+    PERSONAL_STATE: str('State / Province'),
+    PERSONAL_ZIP: str('Zip'),
+    PERSONAL_COUNTRY: str('Country'),
+    PERSONAL_MAILBOX: str('Mailbox'),
+    PERSONAL_NOTES: str('Additional notes'),
+    WORK_COMPANY: str('Company'),
+    WORK_DEPARTMENT: str('Department'),
+    WORK_WWW: str('Company website'),
+    WORK_FAX: str('Work fax'),
+    WORK_PAGER: str('Work pager'),
+    WORK_STREET: str('Company address'),
+    WORK_MAILBOX: str('Work mailbox'),
+    WORK_CITY: str('Company city'),
+    WORK_STATE: str('Company state / province'),
+    WORK_ZIP: str('Company zip'),
+    WORK_COUNTRY: str('Company country'),
+    WORK_PROFILE: str('Company profile'),
+    WORK_LOGO: str('Company logo'),
+    WORK_NOTES: str('Work notes'),
+    UF_SKYPE_LINK: str('Skype chat link'),
+    UF_ZOOM: str('Zoom'),
+    UF_TIMEMAN: str('Time tracking'),
+    UF_INTERESTS: str('Interests'),
+    UF_SKILLS: str('Skills'),
+    UF_WEB_SITES: str('Other websites'),
+    UF_XING: str('Xing'),
+    UF_LINKEDIN: str('LinkedIn'),
+    UF_TWITTER: str('Twitter'),
+    UF_SKYPE: str('Skype'),
+    UF_DISTRICT: str('District'),
   },
 };
 

@@ -7,7 +7,8 @@
  * api-reference/crm/deals/user-defined-fields/crm-deal-userfield-add.html (b24-spec spec/index.json maps each method to its page),
  * doc settings/how-to-call-rest-api/list-methods-pecularities.md; rest-protocol.md §4.
  */
-import type { EntityDef, FieldDef, FieldType } from './entities.js';
+import type { EntityDef, FieldDef, FieldType } from './entityFields.js';
+import { itemExtras } from './itemExtras.js';
 import { isoDate } from './portalTime.js';
 import type { Kind, Resolver, Row } from './store.js';
 
@@ -153,7 +154,7 @@ const sv = (v: unknown): string | null => (v === null || v === undefined ? null 
 
 /** Formats one value the legacy way: scalars as strings, dates ISO, multifields as `{ID,VALUE_TYPE,VALUE,TYPE_ID}`. */
 export function legacyValue(f: FieldDef, v: unknown, key: string): unknown {
-  if (v === null || v === undefined) return f.multi ? [] : null;
+  if (v === null || v === undefined) return f.multi ? [] : f.emptyString ? '' : null;
   switch (f.type) {
     case 'date':
     case 'datetime':
@@ -252,6 +253,8 @@ export function itemRow(
     o[originalUf && k.startsWith('UF_') ? k : camelName(k, f)] = typedValue(f, row[k]);
   }
   if (fm) o.fm = fm;
+  // the full item also shows the portal's computed keys of deals and leads (itemExtras.ts)
+  if (!keys) for (const [k, v] of Object.entries(itemExtras(def, row))) if (!(k in o)) o[k] = v;
   if (def.entityTypeId) o.entityTypeId = def.entityTypeId;
   return o;
 }

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from '
 import { join } from 'node:path';
 import { writeFileAtomic, writeFileAtomicSync } from '../lib/atomic.js';
 import { dynamicDef, dynamicName, dynamicStageEntity, dynamicTypeId } from './dynamicEntities.js';
-import { ENTITIES, ENTITY_TYPE_IDS, type EntityDef, type FieldDef } from './entities.js';
+import { ENTITIES, ENTITY_TYPE_IDS } from './entities.js';
+import type { EntityDef, FieldDef } from './entityFields.js';
 import { EventHub } from './events.js';
 import { allFields, type UserFieldDef } from './fieldViews.js';
 import { LeakyBucket, OperatingBudget, type Plan } from './limits.js';

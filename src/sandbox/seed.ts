@@ -319,6 +319,8 @@ export function seedPortal(p: Portal, seed: number, deals: number, nowMs: number
       DATE_CREATE: created,
       DATE_MODIFY: modified,
       SOURCE_ID: sources[i % sources.length],
+      // a deal made in the portal's form keeps an empty text as "" (crm-item-update.md's example)
+      SOURCE_DESCRIPTION: '',
       MOVED_BY_ID: userIds[who],
       MOVED_TIME: modified,
       UF_CRM_1700000000001: channels[i % channels.length],

@@ -9,24 +9,31 @@ import { type CaseResult, failures, familyTable, loadCases, replayAll } from '..
 import { type SandboxHandle, startSandbox } from '../../src/sandbox/index.js';
 
 /**
- * Families whose handlers this suite holds at 100 % (tasks, messenger, system, events, workgroups, departments,
- * the CRM timeline). CRM entities, user fields and users are held by the overall floor until they match the docs.
- */
-const FULL =
-  /^(v3 )?(tasks\.task(\.field)?|task\.(checklistitem|commentitem)|im(\.|$)|imbot|app|access|event|events|feature|method|methods|profile|scope|server|sonet_group|department|crm\.activity|crm\.timeline)/;
-/**
- * Cases that differ for a reason outside the sandbox: the docs' portal has a custom task user field
- * (UF_NEW_TASKS_FIELD); the crm.activity.list example prints `time.operating_reset_at` as a date string where every
- * other page has a Unix time.
+ * Every family is held at 100 % but for these cases, which differ for a reason outside the sandbox:
+ * - the docs' portal has a custom task user field (UF_NEW_TASKS_FIELD);
+ * - the crm.activity.list example prints `time.operating_reset_at` as a date string where every other page has a
+ *   Unix time;
+ * - the `crm.<entity>.userfield.list` example filters MULTIPLE=Y, MANDATORY=Y and shows a `crm_status` (contacts:
+ *   `address`) field of the docs' portal; the only such field here is the string field the page's own add example
+ *   makes, whose SETTINGS have no ENTITY_TYPE / SHOW_MAP;
+ * - crm-item-add.md documents one answer (a deal's) for all its requests: the smart-process request (add#3/#4) is
+ *   compared with the deal's keys (leadId, isNew, utmSource, …);
+ * - crm-item-list.md's second request selects `id, title, createdTime` but the page's one answer is the first
+ *   request's (lead name, stage, amount).
  */
 const KNOWN = new Set([
   'tasks.task.getfields#1',
   'tasks.task.getfields#2',
   'crm.activity.list#1',
   'crm.activity.list#2',
+  ...['deal', 'lead', 'contact', 'company'].flatMap((e) => [`crm.${e}.userfield.list#1`, `crm.${e}.userfield.list#2`]),
+  'crm.item.add#3',
+  'crm.item.add#4',
+  'crm.item.list#3',
+  'crm.item.list#4',
 ]);
-/** The overall match floor (issue 13 asks 95 %; raise this as the CRM and user handlers follow the docs). */
-const FLOOR = 0.75;
+/** The overall match floor (issue 13 asks 95 %). */
+const FLOOR = 0.95;
 
 let sb: SandboxHandle;
 let results: CaseResult[];
@@ -44,8 +51,8 @@ describe('docs conformance', () => {
     expect(results.length).toBe(loadCases().length);
   });
 
-  it('tasks, messenger, system, events, workgroups and departments match the documented shapes', () => {
-    const bad = results.filter((r) => !r.ok && !KNOWN.has(r.case.id) && FULL.test(famOf(r)));
+  it('every family matches the documented shapes, apart from the known docs differences', () => {
+    const bad = results.filter((r) => !r.ok && !KNOWN.has(r.case.id));
     expect(failures(bad), 'mismatching documented examples').toBe('');
   });
 
@@ -54,7 +61,3 @@ describe('docs conformance', () => {
     expect(ok / results.length).toBeGreaterThanOrEqual(FLOOR);
   });
 });
-
-function famOf(r: CaseResult): string {
-  return (r.case.v3 ? 'v3 ' : '') + r.case.family;
-}

@@ -6,7 +6,7 @@
  */
 
 import { type ApiError, legacyError } from '../apiError.js';
-import type { FieldDef } from '../entities.js';
+import type { FieldDef } from '../entityFields.js';
 import { legacyResolver, legacyRow, legacySelect } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
@@ -111,6 +111,9 @@ export function applyFields(
   return changed;
 }
 
+/** entityTypeId of the parent a single link field points at (contacts are not parents: they bind many-to-many). */
+const PARENT_TYPE: Partial<Record<FieldDef['type'], number>> = { crm_lead: 1, crm_company: 4, crm_quote: 7 };
+
 /** `*.fields` metadata in the legacy CRM shape. */
 export function fieldsMeta(fields: Record<string, FieldDef>, ufLabels = true): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -124,7 +127,11 @@ export function fieldsMeta(fields: Record<string, FieldDef>, ufLabels = true): R
       isDynamic: k.startsWith('UF_'),
       title: f.title,
     };
+    if (f.deprecated) m.isDeprecated = true;
     if (f.statusType) m.statusType = f.statusType;
+    // a single link to a parent entity names its type (api-reference/crm/deals/crm-deal-fields.md: COMPANY_ID, LEAD_ID)
+    const parent = f.multi ? undefined : PARENT_TYPE[f.type];
+    if (f.settings || parent) m.settings = { ...(parent ? { parentEntityTypeId: parent } : {}), ...f.settings };
     if (k.startsWith('UF_') && ufLabels) {
       m.listLabel = f.title;
       m.formLabel = f.title;

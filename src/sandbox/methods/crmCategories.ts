@@ -46,6 +46,47 @@ const statusView = (s: Row) => ({
     : {}),
 });
 
+/** Reference names the portal shows in `crm.status.entity.types` (others show their ENTITY_ID). */
+const ENTITY_NAMES: Record<string, string> = {
+  STATUS: 'Lead stages',
+  DEAL_STAGE: 'General deal stages',
+  SOURCE: 'Sources',
+  CONTACT_TYPE: 'Contact type',
+  COMPANY_TYPE: 'Company type',
+  EMPLOYEES: 'Employees',
+  INDUSTRY: 'Industry',
+  DEAL_TYPE: 'Deal type',
+  HONORIFIC: 'Salutations',
+};
+
+/**
+ * One row of `crm.status.entity.types`: `{ID, NAME}`, and for a stage list (lead statuses, deal and smart-process
+ * pipelines) its `SEMANTIC_INFO` (start, final success/failure stage ids), `ENTITY_TYPE_ID` and pipeline
+ * (`PREFIX`, `CATEGORY_ID`) as api-reference/crm/status/crm-status-entity-types.md shows them.
+ */
+function entityTypeView(id: string, rows: Row[]): Record<string, unknown> {
+  const o: Record<string, unknown> = { ID: id, NAME: ENTITY_NAMES[id] ?? id };
+  const deal = /^DEAL_STAGE(?:_(\d+))?$/.exec(id);
+  const dyn = /^(?:DYNAMIC_(\d+)_STAGE|SMART_INVOICE_STAGE)_(\d+)$/.exec(id);
+  if (id !== 'STATUS' && !deal && !dyn) return o;
+  const stages = rows.filter((s) => s.ENTITY_ID === id).sort((a, b) => a.SORT - b.SORT);
+  const code = (sem: string | null) =>
+    stages.find((s) => (sem ? s.SEMANTICS === sem : s.SEMANTICS !== 'S' && s.SEMANTICS !== 'F'))?.STATUS_ID ?? '';
+  if (deal?.[1]) o.PARENT_ID = 'DEAL_STAGE';
+  o.SEMANTIC_INFO = {
+    START_FIELD: code(null),
+    FINAL_SUCCESS_FIELD: code('S'),
+    FINAL_UNSUCCESS_FIELD: code('F'),
+    FINAL_SORT: 0,
+  };
+  if (deal?.[1]) o.PREFIX = `C${deal[1]}`;
+  if (dyn) o.PREFIX = `DT${dyn[1] ?? 31}_${dyn[2]}`;
+  if (deal || dyn) o.FIELD_ATTRIBUTE_SCOPE = deal && !deal[1] ? '' : `category_${deal?.[1] ?? dyn![2]}`;
+  o.ENTITY_TYPE_ID = id === 'STATUS' ? 1 : deal ? 2 : Number(dyn![1] ?? 31);
+  if (deal || dyn) o.CATEGORY_ID = Number(deal ? (deal[1] ?? 0) : dyn![2]);
+  return o;
+}
+
 /** Registers `crm.category.*`, `crm.dealcategory.*` and `crm.status.*`. */
 export function categoryMethods(r: Registry): void {
   /** entityTypeId of a type with pipelines: deals (2) or an existing smart process. */
@@ -64,7 +105,8 @@ export function categoryMethods(r: Registry): void {
   r.many('crm', {
     'crm.category.fields': (ctx, p) => {
       readType(ctx, p);
-      const f = (type: string, title: string, ro = false) => ({
+      // upperName: the field's legacy upper-case name (api-reference/crm/universal/category/crm-category-fields.md)
+      const f = (type: string, title: string, ro = false, upperName = '') => ({
         type,
         isRequired: false,
         isReadOnly: ro,
@@ -72,15 +114,18 @@ export function categoryMethods(r: Registry): void {
         isMultiple: false,
         isDynamic: false,
         title,
+        upperName,
       });
       return {
         result: {
           fields: {
-            id: f('integer', 'ID', true),
-            name: f('string', 'Name'),
-            sort: f('integer', 'Sort'),
-            entityTypeId: f('integer', 'Entity type', true),
-            isDefault: f('char', 'Default'),
+            id: f('integer', 'ID', true, 'ID'),
+            name: f('string', 'Name', false, 'NAME'),
+            sort: f('integer', 'Sort', false, 'SORT'),
+            entityTypeId: f('integer', 'Entity type', true, 'ENTITY_TYPE_ID'),
+            isDefault: f('char', 'Default', false, 'IS_DEFAULT'),
+            originId: f('string', 'Item ID in data source', false, 'ORIGIN_ID'),
+            originatorId: f('string', 'External source', false, 'ORIGINATOR_ID'),
           },
         },
       };
@@ -112,8 +157,8 @@ export function categoryMethods(r: Registry): void {
         SORT: Number(f.sort ?? 500),
         IS_DEFAULT: 'N',
         ENTITY_TYPE_ID: 2,
-        ORIGIN_ID: '',
-        ORIGINATOR_ID: '',
+        ORIGIN_ID: String(f.originId ?? ''),
+        ORIGINATOR_ID: String(f.originatorId ?? ''),
       });
       const entity = `DEAL_STAGE_${c.ID}`;
       portal.addStatus(entity, `C${c.ID}:NEW`, 'Новая', 10, '#39A8EF', null, c.ID);
@@ -127,6 +172,8 @@ export function categoryMethods(r: Registry): void {
       const f = readObject(pick(p, 'fields'), () => missingParam('fields'));
       if (f.name !== undefined) c.NAME = String(f.name);
       if (f.sort !== undefined) c.SORT = Number(f.sort);
+      if (f.originId !== undefined) c.ORIGIN_ID = String(f.originId ?? '');
+      if (f.originatorId !== undefined) c.ORIGINATOR_ID = String(f.originatorId ?? '');
       ctx.portal.dirty();
       return { result: { category: catView(c) }, write: true };
     },
@@ -220,13 +267,17 @@ export function categoryMethods(r: Registry): void {
       return { result: true, write: true };
     },
     'crm.status.entity.types': (ctx) => {
-      const ids = [...new Set(ctx.portal.t.status.rows.map((s) => s.ENTITY_ID as string))];
-      return { result: ids.map((id) => ({ ID: id, NAME: id })) };
+      const rows = ctx.portal.t.status.rows;
+      // the portal lists lead statuses first, then the other references in their own order
+      const ids = [...new Set(['STATUS', ...rows.map((s) => s.ENTITY_ID as string)])].filter((id) =>
+        rows.some((s) => s.ENTITY_ID === id),
+      );
+      return { result: ids.map((id) => entityTypeView(id, rows)) };
     },
     'crm.status.entity.items': (ctx, p) => {
       const entity = String(pick(p, 'entityId') ?? '');
       const rows = ctx.portal.t.status.rows.filter((s) => s.ENTITY_ID === entity).sort((a, b) => a.SORT - b.SORT);
-      return { result: rows.map((s) => ({ NAME: s.NAME, SORT: String(s.SORT), STATUS_ID: s.STATUS_ID })) };
+      return { result: rows.map((s) => ({ NAME: s.NAME, SORT: Number(s.SORT), STATUS_ID: s.STATUS_ID })) };
     },
   });
 }

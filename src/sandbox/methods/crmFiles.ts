@@ -1,6 +1,7 @@
 /**
  * File fields of CRM records (contact PHOTO, company LOGO, user fields of type `file`): an uploaded value is
- * `[name, base64]` (crm.item.*) or `{fileData: [name, base64]}` (legacy crm.*.add/update), a list of those for a
+ * `[name, base64]` (crm.item.*) or `{fileData: [name, base64]}` / `{fileData: base64}` (legacy crm.*.add/update,
+ * the second one named by the portal), a list of those for a
  * multiple field; it is stored as a file of the portal and the record keeps a file object — never the raw string.
  * `{id}` of a stored file keeps it, `''`/`null`/`{remove: 'Y'}` clears the field. Reads render the object as
  * `{id, url, urlMachine}` in crm.item.* and `{id, showUrl, downloadUrl}` in the legacy methods (the legacy shape is
@@ -9,7 +10,7 @@
  * api-reference/files/how-to-upload-files.html.
  */
 import { legacyError } from '../apiError.js';
-import type { FieldDef } from '../entities.js';
+import type { FieldDef } from '../entityFields.js';
 import type { Portal } from '../portal.js';
 import type { Row } from '../store.js';
 
@@ -68,13 +69,22 @@ function fileValue(p: Portal, x: unknown, entity: string, row: Row, key: string)
     const o = x as Record<string, unknown>;
     if (String(o.remove ?? o.del ?? '').toUpperCase() === 'Y') return null;
     if (isUpload(o.fileData)) upload = o.fileData;
-    else {
+    else if (typeof o.fileData === 'string' && o.fileData !== '') {
+      // content without a name (crm-contact-add.md sends PHOTO as {fileData: "<base64>"}): the portal names the file
+      // itself and decodes like PHP's base64_decode, which skips characters outside the alphabet (not checked on a
+      // real portal: whether it then refuses a non-image PHOTO)
+      const content = o.fileData.replace(/[^A-Za-z0-9+/=]/g, '');
+      upload = [`file_${p.genericTable(FILES).rows.length + 1}`, content];
+    } else {
       const id = Number(o.id ?? o.ID);
       const file = p.genericTable(FILES).get(id);
       if (file) return link(p, file.ID, entity, row, key);
     }
   }
-  if (!upload) throw legacyError(`Field '${key}' expects a file: [name, base64] or {fileData: [name, base64]}.`);
+  if (!upload)
+    throw legacyError(
+      `Field '${key}' expects a file: [name, base64], {fileData: [name, base64]} or {fileData: base64}.`,
+    );
   const [name, b64] = upload;
   if (!/^[A-Za-z0-9+/=\s]*$/.test(b64)) throw legacyError(`Field '${key}': file content is not base64.`);
   const bytes = Buffer.from(b64, 'base64');

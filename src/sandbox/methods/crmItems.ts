@@ -8,7 +8,7 @@
  * (b24-spec spec/index.json maps each method to its page).
  */
 import { ApiError, d7Error, missingParam } from '../apiError.js';
-import type { EntityDef } from '../entities.js';
+import type { EntityDef } from '../entityFields.js';
 import { camelMap, camelName, camelResolver, itemRow } from '../fieldViews.js';
 import { type Params, pick } from '../params.js';
 import type { Portal } from '../portal.js';
@@ -69,6 +69,13 @@ export function itemMethods(r: Registry): void {
       const out: Record<string, unknown> = {};
       for (const [k, f] of Object.entries(fieldsMeta(fields))) {
         out[camelName(k, fields[k])] = { ...(f as object), upperName: k };
+        // the contact bindings' own field (`contacts`, written as CONTACTS) follows contactIds, as documented in
+        // api-reference/crm/universal/crm-item-fields.md; reads show the bindings as contactIds
+        if (k === 'CONTACT_IDS')
+          out.contacts = {
+            ...(fieldsMeta({ CONTACTS: { ...fields[k]!, title: 'CONTACTS' } }).CONTACTS as object),
+            upperName: 'CONTACTS',
+          };
       }
       return { result: { fields: out } };
     },

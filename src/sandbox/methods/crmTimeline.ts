@@ -6,7 +6,7 @@
  * api-reference/crm/timeline/comments/crm-timeline-comment-add.html (b24-spec spec/index.json maps each method to its page).
  */
 import { legacyError, missingParam } from '../apiError.js';
-import type { FieldDef } from '../entities.js';
+import type { FieldDef } from '../entityFields.js';
 import { legacyRow } from '../fieldViews.js';
 import { pick } from '../params.js';
 import type { CallCtx, Registry } from '../registry.js';

@@ -15,11 +15,13 @@ import { applyFields, legacyList, readId } from './common.js';
 /**
  * The user record as user.get shows it: an empty value is `""`, never null (UF_DEPARTMENT stays a list, ACTIVE a
  * boolean); TIMESTAMP_X and LAST_ACTIVITY_DATE are the `{}` the documented example shows (a date object the portal
- * serializes empty). Source: apidocs.bitrix24.com/api-reference/user/user-get.html (response example).
+ * serializes empty) — except in user.current, which formats them as date strings like the other dates (`dates`).
+ * Sources: apidocs.bitrix24.com/api-reference/user/user-get.html, api-reference/user/user-current.html (response
+ * examples; the batch page's user.current example shows strings too).
  */
-function userView(o: Record<string, unknown>): Record<string, unknown> {
+function userView(o: Record<string, unknown>, dates: 'object' | 'string' = 'object'): Record<string, unknown> {
   for (const [k, v] of Object.entries(o)) {
-    if (k === 'TIMESTAMP_X' || k === 'LAST_ACTIVITY_DATE') o[k] = {};
+    if ((k === 'TIMESTAMP_X' || k === 'LAST_ACTIVITY_DATE') && dates === 'object') o[k] = {};
     else if (v === null || v === undefined) o[k] = '';
   }
   return o;
@@ -62,7 +64,10 @@ export function userMethods(r: Registry): void {
   r.add({
     name: 'user.current',
     scope: 'user',
-    handler: (ctx) => ({ result: view(ctx, ctx.portal.t.user.get(ctx.userId)!) }),
+    handler: (ctx) => {
+      const fields = userFields(ctx);
+      return { result: userView(legacyRow(fields, ctx.portal.t.user.get(ctx.userId)!, Object.keys(fields)), 'string') };
+    },
   });
   r.add({ name: 'user.get', scope: 'user', handler: userList });
   r.add({ name: 'user.search', scope: 'user', handler: userList });
