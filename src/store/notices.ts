@@ -4,6 +4,7 @@
  * (https://www.postgresql.org/docs/current/sql-notify.html). Notices are hints: PostgreSQL drops them while the
  * listening connection is down, so every waiter still reads the job's state now and then (src/store/boss.ts).
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** The channel every b24flow process listens on. */
@@ -17,17 +18,20 @@ export type JobNotice =
   | { kind: 'sent' | 'held'; queue: string; key?: string }
   | { kind: 'done'; queue: string; id: string };
 
-/** Encodes a notice as the NOTIFY payload (`sent|<queue>|<key>` / `done|<queue>|<id>`; names hold no `|`). */
-function encode(n: JobNotice): string {
-  return n.kind === 'done' ? `done|${n.queue}|${n.id}` : `${n.kind}|${n.queue}|${n.key ?? ''}`;
+/**
+ * Encodes a notice as the NOTIFY payload, after the sender's id (`<origin>|sent|<queue>|<key>` /
+ * `<origin>|done|<queue>|<id>`; names hold no `|`).
+ */
+function encode(origin: string, n: JobNotice): string {
+  return `${origin}|${n.kind === 'done' ? `done|${n.queue}|${n.id}` : `${n.kind}|${n.queue}|${n.key ?? ''}`}`;
 }
 
-/** Decodes a payload of {@link encode}; undefined for anything else. */
-function decode(payload: string | undefined): JobNotice | undefined {
-  const [kind, queue, rest] = (payload ?? '').split('|');
-  if (!queue) return undefined;
-  if (kind === 'sent' || kind === 'held') return { kind, queue, ...(rest ? { key: rest } : {}) };
-  if (kind === 'done' && rest) return { kind, queue, id: rest };
+/** Decodes a payload of {@link encode}: its sender and the notice; undefined for anything else. */
+function decode(payload: string | undefined): { origin: string; notice: JobNotice } | undefined {
+  const [origin, kind, queue, rest] = (payload ?? '').split('|');
+  if (!origin || !queue) return undefined;
+  if (kind === 'sent' || kind === 'held') return { origin, notice: { kind, queue, ...(rest ? { key: rest } : {}) } };
+  if (kind === 'done' && rest) return { origin, notice: { kind, queue, id: rest } };
   return undefined;
 }
 
@@ -41,6 +45,8 @@ export class JobNotices {
   private closed = false;
   private readonly listeners = new Set<(n: JobNotice) => void>();
   private reconnect: NodeJS.Timeout | undefined;
+  /** This object's id in payloads: its own notices come back through LISTEN and are skipped (delivered when sent). */
+  private readonly origin = randomBytes(6).toString('hex');
 
   private constructor(
     private readonly url: string,
@@ -60,9 +66,8 @@ export class JobNotices {
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url, application_name: 'b24flow-notices' });
     client.on('notification', (m) => {
-      const n = m.channel === CHANNEL ? decode(m.payload) : undefined;
-      // our own notices were delivered locally when sent
-      if (n && m.processId !== (client as unknown as { processID?: number }).processID) this.deliver(n);
+      const got = m.channel === CHANNEL ? decode(m.payload) : undefined;
+      if (got && got.origin !== this.origin) this.deliver(got.notice);
     });
     const lost = (err?: Error) => {
       if (this.client !== client) return;
@@ -96,7 +101,7 @@ export class JobNotices {
   notify(n: JobNotice, localOnly = false): void {
     this.deliver(n);
     if (localOnly) return;
-    this.client?.query('SELECT pg_notify($1, $2)', [CHANNEL, encode(n)]).catch((err: Error) => {
+    this.client?.query('SELECT pg_notify($1, $2)', [CHANNEL, encode(this.origin, n)]).catch((err: Error) => {
       this.onError?.(`job notices: cannot notify (${err.message})`);
     });
   }

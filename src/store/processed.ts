@@ -36,6 +36,17 @@ export class StoreProcessedKeys implements ProcessedKeys {
     return row !== undefined;
   }
 
+  async hasAny(keys: string[]): Promise<boolean> {
+    if (!keys.length) return false;
+    const row = await this.store.db
+      .selectFrom('processed_events')
+      .select('event_key')
+      .where('event_key', 'in', keys)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async add(key: string): Promise<boolean> {
     return (await insertProcessedKeys(this.store.db, [key])) === 1;
   }

@@ -17,6 +17,8 @@ export interface ProcessedKeys {
   add(key: string): Promise<boolean>;
   /** The key as this store records it (default: as given); see {@link portalKeys}. */
   keyFor?(key: string): string;
+  /** True when any of the keys was processed (one lookup; optional: else one {@link has} per key). */
+  hasAny?(keys: string[]): Promise<boolean>;
 }
 
 /**
@@ -30,7 +32,7 @@ export function portalKeys(keys: ProcessedKeys, portal: string | undefined): Pro
   if (!portal) return keys;
   const prefix = `${portal}|`;
   return {
-    has: async (k) => (await keys.has(prefix + k)) || keys.has(k),
+    has: async (k) => (keys.hasAny ? keys.hasAny([prefix + k, k]) : (await keys.has(prefix + k)) || keys.has(k)),
     add: (k) => keys.add(prefix + k),
     keyFor: (k) => prefix + k,
   };
