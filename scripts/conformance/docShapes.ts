@@ -82,3 +82,24 @@ export function compareShape(doc: Shape, actual: unknown, path = '', out: ShapeD
   }
   return out;
 }
+
+/** One replayable documented example. */
+export interface ConformanceCase {
+  /** stable id: `<method>#<n>` */
+  id: string;
+  method: string;
+  /** REST 3.0 (`/rest/api/`) */
+  v3: boolean;
+  /** method family: the name without its verb (`crm.deal`, `tasks.task`, `user`) */
+  family: string;
+  /** page path relative to the docs root */
+  docPage: string;
+  /** the example authenticates with an OAuth token in the body (`auth`) rather than a webhook URL */
+  oauth: boolean;
+  /** request params of the example (`auth` removed) */
+  params: unknown;
+  /** documented success envelope shape: `result`, `time`, `total`/`next` where shown (the page's first answer) */
+  expect: Record<string, Shape>;
+  /** the page's other documented answers (variants of the same method): matching any one of them is a match */
+  alternatives?: Record<string, Shape>[];
+}

@@ -8,20 +8,7 @@
  * documented add example), and a list that stays empty is retried without its filter.
  */
 import { readFileSync } from 'node:fs';
-import { compareShape, type Shape, type ShapeDiff } from './docShapes.js';
-
-/** One replayable case as the fixture stores it (see extract.ts ConformanceCase). */
-export interface Case {
-  id: string;
-  method: string;
-  v3: boolean;
-  family: string;
-  docPage: string;
-  oauth: boolean;
-  params: unknown;
-  expect: Record<string, Shape>;
-  alternatives?: Record<string, Shape>[];
-}
+import { type ConformanceCase as Case, compareShape, type Shape, type ShapeDiff } from './docShapes.js';
 
 /** The outcome of one case. */
 export interface CaseResult {

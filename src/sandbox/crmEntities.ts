@@ -5,7 +5,21 @@
  * crm-lead-fields.html, api-reference/crm/contacts/crm-contact-fields.html, api-reference/crm/companies/
  * crm-company-fields.html.
  */
-import { address, audit, chr, dt, type EntityDef, idF, mf, regAddress, st, str, usr, utm } from './entityFields.js';
+import {
+  address,
+  audit,
+  chr,
+  dt,
+  type EntityDef,
+  hasComms,
+  idF,
+  multifields,
+  regAddress,
+  st,
+  str,
+  usr,
+  utm,
+} from './entityFields.js';
 
 /** Deal (entityTypeId 2). */
 export const DEAL: EntityDef = {
@@ -83,9 +97,7 @@ export const LEAD: EntityDef = {
     IS_MANUAL_OPPORTUNITY: chr('Manual amount'),
     OPENED: chr('Available to everyone'),
     COMMENTS: str('Comment'),
-    HAS_PHONE: chr('Has phone', { ro: true }),
-    HAS_EMAIL: chr('Has email', { ro: true }),
-    HAS_IMOL: chr('Has open line', { ro: true }),
+    ...hasComms(),
     ...audit(),
     DATE_CLOSED: dt('Closed', { ro: true, emptyString: true }),
     MOVED_BY_ID: usr('Moved by', { ro: true, camel: 'movedBy' }),
@@ -95,11 +107,7 @@ export const LEAD: EntityDef = {
     LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
     LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
     ...utm(),
-    PHONE: mf('Phone'),
-    EMAIL: mf('E-mail'),
-    WEB: mf('Website'),
-    IM: mf('Messenger'),
-    LINK: mf('Link'),
+    ...multifields(),
   },
 };
 
@@ -123,9 +131,7 @@ export const CONTACT: EntityDef = {
     COMMENTS: str('Comment'),
     OPENED: chr('Available to everyone'),
     EXPORT: chr('Included in export'),
-    HAS_PHONE: chr('Has phone', { ro: true }),
-    HAS_EMAIL: chr('Has email', { ro: true }),
-    HAS_IMOL: chr('Has open line', { ro: true }),
+    ...hasComms(),
     ...audit(),
     COMPANY_ID: { type: 'crm_company', title: 'Company', deprecated: true },
     COMPANY_IDS: { type: 'crm_company', title: 'Companies', multi: true, noStar: true },
@@ -138,11 +144,7 @@ export const CONTACT: EntityDef = {
     LAST_ACTIVITY_TIME: dt('Last activity', { ro: true }),
     LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
     ...utm(),
-    PHONE: mf('Phone'),
-    EMAIL: mf('E-mail'),
-    WEB: mf('Website'),
-    IM: mf('Messenger'),
-    LINK: mf('Link'),
+    ...multifields(),
   },
 };
 
@@ -163,9 +165,7 @@ export const COMPANY: EntityDef = {
     COMMENTS: str('Comment'),
     OPENED: chr('Available to everyone'),
     IS_MY_COMPANY: chr('My company'),
-    HAS_PHONE: chr('Has phone', { ro: true }),
-    HAS_EMAIL: chr('Has email', { ro: true }),
-    HAS_IMOL: chr('Has open line', { ro: true }),
+    ...hasComms(),
     ...audit(),
     CONTACT_ID: { type: 'crm_contact', title: 'Contact', multi: true, noStar: true, camel: 'contactIds' },
     LEAD_ID: { type: 'crm_lead', title: 'Lead', ro: true },
@@ -180,10 +180,6 @@ export const COMPANY: EntityDef = {
     LAST_ACTIVITY_BY: usr('Last activity by', { ro: true }),
     LAST_COMMUNICATION_TIME: str('Last communication', { ro: true }),
     ...utm(),
-    PHONE: mf('Phone'),
-    EMAIL: mf('E-mail'),
-    WEB: mf('Website'),
-    IM: mf('Messenger'),
-    LINK: mf('Link'),
+    ...multifields(),
   },
 };

@@ -109,6 +109,22 @@ export const regAddress = (): Record<string, FieldDef> => ({
   REG_ADDRESS_LOC_ADDR_ID: { type: 'integer', title: 'Legal address: Location address ID' },
 });
 /** Responsible, author, editor and their times (camelCase names of the crm.item view). */
+/** The read-only "has phone / e-mail / open line" flags of leads, contacts and companies. */
+export const hasComms = (): Record<string, FieldDef> => ({
+  HAS_PHONE: chr('Has phone', { ro: true }),
+  HAS_EMAIL: chr('Has email', { ro: true }),
+  HAS_IMOL: chr('Has open line', { ro: true }),
+});
+
+/** The multifields (crm_multifield) of leads, contacts and companies. */
+export const multifields = (): Record<string, FieldDef> => ({
+  PHONE: mf('Phone'),
+  EMAIL: mf('E-mail'),
+  WEB: mf('Website'),
+  IM: mf('Messenger'),
+  LINK: mf('Link'),
+});
+
 export const audit = (): Record<string, FieldDef> => ({
   ASSIGNED_BY_ID: usr('Responsible'),
   CREATED_BY_ID: usr('Created by', { ro: true, camel: 'createdBy' }),

@@ -13,41 +13,18 @@
  * refresh token again).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { B24Client, WebhookAuth } from '../../src/bitrix/index.js';
 import { type OAuthHub, type SandboxHandle, startOAuthHub, startSandbox } from '../../src/sandbox/index.js';
 import { freshDatabase, postgresUrl } from '../support/postgres.js';
-import { tempDir } from './helpers.js';
+import { tempDir, writeDealLeadPipeline } from './helpers.js';
 import { childEnv, runCli, type ServeProcess, startServe } from './processes.js';
 import { createDeals, leadOrigins } from './sandboxApp.js';
 
 const t = tempDir('b24flow-appinst-');
 afterAll(() => t.cleanup());
-
-function writePipelines(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'deal-lead.yaml'),
-    `name: deal-lead
-packs: [core]
-inputs:
-  event: { type: map, description: "The Bitrix24 event" }
-triggers:
-  - event: { events: [ONCRMDEALADD], approve: [write] }
-steps:
-  - id: lead
-    method: crm.lead.add
-    params:
-      fields:
-        TITLE: { $template: "Lead for deal {{ inputs.event.objectId }}" }
-        ORIGIN_ID: "\${{ 'deal-' + string(inputs.event.objectId) }}"
-`,
-  );
-  return dir;
-}
 
 /** A free TCP port on 127.0.0.1 (serve must know its public URL before it starts). */
 async function freePort(): Promise<number> {
@@ -104,7 +81,7 @@ describe('a real portal app, installed while serve runs', () => {
     const hub = await startOAuthHub();
     const portals = await startPortals(hub, 3);
     const dataDir = join(t.dir, 'data');
-    const pipelines = writePipelines(join(t.dir, 'pipelines'));
+    const pipelines = writeDealLeadPipeline(join(t.dir, 'pipelines'));
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     const env = childEnv(dataDir, hub.app, {
@@ -270,7 +247,7 @@ describe('a real portal app, installed while serve runs', () => {
     const hub = await startOAuthHub({ accessTtlSec: 12 });
     const portals = await startPortals(hub, 2);
     const dataDir = join(t.dir, 'data-refresh');
-    const pipelines = writePipelines(join(t.dir, 'pipelines-refresh'));
+    const pipelines = writeDealLeadPipeline(join(t.dir, 'pipelines-refresh'));
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
     const env = childEnv(dataDir, hub.app, {
@@ -333,7 +310,7 @@ describe('a real portal app, installed while serve runs', () => {
       const portals = await startPortals(hub, 2);
       const db = await freshDatabase();
       const dataDir = join(t.dir, 'data-pg');
-      const pipelines = writePipelines(join(t.dir, 'pipelines-pg'));
+      const pipelines = writeDealLeadPipeline(join(t.dir, 'pipelines-pg'));
       const env = childEnv(dataDir, hub.app, {
         B24_OAUTH_TOKEN_URL: hub.tokenUrl,
         B24_PLAN: 'enterprise',

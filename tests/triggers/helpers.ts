@@ -1,5 +1,5 @@
 /** Shared helpers of the trigger tests: temp dirs, pipelines from real YAML text. */
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPipelineFile } from '../../src/pipeline/load.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -34,4 +34,30 @@ export async function pipelineFromYaml(dir: string, name: string, yaml: string):
 export async function storesFor(dataDir: string): Promise<TriggerStores & { store: Store }> {
   const store = await openStore({ dataDir });
   return { ...triggerStores(store), store };
+}
+
+/**
+ * Writes `deal-lead.yaml` into `dir` (created): on ONCRMDEALADD, one `crm.lead.add` per run with ORIGIN_ID
+ * `deal-<id>` and no existence check, so a repeated run shows as a second lead. Returns `dir`.
+ */
+export function writeDealLeadPipeline(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'deal-lead.yaml'),
+    `name: deal-lead
+packs: [core]
+inputs:
+  event: { type: map, description: "The Bitrix24 event" }
+triggers:
+  - event: { events: [ONCRMDEALADD], approve: [write] }
+steps:
+  - id: lead
+    method: crm.lead.add
+    params:
+      fields:
+        TITLE: { $template: "Lead for deal {{ inputs.event.objectId }}" }
+        ORIGIN_ID: "\${{ 'deal-' + string(inputs.event.objectId) }}"
+`,
+  );
+  return dir;
 }

@@ -6,39 +6,15 @@
  * drop or cross events).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshDatabase, postgresUrl } from '../support/postgres.js';
-import { tempDir } from './helpers.js';
+import { tempDir, writeDealLeadPipeline } from './helpers.js';
 import { childEnv, runCli, type ServeProcess, startServe } from './processes.js';
 import { createDeals, leadOrigins, type SandboxApp, startSandboxApp } from './sandboxApp.js';
 
 const t = tempDir('b24flow-portals-');
 afterAll(() => t.cleanup());
-
-/** A pipeline that writes once per run (no existence check): a repeated run shows as a second lead. */
-function writePipelines(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'deal-lead.yaml'),
-    `name: deal-lead
-packs: [core]
-inputs:
-  event: { type: map, description: "The Bitrix24 event" }
-triggers:
-  - event: { events: [ONCRMDEALADD], approve: [write] }
-steps:
-  - id: lead
-    method: crm.lead.add
-    params:
-      fields:
-        TITLE: { $template: "Lead for deal {{ inputs.event.objectId }}" }
-        ORIGIN_ID: "\${{ 'deal-' + string(inputs.event.objectId) }}"
-`,
-  );
-  return dir;
-}
 
 async function stopAll(list: ServeProcess[], signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   for (const s of list) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill(signal);
@@ -100,7 +76,7 @@ describe('one OAuth application on two portals', () => {
   it('one serve on SQLite serves both portals, one installed while it runs: each deal runs once, on its own portal', async () => {
     const N = 30;
     const dataDir = join(t.dir, 'sqlite-data');
-    const pipelines = writePipelines(join(t.dir, 'sqlite-pipelines'));
+    const pipelines = writeDealLeadPipeline(join(t.dir, 'sqlite-pipelines'));
     const a = await startSandboxApp(dataDir);
     let b: SandboxApp | undefined;
     const procs: ServeProcess[] = [];
@@ -139,7 +115,7 @@ describe('one OAuth application on two portals', () => {
       const db = await freshDatabase();
       const key = randomBytes(32).toString('base64');
       const dataDir = join(t.dir, 'pg-data');
-      const pipelines = writePipelines(join(t.dir, 'pg-pipelines'));
+      const pipelines = writeDealLeadPipeline(join(t.dir, 'pg-pipelines'));
       const a = await startSandboxApp(dataDir, {}, { url: db.url, key });
       const b = await startSandboxApp(dataDir, {}, { app: a.handle.oauthApp, url: db.url, key });
       const procs: ServeProcess[] = [];
