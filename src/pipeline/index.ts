@@ -72,6 +72,7 @@ export {
   type RunResult,
   type RunTrigger,
   resumeRun,
+  writeId,
   runPipeline,
   type SealedContent,
   type StoredPlan,
@@ -79,4 +80,12 @@ export {
   verifySeal,
 } from './run/index.js';
 export { donePhrase, summarize, userLanguage } from './summary.js';
-export { isInteractive, pipelineEvents, pipelineTriggers, triggerApprovesWrite, triggerKind } from './triggers.js';
+export {
+  approvesWrite,
+  isInteractive,
+  pipelineEvents,
+  pipelineTriggers,
+  triggerApprovesWrite,
+  triggerKind,
+} from './triggers.js';
+export * from './approvals/index.js';

@@ -11,7 +11,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 /**
- * Status of a run. `interrupted` is never written: it is how a `running` record reads once the process that owned it
+ * Status of a run. `awaiting_approval`: the run planned writes and waits for its approval requests
+ * (src/pipeline/approvals); it ends `completed`, `partial`, `failed`, `rejected` or `expired` when they settle.
+ * `interrupted` is never written: it is how a `running` record reads once the process that owned it
  * is gone (killed, crashed, machine restarted) — resume it with `b24flow resume <run-id>`.
  */
 export type RunStatus =
@@ -22,7 +24,10 @@ export type RunStatus =
   | 'blocked'
   | 'failed'
   | 'partial'
-  | 'interrupted';
+  | 'interrupted'
+  | 'awaiting_approval'
+  | 'rejected'
+  | 'expired';
 
 /**
  * Status of one step. `uncertain`: a create's answer was lost and the portal could not tell (yet) whether it ran

@@ -167,8 +167,43 @@ const v1: Migration = {
   },
 };
 
+/** Approval requests and their decisions (src/store/approvals.ts). */
+const v3: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('approvals')
+      .addColumn('approval_id', 'text', (c) => c.primaryKey())
+      .addColumn('run_id', 'text', (c) => c.notNull())
+      .addColumn('pipeline', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('request_json', 'text', (c) => c.notNull())
+      .addColumn('seal', 'text', (c) => c.notNull())
+      .addColumn('applied_run', 'text')
+      .addColumn('note', 'text')
+      .addColumn('created_ms', MS, (c) => c.notNull())
+      .addColumn('expires_ms', MS, (c) => c.notNull())
+      .addColumn('updated_ms', MS, (c) => c.notNull())
+      .addColumn('notified_ms', MS)
+      .addColumn('reminded_ms', MS)
+      .execute();
+    await db.schema.createIndex('approvals_state').on('approvals').columns(['state', 'expires_ms']).execute();
+    await db.schema.createIndex('approvals_run').on('approvals').column('run_id').execute();
+    await db.schema
+      .createTable('approval_decisions')
+      .addColumn('approval_id', 'text', (c) => c.notNull().references('approvals.approval_id').onDelete('cascade'))
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('decision', 'text', (c) => c.notNull())
+      .addColumn('via', 'text', (c) => c.notNull())
+      .addColumn('confirmed_destructive', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('reason', 'text')
+      .addColumn('at_ms', MS, (c) => c.notNull())
+      .addPrimaryKeyConstraint('approval_decisions_pk', ['approval_id', 'user_id'])
+      .execute();
+  },
+};
+
 /** Every migration, by name in order (`0001_…`). */
-export const MIGRATIONS: Record<string, Migration> = { '0001_store': v1 };
+export const MIGRATIONS: Record<string, Migration> = { '0001_store': v1, '0003_approvals': v3 };
 
 /** The migrations for Kysely's migrator. */
 export const migrationProvider: MigrationProvider = {

@@ -182,6 +182,35 @@ export interface LeasesTable {
 }
 
 /** Every table of the store. */
+/** Approval requests (src/store/approvals.ts): the sealed request, its state and outcome, delivery marks. */
+export interface ApprovalsTable {
+  approval_id: string;
+  run_id: string;
+  pipeline: string;
+  state: string;
+  request_json: string;
+  /** HMAC-SHA256 (hex) of the canonical request under the store's plan key. */
+  seal: string;
+  applied_run: string | null;
+  note: string | null;
+  created_ms: number;
+  expires_ms: number;
+  updated_ms: number;
+  notified_ms: number | null;
+  reminded_ms: number | null;
+}
+
+/** One decision per approver and request (the primary key makes approvers distinct). */
+export interface ApprovalDecisionsTable {
+  approval_id: string;
+  user_id: string;
+  decision: string;
+  via: string;
+  confirmed_destructive: number;
+  reason: string | null;
+  at_ms: number;
+}
+
 export interface StoreSchema {
   runs: RunsTable;
   run_steps: RunStepsTable;
@@ -200,6 +229,8 @@ export interface StoreSchema {
   schedule_log: ScheduleLogTable;
   limiter: LimiterTable;
   leases: LeasesTable;
+  approvals: ApprovalsTable;
+  approval_decisions: ApprovalDecisionsTable;
 }
 
 /** An auto-increment column, for tables that get one later. */

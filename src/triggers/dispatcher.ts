@@ -8,6 +8,7 @@
  */
 import { evaluate } from '@marcbachmann/cel-js';
 import type { Pipeline } from '../generated/pipeline.js';
+import { approvesWrite } from '../pipeline/index.js';
 import { ConcurrencyRefused, RunLanes } from './concurrency.js';
 import type { OwnWrites } from './loopGuard.js';
 import type { Metrics } from './metrics.js';
@@ -221,7 +222,7 @@ export class Dispatcher {
                 ...(ev.objectId ? { objectId: ev.objectId } : {}),
               },
             },
-            confirmWrite: (trigger?.approve ?? []).includes('write'),
+            confirmWrite: approvesWrite(trigger?.approve),
             signal,
           });
         let out: RunOutcome;

@@ -15,6 +15,7 @@
 import { hostname } from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
 import { InvalidInputError } from '../lib/failures.js';
+import { approvesWrite } from '../pipeline/index.js';
 import { ConcurrencyRefused, RunLanes } from './concurrency.js';
 import type { PipelineRunner, RunOutcome, TriggerPipeline } from './dispatcher.js';
 import type { Metrics } from './metrics.js';
@@ -83,7 +84,7 @@ export function collectSchedules(pipelines: TriggerPipeline[], defaultTz: string
         timezone: tz,
         missed: s.missed ?? 'skip',
         inputs: (s.inputs ?? {}) as Record<string, unknown>,
-        approveWrite: (s.approve ?? []).includes('write'),
+        approveWrite: approvesWrite(s.approve),
       });
     });
   }

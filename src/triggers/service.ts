@@ -13,7 +13,7 @@ import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HttpServerHandle, type Route, sendJson, sendText, startHttpServer } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
-import { type LoadedPipeline, type RunOptions, runPipeline } from '../pipeline/index.js';
+import { type ApprovalService, type LoadedPipeline, type RunOptions, runPipeline } from '../pipeline/index.js';
 import { RunLanes } from './concurrency.js';
 import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
 import type { DeadLetterStore } from './dlq.js';
@@ -112,6 +112,11 @@ export interface TriggerServiceOptions {
   run?: PipelineRunner;
   /** Options of the default runner's `runPipeline` calls (see {@link pipelineRunner}). */
   runOptions?: Omit<Partial<RunOptions>, 'client'>;
+  /**
+   * The approval service of a portal's (loop-guarded) client: runs whose writes are not pre-approved by their trigger
+   * and whose pipeline declares `approvers:` ask them instead of being refused (see {@link pipelineRunner}).
+   */
+  approvals?: (client: RunOptions['client']) => ApprovalService;
   /** `auth_connector` key for our writes (default `b24flow`; the CLI passes `B24FLOW_AUTH_CONNECTOR`). */
   authConnector?: string;
   /** More routes for the same server (chat HTTP API). */
@@ -175,6 +180,8 @@ const OK_STATUSES = new Set([
   'done',
   'skipped',
   'nothing-to-do',
+  // the run stored its approval requests: the event or slot is handled (people decide from here)
+  'awaiting_approval',
 ]);
 
 /** True when a pipeline run status means "done, nothing to retry". */
@@ -186,15 +193,26 @@ export function isOkStatus(status: string): boolean {
  * The default runner: `runPipeline(loaded, { client, inputs, mode: 'full', confirmWrite, trigger, signal })` from
  * src/pipeline. A thrown error or a non-ok status is a failed run (never thrown).
  *
+ * A run whose trigger does not pre-approve writes (`approve: ask`, the default) of a pipeline that declares
+ * `approvers:` asks them instead: it plans, stores its approval requests and ends `awaiting_approval` (ok: the
+ * event or slot is handled; the approved writes run when people decide, src/pipeline/approvals).
+ *
  * @param client the (loop-guarded) client the runs call through
  * @param defaults further `runPipeline` options the composition root chose (journal, language, …)
+ * @param approvals the portal's approval service (absent: runs that need a person are refused as before)
  */
 export function pipelineRunner(
   client: RunOptions['client'],
   defaults: Omit<Partial<RunOptions>, 'client'> = {},
+  approvals?: ApprovalService,
 ): PipelineRunner {
   return async (req: RunRequest) => {
     try {
+      const loaded = req.pipeline.loaded as LoadedPipeline;
+      if (approvals && !req.confirmWrite && loaded.pipeline.approvers) {
+        const asked = await approvals.ask(loaded, { inputs: req.inputs, trigger: req.trigger });
+        return { ok: true, status: asked.status, ...(asked.runId ? { runId: asked.runId } : {}) };
+      }
       const r = await runPipeline(req.pipeline.loaded as LoadedPipeline, {
         ...defaults,
         client,
@@ -251,7 +269,13 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     const own = new OwnWrites();
     const lanes = new RunLanes();
     const guarded = guardClient(client, { authConnector: o.authConnector ?? DEFAULT_AUTH_CONNECTOR, own, log });
-    const localRun = o.run ?? pipelineRunner(guarded as RunOptions['client'], o.runOptions);
+    const localRun =
+      o.run ??
+      pipelineRunner(
+        guarded as RunOptions['client'],
+        o.runOptions,
+        o.approvals?.(guarded as RunOptions['client']),
+      );
     // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
     const run = jobs.shared ? queuedRunner(jobs, undefined, multi ? memberId : undefined) : localRun;
     const processed = portalKeys(o.stores.processed, memberId);

@@ -1,7 +1,7 @@
 /** The interpreter (see runner.ts, execution.ts and steps/). */
 export { type ApplyOptions, applyPlan } from './apply.js';
 export { Execution, type ExecutionOptions } from './execution.js';
-export { planTtlMs } from './plan.js';
+export { ownerOf, planTtlMs, touchedRecord } from './plan.js';
 export { newPlanKey, PLAN_KEY_BYTES, planNonce, type SealedContent, sealedPlanId, verifySeal } from './planSeal.js';
 export {
   MemoryPlanStore,
@@ -22,3 +22,4 @@ export type {
   RunResult,
   RunTrigger,
 } from './types.js';
+export { writeId } from './types.js';

@@ -15,7 +15,39 @@ import type { Execution } from './execution.js';
 import { fieldOf } from './results.js';
 import type { Plan, PlannedWrite, RunOptions } from './types.js';
 
-/** Fetches the current records targeted by update writes and fills `diff` (field before → after). */
+/** CRM entity type ids of the legacy CRM methods (`crm.<entity>.*`). Source: api-reference/crm/data-types.html#object_type */
+const CRM_TYPE_IDS: Record<string, number> = { lead: 1, deal: 2, contact: 3, company: 4, quote: 7 };
+
+/**
+ * The CRM record a write touches, when the write names it: `crm.{lead,deal,contact,company,quote}.{update,delete}`
+ * (param `id`/`ID`) and `crm.item.{update,delete}` (`entityTypeId`, `id`). Creates have no record before they run.
+ */
+export function touchedRecord(method: string, params: unknown): { entityTypeId: number; id: string } | undefined {
+  if (!params || typeof params !== 'object' || Array.isArray(params)) return undefined;
+  const p = params as Record<string, unknown>;
+  const m = /^crm\.(lead|deal|contact|company|quote|item)\.(update|delete)$/i.exec(method);
+  if (!m) return undefined;
+  const id = p.id ?? p.ID;
+  if (typeof id !== 'number' && typeof id !== 'string') return undefined;
+  const type = m[1]!.toLowerCase() === 'item' ? Number(p.entityTypeId ?? p.ENTITY_TYPE_ID) : CRM_TYPE_IDS[m[1]!.toLowerCase()];
+  return type && Number.isInteger(type) ? { entityTypeId: type, id: String(id) } : undefined;
+}
+
+/** The owner (Bitrix24 user id) a record or a create's fields name: ASSIGNED_BY_ID / assignedById / a task's RESPONSIBLE_ID. */
+export function ownerOf(rec: unknown): string | undefined {
+  if (!rec || typeof rec !== 'object' || Array.isArray(rec)) return undefined;
+  const o = rec as Record<string, unknown>;
+  const v = o.ASSIGNED_BY_ID ?? o.assignedById ?? o.RESPONSIBLE_ID ?? o.responsibleId;
+  return (typeof v === 'number' || typeof v === 'string') && /^\d+$/.test(String(v)) && Number(v) > 0
+    ? String(v)
+    : undefined;
+}
+
+/**
+ * Fetches the current records targeted by update and delete writes, fills `diff` (field before → after) of updates
+ * and `owner` (the record's ASSIGNED_BY_ID / RESPONSIBLE_ID) and `record` of both; a create's owner is the one its
+ * fields name.
+ */
 async function addDiffs(
   writes: PlannedWrite[],
   client: PipelineClient,
@@ -23,15 +55,26 @@ async function addDiffs(
 ): Promise<Record<string, unknown>> {
   const targets: [string, BatchCommand, PlannedWrite][] = [];
   writes.forEach((w, i) => {
-    if (!/\.update$/i.test(w.method) || w.pending) return;
+    if (w.pending) return;
     const p = w.params as Record<string, unknown>;
     if (!p || typeof p !== 'object' || Array.isArray(p)) return;
+    if (/\.add$/i.test(w.method)) {
+      const owner = ownerOf(p.fields ?? p);
+      if (owner) w.owner = owner;
+      return;
+    }
+    const kind = /\.(update|delete)$/i.exec(w.method)?.[1]?.toLowerCase();
+    if (!kind) return;
+    const record = touchedRecord(w.method, p);
+    if (record) w.record = record;
     const idKey = Object.keys(p).find((k) => /^(id|taskid)$/i.test(k));
     if (!idKey) return;
-    const get = catalog.method(w.method.replace(/\.update$/i, '.get'));
+    const get = catalog.method(w.method.replace(/\.(update|delete)$/i, '.get'));
     if (!get) return;
     const getIdKey = get.params?.find((x) => /^(id|taskid)$/i.test(x.name))?.name ?? idKey;
-    targets.push([`w${i}`, { method: get.name, params: { [getIdKey]: p[idKey] } }, w]);
+    const params: Record<string, unknown> = { [getIdKey]: p[idKey] };
+    if (p.entityTypeId !== undefined) params.entityTypeId = p.entityTypeId;
+    targets.push([`w${i}`, { method: get.name, params }, w]);
   });
   const before: Record<string, unknown> = {};
   for (const chunk of chunked(targets)) {
@@ -45,6 +88,9 @@ async function addDiffs(
         cur = o.task ?? o.item ?? cur;
       }
       before[k] = cur ?? null;
+      const owner = ownerOf(cur);
+      if (owner) w.owner = owner;
+      if (!/\.update$/i.test(w.method)) continue;
       const fields = ((w.params as Record<string, unknown>).fields ?? {}) as Record<string, unknown>;
       w.diff = Object.entries(fields).map(([field, after]) => ({ field, before: fieldOf(cur, field) ?? null, after }));
     }

@@ -13,7 +13,7 @@ import type { PlanStoreLike } from './planStore.js';
 
 /** What started a run. `kind` decides whether a person can confirm (cli, chat, api) or not (schedule, event). */
 export interface RunTrigger {
-  kind: 'cli' | 'schedule' | 'event' | 'chat' | 'api';
+  kind: 'cli' | 'schedule' | 'event' | 'chat' | 'api' | 'approval';
   [k: string]: unknown;
 }
 
@@ -75,11 +75,22 @@ export interface RunOptions {
   /** Internal: id of the plan being applied. */
   planId?: string;
   /**
+   * The writes people approved, as `<step>#<key>` ({@link writeId}): when set, a write not in it is not sent (it is
+   * listed with `refused: 'not approved'`), whatever the confirmations say. An approved request's run passes its
+   * writes (src/pipeline/approvals); absent: every confirmed write runs.
+   */
+  approvedWrites?: ReadonlySet<string>;
+  /**
    * Results of the reads of a plan made just before with the same inputs and `now` ({@link Plan.reads}, from
    * `planPipeline(..., { withReads: true })`). A top-level read step that depends on no write (nor recipe or
    * sub-pipeline) is taken from here instead of being sent again; reads downstream of a write are always sent.
    */
   planReads?: Record<string, unknown>;
+}
+
+/** The identity of a planned write across plan and run: `<step>#<key>` (the key: `idempotency_key`, else the item index). */
+export function writeId(w: { step: string; key: string }): string {
+  return `${w.step}#${w.key}`;
 }
 
 /** One resolved write: exact method and params, the step and item it comes from, and the diff for updates. */
@@ -99,6 +110,13 @@ export interface PlannedWrite {
   refused?: string;
   /** Set when params depend on results of earlier writes and are shown with placeholders. */
   pending?: boolean;
+  /**
+   * Bitrix24 user id of the touched record's owner (ASSIGNED_BY_ID, a task's RESPONSIBLE_ID) as the plan read it, or
+   * the one a create's fields name; absent when unknown. Approvals by `record_owner` group writes by it.
+   */
+  owner?: string;
+  /** The CRM record an update or delete touches (its trail comment goes there after an approved run). */
+  record?: { entityTypeId: number; id: string };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Users and departments: `user.current/get/search/fields/add/update` (a filter in FILTER or as bare params,
- * FIND/NAME_SEARCH over name, e-mail and position) and `department.fields/get/add/update/delete`. Access rights
- * are not emulated (every user sees everything). Sources: apidocs.bitrix24.com/api-reference/user/user-get.html,
+ * FIND/NAME_SEARCH over name, e-mail and position), `user.access` (the current user's access codes; user 1 is the
+ * administrator) and `department.fields/get/add/update/delete`. Per-record access rights are not emulated (every
+ * user sees everything). Sources: apidocs.bitrix24.com/api-reference/user/user-get.html,
  * api-reference/user/user-current.html, api-reference/user/user-add.html,
  * api-reference/departments/department-get.html (b24-spec spec/index.json maps each method to its page).
  */
@@ -67,6 +68,20 @@ export function userMethods(r: Registry): void {
     handler: (ctx) => {
       const fields = userFields(ctx);
       return { result: userView(legacyRow(fields, ctx.portal.t.user.get(ctx.userId)!, Object.keys(fields)), 'string') };
+    },
+  });
+  r.add({
+    // the current user's access codes: AU (authorised), U<id>, G2 (everyone), D<dept> and, for the portal's first
+    // user (the administrator who made the webhooks), G1 (administrators). Source: api-reference/user/user-access.html
+    name: 'user.access',
+    scope: 'basic',
+    handler: (ctx, p) => {
+      const asked = (asList(pick(p, 'ACCESS', 'access')) ?? []).map(String);
+      if (!asked.length) throw argError('ACCESS is required', 'ERROR_CORE');
+      const u = ctx.portal.t.user.get(ctx.userId);
+      const depts = ((u?.UF_DEPARTMENT as number[] | undefined) ?? []).map((d) => `D${d}`);
+      const has = new Set(['AU', 'G2', `U${ctx.userId}`, ...depts, ...(ctx.userId === 1 ? ['G1'] : [])]);
+      return { result: asked.some((a) => has.has(a)) };
     },
   });
   r.add({ name: 'user.get', scope: 'user', handler: userList });

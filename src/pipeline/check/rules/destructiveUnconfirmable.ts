@@ -1,11 +1,13 @@
 import { expandSteps } from '../../expand.js';
-import { isInteractive, triggerKind } from '../../triggers.js';
+import { isInteractive, triggerApprovesWrite, triggerKind } from '../../triggers.js';
 import type { Rule } from '../rule.js';
 
 /**
- * A destructive step needs a person's confirmation. When every trigger of the pipeline runs unattended
- * (schedule, event), nobody can ever confirm it; `approve` cannot pre-approve destructive steps. Steps inside
- * recipes (`use:`) and sub-pipelines (`pipeline:`) count too (reported at the calling step).
+ * A destructive step needs a person's confirmation. An unattended trigger (schedule, event) that asks the pipeline's
+ * `approvers:` (`approve: ask`, the default) gets it from them, with the second confirmation; one that pre-approves
+ * writes (`approve: write`) runs with nobody asked, and `approve` cannot pre-approve destructive steps. When every
+ * trigger is such an unattended one that nobody confirms, it is an error. Steps inside recipes (`use:`) and
+ * sub-pipelines (`pipeline:`) count too (reported at the calling step).
  */
 export const destructiveUnconfirmable: Rule = {
   name: 'destructive-unconfirmable',
@@ -13,7 +15,10 @@ export const destructiveUnconfirmable: Rule = {
   check(ctx) {
     const triggers = ctx.p.pipeline.triggers ?? [];
     if (!triggers.length) return [];
-    const unattended = triggers.filter((t) => !isInteractive(triggerKind(t)));
+    const asks = !!ctx.p.pipeline.approvers;
+    const unattended = triggers.filter(
+      (t) => !isInteractive(triggerKind(t)) && (triggerApprovesWrite(t) || !asks),
+    );
     if (!unattended.length) return [];
     const all = unattended.length === triggers.length;
     const kinds = [...new Set(unattended.map(triggerKind))].join(', ');

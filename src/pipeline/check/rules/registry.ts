@@ -1,6 +1,7 @@
 /** The rule list, in reporting order. One rule per file; add a rule by adding a file and a line here. */
 import type { Rule } from '../rule.js';
 import { appAuthWebhook } from './appAuthWebhook.js';
+import { approversMissing } from './approversMissing.js';
 import { batchCommand } from './batchCommand.js';
 import { checksBeforeWrites } from './checksBeforeWrites.js';
 import { costBudget } from './costBudget.js';
@@ -41,6 +42,7 @@ export const rules: Rule[] = [
   scopes,
   foreachIdempotency,
   destructiveUnconfirmable,
+  approversMissing,
   envAllowList,
   inputDefaults,
   useTarget,

@@ -10,6 +10,7 @@ import type { Step } from '../../load.js';
 import type { StepMethod } from '../../modes.js';
 import type { Execution } from '../execution.js';
 import { rowsOf, touches } from '../results.js';
+import { writeId } from '../types.js';
 import { runCalls, type Work } from './calls.js';
 import { fusedStep } from './fused.js';
 import { deferRead, readAll, singleReads } from './read.js';
@@ -88,6 +89,10 @@ async function methodStepInner(ex: Execution, s: Step, m: StepMethod, timeout: n
   }
   // writes
   const reason = ex.refusal(s, m, lang);
+  // an approved request's run sends only the writes people approved (the others are listed, not sent)
+  const gate = ex.o.approvedWrites;
+  const approved = (w: Work) => !gate || gate.has(writeId({ step: ex.prefix + s.id, key: w.key }));
+  const notApproved = lang === 'ru' ? 'не одобрено' : 'not approved';
   for (const w of works)
     ex.writes.push({
       step: ex.prefix + s.id,
@@ -98,7 +103,7 @@ async function methodStepInner(ex: Execution, s: Step, m: StepMethod, timeout: n
       risk: m.risk as 'write' | 'destructive',
       params: w.params,
       riskFields: (m.risk_fields ?? []).filter((f) => touches(w.params, f)),
-      ...(reason && ex.o.mode !== 'shadow' ? { refused: reason } : {}),
+      ...(reason && ex.o.mode !== 'shadow' ? { refused: reason } : !approved(w) ? { refused: notApproved } : {}),
       ...(w.pending ? { pending: true } : {}),
     });
   if (reason) {
@@ -113,7 +118,13 @@ async function methodStepInner(ex: Execution, s: Step, m: StepMethod, timeout: n
     return;
   }
   if (pendingAny) throw new RuntimeFailure(`step "${s.id}": params could not be resolved`);
-  const res = await runCalls(ex, s, m, works, timeout, t0);
+  const toSend = works.filter(approved);
+  if (!toSend.length) {
+    ex.setResult(s.id, s.foreach ? works.map(() => null) : null, s);
+    ex.record(s, { status: 'skipped', reason: notApproved, finishedAt: new Date().toISOString() });
+    return;
+  }
+  const res = await runCalls(ex, s, m, toSend, timeout, t0);
   const results = works.map((w) => {
     const r = res.get(w.key);
     return r && !r.error ? (r.result ?? null) : null;
