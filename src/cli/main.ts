@@ -11,6 +11,7 @@ import { exitCodeOf, formatFinding, InvalidInputError } from '../lib/failures.js
 import { redact } from '../lib/redact.js';
 import * as app from './commands/app.js';
 import * as apply from './commands/apply.js';
+import * as approvals from './commands/approvals.js';
 import * as bot from './commands/bot.js';
 import * as call from './commands/call.js';
 import * as catalog from './commands/catalog.js';
@@ -54,6 +55,7 @@ for (const mod of [
   plan,
   run,
   apply,
+  approvals,
   resume,
   runs,
   gc,

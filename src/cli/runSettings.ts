@@ -3,7 +3,16 @@
  * ({@link storeRunSettings}), the values of a pipeline's `env:` allow-list, the default time zone, the summary
  * language and the plan lifetime. Loaded only by modules that load src/pipeline anyway.
  */
-import { type IdempotencyStore, type Journal, type PlanStore, userLanguage } from '../pipeline/index.js';
+import {
+  ApprovalService,
+  type ApprovalStore,
+  type IdempotencyStore,
+  type Journal,
+  type PipelineClient,
+  type PlanStore,
+  PortalDirectory,
+  userLanguage,
+} from '../pipeline/index.js';
 import type { Settings } from './compose.js';
 import { openDataStore } from './dataStore.js';
 
@@ -17,6 +26,8 @@ export interface PipelineRunSettings {
   idempotency?: IdempotencyStore;
   /** The store's plans (set by {@link storeRunSettings}): `planPipeline` saves there, `applyPlan` reads there. */
   store?: PlanStore;
+  /** The store's approval requests (set by {@link storeRunSettings}). */
+  approvals?: ApprovalStore;
   /** The environment, for the pipeline's `env:` allow-list. */
   env: NodeJS.ProcessEnv;
   /** `B24FLOW_TZ` or UTC. */
@@ -41,7 +52,7 @@ export function pipelineRunSettings(s: Settings): PipelineRunSettings {
 
 /** {@link PipelineRunSettings} with the store's journal, idempotency store and plan store. */
 export type StoreRunSettings = PipelineRunSettings &
-  Required<Pick<PipelineRunSettings, 'journal' | 'idempotency' | 'store'>>;
+  Required<Pick<PipelineRunSettings, 'journal' | 'idempotency' | 'store' | 'approvals'>>;
 
 /**
  * The run options of the settings with the process's store (src/cli/dataStore.ts): every CLI path that runs, plans,
@@ -50,15 +61,37 @@ export type StoreRunSettings = PipelineRunSettings &
  */
 export async function storeRunSettings(s: Settings): Promise<StoreRunSettings> {
   const store = await openDataStore(s);
-  const [{ SqlJournal }, { SqlIdempotencyStore }, { SqlPlanStore }] = await Promise.all([
+  const [{ SqlJournal }, { SqlIdempotencyStore }, { SqlPlanStore }, { SqlApprovalStore }] = await Promise.all([
     import('../store/journal.js'),
     import('../store/idempotency.js'),
     import('../store/plans.js'),
+    import('../store/approvals.js'),
   ]);
   return {
     ...pipelineRunSettings(s),
     journal: new SqlJournal(store),
     idempotency: new SqlIdempotencyStore(store),
     store: new SqlPlanStore(store),
+    approvals: new SqlApprovalStore(store),
   };
+}
+
+/**
+ * The approval service of one portal's client over the store (src/pipeline/approvals): its runs use the settings'
+ * journal, idempotency store, time zone, language and env allow-list.
+ */
+export function approvalService(r: StoreRunSettings, client: PipelineClient): ApprovalService {
+  return new ApprovalService({
+    approvals: r.approvals,
+    plans: r.store,
+    directory: new PortalDirectory(client),
+    run: {
+      client,
+      journal: r.journal,
+      idempotency: r.idempotency,
+      env: r.env,
+      timezone: r.timezone,
+      lang: r.lang,
+    },
+  });
 }

@@ -16,7 +16,7 @@ import { buildChatAgent } from './chatRuntime.js';
 import { type AppConnection, connectApp, portalSettings, readSettings, type Settings } from './compose.js';
 import { closeDataStore, openDataStore } from './dataStore.js';
 import { appUrls, publicUrlOf } from './publicUrl.js';
-import { type StoreRunSettings, storeRunSettings } from './runSettings.js';
+import { approvalService, type StoreRunSettings, storeRunSettings } from './runSettings.js';
 import { openTriggerStores } from './triggerStores.js';
 
 /** Options of {@link serve}. */
@@ -312,6 +312,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       extraRoutes,
       authConnector: settings.authConnector,
       runOptions,
+      approvals: (client) => approvalService(runOptions, client),
       timezone: settings.timezone,
       log,
       slots: shared.slots,

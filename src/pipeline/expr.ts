@@ -13,6 +13,7 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import { comprehensionNesting, countNodes } from './exprCost.js';
+import { duplicateGroups, duplicatePairs, field, multiValues, normalizePhone } from './exprDuplicates.js';
 import {
   EvalMeter,
   ExpressionLimitError,
@@ -201,18 +202,6 @@ export function startOfDay(d: Date, tz: string): Date {
   return new Date(guess.getTime() - tzOffsetMinutes(guess, tz) * 60000);
 }
 
-/**
- * Normalises a phone number to `+<digits>` (E.164-like): drops spaces, dashes, brackets; a Russian trunk prefix
- * `8XXXXXXXXXX` (11 digits) becomes `+7XXXXXXXXXX`; 10 digits starting with 9 get `+7`. Returns '' for no digits.
- */
-export function normalizePhone(raw: string): string {
-  const digits = String(raw).replace(/\D+/g, '');
-  if (!digits) return '';
-  if (digits.length === 11 && digits.startsWith('8')) return `+7${digits.slice(1)}`;
-  if (digits.length === 10 && digits.startsWith('9')) return `+7${digits}`;
-  return `+${digits}`;
-}
-
 function parseDateish(v: unknown): Date {
   if (v instanceof Date) return v;
   if (typeof v === 'string' && v) {
@@ -228,49 +217,6 @@ function toNumber(v: unknown): number {
   if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) return Number(v);
   if (v === null || v === undefined || v === '') return 0;
   throw new Error(`not a number: ${JSON.stringify(v)}`);
-}
-
-function field(item: unknown, name: string): unknown {
-  if (item instanceof Map) return item.get(name);
-  if (item && typeof item === 'object') return (item as Record<string, unknown>)[name];
-  return undefined;
-}
-
-function multiValues(v: unknown): string[] {
-  // Bitrix24 multi-fields: [{ VALUE, VALUE_TYPE }, ...]
-  const list = Array.isArray(v) ? v : v === null || v === undefined ? [] : [v];
-  return list.map((x) => (typeof x === 'string' ? x : String(field(x, 'VALUE') ?? ''))).filter((s) => s !== '');
-}
-
-/**
- * Groups records (contacts, leads) that share a normalised phone or a lower-cased e-mail:
- * `[{ by: 'phone', value: '+7999…', ids: ['12', '40'] }, ...]`, largest groups first.
- */
-export function duplicateGroups(list: unknown[]): Map<string, unknown>[] {
-  const groups = new Map<string, { by: string; value: string; ids: Set<string> }>();
-  for (const x of list) {
-    const id = String(field(x, 'ID') ?? '');
-    const add = (by: string, value: string) => {
-      if (!value) return;
-      const k = `${by}:${value}`;
-      const g = groups.get(k) ?? { by, value, ids: new Set<string>() };
-      g.ids.add(id);
-      groups.set(k, g);
-    };
-    for (const ph of multiValues(field(x, 'PHONE'))) add('phone', normalizePhone(ph));
-    for (const em of multiValues(field(x, 'EMAIL'))) add('email', em.trim().toLowerCase());
-  }
-  return [...groups.values()]
-    .filter((g) => g.ids.size > 1)
-    .sort((a, b) => b.ids.size - a.ids.size || a.value.localeCompare(b.value))
-    .map(
-      (g) =>
-        new Map<string, unknown>([
-          ['by', g.by],
-          ['value', g.value],
-          ['ids', [...g.ids]],
-        ]),
-    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -362,6 +308,7 @@ function registerHelpers(env: Environment, tz: () => string, now: () => number):
       ...new Set(l.flatMap((x) => multiValues(field(x, 'EMAIL')).map((s) => s.trim().toLowerCase())).filter(Boolean)),
     ])
     .registerFunction('duplicateGroups(list): list<map<string, dyn>>', (l: unknown[]) => duplicateGroups(l))
+    .registerFunction('duplicatePairs(list): list<map<string, dyn>>', (l: unknown[]) => duplicatePairs(l))
     .registerFunction('seq(int): list<int>', (n: bigint) => {
       if (n < 0n || n > 100_000n) throw new Error('seq(n) takes 0 ≤ n ≤ 100000');
       return Array.from({ length: Number(n) }, (_, i) => BigInt(i));

@@ -2,6 +2,8 @@
  * b24flow pipelines: the public API used by the CLI, the trigger service (src/triggers) and the chat side
  * (src/agent, src/adapters). Shapes: see each module.
  */
+
+export * from './approvals/index.js';
 export { type CatalogView, catalogFrom, defaultCatalog, type MethodInfo } from './catalog.js';
 export { type CheckedFile, type CheckFilesOptions, type CheckFilesResult, checkFiles } from './check/files.js';
 export { type CheckContext, checkPipeline, hasErrors, type PortalFacts, type Rule, rules } from './check/index.js';
@@ -21,7 +23,8 @@ export {
   type StepKind,
 } from './compile/index.js';
 export { type CostEstimate, estimateCost } from './cost.js';
-export { Evaluator, formatDateTime, normalizePhone } from './expr.js';
+export { Evaluator, formatDateTime } from './expr.js';
+export { duplicateGroups, duplicatePairs, normalizePhone } from './exprDuplicates.js';
 export { type IdempotencyStore, type KeyClaim, MemoryIdempotencyStore } from './idempotency.js';
 export { coerceInput, parseInputFlags, resolveInputs } from './inputs.js';
 export {
@@ -72,12 +75,12 @@ export {
   type RunResult,
   type RunTrigger,
   resumeRun,
-  writeId,
   runPipeline,
   type SealedContent,
   type StoredPlan,
   sealedPlanId,
   verifySeal,
+  writeId,
 } from './run/index.js';
 export { donePhrase, summarize, userLanguage } from './summary.js';
 export {
@@ -88,4 +91,3 @@ export {
   triggerApprovesWrite,
   triggerKind,
 } from './triggers.js';
-export * from './approvals/index.js';

@@ -104,7 +104,11 @@ export class SqlApprovalStore implements ApprovalStore {
 
   async get(id: string): Promise<StoredApproval | undefined> {
     if (!APPROVAL_ID.test(id)) return undefined;
-    const row = await this.store.db.selectFrom('approvals').selectAll().where('approval_id', '=', id).executeTakeFirst();
+    const row = await this.store.db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('approval_id', '=', id)
+      .executeTakeFirst();
     return row ? this.view(row) : undefined;
   }
 

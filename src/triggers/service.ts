@@ -271,11 +271,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     const guarded = guardClient(client, { authConnector: o.authConnector ?? DEFAULT_AUTH_CONNECTOR, own, log });
     const localRun =
       o.run ??
-      pipelineRunner(
-        guarded as RunOptions['client'],
-        o.runOptions,
-        o.approvals?.(guarded as RunOptions['client']),
-      );
+      pipelineRunner(guarded as RunOptions['client'], o.runOptions, o.approvals?.(guarded as RunOptions['client']));
     // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
     const run = jobs.shared ? queuedRunner(jobs, undefined, multi ? memberId : undefined) : localRun;
     const processed = portalKeys(o.stores.processed, memberId);

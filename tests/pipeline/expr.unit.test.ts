@@ -5,9 +5,9 @@ import {
   Evaluator,
   formatDateTime,
   MAX_EXPR_LENGTH,
-  normalizePhone,
   startOfDay,
 } from '../../src/pipeline/expr.js';
+import { normalizePhone } from '../../src/pipeline/exprDuplicates.js';
 
 /** `${{ body }}` without writing the sequence literally (lint). */
 const X = (body: string) => `$\u007B{ ${body} }}`;
@@ -50,6 +50,33 @@ describe('expressions', () => {
     expect(ev.resolve(X('duplicateGroups(steps.c.result)'), ctx)).toEqual([
       { by: 'phone', value: '+79123456789', ids: ['1', '2'] },
       { by: 'email', value: 'a@x.org', ids: ['2', '3'] },
+    ]);
+    // each duplicate once, with the oldest record it shares a value with
+    expect(ev.resolve(X('duplicatePairs(steps.c.result)'), ctx)).toEqual([
+      { id: '2', of: '1', by: 'phone', value: '+79123456789' },
+      { id: '3', of: '2', by: 'email', value: 'a@x.org' },
+    ]);
+    // crm.item rows: `id` and multifields in `fm`
+    const items = ev.context({
+      inputs: {},
+      steps: {
+        c: {
+          result: [
+            { id: 7, fm: [{ typeId: 'PHONE', value: '+7 900 000-00-01' }] },
+            {
+              id: 5,
+              fm: [
+                { typeId: 'PHONE', value: '89000000001' },
+                { typeId: 'EMAIL', value: 'x@y.ru' },
+              ],
+            },
+          ],
+          outputs: {},
+        },
+      },
+    });
+    expect(ev.resolve(X('duplicatePairs(steps.c.result)'), items)).toEqual([
+      { id: '7', of: '5', by: 'phone', value: '+79000000001' },
     ]);
   });
 

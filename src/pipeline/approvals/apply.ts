@@ -46,7 +46,10 @@ export async function applyApproved(svc: ApprovalService, s: StoredApproval): Pr
       trigger: { kind: 'approval', approval: req.id, approvedBy, askedBy: req.runId },
     });
     const ok = run.status === 'completed';
-    const trail = await addTrail(o.run.client, run, run.writes, {
+    // the trail shows what the approvers saw (the planned writes, with before → after) for the writes that ran
+    const sent = new Set(run.writes.filter((w) => !w.refused).map(writeId));
+    const shown = (await svc.writesOf(s)).filter((w) => sent.has(writeId(w)));
+    const trail = await addTrail(o.run.client, run, shown, {
       approvers: names,
       pipeline: req.pipeline.name,
       requestId: req.id,
@@ -58,7 +61,12 @@ export async function applyApproved(svc: ApprovalService, s: StoredApproval): Pr
     await settleRun(svc, req.runId);
     return {
       approval: (await o.approvals.get(req.id))!,
-      run: { runId: run.runId, status: run.status, summary: run.summary.en, ...(run.error ? { error: run.error } : {}) },
+      run: {
+        runId: run.runId,
+        status: run.status,
+        summary: run.summary.en,
+        ...(run.error ? { error: run.error } : {}),
+      },
       trail,
     };
   } catch (err) {

@@ -1,7 +1,7 @@
 /** Approval requests (see service.ts for the state machine). */
 export { PortalDirectory, type PortalUser } from './directory.js';
 export { type ApproversSpec, DEFAULT_EXPIRES_MS, expiresInMs, groupHash, groupWrites } from './groups.js';
-export { type ApprovalServiceOptions, ApprovalService, type AskResult, type DecisionResult } from './service.js';
+export { ApprovalService, type ApprovalServiceOptions, type AskResult, type DecisionResult } from './service.js';
 export { addTrail, trailText } from './trail.js';
 export {
   APPROVAL_ID,
@@ -15,3 +15,4 @@ export {
   FINAL_STATES,
   type StoredApproval,
 } from './types.js';
+export { approvalLines } from './words.js';

@@ -32,8 +32,8 @@ import { approversOf, expiresInMs, groupHash, groupWrites } from './groups.js';
 import {
   APPROVAL_ID,
   type ApprovalDecision,
-  type ApprovalRequest,
   ApprovalRefused,
+  type ApprovalRequest,
   type ApprovalStore,
   type DecisionChannel,
   type StoredApproval,
@@ -48,6 +48,8 @@ export interface ApprovalServiceOptions {
   run: Omit<RunOptions, 'mode' | 'inputs' | 'now' | 'resume' | 'planId' | 'approvedWrites' | 'trigger'>;
   /** Clock, ms (tests). */
   now?: () => number;
+  /** Renders writes in plain words with names (src/pipeline/planWords.ts over the portal); default none. */
+  describe?: (writes: Plan['writes'], lang: 'en' | 'ru') => Promise<string[]>;
 }
 
 /** The result of asking: the asking run and its requests (none when the plan writes nothing). */
@@ -276,7 +278,11 @@ export class ApprovalService {
   }
 
   private async expire(s: StoredApproval): Promise<void> {
-    if (await this.o.approvals.transition(s.request.id, ['pending'], 'expired', { note: `expired at ${s.request.expiresAt}` }))
+    if (
+      await this.o.approvals.transition(s.request.id, ['pending'], 'expired', {
+        note: `expired at ${s.request.expiresAt}`,
+      })
+    )
       await settleRun(this, s.request.runId);
   }
 
@@ -309,5 +315,13 @@ export class ApprovalService {
   /** The service clock (ms). */
   clock(): number {
     return this.now();
+  }
+
+  /**
+   * Writes in plain words (names, not ids) with the options' `describe`, else none (callers fall back to methods
+   * and diffs).
+   */
+  async describe(writes: Plan['writes'], lang: 'en' | 'ru'): Promise<string[]> {
+    return this.o.describe ? this.o.describe(writes, lang).catch(() => []) : [];
   }
 }

@@ -29,7 +29,8 @@ export function touchedRecord(method: string, params: unknown): { entityTypeId: 
   if (!m) return undefined;
   const id = p.id ?? p.ID;
   if (typeof id !== 'number' && typeof id !== 'string') return undefined;
-  const type = m[1]!.toLowerCase() === 'item' ? Number(p.entityTypeId ?? p.ENTITY_TYPE_ID) : CRM_TYPE_IDS[m[1]!.toLowerCase()];
+  const type =
+    m[1]!.toLowerCase() === 'item' ? Number(p.entityTypeId ?? p.ENTITY_TYPE_ID) : CRM_TYPE_IDS[m[1]!.toLowerCase()];
   return type && Number.isInteger(type) ? { entityTypeId: type, id: String(id) } : undefined;
 }
 

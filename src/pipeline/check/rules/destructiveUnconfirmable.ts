@@ -16,9 +16,7 @@ export const destructiveUnconfirmable: Rule = {
     const triggers = ctx.p.pipeline.triggers ?? [];
     if (!triggers.length) return [];
     const asks = !!ctx.p.pipeline.approvers;
-    const unattended = triggers.filter(
-      (t) => !isInteractive(triggerKind(t)) && (triggerApprovesWrite(t) || !asks),
-    );
+    const unattended = triggers.filter((t) => !isInteractive(triggerKind(t)) && (triggerApprovesWrite(t) || !asks));
     if (!unattended.length) return [];
     const all = unattended.length === triggers.length;
     const kinds = [...new Set(unattended.map(triggerKind))].join(', ');
