@@ -57,7 +57,7 @@ for (const backend of backends('approvals')) {
     it('two owners: one approves, one rejects → only the approved records change, each with a timeline comment', async () => {
       const [a, b] = users as [string, string];
       const [origA, dupA] = await pair(a);
-      const [origB, dupB] = await pair(b);
+      const [, dupB] = await pair(b);
       const asked = await ask(duplicatesPipeline());
       expect(asked.status).toBe('awaiting_approval');
       const byOwner = new Map(asked.requests.map((r) => [r.owner, r]));
@@ -84,7 +84,8 @@ for (const backend of backends('approvals')) {
       // the asking run ends partial (one group applied, one rejected) and names both outcomes
       const run = await new SqlJournal(store).get(asked.runId!);
       expect(run?.status).toBe('partial');
-      expect(run?.summary?.en.join('\n')).toMatch(/applied[\s\S]*rejected by user/);
+      expect(run?.summary?.en.join('\n')).toMatch(/: applied by run/);
+      expect(run?.summary?.en.join('\n')).toMatch(/: rejected — rejected by user/);
       // the applied run names the approver
       const applied = await new SqlJournal(store).get(done.run!.runId);
       expect(applied?.trigger).toMatchObject({ kind: 'approval', approval: reqA.id, approvedBy: [a] });

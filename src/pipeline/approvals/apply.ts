@@ -127,7 +127,7 @@ export async function settleRun(svc: ApprovalService, runId: string): Promise<vo
   const live = all.filter((a) => a.state !== 'superseded');
   if (live.some((a) => !FINAL_STATES.includes(a.state))) return;
   const rec = await journal.get(runId);
-  if (!rec || rec.status !== 'awaiting_approval') return;
+  if (rec?.status !== 'awaiting_approval') return;
   const n = (st: string) => live.filter((a) => a.state === st).length;
   let status: RunStatus;
   if (!live.length || n('applied') === live.length) status = 'completed';
