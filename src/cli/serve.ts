@@ -123,10 +123,14 @@ async function chatApiRoutes(
   runOptions: StoreRunSettings,
   deadLetters: TriggerStores['deadLetters'],
 ): Promise<Route[]> {
-  const tokens = (env.HTTP_API_TOKENS ?? '')
+  // entries `key` or `key@<Bitrix24 user id>`: a bound key decides approval requests as that user
+  const entries = (env.HTTP_API_TOKENS ?? '')
     .split(',')
     .map((t) => t.trim())
-    .filter(Boolean);
+    .filter(Boolean)
+    .map((t) => /^(.+)@(\d+)$/.exec(t)?.slice(1, 3) ?? [t]);
+  const tokens = entries.map((e) => e[0]!);
+  const keyUsers = new Map(entries.filter((e) => e[1]).map((e) => [e[0]!, e[1]!]));
   if (!tokens.length) return [];
   // reverse proxies whose X-Forwarded-For the API believes (IPs or CIDRs); a bad entry stops serve with a clear error
   const trustedProxies = (env.B24FLOW_TRUSTED_PROXIES ?? '')
@@ -141,7 +145,8 @@ async function chatApiRoutes(
   try {
     const { apiRoutes } = await import('../adapters/http/api.js');
     const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions, deadLetters });
-    return apiRoutes({ agent, tokens, log, trustedProxies });
+    const approvals = approvalService(runOptions, client);
+    return apiRoutes({ agent, tokens, log, trustedProxies, approvals, keyUsers });
   } catch (err) {
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
     return [];

@@ -1,17 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatAgent } from '../../agent/agent.js';
 import { PlanRefusal, type PlanView, type RunView } from '../../agent/engine.js';
-import {
-  BodyAbortedError,
-  clientAddressOf,
-  isBodyError,
-  type Route,
-  readBody,
-  refuseBody,
-  sendJson,
-} from '../../lib/http.js';
+import { BodyAbortedError, clientAddressOf, isBodyError, type Route, refuseBody, sendJson } from '../../lib/http.js';
 import { redact, registerSecrets } from '../../lib/redact.js';
+import type { ApprovalService } from '../../pipeline/index.js';
+import { approvalRoutes } from './approvals.js';
+import { BadRequest, digest, jsonBody, str } from './body.js';
 import { AuthLockout } from './lockout.js';
 
 /** Options of {@link apiRoutes}. */
@@ -43,13 +38,18 @@ export interface ApiDeps {
   now?: () => number;
   /** One redacted line per rejected or failed request. */
   log?: (line: string) => void;
+  /** Approval requests (`/approvals` routes); absent: those routes answer 404. */
+  approvals?: ApprovalService;
+  /**
+   * The Bitrix24 user each API key decides approvals as (`HTTP_API_TOKENS` entries `key@<user id>`); a key without
+   * one may list and read requests but not decide them (403).
+   */
+  keyUsers?: ReadonlyMap<string, string>;
 }
 
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 const PIPELINE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const PLAN_OR_RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-class BadRequest extends Error {}
 
 /**
  * The HTTP API routes mounted by `b24flow serve`:
@@ -59,6 +59,7 @@ class BadRequest extends Error {}
  *   200 `{run}` when it only reads. Pipelines by name only; the caller never chooses a mode or a file path.
  * - `GET /runs/:id` → `{run}` or 404.
  * - `POST /plans/:id/apply` `{confirm_destructive?}` → `{run}`; 409 `{error: PLAN_EXPIRED|PLAN_USED|PLAN_DRIFTED|...}`; 404.
+ * - `GET /approvals`, `GET /approvals/:id`, `POST /approvals/:id/approve|reject` (see ./approvals.ts).
  *
  * Every route needs `X-API-Key` (one of `tokens`, compared in constant time). A valid key is always let through;
  * wrong or missing keys get 401, and after 5 failures of the same key from one client address within 15 min (or 50
@@ -142,7 +143,14 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     };
 
   const agent = deps.agent;
+  const users = new Map([...(deps.keyUsers ?? [])].map(([k, u]) => [digest(k).toString('hex'), u]));
+  /** The Bitrix24 user the request's key acts as, if it is bound to one. */
+  const userOf = (req: IncomingMessage): string | undefined => {
+    const given = req.headers['x-api-key'];
+    return users.get(digest(typeof given === 'string' ? given : '').toString('hex'));
+  };
   return [
+    ...(deps.approvals ? approvalRoutes(deps.approvals, wrap, userOf) : []),
     {
       method: 'POST',
       path: '/chat',
@@ -237,34 +245,6 @@ function apiPrincipal(req: IncomingMessage): string {
   return `api:${digest(typeof given === 'string' ? given : '')
     .toString('hex')
     .slice(0, 12)}`;
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-async function jsonBody(req: IncomingMessage, allowed: string[], emptyOk = false): Promise<Record<string, unknown>> {
-  const ct = String(req.headers['content-type'] ?? '');
-  const raw = (await readBody(req)).toString('utf8');
-  if (!raw.trim() && emptyOk) return {};
-  if (ct && !/^application\/json\b/i.test(ct)) throw new BadRequest('content-type must be application/json');
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    throw new BadRequest('the body is not valid JSON');
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new BadRequest('the body must be a JSON object');
-  const extra = Object.keys(v).filter((k) => !allowed.includes(k));
-  if (extra.length) throw new BadRequest(`unknown field(s): ${extra.join(', ')} (allowed: ${allowed.join(', ')})`);
-  return v as Record<string, unknown>;
-}
-
-function str(body: Record<string, unknown>, key: string, re: RegExp, required: boolean): string {
-  const v = body[key];
-  if (v === undefined && !required) return '';
-  if (typeof v !== 'string' || !re.test(v)) throw new BadRequest(`"${key}" is missing or invalid`);
-  return v;
 }
 
 function isInputError(err: unknown): boolean {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Bot, type Context, GrammyError, InlineKeyboard, webhookCallback } from 'grammy';
 import type { AgentReply, ChatAgent } from '../../agent/agent.js';
 import { redact } from '../../lib/redact.js';
+import { type ApprovalCourier, attachApprovals, type TelegramApprovalsOptions } from './approvals.js';
 import { splitMessage } from './split.js';
 
 /** Options of {@link createTelegramBot}. */
@@ -19,6 +20,8 @@ export interface TelegramBotOptions {
   typingEveryMs?: number;
   /** Operational log lines (stderr by default), already redacted. */
   log?: (line: string) => void;
+  /** Approval requests: delivered to approvers' chats and decided with buttons (./approvals.ts); absent: none. */
+  approvals?: TelegramApprovalsOptions;
 }
 
 /** A running (or ready) Telegram bot. */
@@ -32,6 +35,8 @@ export interface TelegramBotHandle {
   startWebhook(opts: { url: string; port: number; host?: string; secret: string }): Promise<Server>;
   /** Stops polling and waits for the work in flight. */
   stop(): Promise<void>;
+  /** The approval courier (with {@link TelegramBotOptions.approvals}); started by `start`/`startWebhook`. */
+  courier?: ApprovalCourier;
 }
 
 /**
@@ -109,6 +114,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
     await next();
   });
 
+  // approval buttons and /reject come before the agent's handlers
+  const courier = opts.approvals ? attachApprovals(bot, { ...opts.approvals, log }) : undefined;
+
   bot.on('message:text', (ctx) => {
     const userId = `tg:${ctx.from.id}`;
     const text = ctx.message.text;
@@ -140,8 +148,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
   return {
     bot,
     reportError,
+    ...(courier ? { courier } : {}),
     async start() {
       await bot.init();
+      courier?.start();
       await bot.api.deleteWebhook().catch(() => {});
       void bot
         .start({ drop_pending_updates: false, onStart: () => log(`bot: @${bot.botInfo.username} polling`) })
@@ -149,6 +159,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
     },
     async startWebhook({ url, port, host, secret }) {
       await bot.init();
+      courier?.start();
       const handle = webhookCallback(bot, 'http', { secretToken: secret });
       const server = createServer((req, res) => {
         if (req.method === 'POST' && req.url === '/telegram') {
@@ -163,6 +174,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
       return server;
     },
     async stop() {
+      await courier?.stop();
       if (bot.isRunning()) await bot.stop();
       while (inflight.size) await Promise.allSettled([...inflight]);
       await agent.log.flush();
