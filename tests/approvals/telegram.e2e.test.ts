@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApprovalLinks } from '../../src/adapters/telegram/approvals.js';
 import { createTelegramBot, type TelegramBotHandle } from '../../src/adapters/telegram/bot.js';
-import type { ApprovalService } from '../../src/pipeline/index.js';
+import { type ApprovalService, loadPipelineText, runPipeline } from '../../src/pipeline/index.js';
+import { StoreDeadLetters } from '../../src/store/dlq.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { SqlJournal } from '../../src/store/journal.js';
 import { FakeTelegram, type SentMessage } from '../agent/support/fakeTelegram.js';
@@ -55,9 +56,11 @@ describe('approval requests in Telegram (real grammY, fake Bot API, sandbox)', (
       token: tg.token,
       agent: makeAgent(stubEngine()),
       apiRoot: tg.apiRoot,
-      allowedChats: ['201', '202', '203'],
+      allowedChats: ['201', '202', '203', '-500'],
+      errorChatId: '-500',
       log: () => {},
       approvals: { service: svc, links, portal: '', pollMs: 50 },
+      alerts: { journal: new SqlJournal(store), deadLetters: new StoreDeadLetters(store), dlqThreshold: 1, links, pollMs: 50 },
     });
     await bot.start();
   });
@@ -168,5 +171,36 @@ describe('approval requests in Telegram (real grammY, fake Bot API, sandbox)', (
     press(201, confirm, 'ad');
     await tg.waitFor(201, (m) => /^Done: request/.test(m.text), at2);
     await expect(contact(p.client, dup!)).rejects.toThrow();
+  });
+
+  it('a failed scheduled run and a growing dead-letter queue alert the error chat and the approvers', async () => {
+    const from = tg.sent.length;
+    const failing = loadPipelineText(
+      `name: nightly-check
+packs: [core]
+approvers: { users: [${a}] }
+triggers:
+  - schedule: { cron: "0 3 * * *" }
+steps:
+  - id: gone
+    method: crm.item.get
+    params: { entityTypeId: 3, id: 987654321 }
+`,
+      'nightly-check.yaml',
+    );
+    const r = await runPipeline(failing, { client: p.client, journal: new SqlJournal(store), mode: 'full', trigger: schedule });
+    expect(r.status).toBe('failed');
+    const alert = await tg.waitFor(-500, (m) => m.text.includes(r.runId), from);
+    expect(alert.text).toMatch(/pipeline nightly-check \(schedule 0 9 \* \* 1\) failed/);
+    expect((await tg.waitFor(201, (m) => m.text.includes(r.runId), from)).text).toMatch(/failed/);
+    const dlq = new StoreDeadLetters(store);
+    for (const k of ['x1', 'x2'])
+      await dlq.add(
+        { name: 'ONCRMDEALUPDATE', data: { FIELDS: { ID: k } }, ts: Date.now(), key: k, source: 'offline' },
+        { error: 'boom', attempts: 5, pipelines: ['p'] },
+      );
+    expect((await tg.waitFor(-500, (m) => /dead-letter queue holds 2 events/.test(m.text), from)).text).toMatch(
+      /threshold 1/,
+    );
   });
 });

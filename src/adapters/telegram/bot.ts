@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Bot, type Context, GrammyError, InlineKeyboard, webhookCallback } from 'grammy';
 import type { AgentReply, ChatAgent } from '../../agent/agent.js';
 import { redact } from '../../lib/redact.js';
+import { type AlertOptions, type Alerts, startAlerts } from './alerts.js';
 import { type ApprovalCourier, attachApprovals, type TelegramApprovalsOptions } from './approvals.js';
 import { splitMessage } from './split.js';
 
@@ -22,6 +23,8 @@ export interface TelegramBotOptions {
   log?: (line: string) => void;
   /** Approval requests: delivered to approvers' chats and decided with buttons (./approvals.ts); absent: none. */
   approvals?: TelegramApprovalsOptions;
+  /** Alerts of failed unattended runs and a growing dead-letter queue (./alerts.ts; to `errorChatId`). */
+  alerts?: Omit<AlertOptions, 'errorChatId' | 'log'>;
 }
 
 /** A running (or ready) Telegram bot. */
@@ -37,6 +40,8 @@ export interface TelegramBotHandle {
   stop(): Promise<void>;
   /** The approval courier (with {@link TelegramBotOptions.approvals}); started by `start`/`startWebhook`. */
   courier?: ApprovalCourier;
+  /** The alert loop (with {@link TelegramBotOptions.alerts}); started by `start`/`startWebhook`. */
+  alerts?: Alerts;
 }
 
 /**
@@ -145,13 +150,26 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
     );
   });
 
+  let alerts: Alerts | undefined;
+  const startLoops = () => {
+    courier?.start();
+    if (opts.alerts && !alerts)
+      alerts = startAlerts(bot, {
+        ...opts.alerts,
+        ...(opts.errorChatId ? { errorChatId: opts.errorChatId } : {}),
+        log,
+      });
+  };
   return {
     bot,
     reportError,
     ...(courier ? { courier } : {}),
+    get alerts() {
+      return alerts;
+    },
     async start() {
       await bot.init();
-      courier?.start();
+      startLoops();
       await bot.api.deleteWebhook().catch(() => {});
       void bot
         .start({ drop_pending_updates: false, onStart: () => log(`bot: @${bot.botInfo.username} polling`) })
@@ -159,7 +177,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
     },
     async startWebhook({ url, port, host, secret }) {
       await bot.init();
-      courier?.start();
+      startLoops();
       const handle = webhookCallback(bot, 'http', { secretToken: secret });
       const server = createServer((req, res) => {
         if (req.method === 'POST' && req.url === '/telegram') {
@@ -175,6 +193,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBotHandle {
     },
     async stop() {
       await courier?.stop();
+      await alerts?.stop();
       if (bot.isRunning()) await bot.stop();
       while (inflight.size) await Promise.allSettled([...inflight]);
       await agent.log.flush();
