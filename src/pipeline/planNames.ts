@@ -71,8 +71,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v =
 
 /**
  * Resolves and caches the names a plan's writes refer to, through a {@link PipelineClient}. {@link load} sends the
- * lookups the cache lacks as one batch (chunks of 50 commands when more); the getters then read the cache and fall
- * back to the id when a name could not be found. Never throws for a missing name: a failed lookup (an error in the
+ * lookups the cache lacks (or holds past the TTL) as one batch (chunks of 50 commands when more); the getters read
+ * the last answer and fall back to the id when a name could not be found. Never throws for a missing name: a failed lookup (an error in the
  * batch answer, an empty answer) is cached as missing for the TTL; a batch that fails as a whole is not cached, so the
  * next round asks again.
  */
@@ -92,11 +92,10 @@ export class PlanNames {
     this.now = opts.now ?? Date.now;
   }
 
-  private fresh<K, T>(map: Map<K, Entry<T>>, key: K): Entry<T> | undefined {
+  /** Whether `key` is cached and not expired (an expired entry is asked again but still read until replaced). */
+  private fresh<K, T>(map: Map<K, Entry<T>>, key: K): boolean {
     const e = map.get(key);
-    if (e && e.expires > this.now()) return e;
-    if (e) map.delete(key);
-    return undefined;
+    return !!e && e.expires > this.now();
   }
 
   private put<K, T>(map: Map<K, Entry<T>>, key: K, value: T | null): void {
@@ -179,21 +178,21 @@ export class PlanNames {
 
   /** A user's name ("NAME LAST_NAME", else LOGIN or EMAIL), else `user #id` (`пользователь #id` in ru). */
   userName(id: string | number, lang: 'en' | 'ru' = 'en'): string {
-    return this.fresh(this.users, String(id))?.value ?? `${lang === 'ru' ? 'пользователь' : 'user'} #${id}`;
+    return this.users.get(String(id))?.value ?? `${lang === 'ru' ? 'пользователь' : 'user'} #${id}`;
   }
 
   /** The NAME of a status or stage in the crm.status.list of ENTITY_ID `entityId`, else the STATUS_ID itself. */
   statusName(entityId: string, statusId: string): string {
-    return this.fresh(this.statuses, entityId)?.value?.get(statusId) ?? statusId;
+    return this.statuses.get(entityId)?.value?.get(statusId) ?? statusId;
   }
 
   /** The name of category (pipeline) `id` of entityTypeId `entityTypeId`, else the id. */
   categoryName(entityTypeId: number, id: string | number): string {
-    return this.fresh(this.categories, entityTypeId)?.value?.get(String(id)) ?? String(id);
+    return this.categories.get(entityTypeId)?.value?.get(String(id)) ?? String(id);
   }
 
   /** A record's title (TITLE, title or NAME LAST_NAME) when it was looked up and found; undefined otherwise. */
   recordTitle(ref: RecordRef): string | undefined {
-    return this.fresh(this.records, `${ref.entityTypeId}:${ref.id}`)?.value ?? undefined;
+    return this.records.get(`${ref.entityTypeId}:${ref.id}`)?.value ?? undefined;
   }
 }

@@ -118,19 +118,19 @@ function viewOf(w: PlannedWrite): View {
   }
   const rawId = p.id ?? p.ID ?? p.taskId ?? p.TASKID;
   const id = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : undefined;
+  // only CRM records have a title to look up (tasks and other entities show their id)
   const record =
-    etid &&
-    Number.isInteger(etid) &&
-    kind !== 'task' &&
-    id &&
-    /^\d+$/.test(id) &&
-    (verb === 'update' || verb === 'delete')
+    etid && Number.isInteger(etid) && id && /^\d+$/.test(id) && (verb === 'update' || verb === 'delete')
       ? { entityTypeId: etid, id }
       : undefined;
   let changes: View['changes'];
   if (w.diff?.length) changes = w.diff.map((d) => ({ ...d, hasBefore: true }));
   else {
-    const fields = isObject(p.fields) ? p.fields : verb === 'delete' ? {} : omit(p, ['id', 'ID', 'taskId', 'TASKID']);
+    const fields = isObject(p.fields)
+      ? p.fields
+      : verb === 'delete'
+        ? {}
+        : omit(p, ['id', 'ID', 'taskId', 'TASKID', 'entityTypeId']);
     changes = Object.entries(fields).map(([field, after]) => ({ field, after, hasBefore: false }));
   }
   return { w, verb, kind: kind ?? w.entity, etid: Number.isInteger(etid) ? etid : undefined, id, record, changes };
@@ -138,7 +138,7 @@ function viewOf(w: PlannedWrite): View {
 
 function omit(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (!keys.includes(k) && k !== 'entityTypeId') out[k] = v;
+  for (const [k, v] of Object.entries(o)) if (!keys.includes(k)) out[k] = v;
   return out;
 }
 

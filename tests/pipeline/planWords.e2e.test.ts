@@ -85,8 +85,13 @@ steps:
     expect((await p.sb.admin.stats()).requests).toBe(1);
   });
 
-  it('falls back to the id for an unknown user, and names creates and deletes', async () => {
+  it('falls back to the id for an unknown user, and names creates, deletes and tasks', async () => {
     const [deal] = await all<Row>(p.client, 'crm.deal.list', { select: ['ID', 'TITLE'], order: { ID: 'ASC' } });
+    const [contact] = await all<Row>(p.client, 'crm.contact.list', {
+      select: ['ID', 'NAME', 'LAST_NAME'],
+      order: { ID: 'ASC' },
+    });
+    const [user] = (await p.client.call<Row[]>('user.get', { ID: 1 })).result;
     const write = (method: string, params: unknown): PlannedWrite => ({
       step: 's',
       key: 'k',
@@ -104,6 +109,8 @@ steps:
         write('crm.deal.add', { fields: { TITLE: 'New one', OPPORTUNITY: 5000, ASSIGNED_BY_ID: 987654 } }),
         write('crm.deal.delete', { id: deal!.ID }),
         write('crm.deal.update', { id: 99999999, fields: { TITLE: 'x'.repeat(200) } }),
+        write('tasks.task.update', { taskId: 5, fields: { RESPONSIBLE_ID: 1, AUDITORS: [1, 987654] } }),
+        write('crm.contact.add', { fields: { NAME: 'Иван', LAST_NAME: 'Петров', PHONE: [{ VALUE: '+7 900' }] } }),
       ],
       names,
       'en',
@@ -112,10 +119,16 @@ steps:
     expect(lines[1]).toBe('Create deal “New one”: Amount 5000, Responsible user #987654');
     expect(lines[2]).toBe(`Delete deal “${deal!.TITLE}” #${deal!.ID}`);
     expect(lines[3]).toBe(`Update deal #99999999: Title → "${'x'.repeat(79)}…"`);
+    expect(lines[4]).toBe(
+      `Update task #5: Responsible → ${userName(user!)}; Observers → ${userName(user!)}, user #987654`,
+    );
+    expect(lines[5]).toBe('Create contact “Иван Петров”: Phone "+7 900"');
     expect((await p.sb.admin.stats()).requests).toBe(1);
     // the missing user and record were cached as missing: asking again sends nothing
     await describeWrites([write('crm.deal.update', { id: 99999999, fields: { ASSIGNED_BY_ID: 987654 } })], names, 'en');
     expect((await p.sb.admin.stats()).requests).toBe(1);
+    const ru = await describeWrites([write('crm.contact.delete', { id: contact!.ID })], names, 'ru');
+    expect(ru).toEqual([`Удалить контакт «${contact!.NAME} ${contact!.LAST_NAME}» #${contact!.ID}`]);
   });
 });
 
@@ -157,5 +170,8 @@ steps:
     now += 200;
     await describeWrites(plan.writes, names, 'en');
     expect((await p.sb.admin.stats()).requests).toBe(2);
+    // without a cache (TTL 0) the names of the round just made still show
+    const uncached = new PlanNames(p.client, { ttlMs: 0 });
+    expect(await describeWrites(plan.writes, uncached, 'en')).toEqual([line]);
   });
 });
