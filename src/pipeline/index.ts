@@ -54,6 +54,8 @@ export {
   type Step,
 } from './load.js';
 export { isSafeCreate, type RunMode, refusalReason } from './modes.js';
+export { type NameRefs, PlanNames, type PlanNamesOptions, type RecordRef } from './planNames.js';
+export { describeWrites } from './planWords.js';
 export {
   type ApplyOptions,
   applyPlan,

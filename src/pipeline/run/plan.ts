@@ -73,8 +73,9 @@ async function addDiffs(
     const get = catalog.method(w.method.replace(/\.(update|delete)$/i, '.get'));
     if (!get) return;
     const getIdKey = get.params?.find((x) => /^(id|taskid)$/i.test(x.name))?.name ?? idKey;
-    const params: Record<string, unknown> = { [getIdKey]: p[idKey] };
-    if (p.entityTypeId !== undefined) params.entityTypeId = p.entityTypeId;
+    // crm.item.get (and other universal getters) also need the entityTypeId the update names
+    const typeKey = Object.keys(p).find((k) => /^entityTypeId$/i.test(k));
+    const params = { ...(typeKey ? { [typeKey]: p[typeKey] } : {}), [getIdKey]: p[idKey] };
     targets.push([`w${i}`, { method: get.name, params }, w]);
   });
   const before: Record<string, unknown> = {};
