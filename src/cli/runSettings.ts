@@ -6,9 +6,11 @@
 import {
   ApprovalService,
   type ApprovalStore,
+  describeWrites,
   type IdempotencyStore,
   type Journal,
   type PipelineClient,
+  PlanNames,
   type PlanStore,
   PortalDirectory,
   userLanguage,
@@ -81,7 +83,9 @@ export async function storeRunSettings(s: Settings): Promise<StoreRunSettings> {
  * journal, idempotency store, time zone, language and env allow-list.
  */
 export function approvalService(r: StoreRunSettings, client: PipelineClient): ApprovalService {
+  const names = new PlanNames(client);
   return new ApprovalService({
+    describe: (writes, lang) => describeWrites(writes, names, lang),
     approvals: r.approvals,
     plans: r.store,
     directory: new PortalDirectory(client),

@@ -5,9 +5,11 @@
 import type { B24Client } from '../../src/bitrix/index.js';
 import {
   ApprovalService,
+  describeWrites,
   type LoadedPipeline,
   loadPipelineText,
   type PipelineClient,
+  PlanNames,
   PortalDirectory,
 } from '../../src/pipeline/index.js';
 import { SqlApprovalStore } from '../../src/store/approvals.js';
@@ -19,7 +21,9 @@ import { all } from '../pipeline/helpers.js';
 
 /** The approval service of `client` over `store`, with a movable clock (`clock.ms` added to now). */
 export function serviceOf(store: Store, client: PipelineClient, clock = { ms: 0 }): ApprovalService {
+  const names = new PlanNames(client);
   return new ApprovalService({
+    describe: (writes, lang) => describeWrites(writes, names, lang),
     approvals: new SqlApprovalStore(store),
     plans: new SqlPlanStore(store),
     directory: new PortalDirectory(client),

@@ -16,7 +16,12 @@ import { startPortal, type TestPortal } from '../pipeline/helpers.js';
 import { testDir } from '../support/testRoot.js';
 import { addContact, comments, contact, duplicatesPipeline, plainUsers, serviceOf } from './helpers.js';
 
-const schedule = { kind: 'schedule' as const, cron: '0 9 * * 1', timezone: 'UTC', scheduledFor: '2026-12-07T09:00:00Z' };
+const schedule = {
+  kind: 'schedule' as const,
+  cron: '0 9 * * 1',
+  timezone: 'UTC',
+  scheduledFor: '2026-12-07T09:00:00Z',
+};
 
 describe('approval requests in Telegram (real grammY, fake Bot API, sandbox)', () => {
   const tg = new FakeTelegram();
@@ -32,7 +37,10 @@ describe('approval requests in Telegram (real grammY, fake Bot API, sandbox)', (
   let phone = 0;
   const pair = async (owner: string) => {
     const ph = `+7 901 300 ${String(++phone).padStart(4, '0')}`;
-    return [await addContact(p.client, `Orig ${phone}`, ph, owner), await addContact(p.client, `Dup ${phone}`, ph, owner)];
+    return [
+      await addContact(p.client, `Orig ${phone}`, ph, owner),
+      await addContact(p.client, `Dup ${phone}`, ph, owner),
+    ];
   };
   /** The next request message (with an Approve button) to a Telegram user after index `from`. */
   const request = (user: number, from: number) =>
@@ -60,7 +68,13 @@ describe('approval requests in Telegram (real grammY, fake Bot API, sandbox)', (
       errorChatId: '-500',
       log: () => {},
       approvals: { service: svc, links, portal: '', pollMs: 50 },
-      alerts: { journal: new SqlJournal(store), deadLetters: new StoreDeadLetters(store), dlqThreshold: 1, links, pollMs: 50 },
+      alerts: {
+        journal: new SqlJournal(store),
+        deadLetters: new StoreDeadLetters(store),
+        dlqThreshold: 1,
+        links,
+        pollMs: 50,
+      },
     });
     await bot.start();
   });
@@ -188,7 +202,12 @@ steps:
 `,
       'nightly-check.yaml',
     );
-    const r = await runPipeline(failing, { client: p.client, journal: new SqlJournal(store), mode: 'full', trigger: schedule });
+    const r = await runPipeline(failing, {
+      client: p.client,
+      journal: new SqlJournal(store),
+      mode: 'full',
+      trigger: schedule,
+    });
     expect(r.status).toBe('failed');
     const alert = await tg.waitFor(-500, (m) => m.text.includes(r.runId), from);
     expect(alert.text).toMatch(/pipeline nightly-check \(schedule 0 9 \* \* 1\) failed/);
