@@ -4,7 +4,7 @@ import type { ChatAgent } from '../../agent/agent.js';
 import { PlanRefusal, type PlanView, type RunView } from '../../agent/engine.js';
 import { BodyAbortedError, clientAddressOf, isBodyError, type Route, refuseBody, sendJson } from '../../lib/http.js';
 import { redact, registerSecrets } from '../../lib/redact.js';
-import type { ApprovalService } from '../../pipeline/index.js';
+import type { ApprovalService, LoadedPipeline } from '../../pipeline/index.js';
 import { approvalRoutes } from './approvals.js';
 import { BadRequest, digest, jsonBody, str } from './body.js';
 import { AuthLockout } from './lockout.js';
@@ -56,7 +56,8 @@ const PLAN_OR_RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
  * - `POST /chat` `{user_id, message}` → `{kind, reply, plan_id?, plan?}` (the same agent as the Telegram bot; API
  *   users are `api:<user_id>`).
  * - `POST /runs` `{pipeline, inputs?}` → 202 `{plan}` when the pipeline writes (apply it with the next route), or
- *   200 `{run}` when it only reads. Pipelines by name only; the caller never chooses a mode or a file path.
+ *   200 `{run}` when it only reads; a pipeline with `approvers:` is asked of them instead: 202 `{run_id, approvals}`
+ *   (the caller's key user never approves it). Pipelines by name only; the caller never chooses a mode or a file path.
  * - `GET /runs/:id` → `{run}` or 404.
  * - `POST /plans/:id/apply` `{confirm_destructive?}` → `{run}`; 409 `{error: PLAN_EXPIRED|PLAN_USED|PLAN_DRIFTED|...}`; 404.
  * - `GET /approvals`, `GET /approvals/:id`, `POST /approvals/:id/approve|reject` (see ./approvals.ts).
@@ -190,6 +191,31 @@ export function apiRoutes(deps: ApiDeps): Route[] {
             message: 'the pipeline does not pass its checks',
             findings: errors.map((f) => f.message),
           });
+        }
+        // a pipeline that names approvers is asked of them: the caller (its key's user) never approves it
+        const lp = loaded.pipeline as LoadedPipeline;
+        if (deps.approvals && lp.pipeline?.approvers) {
+          const by = userOf(req);
+          try {
+            const asked = await deps.approvals.ask(lp, {
+              inputs: inputs as Record<string, unknown>,
+              trigger: { kind: 'api' },
+              ...(by ? { startedBy: by } : {}),
+            });
+            return sendJson(res, asked.requests.length ? 202 : 200, {
+              ...(asked.runId ? { run_id: asked.runId } : {}),
+              status: asked.status,
+              approvals: asked.requests.map((r) => ({
+                id: r.id,
+                owner: r.owner ?? null,
+                approvers: r.approvers,
+                expires_at: r.expiresAt,
+              })),
+            });
+          } catch (err) {
+            if (isInputError(err)) throw new BadRequest(redact((err as Error).message));
+            throw err;
+          }
         }
         let plan: PlanView;
         try {

@@ -3,7 +3,7 @@
  * user may edit a record. Read through the pipeline client and cached (10 min by default).
  *
  * Edit rights follow Bitrix24's standard CRM roles, as far as an integration can see them: a record's owner
- * (ASSIGNED_BY_ID) edits it; the head (UF_HEAD) of a department the owner belongs to edits it; a portal
+ * (ASSIGNED_BY_ID) edits it; the head (UF_HEAD) of a department the owner belongs to, or of one above it, edits it; a portal
  * administrator edits everything — the admin flag is only visible for the user the webhook or app acts as
  * (`user.current`, then `user.access` with `G1`, the administrators group), since REST offers no call that reads
  * another user's rights. Sources: api-reference/user/user-get.html, api-reference/user/user-current.html,
@@ -61,19 +61,41 @@ export class PortalDirectory {
     return (await this.user(id).catch(() => undefined))?.name ?? `user #${id}`;
   }
 
+  /** A department's head (UF_HEAD) and parent (PARENT), or undefined when the portal has no such department. */
+  private department(id: string): Promise<{ head?: string; parent?: string } | undefined> {
+    return this.cached(`dept:${id}`, async () => {
+      const r = await this.client.call<unknown[]>('department.get', { ID: id });
+      const row = (Array.isArray(r.result) ? r.result[0] : undefined) as Record<string, unknown> | undefined;
+      if (!row) return undefined;
+      const some = (v: unknown) =>
+        v !== undefined && v !== null && String(v) !== '' && String(v) !== '0' ? String(v) : undefined;
+      const head = some(row.UF_HEAD);
+      const parent = some(row.PARENT);
+      return { ...(head ? { head } : {}), ...(parent ? { parent } : {}) };
+    });
+  }
+
   /** The heads (UF_HEAD) of these departments, deduplicated; departments without a head add none. */
   async headsOf(departments: readonly string[]): Promise<string[]> {
-    const heads = await Promise.all(
-      departments.map((d) =>
-        this.cached(`dept:${d}`, async () => {
-          const r = await this.client.call<unknown[]>('department.get', { ID: d });
-          const row = (Array.isArray(r.result) ? r.result[0] : undefined) as Record<string, unknown> | undefined;
-          const h = row?.UF_HEAD;
-          return h !== undefined && h !== null && String(h) !== '' && String(h) !== '0' ? String(h) : undefined;
-        }),
-      ),
-    );
+    const heads = await Promise.all(departments.map(async (d) => (await this.department(d))?.head));
     return [...new Set(heads.filter((h): h is string => !!h))];
+  }
+
+  /**
+   * The heads of these departments and of every department above them (PARENT chain, at most 20 levels): the people
+   * Bitrix24's "department and subdepartments" access level lets edit a record of someone in them.
+   */
+  async headsAbove(departments: readonly string[]): Promise<string[]> {
+    const out = new Set<string>();
+    for (const start of departments) {
+      let id: string | undefined = start;
+      for (let depth = 0; id && depth < 20; depth++) {
+        const d: { head?: string; parent?: string } | undefined = await this.department(id);
+        if (d?.head) out.add(d.head);
+        id = d?.parent;
+      }
+    }
+    return [...out];
   }
 
   /** True when `userId` is the user the integration acts as and that user is a portal administrator. */
@@ -93,7 +115,7 @@ export class PortalDirectory {
   async mayEdit(userId: string, owner: string | undefined): Promise<boolean> {
     if (owner === undefined || owner === userId) return true;
     const o = await this.user(owner);
-    if (o && (await this.headsOf(o.departments)).includes(userId)) return true;
+    if (o && (await this.headsAbove(o.departments)).includes(userId)) return true;
     return this.isAdmin(userId);
   }
 }

@@ -167,8 +167,11 @@ export class ApprovalService {
     return s;
   }
 
-  /** Refuses decisions on closed or expired requests (an expired one is marked so first). */
+  /** Refuses decisions on closed or expired requests (an expired one is marked so first) and other portals' ones. */
   private async open(s: StoredApproval): Promise<void> {
+    const here = this.o.run.client.portal?.id;
+    if (s.request.portal && here && s.request.portal !== here)
+      throw new ApprovalRefused('portal', `approval request ${s.request.id} belongs to another portal`);
     if (s.state === 'pending' && Date.parse(s.request.expiresAt) <= this.now()) {
       await this.expire(s);
       throw new ApprovalRefused('expired', `approval request ${s.request.id} expired at ${s.request.expiresAt}`);

@@ -114,7 +114,8 @@ export type ApprovalRefusalReason =
   | 'not-approver'
   | 'no-edit-right'
   | 'unconfirmed'
-  | 'duplicate';
+  | 'duplicate'
+  | 'portal';
 
 /** A refused decision (exit 2 on the CLI, 403/409 on the HTTP API); nothing was recorded nor written. */
 export class ApprovalRefused extends InvalidInputError {
