@@ -4,7 +4,8 @@
  *   `runsDays` ago, with their steps, step results and writes (foreign keys cascade);
  * - idempotency keys and processed event keys older than `keysDays` (by `at_ms`); a key still `claimed` by a run
  *   is kept while that run runs;
- * - plans used, or past their expiry.
+ * - plans used, or past their expiry;
+ * - approval requests decided, applied, expired or superseded more than `runsDays` ago, with their decisions.
  * Each table is one statement (or a few, chunked), so that `gc` on a busy store holds no long write lock.
  */
 import { ownerGone, type RunOwner } from '../pipeline/index.js';
@@ -35,6 +36,7 @@ export interface GarbageCollected {
   schedule_slots: number;
   schedule_log: number;
   limiter: number;
+  approvals: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -57,6 +59,7 @@ export async function collectGarbage(store: Store, o: RetentionOptions): Promise
     schedule_slots: 0,
     schedule_log: 0,
     limiter: 0,
+    approvals: 0,
   };
 
   // finished runs: by the time they finished (the start time when an old record has none)
@@ -115,6 +118,15 @@ export async function collectGarbage(store: Store, o: RetentionOptions): Promise
       await db
         .deleteFrom('plans')
         .where((eb) => eb.or([eb('used_ms', 'is not', null), eb('expires_ms', '<', now)]))
+        .executeTakeFirst()
+    ).numDeletedRows,
+  );
+  out.approvals = Number(
+    (
+      await db
+        .deleteFrom('approvals')
+        .where('state', 'in', ['applied', 'failed', 'rejected', 'expired', 'superseded'])
+        .where('updated_ms', '<', runsBefore)
         .executeTakeFirst()
     ).numDeletedRows,
   );
