@@ -82,11 +82,13 @@ export function duplicateGroups(list: unknown[]): Map<string, unknown>[] {
 }
 
 /**
- * Each duplicate with the record it duplicates: `[{ id: '40', of: '12', by: 'phone', value: '+7999…' }, ...]` — in
+ * Each duplicate with the record it duplicates: `[{ id: '40', of: '12', by: 'phone', value: '+7999…', record }, ...]`
+ * (`record`: the duplicate's own row, so that a pipeline can skip ones it handled already) — in
  * every group the oldest record (smallest numeric id) is the original and each other one a duplicate of it; a record
  * in several groups is listed once (with the oldest original it shares a value with), ordered by id.
  */
 export function duplicatePairs(list: unknown[]): Map<string, unknown>[] {
+  const rows = new Map(list.map((x) => [String(field(x, 'ID') ?? field(x, 'id') ?? ''), x]));
   const best = new Map<string, { of: string; by: string; value: string }>();
   for (const g of groupsOf(list)) {
     const ids = [...g.ids].sort((a, b) => Number(a) - Number(b));
@@ -105,6 +107,7 @@ export function duplicatePairs(list: unknown[]): Map<string, unknown>[] {
           ['of', p.of],
           ['by', p.by],
           ['value', p.value],
+          ['record', rows.get(id) ?? null],
         ]),
     );
 }

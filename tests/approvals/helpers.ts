@@ -86,7 +86,7 @@ steps:
     all: true
     params: { entityTypeId: 3, order: { id: ASC } }
   - id: mark
-    foreach: \${{ duplicatePairs(steps.contacts.result) }}
+    foreach: \${{ duplicatePairs(steps.contacts.result).filter(p, p.record.comments == null || !p.record.comments.startsWith("Duplicate of contact")) }}
     method: crm.item.update
     idempotency_key: \${{ "duplicate-" + item.id + "-of-" + item.of }}
     params:

@@ -52,10 +52,11 @@ describe('expressions', () => {
       { by: 'email', value: 'a@x.org', ids: ['2', '3'] },
     ]);
     // each duplicate once, with the oldest record it shares a value with
-    expect(ev.resolve(X('duplicatePairs(steps.c.result)'), ctx)).toEqual([
-      { id: '2', of: '1', by: 'phone', value: '+79123456789' },
-      { id: '3', of: '2', by: 'email', value: 'a@x.org' },
+    expect(ev.resolve(X('duplicatePairs(steps.c.result).map(p, [p.id, p.of, p.by, p.value])'), ctx)).toEqual([
+      ['2', '1', 'phone', '+79123456789'],
+      ['3', '2', 'email', 'a@x.org'],
     ]);
+    expect(ev.resolve(X('duplicatePairs(steps.c.result)[1].record.ID'), ctx)).toBe('3');
     // crm.item rows: `id` and multifields in `fm`
     const items = ev.context({
       inputs: {},
@@ -75,8 +76,8 @@ describe('expressions', () => {
         },
       },
     });
-    expect(ev.resolve(X('duplicatePairs(steps.c.result)'), items)).toEqual([
-      { id: '7', of: '5', by: 'phone', value: '+79000000001' },
+    expect(ev.resolve(X('duplicatePairs(steps.c.result).map(p, [p.id, p.of, p.value])'), items)).toEqual([
+      ['7', '5', '+79000000001'],
     ]);
   });
 

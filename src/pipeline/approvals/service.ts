@@ -83,7 +83,8 @@ export class ApprovalService {
 
   /**
    * Plans `p` and stores one request per group of writes (see groups.ts), the plan sealed for as long as they live;
-   * the asking run is journaled `awaiting_approval`.
+   * the asking run is journaled `awaiting_approval`. A group whose exact change (same hash, pipeline and portal) is
+   * already pending is not asked again: its request is returned instead.
    * @throws InvalidInputError when the pipeline declares no `approvers:` or a group has too few approvers
    */
   async ask(
@@ -107,9 +108,20 @@ export class ApprovalService {
       principal: 'approvals',
     });
     if (!plan.writes.length) return { status: 'completed', requests: [], plan };
+    // a change already waiting for its approvers (the same writes, data and portal) is not asked again: a schedule
+    // that fires while people have not decided yet adds no second request
+    const waiting = await this.o.approvals.list({ state: ['pending'] });
+    const asked = new Map(
+      waiting
+        .filter((w) => w.verified && w.request.pipeline.name === p.pipeline.name && w.request.portal === plan.portal)
+        .map((w) => [w.request.hash, w.request]),
+    );
     const groups = groupWrites(plan.writes, spec);
+    const fresh = groups.filter((g) => !asked.has(groupHash(g.writes)));
+    const known = groups.flatMap((g) => asked.get(groupHash(g.writes)) ?? []);
+    if (!fresh.length) return { runId: known[0]?.runId, status: 'awaiting_approval', requests: known, plan };
     const drafts = await Promise.all(
-      groups.map(async (g) => ({ g, approvers: await approversOf(g, spec, this.o.directory, a.startedBy) })),
+      fresh.map(async (g) => ({ g, approvers: await approversOf(g, spec, this.o.directory, a.startedBy) })),
     );
     const runId = newRunId();
     const journal = this.o.run.journal || undefined;
@@ -150,7 +162,7 @@ export class ApprovalService {
       await this.o.approvals.create(req);
       requests.push(req);
     }
-    return { runId, status: 'awaiting_approval', requests, plan };
+    return { runId, status: 'awaiting_approval', requests: [...requests, ...known], plan };
   }
 
   /** The stored request, verified. @throws ApprovalRefused unknown | tampered | changed */
