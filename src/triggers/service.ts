@@ -171,6 +171,9 @@ export interface TriggerService {
   close(graceMs?: number): Promise<void>;
 }
 
+/** How often serve marks approval requests past their expiry `expired`, ms. */
+const APPROVAL_SWEEP_MS = 60_000;
+
 const OK_STATUSES = new Set([
   'succeeded',
   'success',
@@ -547,6 +550,21 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   const refreshMs = Math.min(PORTAL_REFRESH_MS, Math.max(5_000, 10 * (o.syncEveryMs ?? 10_000)));
   const portalTimer = multi ? setInterval(() => void refreshPortals(), refreshMs) : undefined;
   portalTimer?.unref();
+  // approval requests past their expiry end `expired` (and their runs settle) even when no bot is running
+  const approvals = o.approvals?.(o.client as RunOptions['client']);
+  const expiryTimer = approvals
+    ? setInterval(
+        () =>
+          void approvals
+            .expireDue()
+            .then((gone) => {
+              for (const a of gone) log(`approvals: request ${a.request.id} (${a.request.pipeline.name}) expired`);
+            })
+            .catch((err: unknown) => log(`approvals: expiry sweep failed (${String(err)})`)),
+        APPROVAL_SWEEP_MS,
+      )
+    : undefined;
+  expiryTimer?.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -564,6 +582,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         timer.unref?.();
         await http.close();
         clearInterval(portalTimer);
+        clearInterval(expiryTimer);
         await Promise.all([
           worker?.stop(),
           ...[...others.values()].map((c) => c.worker?.stop()),
