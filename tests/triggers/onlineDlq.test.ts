@@ -1,6 +1,7 @@
 /**
  * End to end, with a real `serve` process and the sandbox portal posting online events to it: every online event
- * whose pipeline is refused (a write without `approve: [write]`) ends in the dead-letter queue with its reason, as
+ * whose pipeline is refused (a step with `confirm: true`, which no unattended trigger can pre-approve) ends in the
+ * dead-letter queue with its reason, as
  * `b24flow dlq list` shows — none is lost, though the portal never sends an online event twice.
  */
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,10 @@ describe('online events whose pipeline is refused', () => {
     const pipelines = join(t.dir, 'p');
     cpSync(join(import.meta.dirname, 'fixtures', 'kill'), pipelines, { recursive: true });
     const file = join(pipelines, 'deal-to-lead.yaml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace(', approve: [write]', ''));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('    method: crm.lead.add', '    confirm: true\n    method: crm.lead.add'),
+    );
     const env = childEnv(dataDir, sb.handle.oauthApp, sb.env);
     const s = await startServe(
       ['--pipelines', pipelines, '--no-offline', '--max-attempts', '2', '--backoff', '10'],
@@ -57,7 +61,7 @@ describe('online events whose pipeline is refused', () => {
     expect(dl.size).toBe(N);
     for (const d of dl.items) {
       expect(d).toMatchObject({ source: 'online', attempts: 2, pipelines: ['deal-to-lead'] });
-      expect(d.error).toMatch(/^deal-to-lead: .*confirm-write/);
+      expect(d.error).toMatch(/^deal-to-lead: .*requires a person to confirm/);
     }
     const text = await runCli(['dlq', 'list'], env);
     expect(text.stdout).toMatch(new RegExp(`${N} dead letters\\n$`));
