@@ -14,6 +14,7 @@ import { type ServiceClient, startTriggerService, type TriggerStores } from '../
 import { loadPipelinesDir } from '../triggers/setup.js';
 import { buildChatAgent } from './chatRuntime.js';
 import { type AppConnection, connectApp, portalSettings, readSettings, type Settings } from './compose.js';
+import { type LiveService, mountConsole } from './consoleMount.js';
 import { closeDataStore, openDataStore } from './dataStore.js';
 import { appUrls, publicUrlOf } from './publicUrl.js';
 import { approvalService, type StoreRunSettings, storeRunSettings } from './runSettings.js';
@@ -285,6 +286,20 @@ export async function serve(o: ServeOptions): Promise<void> {
   const extraRoutes = awaiting
     ? []
     : await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores.deadLetters);
+  // the web console (sign-in with an API key or the bot's one-time link); bound to the service once it runs
+  const live: LiveService = {};
+  const consoleRoutes = awaiting
+    ? []
+    : await mountConsole({
+        store: await openDataStore(settings),
+        env,
+        runOptions,
+        client: conn.client,
+        pipelines,
+        deadLetters: stores.deadLetters,
+        live,
+        log,
+      });
   const declared = declaredEvents(pipelines);
   // a verified install: bind the events the pipelines declare on that portal (offline, with our auth_connector;
   // ONOFFLINEEVENT to our public URL when it is known)
@@ -314,7 +329,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       maxAttempts: o.maxAttempts,
       backoffMs: o.backoffMs,
       parallel: o.parallel,
-      extraRoutes,
+      extraRoutes: [...extraRoutes, ...consoleRoutes],
       authConnector: settings.authConnector,
       runOptions,
       approvals: (client) => approvalService(runOptions, client),
@@ -336,6 +351,11 @@ export async function serve(o: ServeOptions): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new RuntimeFailure(`serve: cannot listen on ${o.host}:${o.port} (${code ?? (err as Error).message})`);
   }
+  live.nextTimes = (name) => svc.scheduler.nextTimes(name);
+  live.replay = async (ev, only) => {
+    const r = await svc.dispatcher.dispatch(ev, { only, force: true });
+    return `${r.outcome}${r.failures.length ? `: ${r.failures.map((f) => `${f.pipeline}: ${f.error}`).join('; ')}` : ''}`;
+  };
   const ready = {
     url: svc.url,
     pipelines: pipelines.map((p) => p.name),

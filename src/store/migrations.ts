@@ -202,8 +202,32 @@ const v3: Migration = {
   },
 };
 
+/** Sessions of the web console and its one-time sign-in links (src/store/consoleSessions.ts). */
+const v4: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('console_sessions')
+      .addColumn('session_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text')
+      .addColumn('csrf', 'text', (c) => c.notNull())
+      .addColumn('created_ms', MS, (c) => c.notNull())
+      .addColumn('expires_ms', MS, (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('console_links')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('expires_ms', MS, (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** Every migration, by name in order (`0001_…`). */
-export const MIGRATIONS: Record<string, Migration> = { '0001_store': v1, '0003_approvals': v3 };
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001_store': v1,
+  '0003_approvals': v3,
+  '0004_console': v4,
+};
 
 /** The migrations for Kysely's migrator. */
 export const migrationProvider: MigrationProvider = {

@@ -211,6 +211,22 @@ export interface ApprovalDecisionsTable {
   at_ms: number;
 }
 
+/** A web console session (the cookie's SHA-256), its Bitrix24 user (none: read-only) and CSRF token. */
+export interface ConsoleSessionsTable {
+  session_hash: string;
+  user_id: string | null;
+  csrf: string;
+  created_ms: number;
+  expires_ms: number;
+}
+
+/** A one-time sign-in link of the web console (the token's SHA-256), issued by the bot for a linked user. */
+export interface ConsoleLinksTable {
+  token_hash: string;
+  user_id: string;
+  expires_ms: number;
+}
+
 export interface StoreSchema {
   runs: RunsTable;
   run_steps: RunStepsTable;
@@ -231,6 +247,8 @@ export interface StoreSchema {
   leases: LeasesTable;
   approvals: ApprovalsTable;
   approval_decisions: ApprovalDecisionsTable;
+  console_sessions: ConsoleSessionsTable;
+  console_links: ConsoleLinksTable;
 }
 
 /** An auto-increment column, for tables that get one later. */

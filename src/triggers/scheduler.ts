@@ -133,6 +133,26 @@ export class Scheduler {
     }
   }
 
+  /**
+   * The next times (ms) each schedule of a pipeline fires, soonest first: minutes scanned up to 8 days ahead (seconds
+   * up to an hour for 6-field expressions).
+   */
+  nextTimes(pipeline: string, n = 3): number[] {
+    const out: number[] = [];
+    const now = this.clock.now();
+    for (const e of this.entries.filter((x) => x.pipeline.name === pipeline)) {
+      const sixFields = e.cron.trim().split(/\s+/).length === 6;
+      const step = sixFields ? 1000 : 60_000;
+      const end = now + (sixFields ? 3600_000 : 8 * 86_400_000);
+      for (let t = Math.floor(now / step) * step + step, k = 0; t <= end && k < n; t += step)
+        if (e.task.match(new Date(t))) {
+          out.push(t);
+          k++;
+        }
+    }
+    return out.sort((a, b) => a - b).slice(0, n);
+  }
+
   /** The schedule log (every process on the store), after this scheduler's pending writes. */
   async readLog(): Promise<ScheduleLogLine[]> {
     await Promise.all([...this.notes]);

@@ -16,7 +16,7 @@ export type ApprovalState = 'pending' | 'applying' | 'applied' | 'failed' | 'rej
 export const FINAL_STATES: readonly ApprovalState[] = ['applied', 'failed', 'rejected', 'expired', 'superseded'];
 
 /** Where a decision was made. */
-export type DecisionChannel = 'telegram' | 'http' | 'cli';
+export type DecisionChannel = 'telegram' | 'http' | 'cli' | 'console';
 
 /** One approver's decision on a request. */
 export interface ApprovalDecision {
