@@ -121,7 +121,7 @@ async function chatApiRoutes(
   dataDir: string,
   env: NodeJS.ProcessEnv,
   runOptions: StoreRunSettings,
-  deadLetters: TriggerStores['deadLetters'],
+  stores: TriggerStores,
 ): Promise<Route[]> {
   const tokens = (env.HTTP_API_TOKENS ?? '')
     .split(',')
@@ -140,7 +140,15 @@ async function chatApiRoutes(
   }
   try {
     const { apiRoutes } = await import('../adapters/http/api.js');
-    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions, deadLetters });
+    const { chatDeadLetters } = await import('./chatDeadLetters.js');
+    const agent = await buildChatAgent({
+      client,
+      pipelinesDir,
+      dataDir,
+      env,
+      runOptions,
+      deadLetters: chatDeadLetters(async () => stores, pipelinesDir),
+    });
     return apiRoutes({ agent, tokens, log, trustedProxies });
   } catch (err) {
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
@@ -279,7 +287,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     );
   const extraRoutes = awaiting
     ? []
-    : await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores.deadLetters);
+    : await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores);
   const declared = declaredEvents(pipelines);
   // a verified install: bind the events the pipelines declare on that portal (offline, with our auth_connector;
   // ONOFFLINEEVENT to our public URL when it is known)
