@@ -8,7 +8,7 @@ import { detectLang } from './context.js';
 import type { AgentCore } from './core.js';
 import type { ChatEngine, NamedPipeline, RunView } from './engine.js';
 import { InteractionLog } from './interactionLog.js';
-import { LinkCodes } from './links.js';
+import { type ChatLinks, MemoryLinks } from './links.js';
 import { cancelPlan, confirmPlan, presentPlan } from './planFlow.js';
 import { Planner, type PlannerResult } from './planner.js';
 import { KeyedQueue } from './queue.js';
@@ -22,10 +22,15 @@ export interface ChatAgentOptions {
   engine: ChatEngine;
   /** Default: a planner without a model key (degraded mode: free-text planning off); the CLI passes the configured one. */
   planner?: PlannerLike;
-  /** b24flow data dir (logs, link codes). */
+  /** b24flow data dir (interaction logs). */
   dataDir: string;
   /** Where users' states live (the CLI passes the store's, src/store/agentState.ts; tests a MemoryStateStore). */
   state: StateStore;
+  /**
+   * Chat user ↔ Bitrix24 user links (the CLI passes the store's, src/store/links.ts; default: in memory, for tests).
+   * A user's `bitrixUserId` is read from here on every message and button press.
+   */
+  links?: ChatLinks;
   /** Upper bound on a chat plan's validity in ms (the engine's TTL also applies; default 30 min). */
   planTtlMs?: number;
   /** Clock in ms since epoch for plan expiry (default `Date.now`; tests move it forward). */
@@ -46,7 +51,7 @@ export class ChatAgent {
   readonly engine: ChatEngine;
   readonly store: StateStore;
   readonly log: InteractionLog;
-  readonly links: LinkCodes;
+  readonly links: ChatLinks;
   readonly queue = new KeyedQueue();
   private readonly planner?: PlannerLike;
   private readonly onError: (userId: string, details: string) => void;
@@ -59,7 +64,7 @@ export class ChatAgent {
     this.planner = opts.planner ?? new Planner({ engine: opts.engine });
     this.store = opts.state;
     this.log = opts.log ?? new InteractionLog(opts.dataDir);
-    this.links = new LinkCodes(opts.dataDir);
+    this.links = opts.links ?? new MemoryLinks();
     this.onError = opts.onError ?? (() => {});
     this.core = {
       engine: this.engine,
@@ -79,7 +84,7 @@ export class ChatAgent {
 
   /**
    * Handles one text message from a user: a command (`/start`, `/pipelines`, `/run`, `/plan`, `/status`, `/dlq`,
-   * `/link`, `/cancel`), a named pipeline's command or phrase, or free text for the planner.
+   * `/link`, `/unlink`, `/cancel`), a named pipeline's command or phrase, or free text for the planner.
    * Never throws: failures become an `error` reply in plain words and details go to `onError`.
    */
   handleText(userId: string, text: string): Promise<AgentReply> {
@@ -94,13 +99,22 @@ export class ChatAgent {
     return this.queue.run(userId, () =>
       this.guard(userId, async () => {
         const m = /^([cdx]):(.{1,120})$/.exec(data);
-        const state = await this.store.load(userId);
+        const state = await this.loadState(userId);
         if (!m) return { kind: 'refused', text: t(state, 'Unknown button.', 'Неизвестная кнопка.') };
         const [, op, planId] = m as unknown as [string, string, string];
         if (op === 'x') return cancelPlan(this.core, state, planId);
         return confirmPlan(this.core, state, planId, op === 'd' ? 'destructive' : 'write');
       }),
     );
+  }
+
+  /** A user's state with `bitrixUserId` as the links say (the links are the one truth; the state only caches it). */
+  private async loadState(userId: string): Promise<AgentState> {
+    const state = await this.store.load(userId);
+    const linked = await this.links.bitrixUserOf(userId);
+    if (linked) state.bitrixUserId = linked;
+    else delete state.bitrixUserId;
+    return state;
   }
 
   private async guard(userId: string, fn: () => Promise<AgentReply>): Promise<AgentReply> {
@@ -130,7 +144,7 @@ export class ChatAgent {
 
   private async dispatch(userId: string, raw: string): Promise<AgentReply> {
     const text = raw.trim().slice(0, 4000);
-    const state = await this.store.load(userId);
+    const state = await this.loadState(userId);
     // Commands are Latin whatever the user's language: they keep the language of the conversation so far.
     if (detectLang(text) === 'ru') state.lang = 'ru';
     else if (!text.startsWith('/') && /\p{L}{3,}/u.test(text)) state.lang = 'en';

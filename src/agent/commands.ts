@@ -1,9 +1,12 @@
 /**
- * The chat commands: `/start` `/help`, `/pipelines`, `/run <name> [k=v]`, `/plan <text>`, `/status`, `/dlq`,
- * `/link [code]`, `/cancel`, and a named pipeline's own `chat.command`.
+ * The chat commands: `/start` `/help`, `/pipelines`, `/run <name> [k=v]`, `/plan <text>`, `/status`,
+ * `/dlq [replay|drop <id>]`, `/link [bitrix user id|code]`, `/unlink`, `/cancel`, and a named pipeline's own
+ * `chat.command`.
  */
 import type { AgentCore } from './core.js';
+import { dlqCommand } from './dlqFlow.js';
 import type { NamedPipeline } from './engine.js';
+import { linkCommand, unlinkCommand } from './linkFlow.js';
 import { cancelPlan } from './planFlow.js';
 import { type AgentReply, parseInputs, t } from './replies.js';
 import type { AgentState } from './state.js';
@@ -55,48 +58,12 @@ export async function runCommand(
       return actions.planFreeText(state, arg);
     case 'status':
       return { kind: 'info', text: statusText(state, actions.planningOn) };
-    case 'dlq': {
-      const d = await core.engine.dlq();
-      const head = t(state, `Dead-letter queue: ${d.size} event(s).`, `Очередь недоставленных событий: ${d.size}.`);
-      return {
-        kind: 'info',
-        text: [head, ...d.items.slice(0, 10).map((i) => `• ${i.event}: ${i.error} (×${i.attempts})`)].join('\n'),
-      };
-    }
-    case 'link': {
-      if (!arg) {
-        return {
-          kind: 'info',
-          text: state.bitrixUserId
-            ? t(
-                state,
-                `Linked to Bitrix24 user ${state.bitrixUserId}.`,
-                `Связано с пользователем Битрикс24 ${state.bitrixUserId}.`,
-              )
-            : t(
-                state,
-                'Not linked. Ask your administrator for a link code (b24flow bot link-code --bitrix-user <id>) and send /link <code>.',
-                'Не связано. Попросите у администратора код (b24flow bot link-code --bitrix-user <id>) и отправьте /link <код>.',
-              ),
-        };
-      }
-      const bitrixUserId = await core.links.redeem(arg);
-      void core.log.append(state.userId, { kind: 'link', ok: Boolean(bitrixUserId) });
-      if (!bitrixUserId)
-        return {
-          kind: 'refused',
-          text: t(state, 'This link code is unknown, used or expired.', 'Код неизвестен, уже использован или истёк.'),
-        };
-      state.bitrixUserId = bitrixUserId;
-      return {
-        kind: 'info',
-        text: t(
-          state,
-          `Linked to Bitrix24 user ${bitrixUserId}. You can now confirm plans.`,
-          `Связано с пользователем Битрикс24 ${bitrixUserId}. Теперь вы можете подтверждать планы.`,
-        ),
-      };
-    }
+    case 'dlq':
+      return dlqCommand(core, state, arg);
+    case 'link':
+      return linkCommand(core, state, arg);
+    case 'unlink':
+      return unlinkCommand(core, state);
     case 'cancel':
       return state.lastPlan
         ? cancelPlan(core, state, state.lastPlan.planId)
@@ -133,11 +100,12 @@ function helpText(state: AgentState, planningOn: boolean): string {
     '/plan <text> — ' + t(state, 'plan from a sentence', 'план по фразе'),
     '/status — ' + t(state, 'your state', 'состояние'),
     '/dlq — ' + t(state, 'failed events', 'недоставленные события'),
-    '/link <code> — ' +
+    '/dlq replay|drop <id> — ' + t(state, 'for operators', 'для операторов'),
+    '/link <Bitrix24 user id>, /link <code> — ' +
       t(
         state,
-        'link your Bitrix24 user (needed to confirm)',
-        'связать с пользователем Битрикс24 (нужно для подтверждения)',
+        'link your Bitrix24 user (needed to confirm); the code arrives in your Bitrix24 notifications',
+        'связать с пользователем Битрикс24 (нужно для подтверждения); код приходит в уведомления Битрикс24',
       ),
   ].join('\n');
 }

@@ -3,7 +3,7 @@
  */
 import type { ChatEngine } from './engine.js';
 import type { InteractionLog } from './interactionLog.js';
-import type { LinkCodes } from './links.js';
+import type { ChatLinks } from './links.js';
 import type { StateStore } from './state.js';
 
 /** The agent's engine, stores and plan policy. */
@@ -11,7 +11,8 @@ export interface AgentCore {
   readonly engine: ChatEngine;
   readonly store: StateStore;
   readonly log: InteractionLog;
-  readonly links: LinkCodes;
+  /** Chat user ↔ Bitrix24 user links and their codes. */
+  readonly links: ChatLinks;
   /** Upper bound on a chat plan's validity, ms. */
   readonly planTtlMs: number;
   /** Unlinked users may not confirm writes. */

@@ -1,4 +1,5 @@
 import type { Finding } from '../lib/failures.js';
+import type { BitrixUserView } from './links.js';
 
 /**
  * What the chat side needs from the rest of b24flow (catalog, pipeline checker/planner/runner, journal, DLQ),
@@ -35,6 +36,38 @@ export interface ChatEngine {
   run(runId: string): Promise<RunView | undefined>;
   /** Dead-letter queue size and the newest entries (short, no payloads). */
   dlq(): Promise<{ size: number; items: { id: string; event: string; error: string; attempts: number }[] }>;
+  /**
+   * Removes one dead letter (`/dlq drop <id>`; the exact id or a unique prefix, as `b24flow dlq drop`).
+   * @returns the id removed, or undefined when there is no such letter
+   */
+  dlqDrop(id: string): Promise<string | undefined>;
+  /**
+   * Runs one dead letter again (`/dlq replay <id>`) the way `b24flow dlq replay` does: the pipelines that failed on
+   * it; removed from the queue when they succeed, else kept with the new attempt.
+   * @returns the outcome, or undefined when there is no such letter
+   */
+  dlqReplay(id: string): Promise<DlqReplayView | undefined>;
+  /** The portal this engine works on: `member_id` (OAuth) or the webhook's host (links are kept per portal). */
+  readonly portal: string;
+  /** A user of the portal by id (`user.get` with `ID`), or undefined when it has none. */
+  bitrixUser(id: string): Promise<BitrixUserView | undefined>;
+  /** Sends `text` to a user's Bitrix24 notifications (`im.notify.system.add`, `USER_ID` + `MESSAGE`). */
+  notifyUser(bitrixUserId: string, text: string): Promise<void>;
+  /**
+   * Whether a (linked) Bitrix24 user may operate b24flow from chat (`/dlq replay|drop`): listed in some pipeline's
+   * `approvers.users`, or among the operators the composition root passed (`B24FLOW_OPERATORS`).
+   */
+  mayOperate(bitrixUserId: string): Promise<boolean>;
+}
+
+/** What replaying one dead letter did. */
+export interface DlqReplayView {
+  id: string;
+  event: string;
+  /** True when the pipelines succeeded and the letter left the queue. */
+  ok: boolean;
+  /** Why it failed again (it stays in the queue). */
+  error?: string;
 }
 
 /** The parts of the catalog the chat side reads. Field names follow `catalog/packs/*.yaml` (snake_case). */

@@ -146,8 +146,8 @@ export async function confirmPlan(
     return refuse(
       t(
         state,
-        'Only linked users can confirm changes. Send /link <code> first; nothing was changed.',
-        'Подтверждать изменения могут только связанные пользователи. Сначала отправьте /link <код>; ничего не изменено.',
+        'Only linked users can confirm changes. Send /link <your Bitrix24 user id> first; nothing was changed.',
+        'Подтверждать изменения могут только связанные пользователи. Сначала отправьте /link <ваш id пользователя Битрикс24>; ничего не изменено.',
       ),
     );
   }

@@ -18,12 +18,14 @@ import {
 import {
   type CatalogView,
   type ChatEngine,
+  type DlqReplayView,
   type NamedPipeline,
   type PlannedWriteView,
   PlanRefusal,
   type PlanView,
   type RunView,
 } from './engine.js';
+import { approverIds, bitrixUserById, notifyBitrixUser } from './portalUsers.js';
 
 /**
  * What the engine reads of the dead-letter queue (src/triggers' `DeadLetterStore` fits); the composition root
@@ -33,6 +35,10 @@ export interface DeadLetterSource {
   list():
     | Promise<{ id: string; event: string; error: string; attempts: number }[]>
     | { id: string; event: string; error: string; attempts: number }[];
+  /** Removes one letter by id or unique prefix; the id removed, or undefined when absent (`/dlq drop`). */
+  remove?(id: string): Promise<string | undefined>;
+  /** Runs one letter again as `b24flow dlq replay` does; undefined when absent (`/dlq replay`). */
+  replay?(id: string): Promise<DlqReplayView | undefined>;
 }
 
 /**
@@ -55,6 +61,8 @@ export interface RuntimeOptions {
   catalogDir?: string;
   /** The dead-letter queue shown by `/dlq` (default: none, an empty queue). */
   deadLetters?: DeadLetterSource;
+  /** Bitrix24 user ids that may operate from chat besides pipelines' approvers (`B24FLOW_OPERATORS`, read in src/cli). */
+  operators?: string[];
   /**
    * Options of every plan and apply the composition root chose from the configuration (data directory, language,
    * time zone, plan lifetime, `env:` values); the engine's own client, store, journal and catalog win.
@@ -94,6 +102,23 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
   const client = opts.client;
   const pipelinesDir = resolve(opts.pipelinesDir ?? 'pipelines');
 
+  /** The pipeline files' documents (an unreadable one is reported by `b24flow check`; chat users just do not see it). */
+  const readDocs = async (): Promise<{ file: string; doc: Record<string, unknown> }[]> => {
+    const names = await readdir(pipelinesDir).catch(() => [] as string[]);
+    const out: { file: string; doc: Record<string, unknown> }[] = [];
+    for (const n of names.filter((x) => /\.ya?ml$/.test(x)).sort()) {
+      const file = join(pipelinesDir, n);
+      try {
+        const doc = parseYaml(await readFile(file, 'utf8')) as unknown;
+        if (doc && typeof doc === 'object') out.push({ file, doc: doc as Record<string, unknown> });
+      } catch {
+        // skipped, see above
+      }
+    }
+    return out;
+  };
+  const operators = new Set(opts.operators ?? []);
+
   const checkLoaded = (load: () => LoadedPipeline): { pipeline?: unknown; findings: Finding[] } => {
     try {
       const p = load();
@@ -108,25 +133,18 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
   return {
     catalog,
     async pipelines() {
-      const names = await readdir(pipelinesDir).catch(() => [] as string[]);
       const out: NamedPipeline[] = [];
-      for (const n of names.filter((x) => /\.ya?ml$/.test(x)).sort()) {
-        const file = join(pipelinesDir, n);
-        try {
-          const doc = parseYaml(await readFile(file, 'utf8')) as Record<string, unknown>;
-          if (!doc || typeof doc.name !== 'string') continue;
-          const triggers = Array.isArray(doc.triggers) ? (doc.triggers as Record<string, unknown>[]) : [];
-          const chat = triggers.find((t) => t && typeof t === 'object' && 'chat' in t)?.chat as NamedPipeline['chat'];
-          out.push({
-            name: doc.name,
-            file,
-            ...(typeof doc.description === 'string' ? { description: doc.description } : {}),
-            ...(chat ? { chat } : {}),
-            ...(doc.inputs && typeof doc.inputs === 'object' ? { inputs: doc.inputs as NamedPipeline['inputs'] } : {}),
-          });
-        } catch {
-          // An unreadable pipeline is reported by `b24flow check`; chat users just do not see it.
-        }
+      for (const { file, doc } of await readDocs()) {
+        if (typeof doc.name !== 'string') continue;
+        const triggers = Array.isArray(doc.triggers) ? (doc.triggers as Record<string, unknown>[]) : [];
+        const chat = triggers.find((t) => t && typeof t === 'object' && 'chat' in t)?.chat as NamedPipeline['chat'];
+        out.push({
+          name: doc.name,
+          file,
+          ...(typeof doc.description === 'string' ? { description: doc.description } : {}),
+          ...(chat ? { chat } : {}),
+          ...(doc.inputs && typeof doc.inputs === 'object' ? { inputs: doc.inputs as NamedPipeline['inputs'] } : {}),
+        });
       }
       return out;
     },
@@ -188,6 +206,21 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
           .reverse()
           .map((d) => ({ id: d.id, event: d.event, error: d.error.slice(0, 200), attempts: d.attempts })),
       };
+    },
+    async dlqDrop(id) {
+      if (!opts.deadLetters?.remove) throw new Error('this process cannot drop dead letters');
+      return opts.deadLetters.remove(id);
+    },
+    async dlqReplay(id) {
+      if (!opts.deadLetters?.replay) throw new Error('this process cannot replay dead letters');
+      return opts.deadLetters.replay(id);
+    },
+    portal: client.portal?.id ?? '',
+    bitrixUser: (id) => bitrixUserById(client, id),
+    notifyUser: (id, text) => notifyBitrixUser(client, id, text),
+    async mayOperate(bitrixUserId) {
+      if (operators.has(bitrixUserId)) return true;
+      return (await readDocs()).some(({ doc }) => approverIds(doc).includes(bitrixUserId));
     },
   };
 }

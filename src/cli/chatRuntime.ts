@@ -5,9 +5,11 @@
  */
 import { resolve } from 'node:path';
 import type { ChatAgent } from '../agent/agent.js';
+import type { ChatLinks } from '../agent/links.js';
 import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
 import type { StateStore } from '../agent/state.js';
+import { chatDeadLetters } from './chatDeadLetters.js';
 import { connect, readSettings } from './compose.js';
 import { closeDataStore, openDataStore } from './dataStore.js';
 import type { StoreRunSettings } from './runSettings.js';
@@ -25,14 +27,23 @@ export function plannerConfig(env: NodeJS.ProcessEnv): PlannerConfig {
   };
 }
 
+/** `B24FLOW_OPERATORS`: Bitrix24 user ids (comma-separated) that may `/dlq replay|drop` from chat. */
+export function operatorsOf(env: NodeJS.ProcessEnv): string[] {
+  return (env.B24FLOW_OPERATORS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => /^\d+$/.test(s));
+}
+
 /**
  * Builds the chat agent over a connected client: engine (catalog, pipelines, plans, journal), the dead-letter
- * queue given (the store's), and the planner of `env`.
+ * queue given (the store's), the links and users' states of the store, the operators of `B24FLOW_OPERATORS`, and
+ * the planner of `env`.
  */
 export async function buildChatAgent(o: {
   client: RuntimeOptions['client'];
   dataDir: string;
-  /** The dead-letter queue `/dlq` shows (src/store's, through src/cli/triggerStores.ts). */
+  /** The dead-letter queue of `/dlq` (src/store's, through ./chatDeadLetters.ts). */
   deadLetters: NonNullable<RuntimeOptions['deadLetters']>;
   env: NodeJS.ProcessEnv;
   pipelinesDir?: string;
@@ -41,6 +52,8 @@ export async function buildChatAgent(o: {
   onError?: (userId: string, details: string) => void;
   /** Users' states (default: the process's store, `B24FLOW_DATABASE_URL` or SQLite in `dataDir`). */
   state?: StateStore;
+  /** Chat user ↔ Bitrix24 user links (default: the process's store). */
+  links?: ChatLinks;
 }): Promise<ChatAgent> {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
   const { ChatAgent } = await import('../agent/agent.js');
@@ -50,19 +63,25 @@ export async function buildChatAgent(o: {
     plans: o.runOptions.store,
     journal: o.runOptions.journal,
     deadLetters: o.deadLetters,
+    operators: operatorsOf(o.env),
     runOptions: o.runOptions,
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
-  let state = o.state;
+  let { state, links } = o;
   if (!state) {
     const { StoreStateStore } = await import('../store/agentState.js');
     state = new StoreStateStore(await openDataStore({ env: o.env, dataDir: o.dataDir }));
+  }
+  if (!links) {
+    const { StoreLinks } = await import('../store/links.js');
+    links = new StoreLinks(await openDataStore({ env: o.env, dataDir: o.dataDir }));
   }
   return new ChatAgent({
     engine,
     planner: Planner.fromConfig(engine, plannerConfig(o.env)),
     dataDir: o.dataDir,
     state,
+    links,
     ...(o.onError ? { onError: o.onError } : {}),
   });
 }
@@ -96,8 +115,8 @@ export async function openChatRuntime(opts: {
   const runOptions = await storeRunSettings({ ...settings, dataDir });
   const conn = await connect({ env, dotenv: false, ...(opts.stderr ? { stderr: opts.stderr } : {}) });
   try {
-    // the store is opened on the first `/dlq`, so a chat that never asks does not need the database
-    const deadLetters = { list: async () => (await openTriggerStores(settings)).deadLetters.list() };
+    // the trigger stores are opened on the first `/dlq`
+    const deadLetters = chatDeadLetters(() => openTriggerStores(settings), opts.pipelinesDir ?? './pipelines');
     const agent = await buildChatAgent({
       client: conn.client,
       dataDir,

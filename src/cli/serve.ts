@@ -122,7 +122,7 @@ async function chatApiRoutes(
   dataDir: string,
   env: NodeJS.ProcessEnv,
   runOptions: StoreRunSettings,
-  deadLetters: TriggerStores['deadLetters'],
+  stores: TriggerStores,
 ): Promise<Route[]> {
   // entries `key` or `key@<Bitrix24 user id>`: a bound key decides approval requests as that user
   const entries = (env.HTTP_API_TOKENS ?? '')
@@ -145,7 +145,15 @@ async function chatApiRoutes(
   }
   try {
     const { apiRoutes } = await import('../adapters/http/api.js');
-    const agent = await buildChatAgent({ client, pipelinesDir, dataDir, env, runOptions, deadLetters });
+    const { chatDeadLetters } = await import('./chatDeadLetters.js');
+    const agent = await buildChatAgent({
+      client,
+      pipelinesDir,
+      dataDir,
+      env,
+      runOptions,
+      deadLetters: chatDeadLetters(async () => stores, pipelinesDir),
+    });
     const approvals = approvalService(runOptions, client);
     return apiRoutes({ agent, tokens, log, trustedProxies, approvals, keyUsers });
   } catch (err) {
@@ -285,7 +293,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     );
   const extraRoutes = awaiting
     ? []
-    : await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores.deadLetters);
+    : await chatApiRoutes(conn.client, o.pipelinesDir, dataDir, env, runOptions, stores);
   // the web console (sign-in with an API key or the bot's one-time link); bound to the service once it runs
   const live: LiveService = {};
   const consoleRoutes = awaiting

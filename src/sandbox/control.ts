@@ -1,7 +1,7 @@
 /**
  * The sandbox's own control endpoints under `/sandbox/` (loopback only; not part of Bitrix24): stats, injected
- * faults, limits and clock, extra webhooks, outgoing webhooks, token expiry, simulated activity, event drain, and
- * the OAuth callback page. Also plays the injected faults (connection reset, 500, nginx 502 page, a hung
+ * faults, limits and clock, extra webhooks, outgoing webhooks, token expiry, simulated activity, event drain, the
+ * notifications users received (`GET /sandbox/notifications?user=<id>`), and the OAuth callback page. Also plays the injected faults (connection reset, 500, nginx 502 page, a hung
  * request, canned 503/429/401 answers as the portal gives them: doc _includes/system-errors.md,
  * settings/performance/limits.md, settings/oauth/error-codes.md on apidocs.bitrix24.com). The admin client of
  * start.ts is the other side of this file.
@@ -155,6 +155,21 @@ export async function control(portal: Portal, req: IncomingMessage, res: ServerR
     case '/sandbox/simulate': {
       const r = await runSimulation(p, body);
       return json(200, r);
+    }
+    case '/sandbox/notifications': {
+      // what users received through im.notify.*: Bitrix24 has no REST method that reads them back
+      const user = url.searchParams.get('user');
+      const items = p.t.notification.rows
+        .filter((n) => user === null || String(n.USER_ID) === user)
+        .map((n) => ({
+          ID: n.ID,
+          USER_ID: n.USER_ID,
+          MESSAGE: n.MESSAGE,
+          TYPE: n.TYPE,
+          TAG: n.TAG,
+          DATE: n.DATE,
+        }));
+      return json(200, { items });
     }
     case '/sandbox/events/drain':
       await p.events.drain();

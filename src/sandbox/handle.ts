@@ -95,6 +95,18 @@ export interface SandboxAdmin {
   drainEvents(): Promise<void>;
   /** an outgoing webhook (portal UI style): events POSTed to `handler` with its own application_token, no OAuth */
   outgoingWebhook(req: { event: string; handler: string }): Promise<{ id: number; applicationToken: string }>;
+  /** the notifications users received (`im.notify.*`), oldest first; `user` = one user's only */
+  notifications(user?: number): Promise<SandboxNotification[]>;
+}
+
+/** A notification as the sandbox keeps it (`im.notify.system.add` and friends; `DATE` in ms of the sandbox clock). */
+export interface SandboxNotification {
+  ID: number;
+  USER_ID: number;
+  MESSAGE: string;
+  TYPE: string;
+  TAG: string;
+  DATE: number;
 }
 
 /**

@@ -34,6 +34,7 @@ export type {
   SandboxAdmin,
   SandboxEndpoint,
   SandboxHandle,
+  SandboxNotification,
   SandboxOptions,
 } from './handle.js';
 export type { Plan } from './limits.js';

@@ -56,6 +56,8 @@ export async function sandboxEndpoint(addr: SandboxAddress, hooks: EndpointHooks
     advanceTime: async (seconds) => void (await ctl('/sandbox/time', { advanceSeconds: seconds })),
     drainEvents: async () => void (await ctl('/sandbox/events/drain', {})),
     outgoingWebhook: (req) => ctl('/sandbox/outgoing', req),
+    notifications: async (user) =>
+      (await ctl(`/sandbox/notifications${user === undefined ? '' : `?user=${user}`}`)).items,
   };
   const install = async (o: { handler?: string; userId?: number } = {}): Promise<OAuthTokens> => {
     const q = new URLSearchParams({

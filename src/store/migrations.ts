@@ -167,6 +167,33 @@ const v1: Migration = {
   },
 };
 
+/**
+ * Chat users linked to Bitrix24 users (issue 14): `chat_links` (one link per chat user, looked up both ways: by chat
+ * user and, through `chat_links_user`, the chats of a Bitrix24 user on a portal) and `link_codes` (pending one-time
+ * codes, only their SHA-256, bound to the chat user who asked and the Bitrix24 user they link to).
+ */
+const v2: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('chat_links')
+      .addColumn('chat_user_id', 'text', (c) => c.primaryKey())
+      .addColumn('bitrix_user_id', 'text', (c) => c.notNull())
+      .addColumn('portal', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('linked_ms', MS)
+      .execute();
+    await db.schema.createIndex('chat_links_user').on('chat_links').columns(['portal', 'bitrix_user_id']).execute();
+    await db.schema
+      .createTable('link_codes')
+      .addColumn('code_hash', 'text', (c) => c.primaryKey())
+      .addColumn('chat_user_id', 'text', (c) => c.notNull())
+      .addColumn('bitrix_user_id', 'text', (c) => c.notNull())
+      .addColumn('portal', 'text')
+      .addColumn('expires_ms', MS)
+      .execute();
+    await db.schema.createIndex('link_codes_chat_user').on('link_codes').column('chat_user_id').execute();
+  },
+};
+
 /** Approval requests and their decisions (src/store/approvals.ts). */
 const v3: Migration = {
   async up(db: Kysely<unknown>) {
@@ -225,6 +252,7 @@ const v4: Migration = {
 /** Every migration, by name in order (`0001_…`). */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_store': v1,
+  '0002_chat_links': v2,
   '0003_approvals': v3,
   '0004_console': v4,
 };

@@ -181,6 +181,25 @@ export interface LeasesTable {
   until_ms: number;
 }
 
+/** A chat user linked to a Bitrix24 user (`/link`); one link per chat user (migration `0002_chat_links`). */
+export interface ChatLinksTable {
+  /** The chat-level user id, `tg:123456` or `api:…`. */
+  chat_user_id: string;
+  bitrix_user_id: string;
+  /** The portal the Bitrix24 user belongs to: `member_id` (OAuth) or the webhook's host; `''` when unknown. */
+  portal: Generated<string>;
+  linked_ms: number | null;
+}
+
+/** A pending one-time link code: only its SHA-256, bound to the chat user who asked for it. */
+export interface LinkCodesTable {
+  code_hash: string;
+  chat_user_id: string;
+  bitrix_user_id: string;
+  portal: string | null;
+  expires_ms: number | null;
+}
+
 /** Every table of the store. */
 /** Approval requests (src/store/approvals.ts): the sealed request, its state and outcome, delivery marks. */
 export interface ApprovalsTable {
@@ -249,6 +268,8 @@ export interface StoreSchema {
   approval_decisions: ApprovalDecisionsTable;
   console_sessions: ConsoleSessionsTable;
   console_links: ConsoleLinksTable;
+  chat_links: ChatLinksTable;
+  link_codes: LinkCodesTable;
 }
 
 /** An auto-increment column, for tables that get one later. */

@@ -11,10 +11,11 @@ import { connect } from '../../src/cli/compose.js';
 import { startHttpServer } from '../../src/lib/http.js';
 import { registerSecrets } from '../../src/lib/redact.js';
 import { startSandbox } from '../../src/sandbox/index.js';
+import { StoreLinks } from '../../src/store/links.js';
 import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
 import { FakeTelegram, type SentMessage } from '../agent/support/fakeTelegram.js';
 import { findSecrets } from '../agent/support/secrets.js';
-import { FAKE_OPENAI_KEY, TEST_SECRETS, tempDataDir } from '../agent/support/setup.js';
+import { codeIn, FAKE_OPENAI_KEY, TEST_SECRETS, tempDataDir } from '../agent/support/setup.js';
 import { storesOf } from '../support/stores.js';
 
 /**
@@ -87,12 +88,10 @@ describe('chat end to end: Telegram → planner → plan → Confirm → sandbox
         '',
       ].join('\n'),
     );
-    const engine = await createRuntimeEngine({
-      client: conn.client,
-      ...(await storesOf(dataDir)),
-      pipelinesDir,
-    });
+    const stores = await storesOf(dataDir);
+    const engine = await createRuntimeEngine({ client: conn.client, ...stores, pipelinesDir });
     agent = new ChatAgent({
+      links: new StoreLinks(stores.store),
       engine,
       planner: new Planner({ engine, apiKey: FAKE_OPENAI_KEY, baseURL: ai.baseURL, model: 'fake-model' }),
       dataDir,
@@ -102,8 +101,44 @@ describe('chat end to end: Telegram → planner → plan → Confirm → sandbox
     });
     bot = createTelegramBot({ token: tg.token, agent, apiRoot: tg.apiRoot, errorChatId: '-900', log: () => {} });
     await bot.start();
-    const code = await agent.links.issue('1');
-    await say(LINKED, `/link ${code}`, false);
+    const asked = await say(LINKED, '/link 1', false);
+    const code = codeIn((await notificationsOf(1)).at(-1)?.MESSAGE);
+    expect(asked.text).not.toContain(code);
+    expect((await say(LINKED, `/link ${code}`, false)).text).toMatch(/Linked to Bitrix24 user 1\./);
+  });
+
+  /** What a Bitrix24 user received through im.notify.* (the sandbox's control endpoint). */
+  const notificationsOf = (user: number) => sandbox.admin.notifications(user);
+
+  it('links through the portal: the code goes only to the Bitrix24 user’s notifications; refusals link nothing', async () => {
+    const OTHER = 203;
+    const user = (await conn.client.call<{ ID: string }[]>('user.get', { ACTIVE: true })).result[2]!;
+    const before = (await notificationsOf(Number(user.ID))).length;
+    const asked = await say(OTHER, `/link ${user.ID}`, false);
+    expect(asked.text).toMatch(new RegExp(`code was sent to Bitrix24 user ${user.ID} as a notification`));
+    const notes = await notificationsOf(Number(user.ID));
+    expect(notes).toHaveLength(before + 1);
+    const note = notes.at(-1)!;
+    expect(note.TYPE).toBe('system');
+    expect(note.MESSAGE).toMatch(/chat user tg:203 asks to be linked to your Bitrix24 account/);
+    expect(note.MESSAGE).toMatch(/If it was not you, ignore this message/);
+    const code = codeIn(note.MESSAGE)!;
+    expect(code).toMatch(/^\d{8}$/);
+    expect(tg.sent.some((m) => m.text.includes(code))).toBe(false);
+    // another chat user sending it: refused, nothing linked, and the code stays valid for its owner
+    expect((await say(UNLINKED, `/link ${code}`, false)).text).toMatch(/not issued to you; nothing was linked/);
+    expect(await agent.links.bitrixUserOf(`tg:${UNLINKED}`)).toBeUndefined();
+    expect((await say(OTHER, `/link ${code}`, false)).text).toMatch(
+      new RegExp(`Linked to Bitrix24 user ${user.ID}\\.`),
+    );
+    expect(await agent.links.chatsOf(user.ID, conn.client.portal.id)).toEqual([`tg:${OTHER}`]);
+    // a user the portal does not have, and an inactive one: refused, nothing sent
+    const inactive = (await conn.client.call<{ ID: string }[]>('user.get', { ACTIVE: false })).result[0]!;
+    const all = (await notificationsOf(Number(inactive.ID))).length;
+    expect((await say(UNLINKED, '/link 987654', false)).text).toMatch(/no active Bitrix24 user 987654/);
+    expect((await say(UNLINKED, `/link ${inactive.ID}`, false)).text).toMatch(/no active Bitrix24 user/);
+    expect(await notificationsOf(Number(inactive.ID))).toHaveLength(all);
+    expect(await agent.links.bitrixUserOf(`tg:${UNLINKED}`)).toBeUndefined();
   });
 
   afterAll(async () => {

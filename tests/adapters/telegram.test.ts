@@ -4,7 +4,7 @@ import { splitMessage } from '../../src/adapters/telegram/split.js';
 import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
 import { FakeTelegram } from '../agent/support/fakeTelegram.js';
 import { findSecrets } from '../agent/support/secrets.js';
-import { createdDataDirs, makeAgent, TEST_SECRETS } from '../agent/support/setup.js';
+import { codeIn, createdDataDirs, makeAgent, TEST_SECRETS } from '../agent/support/setup.js';
 import { stubEngine } from '../agent/support/stubEngine.js';
 
 describe('splitMessage', () => {
@@ -51,9 +51,17 @@ describe('Telegram bot (real grammY, fake Bot API, stub engine)', () => {
   });
 
   it('message → plan with buttons → Confirm → summary', async () => {
-    const code = await agent.links.issue('11');
+    const asked = tg.sent.length;
+    tg.sendText(101, '/link 11');
+    const sent = await tg.waitFor(101, () => true, asked);
+    expect(sent.text).toMatch(/code was sent to Bitrix24 user 11 as a notification/);
+    const code = codeIn(engine.notifications.at(-1)?.text);
+    expect(engine.notifications.at(-1)?.userId).toBe('11');
+    expect(engine.notifications.at(-1)?.text).toMatch(/chat user tg:101 asks to be linked.*ignore/s);
+    expect(code).toMatch(/^\d{8}$/);
+    expect(tg.sent.some((m) => m.text.includes(code!))).toBe(false);
     tg.sendText(101, `/link ${code}`);
-    await tg.waitFor(101, (m) => /Linked/.test(m.text));
+    await tg.waitFor(101, (m) => /Linked to Bitrix24 user 11/.test(m.text));
     ai.answer(
       FakeOpenAI.plan('Создам сделку.', {
         name: 'deal',
@@ -90,6 +98,52 @@ describe('Telegram bot (real grammY, fake Bot API, stub engine)', () => {
     const r = await tg.waitFor(102, () => true, at);
     expect(r.text).toMatch(/Only linked users/);
     expect(engine.writes).toBe(before);
+  });
+
+  it('a code asked for by another chat user is refused and links nothing; unknown and inactive users get no code', async () => {
+    const say = async (chat: number, text: string) => {
+      const from = tg.sent.length;
+      tg.sendText(chat, text);
+      return (await tg.waitFor(chat, () => true, from)).text;
+    };
+    const before = engine.notifications.length;
+    expect(await say(103, '/link 12')).toMatch(/code was sent/);
+    const code = codeIn(engine.notifications.at(-1)?.text)!;
+    expect(await say(102, `/link ${code}`)).toMatch(/not issued to you; nothing was linked/);
+    expect(await agent.links.bitrixUserOf('tg:102')).toBeUndefined();
+    expect(await say(102, '/status')).toMatch(/Not linked/);
+    // the code stays its owner's
+    expect(await say(103, `/link ${code}`)).toMatch(/Linked to Bitrix24 user 12/);
+    expect(await say(103, '/unlink')).toMatch(/link to your Bitrix24 user was removed/);
+    expect(await say(102, '/link 555')).toMatch(/no active Bitrix24 user 555/);
+    expect(await say(102, '/link 99')).toMatch(/no active Bitrix24 user 99/);
+    expect(engine.notifications.length).toBe(before + 1);
+  });
+
+  it('/dlq drop: refused to an unlinked user and to a non-operator, done for an operator', async () => {
+    const say = async (chat: number, text: string) => {
+      const from = tg.sent.length;
+      tg.sendText(chat, text);
+      return (await tg.waitFor(chat, () => true, from)).text;
+    };
+    engine.letters = [
+      { id: 'm1abc-00000001', event: 'ONCRMDEALADD', error: 'boom', attempts: 3 },
+      { id: 'm1abc-00000002', event: 'ONCRMDEALUPDATE', error: 'sticky', attempts: 5 },
+    ];
+    expect(await say(102, '/dlq')).toMatch(/m1abc-00000001 ONCRMDEALADD: boom/);
+    expect(await say(102, '/dlq drop m1abc-00000001')).toMatch(/Only linked operators/);
+    expect(await say(103, '/link 13')).toMatch(/code was sent/);
+    expect(await say(103, `/link ${codeIn(engine.notifications.at(-1)?.text)}`)).toMatch(/Linked/);
+    expect(await say(103, '/dlq drop m1abc-00000001')).toMatch(/Bitrix24 user 13 may not drop/);
+    expect(engine.letters).toHaveLength(2);
+    engine.operators.add('13');
+    expect(await say(103, '/dlq drop m1abc-00000001')).toMatch(/m1abc-00000001 was dropped/);
+    expect(engine.letters.map((l) => l.id)).toEqual(['m1abc-00000002']);
+    expect(await say(103, '/dlq replay m1abc-00000002')).toMatch(/failed again and stays in the queue: sticky/);
+    expect(await say(103, '/dlq drop nope')).toMatch(/No dead letter with id nope/);
+    engine.operators.clear();
+    engine.letters = [];
+    expect(await say(103, '/unlink')).toMatch(/removed/);
   });
 
   it('non-text messages get a polite text-only reply', async () => {

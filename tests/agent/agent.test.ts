@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from './support/fakeOpenAI.js';
 import { findSecrets } from './support/secrets.js';
-import { createdDataDirs, makeAgent, TEST_SECRETS } from './support/setup.js';
+import { codeIn, createdDataDirs, linkAs, makeAgent, TEST_SECRETS } from './support/setup.js';
 import { stubEngine } from './support/stubEngine.js';
 
 const dealPipeline = (title = 'ООО Ромашка') => ({
@@ -16,8 +16,7 @@ describe('chat agent with the planner (real openai SDK, fake endpoint)', () => {
 
   async function linked(engine = stubEngine(), extra = {}) {
     const agent = makeAgent(engine, { baseURL: ai.baseURL, ...extra });
-    const code = await agent.links.issue('1');
-    expect((await agent.handleText('u1', `/link ${code}`)).kind).toBe('info');
+    expect((await linkAs(agent, engine, 'u1', '1')).kind).toBe('info');
     return { agent, engine };
   }
 
@@ -34,8 +33,7 @@ describe('chat agent with the planner (real openai SDK, fake endpoint)', () => {
     expect(refused.text).toMatch(/\/link/);
     expect(engine.writes).toBe(0);
 
-    const code = await agent.links.issue('7');
-    await agent.handleText('u1', `/link ${code}`);
+    expect((await linkAs(agent, engine, 'u1', '7')).text).toMatch(/Связано с пользователем Битрикс24 7\./);
     const done = await agent.handleButton('u1', `c:${r.planId}`);
     expect(done.kind).toBe('done');
     expect([...engine.deals.values()]).toEqual([{ TITLE: 'ООО Ромашка', OPPORTUNITY: 50000 }]);
@@ -146,8 +144,7 @@ describe('chat agent with the planner (real openai SDK, fake endpoint)', () => {
     const { agent, engine } = await linked();
     ai.answer(FakeOpenAI.plan('ok', dealPipeline()));
     const plan = await agent.handleText('u1', 'create a deal');
-    const code = await agent.links.issue('2');
-    await agent.handleText('u2', `/link ${code}`);
+    await linkAs(agent, engine, 'u2', '2');
     expect((await agent.handleButton('u2', `c:${plan.planId}`)).kind).toBe('refused');
     expect(engine.writes).toBe(0);
   });
@@ -196,9 +193,10 @@ afterAll(() => {
 describe('interaction log of a conversation', () => {
   it('never records a link code', async () => {
     const { readFileSync } = await import('node:fs');
-    const agent = makeAgent(stubEngine());
-    const code = await agent.links.issue('3');
-    await agent.handleText('u9', `/link ${code}`);
+    const engine = stubEngine();
+    const agent = makeAgent(engine);
+    await linkAs(agent, engine, 'u9', '3');
+    const code = codeIn(engine.notifications.at(-1)?.text)!;
     await agent.log.flush();
     const log = readFileSync(agent.log.file('u9'), 'utf8');
     expect(log).toContain('/link ***');

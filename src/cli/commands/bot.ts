@@ -3,11 +3,12 @@ import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
 
 /**
  * Registers `b24flow bot`: the Telegram bot (grammY, long polling by default; `--webhook-url` for webhook mode)
- * and `b24flow bot link-code --bitrix-user <id>` to issue a one-time code a person sends as `/link <code>`.
+ * and `b24flow bot link-code --bitrix-user <id> --chat-user tg:<id>`, which checks the user on the portal and sends
+ * a one-time code to their Bitrix24 notifications; that person sends `/link <code>` to the bot as that chat user.
  *
- * Environment: TELEGRAM_BOT_TOKEN (required), TELEGRAM_ALLOWED_CHATS, TELEGRAM_ERROR_CHAT_ID, TELEGRAM_API_ROOT,
- * TELEGRAM_WEBHOOK_SECRET, OPENAI_API_KEY / OPENAI_API_BASE / OPENAI_MODEL, B24FLOW_DATA_DIR, and the portal
- * settings of `connect()` (none = embedded sandbox).
+ * Environment: TELEGRAM_BOT_TOKEN (required), TELEGRAM_ALLOWED_CHATS (required unless TELEGRAM_ALLOW_ALL_CHATS=1),
+ * TELEGRAM_ERROR_CHAT_ID, TELEGRAM_API_ROOT, TELEGRAM_WEBHOOK_SECRET, B24FLOW_OPERATORS, OPENAI_API_KEY /
+ * OPENAI_API_BASE / OPENAI_MODEL, B24FLOW_DATA_DIR, and the portal settings of `connect()` (none = embedded sandbox).
  */
 export function register(program: Command): void {
   const bot = program
@@ -24,9 +25,19 @@ export function register(program: Command): void {
       if (o.webhookUrl && !env.TELEGRAM_WEBHOOK_SECRET) {
         throw new InvalidInputError('webhook mode needs TELEGRAM_WEBHOOK_SECRET (1-256 characters A-Z a-z 0-9 _ -)');
       }
+      const allowedChats = (env.TELEGRAM_ALLOWED_CHATS ?? '').split(',').filter((s) => s.trim());
+      const allowAll = env.TELEGRAM_ALLOW_ALL_CHATS === '1';
+      if (!allowedChats.length && !allowAll)
+        throw new InvalidInputError(
+          'TELEGRAM_ALLOWED_CHATS is not set: list the chat ids the bot may serve (comma-separated), or set TELEGRAM_ALLOW_ALL_CHATS=1 to serve every chat',
+        );
       const port = Number(o.webhookPort);
       if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new InvalidInputError('--webhook-port must be 1..65535');
+      if (!allowedChats.length)
+        process.stderr.write(
+          'bot: WARNING serving every chat (TELEGRAM_ALLOW_ALL_CHATS=1, no TELEGRAM_ALLOWED_CHATS): anyone who finds the bot can plan on this portal and ask for link codes\n',
+        );
       const { openChatRuntime } = await import('../chatRuntime.js');
       const { createTelegramBot } = await import('../../adapters/telegram/bot.js');
       let report: (u: string, d: string) => void = () => {};
@@ -35,7 +46,7 @@ export function register(program: Command): void {
         token,
         agent: rt.agent,
         ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
-        allowedChats: (env.TELEGRAM_ALLOWED_CHATS ?? '').split(',').filter((s) => s.trim()),
+        allowedChats,
         ...(env.TELEGRAM_ERROR_CHAT_ID ? { errorChatId: env.TELEGRAM_ERROR_CHAT_ID } : {}),
       });
       report = (u, d) => void handle.reportError(u, d);
@@ -62,22 +73,47 @@ export function register(program: Command): void {
 
   bot
     .command('link-code')
-    .description('Issue a one-time code that links a Telegram user to a Bitrix24 user (/link <code>)')
-    .requiredOption('--bitrix-user <id>', 'Bitrix24 user id the code links to')
-    .option('--ttl <hours>', 'validity in hours', '24')
+    .description(
+      'Send a one-time link code to a Bitrix24 user (as a Bitrix24 notification) for a chat user to send as /link <code>',
+    )
+    .requiredOption('--bitrix-user <id>', 'Bitrix24 user id to link to (must be an active user of the portal)')
+    .requiredOption('--chat-user <id>', 'the chat user the code is for, e.g. tg:123456789 (the Telegram user id)')
+    .option('--ttl <minutes>', 'validity in minutes', '15')
     .option('--json', 'print JSON')
-    .action(async (o: { bitrixUser: string; ttl: string; json?: boolean }) => {
-      if (!/^\d+$/.test(o.bitrixUser)) throw new InvalidInputError('--bitrix-user must be a numeric Bitrix24 user id');
-      const hours = Number(o.ttl);
-      if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 30)
-        throw new InvalidInputError('--ttl must be 0..720 hours');
-      const { readSettings } = await import('../compose.js');
-      const { LinkCodes } = await import('../../agent/links.js');
-      const { resolve } = await import('node:path');
-      const { dataDir } = readSettings();
-      const code = await new LinkCodes(resolve(dataDir)).issue(o.bitrixUser, hours * 3600_000);
-      if (o.json) process.stdout.write(`${JSON.stringify({ code, bitrixUserId: o.bitrixUser, ttlHours: hours })}\n`);
-      else process.stdout.write(`${code}\n`);
-      process.stderr.write(`The person sends "/link ${code}" to the bot within ${hours} h; the code works once.\n`);
+    .action(async (o: { bitrixUser: string; chatUser: string; ttl: string; json?: boolean }) => {
+      if (!/^\d{1,18}$/.test(o.bitrixUser))
+        throw new InvalidInputError('--bitrix-user must be a numeric Bitrix24 user id');
+      if (!/^[a-z]+:[\w.@-]{1,120}$/.test(o.chatUser))
+        throw new InvalidInputError('--chat-user must be a chat user id like tg:123456789');
+      const minutes = Number(o.ttl);
+      if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60)
+        throw new InvalidInputError('--ttl must be 0..1440 minutes');
+      const { readSettings, connect } = await import('../compose.js');
+      const { openDataStore, closeDataStore } = await import('../dataStore.js');
+      const { StoreLinks } = await import('../../store/links.js');
+      const { sendLinkCode } = await import('../../agent/links.js');
+      const { linkPortal } = await import('../../agent/portalUsers.js');
+      const settings = readSettings();
+      const conn = await connect({ env: settings.env, dotenv: false });
+      try {
+        const links = new StoreLinks(await openDataStore(settings));
+        const r = await sendLinkCode(links, linkPortal(conn.client), o.chatUser, o.bitrixUser, minutes * 60_000);
+        if ('refused' in r)
+          throw new InvalidInputError(
+            `there is no active Bitrix24 user ${o.bitrixUser} on the portal; no code was sent`,
+          );
+        const expiresAt = new Date(Date.now() + minutes * 60_000).toISOString();
+        if (o.json)
+          process.stdout.write(
+            `${JSON.stringify({ sentTo: r.sentTo, chatUserId: o.chatUser, bitrixUserId: o.bitrixUser, expiresAt })}\n`,
+          );
+        else process.stdout.write(`code sent to ${r.sentTo.name} via Bitrix24 notification\n`);
+        process.stderr.write(
+          `${o.chatUser} sends "/link <code>" to the bot within ${minutes} min; the code works once, only for that chat user.\n`,
+        );
+      } finally {
+        await conn.close();
+        await closeDataStore();
+      }
     });
 }

@@ -228,9 +228,49 @@ async function replay(
       `dlq replay: ${scanned.malformed.length} malformed entr${scanned.malformed.length === 1 ? 'y' : 'ies'} skipped (${scanned.malformed.map((m) => m.file).join(', ')})`,
     );
   if (!entries.length) return o.json ? '{"replayed":[]}\n' : 'The dead-letter queue is empty.\n';
+  const results = await replayLetters(stores, entries, o.pipelines);
+  const failed = results.filter((r) => !r.ok);
+  const out = o.json
+    ? `${JSON.stringify({ replayed: results }, null, 2)}\n`
+    : results
+        .map(
+          (r) =>
+            `${r.id} ${r.event}${r.memberId ? ` (portal ${r.memberId})` : ''}: ` +
+            `${r.ok ? 'processed, removed from the queue' : `failed again — ${r.error}`}\n`,
+        )
+        .join('');
+  if (failed.length) {
+    process.stdout.write(out);
+    throw new RuntimeFailure(`${failed.length} of ${results.length} dead letters failed again; they stay in the queue`);
+  }
+  return out;
+}
+
+/** What replaying one dead letter did (`memberId`: the portal it ran on, when the letter names one). */
+export interface LetterReplay {
+  id: string;
+  event: string;
+  ok: boolean;
+  error?: string;
+  memberId?: string;
+}
+
+/**
+ * Dispatches each letter again to the pipelines that failed on it (ignoring the dedupe record), on the portal it
+ * came from; removes it when they succeed, else records the new attempt. The one replay path of `b24flow dlq replay`
+ * and the chat's `/dlq replay` (src/cli/chatDeadLetters.ts).
+ * @param pipelinesDir where the pipelines are loaded from
+ * @throws the connection's or the store's errors (a pipeline failure is a result, not an error)
+ */
+export async function replayLetters(
+  stores: TriggerStores,
+  entries: DeadLetter[],
+  pipelinesDir: string,
+): Promise<LetterReplay[]> {
+  const q = stores.deadLetters;
   const settings = readSettings();
-  const pipelines = await loadPipelinesDir(o.pipelines, { timezone: settings.timezone });
-  const results: { id: string; event: string; ok: boolean; error?: string; memberId?: string }[] = [];
+  const pipelines = await loadPipelinesDir(pipelinesDir, { timezone: settings.timezone });
+  const results: LetterReplay[] = [];
   // each dead letter runs on the portal it came from (an OAuth application installed on several portals): one
   // connection per portal; letters without one (a webhook, or older entries) on the configured portal
   const byPortal = new Map<string, DeadLetter[]>();
@@ -254,7 +294,7 @@ async function replay(
         const at = memberId ? { memberId } : {};
         const known = d.pipelines.filter((n) => pipelines.some((p) => p.name === n));
         if (!known.length) {
-          const error = `pipeline ${d.pipelines.join(', ')} not found in ${o.pipelines}`;
+          const error = `pipeline ${d.pipelines.join(', ')} not found in ${pipelinesDir}`;
           results.push({ id: d.id, event: d.event, ok: false, error, ...at });
           continue;
         }
@@ -273,21 +313,7 @@ async function replay(
       await conn.close();
     }
   }
-  const failed = results.filter((r) => !r.ok);
-  const out = o.json
-    ? `${JSON.stringify({ replayed: results }, null, 2)}\n`
-    : results
-        .map(
-          (r) =>
-            `${r.id} ${r.event}${r.memberId ? ` (portal ${r.memberId})` : ''}: ` +
-            `${r.ok ? 'processed, removed from the queue' : `failed again — ${r.error}`}\n`,
-        )
-        .join('');
-  if (failed.length) {
-    process.stdout.write(out);
-    throw new RuntimeFailure(`${failed.length} of ${results.length} dead letters failed again; they stay in the queue`);
-  }
-  return out;
+  return results;
 }
 
 /** `dlq drop <id>|--all` (malformed entries included). */

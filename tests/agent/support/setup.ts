@@ -1,11 +1,12 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChatAgent, type ChatAgentOptions } from '../../../src/agent/agent.js';
+import { type AgentReply, ChatAgent, type ChatAgentOptions } from '../../../src/agent/agent.js';
 import type { ChatEngine } from '../../../src/agent/engine.js';
 import { Planner } from '../../../src/agent/planner.js';
 import { MemoryStateStore } from '../../../src/agent/state.js';
 import { FIXED_TEST_SECRETS } from '../../support/fakeSecrets.js';
 import { testRoot } from '../../support/testRoot.js';
+import type { StubEngine } from './stubEngine.js';
 
 /** Root of every data dir the chat tests create, so the secret scan can read every log they wrote. */
 export const LOG_ROOT = join(testRoot(), 'chat');
@@ -45,4 +46,29 @@ export function makeAgent(
     state: opts.state ?? new MemoryStateStore(),
     ...opts,
   } as ChatAgentOptions);
+}
+
+/** The link code in a notification text (`/link 12345678`), or undefined. */
+export function codeIn(text: string | undefined): string | undefined {
+  return /\/link (\d{8})\b/.exec(text ?? '')?.[1];
+}
+
+/**
+ * Links a chat user as a person does: `/link <bitrix user id>` in chat (the code must not be in the reply), the code
+ * from that Bitrix24 user's notifications (the stub engine's), then `/link <code>`.
+ * @returns the reply to `/link <code>`
+ */
+export async function linkAs(
+  agent: ChatAgent,
+  engine: StubEngine,
+  userId: string,
+  bitrixUserId: string,
+): Promise<AgentReply> {
+  const asked = await agent.handleText(userId, `/link ${bitrixUserId}`);
+  const note = engine.notifications.filter((n) => n.userId === bitrixUserId).at(-1);
+  const code = codeIn(note?.text);
+  if (asked.kind !== 'info' || !code)
+    throw new Error(`no link code reached Bitrix24 user ${bitrixUserId}: ${asked.text}`);
+  if (asked.text.includes(code)) throw new Error('the chat reply carries the link code');
+  return agent.handleText(userId, `/link ${code}`);
 }

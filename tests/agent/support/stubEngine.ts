@@ -8,6 +8,7 @@ import {
   type PlanView,
   type RunView,
 } from '../../../src/agent/engine.js';
+import type { BitrixUserView } from '../../../src/agent/links.js';
 import type { Finding } from '../../../src/lib/failures.js';
 
 /**
@@ -78,6 +79,14 @@ export interface StubEngine extends ChatEngine {
   named: NamedPipeline[];
   /** Make the next apply report drift. */
   driftNext: boolean;
+  /** Portal users by id (`bitrixUser`); ids 1-20 are active, 99 is inactive. */
+  users: Map<string, BitrixUserView>;
+  /** Notifications sent (`notifyUser`), oldest first. */
+  notifications: { userId: string; text: string }[];
+  /** Bitrix24 user ids `mayOperate` says yes to. */
+  operators: Set<string>;
+  /** The dead-letter queue (`dlq`, `dlqDrop`, `dlqReplay`: a replay succeeds unless the letter's error is `sticky`). */
+  letters: { id: string; event: string; error: string; attempts: number }[];
 }
 
 export function stubEngine(opts: { ttlMs?: number; delayMs?: number } = {}): StubEngine {
@@ -91,6 +100,17 @@ export function stubEngine(opts: { ttlMs?: number; delayMs?: number } = {}): Stu
     writes: 0,
     named: [],
     driftNext: false,
+    portal: '',
+    users: new Map<string, BitrixUserView>([
+      ...Array.from({ length: 20 }, (_, i): [string, BitrixUserView] => [
+        String(i + 1),
+        { id: String(i + 1), name: `User ${i + 1}`, active: true },
+      ]),
+      ['99', { id: '99', name: 'Gone User', active: false }],
+    ]),
+    notifications: [],
+    operators: new Set(),
+    letters: [],
     async pipelines() {
       return engine.named;
     },
@@ -189,7 +209,30 @@ export function stubEngine(opts: { ttlMs?: number; delayMs?: number } = {}): Stu
       return undefined;
     },
     async dlq() {
-      return { size: 0, items: [] };
+      return { size: engine.letters.length, items: engine.letters.slice(-10).reverse() };
+    },
+    async dlqDrop(id) {
+      const i = engine.letters.findIndex((l) => l.id === id);
+      if (i < 0) return undefined;
+      engine.letters.splice(i, 1);
+      return id;
+    },
+    async dlqReplay(id) {
+      const l = engine.letters.find((x) => x.id === id);
+      if (!l) return undefined;
+      if (l.error === 'sticky') return { id, event: l.event, ok: false, error: 'sticky' };
+      engine.letters = engine.letters.filter((x) => x !== l);
+      return { id, event: l.event, ok: true };
+    },
+    async bitrixUser(id) {
+      return engine.users.get(id);
+    },
+    async notifyUser(userId, text) {
+      if (!engine.users.has(userId)) throw new Error(`USER_ID_EMPTY: no user ${userId}`);
+      engine.notifications.push({ userId, text });
+    },
+    async mayOperate(bitrixUserId) {
+      return engine.operators.has(bitrixUserId);
     },
   };
   return engine;
