@@ -6,7 +6,7 @@ import { redact } from '../lib/redact.js';
 import { runCommand } from './commands.js';
 import { detectLang } from './context.js';
 import type { AgentCore } from './core.js';
-import type { ChatEngine, NamedPipeline, RunView } from './engine.js';
+import type { AskView, ChatEngine, NamedPipeline, RunView } from './engine.js';
 import { InteractionLog } from './interactionLog.js';
 import { type ChatLinks, MemoryLinks } from './links.js';
 import { cancelPlan, confirmPlan, presentPlan } from './planFlow.js';
@@ -198,6 +198,9 @@ export class ChatAgent {
       };
     }
     addGoal(state, `${p.name}${Object.keys(inputs).length ? ` ${JSON.stringify(inputs)}` : ''}`);
+    // a pipeline that names approvers is asked of them, never confirmed by the person who starts it
+    const asked = await this.engine.ask?.(loaded.pipeline, inputs, state.bitrixUserId);
+    if (asked) return askedReply(state, p.name, asked);
     try {
       return await presentPlan(
         this.core,
@@ -272,4 +275,25 @@ export class ChatAgent {
   applyForApi(planId: string, confirmDestructive: boolean, principal?: string): Promise<RunView> {
     return this.engine.apply(planId, { confirmWrite: true, confirmDestructive, ...(principal ? { principal } : {}) });
   }
+}
+
+/** The reply after a chat run asked its pipeline's approvers. */
+function askedReply(state: AgentState, name: string, asked: AskView): AgentReply {
+  if (!asked.requests.length)
+    return { kind: 'info', text: t(state, `${name}: nothing to change.`, `${name}: изменять нечего.`) };
+  const lines = asked.requests.map(
+    (r) =>
+      `• ${r.id}: ${r.writes} ${t(state, 'change(s), approvers', 'изм., одобряют')} ${r.approvers.map((u) => `#${u}`).join(', ')}`,
+  );
+  return {
+    kind: 'info',
+    text: [
+      t(
+        state,
+        `${name} needs its approvers: I asked them (you cannot approve your own run). Nothing changes until they approve.`,
+        `${name} требует одобрения: я отправил запрос одобряющим (свой запуск одобрить нельзя). Ничего не изменится до их решения.`,
+      ),
+      ...lines,
+    ].join('\n'),
+  };
 }

@@ -64,6 +64,35 @@ export async function runCommand(
       return linkCommand(core, state, arg);
     case 'unlink':
       return unlinkCommand(core, state);
+    case 'console': {
+      if (!state.bitrixUserId)
+        return {
+          kind: 'refused',
+          text: t(
+            state,
+            'Link your Bitrix24 user first (/link <your Bitrix24 user id>).',
+            'Сначала свяжите пользователя Битрикс24 (/link <ваш id>).',
+          ),
+        };
+      const url = await core.engine.consoleLink?.(state.bitrixUserId);
+      return url
+        ? {
+            kind: 'info',
+            text: t(
+              state,
+              `Your sign-in link to the web console (works once, for 10 minutes):\n${url}`,
+              `Ссылка для входа в веб-консоль (одноразовая, 10 минут):\n${url}`,
+            ),
+          }
+        : {
+            kind: 'refused',
+            text: t(
+              state,
+              'The web console is not reachable from here (set B24FLOW_PUBLIC_URL to the address of serve).',
+              'Веб-консоль недоступна (укажите B24FLOW_PUBLIC_URL — адрес serve).',
+            ),
+          };
+    }
     case 'cancel':
       return state.lastPlan
         ? cancelPlan(core, state, state.lastPlan.planId)
@@ -107,6 +136,8 @@ function helpText(state: AgentState, planningOn: boolean): string {
         'link your Bitrix24 user (needed to confirm); the code arrives in your Bitrix24 notifications',
         'связать с пользователем Битрикс24 (нужно для подтверждения); код приходит в уведомления Битрикс24',
       ),
+    '/reject <request id> <reason> — ' + t(state, 'reject an approval request', 'отклонить запрос на одобрение'),
+    '/console — ' + t(state, 'a sign-in link to the web console', 'ссылка для входа в веб-консоль'),
   ].join('\n');
 }
 

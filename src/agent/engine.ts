@@ -58,6 +58,22 @@ export interface ChatEngine {
    * `approvers.users`, or among the operators the composition root passed (`B24FLOW_OPERATORS`).
    */
   mayOperate(bitrixUserId: string): Promise<boolean>;
+  /**
+   * Asks a pipeline's approvers instead of the person in chat (src/pipeline/approvals): when the pipeline (a handle
+   * from {@link ChatEngine.loadNamed}) declares `approvers:`, plans it and stores its approval requests, the person
+   * who started it excluded; undefined when it declares none (the person confirms the plan as usual) or the engine
+   * has no approvals.
+   * @throws InvalidInputError when nobody can approve a group of writes
+   */
+  ask?(pipeline: unknown, inputs: Record<string, unknown>, startedBy?: string): Promise<AskView | undefined>;
+  /** A one-time sign-in link to the web console for a (linked) Bitrix24 user; undefined when no console is reachable. */
+  consoleLink?(bitrixUserId: string): Promise<string | undefined>;
+}
+
+/** What asking approvers produced: the requests (none when the plan writes nothing). */
+export interface AskView {
+  runId?: string;
+  requests: { id: string; owner?: string; approvers: string[]; writes: number; expiresAt: string }[];
 }
 
 /** What replaying one dead letter did. */

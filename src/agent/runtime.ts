@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { loadCatalog } from '../catalog/index.js';
 import type { Finding } from '../lib/failures.js';
 import {
+  type ApprovalService,
   applyPlan,
   checkPipeline,
   type Journal,
@@ -63,6 +64,10 @@ export interface RuntimeOptions {
   deadLetters?: DeadLetterSource;
   /** Bitrix24 user ids that may operate from chat besides pipelines' approvers (`B24FLOW_OPERATORS`, read in src/cli). */
   operators?: string[];
+  /** Approval requests of pipelines that declare `approvers:` (chat runs of them ask the approvers). */
+  approvals?: ApprovalService;
+  /** A one-time web console sign-in link for a Bitrix24 user (the composition root knows the console's address). */
+  consoleLink?: (bitrixUserId: string) => Promise<string | undefined>;
   /**
    * Options of every plan and apply the composition root chose from the configuration (data directory, language,
    * time zone, plan lifetime, `env:` values); the engine's own client, store, journal and catalog win.
@@ -222,6 +227,26 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       if (operators.has(bitrixUserId)) return true;
       return (await readDocs()).some(({ doc }) => approverIds(doc).includes(bitrixUserId));
     },
+    async ask(pipeline, inputs, startedBy) {
+      const lp = pipeline as LoadedPipeline;
+      if (!opts.approvals || !lp?.pipeline?.approvers) return undefined;
+      const r = await opts.approvals.ask(lp, {
+        inputs,
+        trigger: { kind: 'chat' },
+        ...(startedBy ? { startedBy } : {}),
+      });
+      return {
+        ...(r.runId ? { runId: r.runId } : {}),
+        requests: r.requests.map((q) => ({
+          id: q.id,
+          ...(q.owner ? { owner: q.owner } : {}),
+          approvers: q.approvers,
+          writes: q.writes.length,
+          expiresAt: q.expiresAt,
+        })),
+      };
+    },
+    ...(opts.consoleLink ? { consoleLink: opts.consoleLink } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { ChatLinks } from '../agent/links.js';
 import type { PlannerConfig } from '../agent/planner.js';
 import type { RuntimeOptions } from '../agent/runtime.js';
 import type { StateStore } from '../agent/state.js';
+import type { ApprovalService } from '../pipeline/index.js';
 import { chatDeadLetters } from './chatDeadLetters.js';
 import { connect, readSettings } from './compose.js';
 import { closeDataStore, openDataStore } from './dataStore.js';
@@ -58,6 +59,9 @@ export async function buildChatAgent(o: {
   const { createRuntimeEngine } = await import('../agent/runtime.js');
   const { ChatAgent } = await import('../agent/agent.js');
   const { Planner } = await import('../agent/planner.js');
+  const { approvalService } = await import('./runSettings.js');
+  const { publicUrlOf } = await import('./publicUrl.js');
+  const consoleUrl = publicUrlOf(o.env.B24FLOW_PUBLIC_URL);
   const engine = await createRuntimeEngine({
     client: o.client,
     plans: o.runOptions.store,
@@ -65,6 +69,17 @@ export async function buildChatAgent(o: {
     deadLetters: o.deadLetters,
     operators: operatorsOf(o.env),
     runOptions: o.runOptions,
+    approvals: approvalService(o.runOptions, o.client),
+    // the bot's /console: a one-time sign-in link to serve's console at B24FLOW_PUBLIC_URL
+    ...(consoleUrl
+      ? {
+          consoleLink: async (user: string) => {
+            const { SqlConsoleSessions } = await import('../adapters/console/sessions.js');
+            const sessions = new SqlConsoleSessions(await openDataStore({ env: o.env, dataDir: o.dataDir }));
+            return `${consoleUrl}/console/link/${await sessions.issueLink(user)}`;
+          },
+        }
+      : {}),
     ...(o.pipelinesDir ? { pipelinesDir: o.pipelinesDir } : {}),
   });
   let { state, links } = o;
@@ -91,6 +106,16 @@ export interface ChatRuntime {
   agent: ChatAgent;
   env: NodeJS.ProcessEnv;
   dataDir: string;
+  /** The approval requests of the store, on this portal (the bot delivers and decides them). */
+  approvals: ApprovalService;
+  /** The portal the links belong to (`member_id` or the webhook's host). */
+  portal: string;
+  /** The store's journal (alerts read failed runs from it). */
+  journal: StoreRunSettings['journal'];
+  /** The size of the dead-letter queue (alerts). */
+  deadLetterSize(): Promise<number>;
+  /** Tells a Bitrix24 user through the portal (`im.notify.system.add`). */
+  notifyUser(bitrixUserId: string, text: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -126,10 +151,16 @@ export async function openChatRuntime(opts: {
       ...(opts.pipelinesDir ? { pipelinesDir: opts.pipelinesDir } : {}),
       ...(opts.onError ? { onError: opts.onError } : {}),
     });
+    const { approvalService } = await import('./runSettings.js');
     return {
       agent,
       env,
       dataDir,
+      approvals: approvalService(runOptions, conn.client),
+      portal: agent.engine.portal,
+      journal: runOptions.journal,
+      deadLetterSize: async () => (await openTriggerStores(settings)).deadLetters.size(),
+      notifyUser: (u, text) => agent.engine.notifyUser(u, text),
       close: async () => {
         await agent.log.flush();
         await conn.close();

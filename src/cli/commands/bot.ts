@@ -38,6 +38,9 @@ export function register(program: Command): void {
         process.stderr.write(
           'bot: WARNING serving every chat (TELEGRAM_ALLOW_ALL_CHATS=1, no TELEGRAM_ALLOWED_CHATS): anyone who finds the bot can plan on this portal and ask for link codes\n',
         );
+      // how often the bot looks for new approval requests and alerts (ms; tests shorten it)
+      const pollMs = Number(env.B24FLOW_BOT_POLL_MS) > 0 ? Number(env.B24FLOW_BOT_POLL_MS) : undefined;
+      const { userLanguage } = await import('../../pipeline/index.js');
       const { openChatRuntime } = await import('../chatRuntime.js');
       const { createTelegramBot } = await import('../../adapters/telegram/bot.js');
       let report: (u: string, d: string) => void = () => {};
@@ -48,6 +51,23 @@ export function register(program: Command): void {
         ...(env.TELEGRAM_API_ROOT ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
         allowedChats,
         ...(env.TELEGRAM_ERROR_CHAT_ID ? { errorChatId: env.TELEGRAM_ERROR_CHAT_ID } : {}),
+        // approval requests of serve's runs (from the store) go to their approvers' linked chats
+        approvals: {
+          service: rt.approvals,
+          links: rt.agent.links,
+          portal: rt.portal,
+          notifyPortal: rt.notifyUser,
+          ...(pollMs ? { pollMs } : {}),
+          lang: userLanguage(env),
+        },
+        alerts: {
+          journal: rt.journal,
+          deadLetters: { size: rt.deadLetterSize },
+          links: rt.agent.links,
+          portal: rt.portal,
+          ...(Number(env.B24FLOW_DLQ_ALERT) > 0 ? { dlqThreshold: Number(env.B24FLOW_DLQ_ALERT) } : {}),
+          ...(pollMs ? { pollMs } : {}),
+        },
       });
       report = (u, d) => void handle.reportError(u, d);
       try {
