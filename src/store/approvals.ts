@@ -18,6 +18,11 @@ import {
 import type { Store } from './db.js';
 import { planKeyOf } from './plans.js';
 
+/** The key of a change: one pending request per pipeline, portal and content hash. */
+function changeKey(req: ApprovalRequest): string {
+  return `${req.pipeline.name}|${req.portal ?? ''}|${req.hash}`;
+}
+
 /** The approval store on the database (see module doc). */
 export class SqlApprovalStore implements ApprovalStore {
   private key: Promise<Buffer> | undefined;
@@ -33,9 +38,9 @@ export class SqlApprovalStore implements ApprovalStore {
       .digest('hex');
   }
 
-  async create(req: ApprovalRequest): Promise<void> {
+  async create(req: ApprovalRequest): Promise<boolean> {
     const now = Date.now();
-    await this.store.db
+    const r = await this.store.db
       .insertInto('approvals')
       .values({
         approval_id: req.id,
@@ -51,8 +56,22 @@ export class SqlApprovalStore implements ApprovalStore {
         updated_ms: now,
         notified_ms: null,
         reminded_ms: null,
+        change_key: changeKey(req),
       })
-      .execute();
+      // the same change pending already (another run asked at the same time): nothing is inserted
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async pendingFor(req: ApprovalRequest): Promise<StoredApproval | undefined> {
+    const row = await this.store.db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('change_key', '=', changeKey(req))
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return row ? this.view(row) : undefined;
   }
 
   private async view(row: {

@@ -3,7 +3,7 @@
  * dialect's DDL). A migration is never edited once released: a change is a new entry. Kysely's migrator records
  * what ran in `kysely_migration` and holds a lock while migrating, so two processes starting at once migrate once.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 
 /** Milliseconds fit a 64-bit integer; SQLite's INTEGER is 64-bit, PostgreSQL needs `bigint`. */
@@ -212,8 +212,17 @@ const v3: Migration = {
       .addColumn('updated_ms', MS, (c) => c.notNull())
       .addColumn('notified_ms', MS)
       .addColumn('reminded_ms', MS)
+      .addColumn('change_key', 'text', (c) => c.notNull())
       .execute();
     await db.schema.createIndex('approvals_state').on('approvals').columns(['state', 'expires_ms']).execute();
+    // one pending request per change (pipeline, portal, content hash): two runs asking at once store one
+    await db.schema
+      .createIndex('approvals_pending_change')
+      .on('approvals')
+      .column('change_key')
+      .unique()
+      .where(sql.ref('state'), '=', 'pending')
+      .execute();
     await db.schema.createIndex('approvals_run').on('approvals').column('run_id').execute();
     await db.schema
       .createTable('approval_decisions')

@@ -217,6 +217,8 @@ export interface ApprovalsTable {
   updated_ms: number;
   notified_ms: number | null;
   reminded_ms: number | null;
+  /** `<pipeline>|<portal>|<hash>`: unique among pending requests. */
+  change_key: string;
 }
 
 /** One decision per approver and request (the primary key makes approvers distinct). */

@@ -109,11 +109,12 @@ async function reask(
     expiresAt: new Date(now + ttl).toISOString(),
     supersedes: req.id,
   };
-  await o.approvals.create(next);
+  // the same new change may be pending already (asked by a later run): that request is the one to decide
+  const asked = (await o.approvals.create(next)) ? next : ((await o.approvals.pendingFor(next))?.request ?? next);
   await o.approvals.transition(req.id, ['applying'], 'superseded', {
-    note: `the data changed since it was asked: asked again as ${next.id}`,
+    note: `the data changed since it was asked: asked again as ${asked.id}`,
   });
-  return { approval: (await o.approvals.get(req.id))!, reasked: next };
+  return { approval: (await o.approvals.get(req.id))!, reasked: asked };
 }
 
 /**

@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidInputError } from '../../lib/failures.js';
-import type { Journal, RunRecord } from '../journal.js';
+import type { Journal } from '../journal.js';
 import type { LoadedPipeline } from '../load.js';
 import type { PlanStore } from '../run/planStore.js';
 import { newRunId } from '../run/results.js';
@@ -108,40 +108,13 @@ export class ApprovalService {
       principal: 'approvals',
     });
     if (!plan.writes.length) return { status: 'completed', requests: [], plan };
-    // a change already waiting for its approvers (the same writes, data and portal) is not asked again: a schedule
-    // that fires while people have not decided yet adds no second request
-    const waiting = await this.o.approvals.list({ state: ['pending'] });
-    const asked = new Map(
-      waiting
-        .filter((w) => w.verified && w.request.pipeline.name === p.pipeline.name && w.request.portal === plan.portal)
-        .map((w) => [w.request.hash, w.request]),
-    );
     const groups = groupWrites(plan.writes, spec);
-    const fresh = groups.filter((g) => !asked.has(groupHash(g.writes)));
-    const known = groups.flatMap((g) => asked.get(groupHash(g.writes)) ?? []);
-    if (!fresh.length) return { runId: known[0]?.runId, status: 'awaiting_approval', requests: known, plan };
     const drafts = await Promise.all(
-      fresh.map(async (g) => ({ g, approvers: await approversOf(g, spec, this.o.directory, a.startedBy) })),
+      groups.map(async (g) => ({ g, approvers: await approversOf(g, spec, this.o.directory, a.startedBy) })),
     );
     const runId = newRunId();
-    const journal = this.o.run.journal || undefined;
-    const record: RunRecord = {
-      runId,
-      pipeline: { name: p.pipeline.name, file: p.file, path: p.path, hash: p.hash, object: p.pipeline },
-      mode: 'full',
-      confirmWrite: false,
-      confirmDestructive: false,
-      inputs: plan.inputs,
-      trigger: { ...a.trigger, ...(a.startedBy ? { startedBy: a.startedBy } : {}) },
-      ...(plan.portal ? { portal: plan.portal } : {}),
-      now,
-      status: 'awaiting_approval',
-      startedAt: new Date(now).toISOString(),
-      steps: {},
-      planId: plan.id,
-    };
-    await journal?.begin(record);
     const requests: ApprovalRequest[] = [];
+    const known: ApprovalRequest[] = [];
     for (const { g, approvers } of drafts) {
       const req: ApprovalRequest = {
         id: `a${randomBytes(12).toString('hex')}`,
@@ -159,9 +132,30 @@ export class ApprovalService {
         createdAt: new Date(now).toISOString(),
         expiresAt: new Date(now + ttl).toISOString(),
       };
-      await this.o.approvals.create(req);
-      requests.push(req);
+      // the same change waiting for its approvers already (a schedule firing again, two runs at once) is not asked
+      // twice: the store keeps one pending request per change
+      if (await this.o.approvals.create(req)) requests.push(req);
+      else {
+        const pending = await this.o.approvals.pendingFor(req);
+        if (pending) known.push(pending.request);
+      }
     }
+    if (!requests.length) return { runId: known[0]?.runId, status: 'awaiting_approval', requests: known, plan };
+    await this.journal?.begin({
+      runId,
+      pipeline: { name: p.pipeline.name, file: p.file, path: p.path, hash: p.hash, object: p.pipeline },
+      mode: 'full',
+      confirmWrite: false,
+      confirmDestructive: false,
+      inputs: plan.inputs,
+      trigger: { ...a.trigger, ...(a.startedBy ? { startedBy: a.startedBy } : {}) },
+      ...(plan.portal ? { portal: plan.portal } : {}),
+      now,
+      status: 'awaiting_approval',
+      startedAt: new Date(now).toISOString(),
+      steps: {},
+      planId: plan.id,
+    });
     return { runId, status: 'awaiting_approval', requests: [...requests, ...known], plan };
   }
 

@@ -82,8 +82,13 @@ export interface StoredApproval {
 
 /** Durable storage of approval requests (src/store/approvals.ts; a memory one in tests). */
 export interface ApprovalStore {
-  /** Seals and inserts a new pending request. */
-  create(req: ApprovalRequest): Promise<void>;
+  /**
+   * Seals and inserts a new pending request; false (nothing inserted) when the same change — pipeline, portal and
+   * hash — is pending already (two runs asking at once store one request).
+   */
+  create(req: ApprovalRequest): Promise<boolean>;
+  /** The pending request of the same change as `req` (pipeline, portal, hash), if any. */
+  pendingFor(req: ApprovalRequest): Promise<StoredApproval | undefined>;
   get(id: string): Promise<StoredApproval | undefined>;
   /** Requests, newest first; `state` filters, `runId` those of one run. */
   list(o?: { state?: ApprovalState[]; runId?: string; limit?: number }): Promise<StoredApproval[]>;
