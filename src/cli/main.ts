@@ -17,6 +17,7 @@ import * as call from './commands/call.js';
 import * as catalog from './commands/catalog.js';
 import * as chat from './commands/chat.js';
 import * as check from './commands/check.js';
+import * as consoleCmd from './commands/console.js';
 import * as dlq from './commands/dlq.js';
 import * as events from './commands/events.js';
 import * as exportCmd from './commands/export.js';
@@ -66,6 +67,7 @@ for (const mod of [
   dlq,
   bot,
   chat,
+  consoleCmd,
 ]) {
   mod.register(program);
 }
