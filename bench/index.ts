@@ -2,14 +2,15 @@
  * `npm run bench`: runs every benchmark part in its own process, one after the other, and prints their figures.
  * Parts: bench/startup.bench.ts (CLI start-up), bench/client.bench.ts (issue 4), bench/auth.bench.ts (webhook vs OAuth per-call latency),
  * bench/pipeline.bench.ts (issue 5), bench/sync.bench.ts (issue 6), bench/chat.bench.ts (issue 7), bench/scale.bench.ts (issue 12: serve on
- * several processes), bench/scale-limiter.bench.ts (issue 12: one limiter per portal across processes). A missing part is
+ * several processes), bench/scale-limiter.bench.ts (issue 12: one limiter per portal across processes), bench/cost.bench.ts (issue 15:
+ * the cost estimate of a run paced by the operating budget vs its real time). A missing part is
  * skipped; a failing part fails the run after the others ran.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const parts = ['startup', 'client', 'auth', 'pipeline', 'sync', 'chat', 'scale', 'scale-limiter'];
+const parts = ['startup', 'client', 'auth', 'pipeline', 'sync', 'chat', 'scale', 'scale-limiter', 'cost'];
 const only = process.argv.slice(2);
 let failed = 0;
 for (const part of parts) {

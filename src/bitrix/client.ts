@@ -25,7 +25,7 @@ import {
   resolveRefs,
 } from './batch.js';
 import { catalogLookup, heuristicRisk, type MethodInfo, methodRiskSync } from './catalogInfo.js';
-import type { CallOptions, CallResult, ClientStats, PortalInfo } from './clientTypes.js';
+import type { CallOptions, CallResult, ClientStats, OperatingOutlook, PortalInfo } from './clientTypes.js';
 import { type ExportOptions, exportAll } from './export.js';
 import { type LimiterConfig, limiterFor, type PortalLimiter, type ResponseTime, sleep } from './limiter/index.js';
 import { type ListOptions, type ListParams, listAll } from './list.js';
@@ -52,7 +52,7 @@ import {
 import { backoffMs, connectionRefused, describeNetError, exchange, netInit, type RawAnswer } from './transport.js';
 
 export type { ResponseTime } from './limiter/index.js';
-export type { CallOptions, CallResult, ClientStats, PortalInfo };
+export type { CallOptions, CallResult, ClientStats, OperatingOutlook, PortalInfo };
 
 /** How a client is built; usually through `connect()` (src/bitrix/connect.ts). */
 export interface ClientOptions {
@@ -134,6 +134,17 @@ export class B24Client {
       this.lookup = l;
       this.lookupLoaded = true;
     });
+  }
+
+  /** The operating budget as this client sees it (see {@link OperatingOutlook}): cost estimates plan with it. */
+  operatingOutlook(): OperatingOutlook {
+    return {
+      limit: this.limiter.operating.limit,
+      windowS: 600,
+      now: this.limiter.clock.now(),
+      factor: this.limiter.clock.factor,
+      methods: this.limiter.operating.snapshot(),
+    };
   }
 
   /** The auth kind and counters, e.g. for `--json` output. */

@@ -35,6 +35,24 @@ export interface CallOptions {
   version?: 2 | 3;
 }
 
+/**
+ * What the portal's operating budget looks like from this client: the budget per method per window, the portal clock
+ * (now, and its speed-up for a sandbox), and per method the operating seconds spent in the current window, when the
+ * oldest of them drop out (portal Unix s) and the measured average cost of one call (s).
+ * Source: apidocs.bitrix24.com settings/performance/limits ("resource limit", `operating`, `operating_reset_at`).
+ */
+export interface OperatingOutlook {
+  /** Seconds of server time per method per 10-minute window (0: not paced). */
+  limit: number;
+  /** The window, portal seconds (600). */
+  windowS: number;
+  /** Portal time now, Unix s. */
+  now: number;
+  /** Portal seconds per real second (1 on a real portal). */
+  factor: number;
+  methods: Record<string, { operating: number; resetAt: number; avgCost: number }>;
+}
+
 /** Counters of one client. */
 export interface ClientStats {
   /** HTTP requests sent (a batch counts once). */

@@ -29,6 +29,7 @@ export {
   type CallResult,
   type ClientOptions,
   type ClientStats,
+  type OperatingOutlook,
   type PortalInfo,
   type ResponseTime,
 } from './client.js';

@@ -4,7 +4,14 @@
  * is a narrowing of the client's own types (no copies).
  */
 import type { BatchCommand, BatchResult } from '../bitrix/batch.js';
-import type { B24Client, CallOptions, CallResult, ClientStats, PortalInfo } from '../bitrix/client.js';
+import type {
+  B24Client,
+  CallOptions,
+  CallResult,
+  ClientStats,
+  OperatingOutlook,
+  PortalInfo,
+} from '../bitrix/client.js';
 
 export type { BatchCommand };
 
@@ -33,6 +40,8 @@ export interface PipelineClient {
   list?: B24Client['list'];
   exportAll?: B24Client['exportAll'];
   stats?(): Pick<ClientStats, 'requests'>;
+  /** The operating budget as the client sees it; cost estimates account for what is spent already. */
+  operatingOutlook?(): OperatingOutlook;
   /** The transport a call takes by default (3 = REST 3.0); absent = always REST 2 (see `B24Client.routeOf`). */
   routeOf?: B24Client['routeOf'];
   /** A REST 3.0 batch of REST 2-shaped commands; undefined answer = send them over REST 2 (`B24Client.batchV3`). */

@@ -132,7 +132,14 @@ export async function buildPlan(ex: Execution, o: RunOptions): Promise<Plan> {
   const stateHash = hashOf({ reads: ex.reads, before });
   const id = `p${hashOf({ pipeline: p.hash, writes: resolvedWrites(ex.writes), state: stateHash }).slice(0, 23)}`;
   const items: Record<string, number> = { ...ex.itemCounts };
-  const cost = estimateCost(ex.program, ex.catalog, { items, plan: o.client.portal?.plan, batching: o.batching });
+  // the budget the plan's own reads (and anything before) spent counts: the run comes right after
+  const operating = o.client.operatingOutlook?.();
+  const cost = estimateCost(ex.program, ex.catalog, {
+    items,
+    plan: o.client.portal?.plan,
+    batching: o.batching,
+    ...(operating ? { operating } : {}),
+  });
   const created = Date.now();
   const ttl = o.planTtlMs !== undefined && o.planTtlMs > 0 ? o.planTtlMs : planTtlMs();
   return {
