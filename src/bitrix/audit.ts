@@ -2,7 +2,8 @@
  * JSONL audit of every call: one line per HTTP request and per batch sub-command.
  * Fields: `ts` (ISO), `portal`, `method`, `risk` (catalog), `status` (HTTP; sub-commands inherit the batch's),
  * `ok`, `code` (error code), `ms` (duration), `keys` (top-level parameter names only — never values), `via`
- * (`batch:<key>` for sub-commands), `attempt`, and `intent: true` on the line written (and synced to the kernel)
+ * (`batch:<key>` for sub-commands), `attempt`, `tags` (who the call was made for: an approved run's request and
+ * approvers, ./auditContext.ts), and `intent: true` on the line written (and synced to the kernel)
  * before a write or destructive call is sent — when it cannot be written, the call is not sent. Files are created with mode 0600; every line is redacted.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -24,6 +25,8 @@ export interface AuditRecord {
   attempt?: number;
   /** True on the line written before a write is sent (its outcome follows in a later line). */
   intent?: boolean;
+  /** Who the call was made for (an approved run: `approval`, `approvedBy`, `pipeline`), see ./auditContext.ts. */
+  tags?: Record<string, string>;
 }
 
 /** Where audit lines go. */

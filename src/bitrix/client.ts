@@ -10,6 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import { commandParams } from '../catalog/index.js';
 import { type AuditSink, paramKeys } from './audit.js';
+import { currentAuditTags } from './auditContext.js';
+
+/** The audit tags of the current async context as a record field (none: no field). */
+function tagsOf(): { tags?: Record<string, string> } {
+  const tags = currentAuditTags();
+  return tags ? { tags } : {};
+}
+
 import type { AuthProvider } from './auth/provider.js';
 import {
   type BatchBuilder,
@@ -485,6 +493,7 @@ export class B24Client {
       keys: paramKeys(spec.params),
       intent: true,
       ...(attempt ? { attempt } : {}),
+      ...tagsOf(),
     });
   }
 
@@ -511,6 +520,7 @@ export class B24Client {
       keys,
       ...(via ? { via } : {}),
       ...(attempt ? { attempt } : {}),
+      ...tagsOf(),
     });
   }
 

@@ -67,6 +67,15 @@ describe('weekly-duplicates under serve', () => {
     expect((await contact(p.client, dupB)).comments ?? '').toBe('');
     expect((await contact(p.client, dupB0)).comments ?? '').toBe('');
     expect((await comments(p.client, dupA)).join('\n')).toMatch(/approved by .*pipeline weekly-duplicates/s);
+    // the audit log names the request and its approver on the approved write (and on its intent line)
+    const audit = readFileSync(join(p.dataDir, 'audit', 'calls.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { method: string; intent?: boolean; tags?: Record<string, string> });
+    const tagged = audit.filter((l) => l.method === 'batch' || l.method === 'crm.item.update').filter((l) => l.tags);
+    expect(tagged.length).toBeGreaterThan(0);
+    expect(tagged.every((l) => l.tags!.approval === reqA.id && l.tags!.approvedBy === a)).toBe(true);
+    expect(audit.some((l) => l.intent && l.tags?.approval === reqA.id)).toBe(true);
     // the next slots find dupA marked and b's change rejected: b is asked again (a new week, a new decision), a is not
     await new Promise((r) => setTimeout(r, 4500));
     const again = await approvals.list({ state: ['pending'] });

@@ -5,6 +5,7 @@
  * asking run when its last request is done.
  */
 import { randomBytes } from 'node:crypto';
+import { withAuditTags } from '../../bitrix/auditContext.js';
 import type { RunStatus } from '../journal.js';
 import { loadPipelineObject } from '../load.js';
 import { planPipeline, runPipeline } from '../run/runner.js';
@@ -34,26 +35,32 @@ export async function applyApproved(svc: ApprovalService, s: StoredApproval): Pr
       groupHash(group) === req.hash && group.map(writeId).sort().join('\n') === [...req.writes].sort().join('\n');
     if (!same) return await reask(svc, s, again, group, stored, expiresInMs(spec.expires_in));
     const names = await Promise.all(approvedBy.map(async (u) => `${await o.directory.nameOf(u)} (#${u})`));
-    const run = await runPipeline(p, {
-      ...o.run,
-      mode: 'full',
-      inputs: plan.inputs,
-      now: plan.now,
-      confirmWrite: true,
-      confirmDestructive: req.destructive,
-      approvedWrites: new Set(req.writes),
-      planId: req.planId,
-      trigger: { kind: 'approval', approval: req.id, approvedBy, askedBy: req.runId },
-    });
+    // every call of the run carries the request and its approvers to the audit log
+    const tags = { approval: req.id, approvedBy: approvedBy.join(','), pipeline: req.pipeline.name };
+    const run = await withAuditTags(tags, () =>
+      runPipeline(p, {
+        ...o.run,
+        mode: 'full',
+        inputs: plan.inputs,
+        now: plan.now,
+        confirmWrite: true,
+        confirmDestructive: req.destructive,
+        approvedWrites: new Set(req.writes),
+        planId: req.planId,
+        trigger: { kind: 'approval', approval: req.id, approvedBy, askedBy: req.runId },
+      }),
+    );
     const ok = run.status === 'completed';
     // the trail shows what the approvers saw (the planned writes, with before → after) for the writes that ran
     const sent = new Set(run.writes.filter((w) => !w.refused).map(writeId));
     const shown = (await svc.writesOf(s)).filter((w) => sent.has(writeId(w)));
-    const trail = await addTrail(o.run.client, run, shown, {
-      approvers: names,
-      pipeline: req.pipeline.name,
-      requestId: req.id,
-    });
+    const trail = await withAuditTags(tags, () =>
+      addTrail(o.run.client, run, shown, {
+        approvers: names,
+        pipeline: req.pipeline.name,
+        requestId: req.id,
+      }),
+    );
     await o.approvals.transition(req.id, ['applying'], ok ? 'applied' : 'failed', {
       appliedRun: run.runId,
       ...(ok ? {} : { note: run.error ?? `run ended ${run.status}` }),
