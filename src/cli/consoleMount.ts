@@ -108,8 +108,27 @@ export async function mountConsole(o: {
       compiled.map((p) => ({ ...p, next: (o.live?.nextTimes?.(p.name) ?? []).map((t) => new Date(t).toISOString()) })),
     health: async () => {
       const rows = await o.store.db.selectFrom('limiter').selectAll().execute();
+      const outlook = o.client.operatingOutlook?.();
       return [
+        // this process's counters (requests, retries, 503 QUERY_LIMIT_EXCEEDED, 429 OPERATION_TIME_LIMIT, waits)
         { client: o.client.stats?.() ?? {} },
+        ...(outlook
+          ? [
+              {
+                operating_budget_s: outlook.limit,
+                methods: Object.fromEntries(
+                  Object.entries(outlook.methods).map(([m, v]) => [
+                    m,
+                    {
+                      spent_s: Math.round(v.operating * 100) / 100,
+                      resets: new Date(v.resetAt * 1000).toISOString(),
+                      avg_call_s: v.avgCost,
+                    },
+                  ]),
+                ),
+              },
+            ]
+          : []),
         ...rows.map((r) => ({
           portal: r.portal,
           tokens: r.tokens,
