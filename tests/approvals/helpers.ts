@@ -2,6 +2,8 @@
  * Helpers of the approval tests: the sandbox portal, a store with its approval service (real SQLite or PostgreSQL,
  * real HTTP to the sandbox), plain users in distinct departments, and duplicate contacts owned by given users.
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { B24Client } from '../../src/bitrix/index.js';
 import {
   ApprovalService,
@@ -17,7 +19,7 @@ import { SqlIdempotencyStore } from '../../src/store/idempotency.js';
 import type { Store } from '../../src/store/index.js';
 import { SqlJournal } from '../../src/store/journal.js';
 import { SqlPlanStore } from '../../src/store/plans.js';
-import { all } from '../pipeline/helpers.js';
+import { all, root } from '../pipeline/helpers.js';
 
 /** The approval service of `client` over `store`, with a movable clock (`clock.ms` added to now). */
 export function serviceOf(store: Store, client: PipelineClient, clock = { ms: 0 }): ApprovalService {
@@ -97,4 +99,30 @@ steps:
 ${extra}`,
     'test-duplicates.yaml',
   );
+}
+
+/** The test duplicates pipeline with a step that deletes each duplicate after marking it (a destructive request). */
+export function deletingDuplicatesPipeline(): LoadedPipeline {
+  return duplicatesPipeline(
+    'record_owner: true',
+    `  - id: drop
+    foreach: \${{ duplicatePairs(steps.contacts.result) }}
+    needs: [mark]
+    method: crm.item.delete
+    idempotency_key: \${{ "drop-" + item.id }}
+    params: { entityTypeId: 3, id: "\${{ int(item.id) }}" }`,
+  );
+}
+
+/** Writes the shipped weekly-duplicates pipeline into `<dataDir>/pipelines`, its schedule every 2 s; returns the dir. */
+export function fastWeeklyDuplicates(dataDir: string): string {
+  const dir = join(dataDir, 'pipelines');
+  mkdirSync(dir, { recursive: true });
+  const yaml = readFileSync(join(root, 'pipelines', 'weekly-duplicates.yaml'), 'utf8').replace(
+    'cron: "0 9 * * 1"',
+    'cron: "*/2 * * * * *"',
+  );
+  if (!yaml.includes('*/2 * * * * *')) throw new Error('weekly-duplicates.yaml no longer has the Monday 9:00 schedule');
+  writeFileSync(join(dir, 'weekly-duplicates.yaml'), yaml);
+  return dir;
 }

@@ -5,13 +5,11 @@
  * their chat, and applies what one approves while the other rejects — one SQLite store, the sandbox over HTTP.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeTelegram, type SentMessage } from '../agent/support/fakeTelegram.js';
 import { root, startPortal, type TestPortal } from '../pipeline/helpers.js';
 import { type ServeProcess, startServe } from '../triggers/processes.js';
-import { addContact, comments, contact, plainUsers } from './helpers.js';
+import { addContact, comments, contact, fastWeeklyDuplicates, plainUsers } from './helpers.js';
 
 describe('approvals across serve and the bot (real processes)', () => {
   const tg = new FakeTelegram();
@@ -52,15 +50,7 @@ describe('approvals across serve and the bot (real processes)', () => {
     const dupA = await addContact(p.client, 'Alla Dup', '+7 904 600 0001', a);
     await addContact(p.client, 'Boris Orig', '+7 904 600 0002', b);
     const dupB = await addContact(p.client, 'Boris Dup', '+7 904 600 0002', b);
-    const dir = join(p.dataDir, 'pipelines');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'weekly-duplicates.yaml'),
-      readFileSync(join(root, 'pipelines', 'weekly-duplicates.yaml'), 'utf8').replace(
-        'cron: "0 9 * * 1"',
-        'cron: "*/2 * * * * *"',
-      ),
-    );
+    const dir = fastWeeklyDuplicates(p.dataDir);
     const env = {
       ...p.env,
       TELEGRAM_BOT_TOKEN: tg.token,

@@ -3,15 +3,15 @@
  * scheduled run asks each record owner, asks only once while they have not decided, and the owners decide with
  * `b24flow approvals` (real processes, the sandbox over HTTP, one SQLite store).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlApprovalStore } from '../../src/store/approvals.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { SqlJournal } from '../../src/store/journal.js';
-import { cli, root, startPortal, type TestPortal } from '../pipeline/helpers.js';
+import { cli, startPortal, type TestPortal } from '../pipeline/helpers.js';
 import { type ServeProcess, startServe } from '../triggers/processes.js';
-import { addContact, comments, contact, plainUsers } from './helpers.js';
+import { addContact, comments, contact, fastWeeklyDuplicates, plainUsers } from './helpers.js';
 
 describe('weekly-duplicates under serve', () => {
   let p: TestPortal;
@@ -33,14 +33,7 @@ describe('weekly-duplicates under serve', () => {
     const dupA = await addContact(p.client, 'Anna Dup', '+7 903 500 0001', a);
     const dupB0 = await addContact(p.client, 'Boris Orig', '+7 903 500 0002', b);
     const dupB = await addContact(p.client, 'Boris Dup', '+7 903 500 0002', b);
-    const dir = join(p.dataDir, 'pipelines');
-    mkdirSync(dir, { recursive: true });
-    const yaml = readFileSync(join(root, 'pipelines', 'weekly-duplicates.yaml'), 'utf8').replace(
-      'cron: "0 9 * * 1"',
-      'cron: "*/2 * * * * *"',
-    );
-    expect(yaml).toContain('*/2 * * * * *');
-    writeFileSync(join(dir, 'weekly-duplicates.yaml'), yaml);
+    const dir = fastWeeklyDuplicates(p.dataDir);
     serve = await startServe(['--pipelines', dir], p.env);
     store = await openStore({ dataDir: p.dataDir });
     const approvals = new SqlApprovalStore(store);

@@ -10,7 +10,15 @@ import type { Store } from '../../src/store/index.js';
 import { SqlJournal } from '../../src/store/journal.js';
 import { startPortal, type TestPortal } from '../pipeline/helpers.js';
 import { backends } from '../store/backends.js';
-import { addContact, comments, contact, duplicatesPipeline, plainUsers, serviceOf } from './helpers.js';
+import {
+  addContact,
+  comments,
+  contact,
+  deletingDuplicatesPipeline,
+  duplicatesPipeline,
+  plainUsers,
+  serviceOf,
+} from './helpers.js';
 
 const schedule = {
   kind: 'schedule' as const,
@@ -185,15 +193,7 @@ for (const backend of backends('approvals')) {
       expect((await contact(p.client, dup!)).comments ?? '').toBe('');
       await settleAll();
       // a deletion approved with one button: refused; with the second confirmation it runs
-      const del = duplicatesPipeline(
-        'record_owner: true',
-        `  - id: drop
-    foreach: \${{ duplicatePairs(steps.contacts.result) }}
-    needs: [mark]
-    method: crm.item.delete
-    idempotency_key: \${{ "drop-" + item.id }}
-    params: { entityTypeId: 3, id: "\${{ int(item.id) }}" }`,
-      );
+      const del = deletingDuplicatesPipeline();
       const asked = await ask(del);
       const req = asked.requests.find((r) => r.owner === a)!;
       expect(req.destructive).toBe(true);

@@ -14,7 +14,15 @@ import { makeAgent } from '../agent/support/setup.js';
 import { stubEngine } from '../agent/support/stubEngine.js';
 import { startPortal, type TestPortal } from '../pipeline/helpers.js';
 import { testDir } from '../support/testRoot.js';
-import { addContact, comments, contact, duplicatesPipeline, plainUsers, serviceOf } from './helpers.js';
+import {
+  addContact,
+  comments,
+  contact,
+  deletingDuplicatesPipeline,
+  duplicatesPipeline,
+  plainUsers,
+  serviceOf,
+} from './helpers.js';
 
 const schedule = {
   kind: 'schedule' as const,
@@ -163,15 +171,7 @@ describe('approval requests in Telegram (real grammY, fake Bot API, sandbox)', (
 
   it('a deletion needs the second button: one press writes nothing', async () => {
     const [, dup] = await pair(a);
-    const del = duplicatesPipeline(
-      'record_owner: true',
-      `  - id: drop
-    foreach: \${{ duplicatePairs(steps.contacts.result) }}
-    needs: [mark]
-    method: crm.item.delete
-    idempotency_key: \${{ "drop-" + item.id }}
-    params: { entityTypeId: 3, id: "\${{ int(item.id) }}" }`,
-    );
+    const del = deletingDuplicatesPipeline();
     const from = tg.sent.length;
     await svc.ask(del, { inputs: {}, trigger: schedule });
     const msg = await request(201, from);

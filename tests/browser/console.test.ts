@@ -4,15 +4,15 @@
  * with an API key bound to a Bitrix24 user, approve the pending request of that user's contacts, see the run finish
  * and open its page with the step timeline; a one-time link signs in once; nothing is served without a session.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlConsoleSessions } from '../../src/adapters/console/sessions.js';
 import { SqlApprovalStore } from '../../src/store/approvals.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { addContact, contact, plainUsers } from '../approvals/helpers.js';
-import { root, startPortal, type TestPortal } from '../pipeline/helpers.js';
+import { addContact, contact, fastWeeklyDuplicates, plainUsers } from '../approvals/helpers.js';
+import { startPortal, type TestPortal } from '../pipeline/helpers.js';
 import { type ServeProcess, startServe } from '../triggers/processes.js';
 
 const executablePath = process.env.B24FLOW_CHROMIUM ?? '/usr/bin/chromium';
@@ -39,15 +39,7 @@ describe('web console (real browser, real serve)', () => {
     [a] = (await plainUsers(p.client, 1)) as [string];
     orig = await addContact(p.client, 'Vera Orig', '+7 905 700 0001', a);
     dup = await addContact(p.client, 'Vera Dup', '+7 905 700 0001', a);
-    const dir = join(p.dataDir, 'pipelines');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'weekly-duplicates.yaml'),
-      readFileSync(join(root, 'pipelines', 'weekly-duplicates.yaml'), 'utf8').replace(
-        'cron: "0 9 * * 1"',
-        'cron: "*/2 * * * * *"',
-      ),
-    );
+    const dir = fastWeeklyDuplicates(p.dataDir);
     serve = await startServe(['--pipelines', dir], { ...p.env, HTTP_API_TOKENS: `${KEY}@${a},${KEY_RO}` });
     store = await openStore({ dataDir: p.dataDir });
   }, 60_000);

@@ -49,7 +49,10 @@ function levels(steps: ConsolePipeline['steps']): ConsolePipeline['steps'][] {
     return v;
   };
   const out: ConsolePipeline['steps'][] = [];
-  for (const s of steps) (out[d(s.id)] ??= []).push(s);
+  for (const s of steps) {
+    const level = d(s.id);
+    out[level] = [...(out[level] ?? []), s];
+  }
   return out.filter(Boolean);
 }
 
