@@ -20,3 +20,9 @@ export function withAuditTags<T>(tags: AuditTags, fn: () => Promise<T>): Promise
 export function currentAuditTags(): AuditTags | undefined {
   return store.getStore();
 }
+
+/** The tags of the current async context as an audit record field (none: no field). */
+export function auditTagsField(): { tags?: AuditTags } {
+  const tags = store.getStore();
+  return tags ? { tags } : {};
+}

@@ -10,13 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import { commandParams } from '../catalog/index.js';
 import { type AuditSink, paramKeys } from './audit.js';
-import { currentAuditTags } from './auditContext.js';
-
-/** The audit tags of the current async context as a record field (none: no field). */
-function tagsOf(): { tags?: Record<string, string> } {
-  const tags = currentAuditTags();
-  return tags ? { tags } : {};
-}
+import { auditTagsField as tagsOf } from './auditContext.js';
 
 import type { AuthProvider } from './auth/provider.js';
 import {
@@ -146,13 +140,7 @@ export class B24Client {
 
   /** The operating budget as this client sees it (see {@link OperatingOutlook}): cost estimates plan with it. */
   operatingOutlook(): OperatingOutlook {
-    return {
-      limit: this.limiter.operating.limit,
-      windowS: 600,
-      now: this.limiter.clock.now(),
-      factor: this.limiter.clock.factor,
-      methods: this.limiter.operating.snapshot(),
-    };
+    return this.limiter.outlook();
   }
 
   /** The auth kind and counters, e.g. for `--json` output. */

@@ -3,6 +3,7 @@
  * process that talks to that portal: a token bucket for the request rate, a per-method operating tracker and a
  * concurrency cap. Source: settings/performance/limits.md.
  */
+import type { OperatingOutlook } from '../clientTypes.js';
 import { type OperatingTicket, OperatingTracker } from './operating.js';
 import { PortalClock, sleep } from './portalClock.js';
 import { LeasedBucket, leaseReserve, type SharedLearned, type SharedLimiterState } from './shared.js';
@@ -119,6 +120,20 @@ export class PortalLimiter {
     this.sem = new Semaphore(config.maxConcurrency ?? 6);
     this.onSharedError = config.onSharedError;
     if (config.shared) this.share(config.shared);
+  }
+
+  /**
+   * The operating budget as seen here: limit, window, the portal clock (now, speed-up) and each method's spent sum,
+   * reset time and measured cost per call (see `OperatingOutlook` of ../clientTypes.ts).
+   */
+  outlook(): OperatingOutlook {
+    return {
+      limit: this.operating.limit,
+      windowS: 600,
+      now: this.clock.now(),
+      factor: this.clock.factor,
+      methods: this.operating.snapshot(),
+    };
   }
 
   /** Draws the portal's request slots from a shared bucket from now on (see ./shared.ts). */
