@@ -87,7 +87,7 @@ function ms(s: StepRecord): [number, number] | undefined {
 }
 
 /**
- * The step timeline of a run: one row per step with its status, items, requests, retries and a bar placed at its
+ * The step timeline of a run: one row per step with what it sent and got back, its status, items, requests and a bar placed at its
  * start and as long as it took; polls itself every 2 s while the run runs.
  */
 export function timeline(run: RunRecord): Raw {
@@ -99,16 +99,16 @@ export function timeline(run: RunRecord): Raw {
   const live = run.status === 'running';
   return html`<div id="timeline" ${live ? html`hx-get="/console/runs/${run.runId}/timeline" hx-trigger="every 2s" hx-swap="outerHTML"` : ''}>
 <p>Status: ${status(run.status)}${run.finishedAt ? ` · finished ${when(run.finishedAt)}` : ''}</p>
-<table class="timeline"><tr><th>Step</th><th>Status</th><th>Items</th><th>Requests</th><th>Retries</th><th>Time</th><th></th></tr>
+<table class="timeline"><tr><th>Step</th><th>Status</th><th>Items</th><th>Requests</th><th>Time</th><th></th></tr>
 ${steps.map((s) => {
   const span = ms(s);
   const left = span ? ((span[0] - t0) / total) * 100 : 0;
   const width = span ? Math.max(0.5, ((span[1] - span[0]) / total) * 100) : 0;
-  const retries = (s as { retries?: number }).retries ?? 0;
-  return html`<tr class="step" data-step="${s.id}"><td>${s.id}<br><small>${s.method ?? ''}</small></td><td>${status(s.status)}</td>
-<td>${s.done}/${s.items}${s.failed ? html` <span class="err">${s.failed} failed</span>` : ''}</td><td>${s.requests}</td><td>${retries}</td>
+  const skipped = s.existing ? ` (${s.existing} done before)` : '';
+  return html`<tr class="step" data-step="${s.id}"><td>${s.id}<br><small>${s.request ?? s.method ?? ''}</small>${s.response ? html`<small>${s.response}</small>` : ''}</td><td>${status(s.status)}${s.reason ? html`<br><small>${s.reason}</small>` : ''}</td>
+<td>${s.done}/${s.items}${skipped}${s.failed ? html` <span class="err">${s.failed} failed</span>` : ''}${s.uncertain ? html` <span class="err">${s.uncertain} uncertain</span>` : ''}</td><td>${s.requests}</td>
 <td>${span ? `${span[1] - span[0]} ms` : ''}</td><td class="b"><div class="bar" style="margin-left:${left.toFixed(1)}%;width:${width.toFixed(1)}%"></div></td></tr>
-${(s.errors ?? []).slice(0, 5).map((e) => html`<tr><td></td><td colspan="6" class="err">${e.code ?? ''} ${e.message}</td></tr>`)}`;
+${(s.errors ?? []).slice(0, 5).map((e) => html`<tr><td></td><td colspan="5" class="err">${e.code ?? ''} ${e.message}</td></tr>`)}`;
 })}</table>${run.error ? html`<p class="err">${run.error}</p>` : ''}</div>`;
 }
 
