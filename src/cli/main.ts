@@ -24,6 +24,7 @@ import * as exportCmd from './commands/export.js';
 import * as gc from './commands/gc.js';
 import * as graph from './commands/graph.js';
 import * as migrate from './commands/migrate.js';
+import * as pipelinesCmd from './commands/pipelines.js';
 import * as plan from './commands/plan.js';
 import * as resume from './commands/resume.js';
 import * as run from './commands/run.js';
@@ -53,6 +54,7 @@ for (const mod of [
   exportCmd,
   check,
   graph,
+  pipelinesCmd,
   plan,
   run,
   apply,

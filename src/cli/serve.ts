@@ -227,6 +227,20 @@ function startDailyGc(settings: Settings): () => void {
   };
 }
 
+/** The enabled saved pipelines of the store, loaded (`store:<name>@v<version>` as their file). */
+async function savedPipelinesOf(settings: Settings): Promise<Awaited<ReturnType<typeof loadPipelinesDir>>> {
+  const { SqlSavedPipelines } = await import('../store/savedPipelines.js');
+  const { loadPipelineText } = await import('../pipeline/load.js');
+  const list = await new SqlSavedPipelines(await openDataStore(settings)).list();
+  return list
+    .filter((s) => !s.disabled)
+    .map((s) => {
+      const file = `store:${s.name}@v${s.version}`;
+      const loaded = loadPipelineText(s.text, file);
+      return { name: loaded.pipeline.name, file, def: loaded.pipeline, loaded };
+    });
+}
+
 /**
  * Runs the service until SIGTERM/SIGINT, then stops gracefully and resolves (exit code 0).
  * @throws InvalidInputError naming invalid pipelines; RuntimeFailure when the port is taken
@@ -235,7 +249,11 @@ export async function serve(o: ServeOptions): Promise<void> {
   const settings = readSettings();
   const { env, dataDir } = settings;
   const publicUrl = publicUrlOf(o.publicUrl ?? env.B24FLOW_PUBLIC_URL);
-  const pipelines = await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone });
+  const pipelines = [...(await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone }))];
+  // the enabled pipelines saved in the store (`b24flow pipelines save`) run beside the folder's; a folder file wins
+  for (const s of await savedPipelinesOf(settings))
+    if (pipelines.some((x) => x.name === s.name)) log(`serve: saved pipeline ${s.name} is shadowed by the folder's`);
+    else pipelines.push(s);
   let lost: ((why: string) => void) | undefined;
   const shared = await openServeStore(settings, (why) => lost?.(why)).catch(async (err: unknown) => {
     await closeDataStore();

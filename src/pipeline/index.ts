@@ -84,6 +84,7 @@ export {
   verifySeal,
   writeId,
 } from './run/index.js';
+export * from './saved.js';
 export { donePhrase, summarize, userLanguage } from './summary.js';
 export {
   approvesWrite,

@@ -258,12 +258,30 @@ const v4: Migration = {
   },
 };
 
+/** Saved pipelines, one row per version (src/store/savedPipelines.ts). */
+const v5: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('saved_pipelines')
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('author', 'text')
+      .addColumn('saved_ms', MS, (c) => c.notNull())
+      .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint('saved_pipelines_pk', ['name', 'version'])
+      .execute();
+  },
+};
+
 /** Every migration, by name in order (`0001_…`). */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_store': v1,
   '0002_chat_links': v2,
   '0003_approvals': v3,
   '0004_console': v4,
+  '0005_saved_pipelines': v5,
 };
 
 /** The migrations for Kysely's migrator. */

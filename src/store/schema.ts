@@ -248,6 +248,17 @@ export interface ConsoleLinksTable {
   expires_ms: number;
 }
 
+/** One version of a saved pipeline (src/store/savedPipelines.ts). */
+export interface SavedPipelinesTable {
+  name: string;
+  version: number;
+  body: string;
+  hash: string;
+  author: string | null;
+  saved_ms: number;
+  disabled: number;
+}
+
 export interface StoreSchema {
   runs: RunsTable;
   run_steps: RunStepsTable;
@@ -270,6 +281,7 @@ export interface StoreSchema {
   approval_decisions: ApprovalDecisionsTable;
   console_sessions: ConsoleSessionsTable;
   console_links: ConsoleLinksTable;
+  saved_pipelines: SavedPipelinesTable;
   chat_links: ChatLinksTable;
   link_codes: LinkCodesTable;
 }
