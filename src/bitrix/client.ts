@@ -20,14 +20,15 @@ import {
   encodeCommand,
   makeBatchResult,
   normaliseCommands,
+  observeAnswer,
   parseBatchAnswer,
   refsOf,
   resolveRefs,
 } from './batch.js';
 import { catalogLookup, heuristicRisk, type MethodInfo, methodRiskSync } from './catalogInfo.js';
-import type { CallOptions, CallResult, ClientStats, PortalInfo } from './clientTypes.js';
+import type { CallObservation, CallObserver, CallOptions, CallResult, ClientStats, PortalInfo } from './clientTypes.js';
 import { type ExportOptions, exportAll } from './export.js';
-import { type LimiterConfig, limiterFor, type PortalLimiter, type ResponseTime, sleep } from './limiter/index.js';
+import { type LimiterConfig, limiterFor, type PortalLimiter, sleep } from './limiter/index.js';
 import { type ListOptions, type ListParams, listAll } from './list.js';
 import {
   B24Error,
@@ -49,10 +50,18 @@ import {
   type V3Call,
   type V3Memory,
 } from './restV3.js';
-import { backoffMs, connectionRefused, describeNetError, exchange, netInit, type RawAnswer } from './transport.js';
+import {
+  backoffMs,
+  connectionRefused,
+  describeNetError,
+  exchange,
+  netInit,
+  type RawAnswer,
+  transportOf,
+} from './transport.js';
 
 export type { ResponseTime } from './limiter/index.js';
-export type { CallOptions, CallResult, ClientStats, PortalInfo };
+export type { CallObservation, CallObserver, CallOptions, CallResult, ClientStats, PortalInfo };
 
 /** How a client is built; usually through `connect()` (src/bitrix/connect.ts). */
 export interface ClientOptions {
@@ -73,6 +82,8 @@ export interface ClientOptions {
   restV3?: boolean;
   /** Where portals without REST 3.0 are remembered; default the process-wide memory. */
   v3Memory?: V3Memory;
+  /** Told every HTTP exchange as it ends (metrics of the composition root); default none. */
+  onCall?: CallObserver;
 }
 
 interface RequestSpec {
@@ -103,6 +114,7 @@ export class B24Client {
   readonly limiter: PortalLimiter;
   private readonly auth: AuthProvider;
   private readonly audit: AuditSink | false;
+  private readonly onCall: CallObserver | undefined;
   private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
@@ -120,6 +132,7 @@ export class B24Client {
     this.limiter = limiterFor(`${opts.auth.kind}:${opts.auth.portalId}`, opts.limiter);
     this.portal = { id: opts.auth.portalId, kind: opts.auth.kind, plan: this.limiter.plan };
     this.audit = opts.audit ?? false;
+    this.onCall = opts.onCall;
     this.timeoutMs = opts.timeoutMs ?? 65_000;
     this.maxRetries = opts.maxRetries ?? 6;
     this.userAgent = opts.userAgent ?? `b24flow/${uaVersion}`;
@@ -572,6 +585,7 @@ export class B24Client {
           !('error' in body)
         ) {
           this.observe(spec, body);
+          this.told(spec, status, ms);
           this.limiter.release(permit);
           this.auditSuccess(spec, status, body, ms, attempt);
           return body;
@@ -585,6 +599,7 @@ export class B24Client {
         if (body?.time) this.limiter.clock.observe(body.time.finish);
       }
       const err = failure!;
+      this.told(spec, err.status, ms, err.code);
       this.auditRecord(spec.method, err.status, false, err.code, ms, paramKeys(spec.params), attempt);
       let waitMs = 0;
       let retry = false;
@@ -621,27 +636,19 @@ export class B24Client {
     }
   }
 
+  /** Tells the observer one exchange as it ended (see {@link CallObservation}). */
+  private told(spec: RequestSpec, status: number, ms: number, code?: string): void {
+    this.onCall?.({
+      method: spec.method,
+      transport: transportOf(spec),
+      status,
+      seconds: ms / 1000,
+      ...(code && { code }),
+    });
+  }
+
   private observe(spec: RequestSpec, body: any): void {
-    this.limiter.observe(spec.method, body.time);
-    if (spec.batchMethods && body.result && typeof body.result === 'object') {
-      const times = body.result.result_time;
-      if (times && typeof times === 'object' && !Array.isArray(times)) {
-        for (const [k, t] of Object.entries(times)) {
-          const m = spec.batchMethods[k];
-          if (m && t && typeof t === 'object') this.limiter.observe(m, t as ResponseTime);
-        }
-      }
-      const errs = body.result.result_error;
-      if (errs && typeof errs === 'object' && !Array.isArray(errs)) {
-        for (const [k, e] of Object.entries(errs)) {
-          if ((e as any)?.error === 'OPERATION_TIME_LIMIT') {
-            this.counters.status429++;
-            const m = spec.batchMethods[k];
-            if (m) this.limiter.onOperationLimit(m);
-          }
-        }
-      }
-    }
+    this.counters.status429 += observeAnswer(this.limiter, spec, body);
   }
 
   private auditSuccess(spec: RequestSpec, status: number, body: any, ms: number, attempt: number): void {
@@ -673,11 +680,8 @@ export class B24Client {
   /** One HTTP exchange (src/bitrix/transport.ts). */
   private http(base: string, spec: RequestSpec, token: string | undefined, _attempt: number): Promise<RawAnswer> {
     this.counters.requests++;
-    return exchange(base, spec, token, {
-      dispatcher: this.dispatcher,
-      userAgent: this.userAgent,
-      timeoutMs: this.timeoutMs,
-    });
+    const { dispatcher, userAgent, timeoutMs } = this;
+    return exchange(base, spec, token, { dispatcher, userAgent, timeoutMs });
   }
 }
 

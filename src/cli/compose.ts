@@ -21,7 +21,7 @@ import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { TokenStore } from '../bitrix/auth/tokenStore.js';
-import type { B24Client } from '../bitrix/client.js';
+import type { B24Client, CallObserver } from '../bitrix/client.js';
 import type { Connection, ConnectOptions, PortalSettings } from '../bitrix/connect.js';
 import type { LimiterConfig, SharedLimiterState } from '../bitrix/limiter/index.js';
 import type { V3Memory } from '../bitrix/restV3.js';
@@ -176,6 +176,8 @@ export interface PortalOptions {
   limiter?: LimiterConfig;
   /** Token store for OAuth (default: the store's, encrypted; see {@link portalStores}). */
   tokenStore?: TokenStore;
+  /** Told every HTTP exchange of the client (serve's metrics). */
+  onCall?: CallObserver;
 }
 
 /** The store-backed pieces every portal client of a process shares. */
@@ -265,9 +267,14 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
   const settings = portalSettings(env);
   const bitrix = await import('../bitrix/connect.js');
   const stores = await portalStores(env);
+  const auditOpts: ConnectOptions = {
+    ...(opts.audit !== undefined ? { audit: opts.audit } : {}),
+    auditMaxBytes: auditMaxBytesOf(env),
+    ...(opts.onCall ? { onCall: opts.onCall } : {}),
+  };
   if (settings) {
     const connectOpts: ConnectOptions = {
-      ...(opts.audit !== undefined ? { audit: opts.audit } : {}),
+      ...auditOpts,
       limiter: sharedLimiter({ ...(settings.limiter ?? {}), ...(opts.limiter ?? {}) }, stores, say),
       v3Memory: stores.v3Memory,
       ...(settings.oauth ? { tokenStore: opts.tokenStore ?? (await stores.tokens()) } : {}),
@@ -311,7 +318,7 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
             ? { ca: readFileSync(env.B24_CA_FILE) }
             : {}),
       },
-      { v3Memory: stores.v3Memory, ...(opts.audit !== undefined ? { audit: opts.audit } : {}) },
+      { v3Memory: stores.v3Memory, ...auditOpts },
     );
   } catch (err) {
     await shared.close();
@@ -375,10 +382,14 @@ export interface AppConnection {
  * @throws what {@link connect} throws
  */
 export async function connectApp(
-  opts: { env?: NodeJS.ProcessEnv; sandbox?: SandboxOptions } = {},
+  opts: { env?: NodeJS.ProcessEnv; sandbox?: SandboxOptions; onCall?: CallObserver } = {},
 ): Promise<AppConnection> {
   const env = opts.env ?? process.env;
-  const conn = await connect({ env, ...(opts.sandbox ? { sandbox: opts.sandbox } : {}) });
+  const conn = await connect({
+    env,
+    ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
+    ...(opts.onCall ? { onCall: opts.onCall } : {}),
+  });
   const { registryFor, clientForPortal } = await import('../bitrix/connect.js');
   const tokens: PortalTokens = new Map();
   if (env.B24_APPLICATION_TOKEN) tokens.set(env.B24_MEMBER_ID ?? '', env.B24_APPLICATION_TOKEN);
@@ -394,7 +405,12 @@ export async function connectApp(
     await registry.install(t);
     // pace like the connection's client: a default (standard-plan) limiter would throttle the app to 2 req/s
     const v3Memory = (await portalStores(env)).v3Memory;
-    const client = clientForPortal(registry, t.member_id, { audit: false, limiter: conn.limiter ?? {}, v3Memory });
+    const client = clientForPortal(registry, t.member_id, {
+      audit: false,
+      limiter: conn.limiter ?? {},
+      v3Memory,
+      ...(opts.onCall ? { onCall: opts.onCall } : {}),
+    });
     tokens.set(t.member_id, t.application_token ?? sb.oauthApp.applicationToken);
     return {
       client,
@@ -432,4 +448,25 @@ export async function connectApp(
     ...(verifyInstall ? { verifyInstall } : {}),
     close: () => conn.close(),
   };
+}
+
+/**
+ * The audit log's size cap (`B24FLOW_AUDIT_MAX_MB`, default 100 MB; fractions allowed): past it `calls.jsonl` rotates
+ * to `calls.1.jsonl` (5 files kept, see `FileAudit`).
+ * @throws InvalidInputError for a value that is not a positive number
+ */
+export function auditMaxBytesOf(env: NodeJS.ProcessEnv): number {
+  return megabytesOf(env, 'B24FLOW_AUDIT_MAX_MB', 100);
+}
+
+/**
+ * A size in megabytes from the environment, in bytes (fractions allowed: tests set tiny caps).
+ * @throws InvalidInputError for a value that is not a positive number
+ */
+export function megabytesOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return Math.round(fallback * 1024 * 1024);
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidInputError(`${name} must be a positive number (MB), got "${v}"`);
+  return Math.max(1, Math.round(n * 1024 * 1024));
 }

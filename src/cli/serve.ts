@@ -9,6 +9,7 @@ import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { clientAddressOf, type Route } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
 import { bindPortalEvents, declaredEvents } from '../triggers/bindings.js';
+import { Metrics } from '../triggers/metrics.js';
 import { APP_AUTH_HELP } from '../triggers/offlineSync.js';
 import { type ServiceClient, startTriggerService, type TriggerStores } from '../triggers/service.js';
 import { loadPipelinesDir } from '../triggers/setup.js';
@@ -17,6 +18,7 @@ import { type AppConnection, connectApp, portalSettings, readSettings, type Sett
 import { closeDataStore, openDataStore } from './dataStore.js';
 import { appUrls, publicUrlOf } from './publicUrl.js';
 import { approvalService, type StoreRunSettings, storeRunSettings } from './runSettings.js';
+import { openServeLog, type ServeLog } from './serveLog.js';
 import { openTriggerStores } from './triggerStores.js';
 
 /** Options of {@link serve}. */
@@ -112,7 +114,10 @@ function awaitingInstall(env: NodeJS.ProcessEnv): AppConnection {
   };
 }
 
-const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
+/** The log of the running serve (pino JSON lines, src/cli/serveLog.ts); plain redacted lines before it opens. */
+let serveLog: ServeLog | undefined;
+const log = (line: string) =>
+  serveLog ? serveLog.log(line) : process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
 
 /** The chat HTTP API's routes when `HTTP_API_TOKENS` is set (else none); a failure to build it is logged, not fatal. */
 async function chatApiRoutes(
@@ -224,7 +229,22 @@ function startDailyGc(settings: Settings): () => void {
  */
 export async function serve(o: ServeOptions): Promise<void> {
   const settings = readSettings();
+  const { env } = settings;
+  serveLog = await openServeLog({ env });
+  try {
+    await serveWith(o, settings);
+  } finally {
+    await serveLog.close();
+    serveLog = undefined;
+  }
+}
+
+/** {@link serve} once its log is open. */
+async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
   const { env, dataDir } = settings;
+  // one registry for the service: its REST observer goes into every client of this process
+  const metrics = new Metrics();
+  const onCall = metrics.observeRest.bind(metrics);
   const publicUrl = publicUrlOf(o.publicUrl ?? env.B24FLOW_PUBLIC_URL);
   const pipelines = await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone });
   let lost: ((why: string) => void) | undefined;
@@ -251,7 +271,9 @@ export async function serve(o: ServeOptions): Promise<void> {
   const connEnv = first && !env.B24_MEMBER_ID ? { ...env, B24_MEMBER_ID: first } : env;
   // an OAuth application no portal has installed yet: serve waits for the first install (no default portal)
   const awaiting = !first && appOnly;
-  const conn: AppConnection = awaiting ? awaitingInstall(env) : await connectApp({ env: connEnv }).catch(giveUp);
+  const conn: AppConnection = awaiting
+    ? awaitingInstall(env)
+    : await connectApp({ env: connEnv, onCall }).catch(giveUp);
   const wantsEvents = pipelines.some((p) => (p.def.triggers ?? []).some((t) => t.event));
   let offline = o.offline && wantsEvents;
   if (offline && conn.kind === 'webhook') {
@@ -271,7 +293,12 @@ export async function serve(o: ServeOptions): Promise<void> {
   }
   const portals =
     conn.kind === 'oauth' && !conn.sandbox
-      ? await appPortals(settings, awaiting ? undefined : { memberId: conn.client.portal.id, client: conn.client }, log)
+      ? await appPortals(
+          settings,
+          awaiting ? undefined : { memberId: conn.client.portal.id, client: conn.client },
+          log,
+          onCall,
+        )
       : undefined;
   // a serve pinned to one portal of an OAuth application keeps that portal's tokens fresh itself
   const pinnedKeeper =
@@ -297,6 +324,9 @@ export async function serve(o: ServeOptions): Promise<void> {
     log(`serve: portal ${memberId}: ${bound.map((b) => `${b.event} (${b.type}) ${b.status}`).join(', ')}`);
   };
   const verifyInstall = portals?.verifyInstall ?? conn.verifyInstall;
+  const { pendingApprovals } = await import('../store/gauges.js');
+  const store = await openDataStore(settings);
+  metrics.gauge('b24flow_approvals_pending', 'Approval requests waiting for a decision', () => pendingApprovals(store));
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {
     svc = await startTriggerService({
@@ -320,6 +350,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       approvals: (client) => approvalService(runOptions, client),
       timezone: settings.timezone,
       log,
+      metrics,
       slots: shared.slots,
       ...(shared.jobs ? { jobs: shared.jobs } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
