@@ -379,16 +379,23 @@ export interface AppConnection {
  * configuration), installs the sandbox's OAuth application and returns an application-context client for it, so
  * that offline events work on a fresh machine. Application tokens come from the token store (`application_token`
  * saved at install) and from `B24_APPLICATION_TOKEN` (+ `B24_MEMBER_ID`).
+ * `onCall` is told every HTTP exchange of the clients (serve's metrics); `stderr` takes the human notices (serve's log).
  * @throws what {@link connect} throws
  */
 export async function connectApp(
-  opts: { env?: NodeJS.ProcessEnv; sandbox?: SandboxOptions; onCall?: CallObserver } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    sandbox?: SandboxOptions;
+    onCall?: CallObserver;
+    stderr?: (line: string) => void;
+  } = {},
 ): Promise<AppConnection> {
   const env = opts.env ?? process.env;
   const conn = await connect({
     env,
     ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
     ...(opts.onCall ? { onCall: opts.onCall } : {}),
+    ...(opts.stderr ? { stderr: opts.stderr } : {}),
   });
   const { registryFor, clientForPortal } = await import('../bitrix/connect.js');
   const tokens: PortalTokens = new Map();

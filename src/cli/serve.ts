@@ -273,7 +273,7 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
   const awaiting = !first && appOnly;
   const conn: AppConnection = awaiting
     ? awaitingInstall(env)
-    : await connectApp({ env: connEnv, onCall }).catch(giveUp);
+    : await connectApp({ env: connEnv, onCall, stderr: log }).catch(giveUp);
   const wantsEvents = pipelines.some((p) => (p.def.triggers ?? []).some((t) => t.event));
   let offline = o.offline && wantsEvents;
   if (offline && conn.kind === 'webhook') {

@@ -75,6 +75,6 @@ describe('audit rotation', () => {
     const lines = readAll(dir);
     // the newest lines, contiguous up to the last one
     expect(lines.at(-1)!.attempt).toBe(99);
-    lines.forEach((l, k) => expect(l.attempt).toBe(99 - (lines.length - 1) + k));
+    expect(lines.map((l) => l.attempt)).toEqual(lines.map((_, k) => 99 - (lines.length - 1) + k));
   });
 });
