@@ -9,7 +9,8 @@ import type { B24Client, CallObserver } from '../bitrix/client.js';
 import { InvalidInputError } from '../lib/failures.js';
 import type { InstallVerifier } from '../triggers/install.js';
 import type { ServedPortal } from '../triggers/service.js';
-import { auditMaxBytesOf, portalSettings, portalStores, type Settings, sharedLimiter } from './compose.js';
+import { portalSettings, portalStores, type Settings, sharedLimiter } from './compose.js';
+import { auditMaxBytesOf } from './logSizes.js';
 import { openTriggerStores } from './triggerStores.js';
 
 /** The portals of an OAuth application as the trigger service reads them, and one `close()` for their clients. */

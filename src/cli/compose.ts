@@ -32,6 +32,7 @@ import type { SandboxEndpoint, SandboxOptions } from '../sandbox/index.js';
 import type { InstallVerifier } from '../triggers/install.js';
 import type { PortalTokens } from '../triggers/online.js';
 import { openDataStore } from './dataStore.js';
+import { auditMaxBytesOf } from './logSizes.js';
 import type { SandboxPacing } from './sandboxHost.js';
 
 export type { Connection, ConnectOptions, PortalSettings };
@@ -455,25 +456,4 @@ export async function connectApp(
     ...(verifyInstall ? { verifyInstall } : {}),
     close: () => conn.close(),
   };
-}
-
-/**
- * The audit log's size cap (`B24FLOW_AUDIT_MAX_MB`, default 100 MB; fractions allowed): past it `calls.jsonl` rotates
- * to `calls.1.jsonl` (5 files kept, see `FileAudit`).
- * @throws InvalidInputError for a value that is not a positive number
- */
-export function auditMaxBytesOf(env: NodeJS.ProcessEnv): number {
-  return megabytesOf(env, 'B24FLOW_AUDIT_MAX_MB', 100);
-}
-
-/**
- * A size in megabytes from the environment, in bytes (fractions allowed: tests set tiny caps).
- * @throws InvalidInputError for a value that is not a positive number
- */
-export function megabytesOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const v = env[name];
-  if (v === undefined || v === '') return Math.round(fallback * 1024 * 1024);
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidInputError(`${name} must be a positive number (MB), got "${v}"`);
-  return Math.max(1, Math.round(n * 1024 * 1024));
 }

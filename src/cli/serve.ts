@@ -3,7 +3,9 @@
  * read the settings, load pipelines, open the store (SQLite: take the one-serve lease; PostgreSQL: start pg-boss on
  * the same database, so any number of `serve` share the work), connect with application auth, start the trigger
  * service with the chat HTTP API mounted when `HTTP_API_TOKENS` is set, print a ready line, stop on SIGTERM/SIGINT.
- * Reads `B24FLOW_LEASE_MS` (lease and job expiry, default 30 s) besides the shared settings.
+ * Reads `B24FLOW_LEASE_MS` (lease and job expiry, default 30 s), `B24FLOW_LOG_FILE` and `B24FLOW_LOG_MAX_MB` (the
+ * service log, src/cli/serveLog.ts) besides the shared settings. Logs pino JSON lines; `/metrics` is fed by one
+ * {@link Metrics} registry that also observes every REST exchange of this process's clients.
  */
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { clientAddressOf, type Route } from '../lib/http.js';
@@ -18,6 +20,7 @@ import { type AppConnection, connectApp, portalSettings, readSettings, type Sett
 import { closeDataStore, openDataStore } from './dataStore.js';
 import { appUrls, publicUrlOf } from './publicUrl.js';
 import { approvalService, type StoreRunSettings, storeRunSettings } from './runSettings.js';
+import { sandboxHint } from './sandboxHint.js';
 import { openServeLog, type ServeLog } from './serveLog.js';
 import { openTriggerStores } from './triggerStores.js';
 
@@ -156,39 +159,6 @@ async function chatApiRoutes(
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
     return [];
   }
-}
-
-/**
- * What a newcomer needs to try events on the embedded sandbox (stderr, once at start): its URL and directory, the
- * webhook URL to reach it from other tools, its application token, and a command that creates a deal there. These
- * are the sandbox's own credentials, printed on purpose, here only and unredacted; a real portal's never are.
- */
-function sandboxHint(conn: AppConnection, env: NodeJS.ProcessEnv, pipelinesDir: string, events: string[]): string {
-  const sb = conn.sandbox!;
-  // the commands must find the same sandbox: same data directory (and sandbox directory when one is named)
-  const prefix =
-    (env.B24FLOW_DATA_DIR ? `B24FLOW_DATA_DIR=${shellQuote(env.B24FLOW_DATA_DIR)} ` : '') +
-    (env.B24FLOW_SANDBOX_DIR ? `B24FLOW_SANDBOX_DIR=${shellQuote(env.B24FLOW_SANDBOX_DIR)} ` : '');
-  const lines = [
-    `b24flow serve: embedded sandbox portal at ${sb.baseUrl} (data in ${conn.sandboxDir ?? '?'}; b24flow commands with no portal configured and the same data directory use it too)`,
-    `  webhook URL (use as BITRIX_WEBHOOK_URL in other tools): ${sb.webhookUrl}`,
-    `  application token of its app (the sandbox's own, not a real secret; events carry it): ${sb.oauthApp.applicationToken}`,
-    ...(events.length
-      ? [
-          `  to see events flow (${events.join(', ')}), bind them once from another terminal, then create a deal (serve picks it up within --sync-every seconds):`,
-          `    ${prefix}b24flow events bind --pipelines ${shellQuote(pipelinesDir)}`,
-          `    ${prefix}b24flow call crm.deal.add --confirm-write -p '{"fields":{"TITLE":"Sandbox deal"}}'`,
-        ]
-      : [
-          `  create a deal there: ${prefix}b24flow call crm.deal.add --confirm-write -p '{"fields":{"TITLE":"Sandbox deal"}}'`,
-        ]),
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
-/** A value for a POSIX shell command line: bare when it is plain, else single-quoted. */
-function shellQuote(v: string): string {
-  return /^[\w./:@%+=,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { redact } from '../lib/redact.js';
-import { megabytesOf } from './compose.js';
+import { megabytesOf } from './logSizes.js';
 
 /** Rotated service log files kept besides the current one. */
 const KEEP_FILES = 5;
@@ -62,7 +62,6 @@ export async function openServeLog(o: ServeLogOptions): Promise<ServeLog> {
   }
   const logger: Logger = pino(
     {
-      base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       hooks: {
         logMethod(args, method) {
