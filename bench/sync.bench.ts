@@ -53,7 +53,7 @@ async function drain(label: string, noop: boolean): Promise<void> {
       if (!left) break;
     }
     const secs = (performance.now() - start) / 1000;
-    const processed = svc.metrics.sum('b24flow_events_processed_total');
+    const processed = await svc.metrics.value('b24flow_events_processed_total');
     await svc.close(1000);
     await store.close();
     console.log(

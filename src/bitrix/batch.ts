@@ -5,7 +5,7 @@
  */
 
 import { BatchRef, encodeParams } from './encode.js';
-import type { ResponseTime } from './limiter/index.js';
+import type { PortalLimiter, ResponseTime } from './limiter/index.js';
 import { type B24Error, BatchError, errorFromCode } from './restErrors.js';
 
 export { BatchRef } from './encode.js';
@@ -273,4 +273,39 @@ export function makeBatchResult(keys: string[], parts: BatchChunkAnswer[], reque
       return keys.map((k) => merged.results[k]);
     },
   };
+}
+
+/**
+ * Tells the limiter the response times of an answer (the request's, and each batch sub-command's `result_time`), and
+ * the operating-budget refusals (`OPERATION_TIME_LIMIT` in `result_error`) of a batch's sub-commands.
+ * @param spec the request: its method, and for a batch its sub-command methods by key
+ * @returns how many sub-commands were refused with OPERATION_TIME_LIMIT
+ */
+export function observeAnswer(
+  limiter: PortalLimiter,
+  spec: { method: string; batchMethods?: Record<string, string> },
+  body: any,
+): number {
+  limiter.observe(spec.method, body.time);
+  let refused = 0;
+  if (spec.batchMethods && body.result && typeof body.result === 'object') {
+    const times = body.result.result_time;
+    if (times && typeof times === 'object' && !Array.isArray(times)) {
+      for (const [k, t] of Object.entries(times)) {
+        const m = spec.batchMethods[k];
+        if (m && t && typeof t === 'object') limiter.observe(m, t as ResponseTime);
+      }
+    }
+    const errs = body.result.result_error;
+    if (errs && typeof errs === 'object' && !Array.isArray(errs)) {
+      for (const [k, e] of Object.entries(errs)) {
+        if ((e as any)?.error === 'OPERATION_TIME_LIMIT') {
+          refused++;
+          const m = spec.batchMethods[k];
+          if (m) limiter.onOperationLimit(m);
+        }
+      }
+    }
+  }
+  return refused;
 }

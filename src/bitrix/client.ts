@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import { commandParams } from '../catalog/index.js';
-import { type AuditSink, paramKeys } from './audit.js';
+import { type AuditSink, batchSubCalls, paramKeys } from './audit.js';
 import { auditTagsField as tagsOf } from './auditContext.js';
 
 import type { AuthProvider } from './auth/provider.js';
@@ -22,14 +22,23 @@ import {
   encodeCommand,
   makeBatchResult,
   normaliseCommands,
+  observeAnswer,
   parseBatchAnswer,
   refsOf,
   resolveRefs,
 } from './batch.js';
 import { catalogLookup, heuristicRisk, type MethodInfo, methodRiskSync } from './catalogInfo.js';
-import type { CallOptions, CallResult, ClientStats, OperatingOutlook, PortalInfo } from './clientTypes.js';
+import type {
+  CallObservation,
+  CallObserver,
+  CallOptions,
+  CallResult,
+  ClientStats,
+  OperatingOutlook,
+  PortalInfo,
+} from './clientTypes.js';
 import { type ExportOptions, exportAll } from './export.js';
-import { type LimiterConfig, limiterFor, type PortalLimiter, type ResponseTime, sleep } from './limiter/index.js';
+import { type LimiterConfig, limiterFor, type PortalLimiter, sleep } from './limiter/index.js';
 import { type ListOptions, type ListParams, listAll } from './list.js';
 import {
   B24Error,
@@ -51,10 +60,18 @@ import {
   type V3Call,
   type V3Memory,
 } from './restV3.js';
-import { backoffMs, connectionRefused, describeNetError, exchange, netInit, type RawAnswer } from './transport.js';
+import {
+  backoffMs,
+  connectionRefused,
+  describeNetError,
+  exchange,
+  netInit,
+  type RawAnswer,
+  transportOf,
+} from './transport.js';
 
 export type { ResponseTime } from './limiter/index.js';
-export type { CallOptions, CallResult, ClientStats, OperatingOutlook, PortalInfo };
+export type { CallObservation, CallObserver, CallOptions, CallResult, ClientStats, OperatingOutlook, PortalInfo };
 
 /** How a client is built; usually through `connect()` (src/bitrix/connect.ts). */
 export interface ClientOptions {
@@ -75,6 +92,8 @@ export interface ClientOptions {
   restV3?: boolean;
   /** Where portals without REST 3.0 are remembered; default the process-wide memory. */
   v3Memory?: V3Memory;
+  /** Told every HTTP exchange as it ends (metrics of the composition root); default none. */
+  onCall?: CallObserver;
 }
 
 interface RequestSpec {
@@ -105,6 +124,7 @@ export class B24Client {
   readonly limiter: PortalLimiter;
   private readonly auth: AuthProvider;
   private readonly audit: AuditSink | false;
+  private readonly onCall: CallObserver | undefined;
   private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
@@ -122,6 +142,7 @@ export class B24Client {
     this.limiter = limiterFor(`${opts.auth.kind}:${opts.auth.portalId}`, opts.limiter);
     this.portal = { id: opts.auth.portalId, kind: opts.auth.kind, plan: this.limiter.plan };
     this.audit = opts.audit ?? false;
+    this.onCall = opts.onCall;
     this.timeoutMs = opts.timeoutMs ?? 65_000;
     this.maxRetries = opts.maxRetries ?? 6;
     this.userAgent = opts.userAgent ?? `b24flow/${uaVersion}`;
@@ -581,6 +602,7 @@ export class B24Client {
           !('error' in body)
         ) {
           this.observe(spec, body);
+          this.told(spec, status, ms);
           this.limiter.release(permit);
           this.auditSuccess(spec, status, body, ms, attempt);
           return body;
@@ -594,6 +616,7 @@ export class B24Client {
         if (body?.time) this.limiter.clock.observe(body.time.finish);
       }
       const err = failure!;
+      this.told(spec, err.status, ms, err.code);
       this.auditRecord(spec.method, err.status, false, err.code, ms, paramKeys(spec.params), attempt);
       let waitMs = 0;
       let retry = false;
@@ -630,63 +653,33 @@ export class B24Client {
     }
   }
 
+  /** Tells the observer one exchange as it ended (see {@link CallObservation}). */
+  private told(spec: RequestSpec, status: number, ms: number, code?: string): void {
+    this.onCall?.({
+      method: spec.method,
+      transport: transportOf(spec),
+      status,
+      seconds: ms / 1000,
+      ...(code && { code }),
+    });
+  }
+
   private observe(spec: RequestSpec, body: any): void {
-    this.limiter.observe(spec.method, body.time);
-    if (spec.batchMethods && body.result && typeof body.result === 'object') {
-      const times = body.result.result_time;
-      if (times && typeof times === 'object' && !Array.isArray(times)) {
-        for (const [k, t] of Object.entries(times)) {
-          const m = spec.batchMethods[k];
-          if (m && t && typeof t === 'object') this.limiter.observe(m, t as ResponseTime);
-        }
-      }
-      const errs = body.result.result_error;
-      if (errs && typeof errs === 'object' && !Array.isArray(errs)) {
-        for (const [k, e] of Object.entries(errs)) {
-          if ((e as any)?.error === 'OPERATION_TIME_LIMIT') {
-            this.counters.status429++;
-            const m = spec.batchMethods[k];
-            if (m) this.limiter.onOperationLimit(m);
-          }
-        }
-      }
-    }
+    this.counters.status429 += observeAnswer(this.limiter, spec, body);
   }
 
   private auditSuccess(spec: RequestSpec, status: number, body: any, ms: number, attempt: number): void {
     if (!this.audit) return;
     this.auditRecord(spec.method, status, true, undefined, ms, paramKeys(spec.params), attempt);
-    if (!spec.batchMethods) return;
-    const errs = body.result?.result_error;
-    const results = body.result?.result;
-    const times = body.result?.result_time;
-    for (const [k, m] of Object.entries(spec.batchMethods)) {
-      const e = errs && typeof errs === 'object' ? (errs as any)[k] : undefined;
-      const ran = e || (results && typeof results === 'object' && k in results);
-      if (!ran) continue;
-      const t = times && typeof times === 'object' ? (times as any)[k] : undefined;
-      const subMs = t && typeof t.duration === 'number' ? t.duration * 1000 : 0;
-      this.auditRecord(
-        m,
-        status,
-        !e,
-        e ? String(e.error ?? '') : undefined,
-        subMs,
-        spec.batchKeys?.[k] ?? [],
-        attempt,
-        `batch:${k}`,
-      );
-    }
+    for (const c of batchSubCalls(body, spec.batchMethods, spec.batchKeys))
+      this.auditRecord(c.method, status, c.ok, c.code, c.ms, c.keys, attempt, `batch:${c.key}`);
   }
 
   /** One HTTP exchange (src/bitrix/transport.ts). */
   private http(base: string, spec: RequestSpec, token: string | undefined, _attempt: number): Promise<RawAnswer> {
     this.counters.requests++;
-    return exchange(base, spec, token, {
-      dispatcher: this.dispatcher,
-      userAgent: this.userAgent,
-      timeoutMs: this.timeoutMs,
-    });
+    const { dispatcher, userAgent, timeoutMs } = this;
+    return exchange(base, spec, token, { dispatcher, userAgent, timeoutMs });
   }
 }
 

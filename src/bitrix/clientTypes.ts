@@ -70,3 +70,24 @@ export interface ClientStats {
   /** Calls sent over REST 3.0 by default routing, and those that fell back to REST 2 (the portal had no REST 3.0). */
   restV3: { calls: number; fallbacks: number };
 }
+
+/**
+ * One HTTP exchange of a client as it ended: an answer (any status) or no answer (`status` 0, code `NETWORK`).
+ * Told to {@link CallObserver} after each exchange, resends included; a batch is one exchange (`transport: 'batch'`,
+ * `method: 'batch'`).
+ */
+export interface CallObservation {
+  /** The REST method of the request (`crm.deal.add`, `batch`). */
+  method: string;
+  /** `rest2` (`/rest/`), `rest3` (`/rest/api/`) or `batch` (a REST 2 batch request). */
+  transport: 'rest2' | 'rest3' | 'batch';
+  /** HTTP status; 0 when no answer came. */
+  status: number;
+  /** The error code of a failure (`QUERY_LIMIT_EXCEEDED`, `OPERATION_TIME_LIMIT`, `NETWORK`, …); absent on success. */
+  code?: string;
+  /** Time from sending the request to its answer, seconds (limiter waits excluded). */
+  seconds: number;
+}
+
+/** Watches a client's exchanges (metrics); must not throw. Passed in by the composition root. */
+export type CallObserver = (c: CallObservation) => void;

@@ -13,7 +13,7 @@ import type { OAuthApp } from './auth/oauth.js';
 import { PortalRegistry } from './auth/registry.js';
 import type { TokenStore } from './auth/tokenStore.js';
 import { WebhookAuth } from './auth/webhook.js';
-import { B24Client } from './client.js';
+import { B24Client, type CallObserver, type ClientOptions } from './client.js';
 import type { LimiterConfig } from './limiter/index.js';
 import { redact, registerSecret } from './redact.js';
 import type { V3Memory } from './restV3.js';
@@ -45,12 +45,16 @@ export interface PortalSettings {
 export interface ConnectOptions {
   /** Audit file path, or false to disable; default `<dataDir>/audit/calls.jsonl`. */
   audit?: string | false;
+  /** Size cap of the audit file, bytes (rotated past it; see {@link FileAudit}); default FileAudit's. */
+  auditMaxBytes?: number;
   /** Limiter overrides, applied over {@link PortalSettings.limiter}. */
   limiter?: LimiterConfig;
   /** Token store of the OAuth application (required with `settings.oauth`; src/cli passes the store's). */
   tokenStore?: TokenStore;
   /** Where the client remembers portals without a REST 3.0 route (default: this process only; src/cli: the store). */
   v3Memory?: V3Memory;
+  /** Told every HTTP exchange of the client (metrics; src/cli passes the service's). */
+  onCall?: CallObserver;
 }
 
 /** A connected client and one `close()` for it and its audit sink. */
@@ -75,12 +79,18 @@ export interface Connection {
 export async function connect(settings: PortalSettings, opts: ConnectOptions = {}): Promise<Connection> {
   const { dataDir } = settings;
   const audit: AuditSink | false =
-    opts.audit === false ? false : new FileAudit(opts.audit ?? join(dataDir, 'audit', 'calls.jsonl'));
+    opts.audit === false
+      ? false
+      : new FileAudit(
+          opts.audit ?? join(dataDir, 'audit', 'calls.jsonl'),
+          opts.auditMaxBytes !== undefined ? { maxBytes: opts.auditMaxBytes } : {},
+        );
   const limiter: LimiterConfig = { ...(settings.limiter ?? {}), ...(opts.limiter ?? {}) };
   const base = {
     audit,
     ...(settings.ca ? { ca: settings.ca } : {}),
     ...(opts.v3Memory ? { v3Memory: opts.v3Memory } : {}),
+    ...(opts.onCall ? { onCall: opts.onCall } : {}),
   };
 
   const webhook = settings.webhookUrl?.trim();
@@ -151,7 +161,7 @@ export function registryFor(app: OAuthApp, store: TokenStore): PortalRegistry {
 export function clientForPortal(
   registry: PortalRegistry,
   memberId: string,
-  opts: { audit?: AuditSink | false; limiter?: LimiterConfig; ca?: string | Buffer; v3Memory?: V3Memory } = {},
+  opts: Pick<ClientOptions, 'audit' | 'limiter' | 'ca' | 'v3Memory' | 'onCall'> = {},
 ): B24Client {
   return new B24Client({ auth: registry.auth(memberId), ...opts });
 }

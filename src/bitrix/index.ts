@@ -25,6 +25,8 @@ export {
 export { heuristicRisk, type MethodInfo, methodInfo } from './catalogInfo.js';
 export {
   B24Client,
+  type CallObservation,
+  type CallObserver,
   type CallOptions,
   type CallResult,
   type ClientOptions,

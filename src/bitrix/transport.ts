@@ -4,6 +4,7 @@
  * backoff between resends.
  */
 import { type Dispatcher, request } from 'undici';
+import type { CallObservation } from './clientTypes.js';
 import { redact } from './redact.js';
 import type { B24Error } from './restErrors.js';
 import { NetworkError } from './restErrors.js';
@@ -103,4 +104,13 @@ export async function exchange(
   }
   if (body === null || typeof body !== 'object') body = undefined;
   return { status: res.statusCode, body, raw: text };
+}
+
+/** The transport of a request for {@link CallObservation}: a batch, else its REST version. */
+export function transportOf(spec: {
+  method: string;
+  version: 2 | 3;
+  batchMethods?: Record<string, string>;
+}): CallObservation['transport'] {
+  return spec.batchMethods || spec.method === 'batch' ? 'batch' : spec.version === 3 ? 'rest3' : 'rest2';
 }

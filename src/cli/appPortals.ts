@@ -5,11 +5,12 @@
  * do not use this.
  */
 import type { TokenKeeper } from '../bitrix/auth/keeper.js';
-import type { B24Client } from '../bitrix/client.js';
+import type { B24Client, CallObserver } from '../bitrix/client.js';
 import { InvalidInputError } from '../lib/failures.js';
 import type { InstallVerifier } from '../triggers/install.js';
 import type { ServedPortal } from '../triggers/service.js';
 import { portalSettings, portalStores, type Settings, sharedLimiter } from './compose.js';
+import { auditMaxBytesOf } from './logSizes.js';
 import { openTriggerStores } from './triggerStores.js';
 
 /** The portals of an OAuth application as the trigger service reads them, and one `close()` for their clients. */
@@ -45,12 +46,14 @@ export function refreshMarginOf(env: NodeJS.ProcessEnv): number {
  * fresh ({@link refreshMarginOf}).
  * @param main the default portal whose client the caller already has (it is listed with that client); undefined when
  *   no portal had installed the application when serve started
- * @throws InvalidInputError for a bad `B24_PLAN` or `B24FLOW_TOKEN_REFRESH_MARGIN_S`
+ * @param onCall told every HTTP exchange of the further portals' clients (serve's metrics)
+ * @throws InvalidInputError for a bad `B24_PLAN`, `B24FLOW_TOKEN_REFRESH_MARGIN_S` or `B24FLOW_AUDIT_MAX_MB`
  */
 export async function appPortals(
   settings: Settings,
   main: { memberId: string; client: B24Client } | undefined,
   say: (line: string) => void,
+  onCall?: CallObserver,
 ): Promise<AppPortals | undefined> {
   const { env } = settings;
   const ps = portalSettings(env);
@@ -66,7 +69,7 @@ export async function appPortals(
   const registry = registryFor(ps.oauth.app, tokenStore);
   const limiter = sharedLimiter(ps.limiter ?? {}, stores, say);
   // one audit sink for the further portals' clients (the default portal's client has its own, same file)
-  const audit = new FileAudit(join(ps.dataDir, 'audit', 'calls.jsonl'));
+  const audit = new FileAudit(join(ps.dataDir, 'audit', 'calls.jsonl'), { maxBytes: auditMaxBytesOf(env) });
   const served = new Map<string, ServedPortal>();
   const made: B24Client[] = [];
   const keeper = keepTokensFresh(registry, { marginSec: margin, log: say });
@@ -87,6 +90,7 @@ export async function appPortals(
             limiter,
             v3Memory: stores.v3Memory,
             ...(ps.ca ? { ca: ps.ca } : {}),
+            ...(onCall ? { onCall } : {}),
           });
           made.push(client);
         }

@@ -21,7 +21,7 @@ import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { TokenStore } from '../bitrix/auth/tokenStore.js';
-import type { B24Client } from '../bitrix/client.js';
+import type { B24Client, CallObserver } from '../bitrix/client.js';
 import type { Connection, ConnectOptions, PortalSettings } from '../bitrix/connect.js';
 import type { LimiterConfig, SharedLimiterState } from '../bitrix/limiter/index.js';
 import type { V3Memory } from '../bitrix/restV3.js';
@@ -32,6 +32,7 @@ import type { SandboxEndpoint, SandboxOptions } from '../sandbox/index.js';
 import type { InstallVerifier } from '../triggers/install.js';
 import type { PortalTokens } from '../triggers/online.js';
 import { openDataStore } from './dataStore.js';
+import { auditMaxBytesOf } from './logSizes.js';
 import type { SandboxPacing } from './sandboxHost.js';
 
 export type { Connection, ConnectOptions, PortalSettings };
@@ -176,6 +177,8 @@ export interface PortalOptions {
   limiter?: LimiterConfig;
   /** Token store for OAuth (default: the store's, encrypted; see {@link portalStores}). */
   tokenStore?: TokenStore;
+  /** Told every HTTP exchange of the client (serve's metrics). */
+  onCall?: CallObserver;
 }
 
 /** The store-backed pieces every portal client of a process shares. */
@@ -265,9 +268,14 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
   const settings = portalSettings(env);
   const bitrix = await import('../bitrix/connect.js');
   const stores = await portalStores(env);
+  const auditOpts: ConnectOptions = {
+    ...(opts.audit !== undefined ? { audit: opts.audit } : {}),
+    auditMaxBytes: auditMaxBytesOf(env),
+    ...(opts.onCall ? { onCall: opts.onCall } : {}),
+  };
   if (settings) {
     const connectOpts: ConnectOptions = {
-      ...(opts.audit !== undefined ? { audit: opts.audit } : {}),
+      ...auditOpts,
       limiter: sharedLimiter({ ...(settings.limiter ?? {}), ...(opts.limiter ?? {}) }, stores, say),
       v3Memory: stores.v3Memory,
       ...(settings.oauth ? { tokenStore: opts.tokenStore ?? (await stores.tokens()) } : {}),
@@ -311,7 +319,7 @@ export async function connect(opts: PortalOptions = {}): Promise<PortalConnectio
             ? { ca: readFileSync(env.B24_CA_FILE) }
             : {}),
       },
-      { v3Memory: stores.v3Memory, ...(opts.audit !== undefined ? { audit: opts.audit } : {}) },
+      { v3Memory: stores.v3Memory, ...auditOpts },
     );
   } catch (err) {
     await shared.close();
@@ -372,13 +380,24 @@ export interface AppConnection {
  * configuration), installs the sandbox's OAuth application and returns an application-context client for it, so
  * that offline events work on a fresh machine. Application tokens come from the token store (`application_token`
  * saved at install) and from `B24_APPLICATION_TOKEN` (+ `B24_MEMBER_ID`).
+ * `onCall` is told every HTTP exchange of the clients (serve's metrics); `stderr` takes the human notices (serve's log).
  * @throws what {@link connect} throws
  */
 export async function connectApp(
-  opts: { env?: NodeJS.ProcessEnv; sandbox?: SandboxOptions } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    sandbox?: SandboxOptions;
+    onCall?: CallObserver;
+    stderr?: (line: string) => void;
+  } = {},
 ): Promise<AppConnection> {
   const env = opts.env ?? process.env;
-  const conn = await connect({ env, ...(opts.sandbox ? { sandbox: opts.sandbox } : {}) });
+  const conn = await connect({
+    env,
+    ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
+    ...(opts.onCall ? { onCall: opts.onCall } : {}),
+    ...(opts.stderr ? { stderr: opts.stderr } : {}),
+  });
   const { registryFor, clientForPortal } = await import('../bitrix/connect.js');
   const tokens: PortalTokens = new Map();
   if (env.B24_APPLICATION_TOKEN) tokens.set(env.B24_MEMBER_ID ?? '', env.B24_APPLICATION_TOKEN);
@@ -394,7 +413,12 @@ export async function connectApp(
     await registry.install(t);
     // pace like the connection's client: a default (standard-plan) limiter would throttle the app to 2 req/s
     const v3Memory = (await portalStores(env)).v3Memory;
-    const client = clientForPortal(registry, t.member_id, { audit: false, limiter: conn.limiter ?? {}, v3Memory });
+    const client = clientForPortal(registry, t.member_id, {
+      audit: false,
+      limiter: conn.limiter ?? {},
+      v3Memory,
+      ...(opts.onCall ? { onCall: opts.onCall } : {}),
+    });
     tokens.set(t.member_id, t.application_token ?? sb.oauthApp.applicationToken);
     return {
       client,

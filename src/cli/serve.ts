@@ -3,12 +3,15 @@
  * read the settings, load pipelines, open the store (SQLite: take the one-serve lease; PostgreSQL: start pg-boss on
  * the same database, so any number of `serve` share the work), connect with application auth, start the trigger
  * service with the chat HTTP API mounted when `HTTP_API_TOKENS` is set, print a ready line, stop on SIGTERM/SIGINT.
- * Reads `B24FLOW_LEASE_MS` (lease and job expiry, default 30 s) besides the shared settings.
+ * Reads `B24FLOW_LEASE_MS` (lease and job expiry, default 30 s), `B24FLOW_LOG_FILE` and `B24FLOW_LOG_MAX_MB` (the
+ * service log, src/cli/serveLog.ts) besides the shared settings. Logs pino JSON lines; `/metrics` is fed by one
+ * {@link Metrics} registry that also observes every REST exchange of this process's clients.
  */
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
 import { clientAddressOf, type Route } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
 import { bindPortalEvents, declaredEvents } from '../triggers/bindings.js';
+import { Metrics } from '../triggers/metrics.js';
 import { APP_AUTH_HELP } from '../triggers/offlineSync.js';
 import { type ServiceClient, startTriggerService, type TriggerStores } from '../triggers/service.js';
 import { loadPipelinesDir } from '../triggers/setup.js';
@@ -18,6 +21,8 @@ import { type LiveService, mountConsole } from './consoleMount.js';
 import { closeDataStore, openDataStore } from './dataStore.js';
 import { appUrls, publicUrlOf } from './publicUrl.js';
 import { approvalService, type StoreRunSettings, storeRunSettings } from './runSettings.js';
+import { sandboxHint } from './sandboxHint.js';
+import { openServeLog, type ServeLog } from './serveLog.js';
 import { openTriggerStores } from './triggerStores.js';
 
 /** Options of {@link serve}. */
@@ -113,7 +118,10 @@ function awaitingInstall(env: NodeJS.ProcessEnv): AppConnection {
   };
 }
 
-const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
+/** The log of the running serve (pino JSON lines, src/cli/serveLog.ts); plain redacted lines before it opens. */
+let serveLog: ServeLog | undefined;
+const log = (line: string) =>
+  serveLog ? serveLog.log(line) : process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
 
 /** The chat HTTP API's routes when `HTTP_API_TOKENS` is set (else none); a failure to build it is logged, not fatal. */
 async function chatApiRoutes(
@@ -160,39 +168,6 @@ async function chatApiRoutes(
     log(`serve: chat HTTP API not mounted (${err instanceof Error ? err.message : String(err)})`);
     return [];
   }
-}
-
-/**
- * What a newcomer needs to try events on the embedded sandbox (stderr, once at start): its URL and directory, the
- * webhook URL to reach it from other tools, its application token, and a command that creates a deal there. These
- * are the sandbox's own credentials, printed on purpose, here only and unredacted; a real portal's never are.
- */
-function sandboxHint(conn: AppConnection, env: NodeJS.ProcessEnv, pipelinesDir: string, events: string[]): string {
-  const sb = conn.sandbox!;
-  // the commands must find the same sandbox: same data directory (and sandbox directory when one is named)
-  const prefix =
-    (env.B24FLOW_DATA_DIR ? `B24FLOW_DATA_DIR=${shellQuote(env.B24FLOW_DATA_DIR)} ` : '') +
-    (env.B24FLOW_SANDBOX_DIR ? `B24FLOW_SANDBOX_DIR=${shellQuote(env.B24FLOW_SANDBOX_DIR)} ` : '');
-  const lines = [
-    `b24flow serve: embedded sandbox portal at ${sb.baseUrl} (data in ${conn.sandboxDir ?? '?'}; b24flow commands with no portal configured and the same data directory use it too)`,
-    `  webhook URL (use as BITRIX_WEBHOOK_URL in other tools): ${sb.webhookUrl}`,
-    `  application token of its app (the sandbox's own, not a real secret; events carry it): ${sb.oauthApp.applicationToken}`,
-    ...(events.length
-      ? [
-          `  to see events flow (${events.join(', ')}), bind them once from another terminal, then create a deal (serve picks it up within --sync-every seconds):`,
-          `    ${prefix}b24flow events bind --pipelines ${shellQuote(pipelinesDir)}`,
-          `    ${prefix}b24flow call crm.deal.add --confirm-write -p '{"fields":{"TITLE":"Sandbox deal"}}'`,
-        ]
-      : [
-          `  create a deal there: ${prefix}b24flow call crm.deal.add --confirm-write -p '{"fields":{"TITLE":"Sandbox deal"}}'`,
-        ]),
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
-/** A value for a POSIX shell command line: bare when it is plain, else single-quoted. */
-function shellQuote(v: string): string {
-  return /^[\w./:@%+=,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
@@ -247,7 +222,22 @@ async function savedPipelinesOf(settings: Settings): Promise<Awaited<ReturnType<
  */
 export async function serve(o: ServeOptions): Promise<void> {
   const settings = readSettings();
+  const { env } = settings;
+  serveLog = await openServeLog({ env });
+  try {
+    await serveWith(o, settings);
+  } finally {
+    await serveLog.close();
+    serveLog = undefined;
+  }
+}
+
+/** {@link serve} once its log is open. */
+async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
   const { env, dataDir } = settings;
+  // one registry for the service: its REST observer goes into every client of this process
+  const metrics = new Metrics();
+  const onCall = metrics.observeRest.bind(metrics);
   const publicUrl = publicUrlOf(o.publicUrl ?? env.B24FLOW_PUBLIC_URL);
   const pipelines = [...(await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone }))];
   // the enabled pipelines saved in the store (`b24flow pipelines save`) run beside the folder's; a folder file wins
@@ -278,7 +268,9 @@ export async function serve(o: ServeOptions): Promise<void> {
   const connEnv = first && !env.B24_MEMBER_ID ? { ...env, B24_MEMBER_ID: first } : env;
   // an OAuth application no portal has installed yet: serve waits for the first install (no default portal)
   const awaiting = !first && appOnly;
-  const conn: AppConnection = awaiting ? awaitingInstall(env) : await connectApp({ env: connEnv }).catch(giveUp);
+  const conn: AppConnection = awaiting
+    ? awaitingInstall(env)
+    : await connectApp({ env: connEnv, onCall, stderr: log }).catch(giveUp);
   const wantsEvents = pipelines.some((p) => (p.def.triggers ?? []).some((t) => t.event));
   let offline = o.offline && wantsEvents;
   if (offline && conn.kind === 'webhook') {
@@ -298,7 +290,12 @@ export async function serve(o: ServeOptions): Promise<void> {
   }
   const portals =
     conn.kind === 'oauth' && !conn.sandbox
-      ? await appPortals(settings, awaiting ? undefined : { memberId: conn.client.portal.id, client: conn.client }, log)
+      ? await appPortals(
+          settings,
+          awaiting ? undefined : { memberId: conn.client.portal.id, client: conn.client },
+          log,
+          onCall,
+        )
       : undefined;
   // a serve pinned to one portal of an OAuth application keeps that portal's tokens fresh itself
   const pinnedKeeper =
@@ -338,6 +335,9 @@ export async function serve(o: ServeOptions): Promise<void> {
     log(`serve: portal ${memberId}: ${bound.map((b) => `${b.event} (${b.type}) ${b.status}`).join(', ')}`);
   };
   const verifyInstall = portals?.verifyInstall ?? conn.verifyInstall;
+  const { pendingApprovals } = await import('../store/gauges.js');
+  const store = await openDataStore(settings);
+  metrics.gauge('b24flow_approvals_pending', 'Approval requests waiting for a decision', () => pendingApprovals(store));
   let svc: Awaited<ReturnType<typeof startTriggerService>>;
   try {
     svc = await startTriggerService({
@@ -361,6 +361,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       approvals: (client) => approvalService(runOptions, client),
       timezone: settings.timezone,
       log,
+      metrics,
       slots: shared.slots,
       ...(shared.jobs ? { jobs: shared.jobs } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),

@@ -112,6 +112,11 @@ export class BossJobQueue implements JobQueue {
     return id;
   }
 
+  /** Jobs of `name` queued and not started (pg-boss's queue counts; one query). */
+  async queued(name: JobName): Promise<number> {
+    return (await this.boss.getQueue(name))?.queuedCount ?? 0;
+  }
+
   /**
    * Works a queue: one fetch loop per queue in this process takes as many jobs as it has free slots (up to
    * `concurrency` running at once), runs them side by side, completes or fails each, and fetches again when a slot

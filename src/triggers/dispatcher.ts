@@ -153,7 +153,7 @@ export class Dispatcher {
     let matches = this.byEvent.get(ev.name.toUpperCase()) ?? [];
     if (opts.only) matches = matches.filter((x) => opts.only!.includes(x.p.name));
     if (!matches.length) {
-      m.inc('b24flow_events_processed_total', { source: ev.source, result: 'unmatched' });
+      m.eventsProcessed.inc({ source: ev.source, result: 'unmatched' });
       return { outcome: 'unmatched', ran: [], failures: [] };
     }
     // the same change arriving on both paths at once: let the first copy finish before deciding
@@ -162,12 +162,12 @@ export class Dispatcher {
       while (this.inflight.has(pk)) await this.inflight.get(pk);
     }
     if (!opts.force && (await this.allProcessed(ev.key, matches))) {
-      m.inc('b24flow_events_processed_total', { source: ev.source, result: 'duplicate' });
+      m.eventsProcessed.inc({ source: ev.source, result: 'duplicate' });
       return { outcome: 'duplicate', ran: [], failures: [] };
     }
     // offline rows never carry our own writes (auth_connector); online deliveries may
     if (ev.source === 'online' && this.o.own?.isOwn(ev.name, ev.objectId, ev.ts)) {
-      m.inc('b24flow_events_processed_total', { source: ev.source, result: 'own' });
+      m.eventsProcessed.inc({ source: ev.source, result: 'own' });
       return { outcome: 'own', ran: [], failures: [] };
     }
     const ran: string[] = [];
@@ -226,6 +226,7 @@ export class Dispatcher {
             signal,
           });
         let out: RunOutcome;
+        const started = performance.now();
         try {
           out = lane
             ? await this.lanes.run(lane.lane, lane.mode, runOnce, this.o.signal)
@@ -237,12 +238,14 @@ export class Dispatcher {
             error: err instanceof Error ? err.message : String(err),
           };
         }
-        m.inc('b24flow_runs_total', { pipeline: p.name, trigger: 'event', status: out.ok ? 'succeeded' : 'failed' });
+        const runLabels = { pipeline: p.name, trigger: 'event', status: out.ok ? 'succeeded' : 'failed' };
+        m.runs.inc(runLabels);
+        m.runDuration.observe(runLabels, (performance.now() - started) / 1000);
         if (out.ok) {
           await this.o.processed.add(pk);
           ran.push(p.name);
         } else {
-          m.inc('b24flow_run_failures_total', { pipeline: p.name });
+          m.runFailures.inc({ pipeline: p.name });
           failures.push({ pipeline: p.name, error: out.error ?? out.status });
           log(`event ${ev.name} ${ev.objectId ?? ''} → ${p.name}: failed (${out.error ?? out.status})`);
         }
@@ -252,7 +255,7 @@ export class Dispatcher {
       }
     }
     const outcome = failures.length ? 'failed' : ran.length ? 'processed' : skipped ? 'duplicate' : 'processed';
-    m.inc('b24flow_events_processed_total', { source: ev.source, result: outcome });
+    m.eventsProcessed.inc({ source: ev.source, result: outcome });
     return {
       outcome,
       ran,

@@ -99,7 +99,7 @@ export function installAuth(
 /** Builds the install and handler routes (see module doc). */
 export function installRoutes(o: InstallRoutesOptions): Route[] {
   const refuse = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
-    o.metrics.inc('b24flow_app_installs_refused_total', { reason });
+    o.metrics.appInstallsRefused.inc({ reason });
     o.log(`install refused (${status} ${reason}) from ${req.socket.remoteAddress ?? '?'}`);
     if (!res.headersSent) sendJson(res, status, { error: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'UNAUTHORIZED' });
   };
@@ -139,7 +139,7 @@ export function installRoutes(o: InstallRoutesOptions): Route[] {
     }
     if (!verdict.ok) return refuse(req, res, 401, verdict.reason);
     if (verdict.applicationToken) o.tokens.set(verdict.memberId, verdict.applicationToken);
-    o.metrics.inc('b24flow_app_installs_total');
+    o.metrics.appInstalls.inc();
     o.log(
       `install: portal ${verdict.memberId} installed (${found.kind === 'frame' ? 'install page' : 'install callback'})`,
     );

@@ -325,7 +325,7 @@ export class EventIntake {
         await this.o.events.fail(s.id, out.error ?? 'failed', Date.now());
         return;
       }
-      this.o.metrics.inc('b24flow_events_dead_lettered_total', { source: ev.source });
+      this.o.metrics.eventsDeadLettered.inc({ source: ev.source });
       this.o.log?.(
         `event ${ev.name} ${ev.objectId ?? ''} moved to the dead-letter queue after ${attempts} attempt(s): ${out.error}`,
       );

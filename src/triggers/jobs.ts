@@ -79,6 +79,8 @@ export interface JobQueue {
   ): Promise<{ state: JobState; output?: Record<string, unknown> }>;
   /** Deletes a finished job so that the same id can be sent again (a new attempt of a failed run). */
   remove(name: JobName, id: string): Promise<void>;
+  /** Jobs of `name` waiting for a worker (not started yet), when the queue can tell cheaply (metrics). */
+  queued?(name: JobName): Promise<number>;
   /** Stops the workers (running handlers finish, at most `timeoutMs`, default 30 s) and closes the queue. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -291,6 +293,10 @@ export class InProcessJobQueue implements JobQueue {
       signal.addEventListener('abort', done, { once: true });
     });
     return this.state(name, id);
+  }
+
+  async queued(name: JobName): Promise<number> {
+    return this.waiting.filter((w) => w.name === name).length;
   }
 
   async remove(_name: JobName, id: string): Promise<void> {

@@ -444,7 +444,7 @@ export class OfflineSyncWorker {
       const firstSeen = prev?.firstSeen ?? this.now();
       if (attempts >= maxAttempts) {
         await deadLetterEvent(this.o.dlq, ev, r, attempts, new Date(firstSeen));
-        this.o.metrics.inc('b24flow_events_dead_lettered_total', { source: ev.source });
+        this.o.metrics.eventsDeadLettered.inc({ source: ev.source });
         delete this.state.attempts[id];
         this.state.dead[`${id}:${ev.key}`] = this.now();
         if (ev.messageId) toError.push({ pid: pidOf.get(id)!, messageId: ev.messageId });
@@ -481,7 +481,7 @@ export class OfflineSyncWorker {
       await this.call('event.offline.error', { process_id: pid, message_id: ids });
     }
     await this.save();
-    this.o.metrics.inc('b24flow_offline_sync_batches_total');
+    this.o.metrics.offlineBatches.inc();
     return res;
   }
 }

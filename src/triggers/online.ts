@@ -104,7 +104,7 @@ export interface OnlineEvents {
 /** Builds the `POST /bitrix/events` route and its background queue. */
 export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
   const reject = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
-    o.metrics.inc('b24flow_events_rejected_total', { reason });
+    o.metrics.eventsRejected.inc({ reason });
     o.log(`online event rejected (${status} ${reason}) from ${req.socket.remoteAddress ?? '?'}`);
     if (!res.headersSent) {
       res.writeHead(status, { 'content-type': 'application/json', ...(status === 413 ? { connection: 'close' } : {}) });
@@ -151,7 +151,7 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
       }
       if (!verdict.ok) return reject(req, res, 401, verdict.reason);
       o.tokens.set(verdict.memberId, verdict.applicationToken ?? token);
-      o.metrics.inc('b24flow_app_installs_total');
+      o.metrics.appInstalls.inc();
       o.log(`online event ONAPPINSTALL: portal ${verdict.memberId} installed, its events are verified from now on`);
       o.onInstall?.(verdict.memberId);
     }
@@ -162,7 +162,7 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
 
     if (event === 'ONOFFLINEEVENT') {
       sendJson(res, 200, { result: true });
-      o.metrics.inc('b24flow_events_processed_total', { source: 'online', result: 'offline-wakeup' });
+      o.metrics.eventsProcessed.inc({ source: 'online', result: 'offline-wakeup' });
       o.onOfflineEvent?.(memberId);
       return;
     }
@@ -184,7 +184,7 @@ export function onlineEventRoutes(o: OnlineEventsOptions): OnlineEvents {
       stored = await o.intake.store(ev);
     } catch (err) {
       // not stored, so not accepted: say so rather than acknowledge an event we would lose
-      o.metrics.inc('b24flow_events_rejected_total', { reason: 'store-failed' });
+      o.metrics.eventsRejected.inc({ reason: 'store-failed' });
       o.log(`online event ${event}: not stored (${err instanceof Error ? err.message : String(err)}), answered 503`);
       sendJson(res, 503, { error: 'STORE_FAILED' });
       return;

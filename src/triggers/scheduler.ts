@@ -253,13 +253,13 @@ export class Scheduler {
     const base = { pipeline: e.pipeline.name, schedule: e.cron, scheduledFor };
     if (this.lanes.busy(lane)) {
       if (mode === 'fail') {
-        this.o.metrics.inc('b24flow_schedule_skipped_total', { pipeline: e.pipeline.name, reason: 'overlap' });
+        this.o.metrics.scheduleSkipped.inc({ pipeline: e.pipeline.name, reason: 'overlap' });
         this.note({ ...base, what: 'skipped', reason: 'previous run still in progress' });
         return Promise.resolve();
       }
       if (mode === 'queue') {
         if (this.queued.has(lane)) {
-          this.o.metrics.inc('b24flow_schedule_skipped_total', { pipeline: e.pipeline.name, reason: 'overlap' });
+          this.o.metrics.scheduleSkipped.inc({ pipeline: e.pipeline.name, reason: 'overlap' });
           this.note({ ...base, what: 'skipped', reason: 'a run is already queued' });
           return Promise.resolve();
         }
@@ -275,6 +275,7 @@ export class Scheduler {
           this.queued.delete(lane);
           this.note({ ...base, what: 'started' });
           let out: RunOutcome;
+          const started = performance.now();
           try {
             out = await this.o.run({
               pipeline: e.pipeline,
@@ -292,12 +293,10 @@ export class Scheduler {
           } catch (err) {
             out = { ok: false, status: 'failed', error: err instanceof Error ? err.message : String(err) };
           }
-          this.o.metrics.inc('b24flow_runs_total', {
-            pipeline: e.pipeline.name,
-            trigger: 'schedule',
-            status: out.ok ? 'succeeded' : 'failed',
-          });
-          if (!out.ok) this.o.metrics.inc('b24flow_run_failures_total', { pipeline: e.pipeline.name });
+          const runLabels = { pipeline: e.pipeline.name, trigger: 'schedule', status: out.ok ? 'succeeded' : 'failed' };
+          this.o.metrics.runs.inc(runLabels);
+          this.o.metrics.runDuration.observe(runLabels, (performance.now() - started) / 1000);
+          if (!out.ok) this.o.metrics.runFailures.inc({ pipeline: e.pipeline.name });
           this.note({
             ...base,
             what: out.ok ? 'finished' : 'failed',

@@ -22,7 +22,7 @@ import { installRoutes } from './installPage.js';
 import { EventIntake, type EventStore, type IntakeOptions } from './intake.js';
 import { deadLetterJob, InProcessJobQueue, type JobQueue, type PipelineRunJob, queuedRunner } from './jobs.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type StepTiming } from './metrics.js';
 import { type OfflineStateStore, OfflineSyncWorker } from './offlineSync.js';
 import { onlineEventRoutes, type PortalTokens } from './online.js';
 import { type ProcessedKeys, portalKeys } from './processed.js';
@@ -154,6 +154,11 @@ export interface TriggerServiceOptions {
   portals?: PortalDirectory;
   /** Claimed cron slots and the schedule log (src/store/schedules.ts; default in memory). */
   slots?: ScheduleSlots;
+  /**
+   * The service's metrics (default a new {@link Metrics}): serve creates them first, so that its clients' REST
+   * observer and its own gauges (approvals pending) feed the same registry.
+   */
+  metrics?: Metrics;
 }
 
 /** A running trigger service. */
@@ -203,11 +208,13 @@ export function isOkStatus(status: string): boolean {
  * @param client the (loop-guarded) client the runs call through
  * @param defaults further `runPipeline` options the composition root chose (journal, language, …)
  * @param approvals the portal's approval service (absent: runs that need a person are refused as before)
+ * @param steps told the steps of each finished run (the service's step duration histogram)
  */
 export function pipelineRunner(
   client: RunOptions['client'],
   defaults: Omit<Partial<RunOptions>, 'client'> = {},
   approvals?: ApprovalService,
+  steps?: (pipeline: string, steps: StepTiming[]) => void,
 ): PipelineRunner {
   return async (req: RunRequest) => {
     try {
@@ -226,6 +233,7 @@ export function pipelineRunner(
         trigger: req.trigger,
         signal: req.signal,
       });
+      steps?.(req.pipeline.name, r.steps);
       const ok = isOkStatus(String(r.status));
       const failure: unknown = r.error;
       const error = ok
@@ -250,7 +258,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   const sink = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   // every log line of the service (dispatcher, scheduler, worker, online endpoint, loop guard) is redacted here
   const log = (l: string) => sink(redact(l));
-  const metrics = new Metrics();
+  const metrics = o.metrics ?? new Metrics();
   const dlq = o.stores.deadLetters;
   const shutdown = new AbortController();
   // every run in flight listens on it (parallel dispatches + schedules)
@@ -274,7 +282,12 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     const guarded = guardClient(client, { authConnector: o.authConnector ?? DEFAULT_AUTH_CONNECTOR, own, log });
     const localRun =
       o.run ??
-      pipelineRunner(guarded as RunOptions['client'], o.runOptions, o.approvals?.(guarded as RunOptions['client']));
+      pipelineRunner(
+        guarded as RunOptions['client'],
+        o.runOptions,
+        o.approvals?.(guarded as RunOptions['client']),
+        (pipeline, steps) => metrics.observeSteps(pipeline, steps),
+      );
     // with a shared queue every run is a job: the process that got the event or the slot waits for its outcome
     const run = jobs.shared ? queuedRunner(jobs, undefined, multi ? memberId : undefined) : localRun;
     const processed = portalKeys(o.stores.processed, memberId);
@@ -488,9 +501,23 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     }
     return dlqSize;
   };
-  metrics.gauge('b24flow_dlq_size', () => dlqSize);
-  metrics.gauge('b24flow_limiter_wait_seconds_total', () => (o.client.stats?.().limiterWaitMs ?? 0) / 1000);
-  metrics.gauge('b24flow_up', () => 1);
+  metrics.gauge('b24flow_dlq_entries', 'Entries in the dead-letter queue', refreshDlqSize);
+  // the clients keep the running sum of their limiter waits: a counter read from them (every portal served)
+  metrics.counterFrom(
+    'b24flow_limiter_wait_seconds_total',
+    'Seconds REST calls waited in the rate limiter (request bucket and operating budget)',
+    () =>
+      [o.client, ...[...others.values()].map((c) => c.client)].reduce(
+        (sum, c) => sum + (c.stats?.().limiterWaitMs ?? 0) / 1000,
+        0,
+      ),
+  );
+  metrics.gauge('b24flow_up', '1 while the service runs', () => 1);
+  const queue = jobs;
+  if (queue.queued)
+    metrics.gauge('b24flow_jobs_queued', 'pipeline-run jobs waiting for a worker (every process on the queue)', () =>
+      queue.queued!('pipeline-run'),
+    );
   const startedAt = Date.now();
 
   const routes: Route[] = [
@@ -521,8 +548,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       method: 'GET',
       path: '/metrics',
       handler: async (_req: IncomingMessage, res: ServerResponse) => {
-        await refreshDlqSize();
-        sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
+        sendText(res, 200, await metrics.render(), metrics.contentType);
       },
     },
     ...online.routes,

@@ -111,7 +111,7 @@ describe('ONAPPINSTALL at POST /bitrix/events', () => {
     const stored = await until(() => store.get(sb.oauthApp.memberId), 'the installed portal’s tokens');
     expect(stored.application_token).toBe(sb.oauthApp.applicationToken);
     expect(stored.member_id).toBe(sb.oauthApp.memberId);
-    expect(svc.metrics.sum('b24flow_app_installs_total')).toBe(1);
+    expect(await svc.metrics.value('b24flow_app_installs_total')).toBe(1);
 
     // the stored tokens work: the app (OAuth) client binds an online handler on the portal
     const registry = registryFor({ clientId: sb.oauthApp.clientId, clientSecret: sb.oauthApp.clientSecret }, store);

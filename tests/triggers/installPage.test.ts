@@ -122,7 +122,7 @@ describe('the install path', () => {
     expect(none.status).toBe(401);
     expect((await post(withApp.url, { event: 'ONAPPINSTALL', pad: 'x'.repeat(10_000) })).status).toBe(413);
     expect(installed).toEqual(['m1', 'm2']);
-    expect(metrics.render()).toContain('b24flow_app_installs_refused_total');
+    expect(await metrics.render()).toContain('b24flow_app_installs_refused_total');
   });
 
   it('the handler path answers a page with no portal data', async () => {

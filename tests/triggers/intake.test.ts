@@ -141,7 +141,7 @@ describe('online event intake', () => {
     // settled: nothing left in the intake store
     expect(await (await storesFor(dir)).events.count()).toBe(0);
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();
-    expect(metrics).toMatch(new RegExp(`^b24flow_dlq_size ${N}$`, 'm'));
+    expect(metrics).toMatch(new RegExp(`^b24flow_dlq_entries ${N}$`, 'm'));
     expect(metrics).toMatch(new RegExp(`b24flow_events_dead_lettered_total\\{source="online"\\} ${N}`));
   }, 60_000);
 
@@ -288,6 +288,6 @@ describe('online event intake', () => {
     ]);
     expect((await dlq.list())[0]!.error).toMatch(/^dispatch: .*processed_events is read-only/);
     expect(q.calls.filter((c) => c.method === 'event.offline.error')).toHaveLength(1);
-    expect(metrics.get('b24flow_events_dead_lettered_total', { source: 'offline' })).toBe(1);
+    expect(await metrics.value('b24flow_events_dead_lettered_total', { source: 'offline' })).toBe(1);
   });
 });

@@ -105,7 +105,7 @@ describe('offline sync worker', () => {
     expect(errs).toHaveLength(1);
     expect(errs[0]!.params.message_id).toEqual(['ONCRMDEALADD:13']);
     expect(s.q.rows).toMatchObject([{ ERROR: 1 }]);
-    expect(s.metrics.get('b24flow_run_failures_total', { pipeline: 'react' })).toBe(3);
+    expect(await s.metrics.value('b24flow_run_failures_total', { pipeline: 'react' })).toBe(3);
   });
 
   it('after a crash re-reads its reserved rows and never runs a processed change twice', async () => {

@@ -151,6 +151,6 @@ describe('POST /bitrix/events', () => {
     const metrics = await (await fetch(`${svc.url}/metrics`)).text();
     expect(metrics).toMatch(/b24flow_runs_total\{pipeline="on-deal",trigger="event",status="succeeded"\} 1/);
     expect(metrics).toMatch(/b24flow_events_processed_total\{source="online",result="duplicate"\} 1/);
-    expect(metrics).toMatch(/^b24flow_dlq_size 0$/m);
+    expect(metrics).toMatch(/^b24flow_dlq_entries 0$/m);
   });
 });

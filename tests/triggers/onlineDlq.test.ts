@@ -45,7 +45,7 @@ describe('online events whose pipeline is refused', () => {
       expect(deals).toHaveLength(N);
       for (let i = 0; i < 300; i++) {
         const m = await (await fetch(`${s.url}/metrics`)).text();
-        if (Number(/^b24flow_dlq_size (\d+)$/m.exec(m)?.[1] ?? 0) >= N) break;
+        if (Number(/^b24flow_dlq_entries (\d+)$/m.exec(m)?.[1] ?? 0) >= N) break;
         await sleep(50);
       }
     } finally {

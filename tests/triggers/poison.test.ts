@@ -38,10 +38,10 @@ describe('poison events', () => {
     let metrics = '';
     for (let i = 0; i < 300; i++) {
       metrics = await (await fetch(`${s.url}/metrics`)).text();
-      if (/^b24flow_dlq_size 1$/m.test(metrics)) break;
+      if (/^b24flow_dlq_entries 1$/m.test(metrics)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(metrics).toMatch(/^b24flow_dlq_size 1$/m);
+    expect(metrics).toMatch(/^b24flow_dlq_entries 1$/m);
     expect(metrics).toMatch(/b24flow_run_failures_total\{pipeline="lead-for-deal"\} 3/);
     // the other 39 flowed on
     const origins = (await leadOrigins(sb.hook)).filter((o) => o.startsWith('deal-'));

@@ -48,7 +48,7 @@ describe('dead letters of several portals', () => {
     );
     for (let i = 0; i < 400; i++) {
       const done = (await leadsFor(a)).length === 5 && (await leadsFor(b)).length === 4;
-      if (done && /^b24flow_dlq_size 1$/m.test(await (await fetch(`${s.url}/metrics`)).text())) break;
+      if (done && /^b24flow_dlq_entries 1$/m.test(await (await fetch(`${s.url}/metrics`)).text())) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     s.child.kill('SIGTERM');

@@ -112,7 +112,7 @@ steps:
     const skipped = (await s.readLog()).filter((l) => l.what === 'skipped');
     expect(skipped.map((l) => l.scheduledFor)).toContain('2026-03-02T10:02:00.000Z');
     expect(skipped.length).toBe(6);
-    expect(metrics.get('b24flow_schedule_skipped_total', { pipeline: 'slow', reason: 'overlap' })).toBe(6);
+    expect(await metrics.value('b24flow_schedule_skipped_total', { pipeline: 'slow', reason: 'overlap' })).toBe(6);
   });
 
   it('after downtime: missed runs are skipped by default and caught up once with missed: catch-up-once', async () => {

@@ -64,7 +64,7 @@ steps:
         'b24flow_runs_total',
         'b24flow_run_failures_total',
         'b24flow_events_processed_total',
-        'b24flow_dlq_size',
+        'b24flow_dlq_entries',
         'b24flow_limiter_wait_seconds_total',
       ])
         expect(metrics).toContain(`# TYPE ${m}`);
