@@ -35,7 +35,7 @@ export interface TelegramApprovalsOptions {
   portal: string;
   /** How often the courier looks for new, expiring and expired requests, ms (default 5000). */
   pollMs?: number;
-  /** How long before its expiry a pending request is announced again, ms (default 1 h). */
+  /** How long before its expiry a pending request is announced again, ms (default 1 h; at most a fifth of its lifetime). */
   remindBeforeMs?: number;
   lang?: 'en' | 'ru';
   /** Tells a Bitrix24 user through the portal (approvers without a linked chat); default: nobody. */
@@ -231,9 +231,11 @@ export function attachApprovals(bot: Bot, o: TelegramApprovalsOptions): Approval
       );
     const store = svc.o.approvals;
     for (const a of await svc.list({ state: ['pending'] })) {
-      const left = Date.parse(a.request.expiresAt) - svc.clock();
-      const reminder =
-        a.notifiedMs !== undefined && a.remindedMs === undefined && left < (o.remindBeforeMs ?? 3600_000);
+      const expires = Date.parse(a.request.expiresAt);
+      const left = expires - svc.clock();
+      // an hour before the expiry, or the last fifth of a shorter lifetime
+      const before = Math.min(o.remindBeforeMs ?? 3600_000, (expires - Date.parse(a.request.createdAt)) / 5);
+      const reminder = a.notifiedMs !== undefined && a.remindedMs === undefined && left < before;
       if (a.notifiedMs !== undefined && !reminder) continue;
       if (!(await store.markNotified(a.request.id, reminder ? 'reminded' : 'asked'))) continue;
       const lines = await approvalLines(svc, a, ru ? 'ru' : 'en');
