@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
+import { jsonText } from '../present/jsonOut.js';
 
 /**
  * Registers `b24flow bot`: the Telegram bot (grammY, long polling by default; `--webhook-url` for webhook mode)
@@ -76,7 +77,7 @@ export function register(program: Command): void {
       const { resolve } = await import('node:path');
       const { dataDir } = readSettings();
       const code = await new LinkCodes(resolve(dataDir)).issue(o.bitrixUser, hours * 3600_000);
-      if (o.json) process.stdout.write(`${JSON.stringify({ code, bitrixUserId: o.bitrixUser, ttlHours: hours })}\n`);
+      if (o.json) process.stdout.write(jsonText({ code, bitrixUserId: o.bitrixUser, ttlHours: hours }, 0));
       else process.stdout.write(`${code}\n`);
       process.stderr.write(`The person sends "/link ${code}" to the bot within ${hours} h; the code works once.\n`);
     });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
+import { jsonText } from '../present/jsonOut.js';
 
 /** Flags of `b24flow export`. */
 interface ExportFlags {
@@ -111,7 +112,7 @@ export function register(program: Command): void {
           },
         })) {
           let chunk = '';
-          for (const row of page) chunk += `${JSON.stringify(row)}\n`;
+          for (const row of page) chunk += `${JSON.stringify(row)}\n`; // portal rows, verbatim
           rows += page.length;
           if (streamError) throw streamError;
           if (!stream.write(chunk))
@@ -142,7 +143,17 @@ export function register(program: Command): void {
       const rate = seconds > 0 ? rows / seconds : rows;
       if (flags.json)
         process.stdout.write(
-          `${JSON.stringify({ method, out: flags.out, rows, requests, seconds: Number(seconds.toFixed(3)), rowsPerSecond: Math.round(rate) })}\n`,
+          jsonText(
+            {
+              method,
+              out: flags.out,
+              rows,
+              requests,
+              seconds: Number(seconds.toFixed(3)),
+              rowsPerSecond: Math.round(rate),
+            },
+            0,
+          ),
         );
       else
         process.stdout.write(
