@@ -63,7 +63,7 @@ export function register(program: Command): void {
       const { rename, unlink, open } = await import('node:fs/promises');
       const { mkdirParents } = await import('../../lib/atomic.js');
       const { dirname } = await import('node:path');
-      const { connect } = await import('../compose.js');
+      const { connect, loadEnv, waitNoticesFromEnv } = await import('../compose.js');
       const { B24Error } = await import('../../bitrix/restErrors.js');
       const { redact } = await import('../../bitrix/redact.js');
 
@@ -82,7 +82,8 @@ export function register(program: Command): void {
       stream.on('error', (err) => {
         streamError = err;
       });
-      const conn = await connect().catch(async (err) => {
+      const onWait = await waitNoticesFromEnv(loadEnv(process.env));
+      const conn = await connect({ limiter: { onWait } }).catch(async (err) => {
         stream.destroy();
         await unlink(tmp).catch(() => {});
         throw err;
