@@ -175,7 +175,7 @@ describe('completion', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/'approvals'\) words=/);
     expect(r.out).toMatch(/'check'\) words='[^']*--format/);
-    const top = /^ {4}''\) words='([^']*)'/m.exec(r.out)?.[1].split(' ');
+    const top = /^ {4}''\) words='([^']*)'/m.exec(r.out)?.[1]?.split(' ');
     expect(top).toEqual(expect.arrayContaining(['approvals', 'check', 'catalog', 'run']));
     const complete = spawnSync(
       'bash',
