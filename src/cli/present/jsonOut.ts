@@ -33,6 +33,8 @@ export const VERBATIM = new Set([
   // step records are camelCase already
   'steps',
   'with',
+  // `events list`: the portal's event.get rows (`auth_type`, `connector_id`...); `events bind` results are camelCase
+  'bindings',
 ]);
 
 /** `method_count` → `methodCount`; keys that are not lower-case snake_case come back unchanged. */
