@@ -38,6 +38,9 @@ function collectedSecrets(root: string): string[] {
  */
 export default function setup(): () => void {
   const root = join(import.meta.dirname, '..');
+  // the CLI's text outputs are compared byte for byte: a FORCE_COLOR of the caller's shell or CI would colour them
+  // (tests/cli/conventions.test.ts sets it where it checks colour)
+  delete process.env.FORCE_COLOR;
   execFileSync(
     process.execPath,
     [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],

@@ -649,7 +649,10 @@ export class B24Client {
       if (!retry || attempt >= (limitAnswer ? this.maxRetries * 2 : this.maxRetries)) throw err;
       attempt++;
       this.counters.retries++;
-      if (waitMs) await sleep(waitMs, spec.signal);
+      if (waitMs) {
+        if (err instanceof QueryLimitExceeded) this.limiter.operating.onWait?.({ reason: 'backoff', ms: waitMs });
+        await sleep(waitMs, spec.signal);
+      }
     }
   }
 

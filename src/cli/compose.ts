@@ -23,7 +23,7 @@ import { parse as parseDotenv } from 'dotenv';
 import type { TokenStore } from '../bitrix/auth/tokenStore.js';
 import type { B24Client, CallObserver } from '../bitrix/client.js';
 import type { Connection, ConnectOptions, PortalSettings } from '../bitrix/connect.js';
-import type { LimiterConfig, SharedLimiterState } from '../bitrix/limiter/index.js';
+import type { LimiterConfig, LimiterWait, SharedLimiterState } from '../bitrix/limiter/index.js';
 import type { V3Memory } from '../bitrix/restV3.js';
 import { setDefaultCatalogDir } from '../catalog/store.js';
 import { InvalidInputError, RuntimeFailure } from '../lib/failures.js';
@@ -350,14 +350,23 @@ function sandboxLimiter(limiter: LimiterConfig, sb: SandboxPacing): LimiterConfi
 }
 
 /**
- * Connects like every command, with a small embedded sandbox when no portal is configured.
+ * Connects like every command, with a small embedded sandbox when no portal is configured. Long limiter waits are
+ * announced on stderr (src/cli/present/waitNotice.ts; interval `B24FLOW_WAIT_NOTICE_S`, default 10 s).
  *
  * @param opts connection options (environment, audit path, limiter overrides, sandbox options)
  * @returns the connection; `close()` ends the client and the sandbox it started
  * @throws InvalidInputError when the configuration is malformed (e.g. a bad `BITRIX_WEBHOOK_URL`)
  */
 export async function connectPortal(opts: PortalOptions = {}): Promise<PortalConnection> {
-  return connect({ sandbox: { size: 'small', quiet: true }, ...opts });
+  const onWait = await waitNoticesFromEnv(loadEnv(opts.env ?? process.env));
+  return connect({ sandbox: { size: 'small', quiet: true }, ...opts, limiter: { onWait, ...opts.limiter } });
+}
+
+/** The limiter's `onWait` for an interactive command: progress lines on stderr during long waits. */
+export async function waitNoticesFromEnv(env: NodeJS.ProcessEnv): Promise<(w: LimiterWait) => void> {
+  const { waitNotices } = await import('./present/waitNotice.js');
+  const s = Number(env.B24FLOW_WAIT_NOTICE_S);
+  return waitNotices(undefined, s > 0 ? s * 1000 : 10_000);
 }
 
 /** A connection whose client can use application-only methods when the portal allows it. */

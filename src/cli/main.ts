@@ -7,8 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { exitCodeOf, formatFinding, InvalidInputError } from '../lib/failures.js';
-import { redact } from '../lib/redact.js';
 import * as app from './commands/app.js';
 import * as apply from './commands/apply.js';
 import * as approvals from './commands/approvals.js';
@@ -17,12 +15,14 @@ import * as call from './commands/call.js';
 import * as catalog from './commands/catalog.js';
 import * as chat from './commands/chat.js';
 import * as check from './commands/check.js';
+import * as completion from './commands/completion.js';
 import * as consoleCmd from './commands/console.js';
 import * as dlq from './commands/dlq.js';
 import * as events from './commands/events.js';
 import * as exportCmd from './commands/export.js';
 import * as gc from './commands/gc.js';
 import * as graph from './commands/graph.js';
+import * as init from './commands/init.js';
 import * as migrate from './commands/migrate.js';
 import * as pipelinesCmd from './commands/pipelines.js';
 import * as plan from './commands/plan.js';
@@ -33,11 +33,15 @@ import * as sandbox from './commands/sandbox.js';
 import * as serve from './commands/serve.js';
 import { configureProcess } from './compose.js';
 import { closeDataStore } from './dataStore.js';
+import { reportError, reportUsageError, wantsJson } from './present/errorOut.js';
 
 /** The package's version, read from package.json (two levels up from both src/cli and dist/cli). */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
+
+/** Whether this command line asks for JSON output (then errors are JSON too). */
+const json = wantsJson(process.argv.slice(2));
 
 const program = new Command();
 program
@@ -45,7 +49,8 @@ program
   .description('Automate a Bitrix24 CRM with declarative YAML pipelines: check, plan, confirm, run.')
   .version(version)
   .exitOverride()
-  .configureOutput({ outputError: (str, write) => write(str) });
+  // under --json a usage error is printed once, as JSON, by the catch below
+  .configureOutput({ outputError: (str, write) => (json ? undefined : write(str)) });
 
 for (const mod of [
   catalog,
@@ -70,6 +75,8 @@ for (const mod of [
   bot,
   chat,
   consoleCmd,
+  init,
+  completion,
 ]) {
   mod.register(program);
 }
@@ -87,16 +94,12 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    // --help and --version end here with exit code 0; usage errors with 2.
+    // --help and --version end here with exit code 0; usage errors with 2 (as JSON on stderr under --json).
+    if (err.exitCode !== 0 && json) reportUsageError(err.message);
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else {
     // one exit for every error: through the redaction mechanism, whatever path raised it
-    if (err instanceof InvalidInputError && err.findings.length) {
-      for (const f of err.findings) process.stderr.write(`${redact(formatFinding(f))}\n`);
-    } else {
-      process.stderr.write(`b24flow: ${redact(err instanceof Error ? err.message : String(err))}\n`);
-    }
-    process.exitCode = exitCodeOf(err);
+    process.exitCode = reportError(err, json);
   }
 } finally {
   // the store ends with the command: an idle PostgreSQL pool would keep the process alive for its idle timeout

@@ -61,7 +61,7 @@ describe('b24flow graph (real process)', () => {
     const { nodes, subgraphs, edges } = parseMermaid(r.out);
     const labels = [...nodes.values()];
     for (const [id, method, risk] of [
-      ['deals', 'crm.deal.list', 'read'],
+      ['deals', 'crm.item.list', 'read'],
       ['tasks', 'tasks.task.add', 'write'],
       ['comments', 'crm.timeline.comment.add', 'write'],
     ])

@@ -20,7 +20,7 @@ describe('check against a configured portal', () => {
     const r = await cli(['check', 'pipelines/stale-deals.yaml', 'pipelines/offline-events-bootstrap.yaml'], env);
     expect(r.code).toBe(2);
     expect(r.stdout).toContain(
-      'pipelines/stale-deals.yaml:22:13: tasks.task.add needs scope "task", granted: crm (field /steps/1/method) [scope]',
+      'pipelines/stale-deals.yaml:23:13: tasks.task.add needs scope "task", granted: crm (field /steps/1/method) [scope]',
     );
     expect(r.stdout).toMatch(
       /offline-events-bootstrap\.yaml:\d+:13: event\.bind works only with an application .*\[app-auth\]/,

@@ -222,7 +222,7 @@ describe.each(backendsUnderTest)('runs in the store ($name)', (b) => {
     const r = await cli(['gc', '--json'], { ...env, B24FLOW_RETENTION_DAYS: '30', B24FLOW_KEYS_RETENTION_DAYS: '30' });
     expect(r.stderr + r.code).toBe('0');
     const counts = JSON.parse(r.stdout) as Record<string, number>;
-    expect(counts).toMatchObject({ runs: 2, idempotency: 1, processed_events: 1, runsDays: 30, keysDays: 30 });
+    expect(counts).toMatchObject({ runs: 2, idempotency: 1, processedEvents: 1, runsDays: 30, keysDays: 30 });
     // the expired plan and every used one (the applied plan of the test before included)
     expect(counts.plans).toBe(1 + usedBefore.length);
     const ids = (await store.db.selectFrom('runs').select('run_id').where('pipeline', '=', 'gc-test').execute())

@@ -11,7 +11,7 @@ export {
   PortalLimiter,
   type ResponseTime,
 } from './manager.js';
-export { type OperatingTicket, OperatingTracker } from './operating.js';
+export { type LimiterWait, type OperatingTicket, OperatingTracker } from './operating.js';
 export { PortalClock, sleep } from './portalClock.js';
 export {
   LeasedBucket,

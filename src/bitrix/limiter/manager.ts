@@ -4,7 +4,7 @@
  * concurrency cap. Source: settings/performance/limits.md.
  */
 import type { OperatingOutlook } from '../clientTypes.js';
-import { type OperatingTicket, OperatingTracker } from './operating.js';
+import { type LimiterWait, type OperatingTicket, OperatingTracker } from './operating.js';
 import { PortalClock, sleep } from './portalClock.js';
 import { LeasedBucket, leaseReserve, type SharedLearned, type SharedLimiterState } from './shared.js';
 import { PLAN_PRESETS, type PlanName, type RequestBucket, TokenBucket } from './tokenBucket.js';
@@ -36,6 +36,8 @@ export interface LimiterConfig {
    * be up to (delay × drain) above our estimate. Two slots cover a second of such skew on a real portal.
    */
   reserve?: number;
+  /** Told of every limiter sleep before it starts, for progress output during long waits (see {@link LimiterWait}). */
+  onWait?: (w: LimiterWait) => void;
 }
 
 /** Permission to send one HTTP request; give it back with {@link PortalLimiter.release}. */
@@ -119,6 +121,7 @@ export class PortalLimiter {
     this.operating = new OperatingTracker(this.clock, config.operatingLimit ?? 480);
     this.sem = new Semaphore(config.maxConcurrency ?? 6);
     this.onSharedError = config.onSharedError;
+    this.operating.onWait = config.onWait;
     if (config.shared) this.share(config.shared);
   }
 
@@ -191,6 +194,7 @@ export class PortalLimiter {
     if (config.operatingLimit !== undefined) this.operating.limit = config.operatingLimit;
     if (config.maxConcurrency !== undefined) this.sem.max = config.maxConcurrency;
     if (config.onSharedError !== undefined) this.onSharedError = config.onSharedError;
+    if (config.onWait !== undefined) this.operating.onWait = config.onWait;
     if (config.shared !== undefined && config.shared !== this.shared) this.share(config.shared);
   }
 
@@ -210,7 +214,11 @@ export class PortalLimiter {
     }
     try {
       const now = this.clock.now();
-      if (now < this.backoffUntil) await sleep(this.clock.toRealMs(this.backoffUntil - now), signal);
+      if (now < this.backoffUntil) {
+        const ms = this.clock.toRealMs(this.backoffUntil - now);
+        this.operating.onWait?.({ reason: 'backoff', ms });
+        await sleep(ms, signal);
+      }
       await this.bucket.acquire(signal);
     } catch (err) {
       this.sem.release();

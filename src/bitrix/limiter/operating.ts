@@ -39,10 +39,29 @@ export interface OperatingTicket {
   reserved: number;
 }
 
+/**
+ * A wait the limiter is about to do before sending a request, reported through `LimiterConfig.onWait` so that a
+ * front end can show progress during long waits (the limiter itself prints nothing). One event per sleep: a long
+ * wait made of many short sleeps (pacing) comes as many events.
+ */
+export interface LimiterWait {
+  /**
+   * `parked`: the method got 429 OPERATION_TIME_LIMIT and waits for its reset; `operating`: paced by the method's
+   * operating budget; `backoff`: after a 503 QUERY_LIMIT_EXCEEDED.
+   */
+  reason: 'parked' | 'operating' | 'backoff';
+  /** The method waiting (absent for `backoff`, which holds every method of the portal). */
+  method?: string;
+  /** Real milliseconds of this sleep. */
+  ms: number;
+}
+
 export class OperatingTracker {
   private readonly methods = new Map<string, MethodState>();
   /** Total real ms callers spent parked. */
   waitedMs = 0;
+  /** Told of every sleep before it starts (see {@link LimiterWait}). */
+  onWait: ((w: LimiterWait) => void) | undefined;
 
   /**
    * @param limit operating budget per method per 10 minutes, s (Bitrix24 cloud example 480); 0 disables pacing
@@ -112,7 +131,9 @@ export class OperatingTracker {
       signal?.throwIfAborted();
       const now = this.clock.now();
       if (now < s.parkedUntil) {
-        await sleep(this.clock.toRealMs(s.parkedUntil - now) + 5, signal);
+        const ms = this.clock.toRealMs(s.parkedUntil - now) + 5;
+        this.onWait?.({ reason: 'parked', method, ms });
+        await sleep(ms, signal);
         continue;
       }
       if (this.limit <= 0) break;
@@ -124,14 +145,18 @@ export class OperatingTracker {
         // Past half the budget, calls of this method go one at a time so each one sees the portal's fresh sum:
         // concurrent calls would all pass the portal's check and overshoot it together.
         if (s.inflightCalls === 0 || est + s.inflight + want <= this.limit * 0.5) break;
-        await sleep(this.clock.toRealMs(Math.max(0.05, unit)), signal);
+        const ms = this.clock.toRealMs(Math.max(0.05, unit));
+        this.onWait?.({ reason: 'operating', method, ms });
+        await sleep(ms, signal);
         continue;
       }
       // Over budget: wait for the oldest bucket to expire, then let one probe call learn the new sum.
       const reset =
         s.resetAt + this.clock.slack() > now ? s.resetAt + this.clock.slack() : this.oldestLocalExpiry(s, now);
       if (reset > now) {
-        await sleep(this.clock.toRealMs(reset - now) + 5, signal);
+        const ms = this.clock.toRealMs(reset - now) + 5;
+        this.onWait?.({ reason: 'operating', method, ms });
+        await sleep(ms, signal);
         continue;
       }
       if (s.inflight === 0) {
@@ -139,6 +164,7 @@ export class OperatingTracker {
         s.probing = true;
         break;
       }
+      this.onWait?.({ reason: 'operating', method, ms: this.clock.toRealMs(0.5) });
       await sleep(this.clock.toRealMs(0.5), signal);
     }
     this.waitedMs += Date.now() - started;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
+import { jsonText } from '../present/jsonOut.js';
 
 /**
  * Registers `b24flow bot`: the Telegram bot (grammY, long polling by default; `--webhook-url` for webhook mode)
@@ -125,7 +126,7 @@ export function register(program: Command): void {
         const expiresAt = new Date(Date.now() + minutes * 60_000).toISOString();
         if (o.json)
           process.stdout.write(
-            `${JSON.stringify({ sentTo: r.sentTo, chatUserId: o.chatUser, bitrixUserId: o.bitrixUser, expiresAt })}\n`,
+            jsonText({ sentTo: r.sentTo, chatUserId: o.chatUser, bitrixUserId: o.bitrixUser, expiresAt }, 0),
           );
         else process.stdout.write(`code sent to ${r.sentTo.name} via Bitrix24 notification\n`);
         process.stderr.write(

@@ -13,6 +13,10 @@
  */
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/failures.js';
+import { jsonText } from '../present/jsonOut.js';
+
+/** A `--json` body without its final newline (`out` adds it). */
+const jsonBody = (v: unknown): string => jsonText(v).trimEnd();
 
 interface JsonOpt {
   json?: boolean;
@@ -53,7 +57,7 @@ export function register(program: Command): void {
       const report = validateCatalog({ dir: opts.dir, paths });
       const errors = report.findings.filter((f) => f.severity === 'error');
       if (opts.json) {
-        out(JSON.stringify({ ok: errors.length === 0, ...report }, null, 2));
+        out(jsonBody({ ok: errors.length === 0, ...report }));
         if (errors.length) process.exitCode = 2;
         return;
       }
@@ -85,7 +89,7 @@ export function register(program: Command): void {
       const hits = cat.search(words.join(' '), { packs, limit });
       if (opts.json) {
         out(
-          JSON.stringify(
+          jsonBody(
             hits.map((m) => ({
               name: m.name,
               scope: m.scope,
@@ -94,8 +98,6 @@ export function register(program: Command): void {
               curated: m.curated,
               summary: m.summary ?? null,
             })),
-            null,
-            2,
           ),
         );
         return;
@@ -125,7 +127,7 @@ export function register(program: Command): void {
         );
       }
       if (opts.json) {
-        out(JSON.stringify({ ...m, pack: m.pack ?? null }, null, 2));
+        out(jsonBody({ ...m, pack: m.pack ?? null }));
         return;
       }
       const { renderMethod } = await import('../../catalog/render.js');
@@ -141,16 +143,14 @@ export function register(program: Command): void {
       const cat = await catalogOf(opts);
       if (opts.json) {
         out(
-          JSON.stringify(
+          jsonBody(
             cat.packs.map((p) => ({
               name: p.name,
               title: p.title,
               methods: p.methods.map((m) => m.name),
-              method_count: p.methods.length,
+              methodCount: p.methods.length,
               scopes: p.scopes,
             })),
-            null,
-            2,
           ),
         );
         return;
@@ -174,7 +174,7 @@ export function register(program: Command): void {
       const packs = splitList(opts.packs);
       if (packs.length === 0) throw new InvalidInputError('--packs needs at least one pack name');
       const scopes = cat.scopesFor(packs);
-      if (opts.json) out(JSON.stringify({ packs, scopes }, null, 2));
+      if (opts.json) out(jsonBody({ packs, scopes }));
       else out(scopes.join(','));
     });
 
@@ -186,7 +186,7 @@ export function register(program: Command): void {
     .action(async (opts: JsonOpt) => {
       const cat = await catalogOf(opts);
       if (opts.json) {
-        out(JSON.stringify(cat.recipes, null, 2));
+        out(jsonBody(cat.recipes));
         return;
       }
       for (const r of cat.recipes) out(`${r.recipe.padEnd(28)} ${r.pack.padEnd(12)} ${r.title.en}`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lib/failures.js';
+import { jsonText } from '../present/jsonOut.js';
 
 /**
  * Registers `b24flow chat [--user ID] [--json] <message...>`: sends one message to the chat agent (the same one
@@ -29,7 +30,7 @@ export function register(program: Command): void {
         const reply = await rt.agent.handleText(`cli:${user}`, message);
         if (o.json) {
           process.stdout.write(
-            `${JSON.stringify({ kind: reply.kind, reply: reply.text, planId: reply.planId, plan: reply.plan, run: reply.run }, null, 2)}\n`,
+            jsonText({ kind: reply.kind, reply: reply.text, planId: reply.planId, plan: reply.plan, run: reply.run }),
           );
         } else {
           process.stdout.write(`${reply.text}\n`);

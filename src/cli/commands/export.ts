@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError, RuntimeFailure } from '../../lib/failures.js';
+import { jsonText } from '../present/jsonOut.js';
 
 /** Flags of `b24flow export`. */
 interface ExportFlags {
@@ -62,7 +63,7 @@ export function register(program: Command): void {
       const { rename, unlink, open } = await import('node:fs/promises');
       const { mkdirParents } = await import('../../lib/atomic.js');
       const { dirname } = await import('node:path');
-      const { connect } = await import('../compose.js');
+      const { connect, loadEnv, waitNoticesFromEnv } = await import('../compose.js');
       const { B24Error } = await import('../../bitrix/restErrors.js');
       const { redact } = await import('../../bitrix/redact.js');
 
@@ -81,7 +82,8 @@ export function register(program: Command): void {
       stream.on('error', (err) => {
         streamError = err;
       });
-      const conn = await connect().catch(async (err) => {
+      const onWait = await waitNoticesFromEnv(loadEnv(process.env));
+      const conn = await connect({ limiter: { onWait } }).catch(async (err) => {
         stream.destroy();
         await unlink(tmp).catch(() => {});
         throw err;
@@ -111,7 +113,7 @@ export function register(program: Command): void {
           },
         })) {
           let chunk = '';
-          for (const row of page) chunk += `${JSON.stringify(row)}\n`;
+          for (const row of page) chunk += `${JSON.stringify(row)}\n`; // portal rows, verbatim
           rows += page.length;
           if (streamError) throw streamError;
           if (!stream.write(chunk))
@@ -142,7 +144,17 @@ export function register(program: Command): void {
       const rate = seconds > 0 ? rows / seconds : rows;
       if (flags.json)
         process.stdout.write(
-          `${JSON.stringify({ method, out: flags.out, rows, requests, seconds: Number(seconds.toFixed(3)), rowsPerSecond: Math.round(rate) })}\n`,
+          jsonText(
+            {
+              method,
+              out: flags.out,
+              rows,
+              requests,
+              seconds: Number(seconds.toFixed(3)),
+              rowsPerSecond: Math.round(rate),
+            },
+            0,
+          ),
         );
       else
         process.stdout.write(

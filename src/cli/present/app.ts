@@ -9,6 +9,7 @@ import type { PortalTokens } from '../../bitrix/auth/tokenStore.js';
 import { redact } from '../../lib/redact.js';
 import { readSettings } from '../compose.js';
 import { appUrls, publicUrlOf } from '../publicUrl.js';
+import { jsonText } from './jsonOut.js';
 
 /** One installed portal as `app --json` shows it. */
 export interface InstalledPortal {
@@ -55,7 +56,7 @@ export async function appCommand(o: { publicUrl?: string; events: boolean; json:
     configured,
     portals,
   };
-  return o.json ? `${JSON.stringify(report, null, 2)}\n` : render(report);
+  return o.json ? jsonText(report) : render(report);
 }
 
 /** The installed portals of the configured application, with their bindings when `events`. */

@@ -2,15 +2,10 @@
  * Output of `b24flow approvals …` (see src/cli/commands/approvals.ts): lists, one request in words, decisions.
  */
 import { InvalidInputError } from '../../lib/failures.js';
-import {
-  ApprovalRefused,
-  type ApprovalService,
-  approvalLines,
-  type DecisionResult,
-  type StoredApproval,
-} from '../../pipeline/index.js';
+import { type ApprovalService, approvalLines, type DecisionResult, type StoredApproval } from '../../pipeline/index.js';
 import { connectPortal, readSettings } from '../compose.js';
 import { approvalService, storeRunSettings } from '../runSettings.js';
+import { jsonText } from './jsonOut.js';
 
 function out(s: string): void {
   process.stdout.write(s);
@@ -39,7 +34,7 @@ function row(a: StoredApproval): string {
 export async function approvalsList(o: { all?: boolean; json?: boolean }): Promise<void> {
   await withService(async (svc) => {
     const list = await svc.list(o.all ? {} : { state: ['pending', 'applying'] });
-    if (o.json) return out(`${JSON.stringify(list, null, 2)}\n`);
+    if (o.json) return out(jsonText(list));
     out(
       list.length
         ? `${list.map(row).join('\n')}\n`
@@ -56,7 +51,7 @@ export async function approvalsShow(id: string, o: { json?: boolean }): Promise<
     const a = await svc.get(id);
     if (!a) throw new InvalidInputError(`unknown approval request "${id}"`);
     const lines = await approvalLines(svc, a, 'en');
-    if (o.json) return out(`${JSON.stringify({ ...a, lines }, null, 2)}\n`);
+    if (o.json) return out(jsonText({ ...a, lines }));
     out(`${lines.join('\n')}\n`);
   });
 }
@@ -69,26 +64,17 @@ export async function approvalsDecide(
 ): Promise<void> {
   if (!/^\d+$/.test(o.as)) throw new InvalidInputError(`--as must be a Bitrix24 user id, got "${o.as}"`);
   await withService(async (svc) => {
-    let r: DecisionResult;
-    try {
-      r =
-        op === 'approve'
-          ? await svc.approve(id, {
-              by: o.as,
-              via: 'cli',
-              ...(o.hash ? { hash: o.hash } : {}),
-              ...(o.confirmDestructive ? { confirmDestructive: true } : {}),
-            })
-          : await svc.reject(id, { by: o.as, via: 'cli', ...(o.reason ? { reason: o.reason } : {}) });
-    } catch (err) {
-      if (err instanceof ApprovalRefused && o.json) {
-        out(`${JSON.stringify({ refused: err.reason, error: err.message }, null, 2)}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      throw err;
-    }
-    if (o.json) return out(`${JSON.stringify(r, null, 2)}\n`);
+    // a refusal (ApprovalRefused, exit 2) goes out through the CLI's one error path, as JSON under --json
+    const r: DecisionResult =
+      op === 'approve'
+        ? await svc.approve(id, {
+            by: o.as,
+            via: 'cli',
+            ...(o.hash ? { hash: o.hash } : {}),
+            ...(o.confirmDestructive ? { confirmDestructive: true } : {}),
+          })
+        : await svc.reject(id, { by: o.as, via: 'cli', ...(o.reason ? { reason: o.reason } : {}) });
+    if (o.json) return out(jsonText(r));
     const s = r.approval;
     const lines = [`${s.request.id}: ${s.state}`];
     if (r.waitingFor) lines.push(`waiting for ${r.waitingFor} more approval(s)`);

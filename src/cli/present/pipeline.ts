@@ -34,6 +34,8 @@ import {
   userLanguage,
 } from '../../pipeline/index.js';
 import type { StoreRunSettings } from '../runSettings.js';
+import { type Colors, colorsFor, paintStatus } from './colors.js';
+import { jsonText } from './jsonOut.js';
 
 /** The composition root, loaded when a command needs the environment or a portal (keeps `check`/`graph` quick). */
 const composition = () => import('../compose.js');
@@ -188,7 +190,8 @@ function writeLine(w: PlannedWrite, verbose: boolean): string {
 }
 
 /** Human text of a plan: writes grouped by entity (diffs for updates), risk, risk fields, cost, checks. */
-export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number } = {}): string {
+export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number; colors?: Colors } = {}): string {
+  const c = opts.colors ?? colorsFor(process.stdout);
   const limit = opts.verbose ? Number.POSITIVE_INFINITY : (opts.limit ?? 5);
   const out: string[] = [];
   out.push(
@@ -199,7 +202,7 @@ export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number
   for (const w of plan.writes) byEntity.set(w.entity, [...(byEntity.get(w.entity) ?? []), w]);
   for (const [entity, ws] of byEntity) {
     const steps = [...new Set(ws.map((w) => w.step))];
-    const risk = ws.some((w) => w.risk === 'destructive') ? 'DESTRUCTIVE' : 'write';
+    const risk = ws.some((w) => w.risk === 'destructive') ? c.red('DESTRUCTIVE') : 'write';
     const verb = ws.every((w) => /\.add$/i.test(w.method))
       ? 'create'
       : ws.every((w) => /\.update$/i.test(w.method))
@@ -214,15 +217,17 @@ export function formatPlan(plan: Plan, opts: { verbose?: boolean; limit?: number
     `  Risk: ${plan.risk}${plan.riskFields.length ? ` · risk fields touched: ${plan.riskFields.join(', ')}` : ''}`,
   );
   out.push(`  Cost: ${plan.cost.text}`);
-  const passed = plan.checks.filter((c) => c.ok).length;
+  const passed = plan.checks.filter((ch) => ch.ok).length;
   if (passed) out.push(`  Checks: ${passed} passed`);
-  for (const c of plan.checks)
-    if (!c.ok) out.push(`  Check failed${c.behavior === 'block' ? ' (blocks the run)' : ''}: ${c.message}`);
+  for (const ch of plan.checks)
+    if (!ch.ok)
+      out.push(c.yellow(`  Check failed${ch.behavior === 'block' ? ' (blocks the run)' : ''}: ${ch.message}`));
   return `${out.join('\n')}\n`;
 }
 
 /** Human text of a run: refusals and the summary in the user's language. */
-export function formatRun(r: RunResult, opts: { verbose?: boolean; lang?: 'en' | 'ru' } = {}): string {
+export function formatRun(r: RunResult, opts: { verbose?: boolean; lang?: 'en' | 'ru'; colors?: Colors } = {}): string {
+  const c = opts.colors ?? colorsFor(process.stdout);
   const lang = opts.lang ?? userLanguage(process.env); // printing only: the language of the summary lines
   const out: string[] = [];
   if (r.writes.length && r.mode !== 'shadow' && r.status !== 'refused') {
@@ -231,7 +236,7 @@ export function formatRun(r: RunResult, opts: { verbose?: boolean; lang?: 'en' |
     if (byEntity.size)
       out.push(`${lang === 'ru' ? 'План' : 'Plan'}: ${[...byEntity].map(([e, n]) => `${n} × ${e}`).join(', ')}`);
   }
-  for (const c of r.checks) if (!c.ok) out.push(`${c.behavior === 'block' ? '✗' : '!'} ${c.message}`);
+  for (const ch of r.checks) if (!ch.ok) out.push(c.yellow(`${ch.behavior === 'block' ? '✗' : '!'} ${ch.message}`));
   for (const line of r.summary[lang]) out.push(line);
   if (r.outputs)
     for (const [k, v] of Object.entries(r.outputs))
@@ -254,7 +259,7 @@ export function formatRun(r: RunResult, opts: { verbose?: boolean; lang?: 'en' |
         : ' Refused steps are listed above.'
       : '';
   out.push(
-    `${status[r.status]?.[lang] ?? r.status}${refusedNote}${opts.verbose || r.status !== 'completed' ? ` (run ${r.runId})` : ''}`,
+    `${paintStatus(c, r.status, status[r.status]?.[lang] ?? r.status)}${refusedNote}${opts.verbose || r.status !== 'completed' ? ` (run ${r.runId})` : ''}`,
   );
   if (r.error) out.push(`${lang === 'ru' ? 'Причина' : 'Reason'}: ${r.error}`);
   return `${out.join('\n')}\n`;
@@ -277,10 +282,10 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
 }
 
 /** One-line description of a run for `b24flow runs`. */
-export function formatRunRecord(r: RunRecord): string {
+export function formatRunRecord(r: RunRecord, c: Colors = colorsFor(process.stdout)): string {
   const steps = Object.values(r.steps);
   const writes = steps.filter((s) => s.risk && s.risk !== 'read').reduce((a, s) => a + s.done, 0);
-  return `${r.runId}  ${r.startedAt.replace('T', ' ').replace(/\..*$/, '')}  ${r.pipeline.name.padEnd(24)} ${r.mode.padEnd(6)} ${r.status.padEnd(9)} ${writes} writes`;
+  return `${r.runId}  ${r.startedAt.replace('T', ' ').replace(/\..*$/, '')}  ${r.pipeline.name.padEnd(24)} ${r.mode.padEnd(6)} ${paintStatus(c, r.status, r.status.padEnd(9))} ${writes} writes`;
 }
 
 /** Flags shared by plan/run/apply/resume. */
@@ -341,7 +346,7 @@ export async function runPlanCommand(file: string, flags: RunFlags): Promise<voi
       batching: flags.batching !== false,
       onProgress: progressPrinter(),
     });
-    out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, { verbose: flags.verbose }));
+    out(flags.json ? jsonText(plan) : formatPlan(plan, { verbose: flags.verbose }));
     if (!flags.json && plan.writes.length)
       process.stderr.write(
         `Apply with: b24flow apply ${plan.id} --confirm-write${plan.risk === 'destructive' ? ' --confirm-destructive' : ''}\n`,
@@ -397,7 +402,7 @@ export async function runRunCommand(file: string, flags: RunFlags): Promise<void
       confirmWrite: flags.confirmWrite,
       confirmDestructive: flags.confirmDestructive,
     });
-    if (flags.json) out(`${JSON.stringify(r, null, 2)}\n`);
+    if (flags.json) out(jsonText(r));
     else {
       if (r.plan) out(formatPlan(r.plan, { verbose: flags.verbose }));
       out(formatRun(r, { verbose: flags.verbose }));
@@ -429,10 +434,10 @@ export async function runApplyCommand(planId: string, flags: RunFlags): Promise<
     }).catch((err: unknown) => {
       // drift: show the new plan (stored; the refusal names its id) so that it can be reviewed and applied
       if (err instanceof PlanRefused && err.reason === 'drifted' && err.plan)
-        out(flags.json ? `${JSON.stringify(err.plan, null, 2)}\n` : formatPlan(err.plan, { verbose: flags.verbose }));
+        out(flags.json ? jsonText(err.plan) : formatPlan(err.plan, { verbose: flags.verbose }));
       throw err;
     });
-    out(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatRun(r, { verbose: flags.verbose }));
+    out(flags.json ? jsonText(r) : formatRun(r, { verbose: flags.verbose }));
     exitFor(r);
   } finally {
     await conn.close();
@@ -451,7 +456,7 @@ export async function runResumeCommand(runId: string, flags: RunFlags): Promise<
       verbose: flags.verbose,
       onProgress: flags.json ? undefined : progressPrinter(),
     });
-    out(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatRun(r, { verbose: flags.verbose }));
+    out(flags.json ? jsonText(r) : formatRun(r, { verbose: flags.verbose }));
     exitFor(r);
   } finally {
     await conn.close();

@@ -4,6 +4,7 @@
  */
 import { InvalidInputError } from '../../lib/failures.js';
 import type { RunRecord, RunStatus, WriteEntry } from '../../pipeline/index.js';
+import { jsonText } from './jsonOut.js';
 import { formatRunRecord } from './pipeline.js';
 
 function out(s: string) {
@@ -51,7 +52,7 @@ export async function runRunsCommand(flags: {
   });
   if (flags.json) {
     out(
-      `${JSON.stringify(
+      jsonText(
         runs.map((r) => ({
           runId: r.runId,
           pipeline: r.pipeline.name,
@@ -64,9 +65,7 @@ export async function runRunsCommand(flags: {
           summary: r.summary,
           error: r.error,
         })),
-        null,
-        2,
-      )}\n`,
+      ),
     );
   } else if (!runs.length) out('No runs yet.\n');
   else for (const r of runs) out(`${formatRunRecord(r)}\n`);
@@ -84,7 +83,7 @@ export async function runRunShowCommand(runId: string, flags: { json?: boolean }
   const writes = [...(await j.loadWrites(runId)).values()];
   if (flags.json) {
     const { owner: _owner, ...shown } = run;
-    out(`${JSON.stringify({ run: shown, writes }, null, 2)}\n`);
+    out(jsonText({ run: shown, writes }));
     return;
   }
   out(formatRunShow(run, writes));

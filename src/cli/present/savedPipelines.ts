@@ -8,6 +8,7 @@ import { checkPipeline, defaultCatalog, loadPipelineText, type SavedPipelineStor
 import { SqlSavedPipelines } from '../../store/savedPipelines.js';
 import { readSettings } from '../compose.js';
 import { openDataStore } from '../dataStore.js';
+import { jsonText } from './jsonOut.js';
 
 function out(s: string): void {
   process.stdout.write(s);
@@ -40,14 +41,7 @@ export async function pipelinesSave(file: string, o: { author?: string }): Promi
 /** `pipelines list`. */
 export async function pipelinesList(o: { json?: boolean }): Promise<void> {
   const list = await (await savedStore()).list();
-  if (o.json)
-    return out(
-      `${JSON.stringify(
-        list.map(({ text: _t, ...rest }) => rest),
-        null,
-        2,
-      )}\n`,
-    );
+  if (o.json) return out(jsonText(list.map(({ text: _t, ...rest }) => rest)));
   out(
     list.length
       ? `${list.map((s) => `${s.name}  v${s.version}  ${s.savedAt}  ${s.author ?? ''}${s.disabled ? '  disabled' : ''}`).join('\n')}\n`

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { InvalidInputError } from '../../lib/failures.js';
+import { jsonText } from './jsonOut.js';
 
 function out(s: string) {
   process.stdout.write(s);
@@ -32,7 +33,7 @@ export async function runGcCommand(flags: { json?: boolean }): Promise<void> {
   const { collectGarbage } = await import('../../store/retention.js');
   const n = await collectGarbage(store, days);
   if (flags.json) {
-    out(`${JSON.stringify({ ...n, runsDays: days.runsDays, keysDays: days.keysDays }, null, 2)}\n`);
+    out(jsonText({ ...n, runsDays: days.runsDays, keysDays: days.keysDays }));
     return;
   }
   out(
@@ -56,7 +57,7 @@ export async function runMigrateCommand(flags: { dataDir?: string; json?: boolea
     storeKey: await loadStoreKey(settings.dataDir, settings.env.B24FLOW_STORE_KEY),
   });
   if (flags.json) {
-    out(`${JSON.stringify({ dataDir: dir, store: store.where, results }, null, 2)}\n`);
+    out(jsonText({ dataDir: dir, store: store.where, results }));
     return;
   }
   out(`Importing ${dir} into ${store.where}\n`);

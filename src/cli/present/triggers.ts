@@ -20,6 +20,7 @@ import { connectApp, readSettings } from '../compose.js';
 import { closeDataStore } from '../dataStore.js';
 import { storeRunSettings } from '../runSettings.js';
 import { openTriggerStores } from '../triggerStores.js';
+import { jsonText } from './jsonOut.js';
 
 const say = (l: string) => process.stderr.write(`${redact(l)}\n`);
 
@@ -55,7 +56,7 @@ export async function bindCommand(o: {
   } finally {
     await conn.close();
   }
-  if (o.json) return `${JSON.stringify({ bindings: results }, null, 2)}\n`;
+  if (o.json) return jsonText({ bindings: results });
   if (!results.length) return 'No pipeline declares an event trigger; nothing to bind.\n';
   return results.map((r) => `${r.event} (${r.type}): ${r.status}\n`).join('');
 }
@@ -66,7 +67,7 @@ export async function listBindingsCommand(o: { json?: boolean }): Promise<string
   try {
     const r = await conn.client.call('event.get', {});
     const rows = (Array.isArray(r.result) ? r.result : []) as Record<string, unknown>[];
-    if (o.json) return `${JSON.stringify({ bindings: rows }, null, 2)}\n`;
+    if (o.json) return jsonText({ bindings: rows });
     return rows.length
       ? rows.map((b) => `${b.event} ${Number(b.offline) ? 'offline' : `online ${b.handler ?? ''}`}\n`).join('')
       : 'No handlers bound.\n';
@@ -96,7 +97,7 @@ export function pendingEventsCommand(o: { json?: boolean; limit?: string }): Pro
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidInputError('--limit must be a positive integer');
   return withStores(async ({ events }) => {
     const [count, items] = [await events.count(), await events.list(limit)];
-    if (o.json) return `${JSON.stringify({ count, items }, null, 2)}\n`;
+    if (o.json) return jsonText({ count, items });
     if (!count) return 'No accepted event is waiting.\n';
     const now = Date.now();
     const lines = items.map((e) => {
@@ -137,7 +138,7 @@ export function dlqList(o: { json?: boolean }): Promise<string> {
 }
 
 function listText(all: DeadLetter[], malformed: MalformedDeadLetter[], o: { json?: boolean }): string {
-  if (o.json) return `${JSON.stringify({ size: all.length, items: all, malformed }, null, 2)}\n`;
+  if (o.json) return jsonText({ size: all.length, items: all, malformed });
   if (!all.length && !malformed.length) return 'The dead-letter queue is empty.\n';
   const lines = [...all.map(oneLine), ...malformed.map(badLine)];
   const bad = malformed.length
@@ -175,7 +176,7 @@ export function dlqShow(id: string, o: { json?: boolean }): Promise<string> {
 function showText(d: DeadLetter | MalformedDeadLetter, o: { json?: boolean }): string {
   if (isMalformed(d)) {
     const { text = '', ...m } = d;
-    if (o.json) return `${JSON.stringify({ ...m, malformed: true, text }, null, 2)}\n`;
+    if (o.json) return jsonText({ ...m, malformed: true, text });
     return [
       `id:          ${d.id}`,
       'status:      MALFORMED',
@@ -186,7 +187,7 @@ function showText(d: DeadLetter | MalformedDeadLetter, o: { json?: boolean }): s
       '',
     ].join('\n');
   }
-  if (o.json) return `${JSON.stringify(d, null, 2)}\n`;
+  if (o.json) return jsonText(d);
   return [
     `id:          ${d.id}`,
     `event:       ${d.event}${d.objectId ? ` (object ${d.objectId})` : ''}`,
@@ -231,7 +232,7 @@ async function replay(
   const results = await replayLetters(stores, entries, o.pipelines);
   const failed = results.filter((r) => !r.ok);
   const out = o.json
-    ? `${JSON.stringify({ replayed: results }, null, 2)}\n`
+    ? jsonText({ replayed: results })
     : results
         .map(
           (r) =>
@@ -325,7 +326,5 @@ export async function dlqDrop(id: string | undefined, o: { all?: boolean; json?:
     for (const i of ids) await q.drop(i);
     return ids;
   });
-  return o.json
-    ? `${JSON.stringify({ dropped: ids })}\n`
-    : `Dropped ${ids.length} dead letter${ids.length === 1 ? '' : 's'}.\n`;
+  return o.json ? jsonText({ dropped: ids }, 0) : `Dropped ${ids.length} dead letter${ids.length === 1 ? '' : 's'}.\n`;
 }

@@ -6,6 +6,7 @@ import { batchCommand } from './batchCommand.js';
 import { checksBeforeWrites } from './checksBeforeWrites.js';
 import { costBudget } from './costBudget.js';
 import { cycle } from './cycle.js';
+import { deprecatedMethod } from './deprecatedMethod.js';
 import { destructiveUnconfirmable } from './destructiveUnconfirmable.js';
 import { duplicateStepId } from './duplicateStepId.js';
 import { envAllowList } from './envAllowList.js';
@@ -30,6 +31,7 @@ export const rules: Rule[] = [
   unknownStepRef,
   cycle,
   unknownMethod,
+  deprecatedMethod,
   methodOutsidePacks,
   referenceRiskRule,
   requiredParams,

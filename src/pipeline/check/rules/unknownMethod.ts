@@ -11,13 +11,7 @@ export const unknownMethod: Rule = {
       if (!m) return [ctx.at(['steps', i, 'method'], `unknown method "${s.method}" (not in the catalog)`)];
       if (m.name !== s.method)
         return [ctx.at(['steps', i, 'method'], `method is spelled "${m.name}"`, { severity: 'warning' })];
-      if (m.deprecated)
-        return [
-          ctx.at(['steps', i, 'method'], `"${m.name}" is deprecated${m.successor ? `; use ${m.successor}` : ''}`, {
-            severity: 'warning',
-          }),
-        ];
-      return [];
+      return []; // deprecation: the deprecated-method rule
     });
   },
 };
