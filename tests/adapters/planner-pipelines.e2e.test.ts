@@ -85,6 +85,19 @@ describe('planner pipelines end to end (scripted model, real checker, sandbox)',
     expect(context).toMatch(/Examples:\n\{"name":"[a-z-]+"/);
   });
 
+  it('accepts a `use:` recipe step of the routed packs (the checker expands the recipe)', async () => {
+    const deal = await conn.client.call<number>('crm.deal.add', { fields: { TITLE: 'Recipe deal' } });
+    ai.answer(
+      FakeOpenAI.plan('A follow-up task.', {
+        name: 'follow-up',
+        steps: [{ id: 'follow', use: 'deal-stage-task', with: { deal_id: Number(deal.result) } }],
+      }),
+    );
+    const r = await planner.plan('make a follow-up task for the deal', state());
+    expect(r.kind, JSON.stringify(r)).toBe('pipeline');
+    if (r.kind === 'pipeline') expect(r.attempts).toBe(1);
+  });
+
   it('repairs an invalid proposal once with the checker findings, then accepts it', async () => {
     const bad = richProposal();
     (bad.steps as Record<string, unknown>[])[1]!.foreach = '${{ steps.nope.result }}';
