@@ -3,6 +3,9 @@
  *  - `src/generated/<name>.ts`: TypeScript types (json-schema-to-typescript), and
  *  - `src/generated/<name>.validate.ts`: a precompiled ajv validator (standalone code, no compile at start-up).
  *
+ *  - `src/generated/planner-response.schema.ts`: the planner's structured-output schema derived from
+ *    `schemas/pipeline.schema.json` (scripts/plannerSchema.ts).
+ *
  * `--check` regenerates in memory and exits 1 when any committed file is stale or missing (CI).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +14,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import addFormats from 'ajv-formats';
 import { compile } from 'json-schema-to-typescript';
+import { plannerResponseSchema } from './plannerSchema.js';
 
 const root = join(import.meta.dirname, '..');
 const schemaDir = join(root, 'schemas');
@@ -61,6 +65,15 @@ for (const s of schemas) {
   const code = esmRuntimeImports((standaloneCode as unknown as (a: Ajv2020, v: unknown) => string)(ajv, validate));
   outputs.set(`${s.name}.validate.ts`, `${header}// @ts-nocheck\n${code}\n`);
 }
+
+const pipelineSchema = schemas.find((s) => s.name === 'pipeline');
+if (!pipelineSchema) throw new Error('schemas/pipeline.schema.json is missing');
+outputs.set(
+  'planner-response.schema.ts',
+  `${header}// Derived from schemas/pipeline.schema.json by scripts/plannerSchema.ts (see there for what is dropped).\n` +
+    `/** The planner's structured-output schema: \`{ reply, pipeline | null }\` (sent with \`strict: false\`). */\n` +
+    `export const PLANNER_RESPONSE_SCHEMA: Record<string, unknown> = ${JSON.stringify(plannerResponseSchema(pipelineSchema.json), null, 2)};\n`,
+);
 
 let stale = 0;
 for (const [name, content] of outputs) {

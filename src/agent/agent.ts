@@ -12,7 +12,7 @@ import { type ChatLinks, MemoryLinks } from './links.js';
 import { cancelPlan, confirmPlan, presentPlan } from './planFlow.js';
 import { Planner, type PlannerResult } from './planner.js';
 import { KeyedQueue } from './queue.js';
-import { type AgentReply, degraded, missingFields, normalize, type PlannerLike, t } from './replies.js';
+import { type AgentReply, degraded, missingFields, normalize, type PlannerLike, t, triggerNote } from './replies.js';
 import { type AgentState, addGoal, countMissing, nowIso, type StateStore, selfCheck } from './state.js';
 
 export type { AgentReply, PlannerLike, ReplyButton } from './replies.js';
@@ -263,7 +263,13 @@ export class ChatAgent {
         return { kind: 'refused', text: result.reply };
       case 'pipeline':
         if (result.repaired) countMissing(state, missingFields(result.repaired));
-        return presentPlan(this.core, state, result.pipeline, { source: 'planner', json: result.json }, result.reply);
+        return presentPlan(
+          this.core,
+          state,
+          result.pipeline,
+          { source: 'planner', json: result.json },
+          [result.reply, triggerNote(state, result.json)].filter(Boolean).join('\n'),
+        );
     }
   }
 

@@ -49,6 +49,12 @@ const COMMON_FIELDS = [
   'SOURCE_ID',
 ];
 
+/** Optional params a card leaves out: paging (`all: true` reads every page), format flags, the `params` flags object. */
+const CARD_SKIPPED_PARAMS = new Set(['params', 'start', 'START', 'useOriginalUfNames', 'IMAGE_RESIZE', 'ADMIN_MODE']);
+
+/** Shorter type names for the cards (the model reads them the same; fewer prompt tokens). */
+const SHORT_TYPES: Record<string, string> = { integer: 'int', boolean: 'bool', array: '[]', object: '{}' };
+
 function paramText(p: ParamSpec, depth: number): string {
   const star = p.required === true ? '*' : '';
   if (p.fields?.length && depth < 1) {
@@ -63,33 +69,60 @@ function paramText(p: ParamSpec, depth: number): string {
       .filter((f) => f.required !== true)
       .map((f, i) => ({ f, i }))
       .sort((a, b) => rank(a.f.name) - rank(b.f.name) || a.i - b.i)
-      .slice(0, Math.max(0, 8 - req.length))
+      .slice(0, Math.max(0, 6 - req.length))
       .map((x) => x.f);
     const more = p.fields.length - req.length - opt.length;
     const inner = [...req, ...opt].map((f) => paramText(f, depth + 1)).join(',');
     return `${p.name}${star}{${inner}${more > 0 ? ',…' : ''}}`;
   }
-  const t = p.type && p.type !== 'string' ? `:${p.type}` : '';
+  const t = p.type && p.type !== 'string' ? `:${SHORT_TYPES[p.type] ?? p.type}` : '';
   const values = p.values?.length && p.values.length <= 6 ? `=${p.values.join('|')}` : '';
   return `${p.name}${star}${t}${values}`;
 }
 
 /**
- * One method card line: `crm.deal.add [write] Creates a deal. params: fields*{TITLE*,OPPORTUNITY:number,...}
- * risk: OPPORTUNITY,ASSIGNED_BY_ID`. Deprecated, app-only and chat-denied methods are left out by the caller.
+ * One method card line: `crm.deal.add [write] Creates a deal. params: fields*{TITLE*,OPPORTUNITY:number,...}`.
+ * Lean on purpose (every routed method is one line of the prompt): no short CRUD summaries, no risk fields or deprecation marks (the checker
+ * and the plan show them), no optional paging or format params. App-only and chat-denied methods are left out by the
+ * caller.
  */
 export function methodCard(m: MethodCard, lang: 'en' | 'ru' = 'en'): string {
-  const summary = (lang === 'ru' ? (m.summary?.ru ?? m.summary?.en) : (m.summary?.en ?? m.summary?.ru)) ?? '';
-  const params = (m.params ?? []).map((p) => paramText(p, 0)).join(' ');
-  const risk = m.risk_fields?.length ? ` risk:${m.risk_fields.join(',')}` : '';
+  let summary = (lang === 'ru' ? (m.summary?.ru ?? m.summary?.en) : (m.summary?.en ?? m.summary?.ru)) ?? '';
+  // `crm.deal.get` "Returns one deal by id." says nothing its name does not: short CRUD summaries are left out
+  if (/\.(get|list|add|update|delete)$/.test(m.name) && summary.trim().split(/\s+/).length <= 8) summary = '';
+  const params = (m.params ?? [])
+    .filter((p) => p.required === true || !CARD_SKIPPED_PARAMS.has(p.name))
+    .map((p) => paramText(p, 0))
+    .join(' ');
   const pos = m.positional ? ' positional' : '';
-  const dep = m.deprecated ? ' deprecated' : '';
-  return `${m.name} [${m.risk}]${pos}${dep} ${summary.trim()}${params ? ` params: ${params}` : ''}${risk}`;
+  return `${m.name} [${m.risk}]${pos}${summary.trim() ? ` ${summary.trim()}` : ''}${params ? ` params: ${params}` : ''}`;
+}
+
+/**
+ * The recipes (`use:` steps) that fit the routed packs, one line each:
+ * `deal-stage-task(deal_id*:int,deadline) Follow-up task for a deal's owner`.
+ */
+export function recipesForPacks(catalog: CatalogView, packs: string[], lang: 'en' | 'ru' = 'en'): string[] {
+  return (
+    (catalog.recipes ?? [])
+      // A recipe fits when every pack its steps call is routed (a recipe calling outside them would be refused).
+      .filter((r) => (r.packs ?? [r.pack]).every((p) => packs.includes(p)))
+      .map((r) => {
+        const inputs = Object.entries(r.inputs ?? {})
+          .map(
+            ([n, i]) =>
+              `${n}${i.required === true ? '*' : ''}${i.type && i.type !== 'string' ? `:${SHORT_TYPES[i.type] ?? i.type}` : ''}`,
+          )
+          .join(',');
+        const title = (lang === 'ru' ? (r.title?.ru ?? r.title?.en) : (r.title?.en ?? r.title?.ru)) ?? '';
+        return `${r.recipe}(${inputs}) ${title}`.trim();
+      })
+  );
 }
 
 /**
  * Method cards the planner may use for the given packs: no app-only or chat-denied methods. Deprecated methods
- * stay (marked): the legacy CRM methods are deprecated in the docs yet work on every portal.
+ * stay (unmarked): the legacy CRM methods are deprecated in the docs yet work on every portal.
  */
 export function cardsForPacks(catalog: CatalogView, packs: string[], lang: 'en' | 'ru' = 'en'): string[] {
   const out: string[] = [];

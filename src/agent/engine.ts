@@ -1,3 +1,4 @@
+import type { Recipe } from '../catalog/index.js';
 import type { Finding } from '../lib/failures.js';
 import type { BitrixUserView } from './links.js';
 
@@ -9,6 +10,11 @@ import type { BitrixUserView } from './links.js';
  */
 export interface ChatEngine {
   catalog: CatalogView;
+  /**
+   * The shipped pipeline documents (parsed `pipelines/*.yaml`) the planner draws its prompt examples from;
+   * optional (stubs have none).
+   */
+  examples?(): Promise<Record<string, unknown>[]>;
   /** Named pipelines available to chat users (from the pipelines directory). */
   pipelines(): Promise<NamedPipeline[]>;
   /**
@@ -92,6 +98,8 @@ export interface CatalogView {
   method(name: string): (MethodCard & { pack?: string }) | undefined;
   /** Vocabulary routing; default `['core']`. */
   routePacks(text: string): string[];
+  /** The catalog's recipes (`use:` steps); absent in stubs. */
+  recipes?: Recipe[];
 }
 
 /** A pack as the chat side sees it. */

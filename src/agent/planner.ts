@@ -1,9 +1,10 @@
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import { PLANNER_RESPONSE_SCHEMA } from '../generated/planner-response.schema.js';
 import type { Finding } from '../lib/failures.js';
-import { cardsForPacks, isChatDenied, routeMessage } from './context.js';
+import { cardsForPacks, isChatDenied, recipesForPacks, routeMessage } from './context.js';
 import type { ChatEngine } from './engine.js';
-import { PLANNER_RESPONSE_SCHEMA } from './responseSchema.js';
+import { pickExamples } from './plannerExamples.js';
 import { type AgentState, summarizeState } from './state.js';
 
 /**
@@ -41,26 +42,41 @@ export type PlannerResult =
     }
   /** The model answered without a pipeline (a question back, or nothing to do). */
   | { kind: 'answer'; reply: string; packs: string[] }
-  /** The model's pipeline stayed invalid after one repair round. */
+  /** The model's pipeline stayed invalid after {@link REPAIR_ROUNDS} repair rounds. */
   | { kind: 'refused'; reply: string; findings: Finding[]; packs: string[] }
   /** No key or the model is unreachable: free-text planning is off. */
   | { kind: 'degraded'; reply: string; cause: string };
 
+/** How many shipped pipelines go into a request as examples (each ~150-300 tokens). */
+const EXAMPLES_PER_REQUEST = 1;
+
+/** Repair rounds after the first answer: each sends the checker's findings back to the model. */
+export const REPAIR_ROUNDS = 2;
+
+/* biome-ignore-start lint/suspicious/noTemplateCurlyInString: the pipeline expression syntax, not JS templates */
 const SYSTEM_PROMPT = [
-  "You are b24flow's planner for a Bitrix24 CRM. Turn the user's request into a pipeline that uses only the listed",
-  'REST methods, or answer without a pipeline when nothing needs doing or a required value is unknown (then ask for it).',
-  'Rules: exact method names from the list; params as in the cards (* = required, fields{...} = the fields object);',
-  'literal values only, never placeholders; never invent ids - add a list step with a filter to find them, and refer',
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: the pipeline expression syntax, not a JS template
-  'to its result with a whole-field CEL expression "${{ steps.<id>.result[0].ID }}"; a person confirms every write after seeing the plan, so just',
-  "propose it. reply: one or two short sentences in the user's language, no method names, no ids.",
+  "You are b24flow's planner for a Bitrix24 CRM. Answer {reply, pipeline}; pipeline is null when nothing needs doing",
+  'or a required value is unknown (ask for it in reply).',
+  'Steps call only the listed methods (exact names; params as in the cards: * = required, fields{...} = the fields',
+  'object) or `use` a listed recipe with `with`. Values: literals, a whole-field CEL expression',
+  '"${{ steps.find.result[0].ID }}", or {"$template": "Deal {{ item.TITLE }}"}. foreach runs a step per item;',
+  'writes in a foreach get an idempotency_key. CEL: now, daysAgo(n), daysAhead(n), isoDate(t), isoDateTime(t),',
+  'string(x), int(x), size(l), sumBy(l,"F"), groupSum(l,"K","F"), countBy(l,"K").',
+  'Never invent ids: read them with a list step and a filter. Repeating requests get a schedule or event trigger',
+  'with approve: ask and approvers {users: [ids]} (ask who approves if unknown); values to vary go to inputs.',
+  "A person confirms every write after seeing the plan. reply: one or two short sentences in the user's language,",
+  'no method names, no ids.',
 ].join(' ');
+/* biome-ignore-end lint/suspicious/noTemplateCurlyInString: the pipeline expression syntax */
 
 /**
- * The LLM planner: message → pipeline JSON (a subset of `schemas/pipeline.schema.json`) through any
- * OpenAI-compatible chat-completions endpoint with structured output. Lean context: only the routed packs'
- * method cards and the user's state summary are sent. The result is checked by the same checker as a
- * hand-written pipeline; on findings the model gets one repair round with the checker's messages.
+ * The LLM planner: message → a pipeline in the schema of `pipelines/*.yaml` (steps graph, `foreach`, `if`, CEL
+ * expressions, `use:` recipes, triggers, typed inputs, approvers) through any OpenAI-compatible chat-completions
+ * endpoint with structured output ({@link PLANNER_RESPONSE_SCHEMA}, generated from `schemas/pipeline.schema.json`;
+ * sent with `strict: false` because strict mode cannot express free-form params maps). Lean context: the routed
+ * packs' method cards, the recipes that fit them, one or two trimmed shipped pipelines as examples, and the user's
+ * state summary. The result is checked by the same checker as a hand-written pipeline; on findings the model gets
+ * up to {@link REPAIR_ROUNDS} repair rounds with the checker's messages (field paths, no file positions).
  *
  * Never throws for model trouble: a missing key or an unreachable/invalid endpoint yields `degraded`.
  */
@@ -85,28 +101,43 @@ export class Planner {
     return new Planner({ ...config, engine });
   }
 
+  private examplesCache?: Promise<Record<string, unknown>[]>;
+
+  /** The engine's shipped pipeline documents, read once (none when the engine has no `examples`). */
+  private exampleDocs(): Promise<Record<string, unknown>[]> {
+    this.examplesCache ??= (this.opts.engine.examples?.() ?? Promise.resolve([])).catch(() => []);
+    return this.examplesCache;
+  }
+
   /** False when no API key is configured (free-text planning off from the start). */
   get available(): boolean {
     return this.client !== undefined;
   }
 
   /**
-   * The first request for a message: system rules, the routed packs' method cards, the state summary with the
-   * self-check warnings, then the message; structured output with {@link PLANNER_RESPONSE_SCHEMA}.
+   * The first request for a message: system rules, the routed packs' method cards, the recipes that fit them, the
+   * examples, the state summary with the self-check warnings, then the message; structured output with
+   * {@link PLANNER_RESPONSE_SCHEMA}.
    *
    * @param packs pack names whose cards are sent (normally {@link routeMessage}'s answer)
+   * @param examples trimmed example pipelines (JSON text, see {@link pickExamples})
    */
   buildRequest(
     message: string,
     state: AgentState,
     packs: string[],
     warnings: string[] = [],
+    examples: string[] = [],
   ): ChatCompletionCreateParamsNonStreaming {
-    const cards = cardsForPacks(this.opts.engine.catalog, packs, 'en');
+    const catalog = this.opts.engine.catalog;
+    const cards = cardsForPacks(catalog, packs, 'en');
+    const recipes = recipesForPacks(catalog, packs, 'en');
     const context = [
       `Packs: ${packs.join(', ')}`,
       'Methods:',
       ...cards,
+      ...(recipes.length ? ['Recipes (use:):', ...recipes] : []),
+      ...(examples.length ? ['Examples:', ...examples] : []),
       '',
       `User state:\n${summarizeState(state)}`,
       warnings.length ? `Missing context: ${warnings.join(' ')}` : '',
@@ -123,23 +154,25 @@ export class Planner {
       ],
       response_format: {
         type: 'json_schema',
+        // strict mode needs every property required and no free-form maps: the pipeline schema cannot be strict
         json_schema: { name: 'b24flow_plan', strict: false, schema: PLANNER_RESPONSE_SCHEMA },
       },
     };
   }
 
   /**
-   * Plans a message. Routing, the model call, the guard (catalog, packs, chat deny-list), the checker and at most
-   * one repair round.
+   * Plans a message. Routing, the model call, the guard (catalog, packs, recipes, chat deny-list), the checker
+   * and at most {@link REPAIR_ROUNDS} repair rounds; a proposal still failing then is `refused` with its findings.
    */
   async plan(message: string, state: AgentState, warnings: string[] = []): Promise<PlannerResult> {
     const lang = state.lang;
     if (!this.client) return { kind: 'degraded', reply: degradedText(lang, 'no-key'), cause: 'no-key' };
     const packs = routeMessage(this.opts.engine.catalog, message);
-    const body = this.buildRequest(message, state, packs, warnings);
+    const examples = pickExamples(await this.exampleDocs(), packs, EXAMPLES_PER_REQUEST);
+    const body = this.buildRequest(message, state, packs, warnings, examples);
     let findings: Finding[] = [];
     let firstFindings: Finding[] = [];
-    for (let attempt = 1; attempt <= 2; attempt++) {
+    for (let attempt = 1; attempt <= 1 + REPAIR_ROUNDS; attempt++) {
       let content: string;
       try {
         this.opts.onRequest?.(body);
@@ -172,8 +205,8 @@ export class Planner {
           }
         }
       }
-      if (attempt === 1) {
-        firstFindings = findings;
+      if (attempt === 1) firstFindings = findings;
+      if (attempt <= REPAIR_ROUNDS) {
         body.messages = [
           ...body.messages,
           { role: 'assistant', content: content.slice(0, 8000) },
@@ -185,12 +218,19 @@ export class Planner {
   }
 }
 
+/** Pipeline fields the chat planner may not set: reference-only methods and environment reads need an author. */
+const CHAT_FORBIDDEN_FIELDS = ['allow', 'env'];
+
 /**
- * Checks planner output before the pipeline checker: every step is a plain `method` step, the method is in the
- * catalog, inside the routed packs, and not on the chat deny-list. Findings carry `/steps/<i>/method` fields.
+ * Checks planner output before the pipeline checker: every step is a `method` step whose method is in the catalog,
+ * inside the routed packs and not on the chat deny-list, or a `use:` step of a catalog recipe that fits the routed
+ * packs; no sub-pipeline files, `allow` or `env`. Findings carry field paths such as `/steps/<i>/method`.
  */
 export function guardPipeline(engine: ChatEngine, json: Record<string, unknown>, packs: string[]): Finding[] {
   const out: Finding[] = [];
+  for (const k of CHAT_FORBIDDEN_FIELDS) {
+    if (k in json) out.push(finding(`/${k}`, `"${k}" cannot be set from chat`, 'chat-guard'));
+  }
   const steps = Array.isArray(json.steps) ? (json.steps as Record<string, unknown>[]) : [];
   if (steps.length === 0) out.push(finding('/steps', 'the pipeline has no steps', 'chat-guard'));
   for (const [i, s] of steps.entries()) {
@@ -198,8 +238,25 @@ export function guardPipeline(engine: ChatEngine, json: Record<string, unknown>,
       out.push(finding(`/steps/${i}`, 'a step must be an object', 'chat-guard'));
       continue;
     }
-    if ('pipeline' in s || 'use' in s) {
-      out.push(finding(`/steps/${i}`, 'chat plans may only use method steps', 'chat-guard'));
+    if ('pipeline' in s) {
+      out.push(
+        finding(`/steps/${i}/pipeline`, 'chat plans cannot call pipeline files; use methods or recipes', 'chat-guard'),
+      );
+      continue;
+    }
+    if ('use' in s && !('method' in s)) {
+      const name = String(s.use ?? '');
+      const recipe = engine.catalog.recipes?.find((r) => r.recipe === name);
+      if (!recipe) out.push(finding(`/steps/${i}/use`, `recipe "${name}" is not in the catalog`, 'unknown-recipe'));
+      else if (!(recipe.packs ?? [recipe.pack]).every((p) => packs.includes(p))) {
+        out.push(
+          finding(
+            `/steps/${i}/use`,
+            `recipe "${name}" is outside the packs of this request (${packs.join(', ')})`,
+            'outside-packs',
+          ),
+        );
+      }
       continue;
     }
     const method = String(s.method ?? '');
@@ -245,13 +302,13 @@ function repairText(findings: Finding[]): string {
   return [
     'The pipeline was rejected by the checker:',
     ...findings.slice(0, 20).map((f) => `- ${f.field ? `${f.field}: ` : ''}${f.message} [${f.rule}]`),
-    'Return the corrected answer in the same JSON format, using only the listed methods.',
+    'Return the corrected answer in the same JSON format, using only the listed methods and recipes.',
   ].join('\n');
 }
 
-/** Plain-words refusal after the repair round failed. */
+/** Plain-words refusal after the repair rounds failed: the first findings, each as its message and field. */
 function refusalText(lang: 'en' | 'ru', findings: Finding[]): string {
-  const reasons = findings.slice(0, 5).map((f) => `• ${f.message}`);
+  const reasons = findings.slice(0, 5).map((f) => `• ${f.message}${f.field ? ` (${f.field})` : ''}`);
   return lang === 'ru'
     ? ['Не могу выполнить это безопасно: предложенный план не прошёл проверку. Ничего не изменено.', ...reasons].join(
         '\n',

@@ -37,6 +37,21 @@ export function t(state: AgentState, en: string, ru: string): string {
 }
 
 /** The reply when free text cannot be planned (no model configured). */
+/**
+ * The line shown under a planner pipeline that declares schedule or event triggers: confirming runs it once now;
+ * the triggers are not installed from chat (saving pipelines is separate). Empty when there are none.
+ */
+export function triggerNote(state: AgentState, json: Record<string, unknown>): string {
+  const triggers = Array.isArray(json.triggers) ? (json.triggers as Record<string, unknown>[]) : [];
+  const kinds = triggers.flatMap((tr) => (tr && typeof tr === 'object' ? Object.keys(tr) : []));
+  if (!kinds.some((k) => k === 'schedule' || k === 'event')) return '';
+  return t(
+    state,
+    'Confirming runs it once now; its schedule/event trigger is not switched on from here.',
+    'Подтверждение запустит его один раз сейчас; расписание/событие отсюда не включается.',
+  );
+}
+
 export function degraded(state: AgentState): string {
   return t(
     state,

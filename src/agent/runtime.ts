@@ -137,6 +137,9 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
 
   return {
     catalog,
+    async examples() {
+      return (await readDocs()).map((d) => d.doc);
+    },
     async pipelines() {
       const out: NamedPipeline[] = [];
       for (const { file, doc } of await readDocs()) {

@@ -200,7 +200,8 @@ describe('chat end to end: Telegram → planner → plan → Confirm → sandbox
         ? /outside the packs/
         : /not in the catalog/;
     const before = await dealCount();
-    ai.answer(FakeOpenAI.plan('ok', bad), FakeOpenAI.plan('ok', bad));
+    // the first answer and both repair rounds keep the mistake
+    ai.answer(FakeOpenAI.plan('ok', bad), FakeOpenAI.plan('ok', bad), FakeOpenAI.plan('ok', bad));
     const r = await say(LINKED, 'создай сделку для ООО Ромашка', false);
     expect(r.text).toMatch(/ничего не изменено|Ничего не изменено/);
     expect(r.buttons).toHaveLength(0);

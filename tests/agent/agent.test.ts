@@ -72,10 +72,11 @@ describe('chat agent with the planner (real openai SDK, fake endpoint)', () => {
     ['a method outside the routed packs', 'im.message.add', /outside the packs/],
     ['a method not in the catalog', 'crm.deal.purge', /not in the catalog/],
     ['a method denied to chat', 'batch', /not in the catalog|not allowed/],
-  ])('refuses %s after the repair round, nothing written', async (_n, method, reason) => {
+  ])('refuses %s after both repair rounds, nothing written', async (_n, method, reason) => {
     const { agent, engine } = await linked();
     const bad = { name: 'bad', steps: [{ id: 'a', method, params: {} }] };
-    ai.answer(FakeOpenAI.plan('ok', bad), FakeOpenAI.plan('ok', bad));
+    // the first answer and two repairs, all with the same mistake
+    ai.answer(FakeOpenAI.plan('ok', bad), FakeOpenAI.plan('ok', bad), FakeOpenAI.plan('ok', bad));
     const r = await agent.handleText('u1', 'create a deal and tell everyone');
     expect(r.kind).toBe('refused');
     expect(r.text).toMatch(/Nothing was changed/);

@@ -1,44 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PlanRefusal } from '../../src/agent/engine.js';
-import { PLANNER_RESPONSE_SCHEMA } from '../../src/agent/responseSchema.js';
 import { toPlanView, toRefusal, toRunView } from '../../src/agent/runtime.js';
-import validatePipeline from '../../src/generated/pipeline.validate.js';
 import { PlanRefused } from '../../src/pipeline/index.js';
 import { findSecrets } from './support/secrets.js';
 import { createdDataDirs, TEST_SECRETS } from './support/setup.js';
 import { stubCatalog } from './support/stubEngine.js';
-
-const pipelineSchema = JSON.parse(
-  readFileSync(join(import.meta.dirname, '..', '..', 'schemas', 'pipeline.schema.json'), 'utf8'),
-) as { properties: Record<string, unknown>; $defs: { step: { properties: Record<string, unknown> } } };
-
-describe('planner response schema', () => {
-  it('is a subset of the published pipeline schema', () => {
-    const p = PLANNER_RESPONSE_SCHEMA.properties.pipeline.anyOf[1];
-    for (const key of Object.keys(p.properties)) expect(pipelineSchema.properties).toHaveProperty(key);
-    for (const key of Object.keys(p.properties.steps.items.properties)) {
-      expect(pipelineSchema.$defs.step.properties).toHaveProperty(key);
-    }
-    const sample = {
-      name: 'chat-deal',
-      packs: ['core'],
-      steps: [
-        { id: 'find', method: 'crm.company.list', params: { filter: { TITLE: 'ООО Ромашка' } } },
-        {
-          id: 'deal',
-          method: 'crm.deal.add',
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: a pipeline expression
-          params: { fields: { COMPANY_ID: '${{ steps.find.result[0].ID }}' } },
-          needs: ['find'],
-        },
-      ],
-    };
-    const validate = validatePipeline as unknown as ((d: unknown) => boolean) & { errors?: unknown };
-    expect(validate(sample), JSON.stringify(validate.errors)).toBe(true);
-  });
-});
 
 describe('runtime mapping', () => {
   it('maps plan refusals by reason', () => {
