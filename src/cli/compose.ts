@@ -31,6 +31,7 @@ import { registerEnvSecrets } from '../lib/redact.js';
 import type { SandboxEndpoint, SandboxOptions } from '../sandbox/index.js';
 import type { InstallVerifier } from '../triggers/install.js';
 import type { PortalTokens } from '../triggers/online.js';
+import { configFileEnv } from './configFile.js';
 import { openDataStore } from './dataStore.js';
 import { auditMaxBytesOf } from './logSizes.js';
 import type { SandboxPacing } from './sandboxHost.js';
@@ -44,13 +45,15 @@ const DEFAULT_AUTH_CONNECTOR = 'b24flow';
 export function loadEnv(env: NodeJS.ProcessEnv, file: string | false = '.env'): NodeJS.ProcessEnv {
   const out = { ...env };
   if (file === false) return out;
-  let text: string;
+  let text: string | undefined;
   try {
     text = readFileSync(resolve(file), 'utf8');
   } catch {
-    return out;
+    // no .env
   }
-  for (const [k, v] of Object.entries(parseDotenv(text))) if (out[k] === undefined) out[k] = v;
+  if (text !== undefined) for (const [k, v] of Object.entries(parseDotenv(text))) if (out[k] === undefined) out[k] = v;
+  // b24flow.config.yaml below the environment and .env (configFile.ts)
+  for (const [k, v] of Object.entries(configFileEnv(out))) if (out[k] === undefined) out[k] = v;
   return out;
 }
 

@@ -81,8 +81,6 @@ for (const mod of [
   mod.register(program);
 }
 
-configureProcess(process.env);
-
 // output piped into `head` (or a closed terminal) ends the command quietly, as Unix tools do
 for (const stream of [process.stdout, process.stderr])
   stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -91,6 +89,8 @@ for (const stream of [process.stdout, process.stderr])
   });
 
 try {
+  // inside the one error exit: a bad b24flow.config.yaml is reported like any other input error
+  configureProcess(process.env);
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {

@@ -120,4 +120,21 @@ export interface B24FlowConfig {
     level?: 'debug' | 'info' | 'warn' | 'error';
     format?: 'text' | 'json';
   };
+  /**
+   * How long the store keeps things (env B24FLOW_RETENTION_DAYS, B24FLOW_KEYS_RETENTION_DAYS, B24FLOW_LOG_RETENTION_DAYS override).
+   */
+  retention?: {
+    /**
+     * Finished runs (and settled approval requests) older than this are deleted by gc.
+     */
+    runs_days?: number;
+    /**
+     * Idempotency keys, processed event keys and claimed cron slots older than this are deleted.
+     */
+    keys_days?: number;
+    /**
+     * Schedule log rows older than this are deleted.
+     */
+    log_days?: number;
+  };
 }
