@@ -126,3 +126,11 @@ export function fastWeeklyDuplicates(dataDir: string): string {
   writeFileSync(join(dir, 'weekly-duplicates.yaml'), yaml);
   return dir;
 }
+
+/** The trigger of a scheduled run (what the scheduler passes), for asking approvers in the tests. */
+export const schedule = {
+  kind: 'schedule' as const,
+  cron: '0 9 * * 1',
+  timezone: 'UTC',
+  scheduledFor: '2026-12-07T09:00:00Z',
+};

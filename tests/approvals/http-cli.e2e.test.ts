@@ -10,14 +10,8 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { makeAgent } from '../agent/support/setup.js';
 import { stubEngine } from '../agent/support/stubEngine.js';
 import { cli, startPortal, type TestPortal } from '../pipeline/helpers.js';
-import { addContact, contact, duplicatesPipeline, plainUsers, serviceOf } from './helpers.js';
+import { addContact, contact, duplicatesPipeline, plainUsers, schedule, serviceOf } from './helpers.js';
 
-const schedule = {
-  kind: 'schedule' as const,
-  cron: '0 9 * * 1',
-  timezone: 'UTC',
-  scheduledFor: '2026-12-07T09:00:00Z',
-};
 const KEY_A = 'key-of-a-0123456789abcdef';
 const KEY_C = 'key-of-c-0123456789abcdef';
 const KEY_NOBODY = 'key-unbound-0123456789abcdef';

@@ -21,15 +21,9 @@ import {
   deletingDuplicatesPipeline,
   duplicatesPipeline,
   plainUsers,
+  schedule,
   serviceOf,
 } from './helpers.js';
-
-const schedule = {
-  kind: 'schedule' as const,
-  cron: '0 9 * * 1',
-  timezone: 'UTC',
-  scheduledFor: '2026-12-07T09:00:00Z',
-};
 
 describe('approval requests in Telegram (real grammY, fake Bot API, sandbox)', () => {
   const tg = new FakeTelegram();
