@@ -3,7 +3,7 @@
  * dispatch to commands (./commands.ts), named pipelines, the planner and the plan flow (./planFlow.ts).
  */
 import { redact } from '../lib/redact.js';
-import { runCommand } from './commands.js';
+import { runCommand, saveCommand } from './commands.js';
 import { detectLang } from './context.js';
 import type { AgentCore } from './core.js';
 import type { AskView, ChatEngine, NamedPipeline, RunView } from './engine.js';
@@ -161,6 +161,13 @@ export class ChatAgent {
       };
       reply = await runCommand(this.core, actions, state, (cmd[1] ?? '').toLowerCase(), (cmd[2] ?? '').trim());
     } else {
+      // "save this as weekly-report" / "сохрани как weekly-report"
+      const save = /^\s*(?:save(?: (?:this|it))? as|сохрани(?:ть)?(?: (?:это|его))? как)\s+(\S+)\s*$/i.exec(text);
+      if (save) {
+        const reply = await saveCommand(this.core, state, save[1]!);
+        await this.store.save(state);
+        return reply;
+      }
       const named = await this.matchPhrase(text);
       reply = named ? await this.runNamed(state, named, {}) : await this.planFreeText(state, text);
     }

@@ -64,6 +64,8 @@ export async function runCommand(
       return linkCommand(core, state, arg);
     case 'unlink':
       return unlinkCommand(core, state);
+    case 'save':
+      return saveCommand(core, state, arg);
     case 'console': {
       if (!state.bitrixUserId)
         return {
@@ -168,5 +170,60 @@ async function listPipelines(core: AgentCore, state: AgentState): Promise<AgentR
         return `• ${p.name}${how}${p.description ? ` — ${p.description.split('\n')[0]}` : ''}`;
       })
       .join('\n'),
+  };
+}
+
+/** `/save <name>` (or "save this as <name>"): keeps the last planner proposal as the next version of `name`. */
+export async function saveCommand(core: AgentCore, state: AgentState, arg: string): Promise<AgentReply> {
+  const name = arg
+    .trim()
+    .replace(/^["'«]|["'»]$/g, '')
+    .toLowerCase();
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name))
+    return {
+      kind: 'refused',
+      text: t(state, 'Usage: /save <name> (a-z, 0-9, _ and -)', 'Формат: /save <имя> (a-z, 0-9, _ и -)'),
+    };
+  if (!state.bitrixUserId)
+    return {
+      kind: 'refused',
+      text: t(
+        state,
+        'Link your Bitrix24 user first (/link <your Bitrix24 user id>): a saved pipeline names its author.',
+        'Сначала свяжите пользователя Битрикс24 (/link <ваш id>): у сохранённого пайплайна есть автор.',
+      ),
+    };
+  const last = state.lastPlan;
+  if (!last || last.source !== 'planner' || !core.engine.save)
+    return {
+      kind: 'refused',
+      text: t(
+        state,
+        'Nothing to save: describe an automation first, then save it.',
+        'Нечего сохранять: сначала опишите автоматизацию, затем сохраните её.',
+      ),
+    };
+  const r = await core.engine.save(last.pipeline, name, `bitrix:${state.bitrixUserId}`);
+  if ('findings' in r)
+    return {
+      kind: 'refused',
+      text: [
+        t(state, `Not saved: it does not check clean.`, `Не сохранено: есть ошибки проверки.`),
+        ...r.findings.slice(0, 5).map((f) => `• ${f.message}`),
+      ].join('\n'),
+    };
+  return {
+    kind: 'info',
+    text: r.created
+      ? t(
+          state,
+          `Saved as ${r.name} (version ${r.version}). Run it with /run ${r.name}; its schedule or event trigger runs in serve.`,
+          `Сохранено как ${r.name} (версия ${r.version}). Запуск: /run ${r.name}; расписание или событие работает в serve.`,
+        )
+      : t(
+          state,
+          `${r.name} version ${r.version} is the same; nothing saved.`,
+          `${r.name} версии ${r.version} не изменился.`,
+        ),
   };
 }

@@ -74,6 +74,15 @@ export interface ChatEngine {
   ask?(pipeline: unknown, inputs: Record<string, unknown>, startedBy?: string): Promise<AskView | undefined>;
   /** A one-time sign-in link to the web console for a (linked) Bitrix24 user; undefined when no console is reachable. */
   consoleLink?(bitrixUserId: string): Promise<string | undefined>;
+  /**
+   * Saves a pipeline (a planner proposal's document) under `name` as its next version, checked first: the findings
+   * when it does not check clean (nothing saved), else the version (`created: false` when the text is unchanged).
+   */
+  save?(
+    pipeline: unknown,
+    name: string,
+    author?: string,
+  ): Promise<{ findings: Finding[] } | { name: string; version: number; created: boolean }>;
 }
 
 /** What asking approvers produced: the requests (none when the plan writes nothing). */

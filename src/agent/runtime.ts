@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadCatalog } from '../catalog/index.js';
 import type { Finding } from '../lib/failures.js';
 import {
@@ -11,10 +11,12 @@ import {
   type LoadedPipeline,
   loadPipelineFile,
   loadPipelineObject,
+  loadPipelineText,
   type CatalogView as PipelineCatalogView,
   type PlanStore,
   planPipeline,
   type RunOptions,
+  type SavedPipelineStore,
 } from '../pipeline/index.js';
 import {
   type CatalogView,
@@ -68,6 +70,8 @@ export interface RuntimeOptions {
   approvals?: ApprovalService;
   /** A one-time web console sign-in link for a Bitrix24 user (the composition root knows the console's address). */
   consoleLink?: (bitrixUserId: string) => Promise<string | undefined>;
+  /** Saved pipelines (the store's): listed and run like the folder's, and where `/save` keeps a proposal. */
+  saved?: SavedPipelineStore;
   /**
    * Options of every plan and apply the composition root chose from the configuration (data directory, language,
    * time zone, plan lifetime, `env:` values); the engine's own client, store, journal and catalog win.
@@ -120,6 +124,17 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
         // skipped, see above
       }
     }
+    // the enabled saved pipelines the folder does not have (`store:<name>@v<version>`)
+    for (const sp of (await opts.saved?.list().catch(() => [])) ?? []) {
+      if (sp.disabled || out.some((x) => x.doc.name === sp.name)) continue;
+      try {
+        const doc = parseYaml(sp.text) as unknown;
+        if (doc && typeof doc === 'object')
+          out.push({ file: `store:${sp.name}@v${sp.version}`, doc: doc as Record<string, unknown> });
+      } catch {
+        // a saved text that no longer parses is not offered
+      }
+    }
     return out;
   };
   const operators = new Set(opts.operators ?? []);
@@ -161,7 +176,10 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
     },
     async loadNamed(p) {
       try {
-        const loaded = await loadPipelineFile(p.file);
+        const stored = /^store:(.+)@v(\d+)$/.exec(p.file);
+        const text = stored ? (await opts.saved?.get(stored[1]!, Number(stored[2])))?.text : undefined;
+        if (stored && text === undefined) return { findings: [] };
+        const loaded = text !== undefined ? loadPipelineText(text, p.file) : await loadPipelineFile(p.file);
         return { pipeline: loaded, findings: checkPipeline(loaded, { catalog: pcat }) };
       } catch (err) {
         const findings = (err as { findings?: Finding[] }).findings;
@@ -250,6 +268,20 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       };
     },
     ...(opts.consoleLink ? { consoleLink: opts.consoleLink } : {}),
+    ...(opts.saved
+      ? {
+          async save(pipeline: unknown, name: string, author?: string) {
+            const saved = opts.saved!;
+            const doc = { ...(pipeline as Record<string, unknown>), name };
+            const text = stringifyYaml(doc);
+            const loaded = loadPipelineText(text, `${name}.yaml`);
+            const findings = checkPipeline(loaded, { catalog: pcat }).filter((f) => f.severity === 'error');
+            if (findings.length) return { findings };
+            const r = await saved.save(name, text, author);
+            return { name, version: r.saved.version, created: r.created };
+          },
+        }
+      : {}),
   };
 }
 

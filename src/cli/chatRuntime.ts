@@ -70,6 +70,9 @@ export async function buildChatAgent(o: {
     operators: operatorsOf(o.env),
     runOptions: o.runOptions,
     approvals: approvalService(o.runOptions, o.client),
+    saved: new (await import('../store/savedPipelines.js')).SqlSavedPipelines(
+      await openDataStore({ env: o.env, dataDir: o.dataDir }),
+    ),
     // the bot's /console: a one-time sign-in link to serve's console at B24FLOW_PUBLIC_URL
     ...(consoleUrl
       ? {

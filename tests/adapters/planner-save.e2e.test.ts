@@ -1,0 +1,123 @@
+/* biome-ignore-all lint/suspicious/noTemplateCurlyInString: pipeline expressions, not JS templates */
+/**
+ * From a chat message to a saved, scheduled pipeline that `serve` runs (real openai SDK against the scripted model,
+ * the sandbox over HTTP, one SQLite store, a real `serve` process): the planner proposes a weekly report with a
+ * schedule, "save this as …" keeps it as version 1 with its author, `/pipelines` lists it, `serve` runs it at its next
+ * slot and the report reaches the user's Bitrix24 notifications.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatAgent } from '../../src/agent/agent.js';
+import { Planner } from '../../src/agent/planner.js';
+import { createRuntimeEngine } from '../../src/agent/runtime.js';
+import { MemoryStateStore } from '../../src/agent/state.js';
+import { connect } from '../../src/cli/compose.js';
+import { startSandbox } from '../../src/sandbox/index.js';
+import { StoreLinks } from '../../src/store/links.js';
+import { SqlSavedPipelines } from '../../src/store/savedPipelines.js';
+import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
+import { codeIn, FAKE_OPENAI_KEY, tempDataDir } from '../agent/support/setup.js';
+import { storesOf } from '../support/stores.js';
+import { startServe } from '../triggers/processes.js';
+
+const report = {
+  name: 'open-deals-report',
+  triggers: [{ schedule: { cron: '*/2 * * * * *', approve: ['write'] } }],
+  steps: [
+    {
+      id: 'deals',
+      method: 'crm.item.list',
+      all: true,
+      params: { entityTypeId: 2, filter: { closed: 'N' }, select: ['id', 'opportunity'] },
+    },
+    {
+      id: 'tell',
+      method: 'im.notify.system.add',
+      needs: ['deals'],
+      params: {
+        USER_ID: 1,
+        MESSAGE: { $template: 'Open deals report: {{ size(steps.deals.result) }} open deals' },
+      },
+    },
+  ],
+};
+
+describe('a chat request becomes a saved pipeline that serve runs', () => {
+  const ai = new FakeOpenAI();
+  const dataDir = tempDataDir();
+  let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+  let conn: Awaited<ReturnType<typeof connect>>;
+  let agent: ChatAgent;
+  let stores: Awaited<ReturnType<typeof storesOf>>;
+
+  beforeAll(async () => {
+    await ai.start();
+    sandbox = await startSandbox({ plan: 'unlimited', quiet: true, size: 20 });
+    conn = await connect({
+      env: { BITRIX_WEBHOOK_URL: sandbox.webhookUrl, B24FLOW_DATA_DIR: dataDir },
+      dotenv: false,
+      stderr: () => {},
+    });
+    stores = await storesOf(dataDir);
+    const engine = await createRuntimeEngine({
+      client: conn.client,
+      ...stores,
+      pipelinesDir: 'pipelines',
+      saved: new SqlSavedPipelines(stores.store),
+    });
+    const planner = new Planner({ engine, apiKey: FAKE_OPENAI_KEY, baseURL: ai.baseURL, model: 'fake-model' });
+    agent = new ChatAgent({
+      links: new StoreLinks(stores.store),
+      engine,
+      planner,
+      dataDir,
+      state: new MemoryStateStore(),
+    });
+    await agent.handleText('u1', '/link 1');
+    const code = codeIn((await sandbox.admin.notifications(1)).at(-1)?.MESSAGE);
+    expect((await agent.handleText('u1', `/link ${code}`)).text).toMatch(/Linked/);
+  });
+  afterAll(async () => {
+    await conn?.close();
+    await sandbox?.close();
+    await ai.close();
+  });
+
+  it('plans, saves with its author, lists, and serve runs it at its next slot', async () => {
+    ai.answer(FakeOpenAI.plan('Every two seconds I will send you the open deals count.', report));
+    const plan = await agent.handleText('u1', 'send me a notification with the number of open deals every two seconds');
+    expect(plan.kind, plan.text).toBe('plan');
+    // nothing saved before it is asked for, and a name is checked
+    expect((await agent.handleText('u1', '/save Bad Name')).kind).toBe('refused');
+    const saved = await agent.handleText('u1', 'save this as open-deals-report');
+    expect(saved.text).toMatch(/Saved as open-deals-report \(version 1\)/);
+    const again = await agent.handleText('u1', '/save open-deals-report');
+    expect(again.text).toMatch(/version 1 is the same/);
+    const store = new SqlSavedPipelines(stores.store);
+    expect(await store.get('open-deals-report')).toMatchObject({ version: 1, author: 'bitrix:1', disabled: false });
+    expect((await agent.handleText('u1', '/pipelines')).text).toContain('open-deals-report');
+    // nothing was written by planning and saving
+    const before = (await sandbox.admin.notifications(1)).filter((n) => n.MESSAGE.startsWith('Open deals report'));
+    expect(before).toHaveLength(0);
+    const empty = join(dataDir, 'empty-pipelines');
+    mkdirSync(empty, { recursive: true });
+    const serve = await startServe(['--pipelines', empty], {
+      BITRIX_WEBHOOK_URL: sandbox.webhookUrl,
+      B24_CLIENT_ID: '',
+      B24_CLIENT_SECRET: '',
+      B24FLOW_DATA_DIR: dataDir,
+    });
+    try {
+      let sent: { MESSAGE: string }[] = [];
+      for (let i = 0; i < 100 && !sent.length; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        sent = (await sandbox.admin.notifications(1)).filter((n) => n.MESSAGE.startsWith('Open deals report'));
+      }
+      expect(sent[0]?.MESSAGE).toMatch(/^Open deals report: \d+ open deals$/);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+  });
+});
