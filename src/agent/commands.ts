@@ -194,7 +194,7 @@ export async function saveCommand(core: AgentCore, state: AgentState, arg: strin
       ),
     };
   const last = state.lastPlan;
-  if (!last || last.source !== 'planner' || !core.engine.save)
+  if (last?.source !== 'planner' || !core.engine.save)
     return {
       kind: 'refused',
       text: t(
