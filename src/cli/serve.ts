@@ -202,17 +202,25 @@ function startDailyGc(settings: Settings): () => void {
   };
 }
 
-/** The enabled saved pipelines of the store, loaded (`store:<name>@v<version>` as their file). */
+/**
+ * The enabled saved pipelines of the store, loaded (`store:<name>@v<version>` as their file); one that no longer loads
+ * (saved by an older b24flow) is left out and logged.
+ */
 async function savedPipelinesOf(settings: Settings): Promise<Awaited<ReturnType<typeof loadPipelinesDir>>> {
   const { SqlSavedPipelines } = await import('../store/savedPipelines.js');
   const { loadPipelineText } = await import('../pipeline/load.js');
   const list = await new SqlSavedPipelines(await openDataStore(settings)).list();
   return list
     .filter((s) => !s.disabled)
-    .map((s) => {
+    .flatMap((s) => {
       const file = `store:${s.name}@v${s.version}`;
-      const loaded = loadPipelineText(s.text, file);
-      return { name: loaded.pipeline.name, file, def: loaded.pipeline, loaded };
+      try {
+        const loaded = loadPipelineText(s.text, file);
+        return [{ name: loaded.pipeline.name, file, def: loaded.pipeline, loaded }];
+      } catch (err) {
+        log(`serve: saved pipeline ${file} does not load (${err instanceof Error ? err.message : String(err)})`);
+        return [];
+      }
     });
 }
 
@@ -239,11 +247,18 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
   const metrics = new Metrics();
   const onCall = metrics.observeRest.bind(metrics);
   const publicUrl = publicUrlOf(o.publicUrl ?? env.B24FLOW_PUBLIC_URL);
-  const pipelines = [...(await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone }))];
-  // the enabled pipelines saved in the store (`b24flow pipelines save`) run beside the folder's; a folder file wins
-  for (const s of await savedPipelinesOf(settings))
-    if (pipelines.some((x) => x.name === s.name)) log(`serve: saved pipeline ${s.name} is shadowed by the folder's`);
-    else pipelines.push(s);
+  const folder = await loadPipelinesDir(o.pipelinesDir, { timezone: settings.timezone });
+  // the enabled pipelines saved in the store (`b24flow pipelines save`, chat's "save") run beside the folder's; a
+  // folder file wins
+  const withSaved = (saved: Awaited<ReturnType<typeof savedPipelinesOf>>) => {
+    const out = [...folder];
+    for (const sp of saved)
+      if (out.some((x) => x.name === sp.name)) log(`serve: saved pipeline ${sp.name} is shadowed by the folder's`);
+      else out.push(sp);
+    return out;
+  };
+  let savedNow = await savedPipelinesOf(settings);
+  const pipelines = withSaved(savedNow);
   let lost: ((why: string) => void) | undefined;
   const shared = await openServeStore(settings, (why) => lost?.(why)).catch(async (err: unknown) => {
     await closeDataStore();
@@ -411,7 +426,23 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
       `b24flow serve: listening on ${svc.url} — ${pipelines.length} pipelines, ${ready.schedules} schedules, events ${ready.events.join(', ') || 'none'}${svc.worker ? ', offline sync on' : ''}\n`,
     );
   const stopGc = startDailyGc(settings);
+  // saved pipelines are picked up without a restart: the store is looked at every B24FLOW_SAVED_POLL_MS (10 s)
+  const pollMs = Number(env.B24FLOW_SAVED_POLL_MS) > 0 ? Number(env.B24FLOW_SAVED_POLL_MS) : 10_000;
+  const signature = (l: typeof savedNow) => l.map((x) => x.file).join('\n');
+  const savedTimer = setInterval(() => {
+    void savedPipelinesOf(settings)
+      .then((next) => {
+        if (signature(next) === signature(savedNow)) return;
+        savedNow = next;
+        svc.updatePipelines(withSaved(next));
+      })
+      .catch((err: unknown) =>
+        log(`serve: saved pipelines not read (${err instanceof Error ? err.message : String(err)})`),
+      );
+  }, pollMs);
+  savedTimer.unref();
   await stopped;
+  clearInterval(savedTimer);
   stopGc();
   await svc.close(Number(env.B24FLOW_SHUTDOWN_GRACE_MS ?? 30_000));
   await shared.release();

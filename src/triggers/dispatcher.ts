@@ -113,7 +113,16 @@ export class Dispatcher {
     },
   ) {
     this.lanes = o.lanes ?? new RunLanes();
-    for (const p of o.pipelines) {
+    this.replace(o.pipelines);
+  }
+
+  /**
+   * The pipelines events go to from now on (serve picks up saved pipelines while it runs); a dispatch in flight
+   * keeps the pipelines it matched.
+   */
+  replace(pipelines: readonly TriggerPipeline[]): void {
+    this.byEvent.clear();
+    for (const p of pipelines) {
       for (const t of p.def.triggers ?? []) {
         if (!t.event) continue;
         for (const name of t.event.events) {

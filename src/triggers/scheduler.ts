@@ -101,6 +101,8 @@ export class Scheduler {
   private readonly notes = new Set<Promise<void>>();
   private timer: unknown;
   private lastSecond = 0;
+  /** Set by start(): replace() arms a scheduler that had nothing to tick. */
+  private started = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly queued = new Set<string>();
   private stopped = false;
@@ -167,6 +169,7 @@ export class Scheduler {
   async start(): Promise<void> {
     const now = this.clock.now();
     this.lastSecond = Math.floor(now / 1000);
+    this.started = true;
     const maxBack = this.o.maxLookbackMs ?? 31 * 24 * 3600_000;
     const lasts = await Promise.all(this.entries.map((e) => this.slots.lastFired(e.id)));
     this.arm();
@@ -211,8 +214,28 @@ export class Scheduler {
     }
   }
 
+  /**
+   * The schedules of these pipelines from now on (serve picks up saved pipelines while it runs): schedules no longer
+   * given stop, new ones fire from their next slot (no catch-up), unchanged ones keep their state.
+   */
+  replace(pipelines: TriggerPipeline[]): void {
+    const known = new Map(this.entries.map((e) => [e.id, e]));
+    const next = collectSchedules(pipelines, this.o.defaultTimezone ?? 'UTC').map(
+      (e) => known.get(e.id) ?? { ...e, task: cron.createTask(e.cron, () => {}, { timezone: e.timezone, name: e.id }) },
+    );
+    this.entries.splice(0, this.entries.length, ...next);
+    // a scheduler that had nothing to tick starts ticking now
+    if (this.started && !this.stopped && this.timer === undefined) {
+      this.lastSecond = Math.floor(this.clock.now() / 1000);
+      this.arm();
+    }
+  }
+
   private arm(): void {
-    if (this.stopped || !this.entries.length) return;
+    if (this.stopped || !this.entries.length) {
+      this.timer = undefined;
+      return;
+    }
     const now = this.clock.now();
     const nextSecond = (Math.floor(now / 1000) + 1) * 1000;
     this.timer = this.clock.setTimeout(() => this.tick(), nextSecond - now);

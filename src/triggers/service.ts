@@ -163,6 +163,12 @@ export interface TriggerServiceOptions {
 
 /** A running trigger service. */
 export interface TriggerService {
+  /**
+   * The pipelines the service runs from now on (saved pipelines picked up without a restart): schedules and event
+   * routes of every portal follow; runs in flight keep theirs. Events a new pipeline declares must be bound on the
+   * portal (`b24flow events bind`) for offline delivery.
+   */
+  updatePipelines(pipelines: TriggerPipeline[]): void;
   url: string;
   http: HttpServerHandle;
   metrics: Metrics;
@@ -292,7 +298,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     const run = jobs.shared ? queuedRunner(jobs, undefined, multi ? memberId : undefined) : localRun;
     const processed = portalKeys(o.stores.processed, memberId);
     const dispatcher = new Dispatcher({
-      pipelines: o.pipelines,
+      // the pipelines of now: a portal installed after updatePipelines() gets the current ones
+      pipelines: [...byName.values()],
       run,
       processed,
       metrics,
@@ -338,6 +345,8 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
 
   // an application with no default portal yet: the portals come from the directory, the main context only schedules
   const noDefault = multi && o.portalKey === undefined;
+  // the pipelines by name as the run jobs look them up (updatePipelines() swaps them)
+  const byName = new Map(o.pipelines.map((p) => [p.name, p]));
   const main = portalContext(o.client, o.stores.offline, o.portalKey, noDefault);
   const { dispatcher, lanes, localRun } = main;
   const worker = main.worker;
@@ -422,7 +431,6 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     });
   }
   if (jobs.shared) {
-    const byName = new Map(o.pipelines.map((p) => [p.name, p]));
     await jobs.work<PipelineRunJob>('pipeline-run', o.workers ?? 4, async (job) => {
       const p = byName.get(job.data.pipeline);
       // a process with another pipelines folder: fail the attempt, a process that has the pipeline retries it
@@ -594,6 +602,14 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
 
   let closing: Promise<void> | undefined;
   return {
+    updatePipelines(pipelines) {
+      byName.clear();
+      for (const p of pipelines) byName.set(p.name, p);
+      main.dispatcher.replace(pipelines);
+      for (const c of others.values()) c.dispatcher.replace(pipelines);
+      scheduler.replace(pipelines);
+      log(`serve: now running ${pipelines.length} pipelines (${pipelines.map((p) => p.name).join(', ')})`);
+    },
     url: http.url,
     http,
     metrics,

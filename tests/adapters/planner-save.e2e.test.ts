@@ -84,22 +84,8 @@ describe('a chat request becomes a saved pipeline that serve runs', () => {
     await ai.close();
   });
 
-  it('plans, saves with its author, lists, and serve runs it at its next slot', async () => {
-    ai.answer(FakeOpenAI.plan('Every two seconds I will send you the open deals count.', report));
-    const plan = await agent.handleText('u1', 'send me a notification with the number of open deals every two seconds');
-    expect(plan.kind, plan.text).toBe('plan');
-    // nothing saved before it is asked for, and a name is checked
-    expect((await agent.handleText('u1', '/save Bad Name')).kind).toBe('refused');
-    const saved = await agent.handleText('u1', 'save this as open-deals-report');
-    expect(saved.text).toMatch(/Saved as open-deals-report \(version 1\)/);
-    const again = await agent.handleText('u1', '/save open-deals-report');
-    expect(again.text).toMatch(/version 1 is the same/);
-    const store = new SqlSavedPipelines(stores.store);
-    expect(await store.get('open-deals-report')).toMatchObject({ version: 1, author: 'bitrix:1', disabled: false });
-    expect((await agent.handleText('u1', '/pipelines')).text).toContain('open-deals-report');
-    // nothing was written by planning and saving
-    const before = (await sandbox.admin.notifications(1)).filter((n) => n.MESSAGE.startsWith('Open deals report'));
-    expect(before).toHaveLength(0);
+  it('plans, saves with its author, lists, and a running serve picks it up and runs it at its next slot', async () => {
+    // serve runs first, with an empty folder: the saved pipeline reaches it without a restart
     const empty = join(dataDir, 'empty-pipelines');
     mkdirSync(empty, { recursive: true });
     const serve = await startServe(['--pipelines', empty], {
@@ -107,14 +93,32 @@ describe('a chat request becomes a saved pipeline that serve runs', () => {
       B24_CLIENT_ID: '',
       B24_CLIENT_SECRET: '',
       B24FLOW_DATA_DIR: dataDir,
+      B24FLOW_SAVED_POLL_MS: '300',
     });
     try {
+      ai.answer(FakeOpenAI.plan('Every two seconds I will send you the open deals count.', report));
+      const plan = await agent.handleText(
+        'u1',
+        'send me a notification with the number of open deals every two seconds',
+      );
+      expect(plan.kind, plan.text).toBe('plan');
+      // a name is checked; nothing is saved before it is asked for
+      expect((await agent.handleText('u1', '/save Bad Name')).kind).toBe('refused');
+      const saved = await agent.handleText('u1', 'save this as open-deals-report');
+      expect(saved.text).toMatch(/Saved as open-deals-report \(version 1\)/);
+      const again = await agent.handleText('u1', '/save open-deals-report');
+      expect(again.text).toMatch(/version 1 is the same/);
+      const store = new SqlSavedPipelines(stores.store);
+      expect(await store.get('open-deals-report')).toMatchObject({ version: 1, author: 'bitrix:1', disabled: false });
+      expect((await agent.handleText('u1', '/pipelines')).text).toContain('open-deals-report');
+      // planning and saving wrote nothing; serve picks the pipeline up and runs it at its next slot
       let sent: { MESSAGE: string }[] = [];
-      for (let i = 0; i < 100 && !sent.length; i++) {
+      for (let i = 0; i < 150 && !sent.length; i++) {
         await new Promise((r) => setTimeout(r, 100));
         sent = (await sandbox.admin.notifications(1)).filter((n) => n.MESSAGE.startsWith('Open deals report'));
       }
       expect(sent[0]?.MESSAGE).toMatch(/^Open deals report: \d+ open deals$/);
+      expect(serve.stderr()).toMatch(/now running 1 pipelines \(open-deals-report\)/);
     } finally {
       serve.child.kill('SIGTERM');
       await serve.exited;
