@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { countTokens } from 'gpt-tokenizer';
+import { routeMessage } from '../../src/agent/context.js';
 import type { ChatEngine, PlanView } from '../../src/agent/engine.js';
 import { Planner, type PlannerResult } from '../../src/agent/planner.js';
 import { createRuntimeEngine } from '../../src/agent/runtime.js';
@@ -150,7 +151,8 @@ async function scoreResult(
   result: PlannerResult,
   bodies: string[],
 ): Promise<EvalScore> {
-  const packs = 'packs' in result ? result.packs : [];
+  // a degraded result carries no packs: route the text the way the planner does
+  const packs = 'packs' in result ? result.packs : routeMessage(engine.catalog, req.text);
   const score: EvalScore = {
     id: req.id,
     class: req.class,
