@@ -9,18 +9,16 @@
  *  - in chat, a richer pipeline (a list read, a foreach of writes with expressions) is planned, shown and confirmed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatAgent } from '../../src/agent/agent.js';
-import { Planner, REPAIR_ROUNDS } from '../../src/agent/planner.js';
-import { createRuntimeEngine } from '../../src/agent/runtime.js';
-import { emptyState, MemoryStateStore } from '../../src/agent/state.js';
-import { connect } from '../../src/cli/compose.js';
+import type { ChatAgent } from '../../src/agent/agent.js';
+import { type Planner, REPAIR_ROUNDS } from '../../src/agent/planner.js';
+import { emptyState } from '../../src/agent/state.js';
+import type { connect } from '../../src/cli/compose.js';
 import { PLANNER_RESPONSE_SCHEMA } from '../../src/generated/planner-response.schema.js';
-import { startSandbox } from '../../src/sandbox/index.js';
-import { StoreLinks } from '../../src/store/links.js';
+import type { startSandbox } from '../../src/sandbox/index.js';
 import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
 import { richProposal } from '../agent/support/richProposal.js';
-import { codeIn, FAKE_OPENAI_KEY, tempDataDir } from '../agent/support/setup.js';
-import { storesOf } from '../support/stores.js';
+import { tempDataDir } from '../agent/support/setup.js';
+import { startPlannerChat } from './plannerChat.js';
 
 type Body = { messages: { role: string; content: string }[]; response_format: Record<string, unknown> };
 
@@ -37,26 +35,8 @@ describe('planner pipelines end to end (scripted model, real checker, sandbox)',
   beforeAll(async () => {
     process.env.B24FLOW_DATA_DIR = dataDir;
     await ai.start();
-    sandbox = await startSandbox({ plan: 'unlimited', quiet: true, size: 20 });
-    conn = await connect({
-      env: { BITRIX_WEBHOOK_URL: sandbox.webhookUrl, B24FLOW_DATA_DIR: dataDir },
-      dotenv: false,
-      stderr: () => {},
-    });
-    const stores = await storesOf(dataDir);
     // the shipped pipelines folder: the planner draws its examples from it
-    const engine = await createRuntimeEngine({ client: conn.client, ...stores, pipelinesDir: 'pipelines' });
-    planner = new Planner({ engine, apiKey: FAKE_OPENAI_KEY, baseURL: ai.baseURL, model: 'fake-model' });
-    agent = new ChatAgent({
-      links: new StoreLinks(stores.store),
-      engine,
-      planner,
-      dataDir,
-      state: new MemoryStateStore(),
-    });
-    await agent.handleText('u1', '/link 1');
-    const code = codeIn((await sandbox.admin.notifications(1)).at(-1)?.MESSAGE);
-    expect((await agent.handleText('u1', `/link ${code}`)).text).toMatch(/Linked to Bitrix24 user 1\./);
+    ({ sandbox, conn, planner, agent } = await startPlannerChat(ai, dataDir));
   });
 
   afterAll(async () => {

@@ -8,18 +8,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatAgent } from '../../src/agent/agent.js';
-import { Planner } from '../../src/agent/planner.js';
-import { createRuntimeEngine } from '../../src/agent/runtime.js';
-import { MemoryStateStore } from '../../src/agent/state.js';
-import { connect } from '../../src/cli/compose.js';
-import { startSandbox } from '../../src/sandbox/index.js';
-import { StoreLinks } from '../../src/store/links.js';
+import type { ChatAgent } from '../../src/agent/agent.js';
+import type { connect } from '../../src/cli/compose.js';
+import type { startSandbox } from '../../src/sandbox/index.js';
 import { SqlSavedPipelines } from '../../src/store/savedPipelines.js';
 import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
-import { codeIn, FAKE_OPENAI_KEY, tempDataDir } from '../agent/support/setup.js';
-import { storesOf } from '../support/stores.js';
+import { tempDataDir } from '../agent/support/setup.js';
+import type { storesOf } from '../support/stores.js';
 import { startServe } from '../triggers/processes.js';
+import { startPlannerChat } from './plannerChat.js';
 
 const report = {
   name: 'open-deals-report',
@@ -53,30 +50,9 @@ describe('a chat request becomes a saved pipeline that serve runs', () => {
 
   beforeAll(async () => {
     await ai.start();
-    sandbox = await startSandbox({ plan: 'unlimited', quiet: true, size: 20 });
-    conn = await connect({
-      env: { BITRIX_WEBHOOK_URL: sandbox.webhookUrl, B24FLOW_DATA_DIR: dataDir },
-      dotenv: false,
-      stderr: () => {},
-    });
-    stores = await storesOf(dataDir);
-    const engine = await createRuntimeEngine({
-      client: conn.client,
-      ...stores,
-      pipelinesDir: 'pipelines',
-      saved: new SqlSavedPipelines(stores.store),
-    });
-    const planner = new Planner({ engine, apiKey: FAKE_OPENAI_KEY, baseURL: ai.baseURL, model: 'fake-model' });
-    agent = new ChatAgent({
-      links: new StoreLinks(stores.store),
-      engine,
-      planner,
-      dataDir,
-      state: new MemoryStateStore(),
-    });
-    await agent.handleText('u1', '/link 1');
-    const code = codeIn((await sandbox.admin.notifications(1)).at(-1)?.MESSAGE);
-    expect((await agent.handleText('u1', `/link ${code}`)).text).toMatch(/Linked/);
+    ({ sandbox, conn, stores, agent } = await startPlannerChat(ai, dataDir, (st) => ({
+      saved: new SqlSavedPipelines(st.store),
+    })));
   });
   afterAll(async () => {
     await conn?.close();

@@ -28,10 +28,10 @@ describe('serve log', () => {
   it('writes JSON lines with level, time and msg; a secret in a message is redacted', async () => {
     const out = sink();
     const log = await openServeLog({ env: {}, stderr: out, tty: false });
-    registerSecret('s3cret-client-value-0417');
+    registerSecret('fake-client-secret-for-tests');
     log.log('serve: listening');
     log.log(
-      'call failed: https://portal.example.com/rest/1/4f9c2a1b7d3e5f60/crm.deal.add (auth=tok-ABCDEF123456) with s3cret-client-value-0417',
+      'call failed: https://portal.example.com/rest/1/fakewebhookcode0/crm.deal.add (auth=fake-token-for-tests) with fake-client-secret-for-tests',
     );
     log.warn('serve: stopping — lease lost');
     await log.close();
@@ -48,7 +48,7 @@ describe('serve log', () => {
     expect(msg).toContain(`/rest/1/${MASK}/crm.deal.add`);
     expect(msg).toContain(`auth=${MASK}`);
     const raw = JSON.stringify(lines);
-    for (const secret of ['4f9c2a1b7d3e5f60', 'tok-ABCDEF123456', 's3cret-client-value-0417'])
+    for (const secret of ['fakewebhookcode0', 'fake-token-for-tests', 'fake-client-secret-for-tests'])
       expect(raw).not.toContain(secret);
   });
 
