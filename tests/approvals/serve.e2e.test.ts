@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlApprovalStore } from '../../src/store/approvals.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { SqlJournal } from '../../src/store/journal.js';
+import { StoreScheduleSlots } from '../../src/store/schedules.js';
 import { cli, startPortal, type TestPortal } from '../pipeline/helpers.js';
 import { type ServeProcess, startServe } from '../triggers/processes.js';
 import { addContact, comments, contact, fastWeeklyDuplicates, plainUsers } from './helpers.js';
@@ -27,7 +28,9 @@ describe('weekly-duplicates under serve', () => {
     await p?.close();
   });
 
-  it('a schedule asks each owner once; one approves, one rejects; only the approved contact changes', async () => {
+  it('a schedule asks each owner once; one approves, one rejects; only the approved contact changes', {
+    timeout: 240_000,
+  }, async () => {
     const [a, b] = (await plainUsers(p.client, 2)) as [string, string];
     const origA = await addContact(p.client, 'Anna Orig', '+7 903 500 0001', a);
     const dupA = await addContact(p.client, 'Anna Dup', '+7 903 500 0001', a);
@@ -43,10 +46,22 @@ describe('weekly-duplicates under serve', () => {
       pending = await approvals.list({ state: ['pending'] });
     }
     expect(pending.map((x) => x.request.owner).sort()).toEqual([a, b].sort());
-    // a few more slots fire while nobody decided: still one request per owner
-    await new Promise((r) => setTimeout(r, 4500));
+    const journal = new SqlJournal(store);
+    const log = new StoreScheduleSlots(store);
+    /** Waits until `n` more slots of the schedule have finished (slots, not wall time: CI may be slow). */
+    const slots = async (n: number) => {
+      const count = async () =>
+        (await log.readLog({ pipeline: 'weekly-duplicates' })).filter(
+          (l) => l.what !== 'started' && l.what !== 'queued',
+        ).length;
+      const target = (await count()) + n;
+      for (let i = 0; i < 600 && (await count()) < target; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await count()).toBeGreaterThanOrEqual(target);
+    };
+    // two more slots fire while nobody decided: still one request per owner
+    await slots(2);
     expect((await approvals.list()).length).toBe(2);
-    const runs = await new SqlJournal(store).list({ pipeline: 'weekly-duplicates' });
+    const runs = await journal.list({ pipeline: 'weekly-duplicates' });
     expect(runs.filter((r) => r.status === 'awaiting_approval')).toHaveLength(1);
     expect((await contact(p.client, dupA)).comments ?? '').toBe('');
     const reqA = pending.find((x) => x.request.owner === a)!.request;
@@ -70,7 +85,7 @@ describe('weekly-duplicates under serve', () => {
     expect(tagged.every((l) => l.tags!.approval === reqA.id && l.tags!.approvedBy === a)).toBe(true);
     expect(audit.some((l) => l.intent && l.tags?.approval === reqA.id)).toBe(true);
     // the next slots find dupA marked and b's change rejected: b is asked again (a new week, a new decision), a is not
-    await new Promise((r) => setTimeout(r, 4500));
+    await slots(2);
     const again = await approvals.list({ state: ['pending'] });
     expect(again.map((x) => x.request.owner)).toEqual([b]);
     expect(serve.stderr()).not.toMatch(/failed/i);
