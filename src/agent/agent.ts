@@ -3,7 +3,7 @@
  * dispatch to commands (./commands.ts), named pipelines, the planner and the plan flow (./planFlow.ts).
  */
 import { redact } from '../lib/redact.js';
-import { runCommand, saveCommand } from './commands.js';
+import { runCommand } from './commands.js';
 import { detectLang } from './context.js';
 import type { AgentCore } from './core.js';
 import type { AskView, ChatEngine, NamedPipeline, RunView } from './engine.js';
@@ -11,8 +11,10 @@ import { InteractionLog } from './interactionLog.js';
 import { type ChatLinks, MemoryLinks } from './links.js';
 import { cancelPlan, confirmPlan, presentPlan } from './planFlow.js';
 import { Planner, type PlannerResult } from './planner.js';
+import { noSample, presentProposal, sampleOf, triedOn } from './proposal.js';
 import { KeyedQueue } from './queue.js';
-import { type AgentReply, degraded, missingFields, normalize, type PlannerLike, t, triggerNote } from './replies.js';
+import { type AgentReply, degraded, missingFields, normalize, type PlannerLike, t } from './replies.js';
+import { saveCommand } from './savedFlow.js';
 import { type AgentState, addGoal, countMissing, nowIso, type StateStore, selfCheck } from './state.js';
 
 export type { AgentReply, PlannerLike, ReplyButton } from './replies.js';
@@ -161,10 +163,13 @@ export class ChatAgent {
       };
       reply = await runCommand(this.core, actions, state, (cmd[1] ?? '').toLowerCase(), (cmd[2] ?? '').trim());
     } else {
-      // "save this as weekly-report" / "сохрани как weekly-report"
-      const save = /^\s*(?:save(?: (?:this|it))? as|сохрани(?:ть)?(?: (?:это|его))? как)\s+(\S+)\s*$/i.exec(text);
+      // "save this as weekly-report" / "сохрани как weekly-report" / "save" (the draft's own name)
+      const save =
+        /^\s*(?:save(?: (?:this|it))?(?: as)?|сохрани(?:ть)?(?: (?:это|его))?(?: как)?)(?:\s+(\S+))?\s*[.!]?$/i.exec(
+          text,
+        );
       if (save) {
-        const reply = await saveCommand(this.core, state, save[1]!);
+        const reply = await saveCommand(this.core, state, save[1] ?? '');
         await this.store.save(state);
         return reply;
       }
@@ -187,7 +192,16 @@ export class ChatAgent {
     return undefined;
   }
 
-  private async runNamed(state: AgentState, p: NamedPipeline, inputs: Record<string, unknown>): Promise<AgentReply> {
+  private async runNamed(state: AgentState, p: NamedPipeline, given: Record<string, unknown>): Promise<AgentReply> {
+    let inputs = given;
+    let lead = '';
+    // an event pipeline run from chat is tried on a sample event (the newest record of the event's entity)
+    if (p.events?.length && inputs.event === undefined) {
+      const sample = await sampleOf(this.core, p.events);
+      if (!sample) return { kind: 'info', text: `${p.name}: ${noSample(state, p.events)}` };
+      inputs = { ...inputs, event: sample.event };
+      lead = triedOn(state, sample);
+    }
     const loaded = await this.engine.loadNamed(p);
     const errors = loaded.findings.filter((f) => f.severity === 'error');
     if (errors.length || loaded.pipeline === undefined) {
@@ -204,7 +218,7 @@ export class ChatAgent {
         ].join('\n'),
       };
     }
-    addGoal(state, `${p.name}${Object.keys(inputs).length ? ` ${JSON.stringify(inputs)}` : ''}`);
+    addGoal(state, `${p.name}${Object.keys(given).length ? ` ${JSON.stringify(given)}` : ''}`);
     // a pipeline that names approvers is asked of them, never confirmed by the person who starts it
     const asked = await this.engine.ask?.(loaded.pipeline, inputs, state.bitrixUserId);
     if (asked) return askedReply(state, p.name, asked);
@@ -214,7 +228,7 @@ export class ChatAgent {
         state,
         loaded.pipeline,
         { source: 'named', pipelineName: p.name, inputs, json: undefined },
-        '',
+        lead,
       );
     } catch (err) {
       // Bad or missing inputs are the user's to fix, not an incident.
@@ -270,13 +284,7 @@ export class ChatAgent {
         return { kind: 'refused', text: result.reply };
       case 'pipeline':
         if (result.repaired) countMissing(state, missingFields(result.repaired));
-        return presentPlan(
-          this.core,
-          state,
-          result.pipeline,
-          { source: 'planner', json: result.json },
-          [result.reply, triggerNote(state, result.json)].filter(Boolean).join('\n'),
-        );
+        return presentProposal(this.core, state, result);
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * The chat commands: `/start` `/help`, `/pipelines`, `/run <name> [k=v]`, `/plan <text>`, `/status`,
- * `/dlq [replay|drop <id>]`, `/link [bitrix user id|code]`, `/unlink`, `/cancel`, and a named pipeline's own
+ * `/dlq [replay|drop <id>]`, `/link [bitrix user id|code]`, `/unlink`, `/cancel`, `/save [name]`, `/edit <name>`,
+ * `/versions <name>`, `/diff <name> [from] [to]` (./savedFlow.ts), and a named pipeline's own
  * `chat.command`.
  */
 import type { AgentCore } from './core.js';
@@ -9,6 +10,7 @@ import type { NamedPipeline } from './engine.js';
 import { linkCommand, unlinkCommand } from './linkFlow.js';
 import { cancelPlan } from './planFlow.js';
 import { type AgentReply, parseInputs, t } from './replies.js';
+import { diffCommand, editCommand, saveCommand, versionsCommand } from './savedFlow.js';
 import type { AgentState } from './state.js';
 
 /** What a command may ask the agent to do (run a named pipeline, plan free text) and whether planning is on. */
@@ -66,6 +68,12 @@ export async function runCommand(
       return unlinkCommand(core, state);
     case 'save':
       return saveCommand(core, state, arg);
+    case 'edit':
+      return editCommand(core, state, arg);
+    case 'versions':
+      return versionsCommand(core, state, arg);
+    case 'diff':
+      return diffCommand(core, state, arg);
     case 'console': {
       if (!state.bitrixUserId)
         return {
@@ -138,6 +146,14 @@ function helpText(state: AgentState, planningOn: boolean): string {
         'link your Bitrix24 user (needed to confirm); the code arrives in your Bitrix24 notifications',
         'связать с пользователем Битрикс24 (нужно для подтверждения); код приходит в уведомления Битрикс24',
       ),
+    '/save [name] — ' +
+      t(
+        state,
+        'save the last proposal (again: its next version)',
+        'сохранить последнее предложение (повторно — новой версией)',
+      ),
+    '/edit <name> — ' + t(state, 'change a saved pipeline in words', 'изменить сохранённый пайплайн словами'),
+    '/versions <name>, /diff <name> [a] [b] — ' + t(state, 'its versions and changes', 'версии и изменения'),
     '/reject <request id> <reason> — ' + t(state, 'reject an approval request', 'отклонить запрос на одобрение'),
     '/console — ' + t(state, 'a sign-in link to the web console', 'ссылка для входа в веб-консоль'),
   ].join('\n');
@@ -170,60 +186,5 @@ async function listPipelines(core: AgentCore, state: AgentState): Promise<AgentR
         return `• ${p.name}${how}${p.description ? ` — ${p.description.split('\n')[0]}` : ''}`;
       })
       .join('\n'),
-  };
-}
-
-/** `/save <name>` (or "save this as <name>"): keeps the last planner proposal as the next version of `name`. */
-export async function saveCommand(core: AgentCore, state: AgentState, arg: string): Promise<AgentReply> {
-  const name = arg
-    .trim()
-    .replace(/^["'«]|["'»]$/g, '')
-    .toLowerCase();
-  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name))
-    return {
-      kind: 'refused',
-      text: t(state, 'Usage: /save <name> (a-z, 0-9, _ and -)', 'Формат: /save <имя> (a-z, 0-9, _ и -)'),
-    };
-  if (!state.bitrixUserId)
-    return {
-      kind: 'refused',
-      text: t(
-        state,
-        'Link your Bitrix24 user first (/link <your Bitrix24 user id>): a saved pipeline names its author.',
-        'Сначала свяжите пользователя Битрикс24 (/link <ваш id>): у сохранённого пайплайна есть автор.',
-      ),
-    };
-  const last = state.lastPlan;
-  if (last?.source !== 'planner' || !core.engine.save)
-    return {
-      kind: 'refused',
-      text: t(
-        state,
-        'Nothing to save: describe an automation first, then save it.',
-        'Нечего сохранять: сначала опишите автоматизацию, затем сохраните её.',
-      ),
-    };
-  const r = await core.engine.save(last.pipeline, name, `bitrix:${state.bitrixUserId}`);
-  if ('findings' in r)
-    return {
-      kind: 'refused',
-      text: [
-        t(state, `Not saved: it does not check clean.`, `Не сохранено: есть ошибки проверки.`),
-        ...r.findings.slice(0, 5).map((f) => `• ${f.message}`),
-      ].join('\n'),
-    };
-  return {
-    kind: 'info',
-    text: r.created
-      ? t(
-          state,
-          `Saved as ${r.name} (version ${r.version}). Run it with /run ${r.name}; its schedule or event trigger runs in serve.`,
-          `Сохранено как ${r.name} (версия ${r.version}). Запуск: /run ${r.name}; расписание или событие работает в serve.`,
-        )
-      : t(
-          state,
-          `${r.name} version ${r.version} is the same; nothing saved.`,
-          `${r.name} версии ${r.version} не изменился.`,
-        ),
   };
 }

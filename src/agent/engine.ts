@@ -1,6 +1,8 @@
 import type { Recipe } from '../catalog/index.js';
 import type { Finding } from '../lib/failures.js';
+import type { SavedPipelineStore } from '../pipeline/index.js';
 import type { BitrixUserView } from './links.js';
+import type { SampleEvent } from './sampleEvent.js';
 
 /**
  * What the chat side needs from the rest of b24flow (catalog, pipeline checker/planner/runner, journal, DLQ),
@@ -72,6 +74,14 @@ export interface ChatEngine {
    * @throws InvalidInputError when nobody can approve a group of writes
    */
   ask?(pipeline: unknown, inputs: Record<string, unknown>, startedBy?: string): Promise<AskView | undefined>;
+  /**
+   * A sample of an event for trying an event pipeline in chat: the newest record of the event's entity as if the
+   * event had just arrived (src/agent/sampleEvent.ts); undefined when the event has no sampled entity or no record.
+   * Absent in stubs.
+   */
+  sampleEvent?(name: string): Promise<{ event: SampleEvent; entity: string } | undefined>;
+  /** The saved pipelines (the store's), read from chat by `/edit`, `/versions` and `/diff`; absent without a store. */
+  savedPipelines?: SavedPipelineStore;
   /** A one-time sign-in link to the web console for a (linked) Bitrix24 user; undefined when no console is reachable. */
   consoleLink?(bitrixUserId: string): Promise<string | undefined>;
   /**
@@ -149,6 +159,8 @@ export interface NamedPipeline {
   file: string;
   chat?: { command?: string; phrases?: string[] };
   inputs?: Record<string, { type?: string; required?: boolean; default?: unknown; description?: string }>;
+  /** The events of its event triggers (`ONCRMLEADADD`, …): run from chat, it is tried on a sample event. */
+  events?: string[];
 }
 
 /** A plan as shown to a person before confirming. */

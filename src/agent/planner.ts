@@ -5,7 +5,7 @@ import type { Finding } from '../lib/failures.js';
 import { cardsForPacks, isChatDenied, recipesForPacks, routeMessage } from './context.js';
 import type { ChatEngine } from './engine.js';
 import { pickExamples } from './plannerExamples.js';
-import { type AgentState, summarizeState } from './state.js';
+import { type AgentState, currentDraft, summarizeState } from './state.js';
 
 /**
  * Options of {@link Planner}. The composition root fills the endpoint settings from `OPENAI_API_KEY`,
@@ -64,6 +64,7 @@ const SYSTEM_PROMPT = [
   'string(x), int(x), size(l), sumBy(l,"F"), groupSum(l,"K","F"), countBy(l,"K").',
   'Never invent ids: read them with a list step and a filter. Repeating requests get a schedule or event trigger',
   'with approve: ask and approvers {users: [ids]} (ask who approves if unknown); values to vary go to inputs.',
+  'An event trigger passes inputs.event; inputs.event.objectId is the id of the lead/deal/contact/company.',
   "A person confirms every write after seeing the plan. reply: one or two short sentences in the user's language,",
   'no method names, no ids.',
 ].join(' ');
@@ -141,6 +142,7 @@ export class Planner {
       '',
       `User state:\n${summarizeState(state)}`,
       warnings.length ? `Missing context: ${warnings.join(' ')}` : '',
+      draftContext(currentDraft(state)),
     ]
       .filter((l) => l !== '')
       .join('\n');
@@ -167,7 +169,14 @@ export class Planner {
   async plan(message: string, state: AgentState, warnings: string[] = []): Promise<PlannerResult> {
     const lang = state.lang;
     if (!this.client) return { kind: 'degraded', reply: degradedText(lang, 'no-key'), cause: 'no-key' };
-    const packs = routeMessage(this.opts.engine.catalog, message);
+    // an edit of the current draft ("change it to Tuesdays") needs the draft's packs besides the message's
+    const draftPacks = currentDraft(state)?.pipeline.packs;
+    const packs = [
+      ...new Set([
+        ...routeMessage(this.opts.engine.catalog, message),
+        ...(Array.isArray(draftPacks) ? draftPacks : []),
+      ]),
+    ].filter((p): p is string => typeof p === 'string' && this.opts.engine.catalog.packs.some((k) => k.name === p));
     const examples = pickExamples(await this.exampleDocs(), packs, EXAMPLES_PER_REQUEST);
     const body = this.buildRequest(message, state, packs, warnings, examples);
     let findings: Finding[] = [];
@@ -216,6 +225,19 @@ export class Planner {
     }
     return { kind: 'refused', reply: refusalText(lang, findings), findings, packs };
   }
+}
+
+/**
+ * The conversation's current pipeline for the model: a message asking for a change ("change it to Tuesdays") edits
+ * it, keeping its name and everything the message does not mention; any other message is planned as new.
+ */
+export function draftContext(draft: AgentState['draft']): string {
+  if (!draft) return '';
+  const { packs: _packs, ...doc } = draft.pipeline;
+  return [
+    'Current pipeline (when the message asks to change it, answer the whole changed pipeline with the same name and',
+    `everything not mentioned kept; otherwise ignore it):\n${JSON.stringify(doc)}`,
+  ].join(' ');
 }
 
 /** Pipeline fields the chat planner may not set: reference-only methods and environment reads need an author. */

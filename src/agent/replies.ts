@@ -47,8 +47,8 @@ export function triggerNote(state: AgentState, json: Record<string, unknown>): s
   if (!kinds.some((k) => k === 'schedule' || k === 'event')) return '';
   return t(
     state,
-    'Confirming runs it once now; its schedule/event trigger is not switched on from here.',
-    'Подтверждение запустит его один раз сейчас; расписание/событие отсюда не включается.',
+    'Confirming runs it once now; its schedule/event trigger is not switched on from here: save it (/save <name>) and serve runs it by its trigger.',
+    'Подтверждение запустит его один раз сейчас; расписание/событие отсюда не включается: сохраните его (/save <имя>), и serve будет запускать его сам.',
   );
 }
 

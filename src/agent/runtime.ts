@@ -29,6 +29,7 @@ import {
   type RunView,
 } from './engine.js';
 import { approverIds, bitrixUserById, notifyBitrixUser } from './portalUsers.js';
+import { eventsOf, sampleEvent } from './sampleEvent.js';
 
 /**
  * What the engine reads of the dead-letter queue (src/triggers' `DeadLetterStore` fits); the composition root
@@ -167,6 +168,7 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
           ...(typeof doc.description === 'string' ? { description: doc.description } : {}),
           ...(chat ? { chat } : {}),
           ...(doc.inputs && typeof doc.inputs === 'object' ? { inputs: doc.inputs as NamedPipeline['inputs'] } : {}),
+          ...(eventsOf(doc).length ? { events: eventsOf(doc) } : {}),
         });
       }
       return out;
@@ -268,6 +270,8 @@ export async function createRuntimeEngine(opts: RuntimeOptions): Promise<ChatEng
       };
     },
     ...(opts.consoleLink ? { consoleLink: opts.consoleLink } : {}),
+    sampleEvent: (name) => sampleEvent(client, name),
+    ...(opts.saved ? { savedPipelines: opts.saved } : {}),
     ...(opts.saved
       ? {
           async save(pipeline: unknown, name: string, author?: string) {

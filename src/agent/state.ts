@@ -33,6 +33,12 @@ export interface AgentState {
     destructiveArmed?: boolean;
     status: 'proposed' | 'applied' | 'cancelled' | 'refused';
   };
+  /**
+   * The pipeline the conversation is about: the planner's last checked proposal, or a saved pipeline opened with
+   * `/edit`. `/save` keeps it; the planner gets it with the next message so "change it to Tuesdays" edits it.
+   * `name`/`version` are set once it is saved (or opened): saving again makes the next version of that name.
+   */
+  draft?: { pipeline: Record<string, unknown>; at: string; name?: string; version?: number };
   /** Newest first, at most 50. */
   done: { at: string; description: string; objectIds: string[]; runId?: string }[];
   metrics: {
@@ -59,6 +65,15 @@ export function emptyState(userId: string): AgentState {
     metrics: { missingFields: {}, riskWarnings: {}, messages: 0, plans: 0, refusals: 0 },
     updatedAt: nowIso(),
   };
+}
+
+/** How long a draft stays the conversation's subject after it was proposed, saved or opened: 2 h. */
+export const DRAFT_TTL_MS = 2 * 3600_000;
+
+/** The user's draft while it is current ({@link DRAFT_TTL_MS}), else undefined. @param now ms since epoch */
+export function currentDraft(state: AgentState, now = Date.now()): AgentState['draft'] {
+  const d = state.draft;
+  return d && now - Date.parse(d.at) < DRAFT_TTL_MS ? d : undefined;
 }
 
 /** Current time as UTC ISO 8601 with `Z`. */

@@ -4,6 +4,7 @@
  * what a person wrote or the planner proposed can be run again, scheduled and shared. The store's implementation is
  * src/store/savedPipelines.ts. Saving validates first: a pipeline that does not load or check clean is not saved.
  */
+import { createTwoFilesPatch } from 'diff';
 import { InvalidInputError } from '../lib/failures.js';
 import { hashOf } from './load.js';
 
@@ -48,4 +49,27 @@ export const SAVED_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export function savedHash(name: string, text: string): string {
   if (!SAVED_NAME.test(name)) throw new InvalidInputError(`"${name}" is not a pipeline name (a-z, 0-9, _ and -)`);
   return hashOf({ name, text });
+}
+
+/**
+ * One saved version of a name: the latest, or the version given (`"3"` or `"v3"`).
+ * @throws InvalidInputError for a version that is not a positive integer, or when there is no such name or version
+ */
+export async function savedVersion(store: SavedPipelineStore, name: string, v?: string): Promise<SavedPipeline> {
+  const n = v === undefined ? undefined : Number(v.replace(/^v/i, ''));
+  if (n !== undefined && !(Number.isInteger(n) && n > 0)) throw new InvalidInputError(`"${v}" is not a version number`);
+  const s = await store.get(name, n);
+  if (!s) throw new InvalidInputError(`no saved pipeline ${name}${n ? ` version ${n}` : ''}`);
+  return s;
+}
+
+/**
+ * A unified diff between two saved versions of a name (default: the version before `to`, and `to` = the latest);
+ * headers `name@vA` / `name@vB`. An empty patch body means the texts are the same.
+ * @throws InvalidInputError as {@link savedVersion}
+ */
+export async function savedDiff(store: SavedPipelineStore, name: string, from?: string, to?: string): Promise<string> {
+  const b = await savedVersion(store, name, to);
+  const a = await savedVersion(store, name, from ?? String(Math.max(1, b.version - 1)));
+  return createTwoFilesPatch(`${name}@v${a.version}`, `${name}@v${b.version}`, a.text, b.text);
 }

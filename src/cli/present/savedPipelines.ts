@@ -2,9 +2,15 @@
  * Output of `b24flow pipelines …` (src/cli/commands/pipelines.ts): saved pipelines in the store.
  */
 import { readFile } from 'node:fs/promises';
-import { createTwoFilesPatch } from 'diff';
 import { InvalidInputError } from '../../lib/failures.js';
-import { checkPipeline, defaultCatalog, loadPipelineText, type SavedPipelineStore } from '../../pipeline/index.js';
+import {
+  checkPipeline,
+  defaultCatalog,
+  loadPipelineText,
+  type SavedPipelineStore,
+  savedDiff,
+  savedVersion,
+} from '../../pipeline/index.js';
 import { SqlSavedPipelines } from '../../store/savedPipelines.js';
 import { readSettings } from '../compose.js';
 import { openDataStore } from '../dataStore.js';
@@ -50,12 +56,10 @@ export async function pipelinesList(o: { json?: boolean }): Promise<void> {
 }
 
 /** The version of a name the person asked for. @throws InvalidInputError when there is none */
-async function version(store: SavedPipelineStore, name: string, v?: string) {
-  const n = v === undefined ? undefined : Number(v);
-  if (n !== undefined && !(Number.isInteger(n) && n > 0)) throw new InvalidInputError(`"${v}" is not a version number`);
-  const s = await store.get(name, n);
-  if (!s) throw new InvalidInputError(`no saved pipeline ${name}${n ? ` version ${n}` : ''} (b24flow pipelines list)`);
-  return s;
+function version(store: SavedPipelineStore, name: string, v?: string) {
+  return savedVersion(store, name, v).catch((err: Error) => {
+    throw new InvalidInputError(`${err.message} (b24flow pipelines list)`);
+  });
 }
 
 /** `pipelines show <name> [version]`: the YAML as saved. */
@@ -72,10 +76,11 @@ export async function pipelinesVersions(name: string): Promise<void> {
 
 /** `pipelines diff <name> [from] [to]`: a unified diff (default: the version before the latest against the latest). */
 export async function pipelinesDiff(name: string, from?: string, to?: string): Promise<void> {
-  const store = await savedStore();
-  const b = await version(store, name, to);
-  const a = await version(store, name, from ?? String(Math.max(1, b.version - 1)));
-  out(createTwoFilesPatch(`${name}@v${a.version}`, `${name}@v${b.version}`, a.text, b.text));
+  out(
+    await savedDiff(await savedStore(), name, from, to).catch((err: Error) => {
+      throw new InvalidInputError(`${err.message} (b24flow pipelines list)`);
+    }),
+  );
 }
 
 /** `pipelines disable|enable <name>`. */
