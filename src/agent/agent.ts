@@ -281,6 +281,8 @@ export class ChatAgent {
         state.metrics.refusals++;
         countMissing(state, missingFields(result.findings));
         if (state.lastPlan?.status === 'proposed') state.lastPlan.status = 'refused';
+        // "save this" after a refusal must not save an earlier proposal: the draft is gone with it
+        delete state.draft;
         return { kind: 'refused', text: result.reply };
       case 'pipeline':
         if (result.repaired) countMissing(state, missingFields(result.repaired));

@@ -176,7 +176,10 @@ export class Planner {
         ...routeMessage(this.opts.engine.catalog, message),
         ...(Array.isArray(draftPacks) ? draftPacks : []),
       ]),
-    ].filter((p): p is string => typeof p === 'string' && this.opts.engine.catalog.packs.some((k) => k.name === p));
+    ]
+      .filter((p): p is string => typeof p === 'string' && this.opts.engine.catalog.packs.some((k) => k.name === p))
+      // one order whatever the message routed first: a saved edit diffs by what changed, not by pack order
+      .sort();
     const examples = pickExamples(await this.exampleDocs(), packs, EXAMPLES_PER_REQUEST);
     const body = this.buildRequest(message, state, packs, warnings, examples);
     let findings: Finding[] = [];
