@@ -1,8 +1,8 @@
 /**
- * `b24flow pipelines save|list|show|versions|diff|disable|enable` (real processes, a fresh store) and `serve` running
+ * `b24flow pipelines save|list|show|versions|diff|export|disable|enable` (real processes, a fresh store) and `serve` running
  * a saved pipeline's schedule beside its (empty) folder.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
@@ -64,6 +64,20 @@ describe('saved pipelines', () => {
     expect((await cli(['pipelines', 'disable', 'open-deals-count'], p.env)).stdout).toBe('open-deals-count disabled\n');
     expect((await cli(['pipelines', 'list'], p.env)).stdout).toMatch(/open-deals-count\s+v2 .* disabled/);
     expect((await cli(['pipelines', 'enable', 'open-deals-count'], p.env)).stdout).toBe('open-deals-count enabled\n');
+    // export into a pipelines folder: the saved text as is, then it checks clean there; an existing file is kept
+    const folder = join(p.dataDir, 'exported');
+    const ex = await cli(['pipelines', 'export', 'open-deals-count', '1', '--dir', folder], p.env);
+    expect(ex.code, ex.stderr).toBe(0);
+    expect(readFileSync(join(folder, 'open-deals-count.yaml'), 'utf8')).toBe(report('Open deals, counted'));
+    expect((await cli(['check', join(folder, 'open-deals-count.yaml')], p.env)).code).toBe(0);
+    const again = await cli(['pipelines', 'export', 'open-deals-count', '--dir', folder], p.env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/exists; nothing written/);
+    expect(readFileSync(join(folder, 'open-deals-count.yaml'), 'utf8')).toBe(report('Open deals, counted'));
+    expect((await cli(['pipelines', 'export', 'open-deals-count', '--dir', folder, '--force'], p.env)).code).toBe(0);
+    expect(readFileSync(join(folder, 'open-deals-count.yaml'), 'utf8')).toBe(
+      report('Open deals, counted every Monday'),
+    );
   });
 
   it('serve runs an enabled saved pipeline beside its folder', async () => {

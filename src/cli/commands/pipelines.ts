@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 
 /**
- * Registers `b24flow pipelines save|list|show|versions|diff|disable|enable`: pipelines saved in the store by name,
+ * Registers `b24flow pipelines save|list|show|versions|diff|export|disable|enable`: pipelines saved in the store by name,
  * each save a new version (src/pipeline/saved.ts). `save` checks the file first (every checker rule; errors refuse
  * the save). `serve` runs the enabled saved pipelines beside its folder's.
  */
@@ -38,6 +38,14 @@ export function register(program: Command): void {
     .action(async (name: string, from?: string, to?: string) => {
       const { pipelinesDiff } = await import('../present/savedPipelines.js');
       await pipelinesDiff(name, from, to);
+    });
+  pl.command('export <name> [version]')
+    .description('Write a saved pipeline to <dir>/<name>.yaml (the latest version, or the version given)')
+    .option('--dir <dir>', 'the pipelines folder to write into', 'pipelines')
+    .option('--force', 'replace a file that exists')
+    .action(async (name: string, version: string | undefined, o: { dir: string; force?: boolean }) => {
+      const { pipelinesExport } = await import('../present/savedPipelines.js');
+      await pipelinesExport(name, version, o);
     });
   for (const [cmd, disabled] of [
     ['disable', true],

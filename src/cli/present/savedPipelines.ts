@@ -1,7 +1,8 @@
 /**
  * Output of `b24flow pipelines …` (src/cli/commands/pipelines.ts): saved pipelines in the store.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InvalidInputError } from '../../lib/failures.js';
 import {
   checkPipeline,
@@ -81,6 +82,27 @@ export async function pipelinesDiff(name: string, from?: string, to?: string): P
       throw new InvalidInputError(`${err.message} (b24flow pipelines list)`);
     }),
   );
+}
+
+/**
+ * `pipelines export <name> [version] [--dir D] [--force]`: writes the saved text to `D/<name>.yaml`, so a pipeline
+ * saved from chat can join the pipelines folder (and its git history). An existing file is kept unless `--force`.
+ * @throws InvalidInputError for an unknown name/version or an existing file without `--force`
+ */
+export async function pipelinesExport(
+  name: string,
+  v: string | undefined,
+  o: { dir: string; force?: boolean },
+): Promise<void> {
+  const s = await version(await savedStore(), name, v);
+  const file = join(o.dir, `${name}.yaml`);
+  await mkdir(o.dir, { recursive: true });
+  await writeFile(file, s.text, { flag: o.force ? 'w' : 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    throw new InvalidInputError(
+      err.code === 'EEXIST' ? `${file} exists; nothing written (--force replaces it)` : `${file}: ${err.message}`,
+    );
+  });
+  out(`wrote ${file} (${name} version ${s.version})\n`);
 }
 
 /** `pipelines disable|enable <name>`. */
