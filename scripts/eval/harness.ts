@@ -18,6 +18,7 @@ import { routeMessage } from '../../src/agent/context.js';
 import type { ChatEngine, PlanView } from '../../src/agent/engine.js';
 import { Planner, type PlannerResult } from '../../src/agent/planner.js';
 import { createRuntimeEngine } from '../../src/agent/runtime.js';
+import { eventsOf } from '../../src/agent/sampleEvent.js';
 import { emptyState } from '../../src/agent/state.js';
 import { connect } from '../../src/cli/compose.js';
 import { startSandbox } from '../../src/sandbox/index.js';
@@ -179,7 +180,12 @@ async function scoreResult(
   const steps = stepsOf(engine, result.json);
   let plan: PlanView | undefined;
   try {
-    plan = await engine.plan(result.pipeline, {}, `eval:${req.id}`);
+    // an event pipeline is planned as chat tries it: on the newest record of its event's entity
+    const events = eventsOf(result.json);
+    let sample: Awaited<ReturnType<NonNullable<ChatEngine['sampleEvent']>>>;
+    for (const name of events) sample ??= await engine.sampleEvent?.(name);
+    if (events.length && !sample) score.notes.push(`no sample for ${events.join(', ')}`);
+    plan = await engine.plan(result.pipeline, sample ? { event: sample.event } : {}, `eval:${req.id}`);
     score.planned = true;
   } catch (err) {
     score.notes.push(`plan failed: ${err instanceof Error ? err.message.slice(0, 80) : String(err)}`);

@@ -36,6 +36,8 @@ export interface EvalRequest {
 
 const dealsRead: ExpectedTouch = { method: 'crm.deal.list' };
 const leadsRead: ExpectedTouch = { method: 'crm.lead.list' };
+/** An event pipeline reads the lead its event is about. */
+const leadRead: ExpectedTouch = { method: 'crm.lead.get' };
 const comment: ExpectedTouch = { method: 'crm.timeline.comment.add', fields: ['ENTITY_ID', 'ENTITY_TYPE', 'COMMENT'] };
 const chatMessage: ExpectedTouch = { method: 'im.message.add' };
 const task: ExpectedTouch = { method: 'tasks.task.add', fields: ['TITLE', 'RESPONSIBLE_ID'] };
@@ -97,12 +99,12 @@ export const REQUESTS: EvalRequest[] = [
   s('schedule-6-en', 'en', 'each weekday morning, note stale deals in their timeline', false),
   s('schedule-7-en', 'en', 'every day at 8 send a message to my chat with deal totals per stage', true),
   // events
-  e('event-1-ru', 'ru', 'когда приходит новый лид, оставляй в нём комментарий', [leadsRead, leadComment()]),
-  e('event-2-en', 'en', 'when a new lead arrives, add a timeline comment to it', [leadsRead, leadComment()]),
+  e('event-1-ru', 'ru', 'когда приходит новый лид, оставляй в нём комментарий', [leadRead, leadComment()]),
+  e('event-2-en', 'en', 'when a new lead arrives, add a timeline comment to it', [leadRead, leadComment()]),
   e('event-3-ru', 'ru', 'при создании сделки ставь задачу ответственному', [dealsRead, task]),
   e('event-4-en', 'en', 'whenever a deal is created, create a task for its owner', [dealsRead, task]),
-  e('event-5-ru', 'ru', 'на каждый новый лид пиши комментарий в таймлайн', [leadsRead, leadComment()]),
-  e('event-6-en', 'en', 'when a lead comes in, comment on it', [leadsRead, leadComment()]),
+  e('event-5-ru', 'ru', 'на каждый новый лид пиши комментарий в таймлайн', [leadRead, leadComment()]),
+  e('event-6-en', 'en', 'when a lead comes in, comment on it', [leadRead, leadComment()]),
   // recipes (`use:` steps)
   c('recipe-1-ru', 'ru', 'сделай задачу ответственному по сделке 1 и отметь её в таймлайне', ['core'], followUp()),
   c('recipe-2-en', 'en', 'create a follow-up task for the owner of deal 1', ['core'], followUp()),
