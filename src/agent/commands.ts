@@ -10,7 +10,7 @@ import type { NamedPipeline } from './engine.js';
 import { linkCommand, unlinkCommand } from './linkFlow.js';
 import { cancelPlan } from './planFlow.js';
 import { type AgentReply, parseInputs, t } from './replies.js';
-import { diffCommand, editCommand, saveCommand, versionsCommand } from './savedFlow.js';
+import { diffCommand, disableCommand, editCommand, saveCommand, versionsCommand } from './savedFlow.js';
 import type { AgentState } from './state.js';
 
 /** What a command may ask the agent to do (run a named pipeline, plan free text) and whether planning is on. */
@@ -74,6 +74,9 @@ export async function runCommand(
       return versionsCommand(core, state, arg);
     case 'diff':
       return diffCommand(core, state, arg);
+    case 'disable':
+    case 'enable':
+      return disableCommand(core, state, arg, name === 'disable');
     case 'console': {
       if (!state.bitrixUserId)
         return {
@@ -154,6 +157,8 @@ function helpText(state: AgentState, planningOn: boolean): string {
       ),
     '/edit <name> — ' + t(state, 'change a saved pipeline in words', 'изменить сохранённый пайплайн словами'),
     '/versions <name>, /diff <name> [a] [b] — ' + t(state, 'its versions and changes', 'версии и изменения'),
+    '/disable <name>, /enable <name> — ' +
+      t(state, 'stop or resume a saved pipeline (author, operators)', 'выключить или включить (автор, операторы)'),
     '/reject <request id> <reason> — ' + t(state, 'reject an approval request', 'отклонить запрос на одобрение'),
     '/console — ' + t(state, 'a sign-in link to the web console', 'ссылка для входа в веб-консоль'),
   ].join('\n');

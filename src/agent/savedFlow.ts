@@ -5,7 +5,8 @@
  * `/diff <name> [from] [to]` show its history. The store is src/pipeline/saved.ts's port, wired by the runtime engine.
  */
 import { parse as parseYaml } from 'yaml';
-import { savedDiff } from '../pipeline/index.js';
+import type { Approve } from '../generated/pipeline.js';
+import { approvesWrite, savedDiff } from '../pipeline/index.js';
 import type { AgentCore } from './core.js';
 import { describePipeline } from './pipelineWords.js';
 import { type AgentReply, t } from './replies.js';
@@ -62,6 +63,16 @@ export async function saveCommand(core: AgentCore, state: AgentState, arg: strin
         state,
         'Nothing to save: describe an automation first, then save it.',
         'Нечего сохранять: сначала опишите автоматизацию, затем сохраните её.',
+      ),
+    };
+  // a trigger that writes without asking anyone runs unattended on the author's word alone: operators only
+  if (preApproves(draft.pipeline) && !(await core.engine.mayOperate(state.bitrixUserId)))
+    return {
+      kind: 'refused',
+      text: t(
+        state,
+        'Not saved: its trigger writes without asking anyone (approve: write), which only operators may set. Ask for its writes to be approved (approve: ask with approvers), or ask an operator.',
+        'Не сохранено: триггер пишет без одобрения (approve: write) — это могут только операторы. Попросите одобрять изменения (approve: ask с одобряющими) или обратитесь к оператору.',
       ),
     };
   const r = await core.engine.save(draft.pipeline, name, `bitrix:${state.bitrixUserId}`);
@@ -128,6 +139,48 @@ export async function editCommand(core: AgentCore, state: AgentState, arg: strin
       ),
     ].join('\n\n'),
   };
+}
+
+/**
+ * `/disable <name>`, `/enable <name>`: stops (or resumes) a saved pipeline everywhere — serve lets it go at its next
+ * poll. Its author or an operator only.
+ */
+export async function disableCommand(
+  core: AgentCore,
+  state: AgentState,
+  arg: string,
+  disabled: boolean,
+): Promise<AgentReply> {
+  const store = core.engine.savedPipelines;
+  if (!store) return noStore(state);
+  const name = nameOf(arg);
+  const saved = name ? await store.get(name) : undefined;
+  if (!name || !saved) return unknownName(state, arg);
+  const who = state.bitrixUserId;
+  if (!who || (saved.author !== `bitrix:${who}` && !(await core.engine.mayOperate(who))))
+    return {
+      kind: 'refused',
+      text: t(
+        state,
+        `Only the author of ${name} or an operator may ${disabled ? 'disable' : 'enable'} it.`,
+        `Только автор ${name} или оператор может ${disabled ? 'выключить' : 'включить'} его.`,
+      ),
+    };
+  await store.setDisabled(name, disabled);
+  return {
+    kind: 'info',
+    text: disabled
+      ? t(state, `${name} is disabled: serve stops running it.`, `${name} выключен: serve больше не запускает его.`)
+      : t(state, `${name} is enabled again.`, `${name} снова включён.`),
+  };
+}
+
+/** True when a trigger of the document pre-approves writes (`approve: write`, `[write]`, …). */
+function preApproves(doc: Record<string, unknown>): boolean {
+  const triggers = Array.isArray(doc.triggers) ? (doc.triggers as Record<string, unknown>[]) : [];
+  return triggers.some((tr) =>
+    ['schedule', 'event'].some((k) => approvesWrite((tr?.[k] as { approve?: Approve } | undefined)?.approve)),
+  );
 }
 
 /** `/versions <name>`: every version, oldest first, with its author and time. */

@@ -13,7 +13,8 @@ import type { connect } from '../../src/cli/compose.js';
 import type { startSandbox } from '../../src/sandbox/index.js';
 import { SqlSavedPipelines } from '../../src/store/savedPipelines.js';
 import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
-import { tempDataDir } from '../agent/support/setup.js';
+import { codeIn, tempDataDir } from '../agent/support/setup.js';
+import { plainUsers } from '../approvals/helpers.js';
 import type { storesOf } from '../support/stores.js';
 import { startServe } from '../triggers/processes.js';
 import { startPlannerChat } from './plannerChat.js';
@@ -50,14 +51,29 @@ describe('a chat request becomes a saved pipeline that serve runs', () => {
 
   beforeAll(async () => {
     await ai.start();
+    // user 1 is an operator (B24FLOW_OPERATORS): only operators save triggers that write without asking
     ({ sandbox, conn, stores, agent } = await startPlannerChat(ai, dataDir, (st) => ({
       saved: new SqlSavedPipelines(st.store),
+      operators: ['1'],
     })));
   });
   afterAll(async () => {
     await conn?.close();
     await sandbox?.close();
     await ai.close();
+  });
+
+  it('a user who is not an operator cannot save a trigger that writes without asking; nothing saved', async () => {
+    const [plain] = (await plainUsers(conn.client, 1)) as [string];
+    await agent.handleText('u2', `/link ${plain}`);
+    const code = codeIn((await sandbox.admin.notifications(Number(plain))).at(-1)?.MESSAGE);
+    expect((await agent.handleText('u2', `/link ${code}`)).text).toMatch(/Linked to Bitrix24 user/);
+    ai.answer(FakeOpenAI.plan('Every two seconds I will send you the open deals count.', report));
+    expect((await agent.handleText('u2', 'send me a notification with the number of open deals')).kind).toBe('plan');
+    const r = await agent.handleText('u2', 'save this as open-deals-unattended');
+    expect(r.kind).toBe('refused');
+    expect(r.text).toMatch(/writes without asking anyone \(approve: write\), which only operators may set/);
+    expect(await new SqlSavedPipelines(stores.store).get('open-deals-unattended')).toBeUndefined();
   });
 
   it('plans, saves with its author, lists, and a running serve picks it up and runs it at its next slot', async () => {

@@ -99,6 +99,8 @@ describe('from a Telegram message to a saved pipeline that serve runs (real proc
       B24FLOW_BOT_POLL_MS: '200',
       OPENAI_API_KEY: FAKE_OPENAI_KEY,
       OPENAI_API_BASE: ai.baseURL,
+      // user 1 may save a report that writes without asking (approve: [write])
+      B24FLOW_OPERATORS: '1',
     };
     // serve starts with an empty folder: everything it runs here was saved from the chat while it ran
     const empty = join(p.dataDir, 'empty-pipelines');
@@ -170,14 +172,10 @@ describe('from a Telegram message to a saved pipeline that serve runs (real proc
     }
     expect(sent[0]).toMatch(/^Open deals by stage: .*; total \d+/);
     expect(serve!.stderr()).toMatch(/now running 1 pipelines \(open-deals-weekly\)/);
-    // done with the schedule: disabled, serve lets it go
-    const off = await new Promise<number | null>((resolve) =>
-      spawn(process.execPath, ['bin/b24flow.js', 'pipelines', 'disable', 'open-deals-weekly'], {
-        cwd: root,
-        env: { ...p.env },
-      }).on('exit', resolve),
-    );
-    expect(off).toBe(0);
+    // done with the schedule: its author disables it from the chat, serve lets it go
+    const off = await say('/disable open-deals-weekly', (m) => /disabled/.test(m.text));
+    expect(off.text).toMatch(/open-deals-weekly is disabled/);
+    expect(await saved.get('open-deals-weekly')).toMatchObject({ disabled: true });
     for (let i = 0; i < 100 && !/now running 0 pipelines/.test(serve!.stderr()); i++)
       await new Promise((r) => setTimeout(r, 100));
     expect(serve!.stderr()).toMatch(/now running 0 pipelines/);
