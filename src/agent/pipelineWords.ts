@@ -1,4 +1,4 @@
-import cronstrue from 'cronstrue/i18n.js';
+import cronstrueModule from 'cronstrue/i18n.js';
 import type { CatalogView } from './engine.js';
 import { riskWord } from './format.js';
 import { methodWords } from './methodWords.js';
@@ -8,6 +8,12 @@ import { methodWords } from './methodWords.js';
  * a user opens a saved pipeline to edit it. Only the name, description, triggers, approvers and step ids, methods
  * and expressions (shortened) are shown: never params, env values or other data, so no secrets.
  */
+
+/**
+ * cronstrue is CommonJS: Node's default import is its module.exports (`{ toString, default }`), a bundler's (vitest,
+ * tsx) may be its `default` (the class); both have the static `toString(cron, options)`.
+ */
+const cronstrue = cronstrueModule.default ?? (cronstrueModule as unknown as typeof cronstrueModule.default);
 
 type Lang = 'en' | 'ru';
 
@@ -106,8 +112,7 @@ export function describePipeline(doc: Record<string, unknown>, catalog: CatalogV
 /** A cron (5 or 6 fields) in words, 24-hour clock; the raw cron when cronstrue cannot read it. */
 function cronWords(cron: string, lang: Lang): string {
   try {
-    // a CommonJS module: Node's default import is its module.exports, whose `default` is the class with toString
-    const s = cronstrue.default.toString(cron, {
+    const s = cronstrue.toString(cron, {
       locale: lang,
       use24HourTimeFormat: true,
       throwExceptionOnParseError: true,
