@@ -49,7 +49,8 @@ const W = {
 
 /** A word of {@link W} in `lang`, with `value` in place of `%`. */
 function w(key: keyof typeof W, lang: Lang, value?: unknown): string {
-  return W[key][lang === 'ru' ? 1 : 0].replace('%', String(value ?? ''));
+  // a function replacement: a name or phrase with `$&` or `$'` is inserted as written
+  return W[key][lang === 'ru' ? 1 : 0].replace('%', () => String(value ?? ''));
 }
 
 /**

@@ -149,6 +149,11 @@ describe('describePipeline on changed documents', () => {
     expect(en).toContain("• follow: Follow-up task for a deal's owner (write)");
     expect(describePipeline(doc, catalog, 'ru')).toContain('• follow: Задача ответственному по сделке (изменение)');
   });
+  it('inserts names and phrases as written (no replacement patterns)', () => {
+    const doc = load('duplicate-contacts');
+    doc.triggers = [{ chat: { command: 'dups', phrases: ["price $& more $'"] } }];
+    expect(describePipeline(doc, catalog, 'en')).toContain(`In chat: /dups or “price $& more $'”`);
+  });
 });
 
 describe('methodWords', () => {
