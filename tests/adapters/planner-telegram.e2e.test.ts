@@ -75,7 +75,7 @@ describe('from a Telegram message to a saved pipeline that serve runs (real proc
   const say = async (text: string, pred: (m: SentMessage) => boolean = () => true) => {
     const from = tg.sent.length;
     tg.sendText(USER, text);
-    return tg.waitFor(USER, pred, from, 30_000);
+    return tg.waitFor(USER, pred, from, 60_000);
   };
   const count = async (method: string) => (await p.client.call(method, { select: ['ID'] })).total ?? 0;
 
@@ -116,7 +116,7 @@ describe('from a Telegram message to a saved pipeline that serve runs (real proc
     await say(`/link ${code}`, (m) => /Linked to Bitrix24 user 1\./.test(m.text));
     store = await openStore({ dataDir: p.dataDir });
     saved = new SqlSavedPipelines(store);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     serve?.child.kill('SIGKILL');
@@ -179,7 +179,7 @@ describe('from a Telegram message to a saved pipeline that serve runs (real proc
     for (let i = 0; i < 100 && !/now running 0 pipelines/.test(serve!.stderr()); i++)
       await new Promise((r) => setTimeout(r, 100));
     expect(serve!.stderr()).toMatch(/now running 0 pipelines/);
-  }, 120_000);
+  }, 240_000);
 
   it('a lead-linking request becomes an event pipeline; a lead from the site is linked once its approver approves in Telegram', async () => {
     const phone = '+7 905 700 0001';
@@ -225,7 +225,7 @@ describe('from a Telegram message to a saved pipeline that serve runs (real proc
       ).result,
     );
     await p.sb.admin.drainEvents();
-    const ask = await tg.waitFor(USER, (m) => m.buttons.some((b) => b.data.startsWith('ap:')), from, 30_000);
+    const ask = await tg.waitFor(USER, (m) => m.buttons.some((b) => b.data.startsWith('ap:')), from, 60_000);
     expect(ask.text).toMatch(/A change waits for your approval/);
     expect(ask.text).toContain(`#${lead}`);
     expect(
@@ -233,14 +233,14 @@ describe('from a Telegram message to a saved pipeline that serve runs (real proc
     ).toBeNull();
     const at = tg.sent.length;
     tg.press(USER, ask, ask.buttons.find((b) => b.data.startsWith('ap:'))!.data);
-    await tg.waitFor(USER, (m) => /^Done: request/.test(m.text), at, 30_000);
+    await tg.waitFor(USER, (m) => /^Done: request/.test(m.text), at, 60_000);
     const linked = (await p.client.call<Record<string, unknown>>('crm.lead.get', { id: lead })).result;
     expect(Number(linked.CONTACT_ID)).toBe(contact);
     // only the new lead: the sample lead was never written
     expect(
       (await p.client.call<Record<string, unknown>>('crm.lead.get', { id: sampleLead })).result.CONTACT_ID ?? null,
     ).toBeNull();
-  }, 120_000);
+  }, 240_000);
 
   it('an invalid proposal is repaired once and accepted; one still invalid after two repairs is refused, nothing saved or written', async () => {
     const bad = richProposal();
@@ -275,5 +275,5 @@ describe('from a Telegram message to a saved pipeline that serve runs (real proc
     expect(await count('crm.deal.list')).toBe(deals);
     expect(await count('crm.timeline.comment.list').catch(() => 0)).toBe(comments);
     expect(botErr).not.toMatch(/Error|failed/);
-  }, 120_000);
+  }, 240_000);
 });
