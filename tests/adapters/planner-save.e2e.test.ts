@@ -13,6 +13,7 @@ import type { connect } from '../../src/cli/compose.js';
 import type { startSandbox } from '../../src/sandbox/index.js';
 import { SqlSavedPipelines } from '../../src/store/savedPipelines.js';
 import { FakeOpenAI } from '../agent/support/fakeOpenAI.js';
+import { leadLinkingProposal } from '../agent/support/leadLinking.js';
 import { codeIn, tempDataDir } from '../agent/support/setup.js';
 import { plainUsers } from '../approvals/helpers.js';
 import type { storesOf } from '../support/stores.js';
@@ -76,6 +77,26 @@ describe('a chat request becomes a saved pipeline that serve runs', () => {
     expect(await new SqlSavedPipelines(stores.store).get('open-deals-unattended')).toBeUndefined();
   });
 
+  it('an event pipeline tried on a lead with no matching contact runs its reads at once (nothing to write) and is saved', async () => {
+    const lead = Number(
+      (
+        await conn.client.call('crm.lead.add', {
+          fields: { TITLE: 'No twin', SOURCE_ID: 'WEB', PHONE: [{ VALUE: '+7 906 111 2233', VALUE_TYPE: 'WORK' }] },
+        })
+      ).result,
+    );
+    ai.answer(FakeOpenAI.plan('Leads from the site get linked to their contact.', leadLinkingProposal()));
+    const r = await agent.handleText('u1', 'when a lead comes in from the site, link it to the contact with its phone');
+    // the write step's condition is false for this lead: the plan has no writes and its reads run at once
+    expect(r.kind, r.text).toBe('done');
+    expect(r.text).toContain(`Tried on the newest lead #${lead}`);
+    expect(r.text).toMatch(/When ONCRMLEADADD arrives; writes are asked of approvers/);
+    const after = (await conn.client.call<Record<string, unknown>>('crm.lead.get', { id: lead })).result;
+    expect(after.CONTACT_ID ?? null).toBeNull();
+    const saved = await agent.handleText('u1', '/save lead-contact-link');
+    expect(saved.text).toMatch(/Saved as lead-contact-link \(version 1\)/);
+  });
+
   it('plans, saves with its author, lists, and a running serve picks it up and runs it at its next slot', async () => {
     // serve runs first, with an empty folder: the saved pipeline reaches it without a restart
     const empty = join(dataDir, 'empty-pipelines');
@@ -110,7 +131,7 @@ describe('a chat request becomes a saved pipeline that serve runs', () => {
         sent = (await sandbox.admin.notifications(1)).filter((n) => n.MESSAGE.startsWith('Open deals report'));
       }
       expect(sent[0]?.MESSAGE).toMatch(/^Open deals report: \d+ open deals$/);
-      expect(serve.stderr()).toMatch(/now running 1 pipelines \(open-deals-report\)/);
+      expect(serve.stderr()).toMatch(/now running \d+ pipelines \([^)]*open-deals-report/);
     } finally {
       serve.child.kill('SIGTERM');
       await serve.exited;

@@ -81,7 +81,12 @@ export async function applyPlan(planId: string, o: ApplyOptions): Promise<RunRes
     );
   }
   if (!(await store.claim(planId))) throw new PlanRefused('used', `plan ${planId} was already used`);
-  const r = await runPipeline(p, { ...o, ...same, program, mode: 'full', planId });
+  // A plan with no writes (its write steps' conditions were false, its lists empty) is applied as it was shown: the
+  // run may reach its write steps (the static confirmation check passes), but the empty gate sends none of them — a
+  // write whose condition turned true after the re-plan is listed as not approved, never sent.
+  const readOnly =
+    plan.writes.length === 0 ? { confirmWrite: true, confirmDestructive: true, approvedWrites: new Set<string>() } : {};
+  const r = await runPipeline(p, { ...o, ...same, ...readOnly, program, mode: 'full', planId });
   if (r.status === 'refused') throw new RuntimeFailure(`plan ${planId} refused: ${r.error ?? ''}`);
   return r;
 }
