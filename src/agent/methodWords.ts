@@ -3,6 +3,7 @@
  * leads, `crm.timeline.comment.add` → add timeline comments), en and ru. Method names follow the REST naming
  * `<scope>.<entity…>.<verb>` (apidocs.bitrix24.com/api-reference/).
  */
+import { KIND_OF_TYPE } from '../pipeline/index.js';
 
 /** Verbs of a method's last segment (Bitrix24 REST naming: `<scope>.<entity>.<verb>`); others fall back to the name. */
 const VERBS: Record<string, [string, string]> = {
@@ -45,12 +46,6 @@ const METHODS: Record<string, [string, string]> = {
 };
 
 /**
- * `entityTypeId` of the CRM record kinds, so that `crm.item.*` on a literal type reads as deals, contacts, …
- * (apidocs.bitrix24.com/api-reference/crm/data-types.html#object_type).
- */
-const KINDS: Record<number, string> = { 1: 'lead', 2: 'deal', 3: 'contact', 4: 'company', 7: 'quote', 31: 'invoice' };
-
-/**
  * A Bitrix24 REST method in a few words: its last segment as the verb, the middle segments as the entity
  * (`crm.lead.update` → update leads; `user.get` → read users); `crm.item.*` with a literal `entityTypeId` names the
  * record kind. An unknown verb falls back to the method name.
@@ -68,7 +63,7 @@ export function methodWords(method: string, params: unknown, lang: 'en' | 'ru'):
   let entity = (segs.length > 2 ? segs.slice(1, -1) : segs.slice(0, 1)).join(' ');
   const typeId =
     typeof params === 'object' && params !== null ? (params as { entityTypeId?: unknown }).entityTypeId : undefined;
-  if (entity === 'item' && typeof typeId === 'number' && KINDS[typeId]) entity = KINDS[typeId];
+  if (entity === 'item' && typeof typeId === 'number' && KIND_OF_TYPE[typeId]) entity = KIND_OF_TYPE[typeId];
   const noun = NOUNS[entity]?.[i] ?? plural(entity);
   return `${verb[i]} ${noun}`;
 }

@@ -55,7 +55,7 @@ export {
 } from './load.js';
 export { isSafeCreate, type RunMode, refusalReason } from './modes.js';
 export { type NameRefs, PlanNames, type PlanNamesOptions, type RecordRef } from './planNames.js';
-export { describeWrites } from './planWords.js';
+export { describeWrites, KIND_OF_TYPE } from './planWords.js';
 export {
   type ApplyOptions,
   applyPlan,

@@ -61,7 +61,11 @@ const NOUNS: Record<string, [string, string]> = {
 };
 /** entityTypeId of the CRM record kinds. */
 const TYPE_IDS: Record<string, number> = { lead: 1, deal: 2, contact: 3, company: 4, quote: 7, invoice: 31 };
-const KIND_OF_TYPE: Record<number, string> = {
+/**
+ * The CRM record kind of an `entityTypeId` (apidocs.bitrix24.com/api-reference/crm/data-types.html#object_type):
+ * 1 lead, 2 deal, 3 contact, 4 company, 7 quote, 31 invoice.
+ */
+export const KIND_OF_TYPE: Readonly<Record<number, string>> = {
   1: 'lead',
   2: 'deal',
   3: 'contact',
