@@ -53,15 +53,21 @@ export async function mountConsole(o: {
   env: NodeJS.ProcessEnv;
   runOptions: StoreRunSettings;
   client: PipelineClient & { stats?(): unknown };
-  pipelines: TriggerPipeline[];
+  /** The pipelines loaded now (read on every request: `serve` picks up saved pipelines without a restart). */
+  pipelines: () => readonly TriggerPipeline[];
   deadLetters?: DeadLetterStore;
   live?: LiveService;
   log?: (l: string) => void;
 }): Promise<Route[]> {
   const catalog = await defaultCatalog();
-  const compiled: ConsolePipeline[] = o.pipelines.map((p) => {
+  // compiled once per pipeline file (a saved pipeline's file names its version: `store:<name>@v<n>`)
+  const cache = new Map<string, ConsolePipeline>();
+  const shown = (p: TriggerPipeline): ConsolePipeline => {
+    const key = `${p.name}\u0000${p.file}`;
+    const hit = cache.get(key);
+    if (hit) return hit;
     const program = compile(p.loaded as LoadedPipeline, catalog);
-    return {
+    const out: ConsolePipeline = {
       name: p.name,
       file: p.file,
       ...(p.def.description ? { description: p.def.description } : {}),
@@ -73,7 +79,15 @@ export async function mountConsole(o: {
         deps: s.deps,
       })),
     };
-  });
+    cache.set(key, out);
+    return out;
+  };
+  const compiled = (): ConsolePipeline[] => {
+    const now = o.pipelines();
+    const keys = new Set(now.map((p) => `${p.name}\u0000${p.file}`));
+    for (const k of cache.keys()) if (!keys.has(k)) cache.delete(k);
+    return now.map(shown);
+  };
   const dl = o.deadLetters;
   return consoleRoutes({
     sessions: new SqlConsoleSessions(o.store),
@@ -105,7 +119,7 @@ export async function mountConsole(o: {
         }
       : {}),
     pipelines: () =>
-      compiled.map((p) => ({ ...p, next: (o.live?.nextTimes?.(p.name) ?? []).map((t) => new Date(t).toISOString()) })),
+      compiled().map((p) => ({ ...p, next: (o.live?.nextTimes?.(p.name) ?? []).map((t) => new Date(t).toISOString()) })),
     health: async () => {
       const rows = await o.store.db.selectFrom('limiter').selectAll().execute();
       const outlook = o.client.operatingOutlook?.();

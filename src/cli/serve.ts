@@ -259,6 +259,8 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
   };
   let savedNow = await savedPipelinesOf(settings);
   const pipelines = withSaved(savedNow);
+  // what runs now: the console lists it (the saved poll below replaces it)
+  let pipelinesNow = pipelines;
   let lost: ((why: string) => void) | undefined;
   const shared = await openServeStore(settings, (why) => lost?.(why)).catch(async (err: unknown) => {
     await closeDataStore();
@@ -333,7 +335,7 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
         env,
         runOptions,
         client: conn.client,
-        pipelines,
+        pipelines: () => pipelinesNow,
         deadLetters: stores.deadLetters,
         live,
         log,
@@ -434,7 +436,8 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
       .then((next) => {
         if (signature(next) === signature(savedNow)) return;
         savedNow = next;
-        svc.updatePipelines(withSaved(next));
+        pipelinesNow = withSaved(next);
+        svc.updatePipelines(pipelinesNow);
       })
       .catch((err: unknown) =>
         log(`serve: saved pipelines not read (${err instanceof Error ? err.message : String(err)})`),

@@ -1,6 +1,6 @@
 /**
  * `b24flow pipelines save|list|show|versions|diff|export|disable|enable` (real processes, a fresh store) and `serve` running
- * a saved pipeline's schedule beside its (empty) folder.
+ * a saved pipeline's schedule beside its (empty) folder; serve's console lists a pipeline saved after it started.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,6 +98,51 @@ describe('saved pipelines', () => {
       expect(done?.status).toBe('completed');
       expect(done?.pipeline.file).toMatch(/^store:open-deals-fast@v1$/);
       await store.close();
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+  });
+
+  it("serve's console lists a pipeline saved after serve started, then its new version", async () => {
+    const dir = join(p.dataDir, 'empty-folder-console');
+    mkdirSync(dir, { recursive: true });
+    const key = 'console-test-key-not-a-secret';
+    const serve = await startServe(['--pipelines', dir], {
+      ...p.env,
+      HTTP_API_TOKENS: `${key}@1`,
+      B24FLOW_SAVED_POLL_MS: '200',
+    });
+    try {
+      const login = await fetch(`${serve.url}/console/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ key }),
+        redirect: 'manual',
+      });
+      expect(login.status).toBe(303);
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const page = async (path: string) => (await fetch(`${serve.url}${path}`, { headers: { cookie } })).text();
+      expect(await page('/console')).not.toContain('late-report');
+      const f = join(p.dataDir, 'late-report.yaml');
+      writeFileSync(f, report('Saved while serve runs').replace('open-deals-count', 'late-report'));
+      expect((await cli(['pipelines', 'save', f], p.env)).code).toBe(0);
+      let home = '';
+      for (let i = 0; i < 100 && !home.includes('late-report'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        home = await page('/console');
+      }
+      expect(home).toContain('late-report');
+      expect(await page('/console/pipelines/late-report')).toContain('store:late-report@v1');
+      // a new version replaces the listed one (its file names the version)
+      writeFileSync(f, report('Saved again').replace('open-deals-count', 'late-report'));
+      expect((await cli(['pipelines', 'save', f], p.env)).code).toBe(0);
+      let detail = '';
+      for (let i = 0; i < 100 && !detail.includes('store:late-report@v2'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        detail = await page('/console/pipelines/late-report');
+      }
+      expect(detail).toContain('store:late-report@v2');
+      expect(detail).toContain('Saved again');
     } finally {
       serve.child.kill('SIGTERM');
       await serve.exited;

@@ -31,12 +31,13 @@ export function register(program: Command): void {
       const store = await openDataStore(settings);
       const conn = await connectPortal();
       const stores = await openTriggerStores(settings);
+      const pipelines = await loadPipelinesDir(o.pipelines);
       const routes = await mountConsole({
         store,
         env: settings.env,
         runOptions: await storeRunSettings(settings),
         client: conn.client,
-        pipelines: await loadPipelinesDir(o.pipelines),
+        pipelines: () => pipelines,
         deadLetters: stores.deadLetters,
       });
       const srv = await startHttpServer({ routes, port, host: o.host });
