@@ -119,7 +119,10 @@ export async function mountConsole(o: {
         }
       : {}),
     pipelines: () =>
-      compiled().map((p) => ({ ...p, next: (o.live?.nextTimes?.(p.name) ?? []).map((t) => new Date(t).toISOString()) })),
+      compiled().map((p) => ({
+        ...p,
+        next: (o.live?.nextTimes?.(p.name) ?? []).map((t) => new Date(t).toISOString()),
+      })),
     health: async () => {
       const rows = await o.store.db.selectFrom('limiter').selectAll().execute();
       const outlook = o.client.operatingOutlook?.();
