@@ -289,11 +289,11 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
     ? awaitingInstall(env)
     : await connectApp({ env: connEnv, onCall, stderr: log }).catch(giveUp);
   const wantsEvents = pipelines.some((p) => (p.def.triggers ?? []).some((t) => t.event));
-  let offline = o.offline && wantsEvents;
-  if (offline && conn.kind === 'webhook') {
+  if (o.offline && wantsEvents && conn.kind === 'webhook')
     log(`serve: offline events disabled — ${APP_AUTH_HELP.replace(/\n/g, '\n  ')}`);
-    offline = false;
-  }
+  // offline delivery: off with --no-offline or a webhook (no application auth); otherwise the service runs it while
+  // some pipeline has an event trigger, also one saved after the start
+  const offline = o.offline && conn.kind !== 'webhook';
   const runOptions = await storeRunSettings(settings);
   let stores: TriggerStores;
   try {
@@ -340,16 +340,32 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
         live,
         log,
       });
-  const declared = declaredEvents(pipelines);
-  // a verified install: bind the events the pipelines declare on that portal (offline, with our auth_connector;
-  // ONOFFLINEEVENT to our public URL when it is known)
-  const bindOnInstall = async (memberId: string, client: ServiceClient) => {
-    if (!declared.length) return;
-    const bound = await bindPortalEvents(client, declared, {
+  // bind events on a portal (offline, with our auth_connector; ONOFFLINEEVENT to our public URL when it is known)
+  const bindEvents = async (memberId: string, client: ServiceClient, events: string[]) => {
+    if (!events.length) return;
+    const bound = await bindPortalEvents(client, events, {
       authConnector: settings.authConnector,
       ...(publicUrl ? { handler: appUrls(publicUrl).events } : {}),
     });
     log(`serve: portal ${memberId}: ${bound.map((b) => `${b.event} (${b.type}) ${b.status}`).join(', ')}`);
+  };
+  // a verified install: bind the events the pipelines of now declare on that portal
+  const bindOnInstall = (memberId: string, client: ServiceClient) =>
+    bindEvents(memberId, client, declaredEvents(pipelinesNow));
+  // an OAuth application on real portals binds the events of saved pipelines it picks up on every portal it serves
+  const bindsPickedUp = offline && conn.kind === 'oauth' && !conn.sandbox;
+  const bindPickedUp = async (events: string[]) => {
+    const served = portals
+      ? await portals.list()
+      : awaiting
+        ? []
+        : [{ memberId: conn.client.portal.id, client: conn.client as ServiceClient }];
+    for (const p of served)
+      await bindEvents(p.memberId, p.client, events).catch((err: unknown) =>
+        log(
+          `serve: portal ${p.memberId}: events ${events.join(', ')} not bound (${err instanceof Error ? err.message : String(err)})`,
+        ),
+      );
   };
   const verifyInstall = portals?.verifyInstall ?? conn.verifyInstall;
   const { pendingApprovals } = await import('../store/gauges.js');
@@ -367,7 +383,7 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
       tokens: conn.tokens,
       ...(verifyInstall ? { verifyInstall } : {}),
       ...(conn.kind === 'oauth' && !conn.sandbox ? { onInstalled: bindOnInstall } : {}),
-      offline,
+      ...(offline ? {} : { offline: false }),
       syncEveryMs: o.syncEveryMs,
       maxAttempts: o.maxAttempts,
       backoffMs: o.backoffMs,
@@ -436,8 +452,11 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
       .then((next) => {
         if (signature(next) === signature(savedNow)) return;
         savedNow = next;
+        const before = new Set(declaredEvents(pipelinesNow));
         pipelinesNow = withSaved(next);
         svc.updatePipelines(pipelinesNow);
+        const fresh = declaredEvents(pipelinesNow).filter((e) => !before.has(e));
+        if (fresh.length && bindsPickedUp) return bindPickedUp(fresh);
       })
       .catch((err: unknown) =>
         log(`serve: saved pipelines not read (${err instanceof Error ? err.message : String(err)})`),

@@ -75,7 +75,10 @@ interface PortalContext {
   localRun: PipelineRunner;
   dispatcher: Dispatcher;
   lanes: RunLanes;
+  /** Created when the service first has an event pipeline (auto mode: also one picked up later). */
   worker?: OfflineSyncWorker;
+  /** Makes {@link worker} when offline delivery is wanted now and it does not exist yet. */
+  ensureWorker(): void;
 }
 
 /** Options of {@link startTriggerService}. */
@@ -90,7 +93,10 @@ export interface TriggerServiceOptions {
   host?: string;
   /** Application tokens per portal for online events (`member_id` → token). */
   tokens?: PortalTokens;
-  /** Run the offline sync worker (needs app auth). Default: when some pipeline has an event trigger. */
+  /**
+   * Run the offline sync worker (needs app auth). Default: when some pipeline has an event trigger — also one that
+   * {@link TriggerService.updatePipelines} brings later (the worker starts then).
+   */
   offline?: boolean;
   /** Offline pass interval, ms (default 10 000). */
   syncEveryMs?: number;
@@ -165,8 +171,8 @@ export interface TriggerServiceOptions {
 export interface TriggerService {
   /**
    * The pipelines the service runs from now on (saved pipelines picked up without a restart): schedules and event
-   * routes of every portal follow; runs in flight keep theirs. Events a new pipeline declares must be bound on the
-   * portal (`b24flow events bind`) for offline delivery.
+   * routes of every portal follow; runs in flight keep theirs. The first event pipeline starts the offline workers
+   * (unless `offline: false`); binding its events on the portal is the caller's (`b24flow events bind`, serve).
    */
   updatePipelines(pipelines: TriggerPipeline[]): void;
   url: string;
@@ -273,6 +279,9 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   const multi = !!o.portals;
   const defaultKey = o.portalKey ?? 'default';
 
+  /** Offline delivery wanted now: set by `o.offline`, else while some pipeline has an event trigger. */
+  const wantsOffline = (d: Dispatcher) => o.offline ?? d.eventNames().length > 0;
+  let started = false;
   /**
    * What serves one portal: its loop-guarded client and runner, its dispatcher (processed keys of a further portal
    * carry its member_id, so the same change on two portals is two events) and its offline worker.
@@ -309,9 +318,14 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       signal: shutdown.signal,
     });
     const key = memberId ?? defaultKey;
-    const wantOffline = !noWorker && (o.offline ?? dispatcher.eventNames().length > 0);
-    const worker = wantOffline
-      ? new OfflineSyncWorker({
+    const ctx: PortalContext = {
+      client,
+      localRun,
+      dispatcher,
+      lanes,
+      ensureWorker: () => {
+        if (ctx.worker || noWorker || !wantsOffline(dispatcher)) return;
+        ctx.worker = new OfflineSyncWorker({
           client,
           dispatcher,
           ...(multi && memberId !== undefined ? { memberId } : {}),
@@ -338,9 +352,12 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
                 log(`offline sync: cannot queue a pass (${err instanceof Error ? err.message : String(err)})`);
               });
           },
-        })
-      : undefined;
-    return { client, localRun, dispatcher, lanes, ...(worker ? { worker } : {}) };
+        });
+        if (started) ctx.worker.start();
+      },
+    };
+    ctx.ensureWorker();
+    return ctx;
   };
 
   // an application with no default portal yet: the portals come from the directory, the main context only schedules
@@ -349,12 +366,10 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
   const byName = new Map(o.pipelines.map((p) => [p.name, p]));
   const main = portalContext(o.client, o.stores.offline, o.portalKey, noDefault);
   const { dispatcher, lanes, localRun } = main;
-  const worker = main.worker;
   // application tokens per portal (online events and installs verify against them)
   const tokens = o.tokens ?? new Map<string, string>();
   // the further portals of an OAuth application (multi-portal serve), by member_id
   const others = new Map<string, PortalContext>();
-  let started = false;
   let refreshing: Promise<void> | undefined;
   const refreshPortals = (): Promise<void> => {
     if (!o.portals) return Promise.resolve();
@@ -366,7 +381,6 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
           const ctx = portalContext(p.client, p.offline, p.memberId);
           others.set(p.memberId, ctx);
           log(`serve: serving portal ${p.memberId}`);
-          if (started) ctx.worker?.start();
         }
       } catch (err) {
         log(`serve: cannot list the installed portals (${err instanceof Error ? err.message : String(err)})`);
@@ -423,13 +437,18 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
     ...o.intake,
   });
-  if (worker || (multi && (o.offline ?? dispatcher.eventNames().length > 0))) {
-    // several portals: their passes run side by side (each paced by its own portal's limits)
-    await jobs.work<{ portal?: string }>('offline-fetch', multi ? 8 : 1, async (job) => {
-      await (await contextOf(job.data.portal)).worker?.passNow();
-      return undefined;
-    });
-  }
+  // the offline passes as jobs, once offline delivery is wanted (at start or when an event pipeline arrives)
+  let fetching: Promise<void> | undefined;
+  const ensureOfflineFetch = (): Promise<void> => {
+    if (!fetching && (main.worker || (multi && wantsOffline(dispatcher))))
+      // several portals: their passes run side by side (each paced by its own portal's limits)
+      fetching = jobs.work<{ portal?: string }>('offline-fetch', multi ? 8 : 1, async (job) => {
+        await (await contextOf(job.data.portal)).worker?.passNow();
+        return undefined;
+      });
+    return fetching ?? Promise.resolve();
+  };
+  await ensureOfflineFetch();
   if (jobs.shared) {
     await jobs.work<PipelineRunJob>('pipeline-run', o.workers ?? 4, async (job) => {
       const p = byName.get(job.data.pipeline);
@@ -477,17 +496,13 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     tokens,
     metrics,
     log,
-    // ONOFFLINEEVENT wakes the worker of the portal it comes from
-    ...(worker || multi
-      ? {
-          onOfflineEvent: (memberId?: string) => {
-            if (!multi) return worker?.kick();
-            contextOf(memberId)
-              .then((ctx) => ctx.worker?.kick())
-              .catch(() => {});
-          },
-        }
-      : {}),
+    // ONOFFLINEEVENT wakes the worker of the portal it comes from (a worker may start after the routes exist)
+    onOfflineEvent: (memberId?: string) => {
+      if (!multi) return main.worker?.kick();
+      contextOf(memberId)
+        .then((ctx) => ctx.worker?.kick())
+        .catch(() => {});
+    },
     ...(o.verifyInstall ? { verifyInstall: o.verifyInstall } : {}),
     ...(multi || o.onInstalled ? { onInstall: installed } : {}),
   });
@@ -534,6 +549,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       path: '/healthz',
       handler: async (_req: IncomingMessage, res: ServerResponse) => {
         const size = await refreshDlqSize();
+        const worker = main.worker;
         const body = {
           status: worker?.authError ? 'degraded' : 'ok',
           uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
@@ -576,7 +592,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     .recover()
     .catch((err: unknown) => log(`intake: recovery failed (${err instanceof Error ? err.message : String(err)})`));
   if (o.schedules !== false) await scheduler.start();
-  worker?.start();
+  main.worker?.start();
   for (const ctx of others.values()) ctx.worker?.start();
   started = true;
   // a portal installed while serving (ONAPPINSTALL at another process, `b24flow` install) is picked up within ten
@@ -608,6 +624,11 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
       main.dispatcher.replace(pipelines);
       for (const c of others.values()) c.dispatcher.replace(pipelines);
       scheduler.replace(pipelines);
+      // the first event pipeline starts offline delivery on every portal served
+      for (const c of [main, ...others.values()]) c.ensureWorker();
+      ensureOfflineFetch().catch((err: unknown) =>
+        log(`offline sync: cannot take passes (${err instanceof Error ? err.message : String(err)})`),
+      );
       log(`serve: now running ${pipelines.length} pipelines (${pipelines.map((p) => p.name).join(', ')})`);
     },
     url: http.url,
@@ -617,7 +638,9 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     dlq,
     intake,
     scheduler,
-    ...(worker ? { worker } : {}),
+    get worker() {
+      return main.worker;
+    },
     close(graceMs = 30_000) {
       closing ??= (async () => {
         const timer = setTimeout(() => shutdown.abort(new Error('shutting down')), graceMs);
@@ -626,7 +649,7 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
         clearInterval(portalTimer);
         clearInterval(expiryTimer);
         await Promise.all([
-          worker?.stop(),
+          main.worker?.stop(),
           ...[...others.values()].map((c) => c.worker?.stop()),
           scheduler.stop(graceMs),
           intake.stop(),
