@@ -19,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { B24Client, WebhookAuth } from '../../src/bitrix/index.js';
 import { type OAuthHub, type SandboxHandle, startOAuthHub, startSandbox } from '../../src/sandbox/index.js';
 import { freshDatabase, postgresUrl } from '../support/postgres.js';
-import { tempDir, writeDealLeadPipeline } from './helpers.js';
+import { tempDir, waitFor, writeDealLeadPipeline } from './helpers.js';
 import { childEnv, runCli, type ServeProcess, startServe } from './processes.js';
 import { createDeals, leadOrigins } from './sandboxApp.js';
 
@@ -54,14 +54,6 @@ async function startPortals(hub: OAuthHub, n: number): Promise<Portal[]> {
     out.push({ handle, hook, memberId: handle.oauthApp.memberId });
   }
   return out;
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function stop(p: ServeProcess | undefined, signal: NodeJS.Signals = 'SIGTERM') {

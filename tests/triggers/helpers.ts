@@ -61,3 +61,12 @@ steps:
   );
   return dir;
 }
+
+/** Polls `cond` every 100 ms until it holds; throws `timed out waiting for <what>` after `ms`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir, writeDealLeadPipeline } from './helpers.js';
+import { tempDir, waitFor, writeDealLeadPipeline } from './helpers.js';
 import { childEnv, runCli, startServe } from './processes.js';
 import { createDeals, leadOrigins, type SandboxApp, startSandboxApp } from './sandboxApp.js';
 
@@ -22,14 +22,6 @@ afterAll(async () => {
   await sb?.close();
   t.cleanup();
 });
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('a saved event pipeline picked up by a running serve', () => {
   it('binds its event, starts offline delivery and runs once per deal', async () => {
