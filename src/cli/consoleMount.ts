@@ -60,11 +60,10 @@ export async function mountConsole(o: {
   log?: (l: string) => void;
 }): Promise<Route[]> {
   const catalog = await defaultCatalog();
-  // compiled once per pipeline file (a saved pipeline's file names its version: `store:<name>@v<n>`)
-  const cache = new Map<string, ConsolePipeline>();
+  // compiled once per loaded pipeline (serve loads a saved pipeline again only when the store changed)
+  const compiled = new WeakMap<TriggerPipeline, ConsolePipeline>();
   const shown = (p: TriggerPipeline): ConsolePipeline => {
-    const key = `${p.name}\u0000${p.file}`;
-    const hit = cache.get(key);
+    const hit = compiled.get(p);
     if (hit) return hit;
     const program = compile(p.loaded as LoadedPipeline, catalog);
     const out: ConsolePipeline = {
@@ -79,14 +78,8 @@ export async function mountConsole(o: {
         deps: s.deps,
       })),
     };
-    cache.set(key, out);
+    compiled.set(p, out);
     return out;
-  };
-  const compiled = (): ConsolePipeline[] => {
-    const now = o.pipelines();
-    const keys = new Set(now.map((p) => `${p.name}\u0000${p.file}`));
-    for (const k of cache.keys()) if (!keys.has(k)) cache.delete(k);
-    return now.map(shown);
   };
   const dl = o.deadLetters;
   return consoleRoutes({
@@ -119,10 +112,13 @@ export async function mountConsole(o: {
         }
       : {}),
     pipelines: () =>
-      compiled().map((p) => ({
-        ...p,
-        next: (o.live?.nextTimes?.(p.name) ?? []).map((t) => new Date(t).toISOString()),
-      })),
+      o
+        .pipelines()
+        .map(shown)
+        .map((p) => ({
+          ...p,
+          next: (o.live?.nextTimes?.(p.name) ?? []).map((t) => new Date(t).toISOString()),
+        })),
     health: async () => {
       const rows = await o.store.db.selectFrom('limiter').selectAll().execute();
       const outlook = o.client.operatingOutlook?.();

@@ -126,21 +126,21 @@ describe('saved pipelines', () => {
       const f = join(p.dataDir, 'late-report.yaml');
       writeFileSync(f, report('Saved while serve runs').replace('open-deals-count', 'late-report'));
       expect((await cli(['pipelines', 'save', f], p.env)).code).toBe(0);
-      let home = '';
-      for (let i = 0; i < 100 && !home.includes('late-report'); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        home = await page('/console');
-      }
-      expect(home).toContain('late-report');
+      // the page once it shows `text` (up to 10 s), else as it last was
+      const pageWith = async (path: string, text: string) => {
+        let body = '';
+        for (let i = 0; i < 100 && !body.includes(text); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          body = await page(path);
+        }
+        return body;
+      };
+      expect(await pageWith('/console', 'late-report')).toContain('late-report');
       expect(await page('/console/pipelines/late-report')).toContain('store:late-report@v1');
       // a new version replaces the listed one (its file names the version)
       writeFileSync(f, report('Saved again').replace('open-deals-count', 'late-report'));
       expect((await cli(['pipelines', 'save', f], p.env)).code).toBe(0);
-      let detail = '';
-      for (let i = 0; i < 100 && !detail.includes('store:late-report@v2'); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        detail = await page('/console/pipelines/late-report');
-      }
+      const detail = await pageWith('/console/pipelines/late-report', 'store:late-report@v2');
       expect(detail).toContain('store:late-report@v2');
       expect(detail).toContain('Saved again');
     } finally {
