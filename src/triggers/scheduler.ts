@@ -216,13 +216,19 @@ export class Scheduler {
 
   /**
    * The schedules of these pipelines from now on (serve picks up saved pipelines while it runs): schedules no longer
-   * given stop, new ones fire from their next slot (no catch-up), unchanged ones keep their state.
+   * given stop, new ones fire from their next slot (no catch-up). A schedule given again (same pipeline name and
+   * trigger index) runs the pipeline object given now (a new version's steps, inputs and approval), and keeps its
+   * node-cron task only while its cron expression and time zone are the same.
    */
   replace(pipelines: TriggerPipeline[]): void {
     const known = new Map(this.entries.map((e) => [e.id, e]));
-    const next = collectSchedules(pipelines, this.o.defaultTimezone ?? 'UTC').map(
-      (e) => known.get(e.id) ?? { ...e, task: cron.createTask(e.cron, () => {}, { timezone: e.timezone, name: e.id }) },
-    );
+    const next = collectSchedules(pipelines, this.o.defaultTimezone ?? 'UTC').map((e): ScheduleEntry => {
+      const old = known.get(e.id);
+      const same = old !== undefined && old.cron === e.cron && old.timezone === e.timezone;
+      return { ...e, task: same ? old.task : cron.createTask(e.cron, () => {}, { timezone: e.timezone, name: e.id }) };
+    });
+    const kept = new Set(next.map((e) => e.task));
+    for (const e of this.entries) if (!kept.has(e.task)) void e.task.destroy();
     this.entries.splice(0, this.entries.length, ...next);
     // a scheduler that had nothing to tick starts ticking now
     if (this.started && !this.stopped && this.timer === undefined) {

@@ -173,6 +173,50 @@ steps:
     ).toEqual(['catcher@2026-03-02T11:10:00.000Z', 'skipper@2026-03-02T11:10:00.000Z']);
   });
 
+  it('a new version given to replace() runs on its own cron with its own steps; an unchanged one keeps its slots', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const version = (cron: string, method: string) => `name: report
+triggers:
+  - schedule: { cron: "${cron}", approve: [write] }
+steps:
+  - id: s
+    method: ${method}
+`;
+    const v1 = await pipelineFromYaml(t.dir, 'report', version('0 9 * * 1', 'user.current'));
+    const clock = new ManualClock(new Date('2026-03-03T10:00:00.500Z')); // a Tuesday
+    const r = clockRunner(clock, 100);
+    const s = new Scheduler({ pipelines: [v1], run: r.run, metrics: new Metrics(), clock });
+    await s.start();
+    cleanups.push(() => s.stop(0));
+    await clock.advance(5_000);
+    expect(r.runs).toHaveLength(0);
+    // version 2 runs every two seconds and calls another method: both come from the version given now
+    const v2 = await pipelineFromYaml(t.dir, 'report', version('*/2 * * * * *', 'profile'));
+    s.replace([v2]);
+    expect(s.nextTimes('report', 2)).toEqual([Date.parse('2026-03-03T10:00:06Z'), Date.parse('2026-03-03T10:00:08Z')]);
+    await clock.advance(4_000);
+    expect(r.runs.map((x) => iso(x.start))).toEqual(['2026-03-03T10:00:06.000Z', '2026-03-03T10:00:08.000Z']);
+    expect(r.runs.map((x) => x.req.pipeline.def.steps[0])).toEqual([
+      expect.objectContaining({ method: 'profile' }),
+      expect.objectContaining({ method: 'profile' }),
+    ]);
+    // the same cron again (a version that changes only a step): the next slot is not run twice
+    const v3 = await pipelineFromYaml(t.dir, 'report', version('*/2 * * * * *', 'user.current'));
+    s.replace([v3]);
+    await clock.advance(2_000);
+    expect(r.runs.map((x) => iso(x.start))).toEqual([
+      '2026-03-03T10:00:06.000Z',
+      '2026-03-03T10:00:08.000Z',
+      '2026-03-03T10:00:10.000Z',
+    ]);
+    expect(r.runs.at(-1)!.req.pipeline.def.steps[0]).toMatchObject({ method: 'user.current' });
+    // no schedules: nothing runs
+    s.replace([]);
+    await clock.advance(4_000);
+    expect(r.runs).toHaveLength(3);
+  });
+
   it('refuses a bad cron expression and names the pipeline file', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
