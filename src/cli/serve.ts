@@ -352,9 +352,10 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
   // a verified install: bind the events the pipelines of now declare on that portal
   const bindOnInstall = (memberId: string, client: ServiceClient) =>
     bindEvents(memberId, client, declaredEvents(pipelinesNow));
-  // an OAuth application on real portals binds the events of saved pipelines it picks up on every portal it serves
-  const bindsPickedUp = offline && conn.kind === 'oauth' && !conn.sandbox;
-  const bindPickedUp = async (events: string[]) => {
+  // an OAuth application on real portals binds, on every portal it serves, the events its pipelines declare: at the
+  // start (a folder pipeline, one saved while serve was down) and those of saved pipelines it picks up
+  const bindsEvents = offline && conn.kind === 'oauth' && !conn.sandbox;
+  const bindServed = async (events: string[]) => {
     const served = portals
       ? await portals.list()
       : awaiting
@@ -443,6 +444,11 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
     process.stdout.write(
       `b24flow serve: listening on ${svc.url} — ${pipelines.length} pipelines, ${ready.schedules} schedules, events ${ready.events.join(', ') || 'none'}${svc.worker ? ', offline sync on' : ''}\n`,
     );
+  // in the background: a portal that does not answer is logged and does not hold the others (or the service) up
+  if (bindsEvents)
+    void bindServed(declaredEvents(pipelines)).catch((err: unknown) =>
+      log(`serve: events not bound (${err instanceof Error ? err.message : String(err)})`),
+    );
   const stopGc = startDailyGc(settings);
   // saved pipelines are picked up without a restart: the store is looked at every B24FLOW_SAVED_POLL_MS (10 s)
   const pollMs = Number(env.B24FLOW_SAVED_POLL_MS) > 0 ? Number(env.B24FLOW_SAVED_POLL_MS) : 10_000;
@@ -456,7 +462,7 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
         pipelinesNow = withSaved(next);
         svc.updatePipelines(pipelinesNow);
         const fresh = declaredEvents(pipelinesNow).filter((e) => !before.has(e));
-        if (fresh.length && bindsPickedUp) return bindPickedUp(fresh);
+        if (fresh.length && bindsEvents) return bindServed(fresh);
       })
       .catch((err: unknown) =>
         log(`serve: saved pipelines not read (${err instanceof Error ? err.message : String(err)})`),

@@ -2,7 +2,9 @@
  * A saved event pipeline reaches a running `serve` of an OAuth application without a restart (issue 16 item 3): serve
  * starts with no event pipeline (no offline worker), `b24flow pipelines save` stores one on ONCRMDEALADD, serve picks
  * it up, binds the event on the portal it serves (offline, with its auth_connector), starts the offline worker, and
- * each deal created afterwards runs the pipeline once. Real processes; the sandbox portal in the test process.
+ * each deal created afterwards runs the pipeline once. And a serve that starts with an event pipeline in its folder
+ * binds that event itself (no `b24flow events bind`), once however often it restarts. Real processes; the sandbox
+ * portal in the test process.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,4 +60,45 @@ describe('a saved event pipeline picked up by a running serve', () => {
       await serve.exited;
     }
   }, 90_000);
+
+  it('binds at start the events of its folder pipelines; a restart finds them bound and binds nothing twice', async () => {
+    const dir = join(t.dir, 'at-start');
+    const own = await startSandboxApp(join(dir, 'data'));
+    const env = childEnv(join(dir, 'data'), own.handle.oauthApp, own.env);
+    const folder = writeDealLeadPipeline(join(dir, 'pipelines'));
+    const offlineBindings = async () =>
+      (await own.app.call<{ event: string; offline?: number }[]>('event.get', {})).result.filter(
+        (b) => Number(b.offline) === 1,
+      );
+    try {
+      expect(await offlineBindings()).toEqual([]);
+      for (const round of [1, 2]) {
+        const serve = await startServe(['--pipelines', folder, '--sync-every', '0.2'], env);
+        try {
+          const status = round === 1 ? 'bound' : 'already bound';
+          await waitFor(
+            () => new RegExp(`ONCRMDEALADD \\(offline\\) ${status}`).test(serve.stderr()),
+            20_000,
+            `the event ${status}`,
+          );
+          expect((await offlineBindings()).map((b) => b.event)).toEqual(['ONCRMDEALADD']);
+          const deals = await createDeals(own.hook, 2);
+          const want = deals.map((d) => `deal-${d}`);
+          await waitFor(
+            async () => {
+              const origins = await leadOrigins(own.hook);
+              return want.every((w) => origins.includes(w));
+            },
+            30_000,
+            `a lead per deal, round ${round}`,
+          );
+        } finally {
+          serve.child.kill('SIGTERM');
+          await serve.exited;
+        }
+      }
+    } finally {
+      await own.close();
+    }
+  }, 120_000);
 });
