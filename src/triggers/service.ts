@@ -10,25 +10,26 @@
  * (src/triggers/intake.ts), which the next start replays.
  */
 import { setMaxListeners } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type HttpServerHandle, type Route, sendJson, sendText, startHttpServer } from '../lib/http.js';
+import { type HttpServerHandle, type Route, startHttpServer } from '../lib/http.js';
 import { redact } from '../lib/redact.js';
-import { type ApprovalService, type LoadedPipeline, type RunOptions, runPipeline } from '../pipeline/index.js';
+import type { ApprovalService, RunOptions } from '../pipeline/index.js';
 import { RunLanes } from './concurrency.js';
-import { Dispatcher, type PipelineRunner, type RunRequest, type TriggerPipeline } from './dispatcher.js';
+import { Dispatcher, type PipelineRunner, type TriggerPipeline } from './dispatcher.js';
 import type { DeadLetterStore } from './dlq.js';
 import type { InstallVerifier } from './install.js';
 import { installRoutes } from './installPage.js';
 import { EventIntake, type EventStore, type IntakeOptions } from './intake.js';
 import { deadLetterJob, InProcessJobQueue, type JobQueue, type PipelineRunJob, queuedRunner } from './jobs.js';
 import { DEFAULT_AUTH_CONNECTOR, guardClient, OwnWrites } from './loopGuard.js';
-import { Metrics, type StepTiming } from './metrics.js';
+import { Metrics } from './metrics.js';
 import { type OfflineStateStore, OfflineSyncWorker } from './offlineSync.js';
 import { onlineEventRoutes, type PortalTokens } from './online.js';
 import { type ProcessedKeys, portalKeys } from './processed.js';
+import { pipelineRunner } from './runner.js';
 import type { Clock } from './scheduleClock.js';
 import { Scheduler } from './scheduler.js';
 import type { ScheduleSlots } from './scheduleSlots.js';
+import { serviceRoutes } from './serviceRoutes.js';
 import type { LogFn, RestCaller } from './types.js';
 
 /**
@@ -190,77 +191,6 @@ export interface TriggerService {
 
 /** How often serve marks approval requests past their expiry `expired`, ms. */
 const APPROVAL_SWEEP_MS = 60_000;
-
-const OK_STATUSES = new Set([
-  'succeeded',
-  'success',
-  'ok',
-  'completed',
-  'complete',
-  'done',
-  'skipped',
-  'nothing-to-do',
-  // the run stored its approval requests: the event or slot is handled (people decide from here)
-  'awaiting_approval',
-]);
-
-/** True when a pipeline run status means "done, nothing to retry". */
-export function isOkStatus(status: string): boolean {
-  return OK_STATUSES.has(status.toLowerCase());
-}
-
-/**
- * The default runner: `runPipeline(loaded, { client, inputs, mode: 'full', confirmWrite, trigger, signal })` from
- * src/pipeline. A thrown error or a non-ok status is a failed run (never thrown).
- *
- * A run whose trigger does not pre-approve writes (`approve: ask`, the default) of a pipeline that declares
- * `approvers:` asks them instead: it plans, stores its approval requests and ends `awaiting_approval` (ok: the
- * event or slot is handled; the approved writes run when people decide, src/pipeline/approvals).
- *
- * @param client the (loop-guarded) client the runs call through
- * @param defaults further `runPipeline` options the composition root chose (journal, language, …)
- * @param approvals the portal's approval service (absent: runs that need a person are refused as before)
- * @param steps told the steps of each finished run (the service's step duration histogram)
- */
-export function pipelineRunner(
-  client: RunOptions['client'],
-  defaults: Omit<Partial<RunOptions>, 'client'> = {},
-  approvals?: ApprovalService,
-  steps?: (pipeline: string, steps: StepTiming[]) => void,
-): PipelineRunner {
-  return async (req: RunRequest) => {
-    try {
-      const loaded = req.pipeline.loaded as LoadedPipeline;
-      if (approvals && !req.confirmWrite && loaded.pipeline.approvers) {
-        const asked = await approvals.ask(loaded, { inputs: req.inputs, trigger: req.trigger });
-        return { ok: true, status: asked.status, ...(asked.runId ? { runId: asked.runId } : {}) };
-      }
-      const r = await runPipeline(req.pipeline.loaded as LoadedPipeline, {
-        ...defaults,
-        client,
-        inputs: req.inputs,
-        mode: 'full',
-        confirmWrite: req.confirmWrite,
-        confirmDestructive: false,
-        trigger: req.trigger,
-        signal: req.signal,
-      });
-      steps?.(req.pipeline.name, r.steps);
-      const ok = isOkStatus(String(r.status));
-      const failure: unknown = r.error;
-      const error = ok
-        ? undefined
-        : failure instanceof Error
-          ? failure.message
-          : typeof failure === 'string'
-            ? failure
-            : `run ${r.runId ?? ''} ended ${r.status}`;
-      return { ok, status: String(r.status), ...(r.runId ? { runId: r.runId } : {}), ...(error ? { error } : {}) };
-    } catch (err) {
-      return { ok: false, status: 'failed', error: err instanceof Error ? err.message : String(err) };
-    }
-  };
-}
 
 /**
  * Starts the service.
@@ -514,46 +444,18 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
     onInstall: installed,
   });
 
-  // the gauge reads the size fetched by the scrape (the queue lives in the store, shared with `b24flow dlq`)
-  let dlqSize = 0;
-  const refreshDlqSize = async () => {
-    try {
-      dlqSize = await dlq.size();
-    } catch (err) {
-      log(`dead-letter queue size unavailable (${err instanceof Error ? err.message : String(err)})`);
-    }
-    return dlqSize;
-  };
-  metrics.gauge('b24flow_dlq_entries', 'Entries in the dead-letter queue', refreshDlqSize);
-  // the clients keep the running sum of their limiter waits: a counter read from them (every portal served)
-  metrics.counterFrom(
-    'b24flow_limiter_wait_seconds_total',
-    'Seconds REST calls waited in the rate limiter (request bucket and operating budget)',
-    () =>
-      [o.client, ...[...others.values()].map((c) => c.client)].reduce(
-        (sum, c) => sum + (c.stats?.().limiterWaitMs ?? 0) / 1000,
-        0,
-      ),
-  );
-  metrics.gauge('b24flow_up', '1 while the service runs', () => 1);
-  const queue = jobs;
-  if (queue.queued)
-    metrics.gauge('b24flow_jobs_queued', 'pipeline-run jobs waiting for a worker (every process on the queue)', () =>
-      queue.queued!('pipeline-run'),
-    );
-  const startedAt = Date.now();
-
   const routes: Route[] = [
-    {
-      method: 'GET',
-      path: '/healthz',
-      handler: async (_req: IncomingMessage, res: ServerResponse) => {
-        const size = await refreshDlqSize();
+    ...serviceRoutes({
+      metrics,
+      dlq,
+      jobs,
+      log,
+      clients: () => [o.client, ...[...others.values()].map((c) => c.client)],
+      health: () => {
         const worker = main.worker;
-        const body = {
-          status: worker?.authError ? 'degraded' : 'ok',
-          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-          pipelines: o.pipelines.length,
+        return {
+          degraded: !!worker?.authError,
+          pipelines: byName.size,
           schedules: scheduler.entries.length,
           events: dispatcher.eventNames(),
           offlineSync: worker
@@ -563,18 +465,9 @@ export async function startTriggerService(o: TriggerServiceOptions): Promise<Tri
                 ...(worker.authError ? { error: 'WRONG_AUTH_TYPE: application auth required' } : {}),
               }
             : null,
-          dlqSize: size,
         };
-        sendJson(res, 200, body);
       },
-    },
-    {
-      method: 'GET',
-      path: '/metrics',
-      handler: async (_req: IncomingMessage, res: ServerResponse) => {
-        sendText(res, 200, await metrics.render(), metrics.contentType);
-      },
-    },
+    }),
     ...online.routes,
     ...install,
     ...(o.extraRoutes ?? []),

@@ -33,7 +33,7 @@ describe('a saved event pipeline picked up by a running serve', () => {
     const serve = await startServe(['--pipelines', empty, '--sync-every', '0.2'], env);
     try {
       const health = async () => (await (await fetch(`${serve.url}/healthz`)).json()) as Record<string, unknown>;
-      expect(await health()).toMatchObject({ events: [], offlineSync: null });
+      expect(await health()).toMatchObject({ events: [], offlineSync: null, pipelines: 0 });
       const before = (await sb.app.call<unknown[]>('event.get', {})).result.length;
 
       const saved = await runCli(
@@ -46,7 +46,7 @@ describe('a saved event pipeline picked up by a running serve', () => {
       expect(bound.length).toBe(before + 1);
       expect(bound.some((b) => b.event === 'ONCRMDEALADD' && Number(b.offline) === 1)).toBe(true);
       await waitFor(async () => (await health()).offlineSync !== null, 10_000, 'the offline worker');
-      expect((await health()).events).toEqual(['ONCRMDEALADD']);
+      expect(await health()).toMatchObject({ events: ['ONCRMDEALADD'], pipelines: 1 });
 
       const deals = await createDeals(sb.hook, 3);
       const want = deals.map((d) => `deal-${d}`).sort();
