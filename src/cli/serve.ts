@@ -355,9 +355,13 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
   // an OAuth application on real portals binds, on every portal it serves, the events its pipelines declare: at the
   // start (a folder pipeline, one saved while serve was down) and those of saved pipelines it picks up
   const bindsEvents = offline && conn.kind === 'oauth' && !conn.sandbox;
+  // never throws: a portal that does not answer, or a portal list that cannot be read, is logged
   const bindServed = async (events: string[]) => {
     const served = portals
-      ? await portals.list()
+      ? await portals.list().catch((err: unknown) => {
+          log(`serve: events ${events.join(', ')} not bound (${err instanceof Error ? err.message : String(err)})`);
+          return [];
+        })
       : awaiting
         ? []
         : [{ memberId: conn.client.portal.id, client: conn.client as ServiceClient }];
@@ -445,10 +449,7 @@ async function serveWith(o: ServeOptions, settings: Settings): Promise<void> {
       `b24flow serve: listening on ${svc.url} — ${pipelines.length} pipelines, ${ready.schedules} schedules, events ${ready.events.join(', ') || 'none'}${svc.worker ? ', offline sync on' : ''}\n`,
     );
   // in the background: a portal that does not answer is logged and does not hold the others (or the service) up
-  if (bindsEvents)
-    void bindServed(declaredEvents(pipelines)).catch((err: unknown) =>
-      log(`serve: events not bound (${err instanceof Error ? err.message : String(err)})`),
-    );
+  if (bindsEvents) void bindServed(declaredEvents(pipelines));
   const stopGc = startDailyGc(settings);
   // saved pipelines are picked up without a restart: the store is looked at every B24FLOW_SAVED_POLL_MS (10 s)
   const pollMs = Number(env.B24FLOW_SAVED_POLL_MS) > 0 ? Number(env.B24FLOW_SAVED_POLL_MS) : 10_000;

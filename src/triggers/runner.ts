@@ -21,7 +21,7 @@ const OK_STATUSES = new Set([
 ]);
 
 /** True when a pipeline run status means "done, nothing to retry". */
-export function isOkStatus(status: string): boolean {
+function isOkStatus(status: string): boolean {
   return OK_STATUSES.has(status.toLowerCase());
 }
 
@@ -51,7 +51,7 @@ export function pipelineRunner(
         const asked = await approvals.ask(loaded, { inputs: req.inputs, trigger: req.trigger });
         return { ok: true, status: asked.status, ...(asked.runId ? { runId: asked.runId } : {}) };
       }
-      const r = await runPipeline(req.pipeline.loaded as LoadedPipeline, {
+      const r = await runPipeline(loaded, {
         ...defaults,
         client,
         inputs: req.inputs,
